@@ -1,0 +1,91 @@
+"""Sign-in for browsers (form post → HttpOnly session cookie) and ``/api/v1/me`` for everyone."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
+
+from evenhand.auth import service
+from evenhand.deps import LOCALE_COOKIE, SESSION_COOKIE, AppSettings, DbSession, Reader
+from evenhand.errors import Forbidden, TooManyRequests
+from evenhand.i18n import normalise
+from evenhand.models import Role
+
+web = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["auth"])
+
+
+def same_origin(request: Request) -> bool:
+    """Browsers send Origin (or at least Referer) on form posts; a foreign one is a forged request."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return False
+    return urlsplit(source).netloc == request.headers.get("host", request.url.netloc)
+
+
+def _local(path: str) -> str:
+    return path if path.startswith("/") and not path.startswith("//") else "/"
+
+
+@web.post("/auth/login")
+def login(request: Request, session: DbSession, settings: AppSettings, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> RedirectResponse:
+    if not same_origin(request):
+        raise Forbidden("Cross-site sign-in refused.")
+    client = request.client.host if request.client else "unknown"
+    try:
+        user = service.authenticate(session, username=username, password=password, client=client,
+                                    limit=settings.login_attempts_per_minute)
+    except TooManyRequests:
+        return RedirectResponse("/login?error=rate", status_code=303)
+    if user is None:
+        return RedirectResponse("/login?error=credentials", status_code=303)
+    token, _ = service.open_session(session, user=user, days=settings.session_days)
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_days * 86400, httponly=True,
+                        samesite="lax", secure=settings.cookie_secure, path="/")
+    if user.locale:
+        response.set_cookie(LOCALE_COOKIE, user.locale, samesite="lax", path="/")
+    return response
+
+
+@web.post("/auth/logout")
+def logout(request: Request, session: DbSession) -> RedirectResponse:
+    if not same_origin(request):
+        raise Forbidden("Cross-site sign-out refused.")
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        service.close_session(session, token=token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@web.get("/auth/locale/{locale}")
+def switch_locale(locale: str, request: Request, next: str = "/") -> RedirectResponse:
+    """Language is a display preference, not account state; a cookie is enough."""
+    response = RedirectResponse(_local(next), status_code=303)
+    chosen = normalise(locale)
+    if chosen:
+        response.set_cookie(LOCALE_COOKIE, chosen, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+class MeRead(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    team_id: int | None
+    supervised_team_ids: list[int]
+
+
+@api.get("/me", response_model=MeRead)
+def me(principal: Reader) -> MeRead:
+    return MeRead(user_id=principal.user_id, username=principal.username, display_name=principal.display_name,
+                  role=principal.role, team_id=principal.team_id,
+                  supervised_team_ids=sorted(principal.supervised_team_ids))

@@ -1,0 +1,194 @@
+"""The ``evenhand`` command line: each command opens one unit of work and calls a service."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evenhand.config import get_settings
+from evenhand.db import get_engine, session_scope
+from evenhand.i18n import t
+from evenhand.models import Level, Role
+
+app = typer.Typer(help="evenhand — fair lead routing and sales operations.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]{message}[/red]")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema."""
+    from evenhand.migrate import upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    console.print(t("Database ready: {url}", url=engine.url.render_as_string(hide_password=True)))
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    display_name: Annotated[str, typer.Option("--name", help="Display name")] = "",
+    role: Annotated[Role, typer.Option(case_sensitive=False)] = Role.REP,
+    level: Annotated[Level, typer.Option(case_sensitive=False)] = Level.JUNIOR,
+    team_id: Annotated[int | None, typer.Option("--team-id")] = None,
+    password: Annotated[str | None, typer.Option(help="Prompted for when omitted")] = None,
+) -> None:
+    """Create a user who can sign in."""
+    from pydantic import ValidationError
+
+    from evenhand.errors import DomainError
+    from evenhand.org import service
+    from evenhand.org.schemas import UserCreate
+
+    secret = password or typer.prompt(t("Password"), hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate(username=username, display_name=display_name or username, role=role, level=level,
+                          team_id=team_id, password=secret)
+        with session_scope() as session:
+            user = service.create_user(session, data, actor=None)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except DomainError as exc:
+        _fail(f"{exc.field}: {t(exc.message, **exc.params)}")
+    console.print(t("Created user {name} (id {id}, role {role}).", name=user.username, id=user.id,
+                    role=user.role.value))
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Option("--user", help="Username the token acts for")],
+    role: Annotated[Role, typer.Option("--role", case_sensitive=False)],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "api",
+) -> None:
+    """Mint a bearer token; it is printed once, alone on the last line."""
+    from evenhand.auth import service
+    from evenhand.errors import DomainError
+
+    try:
+        with session_scope() as session:
+            token, row = service.create_token(session, username=user, role=role, name=name)
+    except DomainError as exc:
+        _fail(f"{exc.field}: {t(exc.message, **exc.params)}")
+    console.print(t("Token {id} for {user} as {role}; store it now, it is not shown again:", id=row.id,
+                    user=user, role=role.value))
+    sys.stdout.write(token + "\n")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by id."""
+    from evenhand.auth import service
+    from evenhand.errors import DomainError
+
+    try:
+        with session_scope() as session:
+            service.revoke_token(session, token_id=token_id)
+    except DomainError as exc:
+        _fail(t(exc.message, **exc.params))
+    console.print(t("Token {id} revoked.", id=token_id))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every link of the audit chain; exit 1 and name the first broken entry."""
+    from evenhand.kit import audit
+
+    with session_scope(readonly=True) as session:
+        count, broken = audit.verify(session)
+    if broken is not None:
+        _fail(t("Audit chain broken at entry {seq}: {reason}", seq=broken.seq, reason=t(broken.reason)))
+    console.print(t("Audit chain intact: {count} entries.", count=count))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (PostgreSQL for more than one)")] = 1,
+) -> None:
+    """Serve the web UI and the API."""
+    import uvicorn
+
+    from evenhand.db import is_sqlite
+
+    settings = get_settings()
+    if workers > 1 and is_sqlite(settings.db_url):
+        console.print(t("Several workers on SQLite work but queue on its single writer; use PostgreSQL."))
+    settings.secret()  # create the key before workers start, so they all read the same one
+    uvicorn.run("evenhand.asgi:app", host=host, port=port, workers=workers, log_level="info",
+                proxy_headers=True)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed and end date give the same data")] = 7,
+    db: Annotated[Path, typer.Option(help="SQLite file to build the demo into")] = Path("var/demo.sqlite"),
+    end_date: Annotated[str | None, typer.Option("--end-date", help="Last day of history (YYYY-MM-DD)")] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build only, do not start the server")] = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Build the demo company (12 months of simulated history) and serve it."""
+    import os
+
+    from evenhand.demo.service import build
+    from evenhand.migrate import upgrade
+
+    try:
+        end = date.fromisoformat(end_date) if end_date else None
+    except ValueError:
+        _fail(t("--end-date must look like 2026-11-27."))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db.resolve()}"
+    engine = get_engine(url)
+    upgrade(engine)
+    with progress_bar() as bar:
+        task = bar.add_task(t("Building the demo company"), total=1.0)
+        summary = build(engine, seed=seed, end_date=end,
+                        progress=lambda label, done: bar.update(task, completed=done, description=t(label)))
+    _print_summary(summary)
+    if not no_serve:
+        os.environ["EVENHAND_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        serve(host=host, port=port, workers=1)
+
+
+def _print_summary(summary: object) -> None:
+    counts = Table(title=t("Demo rows"))
+    counts.add_column(t("Table"))
+    counts.add_column(t("Rows"), justify="right")
+    for table, n in summary.counts.items():  # type: ignore[attr-defined]
+        counts.add_row(table, f"{n:,}")
+    console.print(counts)
+    console.print(t("Seeded in {seconds:.1f} s.", seconds=summary.seconds))  # type: ignore[attr-defined]
+    accounts = Table(title=t("Sign in with (password: {pw})", pw=summary.password))  # type: ignore[attr-defined]
+    for column in ("Username", "Role", "Name", "Team"):
+        accounts.add_column(t(column))
+    for username, role, name, team in summary.accounts:  # type: ignore[attr-defined]
+        accounts.add_row(username, role, name, team or "")
+    console.print(accounts)

@@ -1,0 +1,96 @@
+"""Typed FastAPI dependencies: the request's database session and who is asking."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from evenhand.auth import service as auth_service
+from evenhand.auth.principal import Principal
+from evenhand.config import Settings
+from evenhand.db import new_session
+from evenhand.errors import Forbidden, Unauthorized
+from evenhand.i18n import normalise, set_locale
+
+SESSION_COOKIE = "evenhand_session"
+LOCALE_COOKIE = "evenhand_locale"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """The request is the unit of work: one commit after the handler returns, before the response."""
+    session = new_session(request.app.state.engine, readonly=request.method in SAFE_METHODS)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def current_principal(request: Request, session: DbSession) -> Principal:
+    token = _bearer(request)
+    if token is not None:
+        principal = auth_service.from_api_token(session, token)
+        if principal is None:
+            raise Unauthorized("The API token is invalid or revoked.")
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        principal = auth_service.from_session_token(session, cookie) if cookie else None
+        if principal is None:
+            raise Unauthorized("Sign in first.")
+        _check_csrf(request, principal)
+    set_locale(request_locale(request))
+    return principal
+
+
+def request_locale(request: Request) -> str | None:
+    """An explicit choice (the cookie) wins over the browser's Accept-Language."""
+    return normalise(request.cookies.get(LOCALE_COOKIE)) or normalise(request.headers.get("accept-language"))
+
+
+def _check_csrf(request: Request, principal: Principal) -> None:
+    """Cookie-authenticated writes must echo the session's CSRF token; bearer tokens are not ambient."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+        raise Forbidden("Missing or wrong CSRF token.", field=CSRF_HEADER)
+
+
+def writer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.can_write:
+        raise Forbidden("Your role can read but not change anything.")
+    return principal
+
+
+def org_manager(principal: Annotated[Principal, Depends(writer)]) -> Principal:
+    if not principal.manages_org:
+        raise Forbidden("Only admin and ops can change the organisation.")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(current_principal)]
+Writer = Annotated[Principal, Depends(writer)]
+OrgManager = Annotated[Principal, Depends(org_manager)]

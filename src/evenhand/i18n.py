@@ -1,0 +1,48 @@
+"""Translation: English source strings are the keys; ``locales/<locale>.json`` maps them.
+
+The current locale lives in a context variable set per request or page, so the same ``t()`` call
+serves the API, the UI and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from evenhand.config import LOCALES, get_settings
+
+_LOCALE_DIR = Path(__file__).parent / "locales"
+_current: ContextVar[str | None] = ContextVar("evenhand_locale", default=None)
+
+
+@lru_cache
+def catalog(locale: str) -> dict[str, str]:
+    path = _LOCALE_DIR / f"{locale}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def current_locale() -> str:
+    return _current.get() or get_settings().locale
+
+
+def set_locale(locale: str | None) -> None:
+    _current.set(normalise(locale))
+
+
+def normalise(locale: str | None) -> str | None:
+    """Map 'zh', 'zh_CN', 'zh-cn', 'en-US' … onto a supported locale, or None."""
+    if not locale:
+        return None
+    head = locale.replace("_", "-").split(",")[0].split(";")[0].strip().lower()
+    for known in LOCALES:
+        if head == known.lower() or head.split("-")[0] == known.lower().split("-")[0]:
+            return known
+    return None
+
+
+def t(message: str, /, locale: str | None = None, **params: Any) -> str:
+    text = catalog(locale or current_locale()).get(message, message)
+    return text.format(**params) if params else text

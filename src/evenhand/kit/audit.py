@@ -1,0 +1,91 @@
+"""The hash-chained audit writer and verifier.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical JSON, so
+changing, removing or reordering any entry breaks every later link. Appends are serialised: on
+PostgreSQL by a transaction-scoped advisory lock, on SQLite by the write lock every writing
+transaction takes when it begins (see db.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from evenhand.kit.clock import as_utc, utcnow
+from evenhand.models import AuditEntry
+
+GENESIS = "0" * 64
+_LOCK_KEY = 0x65_76_65_6E  # "even"
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def entry_hash(prev_hash: str, seq: int, at: datetime, actor_id: int | None, action: str,
+               subject_type: str, subject_id: str | None, payload: dict[str, Any]) -> str:
+    body = canonical({
+        "seq": seq, "at": as_utc(at).isoformat(), "actor_id": actor_id, "action": action,
+        "subject_type": subject_type, "subject_id": subject_id, "payload": payload,
+    })
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def append(session: Session, *, action: str, subject_type: str, subject_id: object = None,
+           payload: dict[str, Any] | None = None, actor_id: int | None = None,
+           at: datetime | None = None) -> AuditEntry:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    # Round-trip through JSON so the stored payload is exactly what was hashed.
+    data = json.loads(canonical(payload or {}))
+    when = as_utc(at or utcnow())
+    sid = None if subject_id is None else str(subject_id)
+    entry = AuditEntry(seq=seq, at=when, actor_id=actor_id, action=action, subject_type=subject_type,
+                       subject_id=sid, payload=data, prev_hash=prev,
+                       hash=entry_hash(prev, seq, when, actor_id, action, subject_type, sid, data))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Broken:
+    seq: int
+    reason: str
+
+
+def first_break(entries: Iterable[AuditEntry]) -> Broken | None:
+    """Walk the chain in order; report the first entry whose link or content does not check out."""
+    prev, expected_seq = GENESIS, 1
+    for e in entries:
+        if e.seq != expected_seq:
+            return Broken(expected_seq, f"entry {expected_seq} is missing (next is {e.seq})")
+        if e.prev_hash != prev:
+            return Broken(e.seq, "prev_hash does not match the previous entry's hash")
+        if entry_hash(prev, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, e.payload) != e.hash:
+            return Broken(e.seq, "content does not match its hash")
+        prev, expected_seq = e.hash, expected_seq + 1
+    return None
+
+
+def verify(session: Session, batch: int = 5000) -> tuple[int, Broken | None]:
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch))
+    count = 0
+
+    def counted() -> Iterable[AuditEntry]:
+        nonlocal count
+        for entry in rows.scalars():
+            count += 1
+            yield entry
+
+    broken = first_break(counted())
+    return count, broken

@@ -1,0 +1,20 @@
+"""Every table, imported here so metadata and Alembic see them all."""
+
+from evenhand.models.activity import Activity, ActivityType, Direction, SourceSystem
+from evenhand.models.audit import AuditEntry
+from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
+from evenhand.models.base import Base
+from evenhand.models.change import ChangeEntry
+from evenhand.models.customer import Account, Contract, ContractKind, Payment, SurveyKind, SurveyResponse
+from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
+from evenhand.models.notify import Channel, Notification, NotificationStatus
+from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
+from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
+
+__all__ = [
+    "OPEN_STAGES", "Account", "Activity", "ActivityType", "ApiToken", "AuditEntry", "Base", "BehaviourEvent",
+    "ChangeEntry", "Channel", "Contract", "ContractKind", "Department", "Direction", "EventKind", "Lead",
+    "LeadStatus", "Leave", "Level", "LoginAttempt", "Notification", "NotificationStatus", "Opportunity",
+    "Payment", "Presence", "ProductLine", "Region", "Role", "SourceSystem", "Stage", "StageChange",
+    "SurveyKind", "SurveyResponse", "Team", "User", "WebSession",
+]

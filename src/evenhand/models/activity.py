@@ -1,0 +1,58 @@
+"""Activities: what reps actually did, captured from communication tools or logged by hand."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evenhand.models.base import Base, IdMixin, str_enum
+
+
+class ActivityType(enum.StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    MESSAGE = "message"
+    MEETING = "meeting"
+    VISIT = "visit"
+    NOTE = "note"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class SourceSystem(enum.StrEnum):
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    OUTLOOK = "outlook"
+    TELEPHONY = "telephony"
+    CRM = "crm"
+
+
+class Activity(IdMixin, Base):
+    __tablename__ = "activities"
+    __table_args__ = (
+        UniqueConstraint("source_system", "external_id"),
+        Index("ix_activities_rep_time", "rep_id", "occurred_at"),
+    )
+    type: Mapped[ActivityType] = mapped_column(str_enum(ActivityType))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction))
+    source_system: Mapped[SourceSystem] = mapped_column(str_enum(SourceSystem))
+    external_id: Mapped[str] = mapped_column(String(120))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="SET NULL"), index=True
+    )
+    occurred_at: Mapped[datetime]
+    duration_seconds: Mapped[int | None]
+    answered: Mapped[bool | None]
+    replied: Mapped[bool | None]
+    attachment_count: Mapped[int] = mapped_column(default=0)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    recording_ref: Mapped[str | None] = mapped_column(String(300))

@@ -1,0 +1,63 @@
+"""Leads and the behaviour trail that scoring reads."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    CONVERTED = "converted"
+    DISQUALIFIED = "disqualified"
+
+
+class EventKind(enum.StrEnum):
+    PAGE_VIEW = "page_view"
+    WHITEPAPER_DOWNLOAD = "whitepaper_download"
+    WEBINAR = "webinar"
+    FORM_SUBMIT = "form_submit"
+    EMAIL_OPEN = "email_open"
+    EMAIL_CLICK = "email_click"
+
+
+class Lead(IdMixin, CreatedMixin, Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_leads_owner_status", "owner_id", "status"),
+    )
+    source: Mapped[str] = mapped_column(String(40), index=True)
+    external_id: Mapped[str] = mapped_column(String(120))
+    company: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40), index=True)
+    title: Mapped[str | None] = mapped_column(String(100))
+    industry: Mapped[str | None] = mapped_column(String(60))
+    region: Mapped[str | None] = mapped_column(String(32), index=True)
+    company_size: Mapped[int | None]
+    product_line_id: Mapped[int | None] = mapped_column(ForeignKey("product_lines.id", ondelete="SET NULL"))
+    status: Mapped[LeadStatus] = mapped_column(str_enum(LeadStatus), default=LeadStatus.NEW, index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    score: Mapped[int | None]
+    assigned_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class BehaviourEvent(IdMixin, Base):
+    __tablename__ = "behaviour_events"
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[EventKind] = mapped_column(str_enum(EventKind))
+    occurred_at: Mapped[datetime]
+    dwell_seconds: Mapped[int | None]
+    detail: Mapped[str | None] = mapped_column(String(300))

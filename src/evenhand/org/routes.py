@@ -1,0 +1,110 @@
+"""REST endpoints for the organisation: /departments, /regions, /product-lines, /teams, /users."""
+
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from evenhand.deps import DbSession, OrgManager, Reader, Writer
+from evenhand.kit.pagination import Page, Paging, paginate
+from evenhand.models import Department, ProductLine, Region, Team, User
+from evenhand.models.base import Base
+from evenhand.org import service
+from evenhand.org.schemas import (
+    DbId,
+    LeaveCreate,
+    LeaveRead,
+    PresenceUpdate,
+    RefCreate,
+    RefRead,
+    RefUpdate,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+
+router = APIRouter(tags=["organisation"])
+
+
+def _crud(path: str, model: type[Base], create: type[BaseModel], change: type[BaseModel],
+          read: type[BaseModel]) -> None:
+    """The same five endpoints for every plain organisation table."""
+
+    @router.get(f"/{path}", response_model=Page[read], name=f"list_{path}")  # type: ignore[valid-type]
+    def list_(session: DbSession, _: Reader, paging: Paging) -> dict[str, Any]:
+        items, total = paginate(session, service.listing(model), paging)
+        return {"items": items, "total": total, **paging.model_dump()}
+
+    @router.get(f"/{path}/{{obj_id}}", response_model=read, name=f"get_{path}")
+    def get_(obj_id: DbId, session: DbSession, _: Reader) -> Base:
+        return service.get(session, model, obj_id)
+
+    @router.post(f"/{path}", response_model=read, status_code=201, name=f"create_{path}")
+    def create_(data: create, session: DbSession, actor: OrgManager) -> Base:  # type: ignore[valid-type]
+        return service.create(session, model, data, actor=actor)
+
+    @router.patch(f"/{path}/{{obj_id}}", response_model=read, name=f"update_{path}")
+    def update_(obj_id: DbId, data: change, session: DbSession, actor: OrgManager) -> Base:  # type: ignore[valid-type]
+        return service.update(session, model, obj_id, data, actor=actor)
+
+    @router.delete(f"/{path}/{{obj_id}}", status_code=204, name=f"delete_{path}")
+    def delete_(obj_id: DbId, session: DbSession, actor: OrgManager) -> Response:
+        service.delete(session, model, obj_id, actor=actor)
+        return Response(status_code=204)
+
+
+_crud("departments", Department, RefCreate, RefUpdate, RefRead)
+_crud("regions", Region, RefCreate, RefUpdate, RefRead)
+_crud("product-lines", ProductLine, RefCreate, RefUpdate, RefRead)
+_crud("teams", Team, TeamCreate, TeamUpdate, TeamRead)
+
+
+@router.get("/teams/{team_id}/members", response_model=list[UserRead])
+def team_members(team_id: DbId, session: DbSession, _: Reader) -> list[User]:
+    service.get(session, Team, team_id)
+    return service.team_members(session, team_id)
+
+
+@router.get("/users", response_model=Page[UserRead])
+def list_users(session: DbSession, _: Reader, paging: Paging) -> dict[str, Any]:
+    items, total = paginate(session, service.listing(User), paging)
+    return {"items": items, "total": total, **paging.model_dump()}
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def get_user(user_id: DbId, session: DbSession, _: Reader) -> User:
+    return service.get(session, User, user_id)
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(data: UserCreate, session: DbSession, actor: OrgManager) -> User:
+    return service.create_user(session, data, actor=actor)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(user_id: DbId, data: UserUpdate, session: DbSession, actor: OrgManager) -> User:
+    return service.update_user(session, user_id, data, actor=actor)
+
+
+@router.delete("/users/{user_id}", response_model=UserRead)
+def deactivate_user(user_id: DbId, session: DbSession, actor: OrgManager) -> User:
+    return service.deactivate_user(session, user_id, actor=actor)
+
+
+@router.put("/users/{user_id}/presence", response_model=UserRead)
+def set_presence(user_id: DbId, data: PresenceUpdate, session: DbSession, actor: Writer) -> User:
+    return service.set_presence(session, user_id, data.presence, actor=actor)
+
+
+@router.get("/users/{user_id}/leaves", response_model=list[LeaveRead])
+def list_leaves(user_id: DbId, session: DbSession, _: Reader) -> list[Any]:
+    return service.leaves(session, user_id)
+
+
+@router.post("/users/{user_id}/leaves", response_model=LeaveRead, status_code=201)
+def add_leave(user_id: DbId, data: LeaveCreate, session: DbSession, actor: Writer) -> Any:
+    return service.add_leave(session, user_id, data, actor=actor)

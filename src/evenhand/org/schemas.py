@@ -1,0 +1,162 @@
+"""API shapes for the organisation."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from evenhand.models import Level, Presence, Role
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
+                                        pattern=r"^[A-Za-z0-9_.-]+$")]
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
+                                            pattern=r"^[A-Za-z0-9_.@-]+$")]
+DbId = Annotated[int, Field(ge=1, le=2**62)]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WorkingHours = dict[str, list[tuple[str, str]]]
+
+
+def check_working_hours(value: WorkingHours | None) -> WorkingHours | None:
+    for day, spans in (value or {}).items():
+        if day not in DAYS:
+            raise ValueError(f"unknown day {day!r}; use one of {', '.join(DAYS)}")
+        for start, end in spans:
+            if not (_HHMM.match(start) and _HHMM.match(end)) or start >= end:
+                raise ValueError(f"{day}: {start}-{end} is not a span like 09:00-18:00")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RefCreate(Strict):
+    code: Code
+    name: Name
+
+
+class RefUpdate(Strict):
+    code: Code | None = None
+    name: Name | None = None
+
+
+class RefRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    code: str
+    name: str
+
+
+class TeamCreate(Strict):
+    name: Name
+    department_id: DbId
+    region_id: DbId | None = None
+    supervisor_id: DbId | None = None
+
+
+class TeamUpdate(Strict):
+    name: Name | None = None
+    department_id: DbId | None = None
+    region_id: DbId | None = None
+    supervisor_id: DbId | None = None
+
+
+class TeamRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    department_id: int
+    region_id: int | None
+    supervisor_id: int | None
+
+
+class _UserFields(Strict):
+    display_name: Name | None = None
+    email: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9+() -]{3,40}$")] | None = None
+    role: Role | None = None
+    level: Level | None = None
+    team_id: DbId | None = None
+    region_id: DbId | None = None
+    monthly_quota: Annotated[Decimal, Field(ge=0, le=10**11, decimal_places=2)] | None = None
+    max_open_leads: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    daily_lead_cap: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] | None = None
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    working_hours: WorkingHours | None = None
+    hired_on: date | None = None
+    active: bool | None = None
+    password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
+
+    _hours = field_validator("working_hours")(check_working_hours)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from zoneinfo import ZoneInfo
+
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class UserCreate(_UserFields):
+    username: Username
+    display_name: Name
+    role: Role = Role.REP
+
+
+class UserUpdate(_UserFields):
+    pass
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    phone: str | None
+    role: Role
+    level: Level
+    team_id: int | None
+    region_id: int | None
+    monthly_quota: Decimal
+    max_open_leads: int
+    daily_lead_cap: int
+    skills: list[str]
+    timezone: str
+    working_hours: dict[str, list[list[str]]]
+    presence: Presence
+    presence_since: datetime
+    active: bool
+    hired_on: date | None
+    left_on: date | None
+
+
+class PresenceUpdate(Strict):
+    presence: Presence
+
+
+class LeaveCreate(Strict):
+    starts_on: date
+    ends_on: date
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class LeaveRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    starts_on: date
+    ends_on: date
+    reason: str | None

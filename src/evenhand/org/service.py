@@ -1,0 +1,168 @@
+"""Organisation services: reference data, teams, users, presence and leave. Callers commit."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from evenhand.auth.passwords import hash_password
+from evenhand.auth.principal import Principal
+from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
+from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
+from evenhand.models import Department, Leave, Presence, ProductLine, Region, Role, Team, User
+from evenhand.models.base import Base
+from evenhand.org.schemas import LeaveCreate, UserCreate, UserUpdate
+
+M = TypeVar("M", bound=Base)
+REFERENCES: dict[str, type[Base]] = {"department": Department, "region": Region, "product_line": ProductLine}
+_REQUIRED_USER_FIELDS = frozenset({"display_name", "role", "level", "monthly_quota", "max_open_leads",
+                                   "daily_lead_cap", "skills", "timezone", "working_hours", "active"})
+_FOREIGN = {"department_id": Department, "region_id": Region, "team_id": Team, "supervisor_id": User}
+
+
+def get(session: Session, model: type[M], obj_id: int, *, field: str = "id") -> M:
+    obj = session.get(model, obj_id)
+    if obj is None:
+        raise NotFound("No {kind} with id {id}.", field=field, kind=model.__tablename__.rstrip("s"), id=obj_id)
+    return obj
+
+
+def _check_refs(session: Session, values: dict[str, Any]) -> None:
+    for name, model in _FOREIGN.items():
+        if values.get(name) is not None and session.get(model, values[name]) is None:
+            raise Invalid("{field} {id} does not exist.", field=name, id=values[name])
+
+
+def _flush(session: Session, obj: Base, what: str) -> None:
+    """Flush, turning a unique-constraint clash into a 409 that names the clashing field."""
+    try:
+        with session.begin_nested():
+            session.add(obj)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("That {what} clashes with an existing one.", field=_clash(exc), what=what) from exc
+
+
+def _clash(exc: IntegrityError) -> str | None:
+    text = str(exc.orig)
+    for name in ("username", "code", "name", "email"):
+        if name in text:
+            return name
+    return None
+
+
+def _record(session: Session, actor: Principal | None, action: str, obj: Base, data: dict[str, Any]) -> None:
+    audit.append(session, action=action, subject_type=obj.__tablename__, subject_id=getattr(obj, "id", None),
+                 payload=data, actor_id=actor.user_id if actor else None)
+
+
+def create(session: Session, model: type[M], data: BaseModel, *, actor: Principal | None) -> M:
+    values = data.model_dump()
+    _check_refs(session, values)
+    obj = model(**values)
+    _flush(session, obj, model.__tablename__.rstrip("s"))
+    _record(session, actor, f"{model.__tablename__}.create", obj, values)
+    return obj
+
+
+def update(session: Session, model: type[M], obj_id: int, data: BaseModel, *, actor: Principal | None) -> M:
+    obj = get(session, model, obj_id)
+    values = data.model_dump(exclude_unset=True)
+    _check_refs(session, values)
+    for key, value in values.items():
+        setattr(obj, key, value)
+    _flush(session, obj, model.__tablename__.rstrip("s"))
+    _record(session, actor, f"{model.__tablename__}.update", obj, values)
+    return obj
+
+
+def delete(session: Session, model: type[M], obj_id: int, *, actor: Principal | None) -> None:
+    obj = get(session, model, obj_id)
+    try:
+        with session.begin_nested():
+            session.delete(obj)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("It is still in use; move what refers to it first.", field="id") from exc
+    _record(session, actor, f"{model.__tablename__}.delete", obj, {"id": obj_id})
+
+
+def listing(model: type[M]) -> Select[tuple[M]]:
+    return select(model).order_by(model.id)  # type: ignore[attr-defined]
+
+
+def create_user(session: Session, data: UserCreate, *, actor: Principal | None) -> User:
+    values = data.model_dump(exclude_none=True, exclude={"password"})
+    _check_refs(session, values)
+    user = User(**values, password_hash=hash_password(data.password) if data.password else None)
+    _flush(session, user, "user")
+    _record(session, actor, "users.create", user, {**values, "password_set": bool(data.password)})
+    return user
+
+
+def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Principal | None) -> User:
+    user = get(session, User, user_id)
+    values = data.model_dump(exclude_unset=True, exclude={"password"})
+    empty = [k for k, v in values.items() if v is None and k in _REQUIRED_USER_FIELDS]
+    if empty:
+        raise Invalid("{field} cannot be empty.", field=empty[0])
+    _check_refs(session, values)
+    for key, value in values.items():
+        setattr(user, key, value)
+    if data.password:
+        user.password_hash = hash_password(data.password)
+    _record(session, actor, "users.update", user, {**values, "password_set": bool(data.password)})
+    return user
+
+
+def deactivate_user(session: Session, user_id: int, *, actor: Principal | None) -> User:
+    """Users are never deleted (their history stays attributable); they leave."""
+    user = get(session, User, user_id)
+    user.active, user.left_on, user.presence, user.presence_since = False, date.today(), Presence.OFFLINE, utcnow()
+    _record(session, actor, "users.deactivate", user, {"id": user_id})
+    return user
+
+
+def may_act_for(session: Session, actor: Principal, user: User) -> bool:
+    if actor.manages_org or actor.user_id == user.id:
+        return True
+    return actor.role is Role.SUPERVISOR and user.team_id in actor.supervised_team_ids
+
+
+def set_presence(session: Session, user_id: int, presence: Presence, *, actor: Principal) -> User:
+    user = get(session, User, user_id)
+    if not may_act_for(session, actor, user):
+        raise Forbidden("You may change only your own presence or your team's.")
+    if user.presence is not presence:
+        before = user.presence
+        user.presence, user.presence_since = presence, utcnow()
+        _record(session, actor, "presence.change", user, {"from": before.value, "to": presence.value})
+    return user
+
+
+def add_leave(session: Session, user_id: int, data: LeaveCreate, *, actor: Principal) -> Leave:
+    user = get(session, User, user_id)
+    if not may_act_for(session, actor, user):
+        raise Forbidden("You may record leave only for yourself or your team.")
+    if data.ends_on < data.starts_on:
+        raise Invalid("The leave ends before it starts.", field="ends_on")
+    leave = Leave(user_id=user_id, **data.model_dump())
+    session.add(leave)
+    session.flush()
+    _record(session, actor, "leaves.create", leave, data.model_dump(mode="json"))
+    return leave
+
+
+def leaves(session: Session, user_id: int) -> list[Leave]:
+    get(session, User, user_id)
+    return list(session.scalars(select(Leave).where(Leave.user_id == user_id).order_by(Leave.starts_on)))
+
+
+def team_members(session: Session, team_id: int) -> list[User]:
+    return list(session.scalars(select(User).where(User.team_id == team_id).order_by(User.display_name)))

@@ -1,0 +1,109 @@
+"""The app shell: header, navigation for every domain, language switch, presence and sign-out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from nicegui import ui
+
+from evenhand.auth.principal import Principal
+from evenhand.db import session_scope
+from evenhand.models import Presence, Role, User
+from evenhand.org import service as org_service
+from evenhand.web import context
+
+Tr = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    icon: str
+    path: str
+    roles: frozenset[Role] | None = None
+    ready: bool = True
+
+
+EVERYONE = None
+STAFF = frozenset({Role.ADMIN, Role.OPS, Role.AUDITOR})
+NAV = (
+    NavItem("Home", "home", "/"),
+    NavItem("Leads", "contacts", "/leads"),
+    NavItem("Routing", "alt_route", "/routing", ready=False),
+    NavItem("Process", "timeline", "/process", ready=False),
+    NavItem("QA", "record_voice_over", "/qa", ready=False),
+    NavItem("Performance", "leaderboard", "/performance", ready=False),
+    NavItem("Monitoring", "monitor_heart", "/monitoring", ready=False),
+    NavItem("Admin", "admin_panel_settings", "/admin", roles=STAFF),
+)
+PRESENCE_COLOURS = {Presence.ONLINE: "positive", Presence.AWAY: "warning", Presence.OFFLINE: "grey"}
+
+
+def presence_chip(presence: Presence, tr: Tr) -> None:
+    ui.badge(tr(presence.value.capitalize()), color=PRESENCE_COLOURS[presence]).props("outline").classes(
+        f"presence-{presence.value}")
+
+
+@contextmanager
+def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[None]:
+    ui.page_title(f"{title} · evenhand")
+    with ui.header().classes("items-center bg-blue-grey-9 q-px-md"):
+        ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat round color=white")
+        ui.label("evenhand").classes("text-h6 text-white")
+        ui.label(tr("Fair lead routing")).classes("text-caption text-blue-grey-3 gt-xs")
+        ui.space()
+        if principal.role in (Role.REP, Role.SUPERVISOR):
+            _presence_switch(principal, tr)
+        _language_switch(tr, path)
+        ui.label(f"{principal.display_name} · {tr(principal.role.value.capitalize())}").classes(
+            "text-white q-ml-md").props('data-testid="whoami"')
+        with ui.element("form").props('method="post" action="/auth/logout"'):
+            ui.button(icon="logout").props('flat round color=white type=submit aria-label="Sign out"')
+    with ui.left_drawer(value=True).classes("bg-grey-2").props("width=220 bordered") as drawer:
+        _navigation(principal, tr, path)
+    with ui.column().classes("w-full q-pa-md gap-4"):
+        ui.label(title).classes("text-h5")
+        yield
+
+
+def _navigation(principal: Principal, tr: Tr, path: str) -> None:
+    with ui.list().classes("w-full"):
+        for item in NAV:
+            if item.roles is not None and principal.role not in item.roles:
+                continue
+            target = item.path if item.ready else None
+            with ui.item(on_click=(lambda p=target: ui.navigate.to(p)) if target else None).classes(
+                    "text-weight-bold" if item.path == path else "").props(
+                    "clickable" if item.ready else "disable") as row:
+                with ui.item_section().props("avatar"):
+                    ui.icon(item.icon)
+                with ui.item_section():
+                    ui.item_label(tr(item.label))
+                    if not item.ready:
+                        ui.item_label(tr("Coming with its capability")).props("caption")
+            row.props(f'data-nav="{item.path}"')
+
+
+def _language_switch(tr: Tr, path: str) -> None:
+    with ui.button_group().props("flat"):
+        for code, label in (("zh-CN", "中文"), ("en", "EN")):
+            ui.button(label, on_click=lambda c=code: ui.navigate.to(f"/auth/locale/{c}?next={path}")).props(
+                f'flat dense color=white data-locale="{code}"')
+
+
+def _presence_switch(principal: Principal, tr: Tr) -> None:
+    with session_scope(context.engine(), readonly=True) as session:
+        current = org_service.get(session, User, principal.user_id).presence
+
+    def change(event: object) -> None:
+        value = Presence(getattr(event, "value"))
+        with session_scope(context.engine()) as session:
+            org_service.set_presence(session, principal.user_id, value, actor=principal)
+        ui.notify(tr("You are now {state}.", state=tr(value.value.capitalize())))
+
+    options = {p.value: tr(p.value.capitalize()) for p in Presence}
+    ui.toggle(options, value=current.value, on_change=change).props(
+        'dense toggle-color=positive color=white text-color=black data-testid="presence"')
+
