@@ -9,5 +9,5 @@ from evenhand.auth.visibility import owned_by_visible
 from evenhand.models import Activity
 
 
-def readable(principal: Principal) -> Select[tuple[Activity]]:
+def readable(principal: Principal) -> Select[Activity]:
     return select(Activity).where(owned_by_visible(principal, Activity.rep_id))

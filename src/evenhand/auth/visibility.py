@@ -6,13 +6,18 @@ own; admin, ops and auditors read everything.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute
 
 from evenhand.auth.principal import Principal
 from evenhand.models import User
 
+OwnerColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
 
-def owned_by_visible(principal: Principal, owner_column: ColumnElement[int | None]) -> ColumnElement[bool]:
+
+def owned_by_visible(principal: Principal, owner_column: OwnerColumn) -> ColumnElement[bool]:
     if principal.reads_everything:
         return true()
     if principal.supervised_team_ids:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from nicegui import ui
 from sqlalchemy import func, select
 from starlette.requests import Request
@@ -13,9 +16,15 @@ from evenhand.kit.clock import local
 from evenhand.leads import repository
 from evenhand.models import Lead, User
 from evenhand.web import context
-from evenhand.web.layout import shell
+from evenhand.web.layout import Tr, shell
 
 PAGE_SIZE = 200
+
+
+def _row(lead: Lead, owner: str | None, tr: Tr, zone: ZoneInfo) -> dict[str, Any]:
+    return {"id": lead.id, "company": lead.company, "source": lead.source, "industry": lead.industry or "",
+            "region": lead.region or "", "score": lead.score, "status": tr(lead.status.value.capitalize()),
+            "owner": owner or "", "created": local(lead.created_at, zone).strftime("%Y-%m-%d %H:%M")}
 
 
 def register() -> None:
@@ -32,10 +41,7 @@ def register() -> None:
             stmt = (repository.readable(principal).add_columns(User.display_name)
                     .outerjoin(User, User.id == Lead.owner_id)
                     .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(PAGE_SIZE))
-            rows = [{"id": lead.id, "company": lead.company, "source": lead.source, "industry": lead.industry or "",
-                     "region": lead.region or "", "score": lead.score, "status": tr(lead.status.value.capitalize()),
-                     "owner": owner or "", "created": local(lead.created_at, zone).strftime("%Y-%m-%d %H:%M")}
-                    for lead, owner in session.execute(stmt)]
+            rows = [_row(lead, owner, tr, zone) for lead, owner in session.execute(stmt).tuples()]
         with shell(principal, tr, title=tr("Leads"), path="/leads"):
             ui.label(tr("{shown} most recent of {total} leads you can see.", shown=len(rows), total=total))
             columns = [{"name": k, "label": tr(label), "field": k, "sortable": True} for k, label in (

@@ -9,5 +9,5 @@ from evenhand.auth.visibility import owned_by_visible
 from evenhand.models import Lead
 
 
-def readable(principal: Principal) -> Select[tuple[Lead]]:
+def readable(principal: Principal) -> Select[Lead]:
     return select(Lead).where(owned_by_visible(principal, Lead.owner_id))

@@ -9,5 +9,5 @@ from evenhand.auth.visibility import owned_by_visible
 from evenhand.models import Opportunity
 
 
-def readable(principal: Principal) -> Select[tuple[Opportunity]]:
+def readable(principal: Principal) -> Select[Opportunity]:
     return select(Opportunity).where(owned_by_visible(principal, Opportunity.owner_id))

@@ -9,7 +9,7 @@ from evenhand.auth.principal import Principal
 from evenhand.models import Department, Region, Team, User
 
 
-def readable_teams(principal: Principal) -> Select[tuple[Team]]:
+def readable_teams(principal: Principal) -> Select[Team]:
     """Everyone reads everyone's name, but team rosters with presence go to those who manage them."""
     if principal.reads_everything:
         return select(Team)

@@ -93,8 +93,8 @@ def delete(session: Session, model: type[M], obj_id: int, *, actor: Principal | 
     _record(session, actor, f"{model.__tablename__}.delete", obj, {"id": obj_id})
 
 
-def listing(model: type[M]) -> Select[tuple[M]]:
-    return select(model).order_by(model.id)  # type: ignore[attr-defined]
+def listing(model: type[M]) -> Select[M]:
+    return select(model).order_by(model.__table__.c.id)
 
 
 def create_user(session: Session, data: UserCreate, *, actor: Principal | None) -> User:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from nicegui import ui
+from nicegui.events import ValueChangeEventArguments
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
@@ -49,8 +50,11 @@ def presence_chip(presence: Presence, tr: Tr) -> None:
 @contextmanager
 def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[None]:
     ui.page_title(f"{title} · evenhand")
+    drawer = ui.left_drawer(value=True).classes("bg-grey-2").props("width=220 bordered")
+    with drawer:
+        _navigation(principal, tr, path)
     with ui.header().classes("items-center bg-blue-grey-9 q-px-md"):
-        ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat round color=white")
+        ui.button(icon="menu", on_click=drawer.toggle).props("flat round color=white")
         ui.label("evenhand").classes("text-h6 text-white")
         ui.label(tr("Fair lead routing")).classes("text-caption text-blue-grey-3 gt-xs")
         ui.space()
@@ -61,8 +65,6 @@ def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[No
             "text-white q-ml-md").props('data-testid="whoami"')
         with ui.element("form").props('method="post" action="/auth/logout"'):
             ui.button(icon="logout").props('flat round color=white type=submit aria-label="Sign out"')
-    with ui.left_drawer(value=True).classes("bg-grey-2").props("width=220 bordered") as drawer:
-        _navigation(principal, tr, path)
     with ui.column().classes("w-full q-pa-md gap-4"):
         ui.label(title).classes("text-h5")
         yield
@@ -97,8 +99,8 @@ def _presence_switch(principal: Principal, tr: Tr) -> None:
     with session_scope(context.engine(), readonly=True) as session:
         current = org_service.get(session, User, principal.user_id).presence
 
-    def change(event: object) -> None:
-        value = Presence(getattr(event, "value"))
+    def change(event: ValueChangeEventArguments) -> None:
+        value = Presence(event.value)
         with session_scope(context.engine()) as session:
             org_service.set_presence(session, principal.user_id, value, actor=principal)
         ui.notify(tr("You are now {state}.", state=tr(value.value.capitalize())))

@@ -4,11 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27 13:35:40.791156
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql, sqlite
+
 import evenhand.models.base
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 revision = '0001'
 down_revision = None
