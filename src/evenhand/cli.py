@@ -14,7 +14,7 @@ from rich.table import Table
 
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
-from evenhand.i18n import t
+from evenhand.i18n import N_, t
 from evenhand.models import Level, Role
 
 app = typer.Typer(help="evenhand — fair lead routing and sales operations.", no_args_is_help=True)
@@ -187,7 +187,7 @@ def _print_summary(summary: object) -> None:
     console.print(counts)
     console.print(t("Seeded in {seconds:.1f} s.", seconds=summary.seconds))  # type: ignore[attr-defined]
     accounts = Table(title=t("Sign in with (password: {pw})", pw=summary.password))  # type: ignore[attr-defined]
-    for column in ("Username", "Role", "Name", "Team"):
+    for column in (N_("Username"), N_("Role"), N_("Name"), N_("Team")):
         accounts.add_column(t(column))
     for username, role, name, team in summary.accounts:  # type: ignore[attr-defined]
         accounts.add_row(username, role, name, team or "")

@@ -43,6 +43,11 @@ def normalise(locale: str | None) -> str | None:
     return None
 
 
+def N_(message: str) -> str:
+    """Marks a string for translation where it is defined; ``t`` translates it where it is shown."""
+    return message
+
+
 def t(message: str, /, locale: str | None = None, **params: Any) -> str:
     text = catalog(locale or current_locale()).get(message, message)
     return text.format(**params) if params else text

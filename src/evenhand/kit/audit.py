@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from evenhand.i18n import N_
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import AuditEntry
 
@@ -68,11 +69,11 @@ def first_break(entries: Iterable[AuditEntry]) -> Broken | None:
     prev, expected_seq = GENESIS, 1
     for e in entries:
         if e.seq != expected_seq:
-            return Broken(expected_seq, f"entry {expected_seq} is missing (next is {e.seq})")
+            return Broken(expected_seq, N_("an entry is missing before the next one"))
         if e.prev_hash != prev:
-            return Broken(e.seq, "prev_hash does not match the previous entry's hash")
+            return Broken(e.seq, N_("prev_hash does not match the previous entry's hash"))
         if entry_hash(prev, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, e.payload) != e.hash:
-            return Broken(e.seq, "content does not match its hash")
+            return Broken(e.seq, N_("content does not match its hash"))
         prev, expected_seq = e.hash, expected_seq + 1
     return None
 

@@ -12,10 +12,12 @@ from starlette.responses import RedirectResponse
 
 from evenhand.config import get_settings
 from evenhand.db import session_scope
+from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.leads import repository
 from evenhand.models import Lead, User
 from evenhand.web import context
+from evenhand.web.labels import label
 from evenhand.web.layout import Tr, shell
 
 PAGE_SIZE = 200
@@ -23,7 +25,7 @@ PAGE_SIZE = 200
 
 def _row(lead: Lead, owner: str | None, tr: Tr, zone: ZoneInfo) -> dict[str, Any]:
     return {"id": lead.id, "company": lead.company, "source": lead.source, "industry": lead.industry or "",
-            "region": lead.region or "", "score": lead.score, "status": tr(lead.status.value.capitalize()),
+            "region": lead.region or "", "score": lead.score, "status": tr(label(lead.status)),
             "owner": owner or "", "created": local(lead.created_at, zone).strftime("%Y-%m-%d %H:%M")}
 
 
@@ -45,7 +47,8 @@ def register() -> None:
         with shell(principal, tr, title=tr("Leads"), path="/leads"):
             ui.label(tr("{shown} most recent of {total} leads you can see.", shown=len(rows), total=total))
             columns = [{"name": k, "label": tr(label), "field": k, "sortable": True} for k, label in (
-                ("company", "Company"), ("source", "Source"), ("industry", "Industry"), ("region", "Region"),
-                ("score", "Score"), ("status", "Status"), ("owner", "Owner"), ("created", "Created"))]
+                ("company", N_("Company")), ("source", N_("Source")), ("industry", N_("Industry")),
+                ("region", N_("Region")), ("score", N_("Score")), ("status", N_("Status")), ("owner", N_("Owner")),
+                ("created", N_("Created")))]
             ui.table(columns=columns, rows=rows, row_key="id", pagination=25).classes("w-full")
         return None

@@ -8,9 +8,11 @@ from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
+from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.org import repository
 from evenhand.web import context
+from evenhand.web.labels import label
 from evenhand.web.layout import STAFF, Tr, presence_chip, shell
 
 REFRESH_SECONDS = 5.0
@@ -43,12 +45,12 @@ def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str
             ui.label(" · ".join(x for x in (dept, region) if x)).classes("text-grey-7")
             ui.label(tr("Supervisor: {name}", name=supervisor or "—")).classes("text-grey-7")
             ui.label(tr("{online} of {total} online", online=online, total=len(members))).classes("text-grey-7")
-        rows = [{"name": m.display_name, "username": m.username, "role": tr(m.role.value.capitalize()),
-                 "level": tr(m.level.value.capitalize()), "presence": m.presence,
+        rows = [{"name": m.display_name, "username": m.username, "role": tr(label(m.role)),
+                 "level": tr(label(m.level)), "presence": m.presence,
                  "since": local(m.presence_since, zone).strftime("%m-%d %H:%M"),
                  "active": tr("Active") if m.active else tr("Departed")} for m in members]
         with ui.grid(columns=6).classes("w-full gap-y-1 text-body2"):
-            for header in ("Name", "Role", "Level", "Presence", "Since", "Status"):
+            for header in (N_("Name"), N_("Role"), N_("Level"), N_("Presence"), N_("Since"), N_("Status")):
                 ui.label(tr(header)).classes("text-weight-bold")
             for row in rows:
                 ui.label(f"{row['name']} ({row['username']})")

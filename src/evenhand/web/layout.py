@@ -11,9 +11,11 @@ from nicegui.events import ValueChangeEventArguments
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
+from evenhand.i18n import N_
 from evenhand.models import Presence, Role, User
 from evenhand.org import service as org_service
 from evenhand.web import context
+from evenhand.web.labels import label
 
 Tr = Callable[..., str]
 
@@ -30,21 +32,21 @@ class NavItem:
 EVERYONE = None
 STAFF = frozenset({Role.ADMIN, Role.OPS, Role.AUDITOR})
 NAV = (
-    NavItem("Home", "home", "/"),
-    NavItem("Leads", "contacts", "/leads"),
-    NavItem("Routing", "alt_route", "/routing", ready=False),
-    NavItem("Process", "timeline", "/process", ready=False),
-    NavItem("QA", "record_voice_over", "/qa", ready=False),
-    NavItem("Performance", "leaderboard", "/performance", ready=False),
-    NavItem("Monitoring", "monitor_heart", "/monitoring", ready=False),
-    NavItem("Admin", "admin_panel_settings", "/admin", roles=STAFF),
+    NavItem(N_("Home"), "home", "/"),
+    NavItem(N_("Leads"), "contacts", "/leads"),
+    NavItem(N_("Routing"), "alt_route", "/routing", ready=False),
+    NavItem(N_("Process"), "timeline", "/process", ready=False),
+    NavItem(N_("QA"), "record_voice_over", "/qa", ready=False),
+    NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),
+    NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
+    NavItem(N_("Admin"), "admin_panel_settings", "/admin", roles=STAFF),
 )
 PRESENCE_COLOURS = {Presence.ONLINE: "positive", Presence.AWAY: "warning", Presence.OFFLINE: "grey"}
 
 
 def presence_chip(presence: Presence, tr: Tr) -> None:
-    ui.badge(tr(presence.value.capitalize()), color=PRESENCE_COLOURS[presence]).props("outline").classes(
-        f"presence-{presence.value}")
+    ui.badge(tr(label(presence)), color=PRESENCE_COLOURS[presence]).props("outline").classes(
+        f"presence-{presence.value} w-fit")
 
 
 @contextmanager
@@ -61,7 +63,7 @@ def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[No
         if principal.role in (Role.REP, Role.SUPERVISOR):
             _presence_switch(principal, tr)
         _language_switch(tr, path)
-        ui.label(f"{principal.display_name} · {tr(principal.role.value.capitalize())}").classes(
+        ui.label(f"{principal.display_name} · {tr(label(principal.role))}").classes(
             "text-white q-ml-md").props('data-testid="whoami"')
         with ui.element("form").props('method="post" action="/auth/logout"'):
             ui.button(icon="logout").props('flat round color=white type=submit aria-label="Sign out"')
@@ -103,9 +105,9 @@ def _presence_switch(principal: Principal, tr: Tr) -> None:
         value = Presence(event.value)
         with session_scope(context.engine()) as session:
             org_service.set_presence(session, principal.user_id, value, actor=principal)
-        ui.notify(tr("You are now {state}.", state=tr(value.value.capitalize())))
+        ui.notify(tr("You are now {state}.", state=tr(label(value))))
 
-    options = {p.value: tr(p.value.capitalize()) for p in Presence}
+    options = {p.value: tr(label(p)) for p in Presence}
     ui.toggle(options, value=current.value, on_change=change).props(
         'dense toggle-color=positive color=white text-color=black data-testid="presence"')
 

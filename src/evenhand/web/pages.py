@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse
 from evenhand.activities import repository as activity_repo
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
+from evenhand.i18n import N_
 from evenhand.leads import repository as lead_repo
 from evenhand.models import Role
 from evenhand.opportunities import repository as opportunity_repo
@@ -18,8 +19,8 @@ from evenhand.web import context
 from evenhand.web.layout import Tr, shell
 
 LOGIN_ERRORS = {
-    "credentials": "Wrong username or password.",
-    "rate": "Too many failed sign-ins; wait a minute and try again.",
+    "credentials": N_("Wrong username or password."),
+    "rate": N_("Too many failed sign-ins; wait a minute and try again."),
 }
 
 
@@ -50,9 +51,9 @@ def login_page(request: Request, error: str = "", next: str = "/") -> None:
 def _counts(principal: Principal) -> dict[str, int]:
     with session_scope(context.engine(), readonly=True) as session:
         return {name: session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-                for name, stmt in (("Leads", lead_repo.readable(principal)),
-                                   ("Opportunities", opportunity_repo.readable(principal)),
-                                   ("Activities", activity_repo.readable(principal)))}
+                for name, stmt in ((N_("Leads"), lead_repo.readable(principal)),
+                                   (N_("Opportunities"), opportunity_repo.readable(principal)),
+                                   (N_("Activities"), activity_repo.readable(principal)))}
 
 
 def _tiles(principal: Principal, tr: Tr) -> None:

@@ -1,0 +1,196 @@
+"""Shared fixtures: one migrated database per backend and session, isolated per test.
+
+Every test that asks for ``db_url`` (directly or through ``engine``, ``app``, ``client``, ``org``)
+runs twice: on SQLite and on PostgreSQL (marked ``pg``). SQLite tests each get a fresh copy of a
+file migrated once per session; PostgreSQL tests share one database per session and xdist worker,
+emptied with ``TRUNCATE`` after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+
+from evenhand.app import create_app
+from evenhand.config import Settings
+from evenhand.db import make_engine, session_scope
+from evenhand.migrate import upgrade
+from evenhand.models import Base
+from tests.builders import Org, build_org
+
+PG_URL_ENV = "EVENHAND_TEST_PG_URL"
+DEFAULT_PG_URL = "postgresql+psycopg:///postgres"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Starlette's TestClient still runs on httpx and says so on every import; nothing to act on here.
+    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """A reachable PostgreSQL server and a connection that may create and drop databases."""
+
+    url: str
+
+    def admin(self) -> Engine:
+        return create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def database_url(self, name: str) -> str:
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def create_database(self, name: str) -> str:
+        admin = self.admin()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return self.database_url(name)
+
+    def drop_database(self, name: str) -> None:
+        admin = self.admin()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def worker_tag() -> str:
+    """Unique per xdist worker and process, so parallel and concurrent runs never share a database."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PgServer:
+    """The server under ``EVENHAND_TEST_PG_URL``; unreachable fails the run in CI and skips elsewhere."""
+    url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
+    probe = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = f"PostgreSQL at {make_url(url).render_as_string()} is unreachable: {exc.orig}"
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{reason} (CI is set, so PostgreSQL tests must run)") from exc
+        print(f"\nskipping PostgreSQL tests: {reason}", file=sys.stderr)
+        pytest.skip(reason)
+    finally:
+        probe.dispose()
+    return PgServer(url)
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    url: str
+    engine: Engine
+
+    def truncate(self) -> None:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with self.engine.begin() as conn:
+            # A test that leaked an open transaction must fail loudly, not hang the run.
+            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
+    """One database per session and worker, migrated once and dropped at the end."""
+    name = f"evenhand_test_{worker_tag()}"
+    url = pg_server.create_database(name)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        yield PgDatabase(url, engine)
+    finally:
+        engine.dispose()
+        pg_server.drop_database(name)
+
+
+# --- SQLite --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; tests copy it, which is far faster than migrating."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    # Fold the WAL into the main file so copying that one file copies everything.
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def fresh_sqlite(template: Path, directory: Path) -> str:
+    target = directory / "evenhand.sqlite"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+# --- per test ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("pg", id="pg", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        yield fresh_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
+        return
+    database: PgDatabase = request.getfixturevalue("pg_database")
+    try:
+        yield database.url
+    finally:
+        database.truncate()
+
+
+@pytest.fixture
+def backend(db_url: str) -> str:
+    return make_url(db_url).get_backend_name()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=db_url, mode="test")
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine) -> FastAPI:
+    return create_app(settings, engine, ui=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def org(engine: Engine) -> Org:
+    """A small company: 2 departments, 3 teams (A supervises two, B one), staff, records and tokens."""
+    with session_scope(engine) as session:
+        return build_org(session)

@@ -1,0 +1,125 @@
+"""A real server process on a free port, and headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from evenhand.db import make_engine, session_scope
+from evenhand.migrate import upgrade
+from evenhand.models import Department, Level, Presence, Region, Role, Team
+from evenhand.org import service as org_service
+from evenhand.org.schemas import UserCreate
+
+CHROMIUM = os.environ.get("EVENHAND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PASSWORD = "browser-test-pw"
+
+
+def missing(reason: str) -> None:
+    """Outside CI a missing browser skips with the reason; in CI it fails the run."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _seed(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        dept = Department(code="ka", name="大客户部")
+        east = Region(code="east", name="华东")
+        session.add_all([dept, east])
+        session.flush()
+        team = Team(name="华东一组", department_id=dept.id, region_id=east.id)
+        other = Team(name="华南一组", department_id=dept.id)
+        session.add_all([team, other])
+        session.flush()
+        boss = org_service.create_user(session, UserCreate(username="wangqiang", display_name="王强",
+                                                           role=Role.SUPERVISOR, password=PASSWORD), actor=None)
+        team.supervisor_id = boss.id
+        for username, name, level, tid in (("xiaochen", "陈小雨", Level.JUNIOR, team.id),
+                                           ("zhangwei", "张伟", Level.SENIOR, team.id),
+                                           ("lihua", "李华", Level.SENIOR, other.id)):
+            org_service.create_user(session, UserCreate(username=username, display_name=name, role=Role.REP,
+                                                        level=level, team_id=tid, password=PASSWORD), actor=None)
+        session.flush()
+        rep = org_service.get(session, org_service.User, 2)
+        rep.presence = Presence.ONLINE
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    db_url: str
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{data / 'e2e.sqlite'}"
+    _seed(url)
+    port = _free_port()
+    env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(data), "EVENHAND_LOCALE": "zh-CN"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port)],
+                            env=env, cwd=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, proc)
+        yield Server(base=base, db_url=url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_until_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            output = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"server exited early:\n{output}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not come up within 30 s")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        missing(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    pg = context.new_page()
+    yield pg
+    context.close()

@@ -1,0 +1,64 @@
+"""The web shell in a real browser: sign in, see your team, switch language, sign out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, Server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.locator('input[name="username"]').fill(username)
+    page.locator('input[name="password"]').fill(PASSWORD)
+    page.get_by_test_id("sign-in").click()
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/$"))
+
+
+def test_supervisor_signs_in_sees_team_and_switches_language(server: Server, page: Page) -> None:
+    page.goto(f"{server.base}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.get_by_text("用户名")).to_be_visible()
+
+    sign_in(page, server.base, "wangqiang")
+    expect(page.get_by_test_id("whoami")).to_contain_text("王强")
+    team = page.locator('[data-team="华东一组"]')
+    expect(team).to_contain_text("陈小雨")
+    expect(team).to_contain_text("张伟")
+    expect(team).to_contain_text("新人")
+    expect(team.locator(".presence-online")).to_have_count(1)
+    expect(page.locator('[data-team="华南一组"]')).to_have_count(0)  # not his team
+    expect(page.locator('[data-nav="/leads"]')).to_contain_text("线索")
+
+    page.locator('[data-locale="en"]').first.click()
+    expect(page.locator('[data-nav="/leads"]')).to_contain_text("Leads")
+    expect(page.locator('[data-team="华东一组"]')).to_contain_text("Junior")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "supervisor-home-en.png"), full_page=True)
+
+    page.locator('[data-locale="zh-CN"]').first.click()
+    expect(page.locator('[data-nav="/leads"]')).to_contain_text("线索")
+    page.screenshot(path=str(ARTIFACTS / "supervisor-home-zh.png"), full_page=True)
+
+
+def test_wrong_password_is_refused_with_a_message(server: Server, page: Page) -> None:
+    page.goto(f"{server.base}/login")
+    page.locator('input[name="username"]').fill("wangqiang")
+    page.locator('input[name="password"]').fill("not-the-password")
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
+
+
+def test_rep_sets_presence_and_signs_out(server: Server, page: Page) -> None:
+    sign_in(page, server.base, "zhangwei")
+    page.get_by_test_id("presence").get_by_text("在线").click()
+    expect(page.locator('[data-team="华东一组"] .presence-online')).to_have_count(2, timeout=10_000)
+    page.get_by_label("Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.goto(f"{server.base}/admin")
+    expect(page).to_have_url(re.compile(r"/login"))
