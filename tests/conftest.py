@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -31,6 +31,9 @@ from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
 from evenhand.models import Base
 from tests.builders import Org, build_org
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 PG_URL_ENV = "EVENHAND_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql+psycopg:///postgres"
@@ -185,6 +188,8 @@ def app(settings: Settings, engine: Engine) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient  # imported late: see pytest_configure
+
     with TestClient(app) as c:
         yield c
 

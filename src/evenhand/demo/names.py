@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from evenhand.demo.catalog import BRAND, COMPANY_SUFFIXES, GIVEN, INDUSTRIES, REGIONS, SURNAMES
+from evenhand.demo.catalog import BRAND, COMPANY_SUFFIXES, GIVEN_FEMALE, GIVEN_MALE, INDUSTRIES, REGIONS, SURNAMES
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,8 @@ class PersonName:
 
 def person_name(rnd: random.Random) -> PersonName:
     surname, s_py, _ = rnd.choices(SURNAMES, weights=[w for *_, w in SURNAMES])[0]
-    given = rnd.sample(GIVEN, 2 if rnd.random() < 0.7 else 1)
+    pool = GIVEN_MALE if rnd.random() < 0.5 else GIVEN_FEMALE
+    given = rnd.sample(pool, 2 if rnd.random() < 0.7 else 1)
     return PersonName(surname + "".join(g for g, _ in given), s_py + "".join(p for _, p in given))
 
 

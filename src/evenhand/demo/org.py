@@ -176,7 +176,6 @@ def _traits(people: list[Person], teams: list[TeamRow], rng: np.random.Generator
     dept = np.array([-1, *[team_of[p.team_id].department if p.team_id else -1 for p in people]])
     far = day_number(date(9999, 1, 1))
     left = np.array([far, *[day_number(p.left_on) if p.left_on else far for p in people]], dtype=np.int64)
-    lookup = np.vectorize(lambda table, key: table.get(key, 0), excluded={0}, otypes=[float])
     fabricate = np.where(is_rep, 0.004, 0.0)
     fabricate[rng.choice(np.flatnonzero(np.isin(profile, ["S", "J"])), 3, replace=False)] = 0.2
     laggard = rng.random(n) < 0.2
@@ -186,14 +185,18 @@ def _traits(people: list[Person], teams: list[TeamRow], rng: np.random.Generator
         senior=np.isin(profile, ["V", "X", "S"]), favourite=np.isin(profile, ["V", "X"]),
         newcomer=profile == "N",
         hired=np.array([0, *[day_number(p.hired_on) for p in people]], dtype=np.int64), left=left,
-        speed=lookup(SPEED_MIN, profile) * 60 * rng.lognormal(0, 0.3, n),
-        skill=lookup(SKILL, profile) * rng.lognormal(0, 0.08, n),
+        speed=_per(SPEED_MIN, profile) * 60 * rng.lognormal(0, 0.3, n),
+        skill=_per(SKILL, profile) * rng.lognormal(0, 0.08, n),
         discount_mean=np.where(profile == "X", rng.uniform(0.22, 0.3, n), rng.uniform(0.01, 0.05, n)),
         fabricate=fabricate, android=rng.random(n) < 0.75,
         update_lag=rng.exponential(2.5, n) + laggard * rng.uniform(10, 40, n),
         check_pm=rng.uniform(0.15, 0.45, n), successor=_successors(people, n),
         quality=rng.normal(0, 0.25, n) + np.isin(profile, ["V", "S"]) * 0.15,
     )
+
+
+def _per(table: dict[str, int] | dict[str, float], profile: NDArray[np.str_]) -> NDArray[np.float64]:
+    return np.array([table.get(str(p), 1.0) for p in profile], dtype=np.float64)
 
 
 def _successors(people: list[Person], n: int) -> NDArray[np.int64]:
