@@ -192,3 +192,7 @@ def _print_summary(summary: object) -> None:
     for username, role, name, team in summary.accounts:  # type: ignore[attr-defined]
         accounts.add_row(username, role, name, team or "")
     console.print(accounts)
+
+
+if __name__ == "__main__":
+    app()

@@ -82,10 +82,12 @@ class MeRead(BaseModel):
     role: Role
     team_id: int | None
     supervised_team_ids: list[int]
+    csrf_token: str | None = None
 
 
 @api.get("/me", response_model=MeRead)
 def me(principal: Reader) -> MeRead:
+    """For a browser session this also hands out the CSRF token its scripts must echo on writes."""
     return MeRead(user_id=principal.user_id, username=principal.username, display_name=principal.display_name,
                   role=principal.role, team_id=principal.team_id,
-                  supervised_team_ids=sorted(principal.supervised_team_ids))
+                  supervised_team_ids=sorted(principal.supervised_team_ids), csrf_token=principal.csrf_token)
