@@ -70,24 +70,19 @@ class TestOrgFixture:
 
 @pytest.mark.parametrize("resource", list(RESOURCES))
 @pytest.mark.parametrize("viewer", list(VISIBLE_OWNERS))
-class TestApiVisibility:
-    def test_list_shows_exactly_the_scope(self, client: TestClient, org: Org, resource: str, viewer: str) -> None:
-        page = listed(client, org, resource, viewer)
-        want = expected_ids(org, resource, viewer)
-        assert {item["id"] for item in page["items"]} == want
-        assert page["total"] == len(want)
-
-    def test_get_by_id_is_404_outside_the_scope(self, client: TestClient, org: Org, resource: str,
-                                                viewer: str) -> None:
-        want = expected_ids(org, resource, viewer)
-        for record_id in sorted(all_ids(org, resource)):
-            response = client.get(f"/api/v1/{resource}/{record_id}", headers=org.headers(viewer))
-            if record_id in want:
-                assert response.status_code == 200, (record_id, response.text)
-                assert response.json()["id"] == record_id
-            else:
-                assert response.status_code == 404, (record_id, response.text)
-                assert response.json()["error"]["code"] == "not_found"
+def test_api_lists_the_scope_and_hides_the_rest(client: TestClient, org: Org, resource: str, viewer: str) -> None:
+    want = expected_ids(org, resource, viewer)
+    page = listed(client, org, resource, viewer)
+    assert {item["id"] for item in page["items"]} == want
+    assert page["total"] == len(want)
+    for record_id in sorted(all_ids(org, resource)):
+        response = client.get(f"/api/v1/{resource}/{record_id}", headers=org.headers(viewer))
+        if record_id in want:
+            assert response.status_code == 200, (record_id, response.text)
+            assert response.json()["id"] == record_id
+        else:
+            assert response.status_code == 404, (record_id, response.text)
+            assert response.json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize("viewer", list(VISIBLE_OWNERS))

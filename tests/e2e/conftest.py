@@ -56,14 +56,16 @@ def _seed(url: str) -> None:
         boss = org_service.create_user(session, UserCreate(username="wangqiang", display_name="王强",
                                                            role=Role.SUPERVISOR, password=PASSWORD), actor=None)
         team.supervisor_id = boss.id
+        org_service.create_user(session, UserCreate(username="admin", display_name="管理员", role=Role.ADMIN,
+                                                    password=PASSWORD), actor=None)
+        reps = {}
         for username, name, level, tid in (("xiaochen", "陈小雨", Level.JUNIOR, team.id),
                                            ("zhangwei", "张伟", Level.SENIOR, team.id),
                                            ("lihua", "李华", Level.SENIOR, other.id)):
-            org_service.create_user(session, UserCreate(username=username, display_name=name, role=Role.REP,
-                                                        level=level, team_id=tid, password=PASSWORD), actor=None)
-        session.flush()
-        rep = org_service.get(session, org_service.User, 2)
-        rep.presence = Presence.ONLINE
+            reps[username] = org_service.create_user(
+                session, UserCreate(username=username, display_name=name, role=Role.REP, level=level, team_id=tid,
+                                    password=PASSWORD), actor=None)
+        reps["xiaochen"].presence = Presence.ONLINE
     engine.dispose()
 
 

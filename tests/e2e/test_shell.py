@@ -62,3 +62,20 @@ def test_rep_sets_presence_and_signs_out(server: Server, page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/login"))
     page.goto(f"{server.base}/admin")
     expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_admin_adds_a_rep_and_sees_field_errors(server: Server, page: Page) -> None:
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/admin")
+    expect(page.locator('[data-team="华南一组"]')).to_be_visible()  # admin sees every team
+    page.get_by_test_id("new-user").click()
+    page.locator('[data-field="username"] input, input[data-field="username"]').first.fill("bad name!")
+    page.locator('[data-field="display_name"] input, input[data-field="display_name"]').first.fill("周杰")
+    page.get_by_test_id("save-user").click()
+    expect(page.get_by_role("alert")).to_contain_text("username")
+
+    page.locator('[data-field="username"] input, input[data-field="username"]').first.fill("zhoujie")
+    page.get_by_role("combobox", name="团队").click()
+    page.get_by_role("option", name="华南一组").click()
+    page.get_by_test_id("save-user").click()
+    expect(page.locator('[data-team="华南一组"]')).to_contain_text("周杰 (zhoujie)", timeout=10_000)

@@ -69,7 +69,7 @@ class _Picker:
     def __call__(self, team: int, day: int, looks_good: bool, u: list[float]) -> int:
         here = [r for r in self.team_reps[team] if self.available[r][day]]
         if not here:
-            here = [r for r in self.dept_reps[team] if self.available[r][day]]
+            here = [r for r in self.dept_reps[team] if self.available[r][day]] or self.team_reps[team]
         if looks_good:
             favourites = [r for r in here if self.favourite[r]]
             if favourites and u[0] < FAVOURITE_SHARE:

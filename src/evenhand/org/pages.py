@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from nicegui import ui
+from pydantic import ValidationError
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
 from evenhand.db import session_scope
+from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.org import repository
+from evenhand.models import Level, Role, Team, User
+from evenhand.org import repository, service
+from evenhand.org.schemas import UserCreate
 from evenhand.web import context
 from evenhand.web.labels import label
 from evenhand.web.layout import STAFF, Tr, presence_chip, shell
@@ -18,7 +24,7 @@ from evenhand.web.layout import STAFF, Tr, presence_chip, shell
 REFRESH_SECONDS = 5.0
 
 
-def rosters_panel(principal: Principal, tr: Tr) -> None:
+def rosters_panel(principal: Principal, tr: Tr) -> ui.refreshable:
     """Teams the principal may see, each with its reps' level and presence, refreshed live."""
 
     @ui.refreshable
@@ -32,11 +38,11 @@ def rosters_panel(principal: Principal, tr: Tr) -> None:
 
     render()
     ui.timer(REFRESH_SECONDS, render.refresh)
+    return render
 
 
-def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str | None, members: list) -> None:
-    from evenhand.config import get_settings
-
+def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str | None,
+               members: list[User]) -> None:
     zone = get_settings().zone
     online = sum(1 for m in members if m.presence.value == "online")
     with ui.card().classes("w-full").props(f'data-team="{name}"'):
@@ -45,20 +51,16 @@ def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str
             ui.label(" · ".join(x for x in (dept, region) if x)).classes("text-grey-7")
             ui.label(tr("Supervisor: {name}", name=supervisor or "—")).classes("text-grey-7")
             ui.label(tr("{online} of {total} online", online=online, total=len(members))).classes("text-grey-7")
-        rows = [{"name": m.display_name, "username": m.username, "role": tr(label(m.role)),
-                 "level": tr(label(m.level)), "presence": m.presence,
-                 "since": local(m.presence_since, zone).strftime("%m-%d %H:%M"),
-                 "active": tr("Active") if m.active else tr("Departed")} for m in members]
         with ui.grid(columns=6).classes("w-full gap-y-1 text-body2"):
             for header in (N_("Name"), N_("Role"), N_("Level"), N_("Presence"), N_("Since"), N_("Status")):
                 ui.label(tr(header)).classes("text-weight-bold")
-            for row in rows:
-                ui.label(f"{row['name']} ({row['username']})")
-                ui.label(row["role"])
-                ui.label(row["level"])
-                presence_chip(row["presence"], tr)
-                ui.label(row["since"])
-                ui.label(row["active"])
+            for m in members:
+                ui.label(f"{m.display_name} ({m.username})")
+                ui.label(tr(label(m.role)))
+                ui.label(tr(label(m.level)))
+                presence_chip(m.presence, tr)
+                ui.label(local(m.presence_since, zone).strftime("%m-%d %H:%M"))
+                ui.label(tr("Active") if m.active else tr("Departed"))
 
 
 def register() -> None:
@@ -71,5 +73,46 @@ def register() -> None:
         if principal.role not in STAFF:
             return RedirectResponse("/", status_code=303)
         with shell(principal, tr, title=tr("Teams and reps"), path="/admin"):
-            rosters_panel(principal, tr)
+            dialog = _new_user_dialog(principal, tr) if principal.manages_org else None
+            if dialog is not None:
+                ui.button(tr("New user"), icon="person_add", on_click=dialog.open).props('data-testid="new-user"')
+            roster = rosters_panel(principal, tr)
+            if dialog is not None:
+                dialog.on("hide", roster.refresh)
         return None
+
+
+def _new_user_dialog(principal: Principal, tr: Tr) -> ui.dialog:
+    """Sales ops adds a rep without leaving the page; errors name the field and nothing is saved."""
+    with session_scope(context.engine(), readonly=True) as session:
+        teams = {team.id: team.name for team in session.scalars(select(Team).order_by(Team.name))}
+    with ui.dialog() as dialog, ui.card().classes("w-96"):
+        ui.label(tr("New user")).classes("text-h6")
+        username = ui.input(tr("Username")).props('data-field="username"')
+        name = ui.input(tr("Name")).props('data-field="display_name"')
+        role = ui.select({r.value: tr(label(r)) for r in Role}, value=Role.REP.value, label=tr("Role"))
+        level = ui.select({lv.value: tr(label(lv)) for lv in Level}, value=Level.JUNIOR.value, label=tr("Level"))
+        team = ui.select(teams, label=tr("Team"), clearable=True)
+        password = ui.input(tr("Password"), password=True).props('data-field="password"')
+        problem = ui.label().classes("text-negative").props('role="alert"')
+
+        def save() -> None:
+            try:
+                data = UserCreate(username=username.value, display_name=name.value, role=role.value,
+                                  level=level.value, team_id=team.value, password=password.value or None)
+                with session_scope(context.engine()) as session:
+                    user = service.create_user(session, data, actor=principal)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                problem.text = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+                return
+            except DomainError as exc:
+                problem.text = f"{exc.field}: {tr(exc.message, **exc.params)}" if exc.field else tr(exc.message)
+                return
+            ui.notify(tr("Created user {name}.", name=user.username), type="positive")
+            dialog.close()
+
+        with ui.row().classes("justify-end w-full"):
+            ui.button(tr("Cancel"), on_click=dialog.close).props("flat")
+            ui.button(tr("Save"), on_click=save).props('color=primary data-testid="save-user"')
+    return dialog
