@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from evenhand.models import (
     Lead,
     LeadStatus,
     Opportunity,
+    ProductLine,
     Region,
     Role,
     SourceSystem,
@@ -35,6 +37,12 @@ from evenhand.models.base import Base
 
 T0 = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 PASSWORD = "correct horse battery"
+
+
+@lru_cache
+def hashed(password: str) -> str:
+    """argon2 is slow on purpose; a test needs each password hashed once, not once per user."""
+    return hash_password(password)
 
 
 def _next(session: Session, model: type[Base]) -> int:
@@ -58,6 +66,11 @@ def make_region(session: Session, *, code: str | None = None, name: str | None =
     return _add(session, Region(code=code or f"R{n}", name=name or f"Region {n}"))
 
 
+def make_product_line(session: Session, *, code: str | None = None, name: str | None = None) -> ProductLine:
+    n = _next(session, ProductLine)
+    return _add(session, ProductLine(code=code or f"P{n}", name=name or f"Product {n}"))
+
+
 def make_team(session: Session, *, department: Department | None = None, name: str | None = None,
               supervisor: User | None = None, region: Region | None = None) -> Team:
     n = _next(session, Team)
@@ -75,7 +88,7 @@ def make_user(session: Session, *, username: str | None = None, role: Role = Rol
     username = username or f"user{n}"
     return _add(session, User(username=username, display_name=display_name or username.replace("_", " ").title(),
                               role=role, team_id=team.id if team else None, active=active,
-                              password_hash=hash_password(password) if password else None, **fields))
+                              password_hash=hashed(password) if password else None, **fields))
 
 
 def make_lead(session: Session, *, owner: User | None = None, source: str = "web", external_id: str | None = None,

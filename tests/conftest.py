@@ -9,12 +9,10 @@ emptied with ``TRUNCATE`` after each test.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +27,8 @@ from evenhand.app import create_app
 from evenhand.config import Settings
 from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
-from evenhand.models import Base
 from tests.builders import Org, build_org
+from tests.databases import PgDatabase, PgServer, fresh_sqlite, worker_tag
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -47,38 +45,6 @@ def pytest_configure(config: pytest.Config) -> None:
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PgServer:
-    """A reachable PostgreSQL server and a connection that may create and drop databases."""
-
-    url: str
-
-    def admin(self) -> Engine:
-        return create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-
-    def database_url(self, name: str) -> str:
-        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
-
-    def create_database(self, name: str) -> str:
-        admin = self.admin()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return self.database_url(name)
-
-    def drop_database(self, name: str) -> None:
-        admin = self.admin()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def worker_tag() -> str:
-    """Unique per xdist worker and process, so parallel and concurrent runs never share a database."""
-    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> PgServer:
     """The server under ``EVENHAND_TEST_PG_URL``; unreachable fails the run in CI and skips elsewhere."""
@@ -90,25 +56,12 @@ def pg_server() -> PgServer:
     except OperationalError as exc:
         reason = f"PostgreSQL at {make_url(url).render_as_string()} is unreachable: {exc.orig}"
         if os.environ.get("CI"):
-            raise RuntimeError(f"{reason} (CI is set, so PostgreSQL tests must run)") from exc
+            raise RuntimeError(f"{reason} (CI is set, so the PostgreSQL tests must run)") from exc
         print(f"\nskipping PostgreSQL tests: {reason}", file=sys.stderr)
         pytest.skip(reason)
     finally:
         probe.dispose()
     return PgServer(url)
-
-
-@dataclass(frozen=True)
-class PgDatabase:
-    url: str
-    engine: Engine
-
-    def truncate(self) -> None:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with self.engine.begin() as conn:
-            # A test that leaked an open transaction must fail loudly, not hang the run.
-            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(scope="session")
@@ -141,12 +94,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def fresh_sqlite(template: Path, directory: Path) -> str:
-    target = directory / "evenhand.sqlite"
-    shutil.copyfile(template, target)
-    return f"sqlite:///{target}"
-
-
 # --- per test ------------------------------------------------------------------------------------
 
 
@@ -166,6 +113,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def backend(db_url: str) -> str:
+    """``sqlite`` or ``postgresql``."""
     return make_url(db_url).get_backend_name()
 
 

@@ -8,7 +8,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.routing import Match, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from evenhand import __version__, errors
 from evenhand.activities.routes import router as activities_router
@@ -16,6 +19,7 @@ from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
 from evenhand.config import Settings, get_settings
 from evenhand.db import get_engine
+from evenhand.i18n import request_locale, set_locale
 from evenhand.leads.routes import router as leads_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
@@ -56,6 +60,19 @@ def _unmatched_api(app: FastAPI) -> Any:
     return handler
 
 
+class LanguageMiddleware:
+    """Sets the request's language (cookie, then Accept-Language) before anything renders text."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = Headers(scope=scope)
+            set_locale(request_locale(cookie_parser(headers.get("cookie", "")), headers.get("accept-language")))
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="evenhand", version=__version__, docs_url="/docs", openapi_url="/openapi.json",
@@ -63,6 +80,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.db_url)
     errors.install(app)
+    app.add_middleware(LanguageMiddleware)
+
     app.include_router(api_router())
     app.include_router(auth_web)
 

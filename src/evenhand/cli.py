@@ -21,9 +21,11 @@ app = typer.Typer(help="evenhand — fair lead routing and sales operations.", n
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+app.add_typer(import_app, name="import")
 console = Console()
 
 
@@ -122,6 +124,51 @@ def audit_verify() -> None:
     if broken is not None:
         _fail(t("Audit chain broken at entry {seq}: {reason}", seq=broken.seq, reason=t(broken.reason)))
     console.print(t("Audit chain intact: {count} entries.", count=count))
+
+
+@import_app.command("leads")
+def import_leads(
+    file: Annotated[Path, typer.Argument(help="A .csv or .xlsx export")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="YAML mapping of columns to lead fields")],
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid rows, list the rest")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows")] = None,
+) -> None:
+    """Import leads; all or nothing unless --skip-invalid. Row numbers are the spreadsheet's."""
+    from evenhand.errors import DomainError
+    from evenhand.leads import importer
+
+    if not mapping.exists():
+        _fail(t("No such file: {path}", path=str(mapping)))
+    try:
+        with progress_bar() as bar, session_scope() as session:
+            task = bar.add_task(t("Importing leads"), total=None)
+            report = importer.import_leads(
+                session, file, mapping.read_text(encoding="utf-8"), actor=None, dedup=get_settings().dedup_keys,
+                skip_invalid=skip_invalid,
+                progress=lambda stage, done, total: bar.update(task, completed=done, total=total,
+                                                               description=t(_IMPORT_STAGES[stage])))
+    except DomainError as exc:
+        _print_domain_error(exc)
+        raise typer.Exit(code=1) from exc
+    console.print(t("{rows} rows: {created} new leads ({duplicates} linked as duplicates), {existing} already "
+                    "there, {rejected} rejected.", rows=report.rows, created=report.created,
+                    duplicates=report.duplicates, existing=report.existing, rejected=len(report.rejected_rows)))
+    if report.rejected:
+        target = rejects or file.with_name(f"{file.stem}.rejected.csv")
+        importer.write_rejects(target, report)
+        console.print(t("Rejected rows with reasons: {path}", path=str(target)))
+
+
+_IMPORT_STAGES = {"validated": N_("Checking rows"), "written": N_("Saving leads")}
+
+
+def _print_domain_error(exc: object) -> None:
+    from evenhand.errors import DomainError
+
+    assert isinstance(exc, DomainError)
+    console.print(f"[red]{t(exc.message, **exc.params)}[/red]")
+    for detail in (exc.details or [])[:50]:
+        console.print(t("  row {row}, {field}: {message}", **detail))
 
 
 @app.command()

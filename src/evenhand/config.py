@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, ge=1)
     session_days: int = Field(default=7, ge=1)
     cookie_secure: bool = False
+    dedup_keys: list[Literal["email", "phone", "company"]] = ["email", "phone"]
+    max_batch: int = Field(default=10_000, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -14,10 +14,8 @@ from evenhand.auth.principal import Principal
 from evenhand.config import Settings
 from evenhand.db import new_session
 from evenhand.errors import Forbidden, Unauthorized
-from evenhand.i18n import normalise, set_locale
 
 SESSION_COOKIE = "evenhand_session"
-LOCALE_COOKIE = "evenhand_locale"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -61,13 +59,7 @@ def current_principal(request: Request, session: DbSession) -> Principal:
         if principal is None:
             raise Unauthorized("Sign in first.")
         _check_csrf(request, principal)
-    set_locale(request_locale(request))
     return principal
-
-
-def request_locale(request: Request) -> str | None:
-    """An explicit choice (the cookie) wins over the browser's Accept-Language."""
-    return normalise(request.cookies.get(LOCALE_COOKIE)) or normalise(request.headers.get("accept-language"))
 
 
 def _check_csrf(request: Request, principal: Principal) -> None:

@@ -9,17 +9,58 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from evenhand.i18n import t
+from evenhand.i18n import N_, t
+
+# Pydantic's messages are English; these cover the common kinds so a zh-CN user reads Chinese.
+_PYDANTIC: dict[str, str] = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Unknown field"),
+    "string_pattern_mismatch": N_("Has the wrong format"),
+    "string_too_short": N_("Too short"),
+    "string_too_long": N_("Too long (at most {max_length} characters)"),
+    "int_parsing": N_("Must be a whole number"),
+    "int_type": N_("Must be a whole number"),
+    "float_parsing": N_("Must be a number"),
+    "decimal_parsing": N_("Must be a number"),
+    "bool_parsing": N_("Must be true or false"),
+    "greater_than_equal": N_("Must be at least {ge}"),
+    "less_than_equal": N_("Must be at most {le}"),
+    "enum": N_("Must be one of: {expected}"),
+    "literal_error": N_("Must be one of: {expected}"),
+    "datetime_parsing": N_("Must be a date and time like 2026-11-27T09:30:00+08:00"),
+    "timezone_aware": N_("Must include a time zone, like +08:00"),
+    "date_from_datetime_parsing": N_("Must be a date like 2026-11-27"),
+    "too_long": N_("Too many items (at most {max_length})"),
+    "too_short": N_("Too few items (at least {min_length})"),
+    "list_type": N_("Must be a list"),
+    "dict_type": N_("Must be an object"),
+    "model_attributes_type": N_("Must be an object"),
+    "json_invalid": N_("Not valid JSON"),
+}
+
+
+def describe(error: Any) -> str:
+    """One pydantic error as a sentence in the current language."""
+    template = _PYDANTIC.get(error.get("type", ""))
+    if template is None:
+        return str(error.get("msg", ""))
+    try:
+        params: dict[str, Any] = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+        return t(template, **params)
+    except (KeyError, IndexError):
+        return str(error.get("msg", ""))
 
 
 class DomainError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+    def __init__(self, message: str, *, field: str | None = None, details: list[dict[str, Any]] | None = None,
+                 **params: Any) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details = details
         self.params = params
 
 
@@ -60,16 +101,17 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    details = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors]
+    details = [{"field": _field(tuple(e.get("loc", ()))), "message": describe(e)} for e in errors]
     field = _field(tuple(first.get("loc", ())))
-    message = f"{field}: {first.get('msg', '')}" if field else str(first.get("msg", ""))
+    message = f"{field}: {describe(first)}" if field else describe(first)
     return JSONResponse(body("invalid", message, field, details=details), status_code=422)
 
 
 def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(body(exc.code, t(exc.message, **exc.params), exc.field), status_code=exc.status,
+    extra = {"details": exc.details} if exc.details is not None else {}
+    return JSONResponse(body(exc.code, t(exc.message, **exc.params), exc.field, **extra), status_code=exc.status,
                         headers=headers)
 
 

@@ -7,6 +7,7 @@ serves the API, the UI and the CLI.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from evenhand.config import LOCALES, get_settings
 
 _LOCALE_DIR = Path(__file__).parent / "locales"
+LOCALE_COOKIE = "evenhand_locale"
 _current: ContextVar[str | None] = ContextVar("evenhand_locale", default=None)
 
 
@@ -46,6 +48,11 @@ def normalise(locale: str | None) -> str | None:
 def N_(message: str) -> str:
     """Marks a string for translation where it is defined; ``t`` translates it where it is shown."""
     return message
+
+
+def request_locale(cookies: Mapping[str, str], accept_language: str | None) -> str | None:
+    """An explicit choice (the cookie) wins over the browser's Accept-Language."""
+    return normalise(cookies.get(LOCALE_COOKIE)) or normalise(accept_language)
 
 
 def t(message: str, /, locale: str | None = None, **params: Any) -> str:

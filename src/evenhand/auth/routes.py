@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from evenhand.auth import service
-from evenhand.deps import LOCALE_COOKIE, SESSION_COOKIE, AppSettings, DbSession, Reader
+from evenhand.deps import SESSION_COOKIE, AppSettings, DbSession, Reader
 from evenhand.errors import Forbidden, TooManyRequests
-from evenhand.i18n import normalise
+from evenhand.i18n import LOCALE_COOKIE, normalise
 from evenhand.models import Role
 
 web = APIRouter(include_in_schema=False)

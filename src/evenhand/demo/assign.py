@@ -22,7 +22,7 @@ from evenhand.demo.worktime import HOUR
 I64 = NDArray[np.int64]
 LOOKS_GOOD = 70  # the score above which a supervisor keeps the lead for a favourite
 FAVOURITE_SHARE = 0.8
-KEY_ACCOUNT_SIZE = 500
+KEY_ACCOUNT_SIZE = 300
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Assignment:
 
 
 def department_of(leads: Leads) -> I64:
-    partner = [i for i, c in enumerate(CHANNELS) if c.code == "partner"][0]
+    partner = next(i for i, c in enumerate(CHANNELS) if c.code == "partner")
     dept = {d.code: i for i, d in enumerate(DEPARTMENTS)}
     return np.where(leads.channel == partner, dept["channel"],
                     np.where(leads.size >= KEY_ACCOUNT_SIZE, dept["key_accounts"], dept["smb"]))

@@ -8,12 +8,23 @@ behaviour formula over those signals, so it predicts conversion only in part.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 from evenhand.demo.catalog import (
-    CHANNELS, INDUSTRIES, NURTURE_EMAILS, PAGES, PRODUCTS, REGION_SCORE, REGIONS, TITLES, WEBINARS, WHITEPAPERS,
+    CHANNELS,
+    INDUSTRIES,
+    NURTURE_EMAILS,
+    PAGES,
+    PRODUCTS,
+    REGION_SCORE,
+    REGIONS,
+    TITLES,
+    WEBINARS,
+    WHITEPAPERS,
 )
 from evenhand.demo.changes import ChangePlan
 from evenhand.demo.frame import Frame
@@ -51,6 +62,24 @@ class Leads:
         return len(self.created)
 
 
+def subset(leads: Leads, idx: I64) -> Leads:
+    """The leads at ``idx``, in that order."""
+    pick = idx.tolist()
+    values: dict[str, Any] = {}
+    for f in fields(Leads):
+        col = getattr(leads, f.name)
+        values[f.name] = col[idx] if isinstance(col, np.ndarray) else [col[i] for i in pick]
+    return Leads(**values)
+
+
+def join(a: Leads, b: Leads) -> Leads:
+    values: dict[str, Any] = {}
+    for f in fields(Leads):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        values[f.name] = np.concatenate([x, y]) if isinstance(x, np.ndarray) else [*x, *y]
+    return Leads(**values)
+
+
 @dataclass(frozen=True)
 class Events:
     lead: I64  # index into Leads
@@ -81,6 +110,7 @@ def arrivals(frame: Frame, plan: ChangePlan, rng: np.random.Generator) -> tuple[
     channel = np.repeat(np.tile(np.arange(len(CHANNELS)), len(days)), counts.ravel())
     created = frame.start_ts + day_of * DAY + _time_of_day(channel, rng)
     order = np.argsort(created, kind="stable")
+    order = order[created[order] <= frame.now]
     return created[order], channel[order]
 
 
@@ -156,7 +186,7 @@ def behaviour(leads: Leads, frame: Frame, rng: np.random.Generator) -> Events:
     keep = at <= frame.now
     lead, at, kind = lead[keep], at[keep], kind[keep]
     dwell = np.where(kind == "page_view", np.clip(rng.lognormal(np.log(55) + 0.35 * z[lead], 0.8), 3, 1800), np.nan)
-    return Events(lead, kind, at, np.round(dwell), _details(kind, rng))
+    return Events(lead, kind, at, np.round(dwell).astype(np.float64), _details(kind, rng))
 
 
 def _trail(leads: Leads, counts: I64, kind: str, rng: np.random.Generator) -> tuple[I64, I64, str]:

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from evenhand.demo.catalog import DEPARTMENTS, INDUSTRIES, PRODUCTS, REGIONS
 from evenhand.demo.frame import Frame
 from evenhand.demo.names import NameBook, PersonName
-from evenhand.demo.worktime import day_number
+from evenhand.demo.worktime import DAY, OFFSET, day_number
 
 TEAM_PROFILES: dict[tuple[str, str], str] = {
     ("key_accounts", "east"): "VSJND", ("key_accounts", "south"): "XXXJD", ("key_accounts", "north"): "VSJ",
@@ -27,7 +27,7 @@ TEAM_PROFILES: dict[tuple[str, str], str] = {
     ("channel", "east"): "SJN", ("channel", "south"): "VJ", ("channel", "north"): "SJD",
     ("channel", "central"): "SJ", ("channel", "southwest"): "SJ",
 }
-STAFF = (("admin", "系统管理员", "admin"), ("lina", "李娜", "ops"), ("zhaomin", "赵敏", "supervisor"),
+STAFF = (("admin", "系统管理员", "admin"), ("lina", "李娜", "ops"), ("zhaomin", "赵敏", "ops"),
          ("sunli", "孙丽", "auditor"))
 PERSONAS = {("key_accounts", "east", "supervisor"): PersonName("王强", "wangqiang"),
             ("key_accounts", "east", "V"): PersonName("张伟", "zhangwei"),
@@ -105,13 +105,19 @@ class Traits:
     quality: NDArray[np.float64]  # service quality after the sale, on the satisfaction scale
 
 
+def handover(rep: NDArray[np.int64], at: NDArray[np.int64], traits: Traits) -> NDArray[np.int64]:
+    """Who holds a rep's work at ``at``: their successor from the day they left."""
+    left_at = traits.left[rep] * DAY - OFFSET
+    return np.where(at >= left_at, traits.successor[rep], rep)
+
+
 def build_org(rnd: random.Random, rng: np.random.Generator, frame: Frame) -> Org:
     book = NameBook(rnd)
     for name in PERSONAS.values():
         book.taken_names.add(name.hanzi)
     people = [_staff(i + 1, *s, frame, book) for i, s in enumerate(STAFF)]
     teams: list[TeamRow] = []
-    for (dept_code, region_code), profiles in TEAM_PROFILES.items():
+    for dept_code, region_code in TEAM_PROFILES:
         team_id = len(teams) + 1
         d = next(i for i, x in enumerate(DEPARTMENTS) if x.code == dept_code)
         r = next(i for i, x in enumerate(REGIONS) if x.code == region_code)
@@ -177,7 +183,7 @@ def _traits(people: list[Person], teams: list[TeamRow], rng: np.random.Generator
     far = day_number(date(9999, 1, 1))
     left = np.array([far, *[day_number(p.left_on) if p.left_on else far for p in people]], dtype=np.int64)
     fabricate = np.where(is_rep, 0.004, 0.0)
-    fabricate[rng.choice(np.flatnonzero(np.isin(profile, ["S", "J"])), 3, replace=False)] = 0.2
+    fabricate[rng.choice(np.flatnonzero(np.isin(profile, ["S", "J"])), 4, replace=False)] = 0.3
     laggard = rng.random(n) < 0.2
     return Traits(
         is_rep=is_rep, team=team, dept=dept.astype(np.int64),
@@ -190,7 +196,7 @@ def _traits(people: list[Person], teams: list[TeamRow], rng: np.random.Generator
         discount_mean=np.where(profile == "X", rng.uniform(0.22, 0.3, n), rng.uniform(0.01, 0.05, n)),
         fabricate=fabricate, android=rng.random(n) < 0.75,
         update_lag=rng.exponential(2.5, n) + laggard * rng.uniform(10, 40, n),
-        check_pm=rng.uniform(0.15, 0.45, n), successor=_successors(people, n),
+        check_pm=rng.uniform(0.5, 0.9, n), successor=_successors(people, n),
         quality=rng.normal(0, 0.25, n) + np.isin(profile, ["V", "S"]) * 0.15,
     )
 

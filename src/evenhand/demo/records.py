@@ -6,7 +6,7 @@ columns that hold them are named in ``times`` so the writer can turn them into d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,6 @@ class Table:
     name: str
     columns: dict[str, Column]
     times: tuple[str, ...] = ()
-    extra: dict[str, Column] = field(default_factory=dict)  # simulation-only columns, never written
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -28,8 +27,7 @@ class Table:
     def take(self, index: NDArray[np.int64]) -> Table:
         """The rows at ``index``, in that order."""
         pick = index.tolist()
-        return Table(self.name, {k: _take(v, index, pick) for k, v in self.columns.items()}, self.times,
-                     {k: _take(v, index, pick) for k, v in self.extra.items()})
+        return Table(self.name, {k: _take(v, index, pick) for k, v in self.columns.items()}, self.times)
 
 
 def _take(col: Column, index: NDArray[np.int64], pick: list[int]) -> Column:
@@ -40,11 +38,10 @@ def concat(name: str, parts: list[Table]) -> Table:
     """Row-wise concatenation of tables that share their columns."""
     first = parts[0]
 
-    def join(key: str, source: str) -> Column:
-        cols = [getattr(p, source)[key] for p in parts]
+    def join(key: str) -> Column:
+        cols = [p.columns[key] for p in parts]
         if all(isinstance(c, np.ndarray) for c in cols):
             return np.concatenate(cols)
         return [x for c in cols for x in (c.tolist() if isinstance(c, np.ndarray) else c)]
 
-    return Table(name, {k: join(k, "columns") for k in first.columns}, first.times,
-                 {k: join(k, "extra") for k in first.extra})
+    return Table(name, {k: join(k) for k in first.columns}, first.times)

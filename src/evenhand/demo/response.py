@@ -19,17 +19,17 @@ from evenhand.demo.changes import ChangePlan
 from evenhand.demo.delivery import Sent, deliver, notification_table
 from evenhand.demo.frame import Frame
 from evenhand.demo.leads import Leads
-from evenhand.demo.org import Org, handover
+from evenhand.demo.org import Org, Traits, handover
 from evenhand.demo.records import Table, concat
 from evenhand.demo.worktime import DAY, HOUR, WORK_LEN
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
-BASE_LOGIT = -1.35  # buying intent -> conversion odds with a prompt, diligent rep
-DECAY_HOURS = 6.0
+BASE_LOGIT = -2.1  # buying intent -> conversion odds with a prompt, diligent rep
+DECAY_HOURS = 3.5
 FOLLOW_UP_DAYS = (1, 3)
-LATE, MISSED = 0.75, 0.5  # conversion factors of a late and of a missed follow-up
-REMEMBER = 0.45  # chance of following up without the reminder
+LATE, MISSED = 0.65, 0.35  # conversion factors of a late and of a missed follow-up
+REMEMBER = 0.35  # chance of following up without the reminder
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,18 @@ class Response:
 
 
 @dataclass(frozen=True)
+class _Worked:
+    """Per assigned lead (``idx`` into the leads): who worked it, and what happened."""
+
+    idx: I64
+    rep: I64
+    first: I64
+    steps: list[tuple[I64, NDArray[np.bool_]]]  # follow-up instants (-1 when missed) and fabrication
+    converted: NDArray[np.bool_]
+    decided: I64
+
+
+@dataclass(frozen=True)
 class _Ctx:
     leads: Leads
     org: Org
@@ -68,20 +80,20 @@ def respond(leads: Leads, asg: Assignment, org: Org, plan: ChangePlan, frame: Fr
     ctx = _Ctx(leads, org, plan, frame, rng)
     idx = np.flatnonzero(asg.owner > 0)
     rep, start = asg.owner[idx], asg.assigned_at[idx]
-    first, note0 = _first_response(ctx, idx, rep, start)
-    steps, notes, factor = [], [note0], np.ones(len(idx))
+    first, assigned_note = _first_response(ctx, idx, rep, start)
+    steps, notices, factor = [], [assigned_note], np.ones(len(idx))
     for k, days in enumerate(FOLLOW_UP_DAYS, start=1):
-        at, fab, f, note = _follow_up(ctx, idx, rep, first, k, days)
+        at, fab, f, reminder = _follow_up(ctx, idx, rep, first, k, days)
         steps.append((at, fab))
-        notes.append(note)
+        notices.append(reminder)
         factor *= f
     hours = (first - start) / HOUR
     p = _conversion(ctx, idx, rep, hours, factor)
     converted = rng.random(len(idx)) < p
     last = np.maximum.reduce([first, *[np.where(at >= 0, at, first) for at, _ in steps]])
     wait = np.where(converted, rng.uniform(1, 8, len(idx)), rng.uniform(2, 12, len(idx))) * WORK_LEN
-    decided = frame.cal.add(last, wait)
-    return _assemble(ctx, idx, rep, asg, first, steps, converted, decided, concat("notifications", notes))
+    worked = _Worked(idx, rep, first, steps, converted, frame.cal.add(last, wait))
+    return _assemble(ctx, asg, worked, concat("notifications", notices))
 
 
 def _first_response(ctx: _Ctx, idx: I64, rep: I64, start: I64) -> tuple[I64, Table]:
@@ -99,6 +111,7 @@ def _follow_up(ctx: _Ctx, idx: I64, rep: I64, first: I64, step: int,
                days: int) -> tuple[I64, NDArray[np.bool_], F64, Table]:
     cal, t, rng, n = ctx.frame.cal, ctx.org.traits, ctx.rng, len(idx)
     due = cal.next_open(cal.day_start(first) + days * DAY + int(9.5 * HOUR))
+    rep = handover(rep, due, t)
     sent = Sent("follow_up_due", idx + 1, step, rep, due)
     d = deliver(sent, t, ctx.plan, rng)
     prompt = cal.add(cal.next_open(d.seen), t.speed[rep] * 3 * rng.lognormal(0, 0.7, n))
@@ -107,8 +120,8 @@ def _follow_up(ctx: _Ctx, idx: I64, rep: I64, first: I64, step: int,
     at = np.where(d.seen >= 0, prompt, np.where(remembered, late, -1))
     fabricated = (at >= 0) & (rng.random(n) < t.fabricate[rep])
     factor = np.where(fabricated | (at < 0), MISSED, np.where(d.seen >= 0, 1.0, LATE))
-    note = notification_table(sent, d, np.where(d.push_ok, at, -1), t, ctx.frame.now)
-    return at, fabricated, factor, note
+    reminder = notification_table(sent, d, np.where(d.push_ok, at, -1), t, ctx.frame.now)
+    return at, fabricated, factor, reminder
 
 
 def _crm_look(ctx: _Ctx, t: I64, rep: I64) -> I64:
@@ -129,36 +142,35 @@ def _busyness(rep: I64, start: I64, ctx: _Ctx) -> F64:
 
 def _conversion(ctx: _Ctx, idx: I64, rep: I64, hours: F64, follow_ups: F64) -> F64:
     base = 1 / (1 + np.exp(-(BASE_LOGIT + 0.9 * ctx.leads.intent[idx])))
-    speed = 0.15 + 0.85 * np.exp(-hours / DECAY_HOURS)
-    return np.clip(base * speed * follow_ups * ctx.org.traits.skill[rep], 0, 0.95)
+    speed = 0.12 + 0.88 * np.exp(-hours / DECAY_HOURS)
+    t = ctx.org.traits
+    promise = 1 + 3 * t.discount_mean[rep]  # talking price early keeps prospects at the table
+    return np.clip(base * speed * follow_ups * t.skill[rep] * promise, 0, 0.95)
 
 
-def _assemble(ctx: _Ctx, idx: I64, rep: I64, asg: Assignment, first: I64,
-              steps: list[tuple[I64, NDArray[np.bool_]]], converted: NDArray[np.bool_], decided: I64,
-              notifications: Table) -> Response:
+def _assemble(ctx: _Ctx, asg: Assignment, w: _Worked, notifications: Table) -> Response:
     n, now, t = len(ctx.leads), ctx.frame.now, ctx.org.traits
     full_first, full_conv, full_dec = np.full(n, -1), np.zeros(n, dtype=bool), np.full(n, -1)
-    full_first[idx] = np.where(first <= now, first, -1)
-    done = (first <= now) & (decided <= now)
-    full_dec[idx] = np.where(done, decided, -1)
-    full_conv[idx] = converted & done
+    full_first[w.idx] = np.where(w.first <= now, w.first, -1)
+    done = (w.first <= now) & (w.decided <= now)
+    full_dec[w.idx] = np.where(done, w.decided, -1)
+    full_conv[w.idx] = w.converted & done
     status = np.full(n, "new", dtype=object)
-    status[idx] = np.where(first > now, "assigned", np.where(
-        done, np.where(converted, "converted", "disqualified"),
-        np.where(converted & (steps[-1][0] >= 0) & (steps[-1][0] <= now), "qualified", "contacted")))
+    last_step = w.steps[-1][0]
+    status[w.idx] = np.select(
+        [w.first > now, done & w.converted, done, w.converted & (last_step >= 0) & (last_step <= now)],
+        ["assigned", "converted", "disqualified", "qualified"], "contacted")
     owner = asg.owner.copy()
-    owner[idx] = handover(rep, np.where(full_dec[idx] >= 0, full_dec[idx], now), t)
-    return Response(full_first, full_conv, full_dec, status.tolist(), owner,
-                    _touches(idx, rep, first, steps, now, t), notifications)
+    owner[w.idx] = handover(w.rep, np.where(full_dec[w.idx] >= 0, full_dec[w.idx], now), t)
+    return Response(full_first, full_conv, full_dec, status.tolist(), owner, _touches(w, now, t), notifications)
 
 
-def _touches(idx: I64, rep: I64, first: I64, steps: list[tuple[I64, NDArray[np.bool_]]], now: int,
-             traits: object) -> Touches:
-    ats = [first, *[at for at, _ in steps]]
-    fabs = [np.zeros(len(idx), dtype=bool), *[fab for _, fab in steps]]
+def _touches(w: _Worked, now: int, traits: Traits) -> Touches:
+    ats = [w.first, *[at for at, _ in w.steps]]
+    fabs = [np.zeros(len(w.idx), dtype=bool), *[fab for _, fab in w.steps]]
     at = np.concatenate(ats)
     keep = (at >= 0) & (at <= now)
-    lead = np.tile(idx, len(ats))[keep]
-    reps = np.tile(rep, len(ats))[keep]
-    step = np.repeat(np.arange(len(ats)), len(idx))[keep]
+    lead = np.tile(w.idx, len(ats))[keep]
+    reps = handover(np.tile(w.rep, len(ats))[keep], at[keep], traits)
+    step = np.repeat(np.arange(len(ats)), len(w.idx))[keep]
     return Touches(lead, reps, at[keep], step, np.concatenate(fabs)[keep])

@@ -1,20 +1,32 @@
-"""Lead endpoints (reading; intake arrives with the scoring capability)."""
+"""Lead endpoints: intake (one, or a batch), behaviour events, and reading."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Response
+from sqlalchemy import select
 
-from evenhand.deps import DbSession, Reader, Writer
-from evenhand.errors import NotFound
+from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.leads import repository, service
-from evenhand.leads.schemas import LeadCreate, LeadRead
-from evenhand.models import Lead, LeadStatus
+from evenhand.leads.schemas import (
+    BatchItem,
+    BatchResult,
+    EventBatch,
+    EventCreate,
+    EventRead,
+    LeadBatch,
+    LeadCreate,
+    LeadRead,
+    RowProblem,
+)
+from evenhand.models import BehaviourEvent, Lead, LeadStatus
 from evenhand.org.schemas import DbId
 
 router = APIRouter(tags=["leads"])
+_EXISTED: dict[int | str, dict[str, Any]] = {
+    200: {"model": LeadRead, "description": "The lead already existed (same source and external id)"}}
 
 
 @router.get("/leads", response_model=Page[LeadRead])
@@ -33,19 +45,49 @@ def list_leads(session: DbSession, principal: Reader, paging: Paging, status: Le
 
 @router.get("/leads/{lead_id}", response_model=LeadRead)
 def get_lead(lead_id: DbId, session: DbSession, principal: Reader) -> Lead:
-    lead = session.scalar(repository.readable(principal).where(Lead.id == lead_id))
-    if lead is None:
-        raise NotFound("No lead with id {id}.", field="lead_id", id=lead_id)
-    return lead
-
-
-_EXISTED: dict[int | str, dict[str, Any]] = {
-    200: {"model": LeadRead, "description": "The lead already existed (same source and external id)"}}
+    return service.visible_lead(session, lead_id, repository.readable(principal))
 
 
 @router.post("/leads", response_model=LeadRead, status_code=201, responses=_EXISTED)
-def create_lead(data: LeadCreate, session: DbSession, actor: Writer, response: Response) -> Lead:
-    lead, created = service.intake(session, data, actor=actor)
-    if not created:
+def create_lead(data: LeadCreate, session: DbSession, actor: Writer, settings: AppSettings,
+                response: Response) -> Lead:
+    result = service.intake(session, data, actor=actor, dedup=settings.dedup_keys)
+    if not result.created:
         response.status_code = 200
+    return result.lead
+
+
+@router.post("/leads/batch", response_model=BatchResult)
+def create_leads(batch: LeadBatch, session: DbSession, actor: Writer, settings: AppSettings) -> BatchResult:
+    """All or nothing by default: one bad row rejects the batch and names every problem by row (from 1)."""
+    parsed, errors = service.validate_rows(batch.leads)
+    if errors and not batch.skip_invalid:
+        raise service.reject(errors)
+    rows = [(i + 1, data) for i, data in enumerate(parsed) if data is not None]
+    results = service.intake_many(session, [data for _, data in rows], actor=actor, dedup=settings.dedup_keys)
+    items = [BatchItem(row=row, id=r.lead.id, created=r.created, duplicate_of_id=r.lead.duplicate_of_id,
+                       score=r.lead.score) for (row, _), r in zip(rows, results, strict=True)]
+    created = sum(1 for item in items if item.created)
+    return BatchResult(created=created, existing=len(items) - created, items=items,
+                       rejected=[RowProblem(row=e.row, field=e.field, message=e.message) for e in errors])
+
+
+@router.get("/leads/{lead_id}/events", response_model=list[EventRead])
+def list_events(lead_id: DbId, session: DbSession, principal: Reader) -> list[BehaviourEvent]:
+    service.visible_lead(session, lead_id, repository.readable(principal))
+    stmt = select(BehaviourEvent).where(BehaviourEvent.lead_id == lead_id).order_by(BehaviourEvent.occurred_at)
+    return list(session.scalars(stmt))
+
+
+@router.post("/leads/{lead_id}/events", response_model=LeadRead, status_code=201)
+def add_event(lead_id: DbId, data: EventCreate, session: DbSession, actor: Writer) -> Lead:
+    lead = service.visible_lead(session, lead_id, repository.readable(actor))
+    service.record_events(session, lead, [data])
+    return lead
+
+
+@router.post("/leads/{lead_id}/events/batch", response_model=LeadRead, status_code=201)
+def add_events(lead_id: DbId, batch: EventBatch, session: DbSession, actor: Writer) -> Lead:
+    lead = service.visible_lead(session, lead_id, repository.readable(actor))
+    service.record_events(session, lead, batch.events)
     return lead

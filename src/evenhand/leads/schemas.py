@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from evenhand.models import LeadStatus
+from evenhand.models import EventKind, LeadStatus
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -45,6 +45,74 @@ class LeadRead(BaseModel):
     status: LeadStatus
     owner_id: int | None
     score: int | None
+    score_model_version: int | None
+    duplicate_of_id: int | None
+    page_views: int
+    dwell_seconds: int
+    downloads: int
+    webinars: int
+    forms: int
+    email_opens: int
+    email_clicks: int
+    last_event_at: datetime | None
     created_at: datetime
     assigned_at: datetime | None
     first_response_at: datetime | None
+
+
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: EventKind
+    occurred_at: AwareDatetime | None = None
+    dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    detail: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+    @model_validator(mode="after")
+    def _dwell_only_on_page_views(self) -> EventCreate:
+        if self.dwell_seconds and self.kind is not EventKind.PAGE_VIEW:
+            raise ValueError("only page_view events carry dwell_seconds")
+        return self
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    lead_id: int
+    kind: EventKind
+    occurred_at: datetime
+    dwell_seconds: int | None
+    detail: str | None
+
+
+class LeadBatch(BaseModel):
+    """Rows are validated one by one so an error can name its row; see ``skip_invalid``."""
+
+    model_config = ConfigDict(extra="forbid")
+    leads: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10_000)]
+    skip_invalid: bool = False
+
+
+class RowProblem(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class BatchItem(BaseModel):
+    row: int
+    id: int
+    created: bool
+    duplicate_of_id: int | None
+    score: int | None
+
+
+class BatchResult(BaseModel):
+    created: int
+    existing: int
+    rejected: list[RowProblem]
+    items: list[BatchItem]
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: Annotated[list[EventCreate], Field(min_length=1, max_length=10_000)]

@@ -1,42 +1,170 @@
-"""Lead intake. Callers commit.
+"""Lead intake and behaviour events. Callers commit.
 
 Intake is idempotent on (source, external_id): a repeat returns the lead already there, so a
-marketing form that retries after a timeout never creates a second lead.
+marketing form that retries after a timeout never creates a second lead. A lead whose normalised
+email, phone or company (as configured) matches an earlier lead is created and linked to it with
+``duplicate_of_id`` — never merged away, so nothing a form sent is lost.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
+from evenhand.errors import Invalid, NotFound, describe
 from evenhand.kit import audit
-from evenhand.leads.schemas import LeadCreate
-from evenhand.models import Lead
+from evenhand.kit.clock import utcnow
+from evenhand.leads import keys
+from evenhand.leads.schemas import EventCreate, LeadCreate
+from evenhand.models import BehaviourEvent, EventKind, Lead
+
+DedupKey = str
+_KEY_COLUMNS = {"email": Lead.email_key, "phone": Lead.phone_key, "company": Lead.company_key}
+_CHUNK = 500
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Intake:
+    lead: Lead
+    created: bool
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str
+    message: str
 
 
 def find(session: Session, *, source: str, external_id: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.source == source, Lead.external_id == external_id))
 
 
-def intake(session: Session, data: LeadCreate, *, actor: Principal | None) -> tuple[Lead, bool]:
-    """Create the lead, or return the existing one; the flag says whether it is new."""
+def new_lead(data: LeadCreate) -> Lead:
+    lead = Lead(**data.model_dump())
+    lead.email_key, lead.phone_key = keys.email_key(data.email), keys.phone_key(data.phone)
+    lead.company_key = keys.company_key(data.company)
+    return lead
+
+
+def original_of(session: Session, lead: Lead, dedup: Sequence[DedupKey]) -> int | None:
+    """The first lead this one duplicates (following links to the original), if any."""
+    conditions = [_KEY_COLUMNS[k] == getattr(lead, f"{k}_key") for k in dedup if getattr(lead, f"{k}_key")]
+    if not conditions:
+        return None
+    stmt = select(func.coalesce(Lead.duplicate_of_id, Lead.id)).where(or_(*conditions))
+    if lead.id is not None:
+        stmt = stmt.where(Lead.id != lead.id)
+    return session.scalar(stmt.order_by(Lead.id).limit(1))
+
+
+def intake(session: Session, data: LeadCreate, *, actor: Principal | None, dedup: Sequence[DedupKey]) -> Intake:
+    """Create one lead, or return the existing one with the same source and external id."""
     existing = find(session, source=data.source, external_id=data.external_id)
     if existing is not None:
-        return existing, False
-    lead = Lead(**data.model_dump())
-    try:
-        with session.begin_nested():
+        return Intake(existing, created=False)
+    lead = new_lead(data)
+    lead.duplicate_of_id = original_of(session, lead, dedup)
+    session.add(lead)
+    session.flush()
+    audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
+                 payload={"source": lead.source, "external_id": lead.external_id,
+                          "duplicate_of_id": lead.duplicate_of_id}, actor_id=actor.user_id if actor else None)
+    return Intake(lead, created=True)
+
+
+_ROWS = TypeAdapter(LeadCreate)
+
+
+def validate_rows(rows: Sequence[dict[str, Any]], *,
+                  first_row: int = 1) -> tuple[list[LeadCreate | None], list[RowError]]:
+    """Validate every row; rows are numbered from ``first_row`` so errors point where the user looks."""
+    parsed: list[LeadCreate | None] = []
+    errors: list[RowError] = []
+    for offset, row in enumerate(rows):
+        try:
+            parsed.append(_ROWS.validate_python(row))
+        except ValidationError as exc:
+            parsed.append(None)
+            errors += [RowError(first_row + offset, ".".join(map(str, e["loc"])) or "row", describe(e))
+                       for e in exc.errors()]
+    return parsed, errors
+
+
+def reject(errors: Sequence[RowError]) -> Invalid:
+    first = errors[0]
+    details = [{"row": e.row, "field": e.field, "message": e.message} for e in errors[:1000]]
+    return Invalid("Row {row}: {field_name}: {problem} ({count} problems in all; nothing was saved).",
+                   field=f"{first.row}.{first.field}", details=details, row=first.row, field_name=first.field,
+                   problem=first.message, count=len(errors))
+
+
+def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, str], Lead]:
+    pairs = {(r.source, r.external_id) for r in rows}
+    stmt = select(Lead).where(tuple_(Lead.source, Lead.external_id).in_(pairs))
+    return {(lead.source, lead.external_id): lead for lead in session.scalars(stmt)}
+
+
+def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
+                dedup: Sequence[DedupKey], progress: Progress | None = None) -> list[Intake]:
+    """Intake a validated batch in the caller's transaction; a repeat inside the batch returns the first."""
+    results: list[Intake] = []
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start:start + _CHUNK]
+        known = _existing(session, chunk)
+        for data in chunk:
+            pair = (data.source, data.external_id)
+            if pair in known:
+                results.append(Intake(known[pair], created=False))
+                continue
+            lead = new_lead(data)
+            lead.duplicate_of_id = original_of(session, lead, dedup)
             session.add(lead)
             session.flush()
-    except IntegrityError:
-        # Another request created it between our look and our insert.
-        again = find(session, source=data.source, external_id=data.external_id)
-        if again is None:
-            raise
-        return again, False
-    audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
-                 payload={"source": lead.source, "external_id": lead.external_id},
-                 actor_id=actor.user_id if actor else None)
-    return lead, True
+            known[pair] = lead
+            results.append(Intake(lead, created=True))
+        if progress:
+            progress(len(chunk))
+    created = [r.lead.id for r in results if r.created]
+    audit.append(session, action="leads.intake_batch", subject_type="leads", payload={
+        "rows": len(rows), "created": len(created), "lead_ids": created}, actor_id=actor.user_id if actor else None)
+    return results
+
+
+def visible_lead(session: Session, lead_id: int, readable: Any) -> Lead:
+    lead = session.scalar(readable.where(Lead.id == lead_id))
+    if lead is None:
+        raise NotFound("No lead with id {id}.", field="lead_id", id=lead_id)
+    return lead
+
+
+_COUNTERS = {EventKind.WHITEPAPER_DOWNLOAD: "downloads", EventKind.WEBINAR: "webinars",
+             EventKind.FORM_SUBMIT: "forms", EventKind.EMAIL_OPEN: "email_opens",
+             EventKind.EMAIL_CLICK: "email_clicks", EventKind.PAGE_VIEW: "page_views"}
+
+
+def _aggregate(lead: Lead, event: BehaviourEvent) -> None:
+    setattr(lead, _COUNTERS[event.kind], getattr(lead, _COUNTERS[event.kind]) + 1)
+    lead.dwell_seconds += event.dwell_seconds or 0
+    if lead.last_event_at is None or event.occurred_at > lead.last_event_at:
+        lead.last_event_at = event.occurred_at
+
+
+def record_events(session: Session, lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:
+    """Append behaviour events and update the lead's aggregates (the caller rescores)."""
+    rows = []
+    for data in events:
+        event = BehaviourEvent(lead_id=lead.id, kind=data.kind, occurred_at=data.occurred_at or utcnow(),
+                               dwell_seconds=data.dwell_seconds, detail=data.detail)
+        _aggregate(lead, event)
+        rows.append(event)
+    session.add_all(rows)
+    session.flush()
+    return rows

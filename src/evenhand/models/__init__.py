@@ -10,11 +10,12 @@ from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
 from evenhand.models.notify import Channel, Notification, NotificationStatus
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
+from evenhand.models.scoring import PredictiveModelVersion, ScoringModelVersion
 
 __all__ = [
     "OPEN_STAGES", "Account", "Activity", "ActivityType", "ApiToken", "AuditEntry", "Base", "BehaviourEvent",
     "ChangeEntry", "Channel", "Contract", "ContractKind", "Department", "Direction", "EventKind", "Lead",
     "LeadStatus", "Leave", "Level", "LoginAttempt", "Notification", "NotificationStatus", "Opportunity",
-    "Payment", "Presence", "ProductLine", "Region", "Role", "SourceSystem", "Stage", "StageChange",
-    "SurveyKind", "SurveyResponse", "Team", "User", "WebSession",
+    "Payment", "PredictiveModelVersion", "Presence", "ProductLine", "Region", "Role", "ScoringModelVersion",
+    "SourceSystem", "Stage", "StageChange", "SurveyKind", "SurveyResponse", "Team", "User", "WebSession",
 ]

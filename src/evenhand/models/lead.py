@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,6 +50,23 @@ class Lead(IdMixin, CreatedMixin, Base):
     status: Mapped[LeadStatus] = mapped_column(str_enum(LeadStatus), default=LeadStatus.NEW, index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     score: Mapped[int | None]
+    score_model_version: Mapped[int | None]
+    score_lines: Mapped[list[Any] | None]
+    scored_at: Mapped[datetime | None]
+    # Normalised contact keys for duplicate detection; a duplicate is linked, never merged away.
+    email_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    phone_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    company_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"), index=True)
+    # Behaviour aggregates, kept current as events arrive.
+    page_views: Mapped[int] = mapped_column(default=0, server_default="0")
+    dwell_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    downloads: Mapped[int] = mapped_column(default=0, server_default="0")
+    webinars: Mapped[int] = mapped_column(default=0, server_default="0")
+    forms: Mapped[int] = mapped_column(default=0, server_default="0")
+    email_opens: Mapped[int] = mapped_column(default=0, server_default="0")
+    email_clicks: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_event_at: Mapped[datetime | None]
     assigned_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from evenhand.auth import service as auth_service
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
-from evenhand.deps import SESSION_COOKIE, request_locale
-from evenhand.i18n import current_locale, set_locale, t
+from evenhand.deps import SESSION_COOKIE
+from evenhand.i18n import current_locale, request_locale, set_locale, t
 
 _engine: Engine | None = None
 
@@ -38,7 +38,7 @@ def principal(request: Request) -> Principal | None:
 
 def use_locale(request: Request) -> Callable[..., str]:
     """Fix the page's locale and return a translator bound to it (event handlers run outside the request)."""
-    set_locale(request_locale(request))
+    set_locale(request_locale(request.cookies, request.headers.get("accept-language")))
     locale = current_locale()
 
     def tr(message: str, **params: Any) -> str:

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-27 13:35:40.791156
+Revises:
+Create Date: 2026-11-27
 """
-import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql, sqlite
-
+import sqlalchemy as sa
 import evenhand.models.base
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 revision = '0001'
 down_revision = None
@@ -195,21 +195,41 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('new', 'assigned', 'contacted', 'qualified', 'converted', 'disqualified', name='leadstatus', native_enum=False, length=24), nullable=False),
     sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('score', sa.Integer(), nullable=True),
+    sa.Column('score_model_version', sa.Integer(), nullable=True),
+    sa.Column('score_lines', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=True),
+    sa.Column('scored_at', evenhand.models.base.UTCDateTime(), nullable=True),
+    sa.Column('email_key', sa.String(length=200), nullable=True),
+    sa.Column('phone_key', sa.String(length=40), nullable=True),
+    sa.Column('company_key', sa.String(length=200), nullable=True),
+    sa.Column('duplicate_of_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('page_views', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('dwell_seconds', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('downloads', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('webinars', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('forms', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('email_opens', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('email_clicks', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('last_event_at', evenhand.models.base.UTCDateTime(), nullable=True),
     sa.Column('assigned_at', evenhand.models.base.UTCDateTime(), nullable=True),
     sa.Column('first_response_at', evenhand.models.base.UTCDateTime(), nullable=True),
     sa.Column('closed_at', evenhand.models.base.UTCDateTime(), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['duplicate_of_id'], ['leads.id'], name=op.f('fk_leads_duplicate_of_id_leads'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_leads_owner_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['product_line_id'], ['product_lines.id'], name=op.f('fk_leads_product_line_id_product_lines'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leads')),
     sa.UniqueConstraint('source', 'external_id', name=op.f('uq_leads_source_external_id'))
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_leads_company_key'), ['company_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_leads_duplicate_of_id'), ['duplicate_of_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_email'), ['email'], unique=False)
+        batch_op.create_index(batch_op.f('ix_leads_email_key'), ['email_key'], unique=False)
         batch_op.create_index('ix_leads_owner_status', ['owner_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_phone'), ['phone'], unique=False)
+        batch_op.create_index(batch_op.f('ix_leads_phone_key'), ['phone_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_region'), ['region'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_source'), ['source'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_status'), ['status'], unique=False)
@@ -227,6 +247,42 @@ def upgrade() -> None:
     with op.batch_alter_table('leaves', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_leaves_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_leaves_user_id'), ['user_id'], unique=False)
+
+    op.create_table('predictive_models',
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('algorithm', sa.String(length=80), nullable=False),
+    sa.Column('trained_on', sa.String(length=200), nullable=False),
+    sa.Column('features', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('metrics', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('artifact', sa.LargeBinary(), nullable=False),
+    sa.Column('author_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_predictive_models_author_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_predictive_models')),
+    sa.UniqueConstraint('version', name=op.f('uq_predictive_models_version'))
+    )
+    with op.batch_alter_table('predictive_models', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_predictive_models_active'), ['active'], unique=False)
+        batch_op.create_index(batch_op.f('ix_predictive_models_created_at'), ['created_at'], unique=False)
+
+    op.create_table('scoring_models',
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('author_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_scoring_models_author_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scoring_models')),
+    sa.UniqueConstraint('version', name=op.f('uq_scoring_models_version'))
+    )
+    with op.batch_alter_table('scoring_models', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scoring_models_active'), ['active'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scoring_models_created_at'), ['created_at'], unique=False)
 
     op.create_table('user_product_lines',
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -458,6 +514,16 @@ def downgrade() -> None:
 
     op.drop_table('web_sessions')
     op.drop_table('user_product_lines')
+    with op.batch_alter_table('scoring_models', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scoring_models_created_at'))
+        batch_op.drop_index(batch_op.f('ix_scoring_models_active'))
+
+    op.drop_table('scoring_models')
+    with op.batch_alter_table('predictive_models', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_predictive_models_created_at'))
+        batch_op.drop_index(batch_op.f('ix_predictive_models_active'))
+
+    op.drop_table('predictive_models')
     with op.batch_alter_table('leaves', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_leaves_user_id'))
         batch_op.drop_index(batch_op.f('ix_leaves_created_at'))
@@ -467,10 +533,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_leads_status'))
         batch_op.drop_index(batch_op.f('ix_leads_source'))
         batch_op.drop_index(batch_op.f('ix_leads_region'))
+        batch_op.drop_index(batch_op.f('ix_leads_phone_key'))
         batch_op.drop_index(batch_op.f('ix_leads_phone'))
         batch_op.drop_index('ix_leads_owner_status')
+        batch_op.drop_index(batch_op.f('ix_leads_email_key'))
         batch_op.drop_index(batch_op.f('ix_leads_email'))
+        batch_op.drop_index(batch_op.f('ix_leads_duplicate_of_id'))
         batch_op.drop_index(batch_op.f('ix_leads_created_at'))
+        batch_op.drop_index(batch_op.f('ix_leads_company_key'))
 
     op.drop_table('leads')
     with op.batch_alter_table('change_entries', schema=None) as batch_op:

@@ -1,0 +1,179 @@
+"""Sign-in, principals and API tokens, against both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from evenhand.auth import service
+from evenhand.db import session_scope
+from evenhand.errors import Invalid, NotFound, TooManyRequests
+from evenhand.kit.clock import utcnow
+from evenhand.models import ApiToken, LoginAttempt, Role, User
+from tests.builders import PASSWORD, Org, bearer, make_team, make_user, token_for
+
+# Which token roles each user role may hold, written out by hand: never more than the user has.
+MAY_HOLD: dict[Role, set[Role]] = {
+    Role.ADMIN: {Role.ADMIN, Role.OPS, Role.SUPERVISOR, Role.REP, Role.AUDITOR},
+    Role.OPS: {Role.OPS, Role.SUPERVISOR, Role.REP, Role.AUDITOR},
+    Role.SUPERVISOR: {Role.SUPERVISOR, Role.REP},
+    Role.REP: {Role.REP},
+    Role.AUDITOR: {Role.AUDITOR},
+}
+
+
+def _authenticate(session: Session, username: str, password: str, limit: int = 10) -> User | None:
+    return service.authenticate(session, username=username, password=password, client="192.0.2.1", limit=limit)
+
+
+class TestAuthenticate:
+    @pytest.fixture
+    def user(self, engine: Engine) -> User:
+        with session_scope(engine) as session:
+            return make_user(session, username="Carol", password=PASSWORD)
+
+    def test_right_password_case_insensitive_username(self, engine: Engine, user: User) -> None:
+        with session_scope(engine) as session:
+            found = _authenticate(session, "carol", PASSWORD)
+            assert found is not None and found.id == user.id
+
+    @pytest.mark.parametrize("username, password", [("Carol", "wrong"), ("nobody", PASSWORD), ("Carol", "")])
+    def test_wrong_password_or_unknown_user_is_rejected(self, engine: Engine, user: User, username: str,
+                                                        password: str) -> None:
+        with session_scope(engine) as session:
+            assert _authenticate(session, username, password) is None
+        with session_scope(engine, readonly=True) as session:
+            attempts = list(session.scalars(select(LoginAttempt)))
+        assert sorted(a.key for a in attempts) == ["ip:192.0.2.1", f"user:{username.lower()}"]
+        assert not any(a.succeeded for a in attempts)
+
+    def test_a_user_without_a_password_cannot_sign_in(self, engine: Engine) -> None:
+        with session_scope(engine) as session:
+            make_user(session, username="nopass")
+            assert _authenticate(session, "nopass", "") is None
+
+    def test_old_failures_do_not_count(self, engine: Engine, user: User) -> None:
+        with session_scope(engine) as session:
+            long_ago = utcnow() - timedelta(minutes=2)
+            session.add_all([LoginAttempt(key="user:carol", succeeded=False, created_at=long_ago)
+                             for _ in range(5)])
+        with session_scope(engine) as session:
+            assert _authenticate(session, "carol", PASSWORD, limit=5) is not None
+
+    def test_recent_failures_refuse_even_the_right_password(self, engine: Engine, user: User) -> None:
+        with session_scope(engine) as session:
+            session.add_all([LoginAttempt(key="user:carol", succeeded=False) for _ in range(5)])
+        with session_scope(engine) as session, pytest.raises(TooManyRequests):
+            _authenticate(session, "carol", PASSWORD, limit=5)
+
+    def test_successes_do_not_count(self, engine: Engine, user: User) -> None:
+        with session_scope(engine) as session:
+            session.add_all([LoginAttempt(key="user:carol", succeeded=True) for _ in range(5)])
+        with session_scope(engine) as session:
+            assert _authenticate(session, "carol", PASSWORD, limit=5) is not None
+
+    @pytest.mark.xfail(strict=True, reason="users 'Dana' and 'dana' may both exist (unique is case-sensitive) but "
+                                           "sign-in matches lower(username), so one of them cannot sign in")
+    def test_usernames_differing_in_case_each_sign_in(self, engine: Engine) -> None:
+        with session_scope(engine) as session:
+            upper = make_user(session, username="Dana", password="upper-password")
+            lower = make_user(session, username="dana", password="lower-password")
+        with session_scope(engine) as session:
+            assert getattr(_authenticate(session, "Dana", "upper-password"), "id", None) == upper.id
+            assert getattr(_authenticate(session, "dana", "lower-password"), "id", None) == lower.id
+
+
+class TestPrincipal:
+    def test_supervisor_gets_exactly_the_teams_they_supervise(self, engine: Engine, org: Org) -> None:
+        with session_scope(engine, readonly=True) as session:
+            a = service.principal_for(session, session.get_one(User, org.id("sup_a")))
+            b = service.principal_for(session, session.get_one(User, org.id("sup_b")))
+        assert a.supervised_team_ids == {org.teams["north"].id, org.teams["south"].id}
+        assert b.supervised_team_ids == {org.teams["east"].id}
+        assert a.team_id == org.teams["north"].id
+
+    @pytest.mark.parametrize("who", ["admin", "ops", "rep_n1", "auditor"])
+    def test_others_supervise_nothing(self, engine: Engine, org: Org, who: str) -> None:
+        with session_scope(engine, readonly=True) as session:
+            principal = service.principal_for(session, session.get_one(User, org.id(who)))
+        assert principal.supervised_team_ids == frozenset()
+
+    def test_a_supervisor_token_for_an_admin_supervises_what_they_supervise(self, engine: Engine) -> None:
+        with session_scope(engine) as session:
+            boss = make_user(session, username="boss", role=Role.ADMIN)
+            team = make_team(session, supervisor=boss)
+            principal = service.principal_for(session, boss, role=Role.SUPERVISOR)
+        assert principal.role is Role.SUPERVISOR and principal.supervised_team_ids == {team.id}
+
+    @pytest.mark.parametrize("role, reads_all, writes, manages", [
+        (Role.ADMIN, True, True, True), (Role.OPS, True, True, True), (Role.AUDITOR, True, False, False),
+        (Role.SUPERVISOR, False, True, False), (Role.REP, False, True, False),
+    ])
+    def test_role_capabilities(self, engine: Engine, role: Role, reads_all: bool, writes: bool,
+                               manages: bool) -> None:
+        with session_scope(engine) as session:
+            principal = service.principal_for(session, make_user(session, role=role))
+        assert (principal.reads_everything, principal.can_write, principal.manages_org) == \
+            (reads_all, writes, manages)
+
+
+class TestApiTokens:
+    @pytest.mark.parametrize("user_role", list(Role))
+    @pytest.mark.parametrize("token_role", list(Role))
+    def test_a_token_never_exceeds_its_users_role(self, engine: Engine, user_role: Role,
+                                                  token_role: Role) -> None:
+        with session_scope(engine) as session:
+            user = make_user(session, username="holder", role=user_role)
+        with session_scope(engine) as session:
+            if token_role in MAY_HOLD[user_role]:
+                token, row = service.create_token(session, username="holder", role=token_role)
+                assert row.role is token_role and row.user_id == user.id
+                assert token.startswith("eht_") and row.token_hash != token
+            else:
+                with pytest.raises(Invalid) as err:
+                    service.create_token(session, username="holder", role=token_role)
+                assert err.value.field == "role"
+        with session_scope(engine, readonly=True) as session:
+            minted = session.scalars(select(ApiToken)).all()
+        assert len(minted) == (token_role in MAY_HOLD[user_role])
+
+    def test_unknown_user_cannot_get_a_token(self, engine: Engine) -> None:
+        with session_scope(engine) as session, pytest.raises(NotFound) as err:
+            service.create_token(session, username="ghost", role=Role.REP)
+        assert err.value.field == "user"
+
+    def test_the_token_authenticates_as_its_role(self, client: TestClient, engine: Engine, org: Org) -> None:
+        with session_scope(engine) as session:
+            token = token_for(session, org.users["admin"], Role.AUDITOR)
+        me = client.get("/api/v1/me", headers=bearer(token)).json()
+        assert (me["username"], me["role"]) == ("admin", "auditor")
+        refused = client.post("/api/v1/departments", json={"code": "X", "name": "x"}, headers=bearer(token))
+        assert refused.status_code == 403
+
+    def test_a_revoked_token_is_401(self, client: TestClient, engine: Engine, org: Org) -> None:
+        with session_scope(engine) as session:
+            token, row = service.create_token(session, username="rep_n1", role=Role.REP)
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+        with session_scope(engine) as session:
+            service.revoke_token(session, token_id=row.id)
+        response = client.get("/api/v1/leads", headers=bearer(token))
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert client.get("/api/v1/me", headers=org.headers("rep_n1")).status_code == 200
+
+    def test_revoking_an_unknown_token_is_not_found(self, engine: Engine) -> None:
+        with session_scope(engine) as session, pytest.raises(NotFound):
+            service.revoke_token(session, token_id=12345)
+
+    @pytest.mark.xfail(strict=True, reason="from_api_token trusts the role stored on the token; a user demoted "
+                                           "after minting keeps the old role's rights")
+    def test_a_demoted_users_old_token_loses_the_old_rights(self, client: TestClient, org: Org) -> None:
+        demoted = client.patch(f"/api/v1/users/{org.id('ops')}", json={"role": "rep"}, headers=org.headers("admin"))
+        assert demoted.status_code == 200
+        response = client.post("/api/v1/departments", json={"code": "STALE", "name": "Stale"},
+                               headers=org.headers("ops"))
+        assert response.status_code in (401, 403), response.text

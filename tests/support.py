@@ -1,0 +1,41 @@
+"""Helpers for asserting on the database as a whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from evenhand.db import session_scope
+from evenhand.models import AuditEntry, Base
+
+MISSING_SUPERVISOR_FK = ("migration 0001 declares fk_teams_supervisor_id_users with use_alter=True inside "
+                         "op.create_table, which skips it; on PostgreSQL the constraint is never created")
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, for every table in the metadata (the audit log included)."""
+    with session_scope(engine, readonly=True) as session:
+        return {t.name: session.scalar(select(func.count()).select_from(t)) or 0
+                for t in Base.metadata.sorted_tables}
+
+
+def audit_entries(engine: Engine) -> list[AuditEntry]:
+    with session_scope(engine, readonly=True) as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+
+
+def audit_actions(engine: Engine, after: int = 0) -> list[tuple[str, str | None, int | None]]:
+    """(action, subject_id, actor_id) of every audit entry past ``after``."""
+    return [(e.action, e.subject_id, e.actor_id) for e in audit_entries(engine)[after:]]
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The ``error`` object of a JSON error response, after checking its shape."""
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert {"code", "message", "field"} <= set(error), error
+    assert isinstance(error["message"], str) and error["message"], error
+    return error
