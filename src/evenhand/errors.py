@@ -41,6 +41,8 @@ _PYDANTIC: dict[str, str] = {
 
 def describe(error: Any) -> str:
     """One pydantic error as a sentence in the current language."""
+    if error.get("type") == "value_error" and "error" in (error.get("ctx") or {}):
+        return t(str(error["ctx"]["error"]))
     template = _PYDANTIC.get(error.get("type", ""))
     if template is None:
         return str(error.get("msg", ""))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.leads import repository, service
+from evenhand.leads.distribution import summarise
 from evenhand.leads.schemas import (
     BatchItem,
     BatchResult,
@@ -18,10 +21,12 @@ from evenhand.leads.schemas import (
     EventRead,
     LeadBatch,
     LeadCreate,
+    LeadFilter,
     LeadRead,
     RowProblem,
+    WeekOfSourceRead,
 )
-from evenhand.models import BehaviourEvent, Lead, LeadStatus
+from evenhand.models import BehaviourEvent, Lead
 from evenhand.org.schemas import DbId
 
 router = APIRouter(tags=["leads"])
@@ -30,17 +35,19 @@ _EXISTED: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/leads", response_model=Page[LeadRead])
-def list_leads(session: DbSession, principal: Reader, paging: Paging, status: LeadStatus | None = None,
-               owner_id: DbId | None = None, source: str | None = None) -> dict[str, Any]:
-    stmt = repository.readable(principal).order_by(Lead.created_at.desc(), Lead.id.desc())
-    if status is not None:
-        stmt = stmt.where(Lead.status == status)
-    if owner_id is not None:
-        stmt = stmt.where(Lead.owner_id == owner_id)
-    if source is not None:
-        stmt = stmt.where(Lead.source == source)
-    items, total = paginate(session, stmt, paging)
+def list_leads(session: DbSession, principal: Reader, paging: Paging, settings: AppSettings,
+               filters: Annotated[LeadFilter, Query()]) -> dict[str, Any]:
+    stmt = repository.filtered(repository.readable(principal), filters, settings.zone)
+    items, total = paginate(session, stmt.order_by(Lead.created_at.desc(), Lead.id.desc()), paging)
     return {"items": items, "total": total, **paging.model_dump()}
+
+
+@router.get("/leads/score-distribution", response_model=list[WeekOfSourceRead])
+def score_distribution(session: DbSession, principal: Reader, settings: AppSettings,
+                       since: date | None = None, until: date | None = None) -> list[Any]:
+    """Per source channel and week (Monday, organisation time): lead count, score quartiles and bands."""
+    rows = repository.score_rows(session, principal, since=since, until=until, zone=settings.zone)
+    return [asdict(week) for week in summarise(rows, settings.zone)]
 
 
 @router.get("/leads/{lead_id}", response_model=LeadRead)
@@ -59,10 +66,13 @@ def create_lead(data: LeadCreate, session: DbSession, actor: Writer, settings: A
 
 @router.post("/leads/batch", response_model=BatchResult)
 def create_leads(batch: LeadBatch, session: DbSession, actor: Writer, settings: AppSettings) -> BatchResult:
-    """All or nothing by default: one bad row rejects the batch and names every problem by row (from 1)."""
+    """All or nothing by default: one bad row rejects the batch and names every problem by row.
+
+    Rows are numbered from 1 in messages and ``row``; ``field`` is the JSON path (``leads.0.email``).
+    """
     parsed, errors = service.validate_rows(batch.leads)
     if errors and not batch.skip_invalid:
-        raise service.reject(errors)
+        raise service.reject(errors, path=lambda e: f"leads.{e.row - 1}.{e.field}")
     rows = [(i + 1, data) for i, data in enumerate(parsed) if data is not None]
     results = service.intake_many(session, [data for _, data in rows], actor=actor, dedup=settings.dedup_keys)
     items = [BatchItem(row=row, id=r.lead.id, created=r.created, duplicate_of_id=r.lead.duplicate_of_id,

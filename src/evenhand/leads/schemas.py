@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from evenhand.i18n import N_
 from evenhand.models import EventKind, LeadStatus
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -67,11 +68,12 @@ class EventCreate(BaseModel):
     dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
     detail: Annotated[str, StringConstraints(max_length=300)] | None = None
 
-    @model_validator(mode="after")
-    def _dwell_only_on_page_views(self) -> EventCreate:
-        if self.dwell_seconds and self.kind is not EventKind.PAGE_VIEW:
-            raise ValueError("only page_view events carry dwell_seconds")
-        return self
+    @field_validator("dwell_seconds")
+    @classmethod
+    def _dwell_only_on_page_views(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value and info.data.get("kind") is not EventKind.PAGE_VIEW:
+            raise ValueError(N_("Only page views carry dwell time."))
+        return value
 
 
 class EventRead(BaseModel):
@@ -116,3 +118,28 @@ class BatchResult(BaseModel):
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: Annotated[list[EventCreate], Field(min_length=1, max_length=10_000)]
+
+
+class LeadFilter(BaseModel):
+    status: LeadStatus | None = None
+    owner_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    source: Annotated[str, StringConstraints(max_length=40)] | None = None
+    region: Annotated[str, StringConstraints(max_length=32)] | None = None
+    industry: Annotated[str, StringConstraints(max_length=60)] | None = None
+    score_min: Annotated[int, Field(ge=0, le=100)] | None = None
+    score_max: Annotated[int, Field(ge=0, le=100)] | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    include_duplicates: bool = True
+
+
+class WeekOfSourceRead(BaseModel):
+    source: str
+    week: date
+    leads: int
+    scored: int
+    mean: float | None
+    p25: float | None
+    median: float | None
+    p75: float | None
+    bands: dict[str, int]

@@ -98,11 +98,13 @@ def validate_rows(rows: Sequence[dict[str, Any]], *,
     return parsed, errors
 
 
-def reject(errors: Sequence[RowError]) -> Invalid:
+def reject(errors: Sequence[RowError], *, path: Callable[[RowError], str] | None = None) -> Invalid:
+    """All-or-nothing refusal naming the first bad row and field; ``details`` lists the first thousand."""
     first = errors[0]
-    details = [{"row": e.row, "field": e.field, "message": e.message} for e in errors[:1000]]
+    where = path or (lambda e: f"row {e.row}.{e.field}")
+    details = [{"row": e.row, "field": where(e), "message": e.message} for e in errors[:1000]]
     return Invalid("Row {row}: {field_name}: {problem} ({count} problems in all; nothing was saved).",
-                   field=f"{first.row}.{first.field}", details=details, row=first.row, field_name=first.field,
+                   field=where(first), details=details, row=first.row, field_name=first.field,
                    problem=first.message, count=len(errors))
 
 
