@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
 from evenhand.models import Level, Role
+
+if TYPE_CHECKING:
+    from evenhand.demo.service import DemoSummary
 
 app = typer.Typer(help="evenhand — fair lead routing and sales operations.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -225,20 +228,28 @@ def demo(
         serve(host=host, port=port, workers=1)
 
 
-def _print_summary(summary: object) -> None:
+def _print_summary(summary: DemoSummary) -> None:
+    from evenhand.web.labels import label
+
     counts = Table(title=t("Demo rows"))
     counts.add_column(t("Table"))
     counts.add_column(t("Rows"), justify="right")
-    for table, n in summary.counts.items():  # type: ignore[attr-defined]
+    for table, n in summary.counts.items():
         counts.add_row(table, f"{n:,}")
     console.print(counts)
-    console.print(t("Seeded in {seconds:.1f} s.", seconds=summary.seconds))  # type: ignore[attr-defined]
-    accounts = Table(title=t("Sign in with (password: {pw})", pw=summary.password))  # type: ignore[attr-defined]
+    console.print(t("Seeded in {seconds:.1f} s.", seconds=summary.seconds))
+    accounts = Table(title=t("Sign in with (password: {pw})", pw=summary.password))
     for column in (N_("Username"), N_("Role"), N_("Name"), N_("Team")):
         accounts.add_column(t(column))
-    for username, role, name, team in summary.accounts:  # type: ignore[attr-defined]
-        accounts.add_row(username, role, name, team or "")
+    reps = [a for a in summary.accounts if a.role == Role.REP.value]
+    for login in [a for a in summary.accounts if a.role != Role.REP.value] + reps[:SHOWN_REPS]:
+        accounts.add_row(login.username, t(label(Role(login.role))), login.display_name, login.team or "")
     console.print(accounts)
+    if len(reps) > SHOWN_REPS:
+        console.print(t("…and {n} more reps; the Admin page lists everyone.", n=len(reps) - SHOWN_REPS))
+
+
+SHOWN_REPS = 6
 
 
 if __name__ == "__main__":

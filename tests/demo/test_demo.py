@@ -109,6 +109,15 @@ def test_row_minimums(engine: Engine) -> None:
         assert int(scalar(engine, text(f"SELECT count(*) FROM {table}"))) >= least, table
 
 
+def test_leads_come_from_several_channels_with_scores_and_trails(engine: Engine) -> None:
+    sources = set(scalar_list(engine, select(Lead.source).distinct()))
+    assert sources == {"website", "baidu_ads", "webinar", "trade_show", "partner", "referral"}
+    assert scalar(engine, select(func.min(Lead.score))) >= 0 and scalar(engine, select(func.max(Lead.score))) <= 100
+    kinds = set(scalar_list(engine, text("SELECT DISTINCT kind FROM behaviour_events")))
+    assert kinds == {"page_view", "whitepaper_download", "webinar", "form_submit", "email_open", "email_click"}
+    assert scalar(engine, text("SELECT min(dwell_seconds) FROM behaviour_events WHERE kind = 'page_view'")) > 0
+
+
 def test_summary_matches_the_database(demo: Built) -> None:
     for table, n in demo.summary.counts.items():
         assert scalar(demo.engine, text(f"SELECT count(*) FROM {table}")) == n, table

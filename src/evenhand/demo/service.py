@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from evenhand.auth.passwords import hash_password
 from evenhand.demo.simulate import World, simulate
 from evenhand.demo.writer import write_tables
+from evenhand.i18n import N_
 from evenhand.kit.audit import append
 from evenhand.kit.clock import utcnow
 from evenhand.models import Lead, User
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
-DONE = "Demo company ready"
+DONE = N_("Demo company ready")
 Progress = Callable[[str, float], None]
 
 
@@ -59,6 +60,8 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
     ``end_date`` defaults to today in Asia/Shanghai; the data stops at 17:00 that day. ``scale``
     shrinks or grows the volume of leads and deals (the organisation stays the same size).
     """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, not {scale}")
     started = time.perf_counter()
     report = progress or (lambda _label, _done: None)
     end = end_date or utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()

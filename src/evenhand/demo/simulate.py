@@ -26,11 +26,12 @@ from evenhand.demo.org import Org, build_org
 from evenhand.demo.orgtables import change_table, reference_tables, team_table, user_tables
 from evenhand.demo.records import Table
 from evenhand.demo.response import Response, respond
+from evenhand.i18n import N_
 
 Progress = Callable[[str, float], None]
 # Progress labels: fixed English source text, so the caller can translate them.
-PHASES = ("Simulating the organisation", "Simulating leads", "Simulating lead routing and responses",
-          "Simulating opportunities", "Simulating customers", "Simulating activities")
+PHASES = (N_("Simulating the organisation"), N_("Simulating leads"), N_("Simulating lead routing and responses"),
+          N_("Simulating opportunities"), N_("Simulating customers"), N_("Simulating activities"))
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from evenhand.demo.records import Column, Table
+from evenhand.i18n import N_
 from evenhand.models import Base
 
 CHUNK = 10_000
-WRITING = "Writing to the database"  # progress label
+WRITING = N_("Writing to the database")  # progress label
 Progress = Callable[[str, float], None]
 
 

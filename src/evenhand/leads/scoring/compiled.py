@@ -1,0 +1,361 @@
+"""A scoring model compiled once into lookup tables that the pure and the vectorised scorer share.
+
+Arithmetic rules that make both scorers agree to the point (``vector.py`` is proven against
+``rules.py``):
+- Points are fixed-point integers in millionths (*micro-points*). Each rule's points, each event's
+  decayed points, group sums, caps and the clamp are exact integer sums, so summation order and
+  SIMD cannot change a result.
+- An event's decayed points are ``round_half_even(points_micro * f)`` with
+  ``f = 0.5 ** (age / half_life)`` read from three 2,048-entry tables (``Decay``): the same table
+  floats multiplied in the same order give the same double in Python and numpy, whereas ``pow`` in
+  numpy (SVML on AVX-512) and in libm differ in the last bit for about 5% of inputs.
+- Ages are whole seconds: timestamps are floored to the second, future events count as age 0, and
+  ages beyond 2**33 s (272 years) are treated as 2**33 - 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evenhand.leads.scoring.schema import (
+    Band,
+    EmailDomainRule,
+    EventRule,
+    MissingRule,
+    PageViewRule,
+    Rule,
+    ScoringModel,
+    SizeRule,
+    TitleRule,
+    ValueRule,
+    VisitsRule,
+    norm,
+    rule_ids,
+)
+
+MICRO = 1_000_000
+DAY = 86_400
+AGE_MAX = (1 << 33) - 1
+_BITS, _MASK = 11, (1 << 11) - 1
+_CACHE_MAX = 20_000
+
+Hit = tuple[int, int]  # (column, micro-points)
+Matcher = Callable[[Any], tuple[Hit, ...]]
+
+
+def micro(points: float) -> int:
+    return round(points * MICRO)
+
+
+class Decay:
+    """``0.5 ** (age_seconds / half_life)`` as hi[age >> 22] * mid[(age >> 11) & 2047] * lo[age & 2047]."""
+
+    def __init__(self, half_life_days: float) -> None:
+        seconds = half_life_days * DAY
+        self.hi, self.mid, self.lo = (tuple(0.5 ** ((i << shift) / seconds) for i in range(1 << _BITS))
+                                      for shift in (2 * _BITS, _BITS, 0))
+        self.hi_np, self.mid_np, self.lo_np = (np.array(t, dtype=np.float64) for t in (self.hi, self.mid, self.lo))
+
+    def factor(self, age: int) -> float:
+        return self.hi[age >> 22] * self.mid[(age >> _BITS) & _MASK] * self.lo[age & _MASK]
+
+    def factors(self, ages: NDArray[np.int64]) -> NDArray[np.float64]:
+        out: NDArray[np.float64] = self.hi_np[ages >> 22] * self.mid_np[(ages >> _BITS) & _MASK]
+        return out * self.lo_np[ages & _MASK]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One explanation line in compiled order: a rule (or one band/tier of it), a group cap, or the clamp."""
+
+    rule_id: str
+    group: str
+    label: str
+    kind: str = "rule"  # "rule" | "cap" | "clamp"
+
+
+@dataclass(frozen=True, slots=True)
+class BandTable:
+    """Bands as sorted lower bounds; ``hit(x)`` is the band containing x, ``None`` when none does."""
+
+    mins: tuple[float, ...]
+    maxs: tuple[float, ...]
+    cols: tuple[int, ...]
+    micros: tuple[int, ...]
+
+    @classmethod
+    def of(cls, bands: Sequence[Band], cols: Sequence[int]) -> BandTable:
+        return cls(tuple(b.min for b in bands), tuple(math.inf if b.max is None else b.max for b in bands),
+                   tuple(cols), tuple(micro(b.points) for b in bands))
+
+    def index(self, x: float) -> int:
+        i = bisect_right(self.mins, x) - 1
+        return i if i >= 0 and x < self.maxs[i] else -1
+
+    def indices(self, x: NDArray[np.float64]) -> NDArray[np.int64]:
+        i = np.searchsorted(np.asarray(self.mins), x, side="right") - 1
+        inside = (i >= 0) & (x < np.asarray(self.maxs)[np.maximum(i, 0)])
+        return np.where(inside, i, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEventRule:
+    """Points per event of ``kind``: flat ``points`` or by dwell band, then decayed by the group's half-life."""
+
+    col: int
+    kind: str
+    decay: Decay | None
+    points: int = 0
+    dwell: BandTable | None = None
+
+    def base(self, dwell: float | None) -> int:
+        if self.dwell is None:
+            return self.points
+        i = self.dwell.index(0.0 if dwell is None or dwell != dwell else dwell)
+        return self.dwell.micros[i] if i >= 0 else 0
+
+    def decayed(self, base: int, age: int) -> int:
+        return base if self.decay is None else round(base * self.decay.factor(age))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVisits:
+    window_seconds: float
+    bands: BandTable
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledGroup:
+    name: str
+    label: str
+    cols: tuple[int, ...]
+    cap: int | None  # micro-points
+    cap_col: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledModel:
+    """Everything ``score`` and ``score_table`` need, built once by ``compile``."""
+
+    model: ScoringModel
+    columns: tuple[Column, ...]
+    groups: tuple[CompiledGroup, ...]
+    matchers: dict[str, Matcher]  # attribute → hits for one value
+    events: dict[str, tuple[CompiledEventRule, ...]]  # event kind → its rules
+    visits: tuple[CompiledVisits, ...]
+    clamp_col: int
+    weight: float
+    cache: dict[str, dict[Any, tuple[Hit, ...]]] = field(default_factory=dict)
+
+    def hits(self, attribute: str, value: Any) -> tuple[Hit, ...]:
+        """The attribute's matcher, memoised per value: industries, regions and titles repeat a lot."""
+        cache = self.cache.setdefault(attribute, {})
+        found = cache.get(value)
+        if found is None:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()  # free-text values (e-mails) must not grow the cache without bound
+            found = cache[value] = self.matchers[attribute](value)
+        return found
+
+    def column_index(self) -> dict[str, int]:
+        return {c.rule_id: i for i, c in enumerate(self.columns)}
+
+
+# --- fit matchers ----------------------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN is how a numeric column says "unknown"
+    return isinstance(value, str) and not value.strip()
+
+
+@dataclass(frozen=True)
+class _ValueMatch:
+    aliases: dict[str, str]
+    table: dict[str, tuple[Hit, ...]]
+
+    def __call__(self, value: Any) -> tuple[Hit, ...]:
+        if not isinstance(value, str):
+            return ()
+        key = norm(value)
+        return self.table.get(self.aliases.get(key, key), ())
+
+
+@dataclass(frozen=True)
+class _EmailMatch:
+    table: dict[str, tuple[Hit, ...]]
+
+    def __call__(self, value: Any) -> tuple[Hit, ...]:
+        if not isinstance(value, str) or "@" not in value:
+            return ()
+        return self.table.get(norm(value).rpartition("@")[2], ())
+
+
+@dataclass(frozen=True)
+class _SizeMatch:
+    tables: tuple[BandTable, ...]
+
+    def __call__(self, value: Any) -> tuple[Hit, ...]:
+        if not isinstance(value, int | float) or _blank(value):
+            return ()
+        hits = ((t.cols[i], t.micros[i]) for t in self.tables if (i := t.index(value)) >= 0)
+        return tuple(hits)
+
+
+def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str]:
+    parts = [rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])" if re.fullmatch(r"[a-z0-9 .&+-]+", k) else re.escape(k)
+             for k in (norm(k) for k in keywords)]
+    return re.compile("|".join(parts))
+
+
+@dataclass(frozen=True)
+class _TitleMatch:
+    rules: tuple[tuple[tuple[re.Pattern[str], Hit], ...], ...]  # per rule, its tiers in order
+
+    def __call__(self, value: Any) -> tuple[Hit, ...]:
+        if not isinstance(value, str):
+            return ()
+        title = norm(value)
+        hits = (next((hit for pattern, hit in tiers if pattern.search(title)), None) for tiers in self.rules)
+        return tuple(h for h in hits if h is not None)
+
+
+@dataclass(frozen=True)
+class _Combined:
+    """All matchers of one attribute, plus its "missing" rules."""
+
+    parts: tuple[Matcher, ...]
+    missing: tuple[Hit, ...]
+
+    def __call__(self, value: Any) -> tuple[Hit, ...]:
+        if _blank(value):
+            return self.missing
+        return tuple(hit for part in self.parts for hit in part(value))
+
+
+# --- compiling -------------------------------------------------------------------------------------
+
+
+class _Builder:
+    """Walks the groups once, numbering columns and filing each rule under what it reads."""
+
+    def __init__(self, model: ScoringModel) -> None:
+        self.model = model
+        self.columns: list[Column] = []
+        self.values: dict[str, dict[str, list[Hit]]] = {"industry": {}, "region": {}, "source": {}}
+        self.emails: dict[str, list[Hit]] = {}
+        self.sizes: list[BandTable] = []
+        self.titles: list[tuple[tuple[re.Pattern[str], Hit], ...]] = []
+        self.missing: dict[str, list[Hit]] = {}
+        self.events: dict[str, list[CompiledEventRule]] = {}
+        self.visits: list[CompiledVisits] = []
+
+    def column(self, rule_id: str, group: str, label: str, kind: str = "rule") -> int:
+        self.columns.append(Column(rule_id, group, label, kind))
+        return len(self.columns) - 1
+
+    def add(self, group: str, rid: str, rule: Rule, decay: Decay | None) -> None:
+        _ADDERS[type(rule)](self, f"{group}.{rid}", group, rule, decay)
+
+    def matchers(self) -> dict[str, Matcher]:
+        parts: dict[str, list[Matcher]] = {a: [] for a in ("industry", "company_size", "region", "title", "source",
+                                                             "email", "phone")}
+        for attr, table in self.values.items():
+            parts[attr].append(_ValueMatch(self.model.alias_map(attr), _freeze(table)))
+        parts["email"].append(_EmailMatch(_freeze(self.emails)))
+        parts["company_size"].append(_SizeMatch(tuple(self.sizes)))
+        parts["title"].append(_TitleMatch(tuple(self.titles)))
+        return {a: _Combined(tuple(p), tuple(self.missing.get(a, ()))) for a, p in parts.items()}
+
+
+def _freeze(table: dict[str, list[Hit]]) -> dict[str, tuple[Hit, ...]]:
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def _add_value(b: _Builder, rid: str, group: str, rule: ValueRule, decay: Decay | None) -> None:
+    col = b.column(rid, group, rule.label)
+    aliases = b.model.alias_map(rule.type)
+    for value in dict.fromkeys(aliases.get(norm(v), norm(v)) for v in rule.in_):
+        b.values[rule.type].setdefault(value, []).append((col, micro(rule.points)))
+
+
+def _add_email(b: _Builder, rid: str, group: str, rule: EmailDomainRule, decay: Decay | None) -> None:
+    col = b.column(rid, group, rule.label)
+    for domain in dict.fromkeys(norm(d).lstrip("@") for d in rule.domains):
+        b.emails.setdefault(domain, []).append((col, micro(rule.points)))
+
+
+def _add_missing(b: _Builder, rid: str, group: str, rule: MissingRule, decay: Decay | None) -> None:
+    b.missing.setdefault(rule.field, []).append((b.column(rid, group, rule.label), micro(rule.points)))
+
+
+def _band_cols(b: _Builder, rid: str, group: str, label: str, bands: Sequence[Band]) -> list[int]:
+    return [b.column(f"{rid}.{i}", group, band.label or label) for i, band in enumerate(bands)]
+
+
+def _add_size(b: _Builder, rid: str, group: str, rule: SizeRule, decay: Decay | None) -> None:
+    b.sizes.append(BandTable.of(rule.bands, _band_cols(b, rid, group, rule.label, rule.bands)))
+
+
+def _add_title(b: _Builder, rid: str, group: str, rule: TitleRule, decay: Decay | None) -> None:
+    tiers = rule.tier_list()
+    ids = [rid] if rule.tiers is None else [f"{rid}.{i}" for i in range(len(tiers))]
+    cols = [b.column(i, group, t.label or rule.label) for i, t in zip(ids, tiers, strict=True)]
+    b.titles.append(tuple((_keyword_pattern(t.keywords), (c, micro(t.points))) for t, c in zip(tiers, cols,
+                                                                                              strict=True)))
+
+
+def _add_event(b: _Builder, rid: str, group: str, rule: EventRule | PageViewRule, decay: Decay | None) -> None:
+    col = b.column(rid, group, rule.label)
+    bands = getattr(rule, "bands", None)
+    dwell = None if bands is None else BandTable.of(bands, [col] * len(bands))
+    compiled = CompiledEventRule(col, rule.type, decay, micro(rule.points or 0), dwell)
+    b.events.setdefault(rule.type, []).append(compiled)
+
+
+def _add_visits(b: _Builder, rid: str, group: str, rule: VisitsRule, decay: Decay | None) -> None:
+    cols = _band_cols(b, rid, group, rule.label, rule.bands)
+    b.visits.append(CompiledVisits(rule.window_days * DAY, BandTable.of(rule.bands, cols)))
+
+
+_ADDERS: dict[type, Callable[..., None]] = {
+    ValueRule: _add_value, EmailDomainRule: _add_email, MissingRule: _add_missing, SizeRule: _add_size,
+    TitleRule: _add_title, EventRule: _add_event, PageViewRule: _add_event, VisitsRule: _add_visits,
+}
+
+
+def compile(model: ScoringModel) -> CompiledModel:
+    """Number every explanation column: rules in document order, then one cap column per capped group,
+    then the clamp column. Takes a few milliseconds (the decay tables); do it once per model version."""
+    b = _Builder(model)
+    spans = [_compile_group(b, name, group) for name, group in model.groups.items()]
+    groups = tuple(_cap(b, name, group.label or name, cols, group.cap) for (name, group), cols
+                   in zip(model.groups.items(), spans, strict=True))
+    clamp = b.column("total.clamp", "total", "", "clamp")
+    events = {k: tuple(v) for k, v in b.events.items()}
+    return CompiledModel(model, tuple(b.columns), groups, b.matchers(), events, tuple(b.visits), clamp,
+                         model.blend.predictive_weight)
+
+
+def _compile_group(b: _Builder, name: str, group: Any) -> tuple[int, ...]:
+    decay = Decay(group.half_life_days) if group.half_life_days else None
+    start = len(b.columns)
+    for rid, rule in zip(rule_ids(group.rules), group.rules, strict=True):
+        b.add(name, rid, rule, decay)
+    return tuple(range(start, len(b.columns)))
+
+
+def _cap(b: _Builder, name: str, label: str, cols: tuple[int, ...], cap: float | None) -> CompiledGroup:
+    cap_col = None if cap is None else b.column(f"{name}.cap", name, label, "cap")
+    return CompiledGroup(name, label, cols, None if cap is None else micro(cap), cap_col)
