@@ -1,4 +1,4 @@
-"""The Leads page: the leads the signed-in person may see, newest first."""
+"""Lead pages: the filterable list with score badges, and one lead with its score explained."""
 
 from __future__ import annotations
 
@@ -6,49 +6,190 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nicegui import ui
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.leads import repository
-from evenhand.models import Lead, User
+from evenhand.leads.schemas import LeadFilter
+from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
 from evenhand.web import context
-from evenhand.web.labels import label
+from evenhand.web.labels import label, source_label
 from evenhand.web.layout import Tr, shell
 
-PAGE_SIZE = 200
+PAGE_SIZE = 500
+BANDS = {"all": (None, None), "high": (80, None), "medium": (40, 79), "low": (None, 39)}
+BAND_LABELS = {"all": N_("All scores"), "high": N_("High (80+)"), "medium": N_("Medium (40–79)"),
+               "low": N_("Low (<40)")}
+COLUMNS = (("score", N_("Score")), ("company", N_("Company")), ("source", N_("Source")),
+           ("industry", N_("Industry")), ("region", N_("Region")), ("status", N_("Status")), ("owner", N_("Owner")),
+           ("created", N_("Created")))
 
 
-def _row(lead: Lead, owner: str | None, tr: Tr, zone: ZoneInfo) -> dict[str, Any]:
-    return {"id": lead.id, "company": lead.company, "source": lead.source, "industry": lead.industry or "",
-            "region": lead.region or "", "score": lead.score, "status": tr(label(lead.status)),
+def score_colour(score: int | None) -> str:
+    if score is None:
+        return "grey"
+    return "positive" if score >= 80 else "warning" if score >= 40 else "blue-grey"
+
+
+def _row(lead: Lead, owner: str | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo) -> dict[str, Any]:
+    return {"id": lead.id, "company": lead.company, "source": tr(source_label(lead.source)),
+            "industry": lead.industry or "", "region": regions.get(lead.region or "", lead.region or ""),
+            "score": lead.score, "colour": score_colour(lead.score), "status": tr(label(lead.status)),
             "owner": owner or "", "created": local(lead.created_at, zone).strftime("%Y-%m-%d %H:%M")}
 
 
+def _query(principal: Principal, f: LeadFilter, tr: Tr) -> tuple[list[dict[str, Any]], int]:
+    zone = get_settings().zone
+    with session_scope(context.engine(), readonly=True) as session:
+        stmt = repository.filtered(repository.readable(principal), f, zone)
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
+        page = (stmt.add_columns(User.display_name).outerjoin(User, User.id == Lead.owner_id)
+                .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(PAGE_SIZE))
+        rows = [_row(lead, owner, regions, tr, zone) for lead, owner in session.execute(page).tuples()]
+    return rows, total
+
+
+def _choices(principal: Principal) -> tuple[list[str], dict[str, str]]:
+    with session_scope(context.engine(), readonly=True) as session:
+        sources = sorted(session.scalars(select(Lead.source).distinct()))
+        regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
+    return sources, regions
+
+
+def leads_list(request: Request) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse("/login?next=/leads", status_code=303)
+    tr = context.use_locale(request)
+    sources, regions = _choices(principal)
+    with shell(principal, tr, title=tr("Leads"), path="/leads"):
+        state: dict[str, Any] = {"q": None, "source": None, "region": None, "status": None, "band": "all"}
+        with ui.row().classes("items-end gap-3 w-full"):
+            ui.input(tr("Company or contact"), on_change=lambda e: _set(state, "q", e.value, refresh)).props(
+                'clearable dense debounce=400 data-testid="lead-search"')
+            ui.select({s: tr(source_label(s)) for s in sources}, label=tr("Source"), clearable=True,
+                      on_change=lambda e: _set(state, "source", e.value, refresh)).classes("w-40")
+            ui.select(regions, label=tr("Region"), clearable=True,
+                      on_change=lambda e: _set(state, "region", e.value, refresh)).classes("w-32")
+            ui.select({s.value: tr(label(s)) for s in LeadStatus}, label=tr("Status"), clearable=True,
+                      on_change=lambda e: _set(state, "status", e.value, refresh)).classes("w-32")
+            ui.toggle({k: tr(v) for k, v in BAND_LABELS.items()}, value="all",
+                      on_change=lambda e: _set(state, "band", e.value, refresh)).props('data-testid="score-band"')
+
+        @ui.refreshable
+        def refresh() -> None:
+            low, high = BANDS[state["band"]]
+            try:
+                f = LeadFilter(q=state["q"], source=state["source"], region=state["region"], status=state["status"],
+                               score_min=low, score_max=high)
+            except ValidationError:
+                return
+            rows, total = _query(principal, f, tr)
+            ui.label(tr("{shown} most recent of {total} leads you can see.", shown=len(rows), total=total)).props(
+                'data-testid="lead-count"')
+            _table(rows, tr)
+
+        refresh()
+    return None
+
+
+def _set(state: dict[str, Any], key: str, value: Any, refresh: Any) -> None:
+    state[key] = value or None if key != "band" else value
+    refresh.refresh()
+
+
+def _table(rows: list[dict[str, Any]], tr: Tr) -> None:
+    columns = [{"name": k, "label": tr(text), "field": k, "sortable": True, "align": "left"} for k, text in COLUMNS]
+    table = ui.table(columns=columns, rows=rows, row_key="id", pagination=25).classes("w-full")
+    table.add_slot("body-cell-score", """
+        <q-td :props="props">
+          <q-badge :color="props.row.colour" :label="props.value ?? '—'" class="text-bold" />
+        </q-td>""")
+    table.add_slot("body-cell-company", """
+        <q-td :props="props"><a :href="'/leads/' + props.row.id" class="text-primary">{{ props.value }}</a></q-td>""")
+
+
+def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse(f"/login?next=/leads/{lead_id}", status_code=303)
+    tr = context.use_locale(request)
+    zone = get_settings().zone
+    with session_scope(context.engine(), readonly=True) as session:
+        lead = session.scalar(repository.readable(principal).where(Lead.id == lead_id))
+        events = list(session.scalars(select(BehaviourEvent).where(BehaviourEvent.lead_id == lead_id)
+                                      .order_by(BehaviourEvent.occurred_at.desc()).limit(200))) if lead else []
+        owner = session.get(User, lead.owner_id) if lead and lead.owner_id else None
+        regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
+    with shell(principal, tr, title=lead.company if lead else tr("Lead not found"), path="/leads"):
+        if lead is None:
+            ui.label(tr("This lead does not exist or is not yours to see.")).classes("text-grey-7")
+            return None
+        with ui.row().classes("w-full gap-6 items-start"):
+            _facts(lead, owner, regions, tr, zone)
+            _explanation(lead, tr)
+            _timeline(events, tr, zone)
+    return None
+
+
+def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo) -> None:
+    when = lambda at: local(at, zone).strftime("%Y-%m-%d %H:%M") if at else "—"  # noqa: E731
+    facts = ((N_("Contact"), lead.contact_name), (N_("Title"), lead.title), (N_("Email"), lead.email),
+             (N_("Phone"), lead.phone), (N_("Industry"), lead.industry),
+             (N_("Region"), regions.get(lead.region or "", lead.region)),
+             (N_("Employees"), lead.company_size), (N_("Source"), tr(source_label(lead.source))),
+             (N_("Status"), tr(label(lead.status))), (N_("Owner"), owner.display_name if owner else None),
+             (N_("Created"), when(lead.created_at)), (N_("Assigned"), when(lead.assigned_at)),
+             (N_("First response"), when(lead.first_response_at)))
+    with ui.card().classes("w-80").props('data-testid="lead-facts"'):
+        with ui.row().classes("items-center gap-3"):
+            ui.badge(str(lead.score if lead.score is not None else "—"), color=score_colour(lead.score)).classes(
+                "text-h5 q-pa-sm").props('data-testid="lead-score"')
+            ui.label(tr("Lead score")).classes("text-grey-7")
+        for name, value in facts:
+            with ui.row().classes("w-full justify-between"):
+                ui.label(tr(name)).classes("text-grey-7")
+                ui.label("—" if value in (None, "") else str(value))
+        if lead.duplicate_of_id:
+            ui.link(tr("Possible duplicate of lead {id}", id=lead.duplicate_of_id), f"/leads/{lead.duplicate_of_id}")
+
+
+def _explanation(lead: Lead, tr: Tr) -> None:
+    with ui.card().classes("w-96").props('data-testid="score-explanation"'):
+        ui.label(tr("Why this score")).classes("text-h6")
+        if not lead.score_lines:
+            ui.label(tr("Not scored yet.")).classes("text-grey-7")
+            return
+        ui.label(tr("Model version {version}", version=lead.score_model_version)).classes("text-caption text-grey-7")
+        for line in lead.score_lines:
+            points = float(line.get("points", 0))
+            with ui.row().classes("w-full justify-between"):
+                ui.label(tr(str(line.get("label", line.get("rule_id", "")))))
+                ui.label(f"{points:+.1f}").classes("text-positive" if points >= 0 else "text-negative")
+
+
+def _timeline(events: list[BehaviourEvent], tr: Tr, zone: ZoneInfo) -> None:
+    with ui.card().classes("grow").props('data-testid="behaviour-timeline"'):
+        ui.label(tr("Behaviour")).classes("text-h6")
+        if not events:
+            ui.label(tr("No behaviour recorded.")).classes("text-grey-7")
+            return
+        with ui.timeline(side="right"):
+            for event in events:
+                dwell = tr("{seconds} s on page", seconds=event.dwell_seconds) if event.dwell_seconds else ""
+                ui.timeline_entry(" ".join(x for x in (event.detail or "", dwell) if x),
+                                  title=tr(label(event.kind)),
+                                  subtitle=local(event.occurred_at, zone).strftime("%Y-%m-%d %H:%M"))
+
+
 def register() -> None:
-    @ui.page("/leads")
-    def leads_page(request: Request) -> RedirectResponse | None:
-        principal = context.principal(request)
-        if principal is None:
-            return RedirectResponse("/login?next=/leads", status_code=303)
-        tr = context.use_locale(request)
-        zone = get_settings().zone
-        with session_scope(context.engine(), readonly=True) as session:
-            visible = repository.readable(principal).subquery()
-            total = session.scalar(select(func.count()).select_from(visible)) or 0
-            stmt = (repository.readable(principal).add_columns(User.display_name)
-                    .outerjoin(User, User.id == Lead.owner_id)
-                    .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(PAGE_SIZE))
-            rows = [_row(lead, owner, tr, zone) for lead, owner in session.execute(stmt).tuples()]
-        with shell(principal, tr, title=tr("Leads"), path="/leads"):
-            ui.label(tr("{shown} most recent of {total} leads you can see.", shown=len(rows), total=total))
-            columns = [{"name": k, "label": tr(label), "field": k, "sortable": True} for k, label in (
-                ("company", N_("Company")), ("source", N_("Source")), ("industry", N_("Industry")),
-                ("region", N_("Region")), ("score", N_("Score")), ("status", N_("Status")), ("owner", N_("Owner")),
-                ("created", N_("Created")))]
-            ui.table(columns=columns, rows=rows, row_key="id", pagination=25).classes("w-full")
-        return None
+    ui.page("/leads")(leads_list)
+    ui.page("/leads/{lead_id}")(lead_detail)

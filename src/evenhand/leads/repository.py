@@ -33,6 +33,9 @@ def filtered(stmt: Select[Any], f: LeadFilter, zone: ZoneInfo | None = None) -> 
     for name, column in equal.items():
         if getattr(f, name) is not None:
             stmt = stmt.where(column == getattr(f, name))
+    if f.q:
+        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(Lead.company.ilike(pattern, escape="\\") | Lead.contact_name.ilike(pattern, escape="\\"))
     if f.score_min is not None:
         stmt = stmt.where(Lead.score >= f.score_min)
     if f.score_max is not None:

@@ -121,6 +121,7 @@ class EventBatch(BaseModel):
 
 
 class LeadFilter(BaseModel):
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     status: LeadStatus | None = None
     owner_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
     source: Annotated[str, StringConstraints(max_length=40)] | None = None

@@ -5,9 +5,19 @@ from __future__ import annotations
 from enum import Enum
 
 from evenhand.i18n import N_
-from evenhand.models import LeadStatus, Level, Presence, Role
+from evenhand.models import EventKind, LeadStatus, Level, Presence, Role
 
+SOURCES: dict[str, str] = {
+    "website": N_("Website form"), "baidu_ads": N_("Baidu ads"), "trade_show": N_("Trade show"),
+    "partner": N_("Partner"), "referral": N_("Referral"), "webinar": N_("Webinar"), "import": N_("Import"),
+}
+EVENTS: dict[Enum, str] = {
+    EventKind.PAGE_VIEW: N_("Page view"), EventKind.WHITEPAPER_DOWNLOAD: N_("Whitepaper download"),
+    EventKind.WEBINAR: N_("Webinar"), EventKind.FORM_SUBMIT: N_("Form submitted"),
+    EventKind.EMAIL_OPEN: N_("Email opened"), EventKind.EMAIL_CLICK: N_("Email link clicked"),
+}
 LABELS: dict[Enum, str] = {
+    **EVENTS,
     Role.ADMIN: N_("Admin"), Role.OPS: N_("Sales ops"), Role.SUPERVISOR: N_("Supervisor"), Role.REP: N_("Rep"),
     Role.AUDITOR: N_("Auditor"),
     Level.JUNIOR: N_("Junior"), Level.SENIOR: N_("Senior"),
@@ -16,6 +26,11 @@ LABELS: dict[Enum, str] = {
     LeadStatus.QUALIFIED: N_("Qualified"), LeadStatus.CONVERTED: N_("Converted"),
     LeadStatus.DISQUALIFIED: N_("Disqualified"),
 }
+
+
+def source_label(code: str) -> str:
+    """Known channel codes get a readable name; anything else shows as sent."""
+    return SOURCES.get(code, code)
 
 
 def label(value: Enum) -> str:
