@@ -15,9 +15,10 @@ MISSING_SUPERVISOR_FK = ("migration 0001 declares fk_teams_supervisor_id_users w
 
 def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per table, for every table in the metadata (the audit log included)."""
+    tables = Base.metadata.sorted_tables
+    counts = select(*[select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables])
     with session_scope(engine, readonly=True) as session:
-        return {t.name: session.scalar(select(func.count()).select_from(t)) or 0
-                for t in Base.metadata.sorted_tables}
+        return dict(session.execute(counts).one()._mapping)
 
 
 def audit_entries(engine: Engine) -> list[AuditEntry]:

@@ -24,11 +24,13 @@ from evenhand.demo.writer import write_tables
 from evenhand.i18n import N_
 from evenhand.kit.audit import append
 from evenhand.kit.clock import utcnow
+from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.models import Lead, User
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
 DONE = N_("Demo company ready")
+SCORING = N_("Scoring the leads")
 Progress = Callable[[str, float], None]
 
 
@@ -72,8 +74,16 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         counts = write_tables(conn, world.tables, world.team_supervisors,
                               lambda label, f: report(label, SIMULATION_SHARE + f * (1 - SIMULATION_SHARE)))
         _audit(conn, seed, end, scale, counts)
+        report(SCORING, 0.97)
+        _score(conn)
     report(DONE, 1.0)
     return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world))
+
+
+def _score(conn: Connection) -> None:
+    """Every lead scored by the shipped rule model as it stood on arrival — what routing would have seen."""
+    with Session(bind=conn) as session:
+        rescore_all(session, now=utcnow(), as_of_intake=True)
 
 
 def _audit(conn: Connection, seed: int, end: date, scale: float, counts: dict[str, int]) -> None:

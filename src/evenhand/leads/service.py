@@ -20,7 +20,7 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Invalid, NotFound, describe
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
-from evenhand.leads import keys
+from evenhand.leads import keys, scoring_service
 from evenhand.leads.schemas import EventCreate, LeadCreate
 from evenhand.models import BehaviourEvent, EventKind, Lead
 
@@ -74,6 +74,7 @@ def intake(session: Session, data: LeadCreate, *, actor: Principal | None, dedup
     lead.duplicate_of_id = original_of(session, lead, dedup)
     session.add(lead)
     session.flush()
+    scoring_service.score_leads(session, [lead])
     audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                  payload={"source": lead.source, "external_id": lead.external_id,
                           "duplicate_of_id": lead.duplicate_of_id}, actor_id=actor.user_id if actor else None)
@@ -134,6 +135,7 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
             results.append(Intake(lead, created=True))
         if progress:
             progress(len(chunk))
+    scoring_service.score_leads(session, [r.lead for r in results if r.created])
     created = [r.lead.id for r in results if r.created]
     audit.append(session, action="leads.intake_batch", subject_type="leads", payload={
         "rows": len(rows), "created": len(created), "lead_ids": created}, actor_id=actor.user_id if actor else None)
@@ -160,7 +162,7 @@ def _aggregate(lead: Lead, event: BehaviourEvent) -> None:
 
 
 def record_events(session: Session, lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:
-    """Append behaviour events and update the lead's aggregates (the caller rescores)."""
+    """Append behaviour events, update the lead's aggregates and rescore it."""
     rows = []
     for data in events:
         event = BehaviourEvent(lead_id=lead.id, kind=data.kind, occurred_at=data.occurred_at or utcnow(),
@@ -169,4 +171,5 @@ def record_events(session: Session, lead: Lead, events: Sequence[EventCreate]) -
         rows.append(event)
     session.add_all(rows)
     session.flush()
+    scoring_service.score_leads(session, [lead])
     return rows

@@ -26,9 +26,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evenhand.leads.scoring.schema import (
+    ATTRIBUTES,
     Band,
     EmailDomainRule,
     EventRule,
+    Group,
     MissingRule,
     PageViewRule,
     Rule,
@@ -84,7 +86,7 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class BandTable:
-    """Bands as sorted lower bounds; ``hit(x)`` is the band containing x, ``None`` when none does."""
+    """Bands as sorted lower bounds; ``index(x)`` is the band containing x, -1 when none does."""
 
     mins: tuple[float, ...]
     maxs: tuple[float, ...]
@@ -122,9 +124,6 @@ class CompiledEventRule:
         i = self.dwell.index(0.0 if dwell is None or dwell != dwell else dwell)
         return self.dwell.micros[i] if i >= 0 else 0
 
-    def decayed(self, base: int, age: int) -> int:
-        return base if self.decay is None else round(base * self.decay.factor(age))
-
 
 @dataclass(frozen=True, slots=True)
 class CompiledVisits:
@@ -148,21 +147,25 @@ class CompiledModel:
     model: ScoringModel
     columns: tuple[Column, ...]
     groups: tuple[CompiledGroup, ...]
-    matchers: dict[str, Matcher]  # attribute → hits for one value
+    matchers: dict[str, AttributeMatcher]  # attribute → hits for one value; only attributes some rule reads
     events: dict[str, tuple[CompiledEventRule, ...]]  # event kind → its rules
     visits: tuple[CompiledVisits, ...]
     clamp_col: int
     weight: float
+    group_of: tuple[int, ...]  # column → index into groups (the clamp column → len(groups))
     cache: dict[str, dict[Any, tuple[Hit, ...]]] = field(default_factory=dict)
 
     def hits(self, attribute: str, value: Any) -> tuple[Hit, ...]:
-        """The attribute's matcher, memoised per value: industries, regions and titles repeat a lot."""
+        """The attribute's matcher, memoised per value (per key where it has one): values repeat a lot."""
+        matcher = self.matchers[attribute]
+        if matcher.key is not None:
+            value = matcher.key(value)
         cache = self.cache.setdefault(attribute, {})
         found = cache.get(value)
         if found is None:
             if len(cache) >= _CACHE_MAX:
-                cache.clear()  # free-text values (e-mails) must not grow the cache without bound
-            found = cache[value] = self.matchers[attribute](value)
+                cache.clear()  # free-text values (titles) must not grow the cache without bound
+            found = cache[value] = matcher.match_key(value) if matcher.key is not None else matcher(value)
         return found
 
     def column_index(self) -> dict[str, int]:
@@ -194,12 +197,32 @@ class _ValueMatch:
 
 @dataclass(frozen=True)
 class _EmailMatch:
+    """Reads the domain key (see ``_domain``), not the address."""
+
     table: dict[str, tuple[Hit, ...]]
 
-    def __call__(self, value: Any) -> tuple[Hit, ...]:
-        if not isinstance(value, str) or "@" not in value:
-            return ()
-        return self.table.get(norm(value).rpartition("@")[2], ())
+    def __call__(self, domain: Any) -> tuple[Hit, ...]:
+        return self.table.get(norm(domain), ()) if domain else ()
+
+
+def _domain(value: Any) -> str | None:
+    """An address's key: the text after its last ``@`` ("" without one), None when blank.
+
+    Runs once per lead in vectorised rescoring, hence the string fast path.
+    """
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        _, at, domain = value.rpartition("@")
+        return domain if at else ""
+    return None if _blank(value) else ""
+
+
+def _presence(value: Any) -> str | None:
+    """Only "missing" rules read the phone: its key is whether there is one."""
+    if isinstance(value, str):
+        return "" if value.strip() else None
+    return None if _blank(value) else ""
 
 
 @dataclass(frozen=True)
@@ -232,15 +255,32 @@ class _TitleMatch:
 
 
 @dataclass(frozen=True)
-class _Combined:
-    """All matchers of one attribute, plus its "missing" rules."""
+class AttributeMatcher:
+    """Every rule on one attribute, plus its "missing" rules.
+
+    With a ``key``, rules see only ``key(value)`` (None when blank): the vectorised scorer factorises
+    keys, so a million distinct e-mail addresses cost one match per distinct domain.
+    """
 
     parts: tuple[Matcher, ...]
     missing: tuple[Hit, ...]
+    key: Callable[[Any], str | None] | None = None
+
+    @property
+    def used(self) -> bool:
+        return bool(self.parts or self.missing)
 
     def __call__(self, value: Any) -> tuple[Hit, ...]:
-        if _blank(value):
-            return self.missing
+        if self.key is not None:
+            return self.match_key(self.key(value))
+        return self.missing if _blank(value) else self._parts(value)
+
+    def match_key(self, key: str | None) -> tuple[Hit, ...]:
+        return self.missing if key is None else self._parts(key)
+
+    def _parts(self, value: Any) -> tuple[Hit, ...]:
+        if len(self.parts) == 1:
+            return self.parts[0](value)
         return tuple(hit for part in self.parts for hit in part(value))
 
 
@@ -268,15 +308,21 @@ class _Builder:
     def add(self, group: str, rid: str, rule: Rule, decay: Decay | None) -> None:
         _ADDERS[type(rule)](self, f"{group}.{rid}", group, rule, decay)
 
-    def matchers(self) -> dict[str, Matcher]:
-        parts: dict[str, list[Matcher]] = {a: [] for a in ("industry", "company_size", "region", "title", "source",
-                                                             "email", "phone")}
+    def matchers(self) -> dict[str, AttributeMatcher]:
+        parts: dict[str, list[Matcher]] = {a: [] for a in ATTRIBUTES}
         for attr, table in self.values.items():
-            parts[attr].append(_ValueMatch(self.model.alias_map(attr), _freeze(table)))
-        parts["email"].append(_EmailMatch(_freeze(self.emails)))
-        parts["company_size"].append(_SizeMatch(tuple(self.sizes)))
-        parts["title"].append(_TitleMatch(tuple(self.titles)))
-        return {a: _Combined(tuple(p), tuple(self.missing.get(a, ()))) for a, p in parts.items()}
+            if table:
+                parts[attr].append(_ValueMatch(self.model.alias_map(attr), _freeze(table)))
+        if self.emails:
+            parts["email"].append(_EmailMatch(_freeze(self.emails)))
+        if self.sizes:
+            parts["company_size"].append(_SizeMatch(tuple(self.sizes)))
+        if self.titles:
+            parts["title"].append(_TitleMatch(tuple(self.titles)))
+        keys = {"email": _domain, "phone": _presence}
+        matchers = {a: AttributeMatcher(tuple(p), tuple(self.missing.get(a, ())), keys.get(a))
+                    for a, p in parts.items()}
+        return {a: m for a, m in matchers.items() if m.used}
 
 
 def _freeze(table: dict[str, list[Hit]]) -> dict[str, tuple[Hit, ...]]:
@@ -336,26 +382,28 @@ _ADDERS: dict[type, Callable[..., None]] = {
 
 
 def compile(model: ScoringModel) -> CompiledModel:
-    """Number every explanation column: rules in document order, then one cap column per capped group,
-    then the clamp column. Takes a few milliseconds (the decay tables); do it once per model version."""
+    """Number every explanation column: each group's rules in document order followed by its cap column
+    (if it has a cap), and the clamp column last. Takes a few milliseconds (the decay tables); do it once
+    per model version."""
     b = _Builder(model)
-    spans = [_compile_group(b, name, group) for name, group in model.groups.items()]
-    groups = tuple(_cap(b, name, group.label or name, cols, group.cap) for (name, group), cols
-                   in zip(model.groups.items(), spans, strict=True))
+    groups = tuple(_compile_group(b, name, group) for name, group in model.groups.items())
     clamp = b.column("total.clamp", "total", "", "clamp")
     events = {k: tuple(v) for k, v in b.events.items()}
     return CompiledModel(model, tuple(b.columns), groups, b.matchers(), events, tuple(b.visits), clamp,
-                         model.blend.predictive_weight)
+                         model.blend.predictive_weight, _group_of(b.columns, groups))
 
 
-def _compile_group(b: _Builder, name: str, group: Any) -> tuple[int, ...]:
+def _compile_group(b: _Builder, name: str, group: Group) -> CompiledGroup:
     decay = Decay(group.half_life_days) if group.half_life_days else None
     start = len(b.columns)
     for rid, rule in zip(rule_ids(group.rules), group.rules, strict=True):
         b.add(name, rid, rule, decay)
-    return tuple(range(start, len(b.columns)))
+    cols = tuple(range(start, len(b.columns)))
+    label = group.label or name
+    cap_col = None if group.cap is None else b.column(f"{name}.cap", name, label, "cap")
+    return CompiledGroup(name, label, cols, None if group.cap is None else micro(group.cap), cap_col)
 
 
-def _cap(b: _Builder, name: str, label: str, cols: tuple[int, ...], cap: float | None) -> CompiledGroup:
-    cap_col = None if cap is None else b.column(f"{name}.cap", name, label, "cap")
-    return CompiledGroup(name, label, cols, None if cap is None else micro(cap), cap_col)
+def _group_of(columns: list[Column], groups: tuple[CompiledGroup, ...]) -> tuple[int, ...]:
+    index = {g.name: i for i, g in enumerate(groups)}
+    return tuple(index.get(c.group, len(groups)) for c in columns)

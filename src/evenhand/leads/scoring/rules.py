@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from evenhand.leads.scoring.compiled import AGE_MAX, DAY, MICRO, CompiledModel, compile
 from evenhand.leads.scoring.schema import ScoringModel
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
-_FIT = ("industry", "company_size", "region", "title", "source", "email", "phone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +47,12 @@ class LeadFacts:
     events: tuple[Event, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One line of the explanation; ``points`` are after decay, summed over the rule's events."""
+class Line(NamedTuple):
+    """One line of the explanation; ``points`` are after decay, summed over the rule's events.
+
+    A named tuple rather than a frozen dataclass: building one is three times cheaper, and a score
+    builds ten of them.
+    """
 
     rule_id: str
     group: str
@@ -82,45 +85,57 @@ def blend(rule_total: float, probability: float | None, weight: float) -> int:
 
 def score(facts: LeadFacts, model: CompiledModel | ScoringModel, now: datetime,
           probability: float | None = None) -> ScoreResult:
-    """Score one lead at ``now``. Pass a ``CompiledModel``: compiling per call costs milliseconds."""
+    """Score one lead at ``now``. Pass a ``CompiledModel``: compiling per call costs milliseconds.
+
+    Events later than ``now`` count as new (clock skew between trackers and the server); a replay as of
+    some moment passes only the events that existed then.
+    """
     compiled = model if isinstance(model, CompiledModel) else compile(model)
     if probability is not None and not 0.0 <= probability <= 1.0:
         raise ValueError("probability must lie within 0..1")
     acc: dict[int, int] = {}
     _fit(facts, compiled, acc)
-    if facts.events:
-        now_s = epoch_seconds(now)
-        _events(facts.events, compiled, now_s, acc)
-        if compiled.visits:
-            _visits(facts.events, compiled, now_s, acc)
+    views = _events(facts.events, compiled, epoch_seconds(now), acc) if facts.events else []
+    if compiled.visits:
+        _visits(views, compiled, acc)  # also without views: a band may start at 0 visits
     return _finish(acc, compiled, probability)
 
 
 def _fit(facts: LeadFacts, compiled: CompiledModel, acc: dict[int, int]) -> None:
-    for attribute in _FIT:
+    for attribute in compiled.matchers:
         for col, points in compiled.hits(attribute, getattr(facts, attribute)):
             acc[col] = acc.get(col, 0) + points
 
 
-def _events(events: tuple[Event, ...], compiled: CompiledModel, now_s: int, acc: dict[int, int]) -> None:
+def _events(events: tuple[Event, ...], compiled: CompiledModel, now_s: int,
+            acc: dict[int, int]) -> list[tuple[int, int]]:
+    """Adds every event rule's points; returns (age, day) of page views when the model counts visits.
+
+    The hot loop of the scorer, hence inlined rather than split further.
+    """
     by_kind = compiled.events
+    views: list[tuple[int, int]] | None = [] if compiled.visits else None
     for event in events:
         rules = by_kind.get(event.kind)
-        if rules is None:
+        if rules is None and (views is None or event.kind != "page_view"):
             continue
-        age = min(max(now_s - epoch_seconds(event.occurred_at), 0), AGE_MAX)
-        for rule in rules:
-            base = rule.base(event.dwell_seconds)
+        occurred = epoch_seconds(event.occurred_at)
+        age = now_s - occurred
+        age = 0 if age < 0 else AGE_MAX if age > AGE_MAX else age
+        if views is not None and event.kind == "page_view":
+            views.append((age, occurred // DAY))
+        for rule in rules or ():
+            base = rule.points if rule.dwell is None else rule.base(event.dwell_seconds)
+            if base and rule.decay is not None:
+                base = round(base * rule.decay.factor(age))
             if base:
-                acc[rule.col] = acc.get(rule.col, 0) + rule.decayed(base, age)
+                acc[rule.col] = acc.get(rule.col, 0) + base
+    return views or []
 
 
-def _visits(events: tuple[Event, ...], compiled: CompiledModel, now_s: int, acc: dict[int, int]) -> None:
-    views = [(min(max(now_s - s, 0), AGE_MAX), s // DAY)
-             for s in (epoch_seconds(e.occurred_at) for e in events if e.kind == "page_view")]
+def _visits(views: list[tuple[int, int]], compiled: CompiledModel, acc: dict[int, int]) -> None:
     for visits in compiled.visits:
-        days = len({day for age, day in views if age <= visits.window_seconds})
-        i = visits.bands.index(days)
+        i = visits.bands.index(len({day for age, day in views if age <= visits.window_seconds}))
         if i >= 0:
             col = visits.bands.cols[i]
             acc[col] = acc.get(col, 0) + visits.bands.micros[i]
@@ -139,12 +154,12 @@ def _finish(acc: dict[int, int], compiled: CompiledModel, probability: float | N
 
 def _apply_caps(acc: dict[int, int], compiled: CompiledModel) -> dict[str, str]:
     """Adds a cap line to every group over its cap; returns group → cap line id for those groups."""
+    subtotals = [0] * (len(compiled.groups) + 1)
+    for col, points in acc.items():
+        subtotals[compiled.group_of[col]] += points
     capped: dict[str, str] = {}
-    for group in compiled.groups:
-        if group.cap is None or group.cap_col is None:
-            continue
-        subtotal = sum(acc.get(col, 0) for col in group.cols)
-        if subtotal > group.cap:
+    for group, subtotal in zip(compiled.groups, subtotals, strict=False):
+        if group.cap is not None and group.cap_col is not None and subtotal > group.cap:
             acc[group.cap_col] = group.cap - subtotal
             capped[group.name] = compiled.columns[group.cap_col].rule_id
     return capped

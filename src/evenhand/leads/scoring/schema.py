@@ -59,7 +59,7 @@ MESSAGES: dict[str, str] = {
     "duplicate_key": N_("The key {key} appears twice."),
     "band_order": N_("min ({min}) must be below max ({max})."),
     "band_overlap": N_("Band {index} must start at or after the end of the band before it."),
-    "points_or_bands": N_("Give either points or bands, not both."),
+    "points_or_bands": N_("Give exactly one of points or bands."),
     "keywords_or_tiers": N_("Give either keywords with points, or tiers."),
     "duplicate_rule_id": N_("Rule id {id} is used twice in this group."),
     "alias_conflict": N_("The alias {alias} stands for both {first} and {second}."),
@@ -252,7 +252,6 @@ class Blend(_Strict):
 
 
 GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
-AliasTable = dict[Literal["industry", "region", "source"], dict[Text, list[Text]]]
 
 
 def _alias_map(table: dict[str, list[str]]) -> dict[str, str]:
@@ -265,6 +264,15 @@ def _alias_map(table: dict[str, list[str]]) -> dict[str, str]:
                 raise _fail("alias_conflict", alias=alias, first=out[key], second=value)
             out[key] = value
     return out
+
+
+def _checked_aliases(table: dict[str, list[str]]) -> dict[str, list[str]]:
+    _alias_map(table)
+    return table
+
+
+AliasTable = dict[Literal["industry", "region", "source"],
+                  Annotated[dict[Text, list[Text]], AfterValidator(_checked_aliases)]]
 
 
 class ScoringModel(_Strict):
@@ -280,13 +288,6 @@ class ScoringModel(_Strict):
     @classmethod
     def _label(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-    @field_validator("aliases")
-    @classmethod
-    def _aliases(cls, value: AliasTable) -> AliasTable:
-        for table in value.values():
-            _alias_map(table)
-        return value
 
     @field_validator("groups")
     @classmethod

@@ -15,9 +15,10 @@ Inputs are plain numpy arrays (a polars or SQL reader converts at the edge):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from evenhand.leads.scoring.compiled import (
     Column,
     CompiledEventRule,
     CompiledModel,
-    Matcher,
+    Hit,
     compile,
 )
 from evenhand.leads.scoring.rules import Line, epoch_seconds
@@ -39,6 +40,7 @@ from evenhand.leads.scoring.schema import EVENT_KINDS, ScoringModel
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
+_KIND_CODE = {kind: i for i, kind in enumerate(EVENT_KINDS)}
 
 
 @dataclass(frozen=True)
@@ -87,19 +89,26 @@ class TableScores:
     columns: tuple[Column, ...]
 
 
-def score_table(leads: LeadTable, events: EventTable, model: CompiledModel | ScoringModel, now: datetime, *,
+def score_table(leads: LeadTable, events: EventTable, model: CompiledModel | ScoringModel, now: datetime | I64, *,
                 probability: F64 | None = None, explain: bool = True) -> TableScores:
     """Score every lead at ``now``; ``probability`` (NaN = none for that lead) is blended as in ``rules.blend``.
 
-    Memory: the explanation matrix is ``len(leads) * len(columns) * 4`` bytes (~140 MB for a million
-    leads and 35 columns); pass ``explain=False`` when only totals are wanted.
+    ``now`` may instead be int64 epoch seconds per lead, to score each lead as of its own moment (at
+    intake, for replays and distributions over time). Events after a lead's ``now`` count as new, as in
+    the pure scorer: a replay passes only the events that existed then.
+
+    Memory: the explanation matrix is ``len(leads) * len(columns) * 4`` bytes (~160 MB for a million
+    leads and the default model's 41 columns); pass ``explain=False`` when only totals are wanted.
     """
     compiled = model if isinstance(model, CompiledModel) else compile(model)
     n = len(leads)
+    if len(events) and (events.lead.min() < 0 or events.lead.max() >= n):
+        raise ValueError("events.lead must index rows of the lead table")
     acc: dict[int, I64] = {}
     _fit(leads, compiled, acc, n)
-    if len(events):
-        _events(events, compiled, epoch_seconds(now), acc, n)
+    if len(events) or compiled.visits:  # a visits band may start at 0 visits
+        now_s = epoch_seconds(now) if isinstance(now, datetime) else np.asarray(now, dtype=np.int64)[events.lead]
+        _events(events, compiled, now_s, acc, n)
     return _finish(acc, compiled, n, probability, explain)
 
 
@@ -115,24 +124,35 @@ def _add(acc: dict[int, I64], col: int, points: I64) -> None:
 
 def _fit(leads: LeadTable, compiled: CompiledModel, acc: dict[int, I64], n: int) -> None:
     for attribute, matcher in compiled.matchers.items():
-        codes, values = factorise(getattr(leads, attribute))
-        _fit_attribute(matcher, codes, values, acc)
+        column = getattr(leads, attribute)
+        if matcher.key is None or isinstance(column, Coded):
+            _fit_attribute(matcher, *factorise(column), acc)
+        else:
+            key = matcher.key
+            items = column.tolist() if isinstance(column, np.ndarray) else column
+            _fit_attribute(matcher.match_key, *factorise([key(v) for v in items]), acc)
 
 
-def _fit_attribute(matcher: Matcher, codes: I64, values: Sequence[Any], acc: dict[int, I64]) -> None:
+def _fit_attribute(matcher: Callable[[Any], tuple[Hit, ...]], codes: I64, values: Sequence[Any],
+                   acc: dict[int, I64]) -> None:
     """Match each distinct value once, then gather per lead; code -1 (missing) reads the extra last slot."""
-    per_col: dict[int, I64] = {}
+    hits: dict[int, tuple[list[int], list[int]]] = {}
     for u, value in enumerate([*values, None]):
         for col, points in matcher(value):
-            per_col.setdefault(col, np.zeros(len(values) + 1, dtype=np.int64))[u] += points
-    for col, table in per_col.items():
+            where, what = hits.setdefault(col, ([], []))
+            where.append(u)
+            what.append(points)
+    for col, (where, what) in hits.items():
+        table = np.zeros(len(values) + 1, dtype=np.int64)
+        np.add.at(table, where, what)
         _add(acc, col, table[codes])
 
 
 def factorise(column: StrColumn | F64) -> tuple[I64, list[Any]]:
     """Codes and distinct values; missing entries get code -1. Numeric NaN counts as missing."""
     if isinstance(column, Coded):
-        return np.asarray(column.codes, dtype=np.int64), list(column.values)
+        codes = np.asarray(column.codes, dtype=np.int64)
+        return np.where(codes < 0, -1, codes), list(column.values)
     if isinstance(column, np.ndarray) and column.dtype.kind == "f":
         values, codes = np.unique(column, return_inverse=True)
         known = ~np.isnan(values)
@@ -150,13 +170,11 @@ def kind_codes(kind: NDArray[Any]) -> NDArray[np.int8]:
     """Event kinds as indices into ``EVENT_KINDS`` (-1 for kinds the scorer does not know)."""
     if kind.dtype.kind in "iu":
         return np.where((kind >= 0) & (kind < len(EVENT_KINDS)), kind, -1).astype(np.int8)
-    out = np.full(len(kind), -1, dtype=np.int8)
-    for i, name in enumerate(EVENT_KINDS):
-        out[kind == name] = i
-    return out
+    return np.fromiter(map(_KIND_CODE.get, kind.tolist(), repeat(-1)), dtype=np.int8, count=len(kind))
 
 
-def _events(events: EventTable, compiled: CompiledModel, now_s: int, acc: dict[int, I64], n: int) -> None:
+def _events(events: EventTable, compiled: CompiledModel, now_s: int | I64, acc: dict[int, I64], n: int) -> None:
+    """``now_s`` is one instant or one per event."""
     codes = kind_codes(np.asarray(events.kind))
     age = np.clip(now_s - np.asarray(events.occurred_at, dtype=np.int64), 0, AGE_MAX)
     dwell = np.nan_to_num(np.asarray(events.dwell_seconds, dtype=np.float64), nan=0.0)
@@ -172,10 +190,7 @@ def _events(events: EventTable, compiled: CompiledModel, now_s: int, acc: dict[i
 
 def _event_points(rule: CompiledEventRule, dwell: F64, age: I64) -> F64:
     """Micro-points per event as integral floats, rounded half-even exactly like ``round`` in Python."""
-    if rule.dwell is None:
-        base = np.full(len(age), float(rule.points))
-    else:
-        base = _band_points(rule.dwell, dwell)
+    base = np.full(len(age), float(rule.points)) if rule.dwell is None else _band_points(rule.dwell, dwell)
     return base if rule.decay is None else np.rint(base * rule.decay.factors(age))
 
 
@@ -233,15 +248,23 @@ def blend_many(rule_totals: F64, probability: F64 | None, weight: float) -> NDAr
     x = rule_totals
     if probability is not None:
         p = np.asarray(probability, dtype=np.float64)
+        if ((p < 0) | (p > 1)).any():
+            raise ValueError("probabilities must lie within 0..1 (NaN for none)")
         x = np.where(np.isnan(p), rule_totals, (1 - weight) * rule_totals + weight * 100 * p)
     return np.clip(np.floor(x + 0.5), 0, 100).astype(np.int16)
 
 
 def _matrix(acc: dict[int, I64], compiled: CompiledModel, n: int) -> NDArray[np.float32]:
-    points = np.zeros((n, len(compiled.columns)), dtype=np.float32)
+    """Filled column by column in a column-major buffer (contiguous writes); the result is its transpose.
+
+    Each value is ``float32(micro / 1e6)``: divided in float64 first, so it equals the pure scorer's
+    ``Line.points`` converted to float32.
+    """
+    by_column = np.zeros((len(compiled.columns), n), dtype=np.float32)
     for col, values in acc.items():
-        points[:, col] = values / MICRO
-    return points
+        if values.any():
+            by_column[col] = values / MICRO
+    return by_column.T
 
 
 def row_lines(compiled: CompiledModel, row: NDArray[np.float32]) -> tuple[Line, ...]:

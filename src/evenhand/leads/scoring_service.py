@@ -1,0 +1,154 @@
+"""Scoring models as versioned data; scoring a lead when it arrives or behaves; bulk rescoring.
+
+The rule model is a YAML document stored with every version (who, when, what changed). Exactly
+one version is active; a database without one gets the shipped default as version 1 the first time
+anything is scored. A lead's score is stored with the version that produced it and its explanation
+as ``[[rule_id, points], ...]`` (non-zero lines only): labels come from that version's document, so
+an explanation always reads as it did when the score was given.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.errors import Invalid, NotFound, describe
+from evenhand.i18n import t
+from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
+from evenhand.leads.scoring import (
+    CompiledModel,
+    Event,
+    LeadFacts,
+    ScoreResult,
+    ScoringModelError,
+    compile,
+    parse,
+    score,
+)
+from evenhand.leads.scoring.schema import MESSAGES, default_text
+from evenhand.models import BehaviourEvent, Lead, ScoringModelVersion
+
+DEFAULT_NOTE = "the default model shipped with evenhand"
+
+
+@lru_cache(maxsize=16)
+def compiled_body(body: str) -> CompiledModel:
+    """Versions never change, so their compiled form is cached by text for the life of the process."""
+    return compile(parse(body))
+
+
+def validate(body: str) -> CompiledModel:
+    """The compiled model, or ``Invalid`` naming the path and line of every problem."""
+    try:
+        return compiled_body(body)
+    except ScoringModelError as exc:
+        details: list[dict[str, Any]] = [{"field": p.path, "line": p.line, "message": _problem_text(p)}
+                                         for p in exc.problems]
+        first = exc.problems[0]
+        raise Invalid("The scoring model is wrong at {where} (line {line}): {problem}", field=first.path or "body",
+                      details=details, where=first.path or "—", line=first.line or "?",
+                      problem=details[0]["message"]) from exc
+
+
+def _problem_text(problem: Any) -> str:
+    if problem.type in MESSAGES:
+        return t(MESSAGES[problem.type], **problem.params)
+    return describe({"type": problem.type, "msg": problem.message, "ctx": problem.params})
+
+
+def active(session: Session) -> ScoringModelVersion:
+    found = session.scalar(select(ScoringModelVersion).where(ScoringModelVersion.active.is_(True)))
+    return found if found is not None else _install_default(session)
+
+
+def _install_default(session: Session) -> ScoringModelVersion:
+    body = default_text()
+    row = ScoringModelVersion(version=1, name=compiled_body(body).model.name, body=body, note=DEFAULT_NOTE,
+                              active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def versions(session: Session) -> list[ScoringModelVersion]:
+    return list(session.scalars(select(ScoringModelVersion).order_by(ScoringModelVersion.version.desc())))
+
+
+def version(session: Session, number: int) -> ScoringModelVersion:
+    row = session.scalar(select(ScoringModelVersion).where(ScoringModelVersion.version == number))
+    if row is None:
+        raise NotFound("No scoring model version {version}.", field="version", version=number)
+    return row
+
+
+def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> ScoringModelVersion:
+    """Validate, store as the next version and make it active; the audit entry carries the diff."""
+    compiled = validate(body)
+    previous = active(session)
+    number = (session.scalar(select(func.max(ScoringModelVersion.version))) or 0) + 1
+    session.execute(update(ScoringModelVersion).values(active=False))
+    row = ScoringModelVersion(version=number, name=compiled.model.name, body=body, note=note, active=True,
+                              author_id=author.user_id if author else None)
+    session.add(row)
+    session.flush()
+    diff = "".join(difflib.unified_diff(previous.body.splitlines(True), body.splitlines(True),
+                                        f"v{previous.version}", f"v{number}"))
+    audit.append(session, action="scoring.model_saved", subject_type="scoring_models", subject_id=number,
+                 payload={"version": number, "previous": previous.version, "note": note, "diff": diff},
+                 actor_id=author.user_id if author else None)
+    return row
+
+
+def facts(lead: Lead, events: Sequence[BehaviourEvent]) -> LeadFacts:
+    return LeadFacts(industry=lead.industry, company_size=lead.company_size, region=lead.region, title=lead.title,
+                     source=lead.source, email=lead.email, phone=lead.phone,
+                     events=tuple(Event(e.kind.value, e.occurred_at, e.dwell_seconds) for e in events))
+
+
+def stored_lines(result: ScoreResult) -> list[list[Any]]:
+    return [[line.rule_id, round(line.points, 3)] for line in result.lines if line.points]
+
+
+def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[BehaviourEvent]]:
+    grouped: dict[int, list[BehaviourEvent]] = {i: [] for i in lead_ids}
+    if lead_ids:
+        for event in session.scalars(select(BehaviourEvent).where(BehaviourEvent.lead_id.in_(lead_ids))):
+            grouped[event.lead_id].append(event)
+    return grouped
+
+
+def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None) -> None:
+    """Score with the active model as of ``now`` (default: this moment) and store score and explanation."""
+    if not leads:
+        return
+    model = active(session)
+    compiled = compiled_body(model.body)
+    at = now or utcnow()
+    events = _events_of(session, [lead.id for lead in leads])
+    for lead in leads:
+        result = score(facts(lead, events[lead.id]), compiled, at)
+        lead.score, lead.score_lines = result.total, stored_lines(result)
+        lead.score_model_version, lead.scored_at = model.version, at
+    session.flush()
+
+
+def explanation(session: Session, lead: Lead) -> list[dict[str, Any]]:
+    """The lead's stored lines with the labels of the version that scored it."""
+    if lead.score_model_version is None or not lead.score_lines:
+        return []
+    columns = {c.rule_id: c for c in compiled_body(version(session, lead.score_model_version).body).columns}
+    out = []
+    for rule_id, points in lead.score_lines:
+        column = columns.get(rule_id)
+        out.append({"rule_id": rule_id, "label": column.label if column else rule_id,
+                    "group": column.group if column else "", "kind": column.kind if column else "rule",
+                    "points": points})
+    return out

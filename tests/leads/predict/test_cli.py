@@ -1,0 +1,92 @@
+"""``scoring evaluate`` and ``scoring train`` as a user runs them: settings and database from the environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from evenhand import config, db
+from evenhand.leads.predict import synthetic
+from evenhand.leads.predict.cli import scoring_app
+
+Run = Callable[..., Result]
+
+
+def _clear_caches() -> None:
+    if db.get_engine.cache_info().currsize:
+        db.get_engine().dispose()
+    config.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EVENHAND_LOCALE", "en")
+    _clear_caches()
+
+    def invoke(*args: object) -> Result:
+        return CliRunner().invoke(scoring_app, [str(a) for a in args])
+
+    yield invoke
+    _clear_caches()
+
+
+@pytest.fixture
+def run_db(run: Run, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
+    monkeypatch.setenv("EVENHAND_DATABASE_URL", db_url)
+    _clear_caches()
+    return run
+
+
+def test_evaluate_json_is_one_object_with_the_figures(run: Run, export_csv: Path) -> None:
+    result = run("evaluate", "--csv", export_csv, "--target", "Converted", "--id-column", "Prospect ID", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"auc", "brier", "log_loss", "n_train", "n_test", "top_decile_conversion", "base_rate",
+            "calibration"} <= set(report)
+    assert set(report["baselines"]) == {"logistic", "naive_bayes"}
+    assert sum(row["count"] for row in report["calibration"]) == report["n_test"] == 900
+
+
+def test_evaluate_prints_the_comparison_tables(run: Run, export_csv: Path) -> None:
+    result = run("evaluate", "--csv", export_csv, "--target", "Converted", "--exclude", "Lead Number,Magazine",
+                 "--test-size", "0.25", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    for text in ("Held-out evaluation: 750 of 3000 rows", "Logistic regression", "Naive Bayes (Odoo)",
+                 "Calibration", "Left out column Prospect ID"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--target", "Won"], "Won"),
+    (["--target", "Lead Origin"], "Lead Origin"),
+    (["--target", "Converted", "--exclude", "Nope"], "Nope"),
+    ([], "--target"),
+])
+def test_bad_input_is_one_red_line_naming_the_column(run: Run, export_csv: Path, args: list[str], named: str) -> None:
+    result = run("evaluate", "--csv", export_csv, *args)
+    assert result.exit_code == 1
+    assert named in result.output and "Traceback" not in result.output
+
+
+def test_a_missing_file_is_named(run: Run, tmp_path: Path) -> None:
+    result = run("evaluate", "--csv", tmp_path / "nope.csv", "--target", "Converted")
+    assert result.exit_code == 1 and "nope.csv" in result.output
+
+
+def test_train_from_a_file_stores_an_active_version(run_db: Run, tmp_path: Path) -> None:
+    path = synthetic.write_csv(tmp_path / "small.csv", 600, seed=5)
+    result = run_db("train", "--csv", path, "--target", "Converted")
+    assert result.exit_code == 0, result.output
+    assert "Stored predictive model version 1" in result.stdout
+    assert "evenhand's leads do not have" in result.stdout  # columns named as in the file, not as lead fields
+
+
+def test_train_on_an_empty_history_says_why(run_db: Run) -> None:
+    result = run_db("train")
+    assert result.exit_code == 1 and "No leads with a known outcome" in result.output
