@@ -15,6 +15,7 @@ from rich.table import Table
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
+from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
+app.add_typer(scoring_app, name="scoring")
 console = Console()
 
 
@@ -171,7 +173,66 @@ def _print_domain_error(exc: object) -> None:
     assert isinstance(exc, DomainError)
     console.print(f"[red]{t(exc.message, **exc.params)}[/red]")
     for detail in (exc.details or [])[:50]:
-        console.print(t("  row {row}, {field}: {message}", **detail))
+        if "row" in detail:
+            console.print(t("  row {row}, {field}: {message}", **detail))
+        else:
+            console.print(t("  line {line}, {field}: {message}", **detail))
+
+
+@scoring_app.command("rescore")
+def scoring_rescore(
+    as_of_intake: Annotated[bool, typer.Option("--as-of-intake", help="Score each lead as it was on arrival")] = False,
+) -> None:
+    """Rescore every lead with the active rule model (vectorised), in one transaction."""
+    from evenhand.kit.clock import utcnow
+    from evenhand.leads import scoring_bulk
+
+    with progress_bar() as bar, session_scope() as session:
+        task = bar.add_task(t("Rescoring leads"), total=None)
+        count, version = scoring_bulk.rescore_all(
+            session, now=utcnow(), as_of_intake=as_of_intake,
+            progress=lambda stage, done, total: bar.update(task, completed=done, total=total,
+                                                           description=t(_RESCORE_STAGES[stage])))
+    console.print(t("Rescored {count} leads with model version {version}.", count=count, version=version))
+
+
+_RESCORE_STAGES = {"read": N_("Reading leads"), "scored": N_("Scoring"), "written": N_("Saving scores")}
+
+
+@scoring_app.command("show")
+def scoring_show(version: Annotated[int | None, typer.Option(help="A saved version; default the active one")] = None
+                 ) -> None:
+    """Print a rule model version (YAML) with its number and note."""
+    from evenhand.errors import DomainError
+    from evenhand.leads import scoring_service
+
+    try:
+        with session_scope() as session:
+            row = scoring_service.version(session, version) if version else scoring_service.active(session)
+    except DomainError as exc:
+        _fail(t(exc.message, **exc.params))
+    console.print(t("Version {version} ({name}), {note}", version=row.version, name=row.name, note=row.note or "—"),
+                  style="bold")
+    sys.stdout.write(row.body if row.body.endswith("\n") else row.body + "\n")
+
+
+@scoring_app.command("set")
+def scoring_set(file: Annotated[Path, typer.Argument(help="YAML rule model")],
+                note: Annotated[str, typer.Option(help="Why it changed")] = "") -> None:
+    """Validate a rule model and save it as the next active version."""
+    from evenhand.errors import DomainError
+    from evenhand.leads import scoring_service
+
+    if not file.exists():
+        _fail(t("No such file: {path}", path=str(file)))
+    try:
+        with session_scope() as session:
+            row = scoring_service.save(session, file.read_text(encoding="utf-8"), author=None, note=note)
+    except DomainError as exc:
+        _print_domain_error(exc)
+        raise typer.Exit(code=1) from exc
+    console.print(t("Saved as version {version}; new scores use it. Run 'evenhand scoring rescore' to rescore "
+                    "existing leads.", version=row.version))
 
 
 @app.command()

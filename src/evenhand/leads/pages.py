@@ -16,7 +16,7 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.leads import repository
+from evenhand.leads import repository, scoring_service
 from evenhand.leads.schemas import LeadFilter
 from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
 from evenhand.web import context
@@ -128,6 +128,7 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
         events = list(session.scalars(select(BehaviourEvent).where(BehaviourEvent.lead_id == lead_id)
                                       .order_by(BehaviourEvent.occurred_at.desc()).limit(200))) if lead else []
         owner = session.get(User, lead.owner_id) if lead and lead.owner_id else None
+        lines = scoring_service.explanation(session, lead) if lead else []
         regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
     with shell(principal, tr, title=lead.company if lead else tr("Lead not found"), path="/leads"):
         if lead is None:
@@ -135,7 +136,7 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
             return None
         with ui.row().classes("w-full gap-6 items-start"):
             _facts(lead, owner, regions, tr, zone)
-            _explanation(lead, tr)
+            _explanation(lead, lines, tr)
             _timeline(events, tr, zone)
     return None
 
@@ -162,18 +163,22 @@ def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone
             ui.link(tr("Possible duplicate of lead {id}", id=lead.duplicate_of_id), f"/leads/{lead.duplicate_of_id}")
 
 
-def _explanation(lead: Lead, tr: Tr) -> None:
+def _explanation(lead: Lead, lines: list[dict[str, Any]], tr: Tr) -> None:
+    """Line by line, as the rep reads it: each rule that fired and its points; caps and the clamp shown too."""
     with ui.card().classes("w-96").props('data-testid="score-explanation"'):
         ui.label(tr("Why this score")).classes("text-h6")
-        if not lead.score_lines:
+        if not lines:
             ui.label(tr("Not scored yet.")).classes("text-grey-7")
             return
         ui.label(tr("Model version {version}", version=lead.score_model_version)).classes("text-caption text-grey-7")
-        for line in lead.score_lines:
-            points = float(line.get("points", 0))
-            with ui.row().classes("w-full justify-between"):
-                ui.label(tr(str(line.get("label", line.get("rule_id", "")))))
+        for line in lines:
+            points = float(line["points"])
+            with ui.row().classes("w-full justify-between no-wrap").props(f'data-rule="{line["rule_id"]}"'):
+                ui.label(tr(line["label"])).classes("text-italic" if line["kind"] != "rule" else "")
                 ui.label(f"{points:+.1f}").classes("text-positive" if points >= 0 else "text-negative")
+        with ui.row().classes("w-full justify-between text-weight-bold"):
+            ui.label(tr("Score"))
+            ui.label(str(lead.score))
 
 
 def _timeline(events: list[BehaviourEvent], tr: Tr, zone: ZoneInfo) -> None:

@@ -118,12 +118,12 @@ def _write(conn: Connection, ids: np.ndarray, scores: TableScores, version: int,
         report("written", end, len(id_list))
 
 
-def preview(session: Session, candidate: CompiledModel, *, since: datetime, now: datetime) -> dict[str, object]:
-    """Scores of the leads created since ``since`` under the active model and the candidate, as of ``now``."""
+def preview(session: Session, candidate: CompiledModel, *, since: datetime) -> dict[str, object]:
+    """The leads created since ``since``, scored as they arrived, under the active model and the candidate."""
     current = scoring_service.compiled_body(scoring_service.active(session).body)
-    data = read(session.connection(), and_(Lead.created_at >= since))
-    before = score_table(data.leads, data.events, current, now, explain=False).totals
-    after = score_table(data.leads, data.events, candidate, now, explain=False).totals
+    data = read(session.connection(), and_(Lead.created_at >= since), as_of_intake=True)
+    before = score_table(data.leads, data.events, current, data.created, explain=False).totals
+    after = score_table(data.leads, data.events, candidate, data.created, explain=False).totals
     threshold = candidate.model.threshold_high_value
     return {"leads": len(data.ids), "current": _summary(before, threshold), "candidate": _summary(after, threshold),
             "changed": int((before != after).sum())}

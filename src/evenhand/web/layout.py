@@ -34,6 +34,7 @@ STAFF = frozenset({Role.ADMIN, Role.OPS, Role.AUDITOR})
 NAV = (
     NavItem(N_("Home"), "home", "/"),
     NavItem(N_("Leads"), "contacts", "/leads"),
+    NavItem(N_("Lead scoring"), "tune", "/scoring"),
     NavItem(N_("Routing"), "alt_route", "/routing", ready=False),
     NavItem(N_("Process"), "timeline", "/process", ready=False),
     NavItem(N_("QA"), "record_voice_over", "/qa", ready=False),

@@ -16,10 +16,11 @@ def _register_pages() -> None:
     if _registered:  # NiceGUI keeps pages in a process-wide registry; register them once
         return
     from evenhand.leads import pages as lead_pages
+    from evenhand.leads import scoring_pages
     from evenhand.org import pages as org_pages
     from evenhand.web import pages
 
-    for module in (pages, org_pages, lead_pages):
+    for module in (pages, org_pages, lead_pages, scoring_pages):
         module.register()
     _registered = True
 

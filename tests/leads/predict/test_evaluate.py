@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from evenhand.errors import Invalid
 from evenhand.leads.predict import synthetic
-from evenhand.leads.predict.data import Dataset
+from evenhand.leads.predict.data import Dataset, from_table
 from evenhand.leads.predict.evaluate import evaluate
 from evenhand.leads.predict.model import LeadModel, explain, fit, scores
 
@@ -96,3 +97,11 @@ class TestExplain:
         deltas = [c.delta for c in explain(model, self._row(**{"Lead Origin": "Lead Add Form"}))]
         ups, downs = [d for d in deltas if d > 0], [d for d in deltas if d < 0]
         assert deltas == ups + downs and ups == sorted(ups, reverse=True) and downs == sorted(downs)
+
+
+def test_too_few_outcomes_of_either_kind_are_refused_with_the_counts() -> None:
+    data = from_table(["x", "won"], [{"x": str(i % 3), "won": "1" if i < 6 else "0"} for i in range(200)],
+                      target="won")
+    with pytest.raises(Invalid) as caught:
+        evaluate(data)
+    assert (caught.value.params["positives"], caught.value.params["negatives"]) == (6, 194)

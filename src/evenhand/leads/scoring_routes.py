@@ -1,0 +1,136 @@
+"""Scoring endpoints: the versioned rule model, validation, preview, and a lead's explained score."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from evenhand.deps import DbSession, OrgManager, Reader
+from evenhand.errors import Invalid
+from evenhand.kit.clock import utcnow
+from evenhand.leads import repository, scoring_bulk, scoring_service, service
+from evenhand.models import ScoringModelVersion
+from evenhand.org.schemas import DbId
+
+router = APIRouter(tags=["scoring"])
+Body = Annotated[str, Field(min_length=1, max_length=200_000)]
+
+
+class ScoringModelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    version: int
+    name: str
+    note: str
+    active: bool
+    author_id: int | None
+    created_at: datetime
+
+
+class ScoringModelDetail(ScoringModelRead):
+    body: str
+
+
+class ScoringModelSave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Body
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class ModelText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Body
+
+
+class Problem(BaseModel):
+    field: str
+    line: int | None
+    message: str
+
+
+class Validation(BaseModel):
+    valid: bool
+    problems: list[Problem]
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Body
+    days: Annotated[int, Field(ge=1, le=365)] = 30
+
+
+class Distribution(BaseModel):
+    histogram: list[int]
+    mean: float | None
+    high_value: int
+
+
+class Preview(BaseModel):
+    leads: int
+    changed: int
+    current: Distribution
+    candidate: Distribution
+
+
+class ScoreLine(BaseModel):
+    rule_id: str
+    label: str
+    group: str
+    kind: str
+    points: float
+
+
+class LeadScore(BaseModel):
+    lead_id: int
+    score: int | None
+    model_version: int | None
+    scored_at: datetime | None
+    lines: list[ScoreLine]
+
+
+@router.get("/scoring/model", response_model=ScoringModelDetail)
+def active_model(session: DbSession, _: Reader) -> ScoringModelVersion:
+    return scoring_service.active(session)
+
+
+@router.get("/scoring/models", response_model=list[ScoringModelRead])
+def list_models(session: DbSession, _: Reader) -> list[ScoringModelVersion]:
+    scoring_service.active(session)
+    return scoring_service.versions(session)
+
+
+@router.get("/scoring/models/{version}", response_model=ScoringModelDetail)
+def get_model(version: DbId, session: DbSession, _: Reader) -> ScoringModelVersion:
+    return scoring_service.version(session, version)
+
+
+@router.put("/scoring/model", response_model=ScoringModelDetail)
+def save_model(data: ScoringModelSave, session: DbSession, actor: OrgManager) -> ScoringModelVersion:
+    """Saves a new version and makes it active; scores given from now on use it."""
+    return scoring_service.save(session, data.body, author=actor, note=data.note)
+
+
+@router.post("/scoring/validate", response_model=Validation)
+def validate_model(data: ModelText, _: Reader) -> Validation:
+    try:
+        scoring_service.validate(data.body)
+    except Invalid as exc:
+        return Validation(valid=False, problems=[Problem(**d) for d in exc.details or []])
+    return Validation(valid=True, problems=[])
+
+
+@router.post("/scoring/preview", response_model=Preview)
+def preview_model(data: PreviewRequest, session: DbSession, _: OrgManager) -> dict[str, Any]:
+    """How the last ``days`` days of leads would score under this text, beside the active model."""
+    candidate = scoring_service.validate(data.body)
+    return scoring_bulk.preview(session, candidate, since=utcnow() - timedelta(days=data.days))
+
+
+@router.get("/leads/{lead_id}/score", response_model=LeadScore)
+def lead_score(lead_id: DbId, session: DbSession, principal: Reader) -> LeadScore:
+    lead = service.visible_lead(session, lead_id, repository.readable(principal))
+    lines = [ScoreLine(**line) for line in scoring_service.explanation(session, lead)]
+    return LeadScore(lead_id=lead.id, score=lead.score, model_version=lead.score_model_version,
+                     scored_at=lead.scored_at, lines=lines)
