@@ -46,5 +46,5 @@ def run() -> dict[str, Any]:
         "predictions_per_s_batch": round(N_ROWS / predict_s), "predict_one_ms": _median_ms(
             lambda: model.predict_proba(rows[:1]), 100),
         "explain_one_ms": _median_ms(lambda: explain(model, rows[0]), 30),
-        "artifact_bytes": len(service._dump(model)), "held_out": figures, "versus": report["versus"],
+        "artifact_bytes": len(service.artifact(model)), "held_out": figures, "versus": report["versus"],
     }

@@ -18,9 +18,9 @@ from evenhand.activities import repository as activity_repo
 from evenhand.auth import service as auth_service
 from evenhand.db import session_scope
 from evenhand.leads import repository as lead_repo
-from evenhand.models import Role
+from evenhand.models import Role, User
 from evenhand.opportunities import repository as opportunity_repo
-from tests.builders import RECORD_OWNERS, Org
+from tests.builders import RECORD_OWNERS, Org, bearer, token_for
 
 EVERYONE = {*RECORD_OWNERS, None}
 VISIBLE_OWNERS: dict[str, set[str | None]] = {
@@ -88,7 +88,7 @@ def test_api_lists_the_scope_and_hides_the_rest(client: TestClient, org: Org, re
 @pytest.mark.parametrize("viewer", list(VISIBLE_OWNERS))
 def test_readable_matches_the_rule(engine: Engine, org: Org, viewer: str) -> None:
     with session_scope(engine, readonly=True) as session:
-        principal = auth_service.principal_for(session, session.get_one(type(org.users[viewer]), org.id(viewer)))
+        principal = auth_service.principal_for(session, session.get_one(User, org.id(viewer)))
         for resource, (_, _, repo) in RESOURCES.items():
             got = {row.id for row in session.scalars(repo.readable(principal))}
             assert got == expected_ids(org, resource, viewer), resource
@@ -112,8 +112,6 @@ class TestFiltersStayInsideTheScope:
 class TestNarrowTokens:
     def test_supervisor_with_a_rep_token_sees_only_their_own(self, engine: Engine, client: TestClient,
                                                              org: Org) -> None:
-        from tests.builders import bearer, token_for
-
         with session_scope(engine) as session:
             token = token_for(session, org.users["sup_a"], Role.REP)
         response = client.get("/api/v1/leads", headers=bearer(token), params={"limit": 500})
@@ -121,8 +119,6 @@ class TestNarrowTokens:
 
     def test_admin_with_a_supervisor_token_supervises_nothing(self, engine: Engine, client: TestClient,
                                                               org: Org) -> None:
-        from tests.builders import bearer, token_for
-
         with session_scope(engine) as session:
             token = token_for(session, org.users["admin"], Role.SUPERVISOR)
         response = client.get("/api/v1/leads", headers=bearer(token), params={"limit": 500})

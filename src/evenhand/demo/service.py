@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from datetime import time as clock_time
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,9 @@ from evenhand.demo.writer import write_tables
 from evenhand.i18n import N_
 from evenhand.kit.audit import append
 from evenhand.kit.clock import utcnow
+from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
+from evenhand.leads.service import refresh_aggregates
 from evenhand.models import Lead, User
 
 DEMO_PASSWORD = "evenhand-demo"
@@ -74,16 +77,25 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         counts = write_tables(conn, world.tables, world.team_supervisors,
                               lambda label, f: report(label, SIMULATION_SHARE + f * (1 - SIMULATION_SHARE)))
         _audit(conn, seed, end, scale, counts)
-        report(SCORING, 0.97)
-        _score(conn)
+        report(SCORING, 0.95)
+        _score(conn, end)
     report(DONE, 1.0)
     return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world))
 
 
-def _score(conn: Connection) -> None:
-    """Every lead scored by the shipped rule model as it stood on arrival — what routing would have seen."""
+def _score(conn: Connection, end: date) -> None:
+    """Behaviour totals from the events; every lead scored by the shipped rule model as it stood on arrival
+    (what routing would have seen); and a predictive model learned from the year's outcomes."""
     with Session(bind=conn) as session:
+        refresh_aggregates(session)
         rescore_all(session, now=utcnow(), as_of_intake=True)
+        history = predict_service.history_dataset(session, now=_end_of(end))
+        predict_service.train(session, history, seed=42)
+        session.flush()
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day, clock_time(17, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def _audit(conn: Connection, seed: int, end: date, scale: float, counts: dict[str, int]) -> None:

@@ -12,11 +12,13 @@ from sqlalchemy import ColumnElement, Connection, Integer, Table, and_, bindpara
 from sqlalchemy.orm import Session
 
 from evenhand.leads import scoring_service
+from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import CompiledModel, EventTable, LeadTable, TableScores, score_table
 from evenhand.models import BehaviourEvent, Lead
 
 Progress = Callable[[str, int, int], None]
 WRITE_CHUNK = 20_000
+PREDICT_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def _events(conn: Connection, ids: np.ndarray, where: ColumnElement[bool] | None
     return EventTable(lead=np.searchsorted(ids, lead_ids), kind=kinds, occurred_at=at, dwell_seconds=dwell)
 
 
-def explanation_rows(scores: TableScores) -> list[list[list[object]]]:
+def explanation_rows(scores: TableScores, probability: np.ndarray | None = None) -> list[list[list[object]]]:
     """Each row's non-zero explanation cells as ``[[rule_id, points], ...]``, as the pure path stores them."""
     assert scores.points is not None
     names = [c.rule_id for c in scores.columns]
@@ -78,8 +80,29 @@ def explanation_rows(scores: TableScores) -> list[list[list[object]]]:
     values = np.round(scores.points[rows, cols].astype(np.float64), 3).tolist()
     col_list = cols.tolist()
     starts = np.searchsorted(rows, np.arange(len(scores.totals) + 1)).tolist()
-    return [[[names[col_list[k]], values[k]] for k in range(starts[i], starts[i + 1])]
-            for i in range(len(scores.totals))]
+    out: list[list[list[object]]] = [[[names[col_list[k]], values[k]] for k in range(starts[i], starts[i + 1])]
+                                     for i in range(len(scores.totals))]
+    if probability is not None:
+        for i in np.flatnonzero(~np.isnan(probability)).tolist():
+            out[i].append(scoring_service.blend_line(int(scores.totals[i]), float(scores.rule_totals[i]),
+                                                     float(probability[i])))
+    return out
+
+
+def _probabilities(session: Session, ids: np.ndarray, weight: float) -> np.ndarray | None:
+    """The predictive model's probability per lead (NaN where unknown), or None when not blended."""
+    if weight <= 0 or predict_service.load_active(session) is None:
+        return None
+    out = np.full(len(ids), np.nan)
+    id_list = ids.tolist()
+    position = {lead_id: i for i, lead_id in enumerate(id_list)}
+    for start in range(0, len(id_list), PREDICT_CHUNK):
+        chunk = session.scalars(select(Lead).where(Lead.id.in_(id_list[start:start + PREDICT_CHUNK]))).all()
+        for lead, p in zip(chunk, scoring_service.probabilities(session, chunk, weight), strict=True):
+            if p is not None:
+                out[position[lead.id]] = p
+        session.expunge_all()
+    return out
 
 
 def rescore_all(session: Session, *, now: datetime, as_of_intake: bool = False,
@@ -95,16 +118,18 @@ def rescore_all(session: Session, *, now: datetime, as_of_intake: bool = False,
     conn = session.connection()
     data = read(conn, as_of_intake=as_of_intake)
     report("read", len(data.ids), len(data.ids))
-    scores = score_table(data.leads, data.events, compiled, data.created if as_of_intake else now)
+    probability = _probabilities(session, data.ids, compiled.weight)
+    scores = score_table(data.leads, data.events, compiled, data.created if as_of_intake else now,
+                         probability=probability)
     report("scored", len(data.ids), len(data.ids))
-    _write(conn, data.ids, scores, model.version, None if as_of_intake else now, report)
+    _write(conn, data.ids, scores, probability, model.version, None if as_of_intake else now, report)
     return len(data.ids), model.version
 
 
-def _write(conn: Connection, ids: np.ndarray, scores: TableScores, version: int, now: datetime | None,
-           report: Progress) -> None:
+def _write(conn: Connection, ids: np.ndarray, scores: TableScores, probability: np.ndarray | None, version: int,
+           now: datetime | None, report: Progress) -> None:
     """``now`` None means each score is dated at its lead's creation (scored as of intake)."""
-    lines = explanation_rows(scores)
+    lines = explanation_rows(scores, probability)
     table = Lead.__table__
     assert isinstance(table, Table)
     stmt = (update(table).where(table.c.id == bindparam("lead_id"))

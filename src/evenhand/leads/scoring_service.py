@@ -23,6 +23,7 @@ from evenhand.errors import Invalid, NotFound, describe
 from evenhand.i18n import t
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
+from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import (
     CompiledModel,
     Event,
@@ -113,8 +114,32 @@ def facts(lead: Lead, events: Sequence[BehaviourEvent]) -> LeadFacts:
                      events=tuple(Event(e.kind.value, e.occurred_at, e.dwell_seconds) for e in events))
 
 
+BLEND_LINE = "blend.predictive"
+
+
 def stored_lines(result: ScoreResult) -> list[list[Any]]:
-    return [[line.rule_id, round(line.points, 3)] for line in result.lines if line.points]
+    lines: list[list[Any]] = [[line.rule_id, round(line.points, 3)] for line in result.lines if line.points]
+    if result.probability is not None:
+        lines.append(blend_line(result.total, result.rule_total, result.probability))
+    return lines
+
+
+def blend_line(total: int, rule_total: float, probability: float) -> list[Any]:
+    """What mixing in the predictive model moved the score by, with the probability it used."""
+    return [BLEND_LINE, round(total - rule_total, 3), round(probability, 4)]
+
+
+def probabilities(session: Session, leads: Sequence[Lead], weight: float) -> list[float | None]:
+    """The active predictive model's conversion probability per lead (as at intake) when the rule model
+    blends it in; None otherwise."""
+    active_model = predict_service.load_active(session) if weight > 0 else None
+    if active_model is None:
+        return [None] * len(leads)
+    rows = {row["id"]: row for row in predict_service.intake_rows(session, [lead.id for lead in leads])}
+    known = [lead for lead in leads if lead.id in rows]
+    found = dict(zip([lead.id for lead in known],
+                     active_model.model.predict_proba([rows[lead.id] for lead in known]).tolist(), strict=True))
+    return [found.get(lead.id) for lead in leads]
 
 
 def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[BehaviourEvent]]:
@@ -133,8 +158,8 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     compiled = compiled_body(model.body)
     at = now or utcnow()
     events = _events_of(session, [lead.id for lead in leads])
-    for lead in leads:
-        result = score(facts(lead, events[lead.id]), compiled, at)
+    for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
+        result = score(facts(lead, events[lead.id]), compiled, at, probability)
         lead.score, lead.score_lines = result.total, stored_lines(result)
         lead.score_model_version, lead.scored_at = model.version, at
     session.flush()
@@ -146,7 +171,11 @@ def explanation(session: Session, lead: Lead) -> list[dict[str, Any]]:
         return []
     columns = {c.rule_id: c for c in compiled_body(version(session, lead.score_model_version).body).columns}
     out = []
-    for rule_id, points in lead.score_lines:
+    for rule_id, points, *extra in lead.score_lines:
+        if rule_id == BLEND_LINE:
+            out.append({"rule_id": rule_id, "group": "blend", "kind": "blend", "points": points,
+                        "label": t("Predictive model: {p}% likely to convert", p=round(100 * extra[0]))})
+            continue
         column = columns.get(rule_id)
         out.append({"rule_id": rule_id, "label": column.label if column else rule_id,
                     "group": column.group if column else "", "kind": column.kind if column else "rule",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -173,3 +173,19 @@ def record_events(session: Session, lead: Lead, events: Sequence[EventCreate]) -
     session.flush()
     scoring_service.score_leads(session, [lead])
     return rows
+
+
+def refresh_aggregates(session: Session) -> None:
+    """Recompute every lead's behaviour aggregates from its events (after a bulk load of events)."""
+    events = BehaviourEvent.__table__.alias("e")
+
+    def count(kind: EventKind) -> Any:
+        return (select(func.count()).select_from(events)
+                .where(events.c.lead_id == Lead.id, events.c.kind == kind.value).scalar_subquery())
+
+    values: dict[str, Any] = {column: count(kind) for kind, column in _COUNTERS.items()}
+    values["dwell_seconds"] = (select(func.coalesce(func.sum(events.c.dwell_seconds), 0)).select_from(events)
+                               .where(events.c.lead_id == Lead.id).scalar_subquery())
+    values["last_event_at"] = (select(func.max(events.c.occurred_at)).select_from(events)
+                               .where(events.c.lead_id == Lead.id).scalar_subquery())
+    session.execute(update(Lead).values(**values).execution_options(synchronize_session=False))

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,7 +20,10 @@ from rich.table import Table
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
 
-scoring_app = typer.Typer(help="Predictive lead scoring: learn conversion from history, compare with baselines.",
+if TYPE_CHECKING:
+    from evenhand.leads.predict.data import Dataset
+
+scoring_app = typer.Typer(help="Lead scoring: the rule model, and the predictive model learned from history.",
                           no_args_is_help=True)
 console = Console()
 
@@ -81,7 +84,7 @@ def train_command(csv: Csv = None, target: Target = None, id_column: IdColumn = 
 
 
 def _dataset(csv: Path | None, target: str | None, id_column: str | None, exclude: str, mapping: Path | None,
-             horizon_days: int, step: Callable[[str], None]) -> Any:
+             horizon_days: int, step: Callable[[str], None]) -> Dataset:
     from evenhand.leads.predict import service
 
     step(_READING)

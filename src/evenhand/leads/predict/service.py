@@ -92,7 +92,7 @@ def train(session: Session, dataset: Dataset, *, seed: int = 42, test_size: floa
     row = PredictiveModelVersion(
         version=repository.next_version(session), algorithm=model.algorithm, trained_on=dataset.description[:200],
         features=model.schema.describe(), metrics={**report, "sklearn": sklearn.__version__},
-        artifact=_dump(model), author_id=author_id)
+        artifact=artifact(model), author_id=author_id)
     repository.add_active(session, row)
     audit.append(session, action="scoring.predictive_model_trained", subject_type="predictive_models",
                  subject_id=row.id, actor_id=author_id,
@@ -121,7 +121,8 @@ def _database_of(session: Session) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def _dump(model: LeadModel) -> bytes:
+def artifact(model: LeadModel) -> bytes:
+    """The stored form of a model (joblib, compressed)."""
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=3)
     return buffer.getvalue()
