@@ -16,6 +16,7 @@ from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
 from evenhand.leads import scoring_bulk, scoring_service
+from evenhand.leads.predict import service as predict_service
 from evenhand.web import context
 from evenhand.web.layout import Tr, shell
 
@@ -40,12 +41,59 @@ def scoring_page(request: Request) -> RedirectResponse | None:
         current = scoring_service.active(session)
         body, version = current.body, current.version
         history = [(v.version, v.name, v.note, v.created_at, v.active) for v in scoring_service.versions(session)]
+        predictive = predict_service.load_active(session)
     with shell(principal, tr, title=tr("Lead scoring"), path="/scoring"):
-        ui.label(tr("Active rule model: version {version}", version=version)).classes("text-grey-7").props(
-            'data-testid="active-version"')
-        _editor(principal, tr, body)
-        _history(tr, history)
+        with ui.tabs() as tabs:
+            rules_tab = ui.tab(tr("Rule model"))
+            model_tab = ui.tab(tr("Predictive model")).props('data-testid="predictive-tab"')
+        with ui.tab_panels(tabs, value=rules_tab).classes("w-full"):
+            with ui.tab_panel(rules_tab):
+                ui.label(tr("Active rule model: version {version}", version=version)).classes("text-grey-7").props(
+                    'data-testid="active-version"')
+                _editor(principal, tr, body)
+                _history(tr, history)
+            with ui.tab_panel(model_tab):
+                _evaluation(predictive, tr)
     return None
+
+
+METRICS = (("auc", N_("ROC AUC (higher is better)")), ("brier", N_("Brier score (lower is better)")),
+           ("log_loss", N_("Log loss (lower is better)")),
+           ("top_decile_conversion", N_("Conversion in the top tenth")))
+
+
+def _evaluation(model: Any, tr: Tr) -> None:
+    """The held-out evaluation of the active predictive model, beside both baselines, and its calibration."""
+    if model is None:
+        ui.label(tr("No predictive model yet. Train one with: evenhand scoring train")).classes("text-grey-7")
+        return
+    m = model.metrics
+    ui.label(tr("Version {version}: {algorithm}, trained on {source}", version=model.version,
+                algorithm=model.algorithm, source=model.trained_on)).classes("text-grey-7")
+    ui.label(tr("Held-out evaluation: {n_test} of {n_rows} rows, base rate {rate}", n_test=m["n_test"],
+                n_rows=m["n_rows"], rate=f"{100 * m['base_rate']:.1f}%"))
+    names = {"model": tr("Model"), "logistic": tr("Logistic regression"), "naive_bayes": tr("Naive Bayes (Odoo)")}
+    figures = {"model": m, **m["baselines"]}
+    columns = [{"name": "metric", "label": tr("Figure"), "field": "metric", "align": "left"}] + [
+        {"name": k, "label": v, "field": k} for k, v in names.items()]
+    rows = [{"metric": tr(text), **{k: f"{figures[k][key]:.4f}" for k in names}} for key, text in METRICS]
+    ui.table(columns=columns, rows=rows, row_key="metric").classes("w-full max-w-3xl").props(
+        'data-testid="evaluation-table"')
+    _calibration_chart(m["calibration"], tr)
+
+
+def _calibration_chart(rows: list[dict[str, Any]], tr: Tr) -> None:
+    points = [[round(r["mean_predicted"], 4), round(r["observed"], 4)] for r in rows]
+    top = max([1e-3, *[max(p) for p in points]])
+    ui.echart({
+        "title": {"text": tr("Calibration on the held-out part"), "textStyle": {"fontSize": 14}},
+        "tooltip": {"trigger": "item"}, "legend": {"bottom": 0},
+        "xAxis": {"type": "value", "name": tr("Predicted"), "max": round(top * 1.05, 3)},
+        "yAxis": {"type": "value", "name": tr("Observed"), "max": round(top * 1.05, 3)},
+        "series": [{"name": tr("Model"), "type": "line", "data": points, "symbolSize": 8},
+                   {"name": tr("Perfect calibration"), "type": "line", "data": [[0, 0], [top, top]],
+                    "lineStyle": {"type": "dashed"}, "symbol": "none"}],
+    }).classes("w-full max-w-3xl h-80").props('data-testid="calibration-chart"')
 
 
 def _editor(principal: Principal, tr: Tr, body: str) -> None:
