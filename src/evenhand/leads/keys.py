@@ -34,9 +34,9 @@ def company_key(company: str | None) -> str | None:
     if not company:
         return None
     text = unicodedata.normalize("NFKC", company).strip().lower()
-    for suffix in _COMPANY_SUFFIXES:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            text = text[: -len(suffix)]
+    for suffix in _COMPANY_SUFFIXES:  # longest forms first; a name that is only a legal form stays whole
+        if text.endswith(suffix):
+            text = text[: -len(suffix)] if len(text) > len(suffix) else text
             break
     key = _NOT_WORD.sub("", text)
     return key or None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evenhand.errors import Invalid
 from evenhand.leads.schemas import LeadCreate
@@ -52,12 +52,13 @@ class Mapping(BaseModel):
                                        for k, v in data["fields"].items()}}
         return data
 
-    @model_validator(mode="after")
-    def _known_fields(self) -> Mapping:
-        unknown = sorted(set(self.fields) - set(LEAD_FIELDS))
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        unknown = sorted(set(fields) - set(LEAD_FIELDS))
         if unknown:
             raise ValueError(f"unknown lead field {unknown[0]!r}; known: {', '.join(LEAD_FIELDS)}")
-        return self
+        return fields
 
 
 def parse_mapping(text: str) -> Mapping:

@@ -26,7 +26,7 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str | None]]]:
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str | None]]]:
     text = _decode(path.read_bytes())
-    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
+    dialect = _dialect(text)
     reader = csv.reader(io.StringIO(text), dialect)
     header = [h.strip() for h in next(reader, [])]
     rows = []
@@ -36,6 +36,14 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str | None]]]:
                           row=number, got=len(values), want=len(header))
         rows.append(dict(zip(header, [*values, *[None] * (len(header) - len(values))], strict=True)))
     return header, rows
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Comma, semicolon or tab, as the sample suggests; plain comma-separated when it cannot tell."""
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
 
 
 def _decode(data: bytes) -> str:
