@@ -18,7 +18,7 @@ from evenhand.leads.predict import service as predict_service
 from evenhand.leads.schemas import EventCreate, LeadCreate
 from evenhand.leads.scoring.schema import default_text
 from evenhand.leads.service import intake, record_events
-from evenhand.models import EventKind, Lead, ScoringModelVersion
+from evenhand.models import EventKind, Lead, LeadStatus, ScoringModelVersion
 from tests.builders import Org
 from tests.support import audit_actions, error_of, row_counts
 
@@ -133,7 +133,8 @@ def test_blending_the_predictive_model_moves_the_score_and_says_so(engine: Engin
     with session_scope(engine) as session:
         history = [new_lead(session, n, industry=("制造业", "教育")[n % 2], company_size=100 + n) for n in range(200)]
         for lead in history:
-            lead.status = lead.status.CONVERTED if lead.industry == "制造业" and lead.id % 3 else lead.status.DISQUALIFIED
+            won = lead.industry == "制造业" and lead.id % 3
+            lead.status = LeadStatus.CONVERTED if won else LeadStatus.DISQUALIFIED
         session.flush()
         predict_service.train(session, predict_service.history_dataset(session), seed=1)
         scoring_service.save(session, blended, author=None)
