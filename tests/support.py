@@ -9,9 +9,6 @@ from sqlalchemy import Engine, func, select
 from evenhand.db import session_scope
 from evenhand.models import AuditEntry, Base
 
-MISSING_SUPERVISOR_FK = ("migration 0001 declares fk_teams_supervisor_id_users with use_alter=True inside "
-                         "op.create_table, which skips it; on PostgreSQL the constraint is never created")
-
 
 def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per table, for every table in the metadata (the audit log included)."""

@@ -15,7 +15,6 @@ from evenhand.db import make_engine
 from evenhand.migrate import alembic_config, upgrade
 from evenhand.models import Base
 from tests.databases import PgServer, worker_tag
-from tests.support import MISSING_SUPERVISOR_FK
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
 
@@ -65,10 +64,8 @@ def test_upgrade_builds_every_table_repeatably_and_downgrades(empty_engine: Engi
     assert set(inspect(empty_engine).get_table_names()) == TABLES | {"alembic_version"}
 
 
-def test_models_and_migrations_agree(engine: Engine, backend: str, request: pytest.FixtureRequest) -> None:
+def test_models_and_migrations_agree(engine: Engine) -> None:
     """Autogenerate finds nothing to add: the migrated test database (see conftest) matches the models."""
-    if backend == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=MISSING_SUPERVISOR_FK))
     assert differences(engine) == []
 
 

@@ -108,12 +108,13 @@ def test_bulk_rescoring_matches_scoring_one_by_one(engine: Engine) -> None:
             record_events(session, lead, [EventCreate(kind=EventKind.PAGE_VIEW, dwell_seconds=30 * n,
                                                       occurred_at=now - timedelta(days=n))] * (n % 4))
         scoring_service.score_leads(session, leads, now=now)
-        one_by_one = {lead.id: (lead.score, lead.score_lines) for lead in leads}
+        one_by_one = {lead.id: (lead.score, lead.score_points) for lead in leads}
+        assert all(points for _, points in one_by_one.values())
     with session_scope(engine) as session:
         count, version = scoring_bulk.rescore_all(session, now=now)
     assert (count, version) == (39, 1)
     with session_scope(engine, readonly=True) as session:
-        bulk = {lead.id: (lead.score, lead.score_lines) for lead in session.scalars(select(Lead))}
+        bulk = {lead.id: (lead.score, lead.score_points) for lead in session.scalars(select(Lead))}
     assert bulk == one_by_one
 
 

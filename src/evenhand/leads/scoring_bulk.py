@@ -1,24 +1,38 @@
-"""Columnar reads of leads and their events for the vectorised scorer: rescoring and previews."""
+"""Columnar reads of leads and their events for the vectorised scorer: rescoring and previews.
+
+Rescoring a million leads has to fit in seconds, so the bulk reads and the score write-back go
+through the database driver's cursor directly (plain tuples, ``executemany``) instead of ORM rows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, Integer, Table, and_, bindparam, cast, func, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from evenhand.kit.clock import as_utc
 from evenhand.leads import scoring_service
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import CompiledModel, EventTable, LeadTable, TableScores, score_table
-from evenhand.models import BehaviourEvent, Lead
+from evenhand.models import Lead
 
 Progress = Callable[[str, int, int], None]
-WRITE_CHUNK = 20_000
+WRITE_CHUNK = 50_000
 PREDICT_CHUNK = 5_000
+# unixepoch() (SQLite ≥ 3.38) parses several times faster than strftime('%s'); both truncate to seconds.
+_EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
+          else "CAST(strftime('%s', {}) AS INTEGER)",
+          "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
+# Missing numbers come back as -1 so whole columns convert to numpy at once (and -1 becomes NaN).
+_LEADS = ("SELECT id, {created}, COALESCE(company_size, -1), industry, region, title, source, email, phone"
+          " FROM leads l {where} ORDER BY id")
+_EVENTS = "SELECT e.lead_id, {occurred}, COALESCE(e.dwell_seconds, -1), e.kind FROM behaviour_events e"
 
 
 @dataclass(frozen=True)
@@ -29,64 +43,62 @@ class Columns:
     events: EventTable
 
 
-def epoch(column: Any, dialect: str) -> ColumnElement[int]:
-    """Seconds since 1970 computed by the database: naive UTC on SQLite, timestamp on PostgreSQL."""
-    if dialect == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
-    return cast(func.extract("epoch", column), Integer)
+def _raw(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
-def read(conn: Connection, where: ColumnElement[bool] | None = None, *, as_of_intake: bool = False) -> Columns:
-    """Leads (optionally filtered) in id order with their events; ``as_of_intake`` keeps only the events
-    that had happened when each lead was created."""
-    dialect = conn.dialect.name
-    stmt = select(Lead.id, Lead.industry, Lead.company_size, Lead.region, Lead.title,
-                  Lead.source, Lead.email, Lead.phone, epoch(Lead.created_at, dialect)).order_by(Lead.id)
-    if where is not None:
-        stmt = stmt.where(where)
-    rows = conn.execute(stmt).all()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
-    size = np.array([np.nan if v is None else float(v) for v in cols[2]], dtype=np.float64)
-    leads = LeadTable(industry=list(cols[1]), company_size=size, region=list(cols[3]), title=list(cols[4]),
-                      source=list(cols[5]), email=list(cols[6]), phone=list(cols[7]))
-    created = np.array(cols[8], dtype=np.int64)
-    return Columns(ids, created, leads, _events(conn, ids, where, dialect, as_of_intake))
+def _marker(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def _events(conn: Connection, ids: np.ndarray, where: ColumnElement[bool] | None, dialect: str,
-            as_of_intake: bool) -> EventTable:
-    stmt = select(BehaviourEvent.lead_id, BehaviourEvent.kind, epoch(BehaviourEvent.occurred_at, dialect),
-                  BehaviourEvent.dwell_seconds)
-    if where is not None or as_of_intake:
-        stmt = stmt.join(Lead, Lead.id == BehaviourEvent.lead_id)
-    if where is not None:
-        stmt = stmt.where(where)
+def read(conn: Connection, *, created_since: datetime | None = None, as_of_intake: bool = False) -> Columns:
+    """Leads (all, or created since a moment) in id order with their events; ``as_of_intake`` keeps only
+    the events that had happened when each lead was created."""
+    epoch = _EPOCH[conn.dialect.name]
+    clauses, params = [], []
+    if created_since is not None:
+        clauses.append(f"l.created_at >= {_marker(conn)}")
+        params.append(_bind_time(conn, created_since))
+    lead_where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = _raw(conn, _LEADS.format(created=epoch.format("l.created_at"), where=lead_where), params)
+    table = np.array(rows, dtype=object).reshape(len(rows), 9)
+    ids, created = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    text = [table[:, j].tolist() for j in range(3, 9)]
+    leads = LeadTable(industry=text[0], company_size=_missing_as_nan(table[:, 2]), region=text[1], title=text[2],
+                      source=text[3], email=text[4], phone=text[5])
+    events = _raw(conn, _EVENTS.format(occurred=epoch.format("e.occurred_at")))
+    return Columns(ids, created, leads, _event_table(ids, created, events, as_of_intake))
+
+
+def _missing_as_nan(column: np.ndarray) -> np.ndarray:
+    values = column.astype(np.float64)
+    values[values < 0] = np.nan
+    return values
+
+
+def _bind_time(conn: Connection, moment: datetime) -> datetime | str:
+    """As the column stores it: naive UTC; on SQLite the exact text form SQLAlchemy writes, so text compares."""
+    naive = as_utc(moment).replace(tzinfo=None)
+    return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else naive
+
+
+def _event_table(ids: np.ndarray, created: np.ndarray, rows: list[tuple[Any, ...]],
+                 as_of_intake: bool) -> EventTable:
+    """Events of the leads read (others dropped), optionally only those before each lead was created."""
+    table = np.array(rows, dtype=object).reshape(len(rows), 4)
+    lead_ids, at = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    index = np.searchsorted(ids, lead_ids)
+    keep = index < len(ids)
+    keep[keep] = ids[index[keep]] == lead_ids[keep]
     if as_of_intake:
-        stmt = stmt.where(BehaviourEvent.occurred_at <= Lead.created_at)
-    rows = conn.execute(stmt).all()
-    lead_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    kinds = np.array([r[1] for r in rows], dtype=object)
-    at = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-    dwell = np.array([np.nan if r[3] is None else float(r[3]) for r in rows], dtype=np.float64)
-    return EventTable(lead=np.searchsorted(ids, lead_ids), kind=kinds, occurred_at=at, dwell_seconds=dwell)
-
-
-def explanation_rows(scores: TableScores, probability: np.ndarray | None = None) -> list[list[list[object]]]:
-    """Each row's non-zero explanation cells as ``[[rule_id, points], ...]``, as the pure path stores them."""
-    assert scores.points is not None
-    names = [c.rule_id for c in scores.columns]
-    rows, cols = np.nonzero(scores.points)
-    values = np.round(scores.points[rows, cols].astype(np.float64), 3).tolist()
-    col_list = cols.tolist()
-    starts = np.searchsorted(rows, np.arange(len(scores.totals) + 1)).tolist()
-    out: list[list[list[object]]] = [[[names[col_list[k]], values[k]] for k in range(starts[i], starts[i + 1])]
-                                     for i in range(len(scores.totals))]
-    if probability is not None:
-        for i in np.flatnonzero(~np.isnan(probability)).tolist():
-            out[i].append(scoring_service.blend_line(int(scores.totals[i]), float(scores.rule_totals[i]),
-                                                     float(probability[i])))
-    return out
+        keep[keep] = at[keep] <= created[index[keep]]
+    return EventTable(lead=index[keep], kind=table[keep, 3], occurred_at=at[keep],
+                      dwell_seconds=_missing_as_nan(table[keep, 2]))
 
 
 def _probabilities(session: Session, ids: np.ndarray, weight: float) -> np.ndarray | None:
@@ -115,6 +127,7 @@ def rescore_all(session: Session, *, now: datetime, as_of_intake: bool = False,
     report = progress or (lambda _stage, _done, _total: None)
     model = scoring_service.active(session)
     compiled = scoring_service.compiled_body(model.body)
+    number = model.version
     conn = session.connection()
     data = read(conn, as_of_intake=as_of_intake)
     report("read", len(data.ids), len(data.ids))
@@ -122,31 +135,46 @@ def rescore_all(session: Session, *, now: datetime, as_of_intake: bool = False,
     scores = score_table(data.leads, data.events, compiled, data.created if as_of_intake else now,
                          probability=probability)
     report("scored", len(data.ids), len(data.ids))
-    _write(conn, data.ids, scores, probability, model.version, None if as_of_intake else now, report)
-    return len(data.ids), model.version
+    _write(conn, data.ids, scores, probability, report)
+    _stamp(conn, number, None if as_of_intake else now)
+    return len(data.ids), number
 
 
-def _write(conn: Connection, ids: np.ndarray, scores: TableScores, probability: np.ndarray | None, version: int,
-           now: datetime | None, report: Progress) -> None:
-    """``now`` None means each score is dated at its lead's creation (scored as of intake)."""
-    lines = explanation_rows(scores, probability)
+def _write(conn: Connection, ids: np.ndarray, scores: TableScores, probability: np.ndarray | None,
+           report: Progress) -> None:
+    """Score, explanation bytes and probability per lead, by primary key, through the driver's executemany."""
+    assert scores.points is not None
+    points = np.ascontiguousarray(scores.points, dtype=scoring_service.POINTS_DTYPE)
+    width = points.shape[1] * points.itemsize
+    blob = points.tobytes()
+    mark = _marker(conn)
+    sql = f"UPDATE leads SET score = {mark}, score_points = {mark}, score_probability = {mark} WHERE id = {mark}"
+    totals, id_list = scores.totals.tolist(), ids.tolist()
+    chances = [None] * len(id_list) if probability is None else \
+        [None if np.isnan(p) else p for p in probability.tolist()]
+    cursor = conn.connection.cursor()
+    try:
+        for start in range(0, len(id_list), WRITE_CHUNK):
+            end = min(start + WRITE_CHUNK, len(id_list))
+            cursor.executemany(sql, [(totals[i], blob[i * width:(i + 1) * width], chances[i], id_list[i])
+                                     for i in range(start, end)])
+            report("written", end, len(id_list))
+    finally:
+        cursor.close()
+
+
+def _stamp(conn: Connection, version: int, now: datetime | None) -> None:
+    """One statement for what every row shares: the version, and when it was scored (``None``: at creation)."""
     table = Lead.__table__
     assert isinstance(table, Table)
-    stmt = (update(table).where(table.c.id == bindparam("lead_id"))
-            .values(score=bindparam("s"), score_lines=bindparam("l"), score_model_version=version,
-                    scored_at=table.c.created_at if now is None else now))
-    totals = scores.totals.tolist()
-    id_list = ids.tolist()
-    for start in range(0, len(id_list), WRITE_CHUNK):
-        end = min(start + WRITE_CHUNK, len(id_list))
-        conn.execute(stmt, [{"lead_id": id_list[i], "s": totals[i], "l": lines[i]} for i in range(start, end)])
-        report("written", end, len(id_list))
+    conn.execute(update(table).values(score_model_version=version,
+                                      scored_at=table.c.created_at if now is None else bindparam("now", now)))
 
 
 def preview(session: Session, candidate: CompiledModel, *, since: datetime) -> dict[str, object]:
     """The leads created since ``since``, scored as they arrived, under the active model and the candidate."""
     current = scoring_service.compiled_body(scoring_service.active(session).body)
-    data = read(session.connection(), and_(Lead.created_at >= since), as_of_intake=True)
+    data = read(session.connection(), created_since=since, as_of_intake=True)
     before = score_table(data.leads, data.events, current, data.created, explain=False).totals
     after = score_table(data.leads, data.events, candidate, data.created, explain=False).totals
     threshold = candidate.model.threshold_high_value

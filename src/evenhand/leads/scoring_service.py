@@ -2,9 +2,11 @@
 
 The rule model is a YAML document stored with every version (who, when, what changed). Exactly
 one version is active; a database without one gets the shipped default as version 1 the first time
-anything is scored. A lead's score is stored with the version that produced it and its explanation
-as ``[[rule_id, points], ...]`` (non-zero lines only): labels come from that version's document, so
-an explanation always reads as it did when the score was given.
+anything is scored. A lead's score is stored with the version that produced it and its explanation:
+the points on each of that version's columns (``score_points``, float32) and the predictive
+probability when one was blended in. Labels come from that version's document, so an explanation
+always reads as it did when the score was given. The same bytes come out of the one-lead path and
+the vectorised rescoring.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -35,6 +38,7 @@ from evenhand.leads.scoring import (
     score,
 )
 from evenhand.leads.scoring.schema import MESSAGES, default_text
+from evenhand.leads.scoring.vector import row_lines
 from evenhand.models import BehaviourEvent, Lead, ScoringModelVersion
 
 DEFAULT_NOTE = "the default model shipped with evenhand"
@@ -115,18 +119,16 @@ def facts(lead: Lead, events: Sequence[BehaviourEvent]) -> LeadFacts:
 
 
 BLEND_LINE = "blend.predictive"
+POINTS_DTYPE = np.dtype("<f4")
 
 
-def stored_lines(result: ScoreResult) -> list[list[Any]]:
-    lines: list[list[Any]] = [[line.rule_id, round(line.points, 3)] for line in result.lines if line.points]
-    if result.probability is not None:
-        lines.append(blend_line(result.total, result.rule_total, result.probability))
-    return lines
-
-
-def blend_line(total: int, rule_total: float, probability: float) -> list[Any]:
-    """What mixing in the predictive model moved the score by, with the probability it used."""
-    return [BLEND_LINE, round(total - rule_total, 3), round(probability, 4)]
+def points_bytes(compiled: CompiledModel, result: ScoreResult) -> bytes:
+    """The explanation as stored: one float32 per column of the model version, zero where nothing fired."""
+    index = compiled.column_index()
+    row = np.zeros(len(compiled.columns), dtype=POINTS_DTYPE)
+    for line in result.lines:
+        row[index[line.rule_id]] = line.points
+    return row.tobytes()
 
 
 def probabilities(session: Session, leads: Sequence[Lead], weight: float) -> list[float | None]:
@@ -160,24 +162,21 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     events = _events_of(session, [lead.id for lead in leads])
     for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
         result = score(facts(lead, events[lead.id]), compiled, at, probability)
-        lead.score, lead.score_lines = result.total, stored_lines(result)
-        lead.score_model_version, lead.scored_at = model.version, at
+        lead.score, lead.score_points = result.total, points_bytes(compiled, result)
+        lead.score_probability, lead.score_model_version, lead.scored_at = probability, model.version, at
     session.flush()
 
 
 def explanation(session: Session, lead: Lead) -> list[dict[str, Any]]:
-    """The lead's stored lines with the labels of the version that scored it."""
-    if lead.score_model_version is None or not lead.score_lines:
+    """The lead's stored lines with the labels of the version that scored it; a blend line when one applied."""
+    if lead.score_model_version is None or lead.score_points is None:
         return []
-    columns = {c.rule_id: c for c in compiled_body(version(session, lead.score_model_version).body).columns}
-    out = []
-    for rule_id, points, *extra in lead.score_lines:
-        if rule_id == BLEND_LINE:
-            out.append({"rule_id": rule_id, "group": "blend", "kind": "blend", "points": points,
-                        "label": t("Predictive model: {p}% likely to convert", p=round(100 * extra[0]))})
-            continue
-        column = columns.get(rule_id)
-        out.append({"rule_id": rule_id, "label": column.label if column else rule_id,
-                    "group": column.group if column else "", "kind": column.kind if column else "rule",
-                    "points": points})
+    compiled = compiled_body(version(session, lead.score_model_version).body)
+    row = np.frombuffer(lead.score_points, dtype=POINTS_DTYPE)
+    out = [{"rule_id": line.rule_id, "label": line.label, "group": line.group, "kind": line.kind,
+            "points": round(line.points, 3)} for line in row_lines(compiled, row)]
+    if lead.score_probability is not None and lead.score is not None:
+        out.append({"rule_id": BLEND_LINE, "group": "blend", "kind": "blend",
+                    "points": round(lead.score - float(row.sum(dtype=np.float64)), 3),
+                    "label": t("Predictive model: {p}% likely to convert", p=round(100 * lead.score_probability))})
     return out

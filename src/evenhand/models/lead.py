@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
@@ -51,7 +50,9 @@ class Lead(IdMixin, CreatedMixin, Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     score: Mapped[int | None]
     score_model_version: Mapped[int | None]
-    score_lines: Mapped[list[Any] | None]
+    # The explanation: the score's points per column of its model version (float32, little-endian).
+    score_points: Mapped[bytes | None] = mapped_column(LargeBinary)
+    score_probability: Mapped[float | None]
     scored_at: Mapped[datetime | None]
     # Normalised contact keys for duplicate detection; a duplicate is linked, never merged away.
     email_key: Mapped[str | None] = mapped_column(String(200), index=True)

@@ -19,8 +19,8 @@ from tests.builders import make_lead
 from tests.support import audit_actions
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-LEAKY = {"owner_id", "status", "score", "score_lines", "assigned_at", "first_response_at", "closed_at",
-         "last_event_at", "product_line_id"}
+LEAKY = {"owner_id", "status", "score", "score_points", "score_probability", "assigned_at", "first_response_at",
+         "closed_at", "last_event_at", "product_line_id"}
 
 
 def _lead(session: Session, *, status: LeadStatus, days_old: float, **fields: Any) -> Lead:
