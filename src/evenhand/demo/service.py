@@ -76,9 +76,9 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
     with engine.begin() as conn:
         counts = write_tables(conn, world.tables, world.team_supervisors,
                               lambda label, f: report(label, SIMULATION_SHARE + f * (1 - SIMULATION_SHARE)))
-        _audit(conn, seed, end, scale, counts)
         report(SCORING, 0.95)
         _score(conn, end)
+        _audit(conn, seed, end, scale, counts)
     report(DONE, 1.0)
     return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world))
 

@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from evenhand.kit.clock import as_utc
 from evenhand.leads import scoring_service
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import CompiledModel, EventTable, LeadTable, TableScores, score_table
+from evenhand.leads.scoring.schema import EVENT_KINDS
 from evenhand.models import Lead
 
 Progress = Callable[[str, int, int], None]
@@ -32,7 +33,9 @@ _EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_i
 # Missing numbers come back as -1 so whole columns convert to numpy at once (and -1 becomes NaN).
 _LEADS = ("SELECT id, {created}, COALESCE(company_size, -1), industry, region, title, source, email, phone"
           " FROM leads l {where} ORDER BY id")
-_EVENTS = "SELECT e.lead_id, {occurred}, COALESCE(e.dwell_seconds, -1), e.kind FROM behaviour_events e"
+# Event kinds come back as their index in EVENT_KINDS (-1 for others): integers convert far faster.
+_KIND_CODE = "CASE e.kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(EVENT_KINDS)) + " ELSE -1 END"
+_EVENTS = f"SELECT e.lead_id, {{occurred}}, COALESCE(e.dwell_seconds, -1), {_KIND_CODE} FROM behaviour_events e"
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,14 @@ def _bind_time(conn: Connection, moment: datetime) -> datetime | str:
 def _event_table(ids: np.ndarray, created: np.ndarray, rows: list[tuple[Any, ...]],
                  as_of_intake: bool) -> EventTable:
     """Events of the leads read (others dropped), optionally only those before each lead was created."""
-    table = np.array(rows, dtype=object).reshape(len(rows), 4)
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 4)  # all numeric; ids and seconds fit exactly
     lead_ids, at = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
     index = np.searchsorted(ids, lead_ids)
     keep = index < len(ids)
     keep[keep] = ids[index[keep]] == lead_ids[keep]
     if as_of_intake:
         keep[keep] = at[keep] <= created[index[keep]]
-    return EventTable(lead=index[keep], kind=table[keep, 3], occurred_at=at[keep],
+    return EventTable(lead=index[keep], kind=table[keep, 3].astype(np.int8), occurred_at=at[keep],
                       dwell_seconds=_missing_as_nan(table[keep, 2]))
 
 
@@ -135,20 +138,23 @@ def rescore_all(session: Session, *, now: datetime, as_of_intake: bool = False,
     scores = score_table(data.leads, data.events, compiled, data.created if as_of_intake else now,
                          probability=probability)
     report("scored", len(data.ids), len(data.ids))
-    _write(conn, data.ids, scores, probability, report)
-    _stamp(conn, number, None if as_of_intake else now)
+    _write(conn, data.ids, scores, probability, number, None if as_of_intake else now, report)
     return len(data.ids), number
 
 
-def _write(conn: Connection, ids: np.ndarray, scores: TableScores, probability: np.ndarray | None,
-           report: Progress) -> None:
-    """Score, explanation bytes and probability per lead, by primary key, through the driver's executemany."""
+def _write(conn: Connection, ids: np.ndarray, scores: TableScores, probability: np.ndarray | None, version: int,
+           now: datetime | None, report: Progress) -> None:
+    """Score, explanation bytes, probability, version and time per lead, by primary key, in one pass through
+    the driver's executemany; ``now`` None dates each score at its lead's creation."""
     assert scores.points is not None
     points = np.ascontiguousarray(scores.points, dtype=scoring_service.POINTS_DTYPE)
     width = points.shape[1] * points.itemsize
     blob = points.tobytes()
     mark = _marker(conn)
-    sql = f"UPDATE leads SET score = {mark}, score_points = {mark}, score_probability = {mark} WHERE id = {mark}"
+    scored_at = "created_at" if now is None else mark
+    sql = (f"UPDATE leads SET score = {mark}, score_points = {mark}, score_probability = {mark}, "
+           f"score_model_version = {int(version)}, scored_at = {scored_at} WHERE id = {mark}")
+    extra = () if now is None else (_bind_time(conn, now),)
     totals, id_list = scores.totals.tolist(), ids.tolist()
     chances = [None] * len(id_list) if probability is None else \
         [None if np.isnan(p) else p for p in probability.tolist()]
@@ -156,19 +162,11 @@ def _write(conn: Connection, ids: np.ndarray, scores: TableScores, probability: 
     try:
         for start in range(0, len(id_list), WRITE_CHUNK):
             end = min(start + WRITE_CHUNK, len(id_list))
-            cursor.executemany(sql, [(totals[i], blob[i * width:(i + 1) * width], chances[i], id_list[i])
+            cursor.executemany(sql, [(totals[i], blob[i * width:(i + 1) * width], chances[i], *extra, id_list[i])
                                      for i in range(start, end)])
             report("written", end, len(id_list))
     finally:
         cursor.close()
-
-
-def _stamp(conn: Connection, version: int, now: datetime | None) -> None:
-    """One statement for what every row shares: the version, and when it was scored (``None``: at creation)."""
-    table = Lead.__table__
-    assert isinstance(table, Table)
-    conn.execute(update(table).values(score_model_version=version,
-                                      scored_at=table.c.created_at if now is None else bindparam("now", now)))
 
 
 def preview(session: Session, candidate: CompiledModel, *, since: datetime) -> dict[str, object]:
