@@ -80,6 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{data / 'e2e.sqlite'}"
     _seed(url)
+    seed_leads(url)
     port = _free_port()
     env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(data), "EVENHAND_LOCALE": "zh-CN"}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port)],
@@ -125,3 +126,30 @@ def page(browser: object) -> Iterator[object]:
     pg = context.new_page()
     yield pg
     context.close()
+
+
+def seed_leads(url: str) -> None:
+    """A few scored leads with behaviour for the lead and scoring pages (owned by 张伟 and 陈小雨)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from evenhand.kit.clock import utcnow
+    from evenhand.leads import service as lead_service
+    from evenhand.leads.schemas import EventCreate, LeadCreate
+    from evenhand.models import EventKind, User
+
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        owners = {u.username: u for u in session.scalars(select(User))}
+        for n, (company, industry, owner) in enumerate((("苏州精密制造有限公司", "制造业", "zhangwei"),
+                                                        ("杭州新零售科技", "零售", "xiaochen"),
+                                                        ("广州物流集团", "物流", "lihua"))):
+            data = LeadCreate(source="website", external_id=f"E-{n}", company=company, industry=industry,
+                              region="east", company_size=800, title="采购总监", phone="13800000000")
+            lead = lead_service.intake(session, data, actor=None, dedup=[]).lead
+            lead.owner_id = owners[owner].id
+            lead_service.record_events(session, lead, [
+                EventCreate(kind=EventKind.WHITEPAPER_DOWNLOAD, occurred_at=utcnow() - timedelta(hours=2)),
+                EventCreate(kind=EventKind.PAGE_VIEW, dwell_seconds=240, occurred_at=utcnow() - timedelta(hours=3))])
+    engine.dispose()

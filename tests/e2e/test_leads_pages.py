@@ -1,0 +1,57 @@
+"""Leads and scoring in a real browser: the list, one lead's explained score, editing the rule model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import ARTIFACTS, Server
+from tests.e2e.test_shell import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def field(page: Page, test_id: str) -> Locator:
+    """A text field by test id, whether Quasar put the attribute on the wrapper or on the input itself."""
+    return page.locator(f'[data-testid="{test_id}"] input, input[data-testid="{test_id}"]').first
+
+
+def test_supervisor_sees_team_leads_and_reads_why_a_lead_scored(server: Server, page: Page) -> None:
+    sign_in(page, server.base, "wangqiang")
+    page.goto(f"{server.base}/leads")
+    expect(page.get_by_text("苏州精密制造有限公司")).to_be_visible()
+    expect(page.get_by_text("杭州新零售科技")).to_be_visible()
+    expect(page.get_by_text("广州物流集团")).to_have_count(0)  # another team's lead
+    field(page, "lead-search").fill("精密")
+    expect(page.get_by_text("杭州新零售科技")).to_have_count(0)
+    page.get_by_text("苏州精密制造有限公司").click()
+    expect(page).to_have_url(re.compile(r"/leads/\d+$"))
+    explanation = page.get_by_test_id("score-explanation")
+    expect(explanation).to_contain_text("行业：制造业")
+    expect(explanation).to_contain_text("下载白皮书")
+    expect(page.get_by_test_id("behaviour-timeline")).to_contain_text("下载白皮书")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lead-detail.png"), full_page=True)
+
+
+def test_ops_edits_the_rule_model_with_inline_errors_preview_and_save(server: Server, page: Page) -> None:
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/scoring")
+    expect(page.get_by_test_id("model-status")).to_contain_text("模型有效")
+    editor = page.get_by_test_id("model-editor").locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\nbogus_key: 1\n")
+    expect(page.get_by_test_id("model-status")).to_contain_text("处问题")
+    expect(page.get_by_test_id("model-problems")).to_contain_text("bogus_key")
+    expect(page.get_by_test_id("save-model")).to_be_disabled()
+    for _ in range(len("bogus_key: 1\n")):
+        page.keyboard.press("Backspace")
+    expect(page.get_by_test_id("model-status")).to_contain_text("模型有效")
+    page.get_by_test_id("preview-model").click()
+    expect(page.get_by_test_id("preview-summary")).to_contain_text("3 条线索")
+    field(page, "model-note").fill("仅格式调整")
+    page.get_by_test_id("save-model").click()
+    expect(page.get_by_test_id("active-version")).to_contain_text("第 2 版", timeout=10_000)
