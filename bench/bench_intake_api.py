@@ -32,8 +32,8 @@ PING = 2000
 
 def _lead(n: int) -> dict[str, object]:
     return {"source": "website", "external_id": f"api-{n}", "company": f"华东智能制造{n}有限公司",
-            "contact_name": "李雷", "email": f"buyer{n}@corp{n % 500}.cn", "phone": f"139{n:08d}", "title": "采购经理", "industry": "制造业",
-            "region": "east", "company_size": 100 + n % 900}
+            "contact_name": "李雷", "email": f"buyer{n}@corp{n % 500}.cn", "phone": f"139{n:08d}",
+            "title": "采购经理", "industry": "制造业", "region": "east", "company_size": 100 + n % 900}
 
 
 def _port() -> int:
