@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from evenhand import __version__
+from evenhand.app import create_app
+from evenhand.config import Settings
 from tests.builders import Org
 from tests.support import error_of
 
@@ -47,7 +49,9 @@ def test_wrong_method_is_405_json_with_allow(client: TestClient, org: Org, metho
         assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
 
 
-def test_an_unexpected_error_is_a_bare_500_json(app: FastAPI) -> None:
+def test_an_unexpected_error_is_a_bare_500_json(settings: Settings, engine: Engine) -> None:
+    app = create_app(settings, engine, ui=False)  # its own: this test adds a route
+
     @app.get("/test-boom")
     def boom() -> None:
         raise RuntimeError("secret detail that must not leak")

@@ -124,8 +124,6 @@ class TestUsers:
         assert field in result.output
         assert audit_entries(engine) == []
 
-    @pytest.mark.xfail(strict=True, reason="the unknown-reference error ('{field} {id} does not exist.') "
-                                           "raises KeyError in t(), so the command crashes")
     def test_unknown_team_exits_1_naming_the_field(self, run: Run, engine: Engine) -> None:
         result = run("users", "create", "lost", "--team-id", "999", "--password", "a long enough password")
         assert isinstance(result.exception, SystemExit), repr(result.exception)

@@ -104,8 +104,6 @@ UNKNOWN_REFERENCES: list[tuple[str, str, Any, str]] = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="org.service._check_refs raises Invalid('{field} {id} does not exist.') "
-                                       "but 'field' is not a format parameter: KeyError in i18n.t, so 500")
 @pytest.mark.parametrize("method, path, body, field", UNKNOWN_REFERENCES,
                          ids=[f"{m} {p} {f}" for m, p, _, f in UNKNOWN_REFERENCES])
 def test_unknown_reference_is_422_naming_the_field(app: FastAPI, engine: Engine, org: Org, method: str, path: str,
@@ -121,8 +119,6 @@ def test_unknown_reference_is_422_naming_the_field(app: FastAPI, engine: Engine,
     assert row_counts(engine) == counts
 
 
-@pytest.mark.xfail(strict=True, reason="update_user raises Invalid('{field} cannot be empty.') without the "
-                                       "parameter, so the message keeps a literal '{field}'")
 def test_empty_required_user_field_message_names_the_field(client: TestClient, org: Org) -> None:
     response = client.patch(f"{API}/users/{org.id('rep_n1')}", json={"timezone": None},
                             headers=org.headers("admin"))
@@ -132,8 +128,6 @@ def test_empty_required_user_field_message_names_the_field(client: TestClient, o
     assert "{" not in error["message"] and "timezone" in error["message"], error
 
 
-@pytest.mark.xfail(strict=True, reason="org.service.update lets a null through to the database: a NOT NULL "
-                                       "violation is reported as 409 'clashes with an existing one'")
 @pytest.mark.parametrize("path, body, field", [("/departments/{ka}", {"name": None}, "name"),
                                                ("/teams/{north}", {"department_id": None}, "department_id")])
 def test_null_for_a_required_field_is_invalid_not_a_conflict(client: TestClient, engine: Engine, org: Org,
@@ -145,8 +139,6 @@ def test_null_for_a_required_field_is_invalid_not_a_conflict(client: TestClient,
     assert row_counts(engine) == counts
 
 
-@pytest.mark.xfail(strict=True, reason="text fields accept NUL: SQLite stores it, PostgreSQL rejects it with a "
-                                       "DataError that surfaces as 500")
 def test_text_with_a_nul_character_is_refused_as_invalid(app: FastAPI, engine: Engine, org: Org) -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         counts = row_counts(engine)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, reject, settings
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from yaml.reader import ReaderError
 
 from evenhand.app import create_app
 from evenhand.config import Settings
@@ -27,7 +26,7 @@ from tests.databases import fresh_sqlite
 ADMIN_ID = 987_654_321
 
 # Schemathesis reads the schema when the module is collected; the app it calls gets each test's
-# database through ``app.state`` (see ``target``). No connection is opened here.
+# database through ``app.state`` (see ``token``). No connection is opened here.
 APP = create_app(Settings(database_url="sqlite://", mode="test"), make_engine("sqlite://"), ui=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
@@ -50,15 +49,4 @@ def token(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
 @settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @schema.parametrize()
 def test_no_server_errors_and_responses_match_the_schema(case: schemathesis.Case, token: str) -> None:
-    try:
-        case.call_and_validate(headers=bearer(token), checks=[not_a_server_error, response_schema_conformance])
-    except (KeyError, ReaderError) as exc:
-        # Known bugs, each pinned by a strict xfail so the fix is noticed; skipping their examples keeps
-        # the fuzzer looking for other faults, and once they are fixed these branches never run.
-        #  - KeyError('field'): an unknown team/region/... id crashes message formatting
-        #    (tests/test_errors.py::test_unknown_reference_is_422_naming_the_field)
-        #  - yaml ReaderError: a control character in scoring-model text
-        #    (tests/leads/test_scoring_input.py)
-        if isinstance(exc, KeyError) and exc.args != ("field",):
-            raise
-        reject()
+    case.call_and_validate(headers=bearer(token), checks=[not_a_server_error, response_schema_conformance])

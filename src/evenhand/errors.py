@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evenhand.i18n import N_, t
@@ -126,6 +127,11 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+def _data(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses (the last line of defence; validation should have caught it)."""
+    return JSONResponse(body("invalid", t("A value could not be stored.")), status_code=422)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body("internal", "internal error"), status_code=500)
 
@@ -134,4 +140,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(Exception, _unexpected)

@@ -228,16 +228,12 @@ class TestLoginRateLimit:
             login(client, "alice", "wrong password")
         assert session_cookie(login(other_client, "bob")) is not None
 
-    @pytest.mark.xfail(strict=True, reason="check_rate counts the user: and ip: rows of each failure together, "
-                                           "so the limit bites after N/2 failures, not N")
     def test_each_of_the_first_n_failures_is_judged_on_the_password(self, client: TestClient,
                                                                      alice: User) -> None:
         for attempt in range(self.LIMIT):
             response = login(client, "alice", "wrong password")
             assert response.headers["location"] == "/login?error=credentials", attempt
 
-    @pytest.mark.xfail(strict=True, reason="check_rate counts the user: and ip: rows of each failure together, "
-                                           "so the limit bites after N/2 failures, not N")
     def test_the_right_password_after_n_minus_one_failures_signs_in(self, client: TestClient,
                                                                     alice: User) -> None:
         for _ in range(self.LIMIT - 1):

@@ -76,8 +76,6 @@ class TestAuthenticate:
         with session_scope(engine) as session:
             assert _authenticate(session, "carol", PASSWORD, limit=5) is not None
 
-    @pytest.mark.xfail(strict=True, reason="users 'Dana' and 'dana' may both exist (unique is case-sensitive) but "
-                                           "sign-in matches lower(username), so one of them cannot sign in")
     def test_usernames_differing_in_case_each_sign_in(self, engine: Engine) -> None:
         with session_scope(engine) as session:
             upper = make_user(session, username="Dana", password="upper-password")
@@ -169,8 +167,6 @@ class TestApiTokens:
         with session_scope(engine) as session, pytest.raises(NotFound):
             service.revoke_token(session, token_id=12345)
 
-    @pytest.mark.xfail(strict=True, reason="from_api_token trusts the role stored on the token; a user demoted "
-                                           "after minting keeps the old role's rights")
     def test_a_demoted_users_old_token_loses_the_old_rights(self, client: TestClient, org: Org) -> None:
         demoted = client.patch(f"/api/v1/users/{org.id('ops')}", json={"role": "rep"}, headers=org.headers("admin"))
         assert demoted.status_code == 200

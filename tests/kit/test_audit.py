@@ -17,9 +17,6 @@ from evenhand.kit import audit
 from evenhand.models import AuditEntry
 from tests.builders import T0, make_user
 
-JSONB_NUMBERS = ("PostgreSQL JSONB keeps numbers as numeric: 1e16 comes back as the int 10000000000000000, "
-                 "so the stored payload no longer hashes to the stored hash")
-
 
 def append_five(engine: Engine) -> list[AuditEntry]:
     with session_scope(engine) as session:
@@ -87,10 +84,8 @@ class TestAppend:
             audit.append(session, action="a", subject_type="s", payload=payload)
         assert verify(engine) == (1, None)
 
-    def test_large_floats_survive_the_round_trip(self, engine: Engine, backend: str,
-                                                 request: pytest.FixtureRequest) -> None:
-        if backend == "postgresql":
-            request.applymarker(pytest.mark.xfail(strict=True, reason=JSONB_NUMBERS))
+    def test_large_floats_survive_the_round_trip(self, engine: Engine) -> None:
+        """PostgreSQL's JSONB returns 1e16 as the int 10000000000000000; the chain must still verify."""
         with session_scope(engine) as session:
             audit.append(session, action="a", subject_type="s", payload={"amount": 1e16})
         assert verify(engine) == (1, None)
@@ -203,7 +198,7 @@ def mutated(field: str, old: Any) -> st.SearchStrategy[Any]:
     return hex64.filter(lambda v: v != old)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), entries=st.lists(contents, min_size=1, max_size=8), field=st.sampled_from(FIELDS))
 def test_any_single_field_change_anywhere_is_found(data: st.DataObject, entries: list[dict[str, Any]],
                                                    field: str) -> None:

@@ -31,11 +31,12 @@ def principal_for(session: Session, user: User, *, role: Role | None = None,
 
 
 def check_rate(session: Session, *, keys: list[str], limit: int) -> None:
+    """Refuse when any one key (the username, or the client address) failed ``limit`` times in a minute."""
     since = utcnow() - timedelta(minutes=1)
-    failures = session.scalar(
-        select(func.count()).where(LoginAttempt.key.in_(keys), LoginAttempt.created_at >= since,
-                                   LoginAttempt.succeeded.is_(False))
-    )
+    per_key = (select(func.count().label("n")).where(LoginAttempt.key.in_(keys), LoginAttempt.created_at >= since,
+                                                     LoginAttempt.succeeded.is_(False))
+               .group_by(LoginAttempt.key).subquery())
+    failures = session.scalar(select(func.max(per_key.c.n)))
     if (failures or 0) >= limit:
         raise TooManyRequests("Too many failed sign-ins; wait a minute and try again.")
 
@@ -44,7 +45,8 @@ def authenticate(session: Session, *, username: str, password: str, client: str,
     """Check a password under the rate limit; the attempt is recorded either way (caller commits)."""
     keys = [f"user:{username.lower()}", f"ip:{client}"]
     check_rate(session, keys=keys, limit=limit)
-    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower())
+                          .order_by((User.username == username).desc(), User.id).limit(1))
     ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
     session.add_all([LoginAttempt(key=k, succeeded=ok) for k in keys])
     session.flush()
@@ -79,8 +81,8 @@ def from_api_token(session: Session, token: str) -> Principal | None:
         select(ApiToken, User).join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
     ).first()
-    if row is None or not row.User.active:
-        return None
+    if row is None or not row.User.active or row.ApiToken.role not in TOKEN_ROLES[row.User.role]:
+        return None  # a user demoted since the token was minted loses what the token promised
     return principal_for(session, row.User, role=row.ApiToken.role, via="token")
 
 

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from evenhand.i18n import N_
 from evenhand.models import EventKind, LeadStatus
+from evenhand.org.schemas import no_nul
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -16,6 +17,7 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 class LeadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _no_nul = field_validator("*")(no_nul)
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     company: Text

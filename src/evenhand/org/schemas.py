@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from evenhand.i18n import N_
 from evenhand.models import Level, Presence, Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -32,8 +33,24 @@ def check_working_hours(value: WorkingHours | None) -> WorkingHours | None:
     return value
 
 
+def no_nul(value: Any) -> Any:
+    """NUL cannot be stored in PostgreSQL text; refuse it up front, wherever it hides."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(N_("Text may not contain the NUL character."))
+    if isinstance(value, list | tuple):
+        for item in value:
+            no_nul(item)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            no_nul(key)
+            no_nul(item)
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*")(no_nul)
 
 
 class RefCreate(Strict):

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ def get(session: Session, model: type[M], obj_id: int, *, field: str = "id") -> 
 def _check_refs(session: Session, values: dict[str, Any]) -> None:
     for name, model in _FOREIGN.items():
         if values.get(name) is not None and session.get(model, values[name]) is None:
-            raise Invalid("{field} {id} does not exist.", field=name, id=values[name])
+            raise Invalid("{name} {id} does not exist.", field=name, name=name, id=values[name])
 
 
 def _flush(session: Session, obj: Base, what: str) -> None:
@@ -74,6 +74,10 @@ def create(session: Session, model: type[M], data: BaseModel, *, actor: Principa
 def update(session: Session, model: type[M], obj_id: int, data: BaseModel, *, actor: Principal | None) -> M:
     obj = get(session, model, obj_id)
     values = data.model_dump(exclude_unset=True)
+    required = [c.name for c in model.__table__.columns if not c.nullable]
+    empty = [k for k, v in values.items() if v is None and k in required]
+    if empty:
+        raise Invalid("{name} cannot be empty.", field=empty[0], name=empty[0])
     _check_refs(session, values)
     for key, value in values.items():
         setattr(obj, key, value)
@@ -98,7 +102,11 @@ def listing(model: type[M]) -> Select[M]:
 
 
 def create_user(session: Session, data: UserCreate, *, actor: Principal | None) -> User:
+    """Usernames are unique regardless of case, because signing in ignores case."""
     values = data.model_dump(exclude_none=True, exclude={"password"})
+    taken = session.scalar(select(User.id).where(func.lower(User.username) == data.username.lower()))
+    if taken is not None:
+        raise Conflict("That {what} clashes with an existing one.", field="username", what="user")
     _check_refs(session, values)
     user = User(**values, password_hash=hash_password(data.password) if data.password else None)
     _flush(session, user, "user")
@@ -111,7 +119,7 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Prin
     values = data.model_dump(exclude_unset=True, exclude={"password"})
     empty = [k for k, v in values.items() if v is None and k in _REQUIRED_USER_FIELDS]
     if empty:
-        raise Invalid("{field} cannot be empty.", field=empty[0])
+        raise Invalid("{name} cannot be empty.", field=empty[0], name=empty[0])
     _check_refs(session, values)
     for key, value in values.items():
         setattr(user, key, value)

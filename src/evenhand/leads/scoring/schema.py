@@ -341,15 +341,19 @@ def parse(text: str) -> ScoringModel:
 
 
 def _load(text: str) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses before parsing starts
+        raise ScoringModelError([Problem("", MESSAGES["yaml_syntax"].format(problem=str(exc)), None, "yaml_syntax",
+                                         {"problem": str(exc)})]) from None
     try:
         node = loader.get_single_node()
         _no_duplicate_keys(node)
         return node, (loader.construct_document(node) if node is not None else None)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = str(exc.problem or exc.context or "syntax error")
+        problem = str(getattr(exc, "problem", None) or getattr(exc, "context", None) or exc)
         raise ScoringModelError([Problem("", MESSAGES["yaml_syntax"].format(problem=problem), line, "yaml_syntax",
                                          {"problem": problem})]) from None
     finally:

@@ -1,0 +1,217 @@
+"""Routing decisions as a pure function of (lead, candidates, policy, pool state, time).
+
+``decide`` picks the pool (first condition that holds, in policy order), screens every candidate
+(``availability.screen``), and hands the lead to the round-robin track below the policy's threshold or
+the weighted track at or above it (``tracks``). No randomness: the same inputs give the same decision,
+which is how ``replay`` proves a recorded decision. Nothing here reads a clock or a database.
+
+Caveats: working hours and leave use the machine's time-zone database, so a change in a zone's rules
+between deciding and replaying could change an ``outside_working_hours`` verdict. Win-rate priors are
+computed over the candidates passed in, so pass every member of the pool, not only the available ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from evenhand.routing.availability import screen
+from evenhand.routing.policy import CompiledPolicy, CompiledPool, Weighted
+from evenhand.routing.reasons import CHOSEN
+from evenhand.routing.tracks import (
+    by_credit,
+    guarded_shares,
+    load_factor,
+    prior_rates,
+    quota_factor,
+    round_robin,
+    shrunk_rate,
+)
+from evenhand.routing.values import (
+    SCALE,
+    Decision,
+    LeadSnapshot,
+    PoolCheck,
+    PoolState,
+    RepState,
+    Track,
+    Verdict,
+    Weight,
+    as_utc,
+)
+
+NOT_MEMBER = frozenset({"not_in_pool", "no_key_account_grant"})
+
+
+class PolicyMismatch(ValueError):
+    """A decision was replayed against a policy other than the one it was made under."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolMatch:
+    pool_id: str
+    checks: tuple[PoolCheck, ...]
+
+
+def select_pool(lead: LeadSnapshot, policy: CompiledPolicy) -> PoolMatch:
+    """The first pool whose condition holds; the last pool has none, so there always is one.
+
+    Call it before ``decide`` to know which pool's state to lock, and pass the result on.
+    """
+    context = lead.cel_context()
+    checks = []
+    for pool in policy.pools:
+        matched, error = _holds(pool, context)
+        checks.append(PoolCheck(pool.id, matched, error))
+        if matched:
+            return PoolMatch(pool.id, tuple(checks))
+    raise AssertionError("the last pool has no condition")  # enforced by the schema
+
+
+def _holds(pool: CompiledPool, context: dict[str, Any]) -> tuple[bool, str | None]:
+    if pool.program is None:
+        return True, None
+    try:
+        result = pool.program.execute(context)
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}".split("\n")[0][:200]
+    return (True, None) if result is True else (False, None if result is False else f"not a bool: {result!r}")
+
+
+def decide(lead: LeadSnapshot, candidates: Sequence[RepState], policy: CompiledPolicy, state: PoolState,
+           now: datetime, *, match: PoolMatch | None = None) -> Decision:
+    """Route one lead. ``state`` must be the state of the pool the lead falls into (``select_pool``);
+    a held decision leaves it unchanged."""
+    now = as_utc(now)
+    match = match or select_pool(lead, policy)
+    if state.pool_id != match.pool_id:
+        raise ValueError(f"state of pool {state.pool_id!r} given for a lead of pool {match.pool_id!r}")
+    reps = _unique_sorted(candidates)
+    pool = policy.pool(match.pool_id)
+    track: Track = "weighted" if lead.score >= policy.policy.threshold_high_value else "round_robin"
+    reasons = {rep.id: screen(rep, lead, pool, policy.policy, track, now) for rep in reps}
+    available = [rep for rep in reps if not reasons[rep.id]]
+    base = _Base(lead, reps, policy, now, match, track, state)
+    if not available:
+        members = any(reasons[r.id][0][0] not in NOT_MEMBER for r in reps)
+        return base.held(_excluded(reasons), "nobody_available" if members else "pool_has_no_members")
+    if track == "round_robin":
+        return _round_robin(base, reasons, available)
+    return _weighted(base, reasons, available)
+
+
+def _unique_sorted(candidates: Sequence[RepState]) -> tuple[RepState, ...]:
+    reps = tuple(sorted(candidates, key=lambda r: r.id))
+    if any(a.id == b.id for a, b in itertools.pairwise(reps)):
+        raise ValueError("a rep appears twice among the candidates")
+    return reps
+
+
+def _excluded(reasons: Mapping[int, list[tuple[str, dict[str, Any]]]]) -> dict[int, Verdict]:
+    return {rep: Verdict(rep, found[0][0], found[0][1], tuple(code for code, _ in found[1:]))
+            for rep, found in reasons.items() if found}
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """The inputs every outcome records."""
+
+    lead: LeadSnapshot
+    reps: tuple[RepState, ...]
+    policy: CompiledPolicy
+    now: datetime
+    match: PoolMatch
+    track: Track
+    state: PoolState
+
+    def decision(self, verdicts: Mapping[int, Verdict], rep_id: int | None, after: PoolState,
+                 weights: tuple[Weight, ...] = (), reason: str | None = None) -> Decision:
+        spec = self.policy.policy
+        return Decision(self.lead, self.reps, spec.name, spec.version, self.policy.hash, self.now,
+                        self.match.pool_id, self.match.checks, self.track, "held" if rep_id is None else "assigned",
+                        rep_id, reason, tuple(verdicts[r.id] for r in self.reps), weights, self.state, after)
+
+    def held(self, verdicts: Mapping[int, Verdict], reason: str) -> Decision:
+        return self.decision(verdicts, None, self.state, reason=reason)
+
+    def pruned(self, after: PoolState, verdicts: Mapping[int, Verdict]) -> PoolState:
+        """Departed reps leave the pool state for good, so it does not grow without bound."""
+        gone = {rep for rep, v in verdicts.items() if v.code == "departed" or "departed" in v.also}
+        if not gone:
+            return after
+        return replace(after, served={r: t for r, t in after.served.items() if r not in gone},
+                       credits={r: c for r, c in after.credits.items() if r not in gone})
+
+
+def _round_robin(base: _Base, reasons: Mapping[int, list[tuple[str, dict[str, Any]]]],
+                 available: list[RepState]) -> Decision:
+    chosen, after = round_robin([rep.id for rep in available], base.state)
+    verdicts = _excluded(reasons)
+    served = base.state.served
+    for rep in available:
+        params = {"last_served": served.get(rep.id), "ticket": after.ticket}
+        code = CHOSEN if rep.id == chosen else "not_this_turn"
+        verdicts[rep.id] = Verdict(rep.id, code, params if code == CHOSEN else {**params, "chosen": chosen})
+    return base.decision(verdicts, chosen, base.pruned(after, verdicts))
+
+
+def _weighted(base: _Base, reasons: Mapping[int, list[tuple[str, dict[str, Any]]]],
+              available: list[RepState]) -> Decision:
+    settings = base.policy.policy.weighted
+    members = [rep for rep in base.reps if not reasons[rep.id] or reasons[rep.id][0][0] not in NOT_MEMBER]
+    priors = prior_rates(members, settings)
+    raw = {rep.id: _weight(rep, priors[rep.id], settings) for rep in available}
+    juniors = frozenset(rep.id for rep in available if rep.level == "junior")
+    shares = guarded_shares({r: parts[-1] for r, parts in raw.items()}, juniors, settings)
+    chosen, after = by_credit(shares, base.state, settings.pick)
+    weights = tuple(Weight(rep.id, rep.wins, rep.deals, priors[rep.id], *raw[rep.id], shares[rep.id],
+                           base.state.credits.get(rep.id, 0), after.credits[rep.id]) for rep in available)
+    verdicts = _excluded(reasons)
+    for w in weights:
+        params = {"credit": w.credit_before / SCALE, "share": w.share / SCALE}
+        verdicts[w.rep_id] = Verdict(w.rep_id, CHOSEN if w.rep_id == chosen else "lower_weight",
+                                     params if w.rep_id == chosen else {**params, "chosen": chosen})
+    return base.decision(verdicts, chosen, base.pruned(after, verdicts), weights)
+
+
+def _weight(rep: RepState, prior: float, settings: Weighted) -> tuple[float, float, float, float]:
+    """(shrunk win rate, quota factor, load factor, their product)."""
+    rate = shrunk_rate(rep.wins, rep.deals, prior, settings.prior_deals)
+    quota, load = quota_factor(rep.quota_attainment, settings), load_factor(rep, settings)
+    return rate, quota, load, rate * quota * load
+
+
+# --- holding queue and replay ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    pool_id: str
+    supervisor: str | None  # None: the policy names nobody; the caller asks the pool's team supervisors
+    due_at: datetime
+
+
+def escalation(held_since: datetime, policy: CompiledPolicy, pool_id: str) -> Escalation:
+    """When a lead held in ``pool_id`` escalates and to whom: the pool's own wait and supervisor, else the
+    policy's ``holding`` defaults. The wait is wall-clock minutes, not working minutes."""
+    spec, holding = policy.pool(pool_id).spec, policy.policy.holding
+    minutes = spec.escalate_after_minutes or holding.escalate_after_minutes
+    return Escalation(pool_id, spec.supervisor or holding.supervisor, as_utc(held_since) + timedelta(minutes=minutes))
+
+
+def escalate_due(held_since: datetime, now: datetime, policy: CompiledPolicy, *, pool_id: str) -> Escalation | None:
+    """The escalation once it is due (``now`` at or past ``due_at``), else None."""
+    found = escalation(held_since, policy, pool_id)
+    return found if as_utc(now) >= found.due_at else None
+
+
+def replay(record: Decision | Mapping[str, Any], policy: CompiledPolicy) -> Decision:
+    """Recompute a recorded decision from its recorded inputs. Equal ``to_dict()`` means it is proven;
+    ``PolicyMismatch`` when ``policy`` is not the version the decision was made under."""
+    recorded = record if isinstance(record, Decision) else Decision.from_dict(record)
+    if recorded.policy_hash != policy.hash:
+        raise PolicyMismatch(f"decision made under policy {recorded.policy_hash[:12]}, given {policy.hash[:12]}")
+    return decide(recorded.lead, recorded.candidates, policy, recorded.state_before, recorded.now)

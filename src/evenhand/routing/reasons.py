@@ -1,0 +1,52 @@
+"""Verdict codes: why a rep did or did not get a lead, in words a rep reads ("why not me").
+
+Codes are stable identifiers stored in decision records; the messages are English source text for
+``t()`` and take their placeholders from the verdict's ``params``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from evenhand.i18n import N_
+from evenhand.routing.values import Decision, Verdict
+
+CHOSEN = "chosen"
+REASONS: dict[str, str] = {
+    CHOSEN: N_("Received the lead."),
+    "not_in_pool": N_("Not a member of this pool: {criterion} does not match."),
+    "no_key_account_grant": N_("This pool takes only reps who hold the key-account grant."),
+    "departed": N_("Left the company on {left_on}."),
+    "inactive": N_("The account is inactive."),
+    "on_leave": N_("On leave from {from} to {to}."),
+    "offline": N_("Offline."),
+    "away": N_("Away."),
+    "outside_working_hours": N_("Outside working hours ({local_time}, {timezone})."),
+    "at_open_capacity": N_("Already holds {count} open leads (limit {cap})."),
+    "at_daily_cap": N_("Already received {count} leads today (limit {cap})."),
+    "at_weekly_cap": N_("Already received {count} leads this week (limit {cap})."),
+    "at_high_value_daily_cap": N_("Already received {count} high-value leads today (limit {cap})."),
+    "at_high_value_weekly_cap": N_("Already received {count} high-value leads this week (limit {cap})."),
+    "not_this_turn": N_("Available, but another rep was next in the rotation."),
+    "lower_weight": N_("Available, but another rep was due first under the weighted shares."),
+}
+# Why a lead was held (``Decision.reason``).
+HOLD_REASONS: dict[str, str] = {
+    "nobody_available": N_("Nobody in the pool could take the lead; it waits in the holding queue."),
+    "pool_has_no_members": N_("The pool has no members; the lead waits in the holding queue."),
+}
+# Codes that mean "was available, simply not picked": the rep counts towards the expected share.
+PASSED_OVER = frozenset({CHOSEN, "not_this_turn", "lower_weight"})
+
+
+def explain(verdict: Verdict, translate: Callable[[str], str] = lambda s: s) -> str:
+    """The verdict in words (``translate`` is ``t`` or a page's ``tr``); unknown codes show as themselves."""
+    template = REASONS.get(verdict.code)
+    if template is None:
+        return verdict.code
+    return translate(template).format(**{k: v for k, v in verdict.params.items()})
+
+
+def explain_hold(decision: Decision, translate: Callable[[str], str] = lambda s: s) -> str | None:
+    template = HOLD_REASONS.get(decision.reason or "")
+    return None if template is None else translate(template)
