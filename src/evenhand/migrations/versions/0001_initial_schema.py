@@ -62,6 +62,13 @@ def upgrade() -> None:
     with op.batch_alter_table('regions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_regions_created_at'), ['created_at'], unique=False)
 
+    op.create_table('routing_pool_states',
+    sa.Column('pool_id', sa.String(length=60), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('state', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('updated_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('pool_id', name=op.f('pk_routing_pool_states'))
+    )
     op.create_table('teams',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('department_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -272,6 +279,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_predictive_models_active'), ['active'], unique=False)
         batch_op.create_index(batch_op.f('ix_predictive_models_created_at'), ['created_at'], unique=False)
 
+    op.create_table('routing_policies',
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('affected_metrics', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=False),
+    sa.Column('author_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_routing_policies_author_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_policies')),
+    sa.UniqueConstraint('version', name=op.f('uq_routing_policies_version'))
+    )
+    with op.batch_alter_table('routing_policies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_routing_policies_active'), ['active'], unique=False)
+        batch_op.create_index(batch_op.f('ix_routing_policies_created_at'), ['created_at'], unique=False)
+
     op.create_table('scoring_models',
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -288,6 +313,23 @@ def upgrade() -> None:
     with op.batch_alter_table('scoring_models', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_scoring_models_active'), ['active'], unique=False)
         batch_op.create_index(batch_op.f('ix_scoring_models_created_at'), ['created_at'], unique=False)
+
+    op.create_table('user_grants',
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('grant', sa.String(length=40), nullable=False),
+    sa.Column('granted_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('expires_at', evenhand.models.base.UTCDateTime(), nullable=True),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['granted_by_id'], ['users.id'], name=op.f('fk_user_grants_granted_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_grants_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_grants')),
+    sa.UniqueConstraint('user_id', 'grant', name=op.f('uq_user_grants_user_id_grant'))
+    )
+    with op.batch_alter_table('user_grants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_grants_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_user_grants_user_id'), ['user_id'], unique=False)
 
     op.create_table('user_product_lines',
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -374,6 +416,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_opportunities_lead_id'), ['lead_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_stage'), ['stage'], unique=False)
+
+    op.create_table('routing_decisions',
+    sa.Column('lead_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('outcome', sa.String(length=10), nullable=False),
+    sa.Column('rep_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('track', sa.String(length=20), nullable=True),
+    sa.Column('pool_id', sa.String(length=60), nullable=True),
+    sa.Column('policy_version', sa.Integer(), nullable=False),
+    sa.Column('latency_us', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('audit_seq', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_routing_decisions_actor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_routing_decisions_lead_id_leads'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rep_id'], ['users.id'], name=op.f('fk_routing_decisions_rep_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_decisions'))
+    )
+    with op.batch_alter_table('routing_decisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_routing_decisions_audit_seq'), ['audit_seq'], unique=False)
+        batch_op.create_index(batch_op.f('ix_routing_decisions_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_routing_decisions_lead_id'), ['lead_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_routing_decisions_rep_id'), ['rep_id'], unique=False)
+
+    op.create_table('routing_holds',
+    sa.Column('lead_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('pool_id', sa.String(length=60), nullable=False),
+    sa.Column('held_since', evenhand.models.base.UTCDateTime(), nullable=False),
+    sa.Column('escalated_at', evenhand.models.base.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_routing_holds_lead_id_leads'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('lead_id', name=op.f('pk_routing_holds'))
+    )
+    with op.batch_alter_table('routing_holds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_routing_holds_pool_id'), ['pool_id'], unique=False)
 
     op.create_table('survey_responses',
     sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -495,6 +572,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_survey_responses_account_id'))
 
     op.drop_table('survey_responses')
+    with op.batch_alter_table('routing_holds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_routing_holds_pool_id'))
+
+    op.drop_table('routing_holds')
+    with op.batch_alter_table('routing_decisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_routing_decisions_rep_id'))
+        batch_op.drop_index(batch_op.f('ix_routing_decisions_lead_id'))
+        batch_op.drop_index(batch_op.f('ix_routing_decisions_created_at'))
+        batch_op.drop_index(batch_op.f('ix_routing_decisions_audit_seq'))
+
+    op.drop_table('routing_decisions')
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_opportunities_stage'))
         batch_op.drop_index(batch_op.f('ix_opportunities_owner_id'))
@@ -520,11 +608,21 @@ def downgrade() -> None:
 
     op.drop_table('web_sessions')
     op.drop_table('user_product_lines')
+    with op.batch_alter_table('user_grants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_grants_user_id'))
+        batch_op.drop_index(batch_op.f('ix_user_grants_created_at'))
+
+    op.drop_table('user_grants')
     with op.batch_alter_table('scoring_models', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scoring_models_created_at'))
         batch_op.drop_index(batch_op.f('ix_scoring_models_active'))
 
     op.drop_table('scoring_models')
+    with op.batch_alter_table('routing_policies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_routing_policies_created_at'))
+        batch_op.drop_index(batch_op.f('ix_routing_policies_active'))
+
+    op.drop_table('routing_policies')
     with op.batch_alter_table('predictive_models', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_predictive_models_created_at'))
         batch_op.drop_index(batch_op.f('ix_predictive_models_active'))
@@ -580,6 +678,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_teams_created_at'))
 
     op.drop_table('teams')
+    op.drop_table('routing_pool_states')
     with op.batch_alter_table('regions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_regions_created_at'))
 

@@ -1,0 +1,75 @@
+"""Routing: policy versions, each pool's durable state, decisions, the holding queue, and grants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evenhand.models.base import Base, CreatedMixin, IdMixin
+
+
+class RoutingPolicyVersion(IdMixin, CreatedMixin, Base):
+    """One saved version of the routing policy YAML; exactly one is active."""
+
+    __tablename__ = "routing_policies"
+    version: Mapped[int] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    affected_metrics: Mapped[list[Any]] = mapped_column(default=list)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(default=False, index=True)
+
+
+class PoolStateRow(Base):
+    """The round-robin pointer and weighted credits of one pool, written back by every assignment.
+
+    ``seq`` increases with each write; a writer that read an older ``seq`` lost a race and retries.
+    """
+
+    __tablename__ = "routing_pool_states"
+    pool_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class RoutingDecision(IdMixin, CreatedMixin, Base):
+    """Who got a lead and on what grounds; the full replayable record is in the audit entry."""
+
+    __tablename__ = "routing_decisions"
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # intake | release | reassign | manual
+    outcome: Mapped[str] = mapped_column(String(10))  # assigned | held
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    track: Mapped[str | None] = mapped_column(String(20))
+    pool_id: Mapped[str | None] = mapped_column(String(60))
+    policy_version: Mapped[int]
+    latency_us: Mapped[int]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    audit_seq: Mapped[int] = mapped_column(index=True)
+
+
+class HeldLead(Base):
+    """A lead nobody could take yet; it is routed the moment a candidate is available."""
+
+    __tablename__ = "routing_holds"
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(60), index=True)
+    held_since: Mapped[datetime]
+    escalated_at: Mapped[datetime | None]
+
+
+class UserGrant(IdMixin, CreatedMixin, Base):
+    """A right a rep has earned, e.g. ``key_account`` (entry to the key-account pool)."""
+
+    __tablename__ = "user_grants"
+    __table_args__ = (UniqueConstraint("user_id", "grant"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    grant: Mapped[str] = mapped_column(String(40))
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(String(300), default="")
