@@ -141,6 +141,11 @@ def test_blending_the_predictive_model_moves_the_score_and_says_so(engine: Engin
         scoring_service.save(session, blended, author=None)
         lead = new_lead(session, 999)
         lines = scoring_service.explanation(session, lead)
+        view = scoring_service.predictive_view(session, lead)
+        other = scoring_service.predictive_view(session, new_lead(session, 1000, industry="教育"))
+    assert view is not None and other is not None and 0 < view["probability"] <= 1
+    assert view["probability"] > other["probability"]  # 制造业 converted in this history, 教育 did not
+    assert "industry" in [c["feature"] for c in view["up"]] + [c["feature"] for c in other["down"]]
     blend = [line for line in lines if line["kind"] == "blend"]
     assert len(blend) == 1 and "%" in blend[0]["label"]
     assert lead.score == round(sum(line["points"] for line in lines))

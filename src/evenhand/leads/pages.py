@@ -129,6 +129,7 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
                                       .order_by(BehaviourEvent.occurred_at.desc()).limit(200))) if lead else []
         owner = session.get(User, lead.owner_id) if lead and lead.owner_id else None
         lines = scoring_service.explanation(session, lead) if lead else []
+        predictive = scoring_service.predictive_view(session, lead) if lead else None
         regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
     with shell(principal, tr, title=lead.company if lead else tr("Lead not found"), path="/leads"):
         if lead is None:
@@ -136,7 +137,9 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
             return None
         with ui.row().classes("w-full gap-6 items-start"):
             _facts(lead, owner, regions, tr, zone)
-            _explanation(lead, lines, tr)
+            with ui.column().classes("gap-4"):
+                _explanation(lead, lines, tr)
+                _predictive(predictive, tr)
             _timeline(events, tr, zone)
     return None
 
@@ -179,6 +182,24 @@ def _explanation(lead: Lead, lines: list[dict[str, Any]], tr: Tr) -> None:
         with ui.row().classes("w-full justify-between text-weight-bold"):
             ui.label(tr("Score"))
             ui.label(str(lead.score))
+
+
+def _predictive(view: dict[str, Any] | None, tr: Tr) -> None:
+    """The predictive model's opinion beside the rule score: its probability and what moved it."""
+    if view is None:
+        return
+    with ui.card().classes("w-96").props('data-testid="predictive-view"'):
+        ui.label(tr("Predictive model: {p}% likely to convert", p=round(100 * view["probability"]))).classes(
+            "text-subtitle1")
+        for title, items in ((N_("Pushed up by"), view["up"]), (N_("Pushed down by"), view["down"])):
+            if not items:
+                continue
+            ui.label(tr(title)).classes("text-caption text-grey-7")
+            for item in items:
+                with ui.row().classes("w-full justify-between no-wrap"):
+                    ui.label(f"{item['feature']} = {item['value'] if item['value'] is not None else '—'}")
+                    ui.label(f"{100 * item['delta']:+.1f}").classes(
+                        "text-positive" if item["delta"] > 0 else "text-negative")
 
 
 def _timeline(events: list[BehaviourEvent], tr: Tr, zone: ZoneInfo) -> None:

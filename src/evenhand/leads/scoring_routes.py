@@ -82,12 +82,26 @@ class ScoreLine(BaseModel):
     points: float
 
 
+class Contribution(BaseModel):
+    feature: str
+    value: str | None
+    delta: float
+
+
+class PredictiveView(BaseModel):
+    model_version: int
+    probability: float
+    up: list[Contribution]
+    down: list[Contribution]
+
+
 class LeadScore(BaseModel):
     lead_id: int
     score: int | None
     model_version: int | None
     scored_at: datetime | None
     lines: list[ScoreLine]
+    predictive: PredictiveView | None
 
 
 @router.get("/scoring/model", response_model=ScoringModelDetail)
@@ -132,5 +146,6 @@ def preview_model(data: PreviewRequest, session: DbSession, _: OrgManager) -> di
 def lead_score(lead_id: DbId, session: DbSession, principal: Reader) -> LeadScore:
     lead = service.visible_lead(session, lead_id, repository.readable(principal))
     lines = [ScoreLine(**line) for line in scoring_service.explanation(session, lead)]
+    view = scoring_service.predictive_view(session, lead)
     return LeadScore(lead_id=lead.id, score=lead.score, model_version=lead.score_model_version,
-                     scored_at=lead.scored_at, lines=lines)
+                     scored_at=lead.scored_at, lines=lines, predictive=PredictiveView(**view) if view else None)

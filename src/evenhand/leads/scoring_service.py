@@ -167,6 +167,22 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     session.flush()
 
 
+def predictive_view(session: Session, lead: Lead) -> dict[str, Any] | None:
+    """The active predictive model's view of this lead as it arrived: its probability and the inputs that
+    pushed it up and down most (None when no model is trained)."""
+    active_model = predict_service.load_active(session)
+    rows = predict_service.intake_rows(session, [lead.id]) if active_model else []
+    if active_model is None or not rows:
+        return None
+    probability = float(active_model.model.predict_proba(rows)[0])
+    parts = predict_service.explain(active_model.model, rows[0])
+    def shown(c: Any) -> dict[str, Any]:
+        return {"feature": c.feature, "value": None if c.value is None else str(c.value), "delta": round(c.delta, 4)}
+
+    return {"model_version": active_model.version, "probability": round(probability, 4),
+            "up": [shown(c) for c in parts if c.delta > 0], "down": [shown(c) for c in parts if c.delta < 0]}
+
+
 def explanation(session: Session, lead: Lead) -> list[dict[str, Any]]:
     """The lead's stored lines with the labels of the version that scored it; a blend line when one applied."""
     if lead.score_model_version is None or lead.score_points is None:
