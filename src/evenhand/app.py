@@ -24,6 +24,7 @@ from evenhand.leads.routes import router as leads_router
 from evenhand.leads.scoring_routes import router as scoring_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
+from evenhand.routing.routes import router as routing_router
 
 API_PREFIX = "/api/v1"
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -31,7 +32,8 @@ _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_api, org_router, leads_router, scoring_router, opportunities_router, activities_router):
+    for router in (auth_api, org_router, leads_router, scoring_router, routing_router, opportunities_router,
+                   activities_router):
         api.include_router(router)
     return api
 

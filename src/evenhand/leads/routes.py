@@ -14,6 +14,7 @@ from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.leads import repository, service
 from evenhand.leads.distribution import summarise
 from evenhand.leads.schemas import (
+    AssignmentRead,
     BatchItem,
     BatchResult,
     EventBatch,
@@ -22,12 +23,14 @@ from evenhand.leads.schemas import (
     LeadBatch,
     LeadCreate,
     LeadFilter,
+    LeadIntakeRead,
     LeadRead,
     RowProblem,
     WeekOfSourceRead,
 )
-from evenhand.models import BehaviourEvent, Lead
+from evenhand.models import BehaviourEvent, Lead, RoutingDecision
 from evenhand.org.schemas import DbId
+from evenhand.routing import flows
 
 router = APIRouter(tags=["leads"])
 _EXISTED: dict[int | str, dict[str, Any]] = {
@@ -55,13 +58,23 @@ def get_lead(lead_id: DbId, session: DbSession, principal: Reader) -> Lead:
     return service.visible_lead(session, lead_id, repository.readable(principal))
 
 
-@router.post("/leads", response_model=LeadRead, status_code=201, responses=_EXISTED)
+@router.post("/leads", response_model=LeadIntakeRead, status_code=201, responses=_EXISTED)
 def create_lead(data: LeadCreate, session: DbSession, actor: Writer, settings: AppSettings,
-                response: Response) -> Lead:
-    result = service.intake(session, data, actor=actor, dedup=settings.dedup_keys)
+                response: Response) -> LeadIntakeRead:
+    """Takes the lead in, scores it and routes it before answering; ``assignment`` says to whom and why."""
+    result, decision = flows.intake_and_route(session, data, actor=actor, dedup=settings.dedup_keys)
     if not result.created:
         response.status_code = 200
-    return result.lead
+    out = LeadIntakeRead.model_validate(result.lead)
+    out.assignment = _assignment(decision)
+    return out
+
+
+def _assignment(decision: RoutingDecision | None) -> AssignmentRead | None:
+    if decision is None:
+        return None
+    return AssignmentRead(decision_id=decision.id, outcome=decision.outcome, rep_id=decision.rep_id,
+                          track=decision.track, pool_id=decision.pool_id)
 
 
 @router.post("/leads/batch", response_model=BatchResult)
@@ -75,8 +88,10 @@ def create_leads(batch: LeadBatch, session: DbSession, actor: Writer, settings: 
         raise service.reject(errors, path=lambda e: f"leads.{e.row - 1}.{e.field}")
     rows = [(i + 1, data) for i, data in enumerate(parsed) if data is not None]
     results = service.intake_many(session, [data for _, data in rows], actor=actor, dedup=settings.dedup_keys)
+    decisions = flows.route_new(session, results, actor=actor)
     items = [BatchItem(row=row, id=r.lead.id, created=r.created, duplicate_of_id=r.lead.duplicate_of_id,
-                       score=r.lead.score) for (row, _), r in zip(rows, results, strict=True)]
+                       score=r.lead.score, assignment=_assignment(decisions.get(r.lead.id)) if r.created else None)
+             for (row, _), r in zip(rows, results, strict=True)]
     created = sum(1 for item in items if item.created)
     return BatchResult(created=created, existing=len(items) - created, items=items,
                        rejected=[RowProblem(row=e.row, field=e.field, message=e.message) for e in errors])

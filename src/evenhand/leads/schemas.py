@@ -88,6 +88,20 @@ class EventRead(BaseModel):
     detail: str | None
 
 
+class AssignmentRead(BaseModel):
+    """How the lead was routed on intake: to whom, on which track, and the decision that proves it."""
+
+    decision_id: int
+    outcome: str
+    rep_id: int | None
+    track: str | None
+    pool_id: str | None
+
+
+class LeadIntakeRead(LeadRead):
+    assignment: AssignmentRead | None = None
+
+
 class LeadBatch(BaseModel):
     """Rows are validated one by one so an error can name its row; see ``skip_invalid``."""
 
@@ -108,6 +122,7 @@ class BatchItem(BaseModel):
     created: bool
     duplicate_of_id: int | None
     score: int | None
+    assignment: AssignmentRead | None = None
 
 
 class BatchResult(BaseModel):

@@ -68,7 +68,7 @@ class Lead(IdMixin, CreatedMixin, Base):
     email_opens: Mapped[int] = mapped_column(default=0, server_default="0")
     email_clicks: Mapped[int] = mapped_column(default=0, server_default="0")
     last_event_at: Mapped[datetime | None]
-    assigned_at: Mapped[datetime | None]
+    assigned_at: Mapped[datetime | None] = mapped_column(index=True)
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 

@@ -35,7 +35,7 @@ class Opportunity(IdMixin, CreatedMixin, Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
     discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
     stage_changed_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
 
     @property
     def won(self) -> bool | None:

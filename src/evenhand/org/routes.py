@@ -26,6 +26,7 @@ from evenhand.org.schemas import (
     UserRead,
     UserUpdate,
 )
+from evenhand.routing import flows as routing_flows
 
 router = APIRouter(tags=["organisation"])
 
@@ -97,7 +98,7 @@ def deactivate_user(user_id: DbId, session: DbSession, actor: OrgManager) -> Use
 
 @router.put("/users/{user_id}/presence", response_model=UserRead)
 def set_presence(user_id: DbId, data: PresenceUpdate, session: DbSession, actor: Writer) -> User:
-    return service.set_presence(session, user_id, data.presence, actor=actor)
+    return routing_flows.set_presence(session, user_id, data.presence, actor=actor)
 
 
 @router.get("/users/{user_id}/leaves", response_model=list[LeaveRead])

@@ -35,9 +35,9 @@ def screen(rep: RepState, lead: LeadSnapshot, pool: CompiledPool, policy: Routin
 
 
 def membership(rep: RepState, lead: LeadSnapshot, pool: CompiledPool) -> list[Reason]:
-    for criterion, allowed in pool.lists:
+    for criterion, allowed, wanted in pool.lists:
         if not _meets(rep, criterion, allowed):
-            return [("not_in_pool", {"criterion": criterion, "wanted": sorted(allowed)})]
+            return [("not_in_pool", {"criterion": criterion, "wanted": wanted})]
     for criterion in pool.match_lead:
         wanted = _lead_value(lead, criterion)
         if wanted is not None and wanted not in _rep_values(rep, criterion):
@@ -47,12 +47,14 @@ def membership(rep: RepState, lead: LeadSnapshot, pool: CompiledPool) -> list[Re
     return []
 
 
+_ATTRIBUTE = {"teams": "team", "departments": "department", "regions": "region", "levels": "level",
+              "users": "username"}
+
+
 def _meets(rep: RepState, criterion: str, allowed: frozenset[str]) -> bool:
     if criterion in ("skills", "product_lines"):
         return not allowed.isdisjoint(getattr(rep, criterion))
-    value = {"teams": rep.team, "departments": rep.department, "regions": rep.region, "levels": rep.level,
-             "users": rep.username}[criterion]
-    return value in allowed
+    return getattr(rep, _ATTRIBUTE[criterion]) in allowed
 
 
 def _lead_value(lead: LeadSnapshot, criterion: str) -> str | None:

@@ -238,7 +238,8 @@ class CompiledPool:
     index: int
     spec: Pool
     program: Any  # cel.Program, or None for "every lead"
-    lists: tuple[tuple[str, frozenset[str]], ...]  # (criterion, allowed values), only those given
+    # (criterion, allowed values, the same sorted for the evidence — shared, do not mutate), those given
+    lists: tuple[tuple[str, frozenset[str], list[str]], ...]
     match_lead: tuple[str, ...]
 
     @property
@@ -279,7 +280,7 @@ def _compile_pool(index: int, pool: Pool) -> CompiledPool:
             raise PolicyError([Problem(f"pools.{index}.condition", exc.message(), None, exc.type,
                                        dict(exc.context or {}))]) from None
         program = _program(pool.condition)
-    lists = tuple((name, frozenset(values)) for name in _LISTS
+    lists = tuple((name, frozenset(values), sorted(set(values))) for name in _LISTS
                   if (values := getattr(pool.members, name)) is not None)
     return CompiledPool(index, pool, program, lists, tuple(pool.members.match_lead))
 

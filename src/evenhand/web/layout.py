@@ -14,6 +14,7 @@ from evenhand.db import session_scope
 from evenhand.i18n import N_
 from evenhand.models import Presence, Role, User
 from evenhand.org import service as org_service
+from evenhand.routing import flows as routing_flows
 from evenhand.web import context
 from evenhand.web.labels import label
 
@@ -105,7 +106,7 @@ def _presence_switch(principal: Principal, tr: Tr) -> None:
     def change(event: ValueChangeEventArguments) -> None:
         value = Presence(event.value)
         with session_scope(context.engine()) as session:
-            org_service.set_presence(session, principal.user_id, value, actor=principal)
+            routing_flows.set_presence(session, principal.user_id, value, actor=principal)
         ui.notify(tr("You are now {state}.", state=tr(label(value))))
 
     options = {p.value: tr(label(p)) for p in Presence}

@@ -234,6 +234,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'external_id', name=op.f('uq_leads_source_external_id'))
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_leads_assigned_at'), ['assigned_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_company_key'), ['company_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_duplicate_of_id'), ['duplicate_of_id'], unique=False)
@@ -412,6 +413,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opportunities_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_opportunities_closed_at'), ['closed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_lead_id'), ['lead_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_owner_id'), ['owner_id'], unique=False)
@@ -588,6 +590,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opportunities_owner_id'))
         batch_op.drop_index(batch_op.f('ix_opportunities_lead_id'))
         batch_op.drop_index(batch_op.f('ix_opportunities_created_at'))
+        batch_op.drop_index(batch_op.f('ix_opportunities_closed_at'))
         batch_op.drop_index(batch_op.f('ix_opportunities_account_id'))
 
     op.drop_table('opportunities')
@@ -645,6 +648,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_leads_duplicate_of_id'))
         batch_op.drop_index(batch_op.f('ix_leads_created_at'))
         batch_op.drop_index(batch_op.f('ix_leads_company_key'))
+        batch_op.drop_index(batch_op.f('ix_leads_assigned_at'))
 
     op.drop_table('leads')
     with op.batch_alter_table('change_entries', schema=None) as batch_op:

@@ -1,0 +1,38 @@
+"""Work that crosses domains: a lead is taken in, scored and routed in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.leads import service as lead_service
+from evenhand.leads.schemas import LeadCreate
+from evenhand.models import Presence, RoutingDecision, User
+from evenhand.org import service as org_service
+from evenhand.routing import service as routing_service
+
+
+def intake_and_route(session: Session, data: LeadCreate, *, actor: Principal | None,
+                     dedup: Sequence[str]) -> tuple[lead_service.Intake, RoutingDecision | None]:
+    """A new lead is routed on arrival; a repeat (same source and external id) keeps its owner."""
+    result = lead_service.intake(session, data, actor=actor, dedup=dedup)
+    if not result.created:
+        return result, None
+    return result, routing_service.route(session, result.lead, actor=actor)
+
+
+def set_presence(session: Session, user_id: int, presence: Presence, *, actor: Principal) -> User:
+    """A presence change is evidence too (audited by the organisation service); a rep coming online may
+    be the candidate a held lead was waiting for."""
+    user = org_service.set_presence(session, user_id, presence, actor=actor)
+    if presence is Presence.ONLINE:
+        routing_service.release_held(session)
+    return user
+
+
+def route_new(session: Session, intakes: Sequence[lead_service.Intake], *,
+              actor: Principal | None) -> dict[int, RoutingDecision]:
+    """Route every lead a batch created, in arrival order."""
+    return {r.lead.id: routing_service.route(session, r.lead, actor=actor) for r in intakes if r.created}

@@ -1,0 +1,165 @@
+"""Routing endpoints: the policy (versioned YAML), decisions ("why this rep, why not me"), the holding queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from evenhand.auth.principal import Principal
+from evenhand.deps import DbSession, OrgManager, Reader
+from evenhand.errors import Invalid, NotFound
+from evenhand.leads import repository as lead_repository
+from evenhand.models import HeldLead, Lead, RoutingDecision, RoutingPolicyVersion, User
+from evenhand.org.schemas import DbId
+from evenhand.routing import service
+
+router = APIRouter(tags=["routing"])
+Body = Annotated[str, Field(min_length=1, max_length=200_000)]
+
+
+class PolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    version: int
+    name: str
+    note: str
+    affected_metrics: list[str]
+    active: bool
+    author_id: int | None
+    created_at: datetime
+
+
+class PolicyDetail(PolicyRead):
+    body: str
+
+
+class PolicySave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Body
+    note: Annotated[str, Field(max_length=500)] = ""
+    affected_metrics: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=30)] = []
+
+
+class PolicyText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Body
+
+
+class Problem(BaseModel):
+    field: str | None
+    line: int | None
+    message: str
+
+
+class Validation(BaseModel):
+    valid: bool
+    problems: list[Problem]
+
+
+class DecisionSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    lead_id: int
+    kind: str
+    outcome: str
+    rep_id: int | None
+    track: str | None
+    pool_id: str | None
+    policy_version: int
+    latency_us: int
+    created_at: datetime
+
+
+class DecisionDetail(DecisionSummary):
+    """The evidence. Staff and supervisors see every candidate; a rep sees the chosen rep, the weights
+    and their own verdict (not colleagues' presence or leave)."""
+
+    rep_name: str | None
+    lead: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+    weights: list[dict[str, Any]]
+    pools_checked: list[dict[str, Any]]
+    state_before: dict[str, Any] | None
+    state_after: dict[str, Any] | None
+
+
+class HeldRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    lead_id: int
+    pool_id: str
+    held_since: datetime
+    escalated_at: datetime | None
+
+
+@router.get("/routing/policy", response_model=PolicyDetail)
+def active_policy(session: DbSession, _: Reader) -> RoutingPolicyVersion:
+    return service.active(session)
+
+
+@router.get("/routing/policies", response_model=list[PolicyRead])
+def list_policies(session: DbSession, _: Reader) -> list[RoutingPolicyVersion]:
+    service.active(session)
+    return list(session.scalars(select(RoutingPolicyVersion).order_by(RoutingPolicyVersion.version.desc())))
+
+
+@router.put("/routing/policy", response_model=PolicyDetail)
+def save_policy(data: PolicySave, session: DbSession, actor: OrgManager) -> RoutingPolicyVersion:
+    """A new active version; the change is audited with its diff and the metrics it declares it may affect."""
+    return service.save(session, data.body, author=actor, note=data.note, affected_metrics=data.affected_metrics)
+
+
+@router.post("/routing/validate", response_model=Validation)
+def validate_policy(data: PolicyText, _: Reader) -> Validation:
+    try:
+        service.validate(data.body)
+    except Invalid as exc:
+        return Validation(valid=False, problems=[Problem(**d) for d in exc.details or []])
+    return Validation(valid=True, problems=[])
+
+
+@router.get("/routing/decisions", response_model=list[DecisionSummary])
+def list_decisions(session: DbSession, principal: Reader, lead_id: DbId | None = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[RoutingDecision]:
+    """The live feed, newest first, limited to decisions about leads the caller may read."""
+    visible = lead_repository.readable(principal).with_only_columns(Lead.id).scalar_subquery()
+    stmt = select(RoutingDecision).where(RoutingDecision.lead_id.in_(visible))
+    if lead_id is not None:
+        stmt = stmt.where(RoutingDecision.lead_id == lead_id)
+    return list(session.scalars(stmt.order_by(RoutingDecision.id.desc()).limit(limit)))
+
+
+@router.get("/routing/decisions/{decision_id}", response_model=DecisionDetail)
+def get_decision(decision_id: DbId, session: DbSession, principal: Reader) -> DecisionDetail:
+    row, payload = service.decision(session, decision_id)
+    record = payload["decision"]
+    if not _may_see(session, principal, row, record):
+        raise NotFound("No routing decision with id {id}.", field="decision_id", id=decision_id)
+    full = principal.reads_everything or principal.supervised_team_ids or principal.user_id == row.rep_id
+    verdicts = record["verdicts"] if full else [v for v in record["verdicts"] if v["rep_id"] == principal.user_id]
+    name = session.scalar(select(User.display_name).where(User.id == row.rep_id)) if row.rep_id else None
+    return DecisionDetail(**DecisionSummary.model_validate(row).model_dump(), rep_name=name, lead=record["lead"],
+                          verdicts=verdicts, weights=record["weights"], pools_checked=record["pools_checked"],
+                          state_before=record["state_before"] if full else None,
+                          state_after=record["state_after"] if full else None)
+
+
+def _may_see(session: DbSession, principal: Principal, row: RoutingDecision, record: dict[str, Any]) -> bool:
+    """Whoever may read the lead, and every rep who was considered for it ("why not me")."""
+    readable = session.scalar(lead_repository.readable(principal).where(Lead.id == row.lead_id).with_only_columns(
+        Lead.id)) is not None
+    considered = any(v["rep_id"] == principal.user_id for v in record["verdicts"])
+    return readable or considered
+
+
+@router.get("/routing/holds", response_model=list[HeldRead])
+def holds(session: DbSession, _: OrgManager) -> list[HeldLead]:
+    return list(session.scalars(select(HeldLead).order_by(HeldLead.held_since)))
+
+
+@router.post("/routing/holds/release", response_model=list[DecisionSummary])
+def release(session: DbSession, actor: OrgManager) -> list[RoutingDecision]:
+    """Try every held lead again now (the worker does this on its own, and when a rep comes online)."""
+    return service.release_held(session)

@@ -1,0 +1,172 @@
+"""Routing around the pure engine: policy versions, routing a lead in the caller's transaction, the
+holding queue, and replaying a recorded decision. Callers commit.
+
+Concurrency: a decision reads its pool's state and writes it back in the same transaction. On
+PostgreSQL the pool's state row is locked (``FOR UPDATE``) for that time, so two server processes
+routing into one pool take turns; on SQLite every writing transaction already holds the database's
+write lock (see db.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.errors import Invalid, NotFound
+from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
+from evenhand.models import AuditEntry, HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision, RoutingPolicyVersion
+from evenhand.routing import engine
+from evenhand.routing.policy import CompiledPolicy, compile, default_text, parse
+from evenhand.routing.snapshot import lead_snapshot, rep_states
+from evenhand.routing.values import Decision, PoolState
+
+DEFAULT_NOTE = "the default policy shipped with evenhand"
+
+
+@lru_cache(maxsize=16)
+def compiled_body(body: str) -> CompiledPolicy:
+    return compile(parse(body))
+
+
+def validate(body: str) -> CompiledPolicy:
+    """The compiled policy, or ``Invalid`` naming the path and line of every problem."""
+    try:
+        return compiled_body(body)
+    except ValueError as exc:
+        problems = getattr(exc, "problems", None) or []
+        details = [{"field": p.path, "line": p.line, "message": p.message} for p in problems]
+        first = problems[0] if problems else None
+        raise Invalid("The routing policy is wrong at {where} (line {line}): {problem}",
+                      field=(first.path if first else None) or "body", details=details,
+                      where=(first.path if first else None) or "—", line=(first.line if first else None) or "?",
+                      problem=first.message if first else str(exc)) from exc
+
+
+def active(session: Session) -> RoutingPolicyVersion:
+    found = session.scalar(select(RoutingPolicyVersion).where(RoutingPolicyVersion.active.is_(True)))
+    if found is not None:
+        return found
+    body = default_text()
+    row = RoutingPolicyVersion(version=1, name=compiled_body(body).policy.name, body=body, note=DEFAULT_NOTE,
+                               active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def save(session: Session, body: str, *, author: Principal | None, note: str = "",
+         affected_metrics: list[str] | None = None) -> RoutingPolicyVersion:
+    """Store the next version and make it active; the audit entry carries the diff and the declared impact."""
+    compiled = validate(body)
+    previous = active(session)
+    number = (session.scalar(select(func.max(RoutingPolicyVersion.version))) or 0) + 1
+    session.execute(update(RoutingPolicyVersion).values(active=False))
+    row = RoutingPolicyVersion(version=number, name=compiled.policy.name, body=body, note=note, active=True,
+                               affected_metrics=affected_metrics or [], author_id=author.user_id if author else None)
+    session.add(row)
+    session.flush()
+    diff = "".join(difflib.unified_diff(previous.body.splitlines(True), body.splitlines(True),
+                                        f"v{previous.version}", f"v{number}"))
+    audit.append(session, action="routing.policy_saved", subject_type="routing_policies", subject_id=number,
+                 payload={"version": number, "previous": previous.version, "note": note, "diff": diff,
+                          "affected_metrics": affected_metrics or []}, actor_id=author.user_id if author else None)
+    return row
+
+
+def _pool_state(session: Session, pool_id: str) -> PoolState:
+    stmt = select(PoolStateRow).where(PoolStateRow.pool_id == pool_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = session.scalar(stmt)
+    if row is None:
+        session.add(PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(), updated_at=utcnow()))
+        session.flush()
+        row = session.scalar(stmt)
+        assert row is not None
+    return PoolState.from_dict(row.state)
+
+
+def _save_state(session: Session, state: PoolState, now: datetime) -> None:
+    session.execute(update(PoolStateRow).where(PoolStateRow.pool_id == state.pool_id)
+                    .values(state=state.to_dict(), seq=state.seq, updated_at=now))
+
+
+def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
+          now: datetime | None = None) -> RoutingDecision:
+    """Decide who gets the lead, apply it, and record the evidence — all in the caller's transaction."""
+    started = time.perf_counter_ns()
+    at = now or utcnow()
+    version = active(session)
+    policy = compiled_body(version.body)
+    snapshot = lead_snapshot(lead)
+    match = engine.select_pool(snapshot, policy)
+    state = _pool_state(session, match.pool_id)
+    reps = rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value)
+    decision = engine.decide(snapshot, reps, policy, state, at, match=match)
+    _apply(session, lead, decision, at)
+    latency = (time.perf_counter_ns() - started) // 1000
+    return _record(session, lead, decision, version.version, kind, actor, latency)
+
+
+def _apply(session: Session, lead: Lead, decision: Decision, at: datetime) -> None:
+    if decision.outcome == "assigned":
+        lead.owner_id, lead.assigned_at, lead.status = decision.rep_id, at, LeadStatus.ASSIGNED
+        _save_state(session, decision.state_after, at)
+        held = session.get(HeldLead, lead.id)
+        if held is not None:
+            session.delete(held)
+    elif session.get(HeldLead, lead.id) is None:
+        session.add(HeldLead(lead_id=lead.id, pool_id=decision.pool_id, held_since=at))
+    session.flush()
+
+
+def _record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
+            latency_us: int) -> RoutingDecision:
+    entry = audit.append(session, action=f"routing.{kind}", subject_type="leads", subject_id=lead.id,
+                         payload={"decision": decision.to_dict(), "policy_version": version, "kind": kind,
+                                  "latency_us": latency_us}, actor_id=actor.user_id if actor else None)
+    row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
+                          track=decision.track, pool_id=decision.pool_id, policy_version=version,
+                          latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def release_held(session: Session, *, now: datetime | None = None) -> list[RoutingDecision]:
+    """Try every held lead again (oldest first); those that find a rep leave the queue."""
+    out = []
+    for held in session.scalars(select(HeldLead).order_by(HeldLead.held_since)).all():
+        lead = session.get(Lead, held.lead_id)
+        if lead is not None and lead.owner_id is None:
+            decision = route(session, lead, kind="release", now=now)
+            if decision.outcome == "assigned":
+                out.append(decision)
+    return out
+
+
+def decision(session: Session, decision_id: int) -> tuple[RoutingDecision, dict[str, Any]]:
+    row = session.get(RoutingDecision, decision_id)
+    if row is None:
+        raise NotFound("No routing decision with id {id}.", field="decision_id", id=decision_id)
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.seq == row.audit_seq))
+    assert entry is not None
+    return row, entry.payload
+
+
+def replay(session: Session, decision_id: int) -> tuple[Decision, Decision]:
+    """The recorded decision and the one recomputed from its recorded inputs under its policy version."""
+    row, payload = decision(session, decision_id)
+    body = session.scalar(select(RoutingPolicyVersion.body).where(RoutingPolicyVersion.version == row.policy_version))
+    assert body is not None
+    recorded = Decision.from_dict(payload["decision"])
+    return recorded, engine.replay(recorded, compiled_body(body))
