@@ -33,6 +33,7 @@ from evenhand.routing.tracks import (
     shrunk_rate,
 )
 from evenhand.routing.values import (
+    NOT_MEMBER,
     SCALE,
     Decision,
     LeadSnapshot,
@@ -44,8 +45,6 @@ from evenhand.routing.values import (
     Weight,
     as_utc,
 )
-
-NOT_MEMBER = frozenset({"not_in_pool", "no_key_account_grant"})
 
 
 class PolicyMismatch(ValueError):

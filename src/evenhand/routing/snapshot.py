@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from evenhand.kit.clock import as_utc
@@ -62,7 +62,7 @@ def _open(session: Session) -> dict[int, int]:
 
 def _records(session: Session, now: datetime) -> dict[int, tuple[int, int]]:
     since = now - timedelta(days=WIN_WINDOW_DAYS)
-    won = func.sum(func.cast(Opportunity.stage == Stage.WON, type_=Opportunity.id.type))
+    won = func.sum(case((Opportunity.stage == Stage.WON, 1), else_=0))
     stmt = (select(Opportunity.owner_id, won, func.count())
             .where(Opportunity.stage.in_((Stage.WON, Stage.LOST)), Opportunity.closed_at >= since)
             .group_by(Opportunity.owner_id))

@@ -93,7 +93,10 @@ class RepState:
     deals: int = 0
     quota_attainment: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, full: bool = True) -> dict[str, Any]:
+        """``full=False`` keeps only what pool membership reads: enough to replay a non-member's verdict."""
+        if not full:
+            return {name: list(v) if isinstance(v := getattr(self, name), tuple) else v for name in MEMBERSHIP_FIELDS}
         out = {name: getattr(self, name) for name in _REP_FIELDS}
         out |= {"skills": list(self.skills), "product_lines": list(self.product_lines), "grants": list(self.grants),
                 "left_on": _day(self.left_on), "presence_since": _moment(self.presence_since),
@@ -113,6 +116,9 @@ class RepState:
 
 
 _REP_FIELDS = tuple(f for f in RepState.__dataclass_fields__)
+MEMBERSHIP_FIELDS = ("id", "username", "level", "team", "department", "region", "skills", "product_lines", "grants")
+# Verdict codes of reps outside the pool: only their membership fields go into a decision record.
+NOT_MEMBER = frozenset({"not_in_pool", "no_key_account_grant"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +246,12 @@ class Decision:
         return next((v for v in self.verdicts if v.rep_id == rep_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": 1, "lead": self.lead.to_dict(), "candidates": [c.to_dict() for c in self.candidates],
+        """JSON-able. Candidates outside the pool are recorded by their membership fields alone (a pool of
+        20 in a company of 500 would otherwise store 480 full states): the record replays to itself, but
+        ``from_dict`` gives those candidates default values for everything else."""
+        outside = {v.rep_id for v in self.verdicts if v.code in NOT_MEMBER}
+        candidates = [c.to_dict(full=c.id not in outside) for c in self.candidates]
+        return {"schema": 1, "lead": self.lead.to_dict(), "candidates": candidates,
                 "policy": {"name": self.policy_name, "version": self.policy_version, "hash": self.policy_hash},
                 "now": _moment(self.now), "pool_id": self.pool_id,
                 "pools_checked": [p.to_dict() for p in self.pools_checked], "track": self.track,
