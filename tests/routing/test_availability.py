@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from evenhand.routing import decide
+from evenhand.routing import Verdict, decide
 from evenhand.routing.availability import in_working_hours
 from tests.routing.factory import NOW, OFFICE, lead, policy, rep, state
 
@@ -18,11 +18,13 @@ POOLS = [{"id": "key", "condition": "lead.company_size != null && lead.company_s
          {"id": "all", "members": {"departments": ["smb"], "levels": ["junior", "senior"], "match_lead": ["region"]}}]
 
 
-def verdict(score: int = 50, other: dict[str, Any] | None = None, at: datetime = NOW, **overrides: Any):  # noqa: ANN201
+def verdict(score: int = 50, other: dict[str, Any] | None = None, at: datetime = NOW, **overrides: Any) -> Verdict:
     """The verdict for rep 2 (overrides applied) beside rep 1, who is always available."""
     d = decide(lead(score=score, **(other or {})), [rep(1), rep(2, **overrides)], policy(POOLS, **STRICT),
                state("key" if other and other.get("company_size") else "all"), at)
-    return d.verdict_for(2)
+    found = d.verdict_for(2)
+    assert found is not None
+    return found
 
 
 @pytest.mark.parametrize(("overrides", "code", "params"), [

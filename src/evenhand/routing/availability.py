@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from evenhand.routing.policy import KEY_ACCOUNT_GRANT, CompiledPool, RoutingPolicy
-from evenhand.routing.values import Hours, LeadSnapshot, RepState, Track
+from evenhand.routing.values import Hours, LeadSnapshot, RepState, Track, as_utc
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Reason = tuple[str, dict[str, Any]]
@@ -35,9 +35,9 @@ def screen(rep: RepState, lead: LeadSnapshot, pool: CompiledPool, policy: Routin
 
 
 def membership(rep: RepState, lead: LeadSnapshot, pool: CompiledPool) -> list[Reason]:
-    for criterion, allowed, wanted in pool.lists:
+    for criterion, allowed, listed in pool.lists:
         if not _meets(rep, criterion, allowed):
-            return [("not_in_pool", {"criterion": criterion, "wanted": wanted})]
+            return [("not_in_pool", {"criterion": criterion, "wanted": listed})]
     for criterion in pool.match_lead:
         wanted = _lead_value(lead, criterion)
         if wanted is not None and wanted not in _rep_values(rep, criterion):
@@ -81,7 +81,7 @@ def _standing(rep: RepState, today: date) -> list[Reason]:
 
 def _presence(rep: RepState, policy: RoutingPolicy, local: datetime) -> list[Reason]:
     reasons: list[Reason] = []
-    since = None if rep.presence_since is None else rep.presence_since.isoformat()
+    since = None if rep.presence_since is None else as_utc(rep.presence_since).isoformat()
     if rep.presence == "away" and not policy.availability.away_counts:
         reasons.append(("away", {"since": since}))
     elif rep.presence not in ("online", "away"):
