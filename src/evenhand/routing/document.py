@@ -42,19 +42,25 @@ def _describe(p: Problem) -> str:
     return f"{where}{p.path}: {p.message}" if p.path else f"{where}{p.message}"
 
 
+def _syntax(exc: yaml.YAMLError) -> PolicyError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = str(getattr(exc, "problem", None) or getattr(exc, "context", None) or exc)
+    return PolicyError([Problem("", MESSAGES["yaml_syntax"].format(problem=problem),
+                                mark.line + 1 if mark is not None else None, "yaml_syntax", {"problem": problem})])
+
+
 def load(text: str) -> tuple[yaml.Node | None, Any]:
     """The node tree (for line numbers) and the plain data; duplicate keys are an error, not a silent overwrite."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # a control character the reader refuses before parsing starts
+        raise _syntax(exc) from None
     try:
         node = loader.get_single_node()
         _no_duplicate_keys(node)
         data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = str(exc.problem or exc.context or "syntax error")
-        raise PolicyError([Problem("", MESSAGES["yaml_syntax"].format(problem=problem),
-                                   mark.line + 1 if mark is not None else None, "yaml_syntax",
-                                   {"problem": problem})]) from None
+    except yaml.YAMLError as exc:
+        raise _syntax(exc) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
