@@ -47,7 +47,8 @@ class TestIntake:
         again = client.post("/api/v1/leads", json={**INTAKE, "company": "Changed"}, headers=org.headers("ops"))
         assert again.status_code == 200
         assert again.json()["id"] == lead["id"] and again.json()["company"] == INTAKE["company"]
-        assert audit_actions(engine, before) == [("leads.intake", str(lead["id"]), org.id("ops"))]
+        assert audit_actions(engine, before) == [("leads.intake", str(lead["id"]), org.id("ops")),
+                                                 ("routing.intake", str(lead["id"]), org.id("ops"))]
 
     def test_the_auditor_cannot_create_leads(self, client: TestClient, engine: Engine, org: Org) -> None:
         counts = row_counts(engine)

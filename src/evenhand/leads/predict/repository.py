@@ -74,6 +74,10 @@ def add_active(session: Session, version: PredictiveModelVersion) -> PredictiveM
     return version
 
 
-def active_id(session: Session) -> int | None:
-    return session.scalar(select(PredictiveModelVersion.id).where(PredictiveModelVersion.active)
-                          .order_by(PredictiveModelVersion.version.desc()).limit(1))
+def active_key(session: Session) -> tuple[int, str] | None:
+    """The active version's id with its creation time: ids are reused when a database is emptied and
+    refilled, so the id alone cannot key a cache of loaded models."""
+    row = session.execute(select(PredictiveModelVersion.id, PredictiveModelVersion.created_at)
+                          .where(PredictiveModelVersion.active)
+                          .order_by(PredictiveModelVersion.version.desc()).limit(1)).first()
+    return None if row is None else (row[0], row[1].isoformat())

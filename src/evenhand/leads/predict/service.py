@@ -34,7 +34,7 @@ __all__ = ["ActiveModel", "Contribution", "LeadModel", "explain", "file_dataset"
            "load_active", "predict", "scores", "train"]
 
 DEFAULT_HORIZON_DAYS = 60
-_CACHE: dict[tuple[str, int], ActiveModel] = {}
+_CACHE: dict[tuple[str, int, str], ActiveModel] = {}
 _CACHE_SIZE = 4
 
 
@@ -103,10 +103,11 @@ def train(session: Session, dataset: Dataset, *, seed: int = 42, test_size: floa
 
 def load_active(session: Session) -> ActiveModel | None:
     """The active model, deserialised once per process and version; None when none was trained."""
-    model_id = repository.active_id(session)
-    if model_id is None:
+    found = repository.active_key(session)
+    if found is None:
         return None
-    key = (_database_of(session), model_id)
+    model_id, created = found
+    key = (_database_of(session), model_id, created)
     if key not in _CACHE:
         row = session.get_one(PredictiveModelVersion, model_id)
         while len(_CACHE) >= _CACHE_SIZE:
