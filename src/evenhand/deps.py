@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from evenhand.auth import service as auth_service
 from evenhand.auth.principal import Principal
 from evenhand.config import Settings
-from evenhand.db import new_session
+from evenhand.db import session_scope
 from evenhand.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "evenhand_session"
@@ -27,15 +27,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 def get_db(request: Request) -> Iterator[Session]:
     """The request is the unit of work: one commit after the handler returns, before the response."""
-    session = new_session(request.app.state.engine, readonly=request.method in SAFE_METHODS)
-    try:
+    with session_scope(request.app.state.engine, readonly=request.method in SAFE_METHODS) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
