@@ -59,7 +59,7 @@ def _leads(engine, n: int, *, per_transaction: int) -> float:  # type: ignore[no
     for start in range(0, n, per_transaction):
         with session_scope(engine) as session:
             for data in payloads[start:start + per_transaction]:
-                lead_service.intake(session, data, actor=None)
+                lead_service.intake(session, data, actor=None, dedup=["email", "phone"])
     return _rate(n, time.perf_counter() - started)
 
 
