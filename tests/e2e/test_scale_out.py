@@ -17,7 +17,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import AuditEntry, Role
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, _wait_until_up, missing
+from tests.e2e.conftest import _free_port, _wait_until_up, missing, stop
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 SERVER = os.environ.get("EVENHAND_TEST_PG_URL", "postgresql+psycopg:///postgres")
@@ -82,7 +82,6 @@ def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_
                               headers={"Origin": base, "Connection": "close"}) for _ in range(12)]
         assert refused[-1].headers["location"].endswith("error=rate"), "the limit counts across processes"
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=15)
+        stop(proc)
         engine.dispose()
 

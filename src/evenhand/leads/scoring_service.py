@@ -26,6 +26,7 @@ from evenhand.errors import Invalid, NotFound, describe
 from evenhand.i18n import t
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.once import get_or_create
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import (
     CompiledModel,
@@ -70,17 +71,14 @@ def _problem_text(problem: Any) -> str:
 
 
 def active(session: Session) -> ScoringModelVersion:
+    """The active version; the first caller on a new database installs the shipped default as version 1."""
     found = session.scalar(select(ScoringModelVersion).where(ScoringModelVersion.active.is_(True)))
-    return found if found is not None else _install_default(session)
-
-
-def _install_default(session: Session) -> ScoringModelVersion:
+    if found is not None:
+        return found
     body = default_text()
-    row = ScoringModelVersion(version=1, name=compiled_body(body).model.name, body=body, note=DEFAULT_NOTE,
-                              active=True)
-    session.add(row)
-    session.flush()
-    return row
+    return get_or_create(session, select(ScoringModelVersion).where(ScoringModelVersion.version == 1),
+                         lambda: ScoringModelVersion(version=1, name=compiled_body(body).model.name, body=body,
+                                                     note=DEFAULT_NOTE, active=True))
 
 
 def versions(session: Session) -> list[ScoringModelVersion]:

@@ -23,6 +23,7 @@ from evenhand.config import get_settings
 from evenhand.errors import Invalid, NotFound
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.once import get_or_create
 from evenhand.models import AuditEntry, HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision, RoutingPolicyVersion
 from evenhand.routing import engine
 from evenhand.routing.policy import CompiledPolicy, compile, default_text, parse
@@ -52,15 +53,14 @@ def validate(body: str) -> CompiledPolicy:
 
 
 def active(session: Session) -> RoutingPolicyVersion:
+    """The active version; the first caller on a new database installs the shipped default as version 1."""
     found = session.scalar(select(RoutingPolicyVersion).where(RoutingPolicyVersion.active.is_(True)))
     if found is not None:
         return found
     body = default_text()
-    row = RoutingPolicyVersion(version=1, name=compiled_body(body).policy.name, body=body, note=DEFAULT_NOTE,
-                               active=True)
-    session.add(row)
-    session.flush()
-    return row
+    return get_or_create(session, select(RoutingPolicyVersion).where(RoutingPolicyVersion.version == 1),
+                         lambda: RoutingPolicyVersion(version=1, name=compiled_body(body).policy.name, body=body,
+                                                      note=DEFAULT_NOTE, active=True))
 
 
 def save(session: Session, body: str, *, author: Principal | None, note: str = "",
@@ -88,9 +88,10 @@ def _pool_state(session: Session, pool_id: str) -> PoolState:
         stmt = stmt.with_for_update()
     row = session.scalar(stmt)
     if row is None:
-        session.add(PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(), updated_at=utcnow()))
-        session.flush()
-        row = session.scalar(stmt)
+        get_or_create(session, select(PoolStateRow).where(PoolStateRow.pool_id == pool_id),
+                      lambda: PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(),
+                                           updated_at=utcnow()))
+        row = session.scalar(stmt)  # now locked on PostgreSQL
         assert row is not None
     return PoolState.from_dict(row.state)
 
