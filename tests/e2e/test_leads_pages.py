@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from evenhand.models import Role
 from tests.e2e.conftest import ARTIFACTS, Server
 from tests.e2e.test_shell import sign_in
 
@@ -55,3 +56,27 @@ def test_ops_edits_the_rule_model_with_inline_errors_preview_and_save(server: Se
     field(page, "model-note").fill("仅格式调整")
     page.get_by_test_id("save-model").click()
     expect(page.get_by_test_id("active-version")).to_contain_text("第 2 版", timeout=10_000)
+
+
+def test_a_rep_reads_why_a_lead_went_elsewhere(server: Server, page: Page) -> None:
+    """A routed lead: the feed lists it, the decision page explains the winner and, to a rep who was
+    considered, only that rep's own verdict."""
+    import httpx
+
+    from evenhand.auth.service import create_token
+    from evenhand.db import make_engine, session_scope
+
+    engine = make_engine(server.db_url)
+    with session_scope(engine) as session:
+        token, _ = create_token(session, username="admin", role=Role.ADMIN)
+    engine.dispose()
+    created = httpx.post(f"{server.base}/api/v1/leads", headers={"Authorization": f"Bearer {token}"}, json={
+        "source": "website", "external_id": "ROUTE-1", "company": "无锡精密机械有限公司", "region": "east"}).json()
+    decision_id = created["assignment"]["decision_id"]
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/routing")
+    expect(page.get_by_test_id("decision-feed")).to_contain_text("无锡精密机械有限公司")
+    page.get_by_text("无锡精密机械有限公司").click()
+    expect(page).to_have_url(re.compile(rf"/routing/decisions/{decision_id}$"))
+    expect(page.get_by_test_id("decision-summary")).to_contain_text("无锡精密机械有限公司")
+    expect(page.get_by_test_id("verdicts")).to_contain_text("张伟")

@@ -19,6 +19,7 @@ from evenhand.kit.clock import local
 from evenhand.leads import repository, scoring_service
 from evenhand.leads.schemas import LeadFilter
 from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
+from evenhand.routing import service as routing_service
 from evenhand.web import context
 from evenhand.web.labels import label, source_label
 from evenhand.web.layout import Tr, shell
@@ -130,13 +131,14 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
         owner = session.get(User, lead.owner_id) if lead and lead.owner_id else None
         lines = scoring_service.explanation(session, lead) if lead else []
         predictive = scoring_service.predictive_view(session, lead) if lead else None
+        routed = routing_service.feed(session, principal, lead_id=lead.id, limit=1) if lead else []
         regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
     with shell(principal, tr, title=lead.company if lead else tr("Lead not found"), path="/leads"):
         if lead is None:
             ui.label(tr("This lead does not exist or is not yours to see.")).classes("text-grey-7")
             return None
         with ui.row().classes("w-full gap-6 items-start"):
-            _facts(lead, owner, regions, tr, zone)
+            _facts(lead, owner, regions, tr, zone, routed[0].id if routed else None)
             with ui.column().classes("gap-4"):
                 _explanation(lead, lines, tr)
                 _predictive(predictive, tr)
@@ -144,7 +146,8 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
     return None
 
 
-def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo) -> None:
+def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo,
+           decision_id: int | None) -> None:
     when = lambda at: local(at, zone).strftime("%Y-%m-%d %H:%M") if at else "—"  # noqa: E731
     facts = ((N_("Contact"), lead.contact_name), (N_("Title"), lead.title), (N_("Email"), lead.email),
              (N_("Phone"), lead.phone), (N_("Industry"), lead.industry),
@@ -162,6 +165,8 @@ def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone
             with ui.row().classes("w-full justify-between"):
                 ui.label(tr(name)).classes("text-grey-7")
                 ui.label("—" if value in (None, "") else str(value))
+        if decision_id is not None:
+            ui.link(tr("Why this rep"), f"/routing/decisions/{decision_id}").props('data-testid="why-this-rep"')
         if lead.duplicate_of_id:
             ui.link(tr("Possible duplicate of lead {id}", id=lead.duplicate_of_id), f"/leads/{lead.duplicate_of_id}")
 

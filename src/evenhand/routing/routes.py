@@ -9,11 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from evenhand.auth.principal import Principal
 from evenhand.deps import DbSession, OrgManager, Reader
-from evenhand.errors import Invalid, NotFound
-from evenhand.leads import repository as lead_repository
-from evenhand.models import HeldLead, Lead, RoutingDecision, RoutingPolicyVersion, User
+from evenhand.errors import Invalid
+from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
 from evenhand.org.schemas import DbId
 from evenhand.routing import service
 
@@ -124,34 +122,18 @@ def validate_policy(data: PolicyText, _: Reader) -> Validation:
 def list_decisions(session: DbSession, principal: Reader, lead_id: DbId | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[RoutingDecision]:
     """The live feed, newest first, limited to decisions about leads the caller may read."""
-    visible = lead_repository.readable(principal).with_only_columns(Lead.id).scalar_subquery()
-    stmt = select(RoutingDecision).where(RoutingDecision.lead_id.in_(visible))
-    if lead_id is not None:
-        stmt = stmt.where(RoutingDecision.lead_id == lead_id)
-    return list(session.scalars(stmt.order_by(RoutingDecision.id.desc()).limit(limit)))
+    return service.feed(session, principal, lead_id=lead_id, limit=limit)
 
 
 @router.get("/routing/decisions/{decision_id}", response_model=DecisionDetail)
 def get_decision(decision_id: DbId, session: DbSession, principal: Reader) -> DecisionDetail:
-    row, payload = service.decision(session, decision_id)
-    record = payload["decision"]
-    if not _may_see(session, principal, row, record):
-        raise NotFound("No routing decision with id {id}.", field="decision_id", id=decision_id)
-    full = principal.reads_everything or principal.supervised_team_ids or principal.user_id == row.rep_id
-    verdicts = record["verdicts"] if full else [v for v in record["verdicts"] if v["rep_id"] == principal.user_id]
+    view = service.visible_decision(session, principal, decision_id)
+    row, record, full = view["row"], view["record"], view["full"]
     name = session.scalar(select(User.display_name).where(User.id == row.rep_id)) if row.rep_id else None
     return DecisionDetail(**DecisionSummary.model_validate(row).model_dump(), rep_name=name, lead=record["lead"],
-                          verdicts=verdicts, weights=record["weights"], pools_checked=record["pools_checked"],
+                          verdicts=view["verdicts"], weights=record["weights"], pools_checked=record["pools_checked"],
                           state_before=record["state_before"] if full else None,
                           state_after=record["state_after"] if full else None)
-
-
-def _may_see(session: DbSession, principal: Principal, row: RoutingDecision, record: dict[str, Any]) -> bool:
-    """Whoever may read the lead, and every rep who was considered for it ("why not me")."""
-    readable = session.scalar(lead_repository.readable(principal).where(Lead.id == row.lead_id).with_only_columns(
-        Lead.id)) is not None
-    considered = any(v["rep_id"] == principal.user_id for v in record["verdicts"])
-    return readable or considered
 
 
 @router.get("/routing/holds", response_model=list[HeldRead])

@@ -24,6 +24,7 @@ from evenhand.errors import Invalid, NotFound
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
+from evenhand.leads import repository as lead_repository
 from evenhand.models import AuditEntry, HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision, RoutingPolicyVersion
 from evenhand.routing import engine
 from evenhand.routing.policy import CompiledPolicy, compile, default_text, parse
@@ -162,6 +163,32 @@ def decision(session: Session, decision_id: int) -> tuple[RoutingDecision, dict[
     entry = session.scalar(select(AuditEntry).where(AuditEntry.seq == row.audit_seq))
     assert entry is not None
     return row, entry.payload
+
+
+def visible_decision(session: Session, principal: Principal, decision_id: int) -> dict[str, Any]:
+    """The evidence as this person may see it. Whoever may read the lead, and every rep who was
+    considered for it ("why not me"), may look; staff, supervisors and the chosen rep see every
+    candidate, other reps only their own verdict (not colleagues' presence or leave)."""
+    row, payload = decision(session, decision_id)
+    record = payload["decision"]
+    readable = session.scalar(lead_repository.readable(principal).where(Lead.id == row.lead_id)
+                              .with_only_columns(Lead.id)) is not None
+    if not readable and not any(v["rep_id"] == principal.user_id for v in record["verdicts"]):
+        raise NotFound("No routing decision with id {id}.", field="decision_id", id=decision_id)
+    full = principal.reads_everything or bool(principal.supervised_team_ids) or principal.user_id == row.rep_id
+    return {"row": row, "record": record, "full": full,
+            "verdicts": record["verdicts"] if full else [v for v in record["verdicts"]
+                                                          if v["rep_id"] == principal.user_id]}
+
+
+def feed(session: Session, principal: Principal, *, lead_id: int | None = None, limit: int = 50
+         ) -> list[RoutingDecision]:
+    """Recent decisions, newest first, about leads the caller may read."""
+    visible = lead_repository.readable(principal).with_only_columns(Lead.id).scalar_subquery()
+    stmt = select(RoutingDecision).where(RoutingDecision.lead_id.in_(visible))
+    if lead_id is not None:
+        stmt = stmt.where(RoutingDecision.lead_id == lead_id)
+    return list(session.scalars(stmt.order_by(RoutingDecision.id.desc()).limit(limit)))
 
 
 def replay(session: Session, decision_id: int) -> tuple[Decision, Decision]:

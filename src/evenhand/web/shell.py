@@ -18,9 +18,10 @@ def _register_pages() -> None:
     from evenhand.leads import pages as lead_pages
     from evenhand.leads import scoring_pages
     from evenhand.org import pages as org_pages
+    from evenhand.routing import pages as routing_pages
     from evenhand.web import pages
 
-    for module in (pages, org_pages, lead_pages, scoring_pages):
+    for module in (pages, org_pages, lead_pages, scoring_pages, routing_pages):
         module.register()
     _registered = True
 

@@ -1,0 +1,134 @@
+"""Routing pages: the live decision feed, and one decision explained ("why this rep, why not me")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.db import session_scope
+from evenhand.errors import NotFound
+from evenhand.i18n import N_
+from evenhand.kit.clock import local
+from evenhand.models import Lead, User
+from evenhand.routing import service
+from evenhand.routing.reasons import explain
+from evenhand.routing.values import Verdict
+from evenhand.web import context
+from evenhand.web.layout import Tr, shell
+
+REFRESH_SECONDS = 5.0
+TRACKS = {"round_robin": N_("Round robin"), "weighted": N_("Weighted (high-value)")}
+OUTCOMES = {"assigned": N_("Assigned"), "held": N_("Waiting for a rep")}
+
+
+def _names(session: Any, ids: set[int]) -> dict[int, str]:
+    return {i: n for i, n in session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))}
+
+
+def _feed_rows(principal: Principal, tr: Tr) -> list[dict[str, Any]]:
+    zone = get_settings().zone
+    with session_scope(context.engine(), readonly=True) as session:
+        rows = service.feed(session, principal, limit=100)
+        names = _names(session, {r.rep_id for r in rows if r.rep_id})
+        leads = {i: (c, s) for i, c, s in session.execute(
+            select(Lead.id, Lead.company, Lead.score).where(Lead.id.in_({r.lead_id for r in rows})))}
+    return [{"id": r.id, "at": local(r.created_at, zone).strftime("%m-%d %H:%M:%S"),
+             "company": leads.get(r.lead_id, ("", None))[0], "score": leads.get(r.lead_id, ("", None))[1],
+             "pool": r.pool_id, "track": tr(TRACKS.get(r.track or "", r.track or "")),
+             "outcome": tr(OUTCOMES.get(r.outcome, r.outcome)), "rep": names.get(r.rep_id or 0, "—"),
+             "ms": round(r.latency_us / 1000, 1)} for r in rows]
+
+
+def routing_page(request: Request) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse("/login?next=/routing", status_code=303)
+    tr = context.use_locale(request)
+    with session_scope(context.engine()) as session:
+        policy = service.active(session)
+        version, pools = policy.version, service.compiled_body(policy.body).policy.pools
+    with shell(principal, tr, title=tr("Routing"), path="/routing"):
+        ui.label(tr("Active routing policy: version {version}", version=version)).classes("text-grey-7")
+        with ui.row().classes("gap-2"):
+            for pool in pools:
+                ui.chip(f"{pool.label or pool.id}" + (f" · {pool.condition}" if pool.condition else "")).props(
+                    "outline")
+        ui.label(tr("Live decisions")).classes("text-h6")
+        columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
+            ("at", N_("Time")), ("company", N_("Company")), ("score", N_("Score")), ("pool", N_("Pool")),
+            ("track", N_("Track")), ("outcome", N_("Outcome")), ("rep", N_("Rep")), ("ms", N_("ms")))]
+        table = ui.table(columns=columns, rows=_feed_rows(principal, tr), row_key="id", pagination=20).classes(
+            "w-full").props('data-testid="decision-feed"')
+        table.add_slot("body-cell-company", """
+            <q-td :props="props"><a :href="'/routing/decisions/' + props.row.id" class="text-primary">
+              {{ props.value }}</a></q-td>""")
+
+        def refresh() -> None:
+            table.rows = _feed_rows(principal, tr)
+            table.update()
+
+        ui.timer(REFRESH_SECONDS, refresh)
+    return None
+
+
+def decision_page(request: Request, decision_id: int) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse(f"/login?next=/routing/decisions/{decision_id}", status_code=303)
+    tr = context.use_locale(request)
+    with session_scope(context.engine(), readonly=True) as session:
+        try:
+            view = service.visible_decision(session, principal, decision_id)
+        except NotFound:
+            view = None
+        ids: set[int] = set()
+        if view is not None:
+            ids = {v["rep_id"] for v in view["verdicts"]} | ({view["row"].rep_id} if view["row"].rep_id else set())
+        names = _names(session, ids)
+    with shell(principal, tr, title=tr("Why this rep"), path="/routing"):
+        if view is None:
+            ui.label(tr("This decision does not exist or is not yours to see.")).classes("text-grey-7")
+            return None
+        _summary(view, names, tr)
+        _verdicts(view, names, tr)
+    return None
+
+
+def _summary(view: dict[str, Any], names: dict[int, str], tr: Tr) -> None:
+    row, lead = view["row"], view["record"]["lead"]
+    zone = get_settings().zone
+    with ui.card().classes("w-full").props('data-testid="decision-summary"'):
+        ui.label(f"{lead.get('company') or ''} · {tr('Score')} {lead.get('score')}").classes("text-h6")
+        ui.label(tr("{when}: {outcome} on the {track} track in pool {pool}, policy version {version}.",
+                    when=local(row.created_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
+                    outcome=tr(OUTCOMES.get(row.outcome, row.outcome)),
+                    track=tr(TRACKS.get(row.track or "", row.track or "")), pool=row.pool_id,
+                    version=row.policy_version))
+        if row.rep_id:
+            ui.label(tr("Went to {name}.", name=names.get(row.rep_id, row.rep_id))).classes("text-weight-bold")
+        ui.link(tr("Lead page"), f"/leads/{row.lead_id}")
+
+
+def _verdicts(view: dict[str, Any], names: dict[int, str], tr: Tr) -> None:
+    weights = {w["rep_id"]: w for w in view["record"]["weights"]}
+    ui.label(tr("Every rep considered")).classes("text-h6")
+    with ui.grid(columns=3).classes("w-full gap-y-1").props('data-testid="verdicts"'):
+        for header in (N_("Rep"), N_("Verdict"), N_("Weight")):
+            ui.label(tr(header)).classes("text-weight-bold")
+        for data in view["verdicts"]:
+            verdict = Verdict.from_dict(data)
+            ui.label(names.get(verdict.rep_id, str(verdict.rep_id)))
+            ui.label(explain(verdict, tr)).classes("text-positive" if verdict.code == "chosen" else "")
+            weight = weights.get(verdict.rep_id)
+            ui.label(f"{weight['weight']:.3f}" if weight else "—")
+
+
+def register() -> None:
+    ui.page("/routing")(routing_page)
+    ui.page("/routing/decisions/{decision_id}")(decision_page)
