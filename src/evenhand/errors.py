@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evenhand.i18n import N_, t
+from evenhand.kit.yamldoc import DocumentError, Problem
 
 # Pydantic's messages are English; these cover the common kinds so a zh-CN user reads Chinese.
 _PYDANTIC: dict[str, str] = {
@@ -89,6 +90,23 @@ class Invalid(DomainError):
 
 class TooManyRequests(DomainError):
     status, code = 429, "rate_limited"
+
+
+def invalid_document(exc: DocumentError, message: str, messages: dict[str, str]) -> Invalid:
+    """A YAML document's problems as one ``Invalid``: ``field`` and ``details`` name each path and line.
+
+    ``message`` has the placeholders ``{where}``, ``{line}`` and ``{problem}``; ``messages`` is the
+    document's own table of problem texts (pydantic's kinds are described by ``describe``).
+    """
+    def text(p: Problem) -> str:
+        if p.type in messages:
+            return t(messages[p.type], **p.params)
+        return describe({"type": p.type, "msg": p.message, "ctx": p.params})
+
+    details: list[dict[str, Any]] = [{"field": p.path, "line": p.line, "message": text(p)} for p in exc.problems]
+    first = exc.problems[0]
+    return Invalid(message, field=first.path or "body", details=details, where=first.path or "—",
+                   line=first.line or "?", problem=details[0]["message"])
 
 
 def body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
-from evenhand.errors import Invalid, NotFound, describe
-from evenhand.i18n import t
+from evenhand.errors import NotFound, invalid_document
+from evenhand.i18n import N_, t
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
@@ -56,18 +56,8 @@ def validate(body: str) -> CompiledModel:
     try:
         return compiled_body(body)
     except ScoringModelError as exc:
-        details: list[dict[str, Any]] = [{"field": p.path, "line": p.line, "message": _problem_text(p)}
-                                         for p in exc.problems]
-        first = exc.problems[0]
-        raise Invalid("The scoring model is wrong at {where} (line {line}): {problem}", field=first.path or "body",
-                      details=details, where=first.path or "—", line=first.line or "?",
-                      problem=details[0]["message"]) from exc
-
-
-def _problem_text(problem: Any) -> str:
-    if problem.type in MESSAGES:
-        return t(MESSAGES[problem.type], **problem.params)
-    return describe({"type": problem.type, "msg": problem.message, "ctx": problem.params})
+        raise invalid_document(exc, N_("The scoring model is wrong at {where} (line {line}): {problem}"),
+                               MESSAGES) from exc
 
 
 def active(session: Session) -> ScoringModelVersion:

@@ -2,84 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from evenhand.i18n import N_
+from evenhand.kit import yamldoc
+from evenhand.kit.yamldoc import Problem, line
 
 MESSAGES: dict[str, str] = {
-    "yaml_syntax": N_("Not valid YAML: {problem}"),
+    **yamldoc.MESSAGES,
     "not_a_mapping": N_("A routing policy must be a YAML mapping with name and pools."),
-    "duplicate_key": N_("The key {key} appears twice."),
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a policy. ``type`` is pydantic's error kind or one of our message keys."""
-
-    path: str
-    message: str
-    line: int | None
-    type: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class PolicyError(ValueError):
+class PolicyError(yamldoc.DocumentError):
     """The document is not a valid routing policy; ``.path``, ``.message``, ``.line`` describe the first problem."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = tuple(problems)
-        first = self.problems[0]
-        self.path, self.message, self.line = first.path, first.message, first.line
-        super().__init__("; ".join(_describe(p) for p in self.problems))
 
-
-def _describe(p: Problem) -> str:
-    where = f"line {p.line}: " if p.line is not None else ""
-    return f"{where}{p.path}: {p.message}" if p.path else f"{where}{p.message}"
-
-
-def _syntax(exc: yaml.YAMLError) -> PolicyError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = str(getattr(exc, "problem", None) or getattr(exc, "context", None) or exc)
-    return PolicyError([Problem("", MESSAGES["yaml_syntax"].format(problem=problem),
-                                mark.line + 1 if mark is not None else None, "yaml_syntax", {"problem": problem})])
-
-
-def load(text: str) -> tuple[yaml.Node | None, Any]:
+def load(text: str) -> tuple[yaml.Node | None, dict[str, Any]]:
     """The node tree (for line numbers) and the plain data; duplicate keys are an error, not a silent overwrite."""
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as exc:  # a control character the reader refuses before parsing starts
-        raise _syntax(exc) from None
-    try:
-        node = loader.get_single_node()
-        _no_duplicate_keys(node)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise _syntax(exc) from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise PolicyError([Problem("", MESSAGES["not_a_mapping"], line(node, []), "not_a_mapping")])
-    return node, data
-
-
-def _no_duplicate_keys(node: yaml.Node | None) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value in seen:
-                raise yaml.MarkedYAMLError(problem=MESSAGES["duplicate_key"].format(key=key.value),
-                                           problem_mark=key.start_mark)
-            seen.add(key.value)
-            _no_duplicate_keys(value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _no_duplicate_keys(item)
+    return yamldoc.load(text, error=PolicyError, not_a_mapping=MESSAGES["not_a_mapping"])
 
 
 def problem(error: Any, root: yaml.Node | None) -> Problem:
@@ -92,22 +35,4 @@ def problem(error: Any, root: yaml.Node | None) -> Problem:
     return Problem(".".join(str(p) for p in loc), message, line(root, list(loc)), error["type"], params)
 
 
-def line(node: yaml.Node | None, path: list[Any]) -> int | None:
-    """1-based line of the deepest node along ``path`` that exists in the document."""
-    if node is None:
-        return None
-    for part in path:
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1
-
-
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
-    return None
+__all__ = ["MESSAGES", "PolicyError", "Problem", "line", "load", "problem"]

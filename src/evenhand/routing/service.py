@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
-from evenhand.errors import Invalid, NotFound
+from evenhand.errors import NotFound, invalid_document
+from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.leads import repository as lead_repository
 from evenhand.models import AuditEntry, HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision, RoutingPolicyVersion
 from evenhand.routing import engine
+from evenhand.routing.document import MESSAGES, PolicyError
 from evenhand.routing.policy import CompiledPolicy, compile, default_text, parse
 from evenhand.routing.snapshot import lead_snapshot, rep_states
 from evenhand.routing.values import Decision, PoolState
@@ -43,14 +45,9 @@ def validate(body: str) -> CompiledPolicy:
     """The compiled policy, or ``Invalid`` naming the path and line of every problem."""
     try:
         return compiled_body(body)
-    except ValueError as exc:
-        problems = getattr(exc, "problems", None) or []
-        details = [{"field": p.path, "line": p.line, "message": p.message} for p in problems]
-        first = problems[0] if problems else None
-        raise Invalid("The routing policy is wrong at {where} (line {line}): {problem}",
-                      field=(first.path if first else None) or "body", details=details,
-                      where=(first.path if first else None) or "—", line=(first.line if first else None) or "?",
-                      problem=first.message if first else str(exc)) from exc
+    except PolicyError as exc:
+        raise invalid_document(exc, N_("The routing policy is wrong at {where} (line {line}): {problem}"),
+                               MESSAGES) from exc
 
 
 def active(session: Session) -> RoutingPolicyVersion:

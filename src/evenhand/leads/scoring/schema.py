@@ -30,7 +30,6 @@ Points of one rule lie in -100..100; a group's ``cap`` limits what the group add
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -48,15 +47,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from evenhand.i18n import N_
+from evenhand.kit import yamldoc
+from evenhand.kit.yamldoc import Problem
 
 EVENT_KINDS = ("page_view", "whitepaper_download", "webinar", "form_submit", "email_open", "email_click")
 ATTRIBUTES = ("industry", "company_size", "region", "title", "source", "email", "phone")
 
 # Our own error kinds; pydantic's built-in kinds keep pydantic's message (and `type` for translation).
 MESSAGES: dict[str, str] = {
-    "yaml_syntax": N_("Not valid YAML: {problem}"),
+    **yamldoc.MESSAGES,
     "not_a_mapping": N_("A scoring model must be a YAML mapping with name and groups."),
-    "duplicate_key": N_("The key {key} appears twice."),
     "band_order": N_("min ({min}) must be below max ({max})."),
     "band_overlap": N_("Band {index} must start at or after the end of the band before it."),
     "points_or_bands": N_("Give exactly one of points or bands."),
@@ -303,83 +303,24 @@ class ScoringModel(_Strict):
 # --- parsing with paths and line numbers ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a model document. ``type`` is pydantic's error kind or a key of ``MESSAGES``."""
-
-    path: str
-    message: str
-    line: int | None
-    type: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class ScoringModelError(ValueError):
+class ScoringModelError(yamldoc.DocumentError):
     """The document is not a valid scoring model; ``.path``, ``.message``, ``.line`` describe the first problem."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = tuple(problems)
-        first = self.problems[0]
-        self.path, self.message, self.line = first.path, first.message, first.line
-        super().__init__("; ".join(_describe(p) for p in self.problems))
-
-
-def _describe(p: Problem) -> str:
-    where = f"line {p.line}: " if p.line is not None else ""
-    return f"{where}{p.path}: {p.message}" if p.path else f"{where}{p.message}"
 
 
 def parse(text: str) -> ScoringModel:
     """The model in ``text``, or ``ScoringModelError`` listing every problem with its path and line."""
-    node, data = _load(text)
-    if not isinstance(data, dict):
-        raise ScoringModelError([Problem("", MESSAGES["not_a_mapping"], _line(node, []), "not_a_mapping")])
+    node, data = yamldoc.load(text, error=ScoringModelError, not_a_mapping=MESSAGES["not_a_mapping"])
     try:
         return ScoringModel.model_validate(data)
     except ValidationError as exc:
         raise ScoringModelError([_problem(e, node) for e in exc.errors()]) from None
 
 
-def _load(text: str) -> tuple[yaml.Node | None, Any]:
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses before parsing starts
-        raise ScoringModelError([Problem("", MESSAGES["yaml_syntax"].format(problem=str(exc)), None, "yaml_syntax",
-                                         {"problem": str(exc)})]) from None
-    try:
-        node = loader.get_single_node()
-        _no_duplicate_keys(node)
-        return node, (loader.construct_document(node) if node is not None else None)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = str(getattr(exc, "problem", None) or getattr(exc, "context", None) or exc)
-        raise ScoringModelError([Problem("", MESSAGES["yaml_syntax"].format(problem=problem), line, "yaml_syntax",
-                                         {"problem": problem})]) from None
-    finally:
-        loader.dispose()
-
-
-def _no_duplicate_keys(node: yaml.Node | None) -> None:
-    """PyYAML keeps the last of two equal keys silently; a lost rule group would go unnoticed."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value in seen:
-                raise yaml.MarkedYAMLError(problem=MESSAGES["duplicate_key"].format(key=key.value),
-                                           problem_mark=key.start_mark)
-            seen.add(key.value)
-            _no_duplicate_keys(value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _no_duplicate_keys(item)
-
-
 def _problem(error: Any, root: yaml.Node | None) -> Problem:
     loc = _clean_loc(tuple(error["loc"]), error["type"])
     message = error["msg"].removeprefix("Value error, ")
     params = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, str | int | float)}
-    return Problem(".".join(str(p) for p in loc), message, _line(root, list(loc)), error["type"], params)
+    return Problem(".".join(str(p) for p in loc), message, yamldoc.line(root, list(loc)), error["type"], params)
 
 
 def _clean_loc(loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
@@ -392,27 +333,6 @@ def _clean_loc(loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         out.append("type")
     return tuple(out)
-
-
-def _line(node: yaml.Node | None, path: list[Any]) -> int | None:
-    """1-based line of the deepest node along ``path`` that exists in the document."""
-    if node is None:
-        return None
-    for part in path:
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1
-
-
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
-    return None
 
 
 def default_text() -> str:
