@@ -1,7 +1,7 @@
 """The sales organisation: departments × regions teams, supervisors, reps and their habits.
 
 Each rep gets a profile letter that drives their hidden traits (never stored):
-V veteran the supervisor favours · X veteran favourite who wins by discounting · S senior ·
+V veteran the supervisor favours · P veteran favourite who wins on price (deep discounts) · S senior ·
 J junior · N new hire (joined in the last three months) · D junior who left during the year.
 """
 
@@ -20,7 +20,7 @@ from evenhand.demo.names import NameBook, PersonName
 from evenhand.demo.worktime import DAY, OFFSET, day_number
 
 TEAM_PROFILES: dict[tuple[str, str], str] = {
-    ("key_accounts", "east"): "VSJND", ("key_accounts", "south"): "XXXJD", ("key_accounts", "north"): "VSJ",
+    ("key_accounts", "east"): "VSJND", ("key_accounts", "south"): "PPPJD", ("key_accounts", "north"): "VSJ",
     ("key_accounts", "central"): "VJ", ("key_accounts", "southwest"): "SJ",
     ("smb", "east"): "VSSJJND", ("smb", "south"): "VSJJN", ("smb", "north"): "VSJJD",
     ("smb", "central"): "SJJ", ("smb", "southwest"): "VJN",
@@ -32,10 +32,10 @@ STAFF = (("admin", "系统管理员", "admin"), ("lina", "李娜", "ops"), ("zha
 PERSONAS = {("key_accounts", "east", "supervisor"): PersonName("王强", "wangqiang"),
             ("key_accounts", "east", "V"): PersonName("张伟", "zhangwei"),
             ("smb", "east", "N"): PersonName("陈晓", "chenxiao")}
-QUOTA = {"V": 1.0, "X": 1.0, "S": 0.75, "J": 0.5, "N": 0.25, "D": 0.5}
+QUOTA = {"V": 1.0, "P": 1.0, "S": 0.75, "J": 0.5, "N": 0.25, "D": 0.5}
 DEPT_QUOTA = {"key_accounts": 500_000, "smb": 220_000, "channel": 200_000}
-SPEED_MIN = {"V": 30, "X": 28, "S": 25, "J": 20, "N": 15, "D": 26}  # median minutes to react to a push
-SKILL = {"V": 1.15, "X": 1.1, "S": 1.05, "J": 0.95, "N": 0.85, "D": 0.85}
+SPEED_MIN = {"V": 30, "P": 28, "S": 25, "J": 20, "N": 15, "D": 26}  # median minutes to react to a push
+SKILL = {"V": 1.15, "P": 1.1, "S": 1.05, "J": 0.95, "N": 0.85, "D": 0.85}
 
 
 @dataclass(frozen=True)
@@ -169,14 +169,14 @@ def _tenure(profile: str, frame: Frame, rnd: random.Random, persona: bool) -> tu
     if profile == "D":
         hired = end - timedelta(days=rnd.randint(270, 420))
         return hired, end - timedelta(days=rnd.randint(30, 150))
-    years = {"V": (5, 10), "X": (6, 9), "S": (2, 6), "J": (0.6, 2.2)}[profile]
+    years = {"V": (5, 10), "P": (6, 9), "S": (2, 6), "J": (0.6, 2.2)}[profile]
     return end - timedelta(days=int(365 * rnd.uniform(*years))), None
 
 
 def _traits(people: list[Person], teams: list[TeamRow], rng: np.random.Generator) -> Traits:
     n = len(people) + 1
     profile = np.array(["-", *[p.profile for p in people]])
-    is_rep = np.isin(profile, list("VXSJND"))
+    is_rep = np.isin(profile, list("VPSJND"))
     team_of = {t.id: t for t in teams}
     team = np.array([0, *[p.team_id or 0 for p in people]], dtype=np.int64)
     dept = np.array([-1, *[team_of[p.team_id].department if p.team_id else -1 for p in people]])
@@ -188,12 +188,12 @@ def _traits(people: list[Person], teams: list[TeamRow], rng: np.random.Generator
     return Traits(
         is_rep=is_rep, team=team, dept=dept.astype(np.int64),
         region=np.array([-1, *[p.region if p.region is not None else -1 for p in people]], dtype=np.int64),
-        senior=np.isin(profile, ["V", "X", "S"]), favourite=np.isin(profile, ["V", "X"]),
+        senior=np.isin(profile, ["V", "P", "S"]), favourite=np.isin(profile, ["V", "P"]),
         newcomer=profile == "N",
         hired=np.array([0, *[day_number(p.hired_on) for p in people]], dtype=np.int64), left=left,
         speed=_per(SPEED_MIN, profile) * 60 * rng.lognormal(0, 0.3, n),
         skill=_per(SKILL, profile) * rng.lognormal(0, 0.08, n),
-        discount_mean=np.where(profile == "X", rng.uniform(0.22, 0.3, n), rng.uniform(0.01, 0.05, n)),
+        discount_mean=np.where(profile == "P", rng.uniform(0.22, 0.3, n), rng.uniform(0.01, 0.05, n)),
         fabricate=fabricate, android=rng.random(n) < 0.75,
         update_lag=rng.exponential(2.5, n) + laggard * rng.uniform(10, 40, n),
         check_pm=rng.uniform(0.5, 0.9, n), successor=_successors(people, n),

@@ -14,7 +14,7 @@ from evenhand.demo.records import Table
 from evenhand.demo.worktime import HOUR, day_number
 
 WORKING_HOURS = {**{d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, "sat": [], "sun": []}
-SENIOR_PROFILES = ("V", "X", "S", "supervisor", "staff")
+SENIOR_PROFILES = ("V", "P", "S", "supervisor", "staff")
 DAILY_CAP = {"key_accounts": 8, "smb": 20, "channel": 15}
 
 
