@@ -11,22 +11,20 @@ the vectorised rescoring.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.errors import NotFound, invalid_document
 from evenhand.i18n import N_, t
-from evenhand.kit import audit
+from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import utcnow
-from evenhand.kit.once import get_or_create
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import (
     CompiledModel,
@@ -62,13 +60,9 @@ def validate(body: str) -> CompiledModel:
 
 def active(session: Session) -> ScoringModelVersion:
     """The active version; the first caller on a new database installs the shipped default as version 1."""
-    found = session.scalar(select(ScoringModelVersion).where(ScoringModelVersion.active.is_(True)))
-    if found is not None:
-        return found
     body = default_text()
-    return get_or_create(session, select(ScoringModelVersion).where(ScoringModelVersion.version == 1),
-                         lambda: ScoringModelVersion(version=1, name=compiled_body(body).model.name, body=body,
-                                                     note=DEFAULT_NOTE, active=True))
+    return versions_kit.active(session, ScoringModelVersion, lambda: ScoringModelVersion(
+        version=1, name=compiled_body(body).model.name, body=body, note=DEFAULT_NOTE, active=True))
 
 
 def versions(session: Session) -> list[ScoringModelVersion]:
@@ -85,19 +79,9 @@ def version(session: Session, number: int) -> ScoringModelVersion:
 def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> ScoringModelVersion:
     """Validate, store as the next version and make it active; the audit entry carries the diff."""
     compiled = validate(body)
-    previous = active(session)
-    number = (session.scalar(select(func.max(ScoringModelVersion.version))) or 0) + 1
-    session.execute(update(ScoringModelVersion).values(active=False))
-    row = ScoringModelVersion(version=number, name=compiled.model.name, body=body, note=note, active=True,
-                              author_id=author.user_id if author else None)
-    session.add(row)
-    session.flush()
-    diff = "".join(difflib.unified_diff(previous.body.splitlines(True), body.splitlines(True),
-                                        f"v{previous.version}", f"v{number}"))
-    audit.append(session, action="scoring.model_saved", subject_type="scoring_models", subject_id=number,
-                 payload={"version": number, "previous": previous.version, "note": note, "diff": diff},
-                 actor_id=author.user_id if author else None)
-    return row
+    return versions_kit.save(session, ScoringModelVersion, active(session), action="scoring.model_saved",
+                             actor_id=author.user_id if author else None, name=compiled.model.name, body=body,
+                             note=note)
 
 
 def facts(lead: Lead, events: Sequence[BehaviourEvent]) -> LeadFacts:

@@ -9,13 +9,12 @@ write lock (see db.py).
 
 from __future__ import annotations
 
-import difflib
 import time
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -23,6 +22,7 @@ from evenhand.config import get_settings
 from evenhand.errors import NotFound, invalid_document
 from evenhand.i18n import N_
 from evenhand.kit import audit
+from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.leads import repository as lead_repository
@@ -52,32 +52,19 @@ def validate(body: str) -> CompiledPolicy:
 
 def active(session: Session) -> RoutingPolicyVersion:
     """The active version; the first caller on a new database installs the shipped default as version 1."""
-    found = session.scalar(select(RoutingPolicyVersion).where(RoutingPolicyVersion.active.is_(True)))
-    if found is not None:
-        return found
     body = default_text()
-    return get_or_create(session, select(RoutingPolicyVersion).where(RoutingPolicyVersion.version == 1),
-                         lambda: RoutingPolicyVersion(version=1, name=compiled_body(body).policy.name, body=body,
-                                                      note=DEFAULT_NOTE, active=True))
+    return versions_kit.active(session, RoutingPolicyVersion, lambda: RoutingPolicyVersion(
+        version=1, name=compiled_body(body).policy.name, body=body, note=DEFAULT_NOTE, active=True))
 
 
 def save(session: Session, body: str, *, author: Principal | None, note: str = "",
          affected_metrics: list[str] | None = None) -> RoutingPolicyVersion:
     """Store the next version and make it active; the audit entry carries the diff and the declared impact."""
     compiled = validate(body)
-    previous = active(session)
-    number = (session.scalar(select(func.max(RoutingPolicyVersion.version))) or 0) + 1
-    session.execute(update(RoutingPolicyVersion).values(active=False))
-    row = RoutingPolicyVersion(version=number, name=compiled.policy.name, body=body, note=note, active=True,
-                               affected_metrics=affected_metrics or [], author_id=author.user_id if author else None)
-    session.add(row)
-    session.flush()
-    diff = "".join(difflib.unified_diff(previous.body.splitlines(True), body.splitlines(True),
-                                        f"v{previous.version}", f"v{number}"))
-    audit.append(session, action="routing.policy_saved", subject_type="routing_policies", subject_id=number,
-                 payload={"version": number, "previous": previous.version, "note": note, "diff": diff,
-                          "affected_metrics": affected_metrics or []}, actor_id=author.user_id if author else None)
-    return row
+    metrics = affected_metrics or []
+    return versions_kit.save(session, RoutingPolicyVersion, active(session), action="routing.policy_saved",
+                             actor_id=author.user_id if author else None, payload={"affected_metrics": metrics},
+                             name=compiled.policy.name, body=body, note=note, affected_metrics=metrics)
 
 
 def _pool_state(session: Session, pool_id: str) -> PoolState:
