@@ -10,7 +10,15 @@ from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
 from evenhand.models.notify import Channel, Notification, NotificationStatus
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
-from evenhand.models.routing import HeldLead, PoolStateRow, RoutingDecision, RoutingPolicyVersion, UserGrant
+from evenhand.models.routing import (
+    Appeal,
+    AppealStatus,
+    HeldLead,
+    PoolStateRow,
+    RoutingDecision,
+    RoutingPolicyVersion,
+    UserGrant,
+)
 from evenhand.models.scoring import PredictiveModelVersion, ScoringModelVersion
 
 __all__ = [
@@ -19,6 +27,8 @@ __all__ = [
     "Activity",
     "ActivityType",
     "ApiToken",
+    "Appeal",
+    "AppealStatus",
     "AuditEntry",
     "Base",
     "BehaviourEvent",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
@@ -41,3 +41,8 @@ class Notification(IdMixin, CreatedMixin, Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
+    # What the person reads (in the in-app inbox and on every channel), and where it leads.
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(300))
+    read_at: Mapped[datetime | None]

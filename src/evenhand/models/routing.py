@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evenhand.models.base import Base, CreatedMixin, IdMixin
+from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
 
 
 class RoutingPolicyVersion(IdMixin, CreatedMixin, Base):
@@ -73,3 +74,29 @@ class UserGrant(IdMixin, CreatedMixin, Base):
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+class AppealStatus(enum.StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"  # the supervisor kept the assignment
+    RESCORED = "rescored"  # the corrected facts were applied and the lead routed again
+    REASSIGNED = "reassigned"  # routed again without the appellant, or to a rep the supervisor named
+    WITHDRAWN = "withdrawn"
+
+
+class Appeal(IdMixin, CreatedMixin, Base):
+    """A rep's objection to an assignment (异议申诉), and the supervisor's ruling on it."""
+
+    __tablename__ = "appeals"
+    decision_id: Mapped[int] = mapped_column(ForeignKey("routing_decisions.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    appellant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
+    reason_code: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(String(1000), default="")
+    corrections: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[AppealStatus] = mapped_column(str_enum(AppealStatus), default=AppealStatus.OPEN, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    ruling: Mapped[str] = mapped_column(String(1000), default="")
+    outcome_decision_id: Mapped[int | None] = mapped_column(ForeignKey("routing_decisions.id", ondelete="SET NULL"))
