@@ -93,7 +93,8 @@ def test_nobody_available_holds_the_lead_until_a_rep_comes_online(engine: Engine
         assert session.get(HeldLead, waiting.id) is not None
         _, payload = service.decision(session, held.id)
         verdict = {v["rep_id"]: v["code"] for v in payload["decision"]["verdicts"]}
-        assert verdict[people["s"].id] == "offline" and verdict[people["a"].id] == "not_in_pool"
+        assert verdict[people["s"].id] == "offline"
+        assert people["a"].id not in verdict  # outside the pool: not a candidate, not in the evidence
         people["s"].presence = Presence.ONLINE
         released = service.release_held(session, now=NOW)
         assert [(d.lead_id, d.rep_id, d.kind) for d in released] == [(waiting.id, people["s"].id, "release")]
@@ -118,7 +119,7 @@ def test_intake_api_routes_and_explains_why_not_me(client: TestClient, engine: E
     assert [(v["rep_id"], v["code"]) for v in mine["verdicts"]] == [(people["b"].id, "offline")]
     assert mine["state_before"] is None  # colleagues' details stay with staff
     outsider = client.get(f"/api/v1/routing/decisions/{decision_id}", headers=tokens["s"])
-    assert outsider.status_code == 200  # s was considered (and excluded: not in the pool)
+    assert outsider.status_code == 404  # s is outside the pool and cannot read the lead: nothing to see
     assert error_of(client.get("/api/v1/routing/decisions/999", headers=ops))["field"] == "decision_id"
 
 

@@ -27,6 +27,7 @@ from evenhand.demo.orgtables import change_table, reference_tables, team_table, 
 from evenhand.demo.records import Table
 from evenhand.demo.response import Response, respond
 from evenhand.i18n import N_
+from evenhand.leads import keys
 
 Progress = Callable[[str, float], None]
 # Progress labels: fixed English source text, so the caller can translate them.
@@ -88,6 +89,8 @@ def _lead_table(leads: Leads, assigned_at: np.ndarray, resp: Response) -> Table:
         "id": ids, "source": source,
         "external_id": [f"{s}-{i:07d}" for s, i in zip(source, ids.tolist(), strict=True)],
         "company": leads.company, "contact_name": leads.contact, "email": leads.email, "phone": leads.phone,
+        "email_key": [keys.email_key(e) for e in leads.email], "phone_key": [keys.phone_key(p) for p in leads.phone],
+        "company_key": [keys.company_key(c) for c in leads.company],
         "title": leads.title, "industry": [INDUSTRIES[i].name for i in leads.industry.tolist()],
         "region": [REGIONS[r].code for r in leads.region.tolist()], "company_size": leads.size,
         "product_line_id": leads.product + 1, "status": resp.status,

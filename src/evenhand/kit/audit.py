@@ -26,16 +26,11 @@ GENESIS = "0" * 64
 _LOCK_KEY = 0x65_76_65_6E  # "even"
 
 
-def _settle(value: Any) -> Any:
+def _settle(number: str) -> int | float:
     """Whole-number floats become ints: PostgreSQL's JSONB gives 1e16 back as 10000000000000000, and a
-    payload must hash the same before and after it is stored."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _settle(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_settle(v) for v in value]
-    return value
+    payload must hash the same before and after it is stored. Used as ``json.loads(parse_float=...)``."""
+    value = float(number)
+    return int(value) if value.is_integer() else value
 
 
 def canonical(value: Any) -> str:
@@ -59,7 +54,7 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
     last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     # Round-trip through JSON so the stored payload is exactly what was hashed.
-    data = _settle(json.loads(canonical(payload or {})))
+    data = json.loads(canonical(payload or {}), parse_float=_settle)
     when = as_utc(at or utcnow())
     sid = None if subject_id is None else str(subject_id)
     entry = AuditEntry(seq=seq, at=when, actor_id=actor_id, action=action, subject_type=subject_type,

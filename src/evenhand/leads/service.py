@@ -59,10 +59,12 @@ def original_of(session: Session, lead: Lead, dedup: Sequence[DedupKey]) -> int 
     conditions = [_KEY_COLUMNS[k] == getattr(lead, f"{k}_key") for k in dedup if getattr(lead, f"{k}_key")]
     if not conditions:
         return None
-    stmt = select(func.coalesce(Lead.duplicate_of_id, Lead.id)).where(or_(*conditions))
+    first = select(func.min(Lead.id)).where(or_(*conditions))
     if lead.id is not None:
-        stmt = stmt.where(Lead.id != lead.id)
-    return session.scalar(stmt.order_by(Lead.id).limit(1))
+        first = first.where(Lead.id != lead.id)
+    # min() rather than ORDER BY id LIMIT 1, which SQLite answers by walking the whole table in id order
+    return session.scalar(select(func.coalesce(Lead.duplicate_of_id, Lead.id))
+                          .where(Lead.id == first.scalar_subquery()))
 
 
 def intake(session: Session, data: LeadCreate, *, actor: Principal | None, dedup: Sequence[DedupKey]) -> Intake:

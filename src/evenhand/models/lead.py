@@ -34,6 +34,7 @@ class Lead(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_leads_owner_status", "owner_id", "status"),
+        Index("ix_leads_owner_assigned", "owner_id", "assigned_at"),  # routing's per-rep daily/weekly counts
     )
     source: Mapped[str] = mapped_column(String(40), index=True)
     external_id: Mapped[str] = mapped_column(String(120))

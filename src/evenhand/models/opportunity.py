@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
@@ -26,6 +26,7 @@ OPEN_STAGES = (Stage.QUALIFICATION, Stage.NEEDS_ANALYSIS, Stage.PROPOSAL, Stage.
 
 class Opportunity(IdMixin, CreatedMixin, Base):
     __tablename__ = "opportunities"
+    __table_args__ = (Index("ix_opportunities_owner_closed", "owner_id", "closed_at"),)  # routing's win records
     name: Mapped[str] = mapped_column(String(200))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)

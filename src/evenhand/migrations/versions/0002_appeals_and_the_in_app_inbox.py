@@ -49,6 +49,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_appeals_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_team_id'), ['team_id'], unique=False)
 
+    with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index('ix_leads_owner_assigned', ['owner_id', 'assigned_at'], unique=False)
+
+    with op.batch_alter_table('opportunities', schema=None) as batch_op:
+        batch_op.create_index('ix_opportunities_owner_closed', ['owner_id', 'closed_at'], unique=False)
+
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('title', sa.String(length=200), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('body', sa.Text(), nullable=False, server_default=''))
@@ -65,6 +71,12 @@ def downgrade() -> None:
         batch_op.drop_column('link')
         batch_op.drop_column('body')
         batch_op.drop_column('title')
+
+    with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.drop_index('ix_leads_owner_assigned')
+
+    with op.batch_alter_table('opportunities', schema=None) as batch_op:
+        batch_op.drop_index('ix_opportunities_owner_closed')
 
     with op.batch_alter_table('appeals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_appeals_team_id'))
