@@ -71,6 +71,18 @@ class TestAppend:
                 audit.append(session, action="a", subject_type="s", payload={"n": n})
         assert verify(engine) == (3, None)
 
+    def test_a_rolled_back_savepoint_does_not_leave_a_stale_tail(self, engine: Engine) -> None:
+        with session_scope(engine) as session:
+            audit.append(session, action="a", subject_type="s", payload={"n": 1})
+            savepoint = session.begin_nested()
+            audit.append(session, action="a", subject_type="s", payload={"n": 2})
+            savepoint.rollback()
+            audit.append(session, action="a", subject_type="s", payload={"n": 3})
+            audit.append(session, action="a", subject_type="s", payload={"n": 4})
+        with session_scope(engine) as session:  # another transaction continues from the stored tail
+            audit.append(session, action="a", subject_type="s", payload={"n": 5})
+        assert verify(engine) == (4, None)
+
     @pytest.mark.parametrize("payload", [
         {"text": "汉字 and emoji 🎉", "quote": "\"'\\"},
         {"int": 2**53 + 1, "neg": -7, "zero": 0},

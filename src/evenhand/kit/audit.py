@@ -51,7 +51,7 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
            at: datetime | None = None) -> AuditEntry:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    last = _tail(session)
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     # Round-trip through JSON so the stored payload is exactly what was hashed.
     data = json.loads(canonical(payload or {}), parse_float=_settle)
@@ -62,7 +62,23 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
                        hash=entry_hash(prev, seq, when, actor_id, action, subject_type, sid, data))
     session.add(entry)
     session.flush()
+    if not session.in_nested_transaction():
+        session.info[_TAIL] = (session.get_transaction(), seq, entry.hash)
     return entry
+
+
+_TAIL = "evenhand.audit.tail"
+
+
+def _tail(session: Session) -> tuple[int, str] | None:
+    """The chain's last (seq, hash). Within one transaction the writer holds the chain's lock from its first
+    append to its commit, so what it appended last is still the tail; a savepoint may roll back, so appends
+    inside one always read the table."""
+    cached = session.info.get(_TAIL)
+    if cached is not None and cached[0] is session.get_transaction() and not session.in_nested_transaction():
+        return cached[1], cached[2]
+    row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else None
 
 
 @dataclass(frozen=True)
