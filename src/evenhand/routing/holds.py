@@ -1,0 +1,73 @@
+"""The holding queue over time: a lead nobody could take escalates to a supervisor once it has waited
+the pool's ``escalate_after_minutes``. Callers commit (the worker runs ``escalate_held`` every minute).
+
+Who hears: the supervisor the policy names for the pool (else ``holding.supervisor``); when it names
+nobody, the supervisors of the teams whose reps are members of the pool; when those teams have none,
+every admin and ops user. Each held lead escalates once (``escalated_at``); it stays in the queue and is
+still routed the moment a rep is available.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evenhand.config import get_settings
+from evenhand.i18n import N_
+from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
+from evenhand.models import HeldLead, Lead, Role, Team, User
+from evenhand.notify import service as notify
+from evenhand.routing import engine
+from evenhand.routing.availability import membership
+from evenhand.routing.service import active, compiled_body
+from evenhand.routing.snapshot import lead_snapshot, rep_states
+
+ESCALATED = "lead_held"
+
+
+def escalate_held(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Escalate every held lead whose wait is over; the ids of the leads escalated."""
+    at = now or utcnow()
+    policy = compiled_body(active(session).body)
+    done = []
+    for held in session.scalars(select(HeldLead).where(HeldLead.escalated_at.is_(None))
+                                .order_by(HeldLead.held_since)).all():
+        pool_id = held.pool_id if any(p.id == held.pool_id for p in policy.pools) else policy.pools[-1].id
+        due = engine.escalate_due(held.held_since, at, policy, pool_id=pool_id)
+        lead = session.get(Lead, held.lead_id)
+        if due is None or lead is None:
+            continue
+        recipients = _supervisors(session, lead, due, at)
+        for user_id in recipients:
+            notify.send(session, recipient_id=user_id, kind=ESCALATED, lead_id=lead.id, link=f"/leads/{lead.id}",
+                        key=f"{ESCALATED}:{lead.id}:{user_id}", title=N_("Lead waiting for a rep: {company}"),
+                        body=N_("Nobody in pool {pool} could take it; it has waited since {since}."),
+                        company=lead.company, pool=pool_id,
+                        since=held.held_since.astimezone(get_settings().zone).strftime("%m-%d %H:%M"))
+        held.escalated_at = at
+        audit.append(session, action="routing.escalated", subject_type="leads", subject_id=lead.id, at=at,
+                     payload={"pool_id": pool_id, "held_since": held.held_since.isoformat(),
+                              "due_at": due.due_at.isoformat(), "supervisor": due.supervisor,
+                              "notified": recipients})
+        done.append(lead.id)
+    session.flush()
+    return done
+
+
+def _supervisors(session: Session, lead: Lead, due: engine.Escalation, at: datetime) -> list[int]:
+    if due.supervisor:
+        named = session.scalar(select(User.id).where(User.username == due.supervisor, User.active.is_(True)))
+        if named is not None:
+            return [named]
+    policy = compiled_body(active(session).body)
+    snapshot, pool = lead_snapshot(lead), policy.pool(due.pool_id)
+    teams = {rep.team for rep in rep_states(session, at, get_settings().zone,
+                                            high_value=policy.policy.threshold_high_value,
+                                            members=lambda rep: not membership(rep, snapshot, pool))}
+    found = sorted({s for s in session.scalars(select(Team.supervisor_id).where(Team.name.in_(teams - {None})))
+                    if s is not None})
+    return found or list(session.scalars(select(User.id).where(User.role.in_((Role.ADMIN, Role.OPS)),
+                                                               User.active.is_(True)).order_by(User.id)))

@@ -1,0 +1,61 @@
+"""The holding queue escalates: a lead nobody could take reaches a supervisor once its wait is over (R1.2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from evenhand.db import session_scope
+from evenhand.kit import audit
+from evenhand.models import AuditEntry, HeldLead, Notification, Presence, Role, Team
+from evenhand.notify import jobs
+from evenhand.routing import holds, service
+from tests.builders import make_user
+from tests.routing.test_service import NOW, POLICY, company, lead
+
+
+def test_a_held_lead_escalates_once_to_the_team_supervisor_after_the_wait(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        people = company(session)
+        for rep in ("a", "b", "c"):
+            people[rep].presence = Presence.OFFLINE
+        held = service.route(session, lead(session, 1), now=NOW)
+        assert held.outcome == "held"
+        assert holds.escalate_held(session, now=NOW + timedelta(minutes=29)) == []  # the default wait is 30
+        assert holds.escalate_held(session, now=NOW + timedelta(minutes=30)) == [held.lead_id]
+        assert holds.escalate_held(session, now=NOW + timedelta(minutes=90)) == []  # once
+        boss = people["boss"].id
+    with session_scope(engine, readonly=True) as session:
+        sent = session.scalars(select(Notification).where(Notification.kind == holds.ESCALATED)).all()
+        assert [(n.recipient_id, n.lead_id) for n in sent] == [(boss, held.lead_id)]
+        assert "公司1" in sent[0].title
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "routing.escalated"))
+        assert entry is not None and entry.payload["notified"] == [boss] and entry.payload["pool_id"] == "east"
+        assert session.get(HeldLead, held.lead_id).escalated_at is not None  # type: ignore[union-attr]
+        assert audit.verify(session)[1] is None
+
+
+def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engine: Engine) -> None:
+    named = POLICY.replace("    label: 华东\n", "    label: 华东\n    supervisor: lina\n    escalate_after_minutes: 5\n")
+    with session_scope(engine) as session:
+        people = company(session)
+        lina = make_user(session, username="lina", role=Role.SUPERVISOR)
+        ops = make_user(session, username="ops1", role=Role.OPS)
+        service.save(session, named, author=None)
+        for rep in ("a", "b", "c", "s"):
+            people[rep].presence = Presence.OFFLINE
+        east = service.route(session, lead(session, 1), now=NOW)
+        south = service.route(session, lead(session, 2, region="south"), now=NOW)
+        session.get(Team, people["s"].team_id).supervisor_id = None  # type: ignore[union-attr]
+        assert sorted(holds.escalate_held(session, now=NOW + timedelta(minutes=31))) == sorted(
+            [east.lead_id, south.lead_id])
+        by_lead = {n.lead_id: n.recipient_id for n in session.scalars(
+            select(Notification).where(Notification.kind == holds.ESCALATED))}
+        assert by_lead[east.lead_id] == lina.id  # the pool's own supervisor and wait (5 minutes)
+        assert by_lead[south.lead_id] == ops.id  # the rest pool's team has no supervisor any more: ops hears
+
+
+def test_the_worker_job_is_registered() -> None:
+    jobs.load_tasks()
+    assert "routing.escalate_held" in {job.name for job in jobs.registered()}
