@@ -13,6 +13,8 @@ from evenhand.models.base import Base
 from evenhand.org import service
 from evenhand.org.schemas import (
     DbId,
+    GrantCreate,
+    GrantRead,
     LeaveCreate,
     LeaveRead,
     PresenceUpdate,
@@ -109,3 +111,20 @@ def list_leaves(user_id: DbId, session: DbSession, _: Reader) -> list[Any]:
 @router.post("/users/{user_id}/leaves", response_model=LeaveRead, status_code=201)
 def add_leave(user_id: DbId, data: LeaveCreate, session: DbSession, actor: Writer) -> Any:
     return service.add_leave(session, user_id, data, actor=actor)
+
+
+@router.get("/users/{user_id}/grants", response_model=list[GrantRead])
+def list_grants(user_id: DbId, session: DbSession, _: Reader) -> list[Any]:
+    return service.grants(session, user_id)
+
+
+@router.put("/users/{user_id}/grants", response_model=GrantRead)
+def grant(user_id: DbId, data: GrantCreate, session: DbSession, actor: OrgManager) -> Any:
+    """Give or renew a right such as ``key_account`` (entry to key-account pools); audited."""
+    return service.grant(session, user_id, data, actor=actor)
+
+
+@router.delete("/users/{user_id}/grants/{name}", status_code=204)
+def revoke(user_id: DbId, name: str, session: DbSession, actor: OrgManager) -> Response:
+    service.revoke(session, user_id, name, actor=actor)
+    return Response(status_code=204)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from evenhand.i18n import N_
 from evenhand.models import Level, Presence, Role
@@ -177,3 +177,22 @@ class LeaveRead(BaseModel):
     starts_on: date
     ends_on: date
     reason: str | None
+
+
+class GrantCreate(Strict):
+    """A right a rep has earned: ``key_account`` opens the pools marked ``key_account: true``."""
+
+    grant: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+    expires_at: AwareDatetime | None = None
+    reason: Annotated[str, StringConstraints(max_length=300)] = ""
+
+
+class GrantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    grant: str
+    granted_by_id: int | None
+    expires_at: datetime | None
+    reason: str
+    created_at: datetime

@@ -15,9 +15,9 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
-from evenhand.models import Department, Leave, Presence, ProductLine, Region, Role, Team, User
+from evenhand.models import Department, Leave, Presence, ProductLine, Region, Role, Team, User, UserGrant
 from evenhand.models.base import Base
-from evenhand.org.schemas import LeaveCreate, UserCreate, UserUpdate
+from evenhand.org.schemas import GrantCreate, LeaveCreate, UserCreate, UserUpdate
 
 M = TypeVar("M", bound=Base)
 REFERENCES: dict[str, type[Base]] = {"department": Department, "region": Region, "product_line": ProductLine}
@@ -174,3 +174,37 @@ def leaves(session: Session, user_id: int) -> list[Leave]:
 
 def team_members(session: Session, team_id: int) -> list[User]:
     return list(session.scalars(select(User).where(User.team_id == team_id).order_by(User.display_name)))
+
+
+def grants(session: Session, user_id: int) -> list[UserGrant]:
+    get(session, User, user_id)
+    return list(session.scalars(select(UserGrant).where(UserGrant.user_id == user_id).order_by(UserGrant.grant)))
+
+
+def grant(session: Session, user_id: int, data: GrantCreate, *, actor: Principal | None) -> UserGrant:
+    """Give a rep a right (e.g. ``key_account``), or renew it with a new expiry and reason. Routing reads
+    grants at each decision, so the change counts from the next lead."""
+    user = get(session, User, user_id)
+    if user.role not in (Role.REP, Role.SUPERVISOR):
+        raise Invalid("Only reps and supervisors carry leads; {name} is {role}.", field="user_id",
+                      name=user.display_name, role=user.role.value)
+    if data.expires_at is not None and data.expires_at <= utcnow():
+        raise Invalid("The grant would expire before it starts.", field="expires_at")
+    row = session.scalar(select(UserGrant).where(UserGrant.user_id == user_id, UserGrant.grant == data.grant))
+    if row is None:
+        row = UserGrant(user_id=user_id, grant=data.grant)
+        session.add(row)
+    row.expires_at, row.reason = data.expires_at, data.reason
+    row.granted_by_id = actor.user_id if actor else None
+    session.flush()
+    _record(session, actor, "user_grants.grant", row, {"user_id": user_id, **data.model_dump(mode="json")})
+    return row
+
+
+def revoke(session: Session, user_id: int, name: str, *, actor: Principal | None) -> None:
+    row = session.scalar(select(UserGrant).where(UserGrant.user_id == user_id, UserGrant.grant == name))
+    if row is None:
+        raise NotFound("User {id} holds no grant {grant}.", field="grant", id=user_id, grant=name)
+    _record(session, actor, "user_grants.revoke", row, {"user_id": user_id, "grant": name})
+    session.delete(row)
+    session.flush()
