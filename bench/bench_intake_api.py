@@ -26,11 +26,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from routed_org import build, lead_payload  # noqa: E402
+from routed_org import build, lead_payload
 
-from evenhand.auth import service as auth_service  # noqa: E402
-from evenhand.db import session_scope  # noqa: E402
-from evenhand.models import Role  # noqa: E402
+from evenhand.auth import service as auth_service
+from evenhand.db import session_scope
+from evenhand.models import Role
 
 SINGLE = 1500
 PING = 1500

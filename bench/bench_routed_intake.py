@@ -20,11 +20,11 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from routed_org import build, lead_payload  # noqa: E402
+from routed_org import build, lead_payload
 
-from evenhand.db import session_scope  # noqa: E402
-from evenhand.leads.schemas import LeadCreate  # noqa: E402
-from evenhand.routing import flows  # noqa: E402
+from evenhand.db import session_scope
+from evenhand.leads.schemas import LeadCreate
+from evenhand.routing import flows
 
 ROUTED = 1500
 RAW = 3000

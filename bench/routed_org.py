@@ -59,7 +59,8 @@ def build(url: str) -> Engine:
             leads.append({**p, "owner_id": rnd.choice(ids), "assigned_at": at, "created_at": at,
                           "status": rnd.choice([LeadStatus.ASSIGNED, LeadStatus.CONTACTED, LeadStatus.CONVERTED]),
                           "score": rnd.randint(10, 99), "email_key": keys.email_key(str(p["email"])),
-                          "phone_key": keys.phone_key(str(p["phone"])), "company_key": keys.company_key(str(p["company"]))})
+                          "phone_key": keys.phone_key(str(p["phone"])),
+                          "company_key": keys.company_key(str(p["company"]))})
         session.execute(insert(Lead), leads)
         deals = [{"name": f"deal{n}", "owner_id": rnd.choice(ids), "amount": Decimal(rnd.randint(10, 500) * 1000),
                   "stage": rnd.choice([Stage.WON, Stage.LOST, Stage.LOST]),

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from evenhand import __version__, errors
 from evenhand.activities.routes import router as activities_router
+from evenhand.appeals.routes import router as appeals_router
 from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
 from evenhand.config import Settings, get_settings
@@ -22,8 +23,10 @@ from evenhand.db import get_engine
 from evenhand.i18n import request_locale, set_locale
 from evenhand.leads.routes import router as leads_router
 from evenhand.leads.scoring_routes import router as scoring_router
+from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
+from evenhand.reports.routes import router as reports_router
 from evenhand.routing.routes import router as routing_router
 
 API_PREFIX = "/api/v1"
@@ -33,7 +36,7 @@ _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth_api, org_router, leads_router, scoring_router, routing_router, opportunities_router,
-                   activities_router):
+                   activities_router, reports_router, appeals_router, notify_router):
         api.include_router(router)
     return api
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -17,6 +17,7 @@ from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
+from evenhand.routing.whatif_cli import replay_command
 
 if TYPE_CHECKING:
     from evenhand.demo.service import DemoSummary
@@ -27,12 +28,15 @@ tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 routing_app = typer.Typer(help="Lead routing: policies and decisions.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports: the monthly fairness report.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
+routing_app.command("replay")(replay_command)
+app.add_typer(report_app, name="report")
 console = Console()
 
 
@@ -256,6 +260,51 @@ def routing_replay_decision(decision_id: int) -> None:
                     track=replayed.track, pool=replayed.pool_id, rep=who))
 
 
+@report_app.command("fairness")
+def report_fairness(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM, in the organisation's time zone")],
+    team: Annotated[str | None, typer.Option("--team", help="One team, by name; default every team")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, csv, xlsx or pdf")] = "html",
+    out: Annotated[Path | None, typer.Option("--out", help="Default: fairness-YYYY-MM.<format> here")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL; default the configured one")] = None,
+) -> None:
+    """The monthly fairness report (每月公示) per team, written as HTML, CSV, XLSX or PDF."""
+    from evenhand.errors import DomainError
+    from evenhand.i18n import current_locale
+    from evenhand.reports import export
+    from evenhand.reports import service as report_service
+
+    zone = get_settings().zone
+    try:
+        parsed = report_service.parse_month(month, zone=zone)
+    except DomainError as exc:
+        _fail(f"--month: {t(exc.message, **exc.params)}")
+    if fmt not in export.FORMATS:
+        _fail(t("--format must be one of {choices}, not {value}.", choices=", ".join(export.FORMATS), value=fmt))
+    target = out or Path(f"fairness-{parsed.label}.{fmt}")
+    steps = len(report_service.STEPS) + 1
+    with progress_bar() as bar:
+        task = bar.add_task(t("Reading the organisation"), total=steps)
+        try:
+            with session_scope(get_engine(db) if db else None, readonly=True) as session:
+                report = report_service.build(
+                    session, month=parsed, zone=zone, principal=None, team_name=team,
+                    progress=lambda step, done, _: bar.update(task, completed=done, description=t(_REPORT_STEPS[step])))
+        except DomainError as exc:
+            bar.stop()
+            _fail((f"--{exc.field}: " if exc.field else "") + t(exc.message, **exc.params))
+        file = export.export(report, cast("export.Format", fmt), current_locale())
+        target.write_bytes(file.content)
+        bar.update(task, completed=steps, description=t("Report written"))
+    console.print(t("Fairness report for {month}: {teams} teams, {leads} leads → {path}", month=parsed.label,
+                    teams=len(report.teams), leads=sum(tm.leads for tm in report.teams), path=str(target)))
+
+
+_REPORT_STEPS = {"teams": N_("Reading routing decisions"), "decisions": N_("Reading leads without a routing decision"),
+                 "leads": N_("Reading won deals and appeals"), "outcomes": N_("Computing the report"),
+                 "computed": N_("Writing the file")}
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
@@ -271,8 +320,50 @@ def serve(
     if workers > 1 and is_sqlite(settings.db_url):
         console.print(t("Several workers on SQLite work but queue on its single writer; use PostgreSQL."))
     settings.secret()  # create the key before workers start, so they all read the same one
-    uvicorn.run("evenhand.asgi:app", host=host, port=port, workers=workers, log_level="info",
-                proxy_headers=True)
+    background = None
+    if settings.worker_in_serve and is_sqlite(settings.db_url):  # the embedded database needs no worker process
+        from evenhand.notify.worker import start_in_background
+
+        background = start_in_background(get_engine(), settings)
+    try:
+        uvicorn.run("evenhand.asgi:app", host=host, port=port, workers=workers, log_level="info",
+                    proxy_headers=True)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Work until nothing is due, then exit")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL; default the configured one")] = None,
+) -> None:
+    """Send the notification outbox, escalate unacknowledged notifications, run periodic jobs.
+
+    SIGTERM or Ctrl+C finishes the batch in hand, then exits. Several may run at once on PostgreSQL.
+    """
+    from evenhand.notify import jobs
+    from evenhand.notify.worker import Tick, Worker, stop_on_signals
+
+    loaded = jobs.load_tasks()
+    runner = Worker(get_engine(db) if db else get_engine(), get_settings())
+    stop_on_signals(runner)
+    console.print(t("Worker {name}: {count} periodic jobs ({modules} task modules).", name=runner.name,
+                    count=len(jobs.registered()), modules=len(loaded)))
+    totals = {"delivered": 0, "failed": 0, "escalated": 0}
+    with progress_bar() as bar:
+        task = bar.add_task(t("Sending notifications"), total=None)
+
+        def show(tick: Tick) -> None:
+            for name in totals:
+                totals[name] += getattr(tick, name)
+            bar.update(task, advance=tick.delivered + tick.failed, description=t(
+                "{delivered} delivered, {failed} failed, {escalated} escalations", delivered=totals["delivered"],
+                failed=totals["failed"], escalated=totals["escalated"]))
+
+        runner.run(once=once, on_tick=show)
+    console.print(t("Worker stopped: {delivered} delivered, {failed} failed, {escalated} escalations.",
+                    delivered=totals["delivered"], failed=totals["failed"], escalated=totals["escalated"]))
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -29,12 +29,38 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     dedup_keys: list[Literal["email", "phone", "company"]] = ["email", "phone"]
     max_batch: int = Field(default=10_000, ge=1)
+    appeal_window_minutes: int = Field(default=120, ge=1)  # how long after an assignment a rep may appeal it
+    # Notifications: the outbox worker, escalation per message kind (JSON, merged over the defaults in
+    # notify/policy.py), and the delivery/ack thresholds below which ops are alerted.
+    public_url: str = ""
+    worker_in_serve: bool = True
+    notify_batch_size: int = Field(default=50, ge=1, le=1000)
+    notify_threads: int = Field(default=8, ge=1, le=64)
+    notify_poll_seconds: float = Field(default=1.0, gt=0)
+    notify_lease_seconds: float = Field(default=300.0, gt=0)
+    notify_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    notify_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    notify_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    notify_policies: dict[str, dict[str, Any]] = {}
+    notify_min_delivery_rate: float = Field(default=0.95, ge=0, le=1)
+    notify_min_ack_rate: float = Field(default=0.8, ge=0, le=1)
+    notify_health_min_volume: int = Field(default=20, ge=1)
+    notify_health_window_hours: float = Field(default=6.0, gt=0)
+    notify_health_every_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         ZoneInfo(value)
         return value
+
+    @field_validator("notify_policies")
+    @classmethod
+    def _escalation_policies(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from evenhand.notify.policy import check_policies  # the policy's shape belongs to notify
+
+        return check_policies(value)
 
     @property
     def db_url(self) -> str:

@@ -45,7 +45,7 @@ def _seed(url: str) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with session_scope(engine) as session:
-        dept = Department(code="ka", name="大客户部")
+        dept = Department(code="smb", name="中小企业部")  # the shipped policy's catch-all pool
         east = Region(code="east", name="华东")
         session.add_all([dept, east])
         session.flush()

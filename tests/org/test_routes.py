@@ -248,7 +248,9 @@ def org_writes(org: Org, engine: Engine) -> list[Write]:
               Write("DELETE", f"/users/{ids['user']}", None, "/users/{user_id}"),
               Write("PUT", f"/users/{rep}/presence", {"presence": "online"}, "/users/{user_id}/presence", False),
               Write("POST", f"/users/{rep}/leaves", {"starts_on": "2026-07-01", "ends_on": "2026-07-03"},
-                    "/users/{user_id}/leaves", False)]
+                    "/users/{user_id}/leaves", False),
+              Write("PUT", f"/users/{ids['user']}/grants", {"grant": "key_account"}, "/users/{user_id}/grants"),
+              Write("DELETE", f"/users/{ids['user']}/grants/key_account", None, "/users/{user_id}/grants/{name}")]
     for path, key in (("departments", "dept"), ("regions", "region"), ("product-lines", "line")):
         writes += [Write("POST", f"/{path}", {"code": "NEW", "name": "New"}, f"/{path}"),
                    Write("PATCH", f"/{path}/{ids[key]}", {"name": "Renamed"}, f"/{path}/{{obj_id}}"),

@@ -37,7 +37,8 @@ def test_a_held_lead_escalates_once_to_the_team_supervisor_after_the_wait(engine
 
 
 def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engine: Engine) -> None:
-    named = POLICY.replace("    label: 华东\n", "    label: 华东\n    supervisor: lina\n    escalate_after_minutes: 5\n")
+    own = "    label: 华东\n    supervisor: lina\n    escalate_after_minutes: 5\n"
+    named = POLICY.replace("    label: 华东\n", own)
     with session_scope(engine) as session:
         people = company(session)
         lina = make_user(session, username="lina", role=Role.SUPERVISOR)

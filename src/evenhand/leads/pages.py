@@ -19,6 +19,7 @@ from evenhand.kit.clock import local
 from evenhand.leads import repository, scoring_service
 from evenhand.leads.schemas import LeadFilter
 from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
+from evenhand.notify import service as notify
 from evenhand.routing import service as routing_service
 from evenhand.web import context
 from evenhand.web.labels import label, source_label
@@ -133,6 +134,8 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
         predictive = scoring_service.predictive_view(session, lead) if lead else None
         routed = routing_service.feed(session, principal, lead_id=lead.id, limit=1) if lead else []
         regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
+        if lead is not None:
+            notify.acknowledge_lead(session, lead.id, principal.user_id)  # the owner has seen it
     with shell(principal, tr, title=lead.company if lead else tr("Lead not found"), path="/leads"):
         if lead is None:
             ui.label(tr("This lead does not exist or is not yours to see.")).classes("text-grey-7")

@@ -29,6 +29,7 @@ from evenhand.leads.schemas import (
     WeekOfSourceRead,
 )
 from evenhand.models import BehaviourEvent, Lead, RoutingDecision
+from evenhand.notify import service as notify
 from evenhand.org.schemas import DbId
 from evenhand.routing import flows
 
@@ -55,7 +56,9 @@ def score_distribution(session: DbSession, principal: Reader, settings: AppSetti
 
 @router.get("/leads/{lead_id}", response_model=LeadRead)
 def get_lead(lead_id: DbId, session: DbSession, principal: Reader) -> Lead:
-    return service.visible_lead(session, lead_id, repository.readable(principal))
+    lead = service.visible_lead(session, lead_id, repository.readable(principal))
+    notify.acknowledge_lead(session, lead.id, principal.user_id)  # the owner has seen it
+    return lead
 
 
 @router.post("/leads", response_model=LeadIntakeRead, status_code=201, responses=_EXISTED)

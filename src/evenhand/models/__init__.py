@@ -7,7 +7,15 @@ from evenhand.models.base import Base
 from evenhand.models.change import ChangeEntry
 from evenhand.models.customer import Account, Contract, ContractKind, Payment, SurveyKind, SurveyResponse
 from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
-from evenhand.models.notify import Channel, Notification, NotificationStatus
+from evenhand.models.notify import (
+    Channel,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+    NotifyEndpoint,
+    NotifyPreference,
+    ScheduledJob,
+)
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
 from evenhand.models.routing import (
@@ -36,6 +44,7 @@ __all__ = [
     "Channel",
     "Contract",
     "ContractKind",
+    "DeliveryAttempt",
     "Department",
     "Direction",
     "EventKind",
@@ -47,6 +56,8 @@ __all__ = [
     "LoginAttempt",
     "Notification",
     "NotificationStatus",
+    "NotifyEndpoint",
+    "NotifyPreference",
     "Opportunity",
     "Payment",
     "PoolStateRow",
@@ -57,6 +68,7 @@ __all__ = [
     "Role",
     "RoutingDecision",
     "RoutingPolicyVersion",
+    "ScheduledJob",
     "ScoringModelVersion",
     "SourceSystem",
     "Stage",

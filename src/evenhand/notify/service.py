@@ -1,38 +1,199 @@
-"""Sending a notification: a row written in the caller's transaction. Callers commit.
+"""Sending a notification: rows written in the caller's transaction. Callers commit.
 
-The text is rendered once, in the recipient's language (their ``locale``, else the organisation's),
-from an English template marked with ``N_`` and its parameters.
+A message is an in-app inbox row (always delivered) plus one outbox row per channel the recipient
+receives on; the worker carries the outbox rows after the caller commits, so a rolled-back change sends
+nothing and a committed one cannot be lost. The text is rendered once, in the recipient's language
+(their ``locale``, else the organisation's), from an English template marked with ``N_`` and its
+parameters.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from evenhand.i18n import t
+from evenhand.config import get_settings
+from evenhand.errors import NotFound
+from evenhand.i18n import N_, t
 from evenhand.kit.clock import utcnow
-from evenhand.models import Channel, Notification, NotificationStatus, User
+from evenhand.models import Channel, Lead, Notification, NotificationStatus, Role, Team, User
+from evenhand.notify import preferences, wakeup
+from evenhand.notify.policy import EscalationPolicy, policies
+from evenhand.notify.preferences import Target
+
+LEAD_ASSIGNED = "lead_assigned"
+ESCALATION = "escalation"
+
+
+def active_policies() -> dict[str, EscalationPolicy]:
+    return policies(get_settings().notify_policies)
 
 
 def send(session: Session, *, recipient_id: int, kind: str, title: str, body: str = "", link: str | None = None,
          lead_id: int | None = None, key: str | None = None, **params: Any) -> Notification:
-    """Put a message in the recipient's inbox. ``title`` and ``body`` are ``N_`` templates formatted with
-    ``params``; ``key`` (default: a fresh one) makes a repeated send of the same message a no-op."""
+    """Put a message in the recipient's inbox and in the outbox for each of their channels. ``title`` and
+    ``body`` are ``N_`` templates formatted with ``params``; ``key`` (default: a fresh one) makes a repeated
+    send of the same message a no-op. Kinds with an escalation policy start its timer now."""
     idempotency_key = key or f"{kind}:{uuid.uuid4().hex}"
     existing = session.scalar(select(Notification).where(Notification.idempotency_key == idempotency_key))
     if existing is not None:
         return existing
-    locale = session.scalar(select(User.locale).where(User.id == recipient_id))
-    row = Notification(kind=kind, recipient_id=recipient_id, lead_id=lead_id, channel=Channel.IN_APP,
-                       status=NotificationStatus.DELIVERED, idempotency_key=idempotency_key,
-                       title=t(title, locale, **params), body=t(body, locale, **params) if body else "", link=link,
-                       sent_at=utcnow(), delivered_at=utcnow())
-    session.add(row)
+    user = session.get(User, recipient_id)
+    if user is None:
+        raise NotFound("No user with id {id}.", field="recipient_id", id=recipient_id)
+    now = utcnow()
+    policy = active_policies().get(kind)
+    message = Notification(kind=kind, recipient_id=recipient_id, lead_id=lead_id, channel=Channel.IN_APP,
+                           status=NotificationStatus.DELIVERED, idempotency_key=idempotency_key,
+                           title=t(title, user.locale, **params)[:200],
+                           body=t(body, user.locale, **params) if body else "", link=link, sent_at=now,
+                           delivered_at=now, created_at=now, escalate_at=policy.due_after(0, now) if policy else None)
+    session.add(message)
     session.flush()
-    return row
+    deliver(session, message, preferences.targets_for(session, user), step=0, now=now)
+    return message
+
+
+def deliver(session: Session, message: Notification, targets: Sequence[Target], *, step: int,
+            now: datetime) -> list[Notification]:
+    """Outbox rows for ``message`` on ``targets``. A target that cannot be filled in (no phone number, no
+    channel configured) is written as failed with the reason, never skipped; if nothing at this step can
+    go out, the next escalation step falls due at once."""
+    recipient = session.get(User, message.recipient_id)
+    assert recipient is not None
+    quiet = preferences.quiet_until(session, recipient, now)
+    rows = [Notification(kind=message.kind, recipient_id=message.recipient_id, lead_id=message.lead_id,
+                         channel=target.channel, idempotency_key=delivery_key(message.id, step, target),
+                         title=message.title, body=message.body, link=message.link, message_id=message.id,
+                         endpoint_id=target.endpoint_id, target=target.url, target_key=target.key,
+                         status=NotificationStatus.PENDING if target.url else NotificationStatus.FAILED,
+                         last_error=target.problem, next_attempt_at=quiet or now, escalation_step=step,
+                         created_at=now)
+            for target in targets]
+    session.add_all(rows)
+    session.flush()
+    if rows and all(r.status is NotificationStatus.FAILED for r in rows):
+        escalate_now(session, [message.id], now)
+    if any(r.status is NotificationStatus.PENDING for r in rows):
+        wakeup.after_commit(session)
+    return rows
+
+
+def delivery_key(message_id: int, step: int, target: Target) -> str:
+    """Stable for a message, step and target: a resend of the same delivery carries the same key."""
+    return f"m{message_id}.s{step}.{target.channel.value}.{(target.key or 'none')[:12]}"
+
+
+def escalate_now(session: Session, message_ids: Sequence[int], now: datetime) -> None:
+    """Bring forward the next escalation step of messages whose current step has nothing left in flight."""
+    session.execute(update(Notification).where(
+        Notification.id.in_(message_ids), Notification.acknowledged_at.is_(None),
+        Notification.escalate_at.is_not(None), Notification.escalate_at > now).values(escalate_at=now))
+
+
+def lead_assigned(session: Session, lead: Lead, rep_id: int, decision_id: int | None = None) -> Notification:
+    """The "new lead" message to the rep a lead was assigned to (one per routing decision). It is
+    acknowledged when the rep opens or accepts the lead; until then the ``lead_assigned`` policy escalates."""
+    policy = active_policies().get(LEAD_ASSIGNED)
+    return send(session, recipient_id=rep_id, kind=LEAD_ASSIGNED, title=N_("New lead: {company}"),
+                body=N_("Score {score}. Please open it within {minutes} minutes."), link=f"/leads/{lead.id}",
+                lead_id=lead.id, key=f"{LEAD_ASSIGNED}:{lead.id}:{decision_id or uuid.uuid4().hex}",
+                company=lead.company, score="—" if lead.score is None else lead.score,
+                minutes=round(policy.ack_within_minutes) if policy else 15)
+
+
+def post_to_team(session: Session, *, team_id: int, kind: str, title: str, body: str = "", link: str | None = None,
+                 key: str | None = None, **params: Any) -> Notification:
+    """A message for a whole team (e.g. the monthly fairness report): in the supervisor's inbox, and on
+    every group channel (DingTalk/WeCom robot, webhook) configured for that team."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No team with id {id}.", field="team_id", id=team_id)
+    if team.supervisor_id is None:
+        raise NotFound("Team {name} has no supervisor to address.", field="team_id", name=team.name)
+    idempotency_key = key or f"{kind}:team{team_id}:{uuid.uuid4().hex}"
+    existing = session.scalar(select(Notification).where(Notification.idempotency_key == idempotency_key))
+    if existing is not None:
+        return existing
+    message = send(session, recipient_id=team.supervisor_id, kind=kind, title=title, body=body, link=link,
+                   key=idempotency_key, **params)
+    deliver(session, message, preferences.team_targets(session, team_id), step=0, now=utcnow())
+    return message
+
+
+# --- acknowledgement and reading ------------------------------------------------------------------
+
+
+def acknowledge_lead(session: Session, lead_id: int, user_id: int) -> int:
+    """The rep who owns a lead opened or accepted it: every open notification about it to them is
+    acknowledged, so their escalations stop. Others opening the lead acknowledge nothing.
+
+    Opening a lead is a read; when the caller's transaction is read-only (a GET, a page view) the
+    acknowledgement is written in its own short transaction, so a read never has to upgrade its lock.
+    Returns how many messages were acknowledged."""
+    ids = list(session.scalars(
+        select(Notification.id).join(Lead, Lead.id == Notification.lead_id)
+        .where(Notification.lead_id == lead_id, Notification.recipient_id == user_id, Lead.owner_id == user_id,
+               Notification.channel == Channel.IN_APP, Notification.acknowledged_at.is_(None))))
+    if not ids:
+        return 0
+    bind = session.get_bind()
+    if not bind.get_execution_options().get("evenhand_readonly"):
+        return _acknowledge(session, ids, utcnow())
+    with Session(bind=bind.execution_options(evenhand_readonly=False)) as writer, writer.begin():
+        return _acknowledge(writer, ids, utcnow())
+
+
+def acknowledge(session: Session, message_id: int, user_id: int) -> Notification:
+    """The recipient acknowledges a message (an alert, or a lead from the inbox)."""
+    message = own_message(session, message_id, user_id)
+    if message.acknowledged_at is None:
+        _acknowledge(session, [message.id], utcnow())
+        session.refresh(message)
+    return message
+
+
+def _acknowledge(session: Session, message_ids: list[int], now: datetime) -> int:
+    done = session.execute(update(Notification).where(
+        Notification.id.in_(message_ids), Notification.acknowledged_at.is_(None)).values(
+        acknowledged_at=now, read_at=func.coalesce(Notification.read_at, now), escalate_at=None))
+    session.execute(update(Notification).where(
+        Notification.message_id.in_(message_ids), Notification.acknowledged_at.is_(None),
+        Notification.status == NotificationStatus.DELIVERED).values(acknowledged_at=now))
+    # Nothing more needs to go out; a send already in a worker's hands finishes normally.
+    session.execute(update(Notification).where(
+        Notification.message_id.in_(message_ids), Notification.status == NotificationStatus.PENDING,
+        (Notification.claimed_until.is_(None)) | (Notification.claimed_until < now)).values(
+        status=NotificationStatus.CANCELLED, next_attempt_at=None))
+    session.flush()
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def own_message(session: Session, message_id: int, user_id: int) -> Notification:
+    message = session.get(Notification, message_id)
+    if message is None or message.recipient_id != user_id or message.channel is not Channel.IN_APP:
+        raise NotFound("No notification with id {id} in your inbox.", field="notification_id", id=message_id)
+    return message
+
+
+def mark_read(session: Session, message_id: int, user_id: int) -> Notification:
+    message = own_message(session, message_id, user_id)
+    if message.read_at is None:
+        message.read_at = utcnow()
+        session.flush()
+    return message
+
+
+def mark_all_read(session: Session, user_id: int) -> int:
+    result = session.execute(update(Notification).where(
+        Notification.recipient_id == user_id, Notification.channel == Channel.IN_APP,
+        Notification.read_at.is_(None)).values(read_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def inbox(session: Session, user_id: int, *, unread_only: bool = False, limit: int = 50) -> list[Notification]:
@@ -40,3 +201,33 @@ def inbox(session: Session, user_id: int, *, unread_only: bool = False, limit: i
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
     return list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.recipient_id == user_id, Notification.channel == Channel.IN_APP,
+        Notification.read_at.is_(None))) or 0
+
+
+def deliveries(session: Session, message_id: int) -> list[Notification]:
+    return list(session.scalars(select(Notification).where(Notification.message_id == message_id)
+                                .order_by(Notification.id)))
+
+
+def supervisors_of(session: Session, user_id: int) -> list[int]:
+    """Whom to tell when someone does not respond: their team's supervisor, or (for supervisors and people
+    without a team) sales ops, else admins."""
+    user = session.get(User, user_id)
+    team = session.get(Team, user.team_id) if user is not None and user.team_id else None
+    if team is not None and team.supervisor_id and team.supervisor_id != user_id:
+        return [team.supervisor_id]
+    return ops_ids(session, exclude=user_id)
+
+
+def ops_ids(session: Session, *, exclude: int | None = None) -> list[int]:
+    for role in (Role.OPS, Role.ADMIN):
+        ids = [i for i in session.scalars(select(User.id).where(User.role == role, User.active.is_(True))
+                                          .order_by(User.id)) if i != exclude]
+        if ids:
+            return ids
+    return []

@@ -67,6 +67,21 @@ class Tally:
         chosen.high_value_actual += int(high)
         chosen.value += decision.lead.score
 
+    def add_equal(self, rep_id: int, eligible: Iterable[int], *, value: float, high: bool = False) -> None:
+        """A lead handed out without a routing decision (history from before evenhand): with no record of who
+        was available, it is measured against an equal share of ``eligible`` — the rep who received it
+        always counts among them."""
+        reps = set(eligible) | {rep_id}
+        for rep in reps:
+            row = self.row(rep)
+            row.available += 1
+            row.expected += 1.0 / len(reps)
+            row.high_value_expected += 1.0 / len(reps) if high else 0.0
+        chosen = self.row(rep_id)
+        chosen.actual += 1
+        chosen.high_value_actual += int(high)
+        chosen.value += value
+
     def row(self, rep: int) -> ShareRow:
         return self.rows.setdefault(rep, ShareRow(rep))
 

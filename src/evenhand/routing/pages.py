@@ -9,6 +9,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from evenhand.appeals import pages as appeal_pages
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
@@ -23,7 +24,11 @@ from evenhand.web import context
 from evenhand.web.layout import Tr, shell
 
 REFRESH_SECONDS = 5.0
-TRACKS = {"round_robin": N_("Round robin"), "weighted": N_("Weighted (high-value)")}
+TRACKS = {"round_robin": N_("Round robin"), "weighted": N_("Weighted (high-value)"),
+          "manual": N_("Manual (named by a supervisor)")}
+KINDS = {"intake": N_("Routed on intake"), "release": N_("Released from the holding queue"),
+         "reassign": N_("Routed again by a supervisor"), "manual": N_("Assigned by hand"),
+         "appeal": N_("Decided on an appeal")}
 OUTCOMES = {"assigned": N_("Assigned"), "held": N_("Waiting for a rep")}
 
 
@@ -54,7 +59,9 @@ def routing_page(request: Request) -> RedirectResponse | None:
         policy = service.active(session)
         version, pools = policy.version, service.compiled_body(policy.body).policy.pools
     with shell(principal, tr, title=tr("Routing"), path="/routing"):
-        ui.label(tr("Active routing policy: version {version}", version=version)).classes("text-grey-7")
+        with ui.row().classes("items-center gap-4"):
+            ui.label(tr("Active routing policy: version {version}", version=version)).classes("text-grey-7")
+            ui.link(tr("Routing policy"), "/routing/policy").props('data-testid="policy-link"')
         with ui.row().classes("gap-2"):
             for pool in pools:
                 ui.chip(f"{pool.label or pool.id}" + (f" · {pool.condition}" if pool.condition else "")).props(
@@ -96,6 +103,7 @@ def decision_page(request: Request, decision_id: int) -> RedirectResponse | None
             ui.label(tr("This decision does not exist or is not yours to see.")).classes("text-grey-7")
             return None
         _summary(view, names, tr)
+        appeal_pages.decision_actions(principal, decision_id, tr)
         _verdicts(view, names, tr)
     return None
 
@@ -110,6 +118,7 @@ def _summary(view: dict[str, Any], names: dict[int, str], tr: Tr) -> None:
                     outcome=tr(OUTCOMES.get(row.outcome, row.outcome)),
                     track=tr(TRACKS.get(row.track or "", row.track or "")), pool=row.pool_id,
                     version=row.policy_version))
+        ui.label(tr(KINDS.get(row.kind, row.kind))).classes("text-grey-7").props('data-testid="decision-kind"')
         if row.rep_id:
             ui.label(tr("Went to {name}.", name=names.get(row.rep_id, row.rep_id))).classes("text-weight-bold")
         ui.link(tr("Lead page"), f"/leads/{row.lead_id}")

@@ -29,18 +29,29 @@ REASONS: dict[str, str] = {
     "at_high_value_weekly_cap": N_("Already received {count} high-value leads this week (limit {cap})."),
     "not_this_turn": N_("Available, but another rep was next in the rotation."),
     "lower_weight": N_("Available, but another rep was due first under the weighted shares."),
+    "appealed": N_("Appealed this lead, so it was routed again without them."),
+    "previous_owner": N_("The lead was taken from this rep."),
+    "not_named": N_("Available, but a supervisor named another rep."),
 }
+# The chosen verdict of a manual assignment (``params["named"]``), and what the supervisor overrode.
+NAMED = N_("Named by a supervisor.")
+NAMED_OVERRIDING = N_("Named by a supervisor, overriding: {overrides}")
 # Why a lead was held (``Decision.reason``).
 HOLD_REASONS: dict[str, str] = {
     "nobody_available": N_("Nobody in the pool could take the lead; it waits in the holding queue."),
     "pool_has_no_members": N_("The pool has no members; the lead waits in the holding queue."),
 }
 # Codes that mean "was available, simply not picked": the rep counts towards the expected share.
+# ``not_named`` is left out: on a manual decision the policy meant the lead for the named rep alone.
 PASSED_OVER = frozenset({CHOSEN, "not_this_turn", "lower_weight"})
 
 
 def explain(verdict: Verdict, translate: Callable[[str], str] = lambda s: s) -> str:
     """The verdict in words (``translate`` is ``t`` or a page's ``tr``); unknown codes show as themselves."""
+    if verdict.code == CHOSEN and verdict.params.get("named"):
+        overridden = [explain(Verdict(verdict.rep_id, o["code"], o.get("params") or {}), translate)
+                      for o in verdict.params.get("overrides") or ()]
+        return translate(NAMED_OVERRIDING).format(overrides=" ".join(overridden)) if overridden else translate(NAMED)
     template = REASONS.get(verdict.code)
     if template is None:
         return verdict.code

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
-from evenhand.deps import DbSession, OrgManager, Reader
+from evenhand.db import session_scope
+from evenhand.deps import DbSession, OrgManager, Reader, Writer
 from evenhand.errors import Invalid
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
 from evenhand.org.schemas import DbId
-from evenhand.routing import service
+from evenhand.routing import service, whatif
 
 router = APIRouter(tags=["routing"])
 Body = Annotated[str, Field(min_length=1, max_length=200_000)]
@@ -84,6 +85,15 @@ class DecisionDetail(DecisionSummary):
     state_after: dict[str, Any] | None
 
 
+class Reassign(BaseModel):
+    """``rep_id`` names the new owner (a manual assignment); without it the lead is routed again under the
+    policy, without its current owner."""
+
+    model_config = ConfigDict(extra="forbid")
+    rep_id: DbId | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class HeldRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     lead_id: int
@@ -145,3 +155,113 @@ def holds(session: DbSession, _: OrgManager) -> list[HeldLead]:
 def release(session: DbSession, actor: OrgManager) -> list[RoutingDecision]:
     """Try every held lead again now (the worker does this on its own, and when a rep comes online)."""
     return service.release_held(session)
+
+
+@router.post("/leads/{lead_id}/reassign", response_model=DecisionSummary)
+def reassign(lead_id: DbId, data: Reassign, session: DbSession, actor: Writer) -> RoutingDecision:
+    """Admin, ops, and the supervisor of the owner's team (of the pool's teams while the lead waits). The
+    new decision is audited and replays like any other; both owners are notified."""
+    lead = service.reassignable(session, actor, lead_id)
+    return service.reassign(session, lead, actor=actor, to_rep_id=data.rep_id, note=data.reason,
+                            kind="reassign" if data.rep_id is None else "manual")
+
+
+# --- what-if replay (R4.7) --------------------------------------------------------------------------
+
+
+class WhatIfRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    body: Body
+    from_: date = Field(alias="from", description="First day (the organisation's local date)")
+    to: date = Field(description="Last day, inclusive; at most 92 days after the first")
+
+
+class RepFigures(BaseModel):
+    leads: int
+    high_value: int
+    expected_conversions: float
+
+
+class RepComparison(BaseModel):
+    rep_id: int
+    name: str
+    team: str
+    actual: int  # leads of the range the rep owns today
+    current: RepFigures
+    candidate: RepFigures
+    difference: RepFigures
+
+
+class ChiSquareRead(BaseModel):
+    statistic: float
+    dof: int
+    p_value: float
+
+
+class TeamFigures(BaseModel):
+    leads: int
+    chi_square: ChiSquareRead | None
+    gini: float
+
+
+class TeamComparison(BaseModel):
+    team: str
+    current: TeamFigures | None
+    candidate: TeamFigures | None
+
+
+class SideTotals(BaseModel):
+    assigned: int
+    held: int  # still waiting when the range ended
+    waited: int  # routed after waiting in the holding queue
+    mean_wait_hours: float
+    high_value: int
+    expected_conversions: float
+    gini: float
+
+
+class Differences(BaseModel):
+    moved: int  # leads that would go to someone else (or be held instead)
+    held: int
+    high_value: int
+    expected_conversions: float
+    gini: float
+
+
+class PolicyRef(BaseModel):
+    version: int | None
+    name: str
+    hash: str
+
+
+class Estimator(BaseModel):
+    prior_leads: float
+    window_days: int
+    description: str
+
+
+class WhatIf(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date = Field(alias="from")
+    to: date
+    leads: int
+    threshold: int
+    policies: dict[str, PolicyRef]
+    estimator: Estimator
+    seconds: float
+    reps: list[RepComparison]
+    teams: list[TeamComparison]
+    current: SideTotals
+    candidate: SideTotals
+    difference: Differences
+
+
+@router.post("/routing/whatif", response_model=WhatIf)
+def whatif_replay(data: WhatIfRequest, request: Request, session: DbSession, principal: Reader) -> dict[str, Any]:
+    """The leads of a date range routed again under this text and under the active policy, side by side (at
+    most 92 days; sales operations, auditors and supervisors). A replay reads for seconds: the request's
+    own transaction (on SQLite a writing one, holding the write lock since sign-in was checked) is ended
+    first and the replay reads in a read-only one, so intake is not kept waiting meanwhile."""
+    session.commit()
+    with session_scope(request.app.state.engine, readonly=True) as reading:
+        return whatif.replay(reading, data.body, start=data.from_, end=data.to, principal=principal)

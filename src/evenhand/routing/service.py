@@ -10,6 +10,7 @@ write lock (see db.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -19,19 +20,32 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
-from evenhand.errors import NotFound, invalid_document
-from evenhand.i18n import N_
+from evenhand.errors import Conflict, Forbidden, Invalid, NotFound, invalid_document
+from evenhand.i18n import N_, t
 from evenhand.kit import audit
 from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.leads import repository as lead_repository
-from evenhand.models import AuditEntry, HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision, RoutingPolicyVersion
+from evenhand.models import (
+    AuditEntry,
+    HeldLead,
+    Lead,
+    LeadStatus,
+    PoolStateRow,
+    RoutingDecision,
+    RoutingPolicyVersion,
+    Team,
+    User,
+)
+from evenhand.notify import service as notify
 from evenhand.routing import engine
+from evenhand.routing.availability import membership
 from evenhand.routing.document import MESSAGES, PolicyError
-from evenhand.routing.policy import CompiledPolicy, compile, default_text, parse
+from evenhand.routing.policy import CompiledPolicy, CompiledPool, compile, default_text, parse
+from evenhand.routing.reasons import explain
 from evenhand.routing.snapshot import lead_snapshot, rep_states
-from evenhand.routing.values import Decision, PoolState
+from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState, Verdict
 
 DEFAULT_NOTE = "the default policy shipped with evenhand"
 
@@ -96,11 +110,16 @@ def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principa
     snapshot = lead_snapshot(lead)
     match = engine.select_pool(snapshot, policy)
     state = _pool_state(session, match.pool_id)
-    reps = rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value)
+    pool = policy.pool(match.pool_id)
+    reps = rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value,
+                      members=lambda rep: not membership(rep, snapshot, pool))
     decision = engine.decide(snapshot, reps, policy, state, at, match=match)
     _apply(session, lead, decision, at)
     latency = (time.perf_counter_ns() - started) // 1000
-    return _record(session, lead, decision, version.version, kind, actor, latency)
+    row = _record(session, lead, decision, version.version, kind, actor, latency)
+    if row.rep_id is not None:
+        notify.lead_assigned(session, lead, row.rep_id, row.id)  # acknowledged when the rep opens the lead
+    return row
 
 
 def _apply(session: Session, lead: Lead, decision: Decision, at: datetime) -> None:
@@ -116,10 +135,11 @@ def _apply(session: Session, lead: Lead, decision: Decision, at: datetime) -> No
 
 
 def _record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
-            latency_us: int) -> RoutingDecision:
+            latency_us: int, extra: Mapping[str, Any] | None = None) -> RoutingDecision:
     entry = audit.append(session, action=f"routing.{kind}", subject_type="leads", subject_id=lead.id,
                          payload={"decision": decision.to_dict(), "policy_version": version, "kind": kind,
-                                  "latency_us": latency_us}, actor_id=actor.user_id if actor else None)
+                                  "latency_us": latency_us, **(extra or {})},
+                         actor_id=actor.user_id if actor else None)
     row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
                           track=decision.track, pool_id=decision.pool_id, policy_version=version,
                           latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq)
@@ -182,3 +202,157 @@ def replay(session: Session, decision_id: int) -> tuple[Decision, Decision]:
     assert body is not None
     recorded = Decision.from_dict(payload["decision"])
     return recorded, engine.replay(recorded, compiled_body(body))
+
+
+# --- reassignment and manual assignment ------------------------------------------------------------
+
+CLOSED = (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED)
+REASSIGN_KINDS = ("reassign", "manual", "appeal")
+
+
+def reassign(session: Session, lead: Lead, *, actor: Principal, to_rep_id: int | None = None,
+             exclude: Mapping[int, str] | None = None, kind: str = "reassign", note: str = "",
+             now: datetime | None = None) -> RoutingDecision:
+    """Route a lead again, or give it to ``to_rep_id`` (track ``manual``): a decision with the same evidence
+    as any other, made by ``actor`` (who must be allowed, see ``may_reassign``).
+
+    ``exclude`` defaults to the current owner (``previous_owner``); ``{}`` excludes nobody. A re-route that
+    excludes someone and finds nobody else is refused (``Conflict``) and changes nothing: the holding queue
+    routes without exclusions and could hand the lead straight back. With no exclusions a held lead leaves
+    its owner and waits in the queue. A new owner starts afresh (assigned now, no first response yet). The
+    previous and the new owner are notified (after an appeal the appellant hears from the ruling instead).
+    """
+    _check_reassign(session, actor, lead, kind)
+    started, at, previous = time.perf_counter_ns(), now or utcnow(), lead.owner_id
+    out = dict(exclude) if exclude is not None else ({previous: "previous_owner"} if previous else {})
+    version = active(session)
+    policy = compiled_body(version.body)
+    snapshot = lead_snapshot(lead)
+    match = engine.select_pool(snapshot, policy)
+    state = _pool_state(session, match.pool_id)
+    # The excluded and the named are always in the record, so each of them can read why (or why not).
+    reps = _candidates(session, at, policy, snapshot, policy.pool(match.pool_id),
+                       set(out) | ({to_rep_id} if to_rep_id else set()))
+    decision = _decide_again(session, snapshot, reps, policy, state, at, match, to_rep_id, out)
+    if decision.outcome == "held":
+        if out:
+            raise Conflict("Nobody else can take lead {id} right now; name a rep or try again later.",
+                           field="rep_id", id=lead.id)
+        lead.owner_id, lead.assigned_at, lead.status = None, None, LeadStatus.NEW
+    if decision.rep_id != previous:
+        lead.first_response_at = None  # the new owner's response is measured from the new assignment
+    _apply(session, lead, decision, at)
+    latency = (time.perf_counter_ns() - started) // 1000
+    row = _record(session, lead, decision, version.version, kind, actor, latency,
+                  {"previous_owner_id": previous, "note": note})
+    _notify_owners(session, lead, row, previous, actor, note, tell_previous=kind != "appeal")
+    return row
+
+
+def _check_reassign(session: Session, actor: Principal, lead: Lead, kind: str) -> None:
+    if kind not in REASSIGN_KINDS:
+        raise ValueError(f"kind must be one of {REASSIGN_KINDS}")
+    if not may_reassign(session, actor, lead):
+        raise Forbidden("Only admin, ops and the supervisor of the owner's team may reassign lead {id}.",
+                        field="lead_id", id=lead.id)
+    if lead.status in CLOSED:
+        raise Conflict("Lead {id} is closed ({status}); closed leads are not reassigned.", field="lead_id",
+                       id=lead.id, status=lead.status.value)
+
+
+def _candidates(session: Session, at: datetime, policy: CompiledPolicy, snapshot: LeadSnapshot,
+                pool: CompiledPool, also: Collection[int]) -> list[RepState]:
+    """The pool's members, and the reps in ``also`` (named or excluded) even from outside it."""
+    return rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value,
+                      members=lambda rep: rep.id in also or not membership(rep, snapshot, pool))
+
+
+def _decide_again(session: Session, snapshot: LeadSnapshot, reps: list[RepState], policy: CompiledPolicy,
+                  state: PoolState, at: datetime, match: engine.PoolMatch, to_rep_id: int | None,
+                  out: Mapping[int, str]) -> Decision:
+    if to_rep_id is None:
+        return engine.decide(snapshot, reps, policy, state, at, match=match, excluded=out)
+    try:
+        return engine.assign_manually(snapshot, reps, policy, state, at, rep_id=to_rep_id, match=match,
+                                      excluded=out)
+    except engine.Refused as refused:
+        raise _refusal(session, refused) from None
+
+
+def _refusal(session: Session, refused: engine.Refused) -> Invalid:
+    """Why a named rep may not have the lead, naming the rule."""
+    name = session.scalar(select(User.display_name).where(User.id == refused.rep_id)) or str(refused.rep_id)
+    if refused.code == "not_a_rep":
+        return Invalid("User {rep_id} is not a rep who can carry leads.", field="rep_id", rep_id=refused.rep_id)
+    if refused.code == "previous_owner":
+        return Invalid("The lead already belongs to {rep}.", field="rep_id", rep=name)
+    if refused.code == "appealed":
+        return Invalid("{rep} appealed this lead and cannot be given it again.", field="rep_id", rep=name)
+    rule = explain(Verdict(refused.rep_id, refused.code, refused.params), t)
+    return Invalid("{rep} cannot be given leads: {rule}", field="rep_id", rep=name, rule=rule)
+
+
+def _notify_owners(session: Session, lead: Lead, row: RoutingDecision, previous: int | None, actor: Principal,
+                   note: str, *, tell_previous: bool) -> None:
+    link, new = f"/routing/decisions/{row.id}", row.rep_id
+    rep = session.scalar(select(User.display_name).where(User.id == new)) if new else None
+    if new is not None and new != previous:
+        notify.lead_assigned(session, lead, new, row.id)  # the usual "new lead" message, acknowledged and escalated
+    if tell_previous and previous is not None and previous != new:
+        notify.send(session, recipient_id=previous, kind="lead_reassigned", lead_id=lead.id, link=link,
+                    key=f"lead_reassigned:{row.id}",
+                    title=N_("Lead {company} was taken from you"),
+                    body=N_("{actor} reassigned it to {rep}. {note}") if rep else
+                    N_("{actor} reassigned it; it waits for an available rep. {note}"),
+                    company=lead.company, actor=actor.display_name, rep=rep or "", note=note)
+
+
+def may_reassign(session: Session, principal: Principal, lead: Lead) -> bool:
+    """Admin and ops; the supervisor of the owner's team; for a lead nobody owns, the supervisor of a
+    team with members in the lead's pool, or the supervisor the policy names for that pool."""
+    if principal.manages_org:
+        return True
+    if not principal.supervised_team_ids or not principal.can_write:
+        return False
+    if lead.owner_id is not None:
+        team = session.scalar(select(User.team_id).where(User.id == lead.owner_id))
+        return team in principal.supervised_team_ids
+    return principal.user_id in pool_supervisors(session, lead)
+
+
+def pool_supervisors(session: Session, lead: Lead) -> set[int]:
+    policy = compiled_body(active(session).body)
+    snapshot = lead_snapshot(lead)
+    pool = policy.pool(engine.select_pool(snapshot, policy).pool_id)
+    roster = _candidates(session, utcnow(), policy, snapshot, pool, ())
+    members = [rep.id for rep in roster if not membership(rep, snapshot, pool)]
+    found = {i for i in session.scalars(select(Team.supervisor_id).join(User, User.team_id == Team.id)
+                                        .where(User.id.in_(members))) if i is not None}
+    named = pool.spec.supervisor or policy.policy.holding.supervisor
+    if named:
+        found |= set(session.scalars(select(User.id).where(User.username == named)))
+    return found
+
+
+def reassignable(session: Session, principal: Principal, lead_id: int) -> Lead:
+    """The lead, locked for the change on PostgreSQL; ``NotFound`` when the caller may neither read nor
+    reassign it, ``Forbidden`` when they may read it but not reassign it."""
+    stmt = select(Lead).where(Lead.id == lead_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    lead = session.scalar(stmt)
+    if lead is not None and may_reassign(session, principal, lead):
+        return lead
+    readable = lead is not None and session.scalar(
+        lead_repository.readable(principal).where(Lead.id == lead_id).with_only_columns(Lead.id)) is not None
+    if not readable:
+        raise NotFound("No lead with id {id}.", field="lead_id", id=lead_id)
+    raise Forbidden("Only admin, ops and the supervisor of the owner's team may reassign lead {id}.",
+                    field="lead_id", id=lead_id)
+
+
+def latest_assignment(session: Session, lead_id: int) -> RoutingDecision | None:
+    """The decision that gave the lead to its current owner (the newest that assigned it)."""
+    return session.scalar(select(RoutingDecision).where(RoutingDecision.lead_id == lead_id,
+                                                        RoutingDecision.outcome == "assigned")
+                          .order_by(RoutingDecision.id.desc()).limit(1))

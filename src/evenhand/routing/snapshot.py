@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from evenhand.kit.clock import as_utc
 from evenhand.models import (
@@ -118,7 +119,7 @@ def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
 
 # --- counts: the members' own rows, through the (owner, …) indexes --------------------------------
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _HIGH = Lead.score >= bindparam("high_value")
 _TODAY = Lead.assigned_at >= bindparam("day")
 # Leads assigned today and this week, all and high-value (walks ix_leads_owner_assigned).
@@ -151,7 +152,7 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
         out[owner] |= {"leads_this_week": int(week), "leads_today": int(day or 0),
                        "high_value_this_week": int(high_week or 0), "high_value_today": int(high_day or 0)}
     for owner, n in conn.execute(_OPEN, params).tuples():
-        out[owner]["open_leads"] = int(n)
+        out[owner or 0]["open_leads"] = int(n)  # owner is never NULL here: the query asks for these ids
     quotas = dict(conn.execute(_QUOTAS, params).tuples().all())
     records = {owner: (int(w or 0), int(n or 0), float(amount or 0))
                for owner, w, n, amount in conn.execute(_RECORDS, params).tuples()}

@@ -16,8 +16,11 @@ from typing import Any, Literal
 LEAD_FIELDS = ("id", "source", "industry", "region", "company_size", "title", "score", "product_line", "company")
 SCALE = 1_000_000  # credits and shares are counted in millionths of a lead, so they add up exactly
 
-Track = Literal["round_robin", "weighted"]
+Track = Literal["round_robin", "weighted", "manual"]  # manual: a supervisor named the rep
 Outcome = Literal["assigned", "held"]
+# Why a rep who belongs to the pool was left out of this one decision: the appellant when a lead is
+# routed again after an appeal, the owner a lead is taken from on a reassignment.
+EXCLUSIONS = frozenset({"appealed", "previous_owner"})
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -222,7 +225,9 @@ class Decision:
     """Everything needed to explain and replay one routing decision.
 
     ``outcome`` is ``held`` when nobody could take the lead (``rep_id`` is then None, ``reason`` says why,
-    and the pool state is unchanged); ``weights`` is empty on the round-robin track.
+    and the pool state is unchanged); ``weights`` is empty on the round-robin and manual tracks.
+    ``excluded`` maps reps left out of this decision to an ``EXCLUSIONS`` code; on the ``manual`` track
+    ``rep_id`` is the rep a supervisor named and the pool state is unchanged.
     """
 
     lead: LeadSnapshot
@@ -241,6 +246,7 @@ class Decision:
     weights: tuple[Weight, ...]
     state_before: PoolState
     state_after: PoolState
+    excluded: Mapping[int, str] = field(default_factory=dict)
 
     def verdict_for(self, rep_id: int) -> Verdict | None:
         return next((v for v in self.verdicts if v.rep_id == rep_id), None)
@@ -248,10 +254,12 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able. Candidates outside the pool are recorded by their membership fields alone (a pool of
         20 in a company of 500 would otherwise store 480 full states): the record replays to itself, but
-        ``from_dict`` gives those candidates default values for everything else."""
+        ``from_dict`` gives those candidates default values for everything else. ``excluded`` is written
+        only when there are exclusions, so records made before it existed read and replay unchanged."""
         outside = {v.rep_id for v in self.verdicts if v.code in NOT_MEMBER}
         candidates = [c.to_dict(full=c.id not in outside) for c in self.candidates]
-        return {"schema": 1, "lead": self.lead.to_dict(), "candidates": candidates,
+        excluded = {"excluded": {str(k): self.excluded[k] for k in sorted(self.excluded)}} if self.excluded else {}
+        return excluded | {"schema": 1, "lead": self.lead.to_dict(), "candidates": candidates,
                 "policy": {"name": self.policy_name, "version": self.policy_version, "hash": self.policy_hash},
                 "now": _moment(self.now), "pool_id": self.pool_id,
                 "pools_checked": [p.to_dict() for p in self.pools_checked], "track": self.track,
@@ -268,7 +276,8 @@ class Decision:
                    data["outcome"], data.get("rep_id"), data.get("reason"),
                    tuple(Verdict.from_dict(v) for v in data["verdicts"]),
                    tuple(Weight.from_dict(w) for w in data["weights"]), PoolState.from_dict(data["state_before"]),
-                   PoolState.from_dict(data["state_after"]))
+                   PoolState.from_dict(data["state_after"]),
+                   {int(k): str(v) for k, v in (data.get("excluded") or {}).items()})
 
 
 def _never() -> datetime:

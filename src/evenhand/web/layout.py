@@ -37,6 +37,8 @@ NAV = (
     NavItem(N_("Leads"), "contacts", "/leads"),
     NavItem(N_("Lead scoring"), "tune", "/scoring"),
     NavItem(N_("Routing"), "alt_route", "/routing"),
+    NavItem(N_("Appeals"), "gavel", "/appeals"),
+    NavItem(N_("Reports"), "assessment", "/reports/fairness"),
     NavItem(N_("Process"), "timeline", "/process", ready=False),
     NavItem(N_("QA"), "record_voice_over", "/qa", ready=False),
     NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),

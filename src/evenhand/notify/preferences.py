@@ -1,0 +1,267 @@
+"""Where a person's notifications go: the organisation's channels, each person's choice and quiet hours.
+
+Everything is checked when it is saved — an unparseable URL, a channel nobody configured, an unknown
+team or user, an address the person does not have — so nothing is discovered at send time. What can
+still change later (a phone number removed) fails that delivery visibly, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.errors import Conflict, Invalid, NotFound
+from evenhand.i18n import N_, t
+from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
+from evenhand.models import Channel, NotifyEndpoint, NotifyPreference, Team, User
+from evenhand.notify import channels as ch
+from evenhand.notify.policy import quiet_until as quiet_end_at
+from evenhand.notify.schemas import EndpointWrite, PreferencesUpdate
+
+GROUP_CHANNELS = (Channel.DINGTALK, Channel.WECOM, Channel.WEBHOOK)
+NO_CHANNEL = N_("No {channel} channel is configured for this person")
+NO_ADDRESS = N_("The recipient has no {field}, which the {channel} channel needs")
+UNSUPPORTED = "-"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery goes. Without ``url`` it cannot go anywhere: no channel of that kind serves the
+    person, or they lack the ``missing`` field (phone, e-mail) the URL needs."""
+
+    channel: Channel
+    url: str | None
+    endpoint_id: int | None = None
+    missing: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return ch.target_key(self.url) if self.url else None
+
+    @property
+    def problem(self) -> str | None:
+        """Why it cannot go, in English (stored with the failed delivery for ops)."""
+        if self.url is not None:
+            return None
+        if self.missing:
+            return t(NO_ADDRESS, "en", field=self.missing, channel=self.channel.value)
+        return t(NO_CHANNEL, "en", channel=self.channel.value)
+
+
+def _fields(user: User) -> dict[str, Any]:
+    return {"phone": user.phone, "email": user.email, "username": user.username, "user_id": user.id}
+
+
+def _serves(endpoint: NotifyEndpoint, user: User) -> int:
+    """How closely an endpoint serves a person: 3 named, 2 their team, 1 everyone, 0 not at all."""
+    if endpoint.user_ids:
+        return 3 if user.id in endpoint.user_ids else 0
+    if endpoint.team_id is not None:
+        return 2 if endpoint.team_id == user.team_id else 0
+    return 1
+
+
+def _endpoints(session: Session, user: User) -> list[NotifyEndpoint]:
+    rows = session.scalars(select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True)).order_by(NotifyEndpoint.id))
+    return sorted((e for e in rows if _serves(e, user)), key=lambda e: -_serves(e, user))
+
+
+def _target(channel: Channel, template: str | None, endpoint_id: int | None, user: User) -> Target:
+    if template is None:
+        return Target(channel, None)
+    try:
+        return Target(channel, ch.fill(template, _fields(user)), endpoint_id)
+    except KeyError as missing:
+        return Target(channel, None, endpoint_id, missing=str(missing.args[0]))
+
+
+def targets_for(session: Session, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
+    """The person's channels (their choice, else the organisation's default channels that serve them),
+    each through their personal URL or the closest organisation channel."""
+    pref = session.get(NotifyPreference, user.id)
+    endpoints = _endpoints(session, user)
+    if channels is None:
+        channels = [Channel(c) for c in pref.channels] if pref else [e.channel for e in endpoints if e.is_default]
+    out = []
+    for channel in dict.fromkeys(channels):
+        personal = (pref.personal if pref else {}).get(channel.value)
+        if personal:
+            out.append(_target(channel, personal, None, user))
+            continue
+        endpoint = next((e for e in endpoints if e.channel == channel), None)
+        out.append(_target(channel, endpoint.url if endpoint else None, endpoint.id if endpoint else None, user))
+    return out
+
+
+def team_targets(session: Session, team_id: int) -> list[Target]:
+    """The group channels (robots, webhooks) configured for a team."""
+    rows = session.scalars(select(NotifyEndpoint).where(
+        NotifyEndpoint.team_id == team_id, NotifyEndpoint.active.is_(True),
+        NotifyEndpoint.channel.in_(GROUP_CHANNELS)).order_by(NotifyEndpoint.id))
+    return [Target(e.channel, e.url, e.id) for e in rows if not ch.placeholders(e.url)]
+
+
+def rate_limits(session: Session, rows: Sequence[tuple[str, Channel, int | None]]) -> dict[str, int]:
+    """Sends per minute allowed for each (target key, channel, endpoint) that has a limit."""
+    ids = {e for _, _, e in rows if e is not None}
+    configured = dict(session.execute(select(NotifyEndpoint.id, NotifyEndpoint.rate_per_minute)
+                                      .where(NotifyEndpoint.id.in_(ids))).tuples().all()) if ids else {}
+    out = {}
+    for key, channel, endpoint_id in rows:
+        limit = configured.get(endpoint_id) if endpoint_id is not None else None
+        limit = limit or ch.DEFAULT_RATE.get(channel)
+        if limit:
+            out[key] = limit
+    return out
+
+
+def quiet_until(session: Session, user: User, now: datetime) -> datetime | None:
+    pref = session.get(NotifyPreference, user.id)
+    if pref is None:
+        return None
+    return quiet_end_at(now, ZoneInfo(user.timezone), pref.quiet_start, pref.quiet_end)
+
+
+# --- a person's settings ---------------------------------------------------------------------------
+
+
+def get_preferences(session: Session, user_id: int) -> dict[str, Any]:
+    user = _user(session, user_id, field="user_id")
+    pref = session.get(NotifyPreference, user_id)
+    available = sorted({e.channel for e in _endpoints(session, user)}, key=list(Channel).index)
+    return {"user_id": user_id, "channels": pref.channels if pref else [e.value for e in _defaults(session, user)],
+            "personal": pref.personal if pref else {}, "quiet_start": pref.quiet_start if pref else None,
+            "quiet_end": pref.quiet_end if pref else None, "available": available}
+
+
+def _defaults(session: Session, user: User) -> list[Channel]:
+    return list(dict.fromkeys(e.channel for e in _endpoints(session, user) if e.is_default))
+
+
+def save_preferences(session: Session, user_id: int, data: PreferencesUpdate, *, actor: Principal) -> NotifyPreference:
+    """Store a person's channels and quiet hours after checking each channel can reach them."""
+    user = _user(session, user_id, field="user_id")
+    for name, url in data.personal.items():
+        _check(name, url, field=f"personal.{name.value}")
+    problems = [(i, target) for i, target in enumerate(
+        _preview(session, user, data)) if target.url is None]
+    if problems:
+        i, target = problems[0]
+        raise Invalid(N_("channels.{index}: {problem}"), field=f"channels.{i}", index=i,
+                      problem=_reason(target))
+    pref = session.get(NotifyPreference, user_id) or NotifyPreference(user_id=user_id)
+    pref.channels = [c.value for c in dict.fromkeys(data.channels)]
+    pref.personal = {c.value: url for c, url in data.personal.items()}
+    pref.quiet_start, pref.quiet_end, pref.updated_at = data.quiet_start, data.quiet_end, utcnow()
+    session.add(pref)
+    session.flush()
+    audit.append(session, action="notify.preferences_saved", subject_type="users", subject_id=user_id,
+                 actor_id=actor.user_id, payload={"channels": pref.channels, "personal": sorted(pref.personal),
+                                                  "quiet": [pref.quiet_start, pref.quiet_end]})
+    return pref
+
+
+def _preview(session: Session, user: User, data: PreferencesUpdate) -> list[Target]:
+    """The targets these settings would give, without storing them."""
+    endpoints = _endpoints(session, user)
+    out = []
+    for channel in data.channels:
+        if channel not in ch.CONFIGURABLE:
+            out.append(Target(channel, None, missing=UNSUPPORTED))
+            continue
+        personal = data.personal.get(channel)
+        endpoint = next((e for e in endpoints if e.channel == channel), None)
+        template = personal or (endpoint.url if endpoint else None)
+        out.append(_target(channel, template, None, user))
+    return out
+
+
+def _reason(target: Target) -> str:
+    if target.missing == UNSUPPORTED:
+        return t(N_("{channel} cannot be chosen; the in-app inbox is always on."), channel=target.channel.value)
+    if target.missing:
+        return t(N_("your profile has no {field}, which {channel} needs"), field=target.missing,
+                 channel=target.channel.value)
+    return t(N_("no {channel} channel is configured for you; add your own URL or ask sales ops"),
+             channel=target.channel.value)
+
+
+def _check(channel: Channel, url: str, *, field: str) -> None:
+    try:
+        ch.check_url(channel, url)
+    except ch.UrlProblem as exc:
+        raise Invalid(N_("{where}: {problem}"), field=field, where=field, problem=t(exc.message, **exc.params)) from exc
+
+
+def _user(session: Session, user_id: int, *, field: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No user with id {id}.", field=field, id=user_id)
+    return user
+
+
+# --- the organisation's channels -------------------------------------------------------------------
+
+
+def endpoint_view(endpoint: NotifyEndpoint) -> dict[str, Any]:
+    return {"id": endpoint.id, "name": endpoint.name, "channel": endpoint.channel, "url": ch.masked(endpoint.url),
+            "team_id": endpoint.team_id, "user_ids": list(endpoint.user_ids), "is_default": endpoint.is_default,
+            "rate_per_minute": endpoint.rate_per_minute, "active": endpoint.active}
+
+
+def list_endpoints(session: Session) -> list[NotifyEndpoint]:
+    return list(session.scalars(select(NotifyEndpoint).order_by(NotifyEndpoint.id)))
+
+
+def save_endpoint(session: Session, data: EndpointWrite, *, actor: Principal,
+                  endpoint_id: int | None = None) -> NotifyEndpoint:
+    """Create (or replace) an organisation channel after checking its URL, team and users."""
+    _check(data.channel, data.url, field="url")
+    if data.team_id is not None and session.get(Team, data.team_id) is None:
+        raise Invalid(N_("team_id: no team with id {id}."), field="team_id", id=data.team_id)
+    known = set(session.scalars(select(User.id).where(User.id.in_(data.user_ids)))) if data.user_ids else set()
+    for i, uid in enumerate(data.user_ids):
+        if uid not in known:
+            raise Invalid(N_("user_ids.{index}: no user with id {id}."), field=f"user_ids.{i}", index=i, id=uid)
+    endpoint = _endpoint(session, endpoint_id) if endpoint_id is not None else NotifyEndpoint()
+    for key, value in data.model_dump().items():
+        setattr(endpoint, key, list(dict.fromkeys(value)) if key == "user_ids" else value)
+    endpoint.updated_at = utcnow()
+    try:
+        with session.begin_nested():
+            session.add(endpoint)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("A channel named {name} already exists.", field="name", name=data.name) from exc
+    _audit_endpoint(session, "notify.endpoint_saved", endpoint, actor)
+    return endpoint
+
+
+def delete_endpoint(session: Session, endpoint_id: int, *, actor: Principal) -> None:
+    endpoint = _endpoint(session, endpoint_id)
+    _audit_endpoint(session, "notify.endpoint_deleted", endpoint, actor)
+    session.delete(endpoint)
+    session.flush()
+
+
+def _endpoint(session: Session, endpoint_id: int) -> NotifyEndpoint:
+    endpoint = session.get(NotifyEndpoint, endpoint_id)
+    if endpoint is None:
+        raise NotFound("No notification channel with id {id}.", field="endpoint_id", id=endpoint_id)
+    return endpoint
+
+
+def _audit_endpoint(session: Session, action: str, endpoint: NotifyEndpoint, actor: Principal) -> None:
+    view = endpoint_view(endpoint)
+    view["channel"] = endpoint.channel.value
+    audit.append(session, action=action, subject_type="notify_endpoints", subject_id=endpoint.id,
+                 actor_id=actor.user_id, payload=view)

@@ -1,0 +1,142 @@
+"""The worker: carries the outbox, takes due escalation steps and runs the periodic jobs, in a loop.
+
+``evenhand worker`` runs one in its own process (as many as you like on PostgreSQL); ``evenhand serve``
+on the embedded SQLite database runs one in a background thread. SIGTERM (or SIGINT) lets the batch in
+hand finish and be recorded, then stops. A worker killed outright loses nothing: its claimed rows are
+sent again by whoever claims them after the lease, under the same idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import FrameType
+
+from sqlalchemy import Engine
+
+from evenhand.config import Settings
+from evenhand.kit.clock import utcnow
+from evenhand.notify import escalation, health, jobs, outbox, wakeup
+from evenhand.notify.channels import AppriseSender, Outcome, Sender
+from evenhand.notify.policy import policies
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Tick:
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    escalated: int = 0
+    jobs: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """Something happened, so more may be waiting right now."""
+        return bool(self.claimed or self.cancelled or self.escalated)
+
+
+class Worker:
+    def __init__(self, engine: Engine, settings: Settings, *, sender: Sender | None = None, name: str | None = None,
+                 clock: Clock = utcnow, rng: random.Random | None = None) -> None:
+        self.engine, self.settings, self.clock, self.rng = engine, settings, clock, rng
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.sender = sender or AppriseSender(settings.notify_send_timeout_seconds)
+        self.policies = policies(settings.notify_policies)
+        self.pool = ThreadPoolExecutor(settings.notify_threads, thread_name_prefix="notify-send")
+        self.stopping = threading.Event()
+        jobs.register("notify.health", settings.notify_health_every_seconds,
+                      lambda session, now: health.check(session, now, settings))
+
+    def tick(self) -> Tick:
+        """One round: a batch of due deliveries, the due escalation steps, the due jobs."""
+        tick = Tick()
+        if outbox.has_due(self.engine, self.clock()):
+            batch = outbox.claim(self.engine, worker=self.name, now=self.clock(), settings=self.settings)
+            tick.claimed = sum(len(s.rows) for s in batch.sends)
+            tick.cancelled, tick.deferred = batch.cancelled, batch.deferred
+            results = list(self.pool.map(self._send, batch.sends))
+            tick.delivered, tick.failed = outbox.record(self.engine, worker=self.name, results=results,
+                                                        settings=self.settings, rng=self.rng)
+        tick.escalated = escalation.run_due(self.engine, now=self.clock(), policies=self.policies)
+        tick.jobs = jobs.run_due(self.engine, worker=self.name, now=self.clock(),
+                                 lease_seconds=self.settings.notify_lease_seconds)
+        return tick
+
+    def _send(self, send: outbox.Send) -> tuple[outbox.Send, Outcome, datetime, datetime]:
+        started = self.clock()
+        try:
+            outcome = self.sender.send(send.envelope)
+        except Exception as exc:  # a sender bug fails this send, not the batch
+            log.exception("sender failed on %s", send.envelope.idempotency_key)
+            outcome = Outcome(False, f"{type(exc).__name__}: {exc}"[:500])
+        return send, outcome, started, self.clock()
+
+    def run(self, *, once: bool = False, on_tick: Callable[[Tick], None] | None = None) -> None:
+        """Loop until ``stop()``; with ``once``, until a round finds nothing to do."""
+        try:
+            while not self.stopping.is_set():
+                try:
+                    tick = self.tick()
+                except Exception:
+                    if once:
+                        raise
+                    log.exception("worker round failed; trying again")
+                    self.stopping.wait(self.settings.notify_poll_seconds)
+                    continue
+                if on_tick is not None:
+                    on_tick(tick)
+                if tick.busy:
+                    continue
+                if once:
+                    break
+                wakeup.wake.wait(self.settings.notify_poll_seconds)
+                wakeup.wake.clear()
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        wakeup.wake.set()
+
+
+def stop_on_signals(worker: Worker) -> None:
+    """SIGTERM and SIGINT finish the batch in hand, then stop (main thread only)."""
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after this round", signum)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@dataclass
+class Background:
+    worker: Worker
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.worker.stop()
+        self.thread.join(timeout)
+
+
+def start_in_background(engine: Engine, settings: Settings) -> Background:
+    """The worker of ``serve`` on the embedded database: a daemon thread in the server's process."""
+    jobs.load_tasks()
+    worker = Worker(engine, settings)
+    thread = threading.Thread(target=worker.run, name="evenhand-worker", daemon=True)
+    thread.start()
+    return Background(worker, thread)

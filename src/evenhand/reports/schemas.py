@@ -1,0 +1,116 @@
+"""API shapes for the fairness report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from evenhand.org.schemas import DbId
+from evenhand.reports.monthly import Month
+
+MonthText = Annotated[str, Field(min_length=1, max_length=20, examples=["2026-11"])]
+
+
+class ChiSquareRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    statistic: float
+    dof: int
+    p_value: float
+    bins: int
+    merged: int = Field(description="reps pooled into one group because few leads were expected of them")
+
+
+class RepLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    rep_id: int
+    name: str
+    username: str
+    level: str
+    leads: int
+    high_value: int
+    high_value_share: float | None = Field(description="of the team's high-value leads")
+    won: int
+    conversion_rate: float | None
+    expected: float = Field(description="leads the policy meant the rep to have")
+    expected_share: float | None
+    actual_share: float | None
+    value: float = Field(description="sum of the scores of the leads received")
+    routed: int
+    unrouted: int
+    evidence: str = Field(description="routing | equal_share (no routing evidence) | mixed | none")
+
+
+class AppealSummaryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    filed: int
+    by_status: dict[str, int]
+    median_hours_to_decision: float | None
+
+
+class AppealRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    appellant_id: int
+    lead_id: int
+    status: str
+    reason_code: str
+    filed_at: datetime
+    decided_at: datetime | None
+
+
+class TeamReportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    department: str
+    supervisor_id: int | None
+    reps: list[RepLineRead]
+    leads: int
+    high_value: int
+    won: int
+    routed: int
+    unrouted: int
+    evidence: str
+    chi_square: ChiSquareRead | None
+    verdict: str = Field(description="too_few | differs (p < 0.05) | consistent")
+    gini: float
+    appeals: AppealSummaryRead
+    appeal_rows: list[AppealRead]
+
+
+class PolicyNoteRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    version: int | None = Field(description="None: the shipped default policy, not yet saved")
+    threshold: int = Field(description="a high-value lead scores at least this")
+
+
+class FairnessReportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    month: str
+    zone: str
+    generated_at: datetime
+    policy: PolicyNoteRead
+    teams: list[TeamReportRead]
+
+    @field_validator("month", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> Any:
+        return value.label if isinstance(value, Month) else value
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: MonthText
+    team_id: DbId
+
+
+class PublishedRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    team_id: int
+    month: str
+    recipients: int
+    notified: int
+    link: str
