@@ -60,3 +60,23 @@ def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engi
 def test_the_worker_job_is_registered() -> None:
     jobs.load_tasks()
     assert "routing.escalate_held" in {job.name for job in jobs.registered()}
+
+
+def test_an_unacknowledged_lead_is_routed_again_without_its_rep_when_the_policy_says_so(engine: Engine) -> None:
+    from evenhand.models import Lead
+    from evenhand.notify import hooks
+    from evenhand.routing import tasks
+
+    with session_scope(engine) as session:
+        company(session)
+        first = service.route(session, lead(session, 1), now=NOW)
+        event = hooks.UnacknowledgedLead(lead_id=first.lead_id, rep_id=first.rep_id or 0, message_id=0,
+                                         waited_minutes=15)
+        assert tasks.reassign_unacknowledged(session, event, NOW) is None  # the test policy keeps the lead
+        service.save(session, POLICY.replace("pools:", "unacknowledged: reassign\npools:"), author=None)
+        note = tasks.reassign_unacknowledged(session, event, NOW + timedelta(minutes=15))
+        owner = session.get(Lead, first.lead_id).owner_id  # type: ignore[union-attr]
+        assert note is not None and owner not in (None, first.rep_id)
+        again = session.scalar(select(AuditEntry).where(AuditEntry.action == "routing.unacknowledged"))
+        assert again is not None and again.payload["decision"]["excluded"] == {str(first.rep_id): "previous_owner"}
+        assert tasks.reassign_unacknowledged(session, event, NOW) is None  # no longer that rep's lead

@@ -26,6 +26,7 @@ from evenhand.config import Settings
 from evenhand.i18n import N_, t
 from evenhand.models import Channel, Notification, NotificationStatus, User
 from evenhand.notify import service
+from evenhand.notify.policy import policies
 
 Dimension = Literal["channel", "kind", "platform"]
 DIMENSIONS: tuple[Dimension, ...] = ("channel", "kind", "platform")
@@ -130,8 +131,10 @@ def series(session: Session, *, by: Dimension, since: datetime, until: datetime,
 
 
 def breaches(found: dict[Dimension, list[Figures]], settings: Settings) -> list[Breach]:
-    """Groups with enough volume whose delivery rate (any dimension) or acknowledgement rate (per kind: the
-    same person may acknowledge a message on one channel and not another) is under its threshold."""
+    """Groups with enough volume whose delivery rate (any dimension) or acknowledgement rate is under its
+    threshold. Acknowledgement is judged per kind, and only for kinds that expect one (those with an
+    escalation policy): a notice nobody needs to act on is not a failure to act."""
+    expect_ack = set(policies(settings.notify_policies))
     out = []
     for by, groups in found.items():
         for f in groups:
@@ -140,7 +143,8 @@ def breaches(found: dict[Dimension, list[Figures]], settings: Settings) -> list[
             if f.delivery_rate is not None and f.delivery_rate < settings.notify_min_delivery_rate:
                 out.append(Breach(by, f.group, "delivery_rate", f.delivery_rate, settings.notify_min_delivery_rate,
                                   f.messages))
-            if by == "kind" and f.ack_rate is not None and f.ack_rate < settings.notify_min_ack_rate:
+            if by == "kind" and f.group in expect_ack and f.ack_rate is not None \
+                    and f.ack_rate < settings.notify_min_ack_rate:
                 out.append(Breach(by, f.group, "ack_rate", f.ack_rate, settings.notify_min_ack_rate, f.delivered))
     return out
 

@@ -28,7 +28,8 @@ TRACKS = {"round_robin": N_("Round robin"), "weighted": N_("Weighted (high-value
           "manual": N_("Manual (named by a supervisor)")}
 KINDS = {"intake": N_("Routed on intake"), "release": N_("Released from the holding queue"),
          "reassign": N_("Routed again by a supervisor"), "manual": N_("Assigned by hand"),
-         "appeal": N_("Decided on an appeal")}
+         "appeal": N_("Decided on an appeal"),
+         "unacknowledged": N_("Routed again: the rep did not acknowledge it in time")}
 OUTCOMES = {"assigned": N_("Assigned"), "held": N_("Waiting for a rep")}
 
 

@@ -21,6 +21,7 @@ weighted:
 holding:
   escalate_after_minutes: 30
   supervisor: lina              # when a pool names no supervisor of its own
+unacknowledged: reassign        # keep | reassign: a new lead the rep did not acknowledge in time
 pools:                          # in order: the first pool whose condition holds takes the lead
   - id: key_accounts
     label: 大客户部
@@ -153,6 +154,9 @@ class RoutingPolicy(_Strict):
     availability: Availability = Field(default_factory=Availability)
     weighted: Weighted = Field(default_factory=Weighted)
     holding: Holding = Field(default_factory=Holding)
+    # A rep who does not acknowledge a new lead in time (the notification's escalation policy): ``keep`` only
+    # tells the supervisor; ``reassign`` also routes the lead again without that rep.
+    unacknowledged: Literal["keep", "reassign"] = "keep"
     pools: Annotated[list[Pool], Field(min_length=1)]
 
     @field_validator("version", mode="before")

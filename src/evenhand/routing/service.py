@@ -207,14 +207,15 @@ def replay(session: Session, decision_id: int) -> tuple[Decision, Decision]:
 # --- reassignment and manual assignment ------------------------------------------------------------
 
 CLOSED = (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED)
-REASSIGN_KINDS = ("reassign", "manual", "appeal")
+REASSIGN_KINDS = ("reassign", "manual", "appeal", "unacknowledged")
 
 
-def reassign(session: Session, lead: Lead, *, actor: Principal, to_rep_id: int | None = None,
+def reassign(session: Session, lead: Lead, *, actor: Principal | None, to_rep_id: int | None = None,
              exclude: Mapping[int, str] | None = None, kind: str = "reassign", note: str = "",
              now: datetime | None = None) -> RoutingDecision:
     """Route a lead again, or give it to ``to_rep_id`` (track ``manual``): a decision with the same evidence
-    as any other, made by ``actor`` (who must be allowed, see ``may_reassign``).
+    as any other, made by ``actor`` (who must be allowed, see ``may_reassign``), or by the policy itself when
+    ``actor`` is None (kind ``unacknowledged``: the rep did not acknowledge the lead in time).
 
     ``exclude`` defaults to the current owner (``previous_owner``); ``{}`` excludes nobody. A re-route that
     excludes someone and finds nobody else is refused (``Conflict``) and changes nothing: the holding queue
@@ -249,10 +250,10 @@ def reassign(session: Session, lead: Lead, *, actor: Principal, to_rep_id: int |
     return row
 
 
-def _check_reassign(session: Session, actor: Principal, lead: Lead, kind: str) -> None:
+def _check_reassign(session: Session, actor: Principal | None, lead: Lead, kind: str) -> None:
     if kind not in REASSIGN_KINDS:
         raise ValueError(f"kind must be one of {REASSIGN_KINDS}")
-    if not may_reassign(session, actor, lead):
+    if actor is not None and not may_reassign(session, actor, lead):
         raise Forbidden("Only admin, ops and the supervisor of the owner's team may reassign lead {id}.",
                         field="lead_id", id=lead.id)
     if lead.status in CLOSED:
@@ -292,7 +293,7 @@ def _refusal(session: Session, refused: engine.Refused) -> Invalid:
     return Invalid("{rep} cannot be given leads: {rule}", field="rep_id", rep=name, rule=rule)
 
 
-def _notify_owners(session: Session, lead: Lead, row: RoutingDecision, previous: int | None, actor: Principal,
+def _notify_owners(session: Session, lead: Lead, row: RoutingDecision, previous: int | None, actor: Principal | None,
                    note: str, *, tell_previous: bool) -> None:
     link, new = f"/routing/decisions/{row.id}", row.rep_id
     rep = session.scalar(select(User.display_name).where(User.id == new)) if new else None
@@ -304,7 +305,8 @@ def _notify_owners(session: Session, lead: Lead, row: RoutingDecision, previous:
                     title=N_("Lead {company} was taken from you"),
                     body=N_("{actor} reassigned it to {rep}. {note}") if rep else
                     N_("{actor} reassigned it; it waits for an available rep. {note}"),
-                    company=lead.company, actor=actor.display_name, rep=rep or "", note=note)
+                    company=lead.company, actor=actor.display_name if actor else t("The routing policy"), rep=rep or "",
+                    note=note)
 
 
 def may_reassign(session: Session, principal: Principal, lead: Lead) -> bool:

@@ -1,4 +1,5 @@
-"""Routing's periodic work, run by the worker: held leads escalate once their wait is over."""
+"""Routing's part in the worker: held leads escalate once their wait is over, and a lead its rep did not
+acknowledge in time is routed again when the policy says so."""
 
 from __future__ import annotations
 
@@ -6,10 +7,31 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from evenhand.notify import jobs
-from evenhand.routing import holds
+from evenhand.errors import Conflict
+from evenhand.i18n import t
+from evenhand.models import Lead, LeadStatus
+from evenhand.notify import hooks, jobs
+from evenhand.routing import holds, service
 
 
 @jobs.every(60, name="routing.escalate_held")
 def escalate_held(session: Session, now: datetime) -> None:
     holds.escalate_held(session, now=now)
+
+
+@hooks.on_unacknowledged_lead
+def reassign_unacknowledged(session: Session, event: hooks.UnacknowledgedLead, now: datetime) -> str | None:
+    """The rep did not acknowledge a new lead in time: if the policy says ``reassign`` and the lead is still
+    theirs and untouched, route it again without them. A note for the escalation's record, or None."""
+    policy = service.compiled_body(service.active(session).body)
+    lead = session.get(Lead, event.lead_id)
+    if (policy.policy.unacknowledged != "reassign" or lead is None or lead.owner_id != event.rep_id
+            or lead.status is not LeadStatus.ASSIGNED):
+        return None
+    try:
+        row = service.reassign(session, lead, actor=None, kind="unacknowledged", now=now,
+                               note=t("Not acknowledged within {minutes} minutes.",
+                                      minutes=round(event.waited_minutes)))
+    except Conflict:
+        return "nobody else available: kept"
+    return f"reassigned by decision {row.id} to rep {row.rep_id}"
