@@ -52,7 +52,9 @@ def test_ops_edits_the_rule_model_with_inline_errors_preview_and_save(server: Se
         page.keyboard.press("Backspace")
     expect(page.get_by_test_id("model-status")).to_contain_text("模型有效")
     page.get_by_test_id("preview-model").click()
-    expect(page.get_by_test_id("preview-summary")).to_contain_text("3 条线索")
+    # other browser tests add leads to the shared server, so the count varies; a blank-line edit changes no score
+    expect(page.get_by_test_id("preview-summary")).to_contain_text(re.compile(r"最近 30 天的 \d+ 条线索"))
+    expect(page.get_by_test_id("preview-summary")).to_contain_text("0 条评分发生变化")
     field(page, "model-note").fill("仅格式调整")
     page.get_by_test_id("save-model").click()
     expect(page.get_by_test_id("active-version")).to_contain_text("第 2 版", timeout=10_000)

@@ -13,6 +13,7 @@ from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
 from evenhand.i18n import N_
 from evenhand.models import Presence, Role, User
+from evenhand.notify.bell import bell
 from evenhand.org import service as org_service
 from evenhand.routing import flows as routing_flows
 from evenhand.web import context
@@ -43,6 +44,7 @@ NAV = (
     NavItem(N_("QA"), "record_voice_over", "/qa", ready=False),
     NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),
     NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
+    NavItem(N_("Notification delivery"), "notifications_active", "/notifications/ops", roles=STAFF),
     NavItem(N_("Admin"), "admin_panel_settings", "/admin", roles=STAFF),
 )
 PRESENCE_COLOURS = {Presence.ONLINE: "positive", Presence.AWAY: "warning", Presence.OFFLINE: "grey"}
@@ -66,6 +68,7 @@ def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[No
         ui.space()
         if principal.role in (Role.REP, Role.SUPERVISOR):
             _presence_switch(principal, tr)
+        bell(principal, tr)
         _language_switch(tr, path)
         ui.label(f"{principal.display_name} · {tr(label(principal.role))}").classes(
             "text-white q-ml-md").props('data-testid="whoami"')

@@ -18,6 +18,7 @@ def _register_pages() -> None:
     from evenhand.appeals import pages as appeal_pages
     from evenhand.leads import pages as lead_pages
     from evenhand.leads import scoring_pages
+    from evenhand.notify import pages as notify_pages
     from evenhand.org import pages as org_pages
     from evenhand.reports import pages as report_pages
     from evenhand.routing import editor_pages as policy_pages
@@ -25,7 +26,7 @@ def _register_pages() -> None:
     from evenhand.web import pages
 
     for module in (pages, org_pages, lead_pages, scoring_pages, routing_pages,
-                   report_pages, policy_pages, appeal_pages):
+                   report_pages, policy_pages, appeal_pages, notify_pages):
         module.register()
     _registered = True
 

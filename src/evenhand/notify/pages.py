@@ -1,0 +1,164 @@
+"""Notification pages for everyone: the in-app inbox (read, acknowledge) and one's own channels and quiet hours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.db import session_scope
+from evenhand.errors import DomainError, describe
+from evenhand.i18n import N_
+from evenhand.kit.clock import local
+from evenhand.models import Channel, Notification
+from evenhand.notify import preferences, service
+from evenhand.notify.channels import CONFIGURABLE
+from evenhand.notify.schemas import PreferencesUpdate
+from evenhand.web import context
+from evenhand.web.layout import Tr, shell
+
+CHANNELS: dict[Channel, str] = {
+    Channel.SMS: N_("SMS"), Channel.EMAIL: N_("E-mail"), Channel.DINGTALK: N_("DingTalk robot"),
+    Channel.WECOM: N_("WeCom robot"), Channel.WEBHOOK: N_("Webhook"), Channel.IN_APP: N_("In-app inbox"),
+    Channel.APP_PUSH: N_("App push"),
+}
+KINDS: dict[str, str] = {
+    "lead_assigned": N_("New lead"), "escalation": N_("Not acknowledged"), "alert": N_("Alert"),
+    "notify_health": N_("Notification health"), "lead_reassigned": N_("Lead reassigned"),
+    "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
+    "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
+}
+EXAMPLES: dict[Channel, str] = {
+    Channel.DINGTALK: "dingtalk://SECsecret@token/", Channel.WECOM: "wecombot://key",
+    Channel.EMAIL: "mailtos://user:password@smtp.example.com?to={email}",
+    Channel.SMS: "json://sms-gateway/send?:to={phone}", Channel.WEBHOOK: "jsons://example.com/hook",
+}
+PAGE = 100
+
+
+def kind_label(kind: str, tr: Tr) -> str:
+    return tr(KINDS[kind]) if kind in KINDS else kind
+
+
+def inbox_page(request: Request) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse("/login?next=/notifications", status_code=303)
+    tr = context.use_locale(request)
+    with shell(principal, tr, title=tr("Inbox"), path="/notifications"):
+
+        @ui.refreshable
+        def messages() -> None:
+            with session_scope(context.engine(), readonly=True) as session:
+                rows = service.inbox(session, principal.user_id, limit=PAGE)
+            if not rows:
+                ui.label(tr("No notifications.")).classes("text-grey-7").props('data-testid="inbox-empty"')
+            for row in rows:
+                _message(row, principal, tr, messages.refresh)
+
+        with ui.row().classes("items-center gap-4"):
+            ui.button(tr("Mark all as read"), on_click=lambda: _act(messages.refresh, service.mark_all_read,
+                                                                    principal.user_id)).props(
+                'outline data-testid="read-all"')
+            ui.link(tr("Notification settings"), "/notifications/settings").props('data-testid="settings-link"')
+        with ui.column().classes("w-full gap-2").props('data-testid="inbox"'):
+            messages()
+    return None
+
+
+def _act(refresh: Any, fn: Any, *args: Any) -> None:
+    """One inbox action in its own transaction, then the list redrawn."""
+    with session_scope(context.engine()) as session:
+        fn(session, *args)
+    refresh()
+
+
+def _message(row: Notification, principal: Principal, tr: Tr, refresh: Any) -> None:
+    zone = get_settings().zone
+    unread = row.read_at is None
+    with ui.card().classes("w-full max-w-4xl").props(f'data-testid="message-{row.id}" flat bordered'):
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            ui.badge(kind_label(row.kind, tr)).props("outline")
+            ui.label(row.title).classes("text-weight-bold" if unread else "")
+            ui.space()
+            ui.label(local(row.created_at, zone).strftime("%m-%d %H:%M")).classes("text-caption text-grey-7")
+        if row.body:
+            ui.label(row.body).classes("text-grey-8")
+        with ui.row().classes("items-center gap-3"):
+            if row.link:
+                ui.link(tr("Open"), row.link).props(f'data-testid="open-{row.id}"')
+            if row.acknowledged_at is not None:
+                ui.chip(tr("Acknowledged"), icon="done", color="positive").props("outline dense")
+            else:
+                ui.button(tr("Acknowledge"), on_click=lambda: _act(refresh, service.acknowledge, row.id,
+                                                                   principal.user_id)).props(
+                    f'dense color=primary data-testid="ack-{row.id}"')
+            if unread:
+                ui.button(tr("Mark as read"), on_click=lambda: _act(refresh, service.mark_read, row.id,
+                                                                    principal.user_id)).props(
+                    f'dense flat data-testid="read-{row.id}"')
+            if row.escalation_step:
+                ui.chip(tr("Escalated"), icon="priority_high", color="warning").props("outline dense")
+
+
+def settings_page(request: Request) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse("/login?next=/notifications/settings", status_code=303)
+    tr = context.use_locale(request)
+    with session_scope(context.engine(), readonly=True) as session:
+        current = preferences.get_preferences(session, principal.user_id)
+    with shell(principal, tr, title=tr("Notification settings"), path="/notifications"):
+        ui.label(tr("The in-app inbox is always on. Choose where else you want to be told; a personal address "
+                    "replaces the organisation's for that channel.")).classes("text-grey-7")
+        available = {Channel(c) for c in current["available"]}
+        chosen = {Channel(c) for c in current["channels"]}
+        boxes, urls = {}, {}
+        with ui.grid(columns=3).classes("items-center gap-x-6 gap-y-2 max-w-4xl"):
+            for channel in CONFIGURABLE:
+                boxes[channel] = ui.checkbox(tr(CHANNELS[channel]), value=channel in chosen).props(
+                    f'data-testid="channel-{channel.value}"')
+                ui.label(tr("configured by sales ops") if channel in available else tr("needs your own address")
+                         ).classes("text-caption text-grey-7")
+                urls[channel] = ui.input(tr("Personal address (optional)"),
+                                         value=current["personal"].get(channel.value, ""),
+                                         placeholder=EXAMPLES[channel]).classes("w-96").props(
+                    f'dense clearable data-testid="personal-{channel.value}"')
+        with ui.row().classes("items-end gap-4"):
+            start = ui.input(tr("Quiet hours from"), value=current["quiet_start"] or "").props(
+                'type=time data-testid="quiet-start"')
+            end = ui.input(tr("until"), value=current["quiet_end"] or "").props('type=time data-testid="quiet-end"')
+        error = ui.label().classes("text-negative").props('data-testid="settings-error" role="alert"')
+
+        def save() -> None:
+            error.set_text("")
+            try:
+                data = PreferencesUpdate(channels=[c for c, box in boxes.items() if box.value],
+                                         personal={c: u.value for c, u in urls.items() if u.value},
+                                         quiet_start=start.value or None, quiet_end=end.value or None)
+                with session_scope(context.engine()) as session:
+                    preferences.save_preferences(session, principal.user_id, data, actor=principal)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                error.set_text(f"{'.'.join(str(p) for p in first['loc'])}: {describe(first)}")
+                return
+            except DomainError as exc:
+                error.set_text(tr(exc.message, **exc.params))
+                return
+            ui.notify(tr("Saved."), type="positive")
+
+        ui.button(tr("Save"), on_click=save).props('color=primary data-testid="save-settings"')
+    return None
+
+
+def register() -> None:
+    from evenhand.notify import ops_pages
+
+    ui.page("/notifications")(inbox_page)
+    ui.page("/notifications/settings")(settings_page)
+    ui.page("/notifications/ops")(ops_pages.ops_page)
