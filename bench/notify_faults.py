@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn  # noqa: E402
 from sqlalchemy import Engine, func, select  # noqa: E402
+from tests.notify.sink import Faults, Sink  # noqa: E402
 
 from evenhand.config import get_settings  # noqa: E402
 from evenhand.db import make_engine, session_scope  # noqa: E402
@@ -48,7 +49,6 @@ from evenhand.models import (  # noqa: E402
     User,
 )
 from evenhand.notify import service  # noqa: E402
-from tests.notify.sink import Faults, Sink  # noqa: E402
 
 ACK_MINUTES = 0.1  # six seconds to open a new lead before the SMS goes out; six more before the supervisor
 REPS = 20
@@ -117,7 +117,7 @@ class Reps(threading.Thread):
             with session_scope(self.engine, readonly=True) as session:  # acknowledging writes on its own
                 reached = session.execute(select(Notification.lead_id, Notification.recipient_id).where(
                     Notification.channel == Channel.WEBHOOK, Notification.status == NotificationStatus.DELIVERED,
-                    Notification.acknowledged_at.is_(None))).tuples().all()
+                    Notification.acknowledged_at.is_(None))).all()
                 for lead, rep in reached:
                     if lead and (lead * 7919 % 100) < self.share * 100:
                         service.acknowledge_lead(session, lead, rep)

@@ -78,7 +78,7 @@ def acknowledge_half(engine: Engine) -> set[int]:
     with session_scope(engine) as session:
         reached = session.execute(select(Notification.lead_id, Notification.recipient_id).where(
             Notification.channel == Channel.WEBHOOK, Notification.status == NotificationStatus.DELIVERED,
-            Notification.acknowledged_at.is_(None))).tuples().all()
+            Notification.acknowledged_at.is_(None))).all()
         return {lead for lead, rep in reached if lead and lead % 2 == 0
                 and service.acknowledge_lead(session, lead, rep)}
 

@@ -21,7 +21,8 @@ def test_ops_configure_a_channel_and_read_it_back_without_its_secrets(client: Te
     created = client.post("/api/v1/notifications/channels", headers=ops, json={**ROBOT, "team_id": people.team.id})
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["team_id"] == people.team.id and "secretsecret" not in body["url"] and "robottoken123" not in body["url"]
+    assert body["team_id"] == people.team.id
+    assert "secretsecret" not in body["url"] and "robottoken123" not in body["url"]
     listed = client.get("/api/v1/notifications/channels", headers=ops).json()
     assert [c["name"] for c in listed] == ["webhook", "sms", "华东一组钉钉群"]
     replaced = client.put(f"/api/v1/notifications/channels/{body['id']}", headers=ops,

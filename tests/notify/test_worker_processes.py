@@ -53,7 +53,7 @@ def enqueue(engine: Engine, sink: Sink, count: int) -> None:
 def statuses(engine: Engine) -> dict[NotificationStatus, int]:
     with session_scope(engine, readonly=True) as session:
         return dict(session.execute(select(Notification.status, func.count()).where(
-            Notification.message_id.is_not(None)).group_by(Notification.status)).tuples().all())
+            Notification.message_id.is_not(None)).group_by(Notification.status)).all())
 
 
 def claimed(engine: Engine) -> int:
@@ -115,7 +115,7 @@ def test_two_workers_on_postgresql_never_send_one_message_concurrently(engine: E
         assert len(sink.received) == 300 and sink.repeated_keys() == []
     with session_scope(engine, readonly=True) as session:
         per_worker = dict(session.execute(select(DeliveryAttempt.worker, func.count())
-                                          .group_by(DeliveryAttempt.worker)).tuples().all())
+                                          .group_by(DeliveryAttempt.worker)).all())
     assert len(per_worker) == 2 and sum(per_worker.values()) == 300  # both took part, each row once
 
 

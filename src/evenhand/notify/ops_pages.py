@@ -145,7 +145,7 @@ def _dead_letters(principal: Principal, tr: Tr) -> None:
         with session_scope(context.engine(), readonly=True) as session:
             found = outbox.dead_letters(session, limit=100)
             names = dict(session.execute(select(User.id, User.display_name).where(
-                User.id.in_({m.recipient_id for m, _ in found}))).tuples().all())
+                User.id.in_({m.recipient_id for m, _ in found}))).all())
         if not found:
             ui.label(tr("None.")).classes("text-grey-7").props('data-testid="no-dead-letters"')
         for message, rows in found:
@@ -177,7 +177,7 @@ def _dead_letters(principal: Principal, tr: Tr) -> None:
 def _channels(principal: Principal, tr: Tr) -> None:
     ui.label(tr("Channels of the organisation")).classes("text-h6")
     with session_scope(context.engine(), readonly=True) as session:
-        teams = dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).tuples().all())
+        teams = dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).all())
 
     @ui.refreshable
     def listing() -> None:

@@ -95,7 +95,7 @@ def _drop_moot(session: Session, rows: list[Notification], now: datetime) -> tup
     acked = set(session.scalars(select(Notification.id).where(
         Notification.id.in_({r.message_id for r in rows if r.message_id}), Notification.acknowledged_at.is_not(None))))
     leads = {r.lead_id for r in rows if r.kind in OWNER_KINDS and r.lead_id}
-    owners = dict(session.execute(select(Lead.id, Lead.owner_id).where(Lead.id.in_(leads))).tuples().all())
+    owners = dict(session.execute(select(Lead.id, Lead.owner_id).where(Lead.id.in_(leads))).all())
     moot = [r.id for r in rows if r.message_id in acked
             or (r.kind in OWNER_KINDS and r.lead_id and owners.get(r.lead_id) != r.recipient_id)]
     if moot:
@@ -112,7 +112,7 @@ def _sent_last_minute(session: Session, keys: list[str], now: datetime) -> tuple
     rows = session.execute(select(DeliveryAttempt.target_key, func.count(func.distinct(sends)),
                                   func.min(DeliveryAttempt.started_at)).where(
         DeliveryAttempt.target_key.in_(keys), DeliveryAttempt.started_at > now - timedelta(minutes=1))
-        .group_by(DeliveryAttempt.target_key)).tuples().all()
+        .group_by(DeliveryAttempt.target_key)).all()
     return {k: n for k, n, _ in rows if k}, {k: first for k, _, first in rows if k}
 
 
@@ -140,7 +140,7 @@ def _take(session: Session, groups: list[list[Notification]], worker: str, now: 
                                                   DeliveryAttempt.outcome == "sending").values(
         outcome="lost", finished_at=now))
     locales = dict(session.execute(select(User.id, User.locale).where(
-        User.id.in_({g[0].recipient_id for g in groups if len(g) > 1}))).tuples().all())
+        User.id.in_({g[0].recipient_id for g in groups if len(g) > 1}))).all())
     sends, attempts = [], []
     for rows in groups:
         key = rows[0].digest_key or (digest_key(r.id for r in rows) if len(rows) > 1 else None)
@@ -228,9 +228,9 @@ def _escalate_exhausted(session: Session, failed: list[Claimed], now: datetime |
     if not messages or now is None:
         return
     steps = dict(session.execute(select(Notification.id, Notification.escalation_step)
-                                 .where(Notification.id.in_(messages))).tuples().all())
+                                 .where(Notification.id.in_(messages))).all())
     alive = {(m, s) for m, s in session.execute(select(Notification.message_id, Notification.escalation_step).where(
-        Notification.message_id.in_(messages), Notification.status.in_(ALIVE))).tuples()}
+        Notification.message_id.in_(messages), Notification.status.in_(ALIVE)))}
     ready = [m for m, step in messages.items() if steps.get(m) == step and (m, step) not in alive]
     if ready:
         escalate_now(session, ready, now)

@@ -114,7 +114,7 @@ def rate_limits(session: Session, rows: Sequence[tuple[str, Channel, int | None]
     """Sends per minute allowed for each (target key, channel, endpoint) that has a limit."""
     ids = {e for _, _, e in rows if e is not None}
     configured = dict(session.execute(select(NotifyEndpoint.id, NotifyEndpoint.rate_per_minute)
-                                      .where(NotifyEndpoint.id.in_(ids))).tuples().all()) if ids else {}
+                                      .where(NotifyEndpoint.id.in_(ids))).all()) if ids else {}
     out = {}
     for key, channel, endpoint_id in rows:
         limit = configured.get(endpoint_id) if endpoint_id is not None else None

@@ -171,7 +171,7 @@ def dead_letters(session: DbSession, principal: Reader, limit: Limit = 100) -> l
     _staff(principal)
     found = outbox.dead_letters(session, limit=limit)
     names = dict(session.execute(select(User.id, User.display_name).where(
-        User.id.in_({m.recipient_id for m, _ in found}))).tuples().all())
+        User.id.in_({m.recipient_id for m, _ in found}))).all())
     return [DeadLetter(message_id=m.id, kind=m.kind, title=m.title, recipient_id=m.recipient_id,
                        recipient=names.get(m.recipient_id, ""), created_at=m.created_at,
                        deliveries=[_delivery(d) for d in rows]) for m, rows in found]

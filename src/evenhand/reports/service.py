@@ -222,11 +222,15 @@ def publish(session: Session, *, month: Month, zone: ZoneInfo, team_id: int, act
     keys = {user: f"fairness:{month.label}:{team_id}:{user}" for user in recipients}
     sent = set(session.scalars(select(Notification.idempotency_key).where(
         Notification.idempotency_key.in_(list(keys.values())))))
+    message: dict[str, Any] = {
+        "kind": "fairness_report", "link": link, "month": month.label, "team": team.name,
+        "title": N_("Fairness report for {month} is out: {team}"),
+        "body": N_("Leads received by each rep, the share the routing policy expected, and the chi-square test "
+                   "for the team.")}
+    if team.supervisor_id is not None:  # first, so the team's group channels (DingTalk/WeCom robot) carry it too
+        notify.post_to_team(session, team_id=team_id, key=keys[team.supervisor_id], **message)
     for user, key in keys.items():
-        notify.send(session, recipient_id=user, kind="fairness_report", key=key, link=link, month=month.label,
-                    team=team.name, title=N_("Fairness report for {month} is out: {team}"),
-                    body=N_("Leads received by each rep, the share the routing policy expected, and the "
-                            "chi-square test for the team."))
+        notify.send(session, recipient_id=user, key=key, **message)
     notified = len([k for k in keys.values() if k not in sent])
     test = team.chi_square
     audit.append(session, action="reports.fairness_published", subject_type="teams", subject_id=team_id,
