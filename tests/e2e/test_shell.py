@@ -79,3 +79,25 @@ def test_admin_adds_a_rep_and_sees_field_errors(server: Server, page: Page) -> N
     page.get_by_role("option", name="华南一组").click()
     page.get_by_test_id("save-user").click()
     expect(page.locator('[data-team="华南一组"]')).to_contain_text("周杰 (zhoujie)", timeout=10_000)
+
+
+def test_ops_grants_the_key_account_right_from_the_admin_page(server: Server, page: Page) -> None:
+    from sqlalchemy import select
+
+    from evenhand.db import make_engine, session_scope
+    from evenhand.models import User, UserGrant
+
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/admin")
+    switch = page.locator('[data-grant-user="xiaochen"]')
+    expect(switch).to_have_attribute("aria-checked", "false")
+    switch.get_by_text("陈小雨").click()
+    expect(page.get_by_text("已授予大客户授权。")).to_be_visible()
+    engine = make_engine(server.db_url)
+    with session_scope(engine, readonly=True) as session:
+        granted = session.scalars(select(User.username).join(UserGrant, UserGrant.user_id == User.id)
+                                  .where(UserGrant.grant == "key_account")).all()
+    engine.dispose()
+    assert granted == ["xiaochen"]
+    page.reload()
+    expect(page.locator('[data-grant-user="xiaochen"]')).to_have_attribute("aria-checked", "true")

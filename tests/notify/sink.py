@@ -148,3 +148,31 @@ class Sink:
             if r.key:
                 counts[r.key] += 1
         return sorted(k for k, n in counts.items() if n > 1)
+
+
+def main() -> None:
+    """Serve a sink in its own process (benches: it must not share the measured process's interpreter lock);
+    prints the port, then serves until killed."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument("--timeout-rate", type=float, default=0.0)
+    args = parser.parse_args()
+    sink = Sink(Faults(failure_rate=args.failure_rate, timeout_rate=args.timeout_rate))
+    sink.received = _Discard()  # type: ignore[assignment]
+    print(sink.port, flush=True)
+    sys.stdout.close()
+    sink.server.serve_forever()
+
+
+class _Discard(list):  # type: ignore[type-arg]
+    """Keeps nothing: a long-running sink must not grow without bound."""
+
+    def append(self, item: object) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -81,7 +81,7 @@ def test_settings_that_cannot_reach_the_person_are_refused(client: TestClient, e
         (people.rep, {"channels": ["dingtalk"], "personal": {"dingtalk": "json://x/y"}}, "personal.dingtalk",
          "dingtalk://"),
         (people.rep, {"channels": ["in_app"]}, "channels.0", "in_app"),
-        (people.rep, {"quiet_start": "22:00"}, "quiet_end", "Quiet hours"),
+        (people.rep, {"quiet_start": "22:00"}, "quiet_end", "免打扰"),
         (people.rep, {"quiet_start": "25:00", "quiet_end": "07:00"}, "quiet_start", ""),
     ]
     for user, body, field, mention in cases:

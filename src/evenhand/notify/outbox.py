@@ -73,9 +73,11 @@ def _due_query(now: datetime) -> Select[Notification]:
         (Notification.claimed_until.is_(None)) | (Notification.claimed_until < now))
 
 
-def claim(engine: Engine, *, worker: str, now: datetime, settings: Settings) -> Batch:
+def claim(engine: Engine, *, worker: str, now: datetime, settings: Settings, limit: int | None = None) -> Batch:
+    """Up to ``limit`` (default: the batch size) due deliveries, leased to ``worker``, grouped into sends."""
     with session_scope(engine) as session:
-        stmt = _due_query(now).order_by(Notification.next_attempt_at, Notification.id).limit(settings.notify_batch_size)
+        stmt = _due_query(now).order_by(Notification.next_attempt_at, Notification.id).limit(
+            limit or settings.notify_batch_size)
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(session.scalars(stmt))

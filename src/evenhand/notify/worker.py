@@ -16,10 +16,12 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from types import FrameType
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -58,8 +60,11 @@ class Worker:
         self.policies = policies(settings.notify_policies)
         self.pool = ThreadPoolExecutor(settings.notify_threads, thread_name_prefix="notify-send")
         self.stopping = threading.Event()
+        self._report_lock = threading.Lock()
         jobs.register("notify.health", settings.notify_health_every_seconds,
                       lambda session, now: health.check(session, now, settings))
+
+    # --- one synchronous round (tests, --once) -------------------------------------------------------
 
     def tick(self) -> Tick:
         """One round: a batch of due deliveries, the due escalation steps, the due jobs."""
@@ -71,10 +76,14 @@ class Worker:
             results = list(self.pool.map(self._send, batch.sends))
             tick.delivered, tick.failed = outbox.record(self.engine, worker=self.name, results=results,
                                                         settings=self.settings, rng=self.rng)
-        tick.escalated = escalation.run_due(self.engine, now=self.clock(), policies=self.policies)
-        tick.jobs = jobs.run_due(self.engine, worker=self.name, now=self.clock(),
-                                 lease_seconds=self.settings.notify_lease_seconds)
+        tick.escalated, tick.jobs = self._schedule()
         return tick
+
+    def _schedule(self) -> tuple[int, list[str]]:
+        escalated = escalation.run_due(self.engine, now=self.clock(), policies=self.policies)
+        ran = jobs.run_due(self.engine, worker=self.name, now=self.clock(),
+                           lease_seconds=self.settings.notify_lease_seconds)
+        return escalated, ran
 
     def _send(self, send: outbox.Send) -> tuple[outbox.Send, Outcome, datetime, datetime]:
         started = self.clock()
@@ -85,28 +94,96 @@ class Worker:
             outcome = Outcome(False, f"{type(exc).__name__}: {exc}"[:500])
         return send, outcome, started, self.clock()
 
+    # --- the long-running loop --------------------------------------------------------------------------
+
     def run(self, *, once: bool = False, on_tick: Callable[[Tick], None] | None = None) -> None:
-        """Loop until ``stop()``; with ``once``, until a round finds nothing to do."""
+        """Work until ``stop()``; with ``once``, until a round finds nothing to do.
+
+        Running, deliveries flow through the thread pool continuously (a slow channel holds up only its own
+        sends), while a second thread takes escalation steps and runs jobs on time."""
+        report = self._reporter(on_tick)
         try:
-            while not self.stopping.is_set():
-                try:
-                    tick = self.tick()
-                except Exception:
-                    if once:
-                        raise
-                    log.exception("worker round failed; trying again")
-                    self.stopping.wait(self.settings.notify_poll_seconds)
-                    continue
-                if on_tick is not None:
-                    on_tick(tick)
-                if tick.busy:
-                    continue
-                if once:
-                    break
-                wakeup.wake.wait(self.settings.notify_poll_seconds)
-                wakeup.wake.clear()
+            if once:
+                self._rounds(report)
+                return
+            scheduler = threading.Thread(target=self._schedule_loop, args=(report,), name="evenhand-escalations",
+                                         daemon=True)
+            scheduler.start()
+            self._deliver_loop(report)
+            scheduler.join()
         finally:
             self.pool.shutdown(wait=True)
+
+    def _reporter(self, on_tick: Callable[[Tick], None] | None) -> Callable[[Tick], None]:
+        def report(tick: Tick) -> None:
+            if on_tick is not None:
+                with self._report_lock:
+                    on_tick(tick)
+
+        return report
+
+    def _rounds(self, report: Callable[[Tick], None]) -> None:
+        while not self.stopping.is_set():
+            tick = self.tick()
+            report(tick)
+            if not tick.busy:
+                return
+
+    def _guarded(self, step: Callable[[], bool]) -> bool:
+        """One step of a loop; a failure (the database away, say) is logged and retried after a pause."""
+        try:
+            return step()
+        except Exception:
+            log.exception("worker step failed; trying again")
+            self.stopping.wait(self.settings.notify_poll_seconds)
+            return False
+
+    def _schedule_loop(self, report: Callable[[Tick], None]) -> None:
+        def step() -> bool:
+            escalated, ran = self._schedule()
+            report(Tick(escalated=escalated, jobs=ran))
+            return escalated > 0
+
+        while not self.stopping.is_set():
+            if not self._guarded(step):
+                self.stopping.wait(self.settings.notify_poll_seconds)
+
+    def _deliver_loop(self, report: Callable[[Tick], None]) -> None:
+        """Keep a batch of sends in flight: record what finished, claim more while there is room."""
+        flight: dict[Future[tuple[outbox.Send, Outcome, datetime, datetime]], outbox.Send] = {}
+        room = max(2 * self.settings.notify_threads, self.settings.notify_batch_size)
+        while not (self.stopping.is_set() and not flight):
+            finished = [f for f in flight if f.done()]
+            # Unrecorded answers are kept and recorded later; when stopping they are dropped, and their rows go
+            # out again after the lease, under the same keys.
+            if finished and (self._guarded(partial(self._record, finished, report)) or self.stopping.is_set()):
+                for f in finished:
+                    del flight[f]
+            if not self.stopping.is_set() and len(flight) <= room // 2:  # claim in sizeable batches
+                self._guarded(partial(self._claim, flight, room - len(flight), report))
+            if flight:
+                wait(list(flight), timeout=self.settings.notify_poll_seconds, return_when=FIRST_COMPLETED)
+            elif not self.stopping.is_set():
+                wakeup.wake.wait(self.settings.notify_poll_seconds)
+                wakeup.wake.clear()
+
+    def _claim(self, flight: dict[Any, outbox.Send], room: int, report: Callable[[Tick], None]) -> bool:
+        if not outbox.has_due(self.engine, self.clock()):
+            return False
+        batch = outbox.claim(self.engine, worker=self.name, now=self.clock(), settings=self.settings,
+                             limit=min(room, self.settings.notify_batch_size))
+        for send in batch.sends:
+            flight[self.pool.submit(self._send, send)] = send
+        report(Tick(claimed=sum(len(s.rows) for s in batch.sends), cancelled=batch.cancelled,
+                    deferred=batch.deferred))
+        return True
+
+    def _record(self, finished: list[Future[tuple[outbox.Send, Outcome, datetime, datetime]]],
+                report: Callable[[Tick], None]) -> bool:
+        delivered, failed = outbox.record(self.engine, worker=self.name, results=[f.result() for f in finished],
+                                          settings=self.settings, rng=self.rng)
+        report(Tick(delivered=delivered, failed=failed))
+        return True
 
     def stop(self) -> None:
         self.stopping.set()

@@ -16,7 +16,8 @@ from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.models import Level, Role, Team, User
 from evenhand.org import repository, service
-from evenhand.org.schemas import UserCreate
+from evenhand.org.schemas import GrantCreate, UserCreate
+from evenhand.routing.policy import KEY_ACCOUNT_GRANT
 from evenhand.web import context
 from evenhand.web.labels import label
 from evenhand.web.layout import STAFF, Tr, presence_chip, shell
@@ -63,6 +64,47 @@ def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str
                 ui.label(tr("Active") if m.active else tr("Departed"))
 
 
+def key_accounts_panel(principal: Principal, tr: Tr) -> None:
+    """Who may enter key-account pools, team by team; sales ops grants and revokes it here (audited). Not
+    refreshed with the rosters, so a switch is never rebuilt under the pointer."""
+    with session_scope(context.engine(), readonly=True) as session:
+        teams = repository.rosters(session, principal)
+        holders = service.holders(session, KEY_ACCOUNT_GRANT)
+    with ui.card().classes("w-full"):
+        ui.label(tr("Key-account grant")).classes("text-h6")
+        ui.label(tr("Only reps holding it enter pools marked key_account in the routing policy.")).classes(
+            "text-grey-7")
+        for team, _, _, _, members in teams:
+            _key_accounts(principal, tr, team.name, members, holders)
+
+
+def _key_accounts(principal: Principal, tr: Tr, team: str, members: list[User], holders: set[int]) -> None:
+    reps = [m for m in members if m.role in (Role.REP, Role.SUPERVISOR) and m.active]
+    with ui.row().classes("items-center gap-2").props(f'data-key-accounts="{team}"'):
+        ui.label(team).classes("text-weight-bold text-body2")
+        for m in reps:
+            if principal.manages_org:
+                ui.switch(m.display_name, value=m.id in holders,
+                          on_change=lambda e, uid=m.id: _set_key_account(principal, tr, uid, e.value)).props(
+                    f'dense data-grant-user="{m.username}"')
+            elif m.id in holders:
+                ui.chip(m.display_name, icon="verified").props("dense outline")
+
+
+def _set_key_account(principal: Principal, tr: Tr, user_id: int, on: bool) -> None:
+    try:
+        with session_scope(context.engine()) as session:
+            if on:
+                service.grant(session, user_id, GrantCreate(grant=KEY_ACCOUNT_GRANT,
+                                                            reason=tr("granted on the Admin page")), actor=principal)
+            elif service.holds_grant(session, user_id, KEY_ACCOUNT_GRANT):
+                service.revoke(session, user_id, KEY_ACCOUNT_GRANT, actor=principal)
+    except DomainError as exc:
+        ui.notify(tr(exc.message, **exc.params), type="negative")
+        return
+    ui.notify(tr("Key-account grant given.") if on else tr("Key-account grant revoked."), type="positive")
+
+
 def register() -> None:
     @ui.page("/admin")
     def admin_page(request: Request) -> RedirectResponse | None:
@@ -77,6 +119,7 @@ def register() -> None:
             if dialog is not None:
                 ui.button(tr("New user"), icon="person_add", on_click=dialog.open).props('data-testid="new-user"')
             roster = rosters_panel(principal, tr)
+            key_accounts_panel(principal, tr)
             if dialog is not None:
                 dialog.on("hide", roster.refresh)
         return None

@@ -181,6 +181,16 @@ def grants(session: Session, user_id: int) -> list[UserGrant]:
     return list(session.scalars(select(UserGrant).where(UserGrant.user_id == user_id).order_by(UserGrant.grant)))
 
 
+def holders(session: Session, name: str) -> set[int]:
+    """Users holding an unexpired grant of that name."""
+    return set(session.scalars(select(UserGrant.user_id).where(
+        UserGrant.grant == name, (UserGrant.expires_at.is_(None)) | (UserGrant.expires_at > utcnow()))))
+
+
+def holds_grant(session: Session, user_id: int, name: str) -> bool:
+    return session.scalar(select(UserGrant.id).where(UserGrant.user_id == user_id, UserGrant.grant == name)) is not None
+
+
 def grant(session: Session, user_id: int, data: GrantCreate, *, actor: Principal | None) -> UserGrant:
     """Give a rep a right (e.g. ``key_account``), or renew it with a new expiry and reason. Routing reads
     grants at each decision, so the change counts from the next lead."""
