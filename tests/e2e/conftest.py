@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"sqlite:///{data / 'e2e.sqlite'}"
     _seed(url)
     seed_leads(url)
+    with serving(data, url) as running:
+        yield running
+
+
+@contextmanager
+def serving(data: Path, url: str) -> Iterator[Server]:
+    """One uvicorn process on a free port over the database at ``url``, stopped on exit."""
     port = _free_port()
     env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(data), "EVENHAND_LOCALE": "zh-CN"}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port)],

@@ -3,9 +3,6 @@ downloads the PDF and posts the report to the team; a rep of another team sees o
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +14,7 @@ from sqlalchemy import select
 from evenhand.db import make_engine, session_scope
 from evenhand.models import Lead, LeadStatus, Notification, User
 from evenhand.reports.monthly import Month
-from tests.e2e.conftest import ARTIFACTS, Server, _free_port, _seed, _wait_until_up
+from tests.e2e.conftest import ARTIFACTS, Server, _seed, serving
 from tests.e2e.test_shell import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,17 +46,8 @@ def report_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"sqlite:///{data / 'reports.sqlite'}"
     _seed(url)
     _history(url)
-    port = _free_port()
-    env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(data), "EVENHAND_LOCALE": "zh-CN"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port)],
-                            env=env, cwd=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, proc)
-        yield Server(base=base, db_url=url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serving(data, url) as running:
+        yield running
 
 
 def test_supervisor_reads_downloads_and_publishes_the_fairness_report(report_server: Server, page: Page) -> None:
