@@ -1,11 +1,14 @@
 """The notification fault drill: a real ``evenhand worker`` process against a local channel that refuses a
-share of requests and holds some past the sender's timeout, while simulated reps open most of their leads.
+share of requests and holds some past the sender's timeout, while new leads arrive at a steady rate and
+simulated reps open most of them as soon as they are told.
 
     python bench/notify_faults.py [--failure-rate 0.3] [--timeout-rate 0.05] [--messages 1000] [--json]
 
-Every message must end delivered on its first channel, or escalated to its fallback (SMS) within its policy
-time — and nothing may arrive twice with different content. With ``--json`` one JSON object is printed:
-messages, delivered, escalated, lost, duplicates, seconds and more.
+Time is compressed: the "new lead" policy's fifteen minutes become ``--ack-seconds`` (default 10), then the
+SMS fallback, then the supervisor after as long again. Every message must end delivered on its first
+channel, or escalated to its fallback within its policy time — and nothing may arrive twice with different
+content. With ``--json`` one JSON object is printed: messages, delivered, escalated, lost, duplicates,
+seconds and more.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ from evenhand.models import (  # noqa: E402
 )
 from evenhand.notify import service  # noqa: E402
 
-ACK_MINUTES = 0.1  # six seconds to open a new lead before the SMS goes out; six more before the supervisor
 REPS = 20
+SLACK_SECONDS = 2.0  # how late an escalation may be and still count as on time (the worker polls)
 
 
 def parse() -> argparse.Namespace:
@@ -59,6 +62,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--failure-rate", type=float, default=0.3, help="share of requests refused (HTTP 500)")
     parser.add_argument("--timeout-rate", type=float, default=0.05, help="share held past the sender's timeout")
     parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=50.0, help="new leads per second")
+    parser.add_argument("--ack-seconds", type=float, default=10.0, help="the policy time to acknowledge")
     parser.add_argument("--ack-share", type=float, default=0.7, help="share of leads their rep opens when told")
     parser.add_argument("--db", help="database URL (default: a new SQLite file)")
     parser.add_argument("--seed", type=int, default=7)
@@ -66,8 +71,9 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def worker_env(data_dir: str) -> dict[str, str]:
-    policy = {"lead_assigned": {"ack_within_minutes": ACK_MINUTES, "supervisor_after_minutes": ACK_MINUTES}}
+def worker_env(data_dir: str, ack_seconds: float) -> dict[str, str]:
+    minutes = ack_seconds / 60
+    policy = {"lead_assigned": {"ack_within_minutes": minutes, "supervisor_after_minutes": minutes}}
     return {"EVENHAND_DATA_DIR": data_dir, "EVENHAND_NOTIFY_POLICIES": json.dumps(policy),
             "EVENHAND_NOTIFY_BACKOFF_BASE_SECONDS": "0.2", "EVENHAND_NOTIFY_BACKOFF_MAX_SECONDS": "2",
             "EVENHAND_NOTIFY_MAX_ATTEMPTS": "5", "EVENHAND_NOTIFY_SEND_TIMEOUT_SECONDS": "0.5",
@@ -75,9 +81,8 @@ def worker_env(data_dir: str) -> dict[str, str]:
             "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000"}
 
 
-def seed(engine: Engine, sink: Sink, messages: int) -> list[int]:
-    """A team of reps with phones, a supervisor, the webhook every rep gets and the SMS gateway; one new lead
-    per message, each announced to its rep."""
+def seed(engine: Engine, sink: Sink) -> list[int]:
+    """A team of reps with phones and their supervisor; the webhook every rep gets and the SMS gateway."""
     with session_scope(engine) as session:
         dept = Department(code="drill", name="演练部")
         session.add(dept)
@@ -94,15 +99,21 @@ def seed(engine: Engine, sink: Sink, messages: int) -> list[int]:
                                                is_default=True),
                          NotifyEndpoint(name="sms", channel=Channel.SMS, url=sink.url("/sms") + "?:to={phone}")])
         session.flush()
-        ids = []
-        for n in range(messages):
-            rep = reps[n % REPS]
-            lead = Lead(source="drill", external_id=f"D{n}", company=f"演练客户{n}", owner_id=rep.id,
+        return [r.id for r in reps]
+
+
+def arrive(engine: Engine, reps: list[int], messages: int, rate: float, ids: list[int]) -> None:
+    """New leads at a steady ``rate``, each assigned and announced to its rep in its own transaction."""
+    started = time.perf_counter()
+    for n in range(messages):
+        time.sleep(max(0.0, started + n / rate - time.perf_counter()))
+        with session_scope(engine) as session:
+            rep = reps[n % len(reps)]
+            lead = Lead(source="drill", external_id=f"D{n}", company=f"演练客户{n}", owner_id=rep,
                         status=LeadStatus.ASSIGNED)
             session.add(lead)
             session.flush()
-            ids.append(service.lead_assigned(session, lead, rep.id, decision_id=n).id)
-    return ids
+            ids.append(service.lead_assigned(session, lead, rep, decision_id=n).id)
 
 
 class Reps(threading.Thread):
@@ -123,18 +134,18 @@ class Reps(threading.Thread):
                         service.acknowledge_lead(session, lead, rep)
 
 
-def unresolved(engine: Engine, ids: list[int]) -> int:
+def unresolved(engine: Engine, ids: list[int], total: int) -> int:
     """Messages still in play: not acknowledged and not at their last step, or with a copy still pending."""
     with session_scope(engine, readonly=True) as session:
         open_messages = session.scalar(select(func.count()).where(
             Notification.id.in_(ids), Notification.acknowledged_at.is_(None), Notification.escalate_at.is_not(None)))
         pending = session.scalar(select(func.count()).where(Notification.message_id.is_not(None),
                                                             Notification.status == NotificationStatus.PENDING))
-    return int(open_messages or 0) + int(pending or 0)
+    return total - len(ids) + int(open_messages or 0) + int(pending or 0)
 
 
-def figures(engine: Engine, ids: list[int], sink: Sink, seconds: float) -> dict[str, Any]:
-    limit = timedelta(minutes=ACK_MINUTES, seconds=2)  # the policy time, plus the worker's polling slack
+def figures(engine: Engine, ids: list[int], sink: Sink, seconds: float, ack_seconds: float) -> dict[str, Any]:
+    limit = timedelta(seconds=ack_seconds + SLACK_SECONDS)
     with session_scope(engine, readonly=True) as session:
         messages = {m.id: m for m in session.scalars(select(Notification).where(Notification.id.in_(ids)))}
         copies = list(session.scalars(select(Notification).where(Notification.message_id.in_(ids))))
@@ -154,13 +165,14 @@ def figures(engine: Engine, ids: list[int], sink: Sink, seconds: float) -> dict[
         "dead_letters": len({c.message_id for c in copies if c.status is NotificationStatus.FAILED}
                             - delivered),
         "requests": len(received), "refused": sum(r.outcome == "fail" for r in received),
-        "timed_out": sum(r.outcome == "timeout" for r in received), "seconds": round(seconds, 1),
+        "timed_out": sum(r.outcome == "timeout" for r in received), "ack_seconds": ack_seconds,
+        "seconds": round(seconds, 1),
     }
 
 
 def drill(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
     url = args.db or f"sqlite:///{Path(data_dir) / 'drill.sqlite'}"
-    env = worker_env(data_dir)
+    env = worker_env(data_dir, args.ack_seconds)
     os.environ.update(env)  # this process enqueues under the same policy the worker escalates by
     get_settings.cache_clear()
     engine = make_engine(url)
@@ -169,36 +181,38 @@ def drill(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
                     seed=args.seed)
     console = Console(stderr=True, quiet=args.json)
     with Sink(faults) as sink:
-        ids = seed(engine, sink, args.messages)
-        reps = Reps(engine, args.ack_share)
-        started = time.perf_counter()
+        reps, ids = seed(engine, sink), []
         worker = subprocess.Popen([sys.executable, "-m", "evenhand.cli", "worker", "--db", url],
                                   env={**os.environ, **env}, cwd=data_dir, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
-        reps.start()
+        opener = Reps(engine, args.ack_share)
+        producer = threading.Thread(target=arrive, args=(engine, reps, args.messages, args.rate, ids), daemon=True)
+        started = time.perf_counter()
+        producer.start()
+        opener.start()
         try:
-            wait(engine, ids, console)
+            wait(engine, ids, args.messages, console)
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(60)
-            reps.stop.set()
-            reps.join()
+            opener.stop.set()
+            opener.join()
+            producer.join()
         seconds = time.perf_counter() - started
-        result = figures(engine, ids, sink, seconds)
+        result = figures(engine, ids, sink, seconds, args.ack_seconds)
     engine.dispose()
     return result
 
 
-def wait(engine: Engine, ids: list[int], console: Console, timeout: float = 900) -> None:
+def wait(engine: Engine, ids: list[int], total: int, console: Console, timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task("messages resolved (delivered and acknowledged, or escalated to the end)",
-                            total=len(ids))
-        while (left := unresolved(engine, ids)) and time.monotonic() < deadline:
-            bar.update(task, completed=max(len(ids) - left, 0))
+        task = bar.add_task("messages resolved (acknowledged, or escalated to the end)", total=total)
+        while (left := unresolved(engine, list(ids), total)) and time.monotonic() < deadline:
+            bar.update(task, completed=max(total - left, 0))
             time.sleep(0.5)
-        bar.update(task, completed=len(ids) - left)
+        bar.update(task, completed=total - left)
 
 
 def main() -> int:

@@ -322,9 +322,12 @@ def serve(
     settings.secret()  # create the key before workers start, so they all read the same one
     background = None
     if settings.worker_in_serve and is_sqlite(settings.db_url):  # the embedded database needs no worker process
+        from evenhand import asgi
         from evenhand.notify.worker import start_in_background
 
         background = start_in_background(get_engine(), settings)
+        # uvicorn ends the process by re-raising SIGTERM after its shutdown, so stop the worker in the shutdown.
+        asgi.app.router.add_event_handler("shutdown", background.stop)
     try:
         uvicorn.run("evenhand.asgi:app", host=host, port=port, workers=workers, log_level="info",
                     proxy_headers=True)

@@ -142,11 +142,13 @@ class Sink:
         return sorted(k for k, contents in seen.items() if len(contents) > 1)
 
     def repeated_keys(self) -> list[str]:
-        """Keys the recipient accepted more than once (resends of the same message)."""
+        """Keys the recipient took in more than once (resends of the same message): answered, or answered
+        too late for the sender, who then sent it again."""
         counts: dict[str, int] = defaultdict(int)
-        for r in self.accepted():
-            if r.key:
-                counts[r.key] += 1
+        with self.lock:
+            for r in self.received:
+                if r.key and r.outcome != "fail":
+                    counts[r.key] += 1
         return sorted(k for k, n in counts.items() if n > 1)
 
 

@@ -103,8 +103,8 @@ class NotifyPreference(Base):
 
 
 class DeliveryAttempt(IdMixin, Base):
-    """One try at carrying a delivery: written when a worker claims it (``sending``) and closed when the
-    channel answers. A ``sending`` attempt found by the next claimant was cut off by a crash (``lost``)."""
+    """One try at carrying a delivery, written when the channel answered (``ok``, ``error``) — or by the next
+    claimant, as ``lost``, when the worker holding it died before it could record the answer."""
 
     __tablename__ = "notify_attempts"
     __table_args__ = (UniqueConstraint("notification_id", "number"),

@@ -4,7 +4,8 @@ A claim is a short transaction. On PostgreSQL the due rows are locked with ``FOR
 so concurrent workers take disjoint rows; on SQLite the claim holds the database's write lock. Either way
 a claimed row carries ``claimed_by`` and a lease (``claimed_until``): nobody else touches it until the
 lease runs out, which happens only if its worker died — then the next claimant sends it again, under
-the same idempotency key and with the same content. Every attempt is a row in ``notify_attempts``.
+the same idempotency key and with the same content. Every attempt is a row in ``notify_attempts``, written
+with its answer (or, for a worker that died mid-send, as ``lost`` by the next claimant).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, String, Table, bindparam, cast, func, insert, select, update
+from sqlalchemy import Engine, Select, String, Table, bindparam, cast, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from evenhand.config import Settings
@@ -45,6 +47,8 @@ class Claimed:
     message_id: int | None
     step: int
     attempts: int  # including the one now starting
+    target_key: str | None = None
+    digest_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,25 +141,40 @@ def _take(session: Session, groups: list[list[Notification]], worker: str, now: 
     session.execute(update(Notification).where(Notification.id.in_(ids)).values(
         claimed_by=worker, claimed_until=lease, attempts=Notification.attempts + 1)
         .execution_options(synchronize_session=False))
-    # A "sending" attempt still open belonged to a worker that died mid-send.
-    session.execute(update(DeliveryAttempt).where(DeliveryAttempt.notification_id.in_(ids),
-                                                  DeliveryAttempt.outcome == "sending").values(
-        outcome="lost", finished_at=now))
+    _lost(session, [r for g in groups for r in g if r.claimed_by is not None], now, settings)
     locales = dict(session.execute(select(User.id, User.locale).where(
         User.id.in_({g[0].recipient_id for g in groups if len(g) > 1}))).all())
-    sends, attempts = [], []
+    sends = []
     for rows in groups:
         key = rows[0].digest_key or (digest_key(r.id for r in rows) if len(rows) > 1 else None)
         if key and len(rows) > 1:
             session.execute(update(Notification).where(Notification.id.in_([r.id for r in rows])).values(
                 digest_key=key))
+        group_key = key if len(rows) > 1 else None
         sends.append(Send(_envelope(rows, key, locales.get(rows[0].recipient_id), settings.public_url),
-                          tuple(Claimed(r.id, r.message_id, r.escalation_step, r.attempts + 1) for r in rows)))
-        attempts += [{"notification_id": r.id, "number": r.attempts + 1, "worker": worker,
-                      "target_key": r.target_key, "digest_key": key if len(rows) > 1 else None,
-                      "started_at": now, "outcome": "sending"} for r in rows]
-    session.execute(insert(DeliveryAttempt), attempts)
+                          tuple(Claimed(r.id, r.message_id, r.escalation_step, r.attempts + 1, r.target_key,
+                                        group_key) for r in rows)))
     return sends
+
+
+def _lost(session: Session, rows: list[Notification], now: datetime, settings: Settings) -> None:
+    """Rows still claimed when their lease ran out: their worker died mid-send. Their attempt is recorded
+    as ``lost`` (its start is known only to within the lease) before they are sent again."""
+    if rows:
+        lease = timedelta(seconds=settings.notify_lease_seconds)
+        _insert_attempts(session, [{
+            "notification_id": r.id, "number": r.attempts, "worker": r.claimed_by, "target_key": r.target_key,
+            "digest_key": r.digest_key, "started_at": (r.claimed_until or now) - lease, "finished_at": now,
+            "outcome": "lost", "error": None} for r in rows])
+
+
+def _insert_attempts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Attempt rows; one already on record (a worker whose lease was taken over, answering late) is kept."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert(A) if dialect == "postgresql" else sqlite.insert(A)).on_conflict_do_nothing()
+    session.connection().execute(stmt, rows)
 
 
 def _absolute(link: str | None, base: str) -> str | None:
@@ -182,11 +201,13 @@ def record(engine: Engine, *, worker: str, results: Sequence[tuple[Send, Outcome
     """Write each answer: delivered; or failed for good after the last attempt (bringing the next escalation
     step forward when nothing else of that step is still on its way); or retried after a backoff.
     Only rows this worker still holds are updated. Returns (delivered, failed for good)."""
-    done, retry, dead, closes = [], [], [], []
+    done, retry, dead, attempts = [], [], [], []
     for send, outcome, started, finished in results:
         for row in send.rows:
-            closes.append({"_nid": row.id, "_num": row.attempts, "_fin": finished,
-                           "_out": "ok" if outcome.ok else "error", "_err": outcome.error})
+            attempts.append({"notification_id": row.id, "number": row.attempts, "worker": worker,
+                             "target_key": row.target_key, "digest_key": row.digest_key, "started_at": started,
+                             "finished_at": finished, "outcome": "ok" if outcome.ok else "error",
+                             "error": outcome.error})
             if outcome.ok:
                 done.append({"_id": row.id, "_sent": started, "_at": finished})
             elif exhausted(row.attempts, settings.notify_max_attempts):
@@ -205,8 +226,7 @@ def record(engine: Engine, *, worker: str, results: Sequence[tuple[Send, Outcome
             status=NotificationStatus.FAILED, next_attempt_at=None, last_error=bindparam("_err"), **free), dead)
         _many(session, update(N).where(mine).values(
             next_attempt_at=bindparam("_at"), last_error=bindparam("_err"), **free), retry)
-        _many(session, update(A).where(A.c.notification_id == bindparam("_nid"), A.c.number == bindparam("_num"))
-              .values(finished_at=bindparam("_fin"), outcome=bindparam("_out"), error=bindparam("_err")), closes)
+        _insert_attempts(session, attempts)
         dead_ids = {d["_id"] for d in dead}
         failed = [row for send, _, _, _ in results for row in send.rows if row.id in dead_ids]
         _escalate_exhausted(session, failed, max((f for _, _, _, f in results), default=None))

@@ -91,7 +91,7 @@ def _message(row: Notification, principal: Principal, tr: Tr, refresh: Any) -> N
             ui.label(row.body).classes("text-grey-8")
         with ui.row().classes("items-center gap-3"):
             if row.link:
-                ui.link(tr("Open"), row.link).props(f'data-testid="open-{row.id}"')
+                ui.link(tr("Go to it"), row.link).props(f'data-testid="open-{row.id}"')
             if row.acknowledged_at is not None:
                 ui.chip(tr("Acknowledged"), icon="done", color="positive").props("outline dense")
             else:

@@ -32,6 +32,7 @@ from evenhand.notify.channels import AppriseSender, Outcome, Sender
 from evenhand.notify.policy import policies
 
 log = logging.getLogger(__name__)
+GATHER_SECONDS = 0.02
 Clock = Callable[[], datetime]
 
 
@@ -163,6 +164,7 @@ class Worker:
                 self._guarded(partial(self._claim, flight, room - len(flight), report))
             if flight:
                 wait(list(flight), timeout=self.settings.notify_poll_seconds, return_when=FIRST_COMPLETED)
+                wait(list(flight), timeout=GATHER_SECONDS)  # a moment more, so one transaction records several
             elif not self.stopping.is_set():
                 wakeup.wake.wait(self.settings.notify_poll_seconds)
                 wakeup.wake.clear()
@@ -208,6 +210,9 @@ class Background:
     def stop(self, timeout: float = 30.0) -> None:
         self.worker.stop()
         self.thread.join(timeout)
+        # Said in the server's log (uvicorn's logger), where an operator watching ``serve`` looks.
+        logging.getLogger("uvicorn.error").info("In-process worker stopped%s.",
+                                                " (a send was still running)" if self.thread.is_alive() else "")
 
 
 def start_in_background(engine: Engine, settings: Settings) -> Background:
