@@ -48,7 +48,8 @@ def test_rerouting_excludes_the_owner_is_audited_and_tells_both(client: TestClie
         recorded, replayed = service.replay(session, decision["id"])
         assert recorded.to_dict() == replayed.to_dict()
         assert session.get(Lead, lead_id).owner_id == decision["rep_id"]  # type: ignore[union-attr]
-    assert [k for k, _ in inbox(engine, company.ids["a"])] == ["lead_assigned", "lead_reassigned"]  # the first assignment, then the hand-over
+    # the first assignment, then the hand-over
+    assert [k for k, _ in inbox(engine, company.ids["a"])] == ["lead_assigned", "lead_reassigned"]
     assert [k for k, _ in inbox(engine, decision["rep_id"])] == ["lead_assigned"]
 
 
