@@ -98,4 +98,9 @@ def test_health_api_is_for_staff(client: TestClient, engine: Engine, people: Peo
     assert set(body) >= {"by_channel", "by_kind", "by_platform", "breaches"}
     assert client.get("/api/v1/notifications/health/series?by=kind", headers=ops).status_code == 200
     assert client.get("/api/v1/notifications/health/series?by=nonsense", headers=ops).status_code == 422
+    ancient = client.get("/api/v1/notifications/health/series?until=0001-01-01T00:00:00Z", headers=ops)
+    assert ancient.status_code == 422 and ancient.json()["error"]["field"] == "until"
+    backwards = "since=2026-11-02T00:00:00Z&until=2026-11-01T00:00:00Z"
+    assert client.get(f"/api/v1/notifications/health/series?{backwards}", headers=ops).json()["error"][
+        "field"] == "since"
     assert client.get("/api/v1/notifications/health", headers=bearer(engine, people.rep)).status_code == 403

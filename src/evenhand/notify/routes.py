@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from evenhand.deps import AppSettings, DbSession, OrgManager, Reader
-from evenhand.errors import Forbidden
-from evenhand.kit.clock import utcnow
+from evenhand.errors import Forbidden, Invalid
+from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import Notification, User
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import masked
@@ -152,14 +152,27 @@ def delivery_health(session: DbSession, principal: Reader, settings: AppSettings
                       breaches=[Breach(**vars(b)) for b in health.breaches(found, settings)])
 
 
+SERIES_FROM, SERIES_TO, SERIES_MAX_DAYS = 2000, 2999, 400
+
+
+def _in_range(name: str, moment: datetime) -> datetime:
+    if not SERIES_FROM <= moment.year <= SERIES_TO:
+        raise Invalid("{name} must fall between the years {first} and {last}.", field=name, name=name,
+                      first=SERIES_FROM, last=SERIES_TO)
+    return moment
+
+
 @router.get("/notifications/health/series", response_model=list[Point])
 def delivery_series(session: DbSession, principal: Reader, settings: AppSettings,
                     by: health.Dimension = "channel", since: datetime | None = None, until: datetime | None = None,
                     bucket_hours: Annotated[float, Query(ge=1, le=24 * 31)] = 24) -> list[dict[str, Any]]:
     """The same figures per time bucket (default: days in the organisation's time zone, last 30 days)."""
     _staff(principal)
-    end = until or utcnow()
-    start = since or end - timedelta(days=30)
+    end = _in_range("until", as_utc(until) if until else utcnow())
+    start = _in_range("since", as_utc(since) if since else end - timedelta(days=30))
+    if not start < end or end - start > timedelta(days=SERIES_MAX_DAYS):
+        raise Invalid("since must come before until, at most {days} days earlier.", field="since",
+                      days=SERIES_MAX_DAYS)
     offset = end.astimezone(settings.zone).utcoffset() or timedelta(0)
     return health.series(session, by=by, since=start, until=end, bucket_hours=bucket_hours,
                          offset_hours=offset.total_seconds() / 3600)
