@@ -59,7 +59,26 @@ def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engi
 
 def test_the_worker_job_is_registered() -> None:
     jobs.load_tasks()
-    assert "routing.escalate_held" in {job.name for job in jobs.registered()}
+    assert {"routing.escalate_held", "routing.release_held"} <= {job.name for job in jobs.registered()}
+
+
+def test_the_release_job_routes_a_held_lead_once_working_hours_begin(engine: Engine) -> None:
+    from evenhand.models import Lead
+    from evenhand.routing import tasks
+
+    office = {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    with session_scope(engine) as session:
+        people = company(session)
+        for rep in ("a", "b", "c"):
+            people[rep].working_hours = office
+        early = NOW.replace(hour=0)  # Friday 08:00 in Shanghai: nobody is at work yet
+        held = service.route(session, lead(session, 1), now=early)
+        assert held.outcome == "held"
+        tasks.release_held(session, early + timedelta(minutes=30))
+        assert session.get(Lead, held.lead_id).owner_id is None  # type: ignore[union-attr]
+        tasks.release_held(session, early + timedelta(hours=1, minutes=1))  # 09:01
+        assert session.get(Lead, held.lead_id).owner_id in {people[r].id for r in ("a", "b", "c")}  # type: ignore[union-attr]
+        assert session.get(HeldLead, held.lead_id) is None
 
 
 def test_an_unacknowledged_lead_is_routed_again_without_its_rep_when_the_policy_says_so(engine: Engine) -> None:

@@ -1,5 +1,5 @@
-"""Routing's part in the worker: held leads escalate once their wait is over, and a lead its rep did not
-acknowledge in time is routed again when the policy says so."""
+"""Routing's part in the worker: held leads are offered again every minute and escalate once their wait is
+over, and a lead its rep did not acknowledge in time is routed again when the policy says so."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from evenhand.routing import holds, service
 @jobs.every(60, name="routing.escalate_held")
 def escalate_held(session: Session, now: datetime) -> None:
     holds.escalate_held(session, now=now)
+
+
+@jobs.every(60, name="routing.release_held")
+def release_held(session: Session, now: datetime) -> None:
+    """A rep coming online releases held leads at once; this catches the rest within a minute: working
+    hours beginning, leave ending, a cap resetting at midnight."""
+    service.release_held(session, now=now)
 
 
 @hooks.on_unacknowledged_lead
