@@ -66,7 +66,8 @@ def _supervisors(session: Session, lead: Lead, due: engine.Escalation, at: datet
     snapshot, pool = lead_snapshot(lead), policy.pool(due.pool_id)
     teams = {rep.team for rep in rep_states(session, at, get_settings().zone,
                                             high_value=policy.policy.threshold_high_value,
-                                            members=lambda rep: not membership(rep, snapshot, pool))}
+                                            members=lambda rep: not membership(rep, snapshot, pool),
+                                            narrow_to=pool)}
     found = sorted({s for s in session.scalars(select(Team.supervisor_id).where(Team.name.in_(teams - {None})))
                     if s is not None})
     return found or list(session.scalars(select(User.id).where(User.role.in_((Role.ADMIN, Role.OPS)),

@@ -112,7 +112,7 @@ def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principa
     state = _pool_state(session, match.pool_id)
     pool = policy.pool(match.pool_id)
     reps = rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value,
-                      members=lambda rep: not membership(rep, snapshot, pool))
+                      members=lambda rep: not membership(rep, snapshot, pool), narrow_to=pool)
     decision = engine.decide(snapshot, reps, policy, state, at, match=match)
     _apply(session, lead, decision, at)
     latency = (time.perf_counter_ns() - started) // 1000
@@ -265,7 +265,8 @@ def _candidates(session: Session, at: datetime, policy: CompiledPolicy, snapshot
                 pool: CompiledPool, also: Collection[int]) -> list[RepState]:
     """The pool's members, and the reps in ``also`` (named or excluded) even from outside it."""
     return rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value,
-                      members=lambda rep: rep.id in also or not membership(rep, snapshot, pool))
+                      members=lambda rep: rep.id in also or not membership(rep, snapshot, pool), narrow_to=pool,
+                      also=also)
 
 
 def _decide_again(session: Session, snapshot: LeadSnapshot, reps: list[RepState], policy: CompiledPolicy,

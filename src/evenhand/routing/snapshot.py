@@ -13,13 +13,14 @@ a company of 500 reps their states would make every decision record some 150 KB.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -39,6 +40,7 @@ from evenhand.models import (
     UserGrant,
 )
 from evenhand.models.org import user_product_lines
+from evenhand.routing.policy import CompiledPool
 from evenhand.routing.values import LeadSnapshot, RepState
 
 WIN_WINDOW_DAYS = 180
@@ -56,11 +58,17 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 def rep_states(session: Session, now: datetime, zone: ZoneInfo, *, high_value: int,
-               members: Callable[[RepState], bool] | None = None) -> list[RepState]:
+               members: Callable[[RepState], bool] | None = None, narrow_to: CompiledPool | None = None,
+               also: Collection[int] = ()) -> list[RepState]:
     """The users who can carry leads (reps, and supervisors who sell) that ``members`` accepts (everyone
-    when None), with today's counts, open leads, win record and quota attainment."""
+    when None), with today's counts, open leads, win record and quota attainment.
+
+    ``narrow_to`` reads only the users who can meet that pool's team, department, level and user lists
+    (and those in ``also``) — a superset of its members that SQL can find, so a company of 500 reps is not
+    read whole for each lead; ``members`` still decides exactly."""
     session.flush()  # the reads below go to the connection directly, past the session's autoflush
-    roster = [rep for rep in _roster(session, now, zone) if members is None or members(rep)]
+    users = _USERS if narrow_to is None else _narrowed(_lists_in_sql(narrow_to), bool(also))
+    roster = [rep for rep in _roster(session, now, zone, users, also) if members is None or members(rep)]
     if not roster:
         return roster
     counts = _counts(session, [rep.id for rep in roster], now, zone, high_value)
@@ -86,7 +94,26 @@ _USERS = (select(User.id, User.username, User.level, User.team_id, User.region_i
           .where(User.role.in_(CARRIERS)).order_by(User.id))
 
 
-def _roster(session: Session, now: datetime, zone: ZoneInfo) -> list[RepState]:
+_IN_SQL = {"teams": Team.name, "departments": Department.code, "levels": User.level, "users": User.username}
+
+
+def _lists_in_sql(pool: CompiledPool) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((name, tuple(listed)) for name, _, listed in pool.lists if name in _IN_SQL)
+
+
+@lru_cache(maxsize=256)
+def _narrowed(lists: tuple[tuple[str, tuple[str, ...]], ...], with_also: bool) -> Select[Any]:
+    """``_USERS`` limited to the pool's lists (all must hold, as in ``availability.membership``)."""
+    if not lists:
+        return _USERS
+    met = and_(*[_IN_SQL[name].in_(values) for name, values in lists])
+    stmt = (_USERS.outerjoin(Team, Team.id == User.team_id)
+            .outerjoin(Department, Department.id == Team.department_id))
+    return stmt.where(or_(met, User.id.in_(bindparam("also", expanding=True))) if with_also else met)
+
+
+def _roster(session: Session, now: datetime, zone: ZoneInfo, users: Select[Any],
+            also: Collection[int]) -> list[RepState]:
     today = as_utc(now).astimezone(zone).date()
     conn = session.connection()  # plain Core statements: no ORM execution context needed
     teams = {i: (name, d, r) for i, name, d, r in conn.execute(_TEAMS).tuples()}
@@ -98,7 +125,7 @@ def _roster(session: Session, now: datetime, zone: ZoneInfo) -> list[RepState]:
     lines = _grouped(conn.execute(_LINES).tuples())
     out = []
     for uid, username, level, team_id, region_id, skills, active, left_on, presence, since, tz, hours, cap_open, \
-            cap_day in conn.execute(_USERS).tuples():
+            cap_day in conn.execute(users, {"also": list(also)} if also else {}).tuples():
         team_name, dept_id, team_region = teams.get(team_id or 0, (None, None, None))
         out.append(RepState(
             id=uid, username=username, level=level.value, team=team_name, department=departments.get(dept_id or 0),
