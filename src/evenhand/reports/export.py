@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from evenhand.appeals.schemas import REASON_CODES
 from evenhand.i18n import N_, t
 from evenhand.kit.clock import local
 from evenhand.reports import view
@@ -207,7 +208,8 @@ def _appeal_rows(report: FairnessReport, tr: Callable[..., str]) -> list[list[An
         names = {line.rep_id: line.name for line in team.reps}
         for a in team.appeal_rows:
             rows.append([team.name, a.id, local(a.filed_at, zone).strftime("%Y-%m-%d %H:%M"),
-                         names.get(a.appellant_id, str(a.appellant_id)), a.lead_id, a.reason_code,
+                         names.get(a.appellant_id, str(a.appellant_id)), a.lead_id,
+                         tr(REASON_CODES.get(a.reason_code, a.reason_code)),
                          tr(view.APPEAL_LABELS.get(a.status, a.status)),
                          local(a.decided_at, zone).strftime("%Y-%m-%d %H:%M") if a.decided_at else None])
     return rows
