@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from evenhand import config, db
 from evenhand.db import session_scope
 from evenhand.models import AuditEntry, Base
 
@@ -37,3 +38,11 @@ def error_of(response: Any) -> dict[str, Any]:
     assert {"code", "message", "field"} <= set(error), error
     assert isinstance(error["message"], str) and error["message"], error
     return error
+
+
+def clear_caches() -> None:
+    """Forget the cached settings and engine, so a CLI run reads its environment as a fresh process would."""
+    if db.get_engine.cache_info().currsize:
+        db.get_engine().dispose()
+    config.get_settings.cache_clear()
+    db.get_engine.cache_clear()

@@ -12,22 +12,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
-from evenhand import config, db
+from evenhand import db
 from evenhand.cli import app as cli_app
 from evenhand.db import session_scope
 from evenhand.kit import audit
 from evenhand.models import ApiToken, Role, User
 from tests.builders import Org, bearer, make_user
-from tests.support import audit_entries
+from tests.support import audit_entries, clear_caches
 
 Run = Callable[..., Result]
-
-
-def _clear_caches() -> None:
-    if db.get_engine.cache_info().currsize:
-        db.get_engine().dispose()
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
 
 
 @pytest.fixture
@@ -36,14 +29,14 @@ def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("EVENHAND_DATABASE_URL", db_url)
     monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("EVENHAND_LOCALE", "en")
-    _clear_caches()
+    clear_caches()
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None) -> Result:
         return runner.invoke(cli_app, list(args), input=input)
 
     yield invoke
-    _clear_caches()
+    clear_caches()
 
 
 def last_line(result: Result) -> str:

@@ -15,6 +15,7 @@ from evenhand.config import Settings
 from evenhand.db import session_scope
 from evenhand.kit.clock import utcnow
 from evenhand.models import Channel, Lead, NotifyEndpoint, Role, Team, User
+from evenhand.notify import hooks
 from evenhand.notify.channels import MemorySender
 from evenhand.notify.worker import Worker
 from tests.builders import make_department, make_lead, make_team, make_user
@@ -116,3 +117,10 @@ def worker(engine: Engine, tmp_path: Path, db_url: str, clock: Clock, memory: Me
 def sink() -> Iterator[Sink]:
     with Sink(Faults()) as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def no_domain_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees only the hooks it registers: another test may have imported a domain's ``tasks``
+    (routing registers one), which would otherwise answer here too."""
+    monkeypatch.setattr(hooks, "_lead_hooks", [])

@@ -13,18 +13,11 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from evenhand import config, db
 from evenhand.cli import app as cli_app
 from tests.reports.company import build, march_history
+from tests.support import clear_caches
 
 Run = Callable[..., Result]
-
-
-def _clear_caches() -> None:
-    if db.get_engine.cache_info().currsize:
-        db.get_engine().dispose()
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
 
 
 @pytest.fixture
@@ -34,10 +27,10 @@ def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: En
     monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("EVENHAND_LOCALE", "zh-CN")
     monkeypatch.chdir(tmp_path)
-    _clear_caches()
+    clear_caches()
     runner = CliRunner()
     yield lambda *args: runner.invoke(cli_app, ["report", "fairness", *args])
-    _clear_caches()
+    clear_caches()
 
 
 def test_writes_each_format_from_the_database_named_by_db(run: Run, db_url: str, tmp_path: Path) -> None:

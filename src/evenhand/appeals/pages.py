@@ -19,7 +19,7 @@ from evenhand.appeals.schemas import OUTCOME_STATUS, REASON_CODES, AppealCreate,
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.errors import DomainError, NotFound, describe
+from evenhand.errors import DomainError, NotFound
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
 from evenhand.models import Appeal, AppealStatus, Lead, Region, Role, RoutingDecision, Team, User
@@ -27,6 +27,7 @@ from evenhand.routing import service as routing_service
 from evenhand.routing.reasons import explain
 from evenhand.routing.values import Verdict
 from evenhand.web import context
+from evenhand.web.forms import problem
 from evenhand.web.layout import Tr, shell
 
 STATUSES: dict[AppealStatus, str] = {
@@ -40,15 +41,6 @@ CORRECTED = {"industry": N_("Industry"), "region": N_("Region"), "company_size":
 
 def window() -> timedelta:
     return timedelta(minutes=get_settings().appeal_window_minutes)
-
-
-def _problem(exc: Exception, tr: Tr) -> str:
-    """A refusal as the person reads it: the field, then the message in their language."""
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"{'.'.join(map(str, first['loc']))}: {describe(first)}"
-    assert isinstance(exc, DomainError)
-    return tr(exc.message, **exc.params)
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -174,7 +166,7 @@ def _ruling_controls(principal: Principal, appeal: Appeal, reps: dict[int, str],
                 with session_scope(context.engine()) as session:
                     service.rule(session, appeal.id, data, actor=principal)
             except (DomainError, ValidationError) as exc:
-                ui.notify(_problem(exc, tr), type="negative")
+                ui.notify(problem(exc, tr), type="negative")
                 return
             ui.notify(tr("Ruled: {outcome}.", outcome=tr(STATUSES[OUTCOME_STATUS[outcome]])), type="positive")
             refresh()
@@ -289,7 +281,7 @@ def _appeal_dialog(principal: Principal, decision_id: int, regions: dict[str, st
                 with session_scope(context.engine()) as session:
                     service.file(session, data, actor=principal, window=window())
             except (DomainError, ValidationError) as exc:
-                ui.notify(_problem(exc, tr), type="negative")
+                ui.notify(problem(exc, tr), type="negative")
                 return
             dialog.close()
             ui.notify(tr("Appeal filed; your supervisor has been told."), type="positive")
@@ -320,7 +312,7 @@ def _reassign_dialog(principal: Principal, lead_id: int, reps: dict[int, str], t
                                                    kind="manual" if rep.value else "reassign")
                     new_id = row.id
             except DomainError as exc:
-                ui.notify(_problem(exc, tr), type="negative")
+                ui.notify(problem(exc, tr), type="negative")
                 return
             ui.navigate.to(f"/routing/decisions/{new_id}")
 

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.errors import DomainError, describe
+from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
 from evenhand.models import Channel, Team, User
@@ -24,6 +24,7 @@ from evenhand.notify.channels import CONFIGURABLE
 from evenhand.notify.pages import CHANNELS, kind_label
 from evenhand.notify.schemas import EndpointWrite
 from evenhand.web import context
+from evenhand.web.forms import problem
 from evenhand.web.layout import Tr, shell
 
 WINDOWS = {24: N_("Last 24 hours"), 24 * 7: N_("Last 7 days"), 24 * 30: N_("Last 30 days")}
@@ -216,12 +217,8 @@ def _channel_form(principal: Principal, tr: Tr, teams: dict[int, str], refresh: 
                                      team_id=team.value, user_ids=[], is_default=default.value)
                 with session_scope(context.engine()) as session:
                     preferences.save_endpoint(session, data, actor=principal)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                error.set_text(f"{'.'.join(str(p) for p in first['loc'])}: {describe(first)}")
-                return
-            except DomainError as exc:
-                error.set_text(tr(exc.message, **exc.params))
+            except (ValidationError, DomainError) as exc:
+                error.set_text(problem(exc, tr))
                 return
             name.set_value("")
             url.set_value("")

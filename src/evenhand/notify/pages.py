@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.errors import DomainError, describe
+from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.models import Channel, Notification
@@ -20,6 +20,7 @@ from evenhand.notify import preferences, service
 from evenhand.notify.channels import CONFIGURABLE
 from evenhand.notify.schemas import PreferencesUpdate
 from evenhand.web import context
+from evenhand.web.forms import problem
 from evenhand.web.layout import Tr, shell
 
 CHANNELS: dict[Channel, str] = {
@@ -143,12 +144,8 @@ def settings_page(request: Request) -> RedirectResponse | None:
                                          quiet_start=start.value or None, quiet_end=end.value or None)
                 with session_scope(context.engine()) as session:
                     preferences.save_preferences(session, principal.user_id, data, actor=principal)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                error.set_text(f"{'.'.join(str(p) for p in first['loc'])}: {describe(first)}")
-                return
-            except DomainError as exc:
-                error.set_text(tr(exc.message, **exc.params))
+            except (ValidationError, DomainError) as exc:
+                error.set_text(problem(exc, tr))
                 return
             ui.notify(tr("Saved."), type="positive")
 

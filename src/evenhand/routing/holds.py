@@ -22,6 +22,7 @@ from evenhand.models import HeldLead, Lead, Role, Team, User
 from evenhand.notify import service as notify
 from evenhand.routing import engine
 from evenhand.routing.availability import membership
+from evenhand.routing.policy import CompiledPolicy
 from evenhand.routing.service import active, compiled_body
 from evenhand.routing.snapshot import lead_snapshot, rep_states
 
@@ -40,7 +41,7 @@ def escalate_held(session: Session, *, now: datetime | None = None) -> list[int]
         lead = session.get(Lead, held.lead_id)
         if due is None or lead is None:
             continue
-        recipients = _supervisors(session, lead, due, at)
+        recipients = _supervisors(session, lead, due, at, policy)
         for user_id in recipients:
             notify.send(session, recipient_id=user_id, kind=ESCALATED, lead_id=lead.id, link=f"/leads/{lead.id}",
                         key=f"{ESCALATED}:{lead.id}:{user_id}", title=N_("Lead waiting for a rep: {company}"),
@@ -57,12 +58,12 @@ def escalate_held(session: Session, *, now: datetime | None = None) -> list[int]
     return done
 
 
-def _supervisors(session: Session, lead: Lead, due: engine.Escalation, at: datetime) -> list[int]:
+def _supervisors(session: Session, lead: Lead, due: engine.Escalation, at: datetime,
+                 policy: CompiledPolicy) -> list[int]:
     if due.supervisor:
         named = session.scalar(select(User.id).where(User.username == due.supervisor, User.active.is_(True)))
         if named is not None:
             return [named]
-    policy = compiled_body(active(session).body)
     snapshot, pool = lead_snapshot(lead), policy.pool(due.pool_id)
     teams = {rep.team for rep in rep_states(session, at, get_settings().zone,
                                             high_value=policy.policy.threshold_high_value,

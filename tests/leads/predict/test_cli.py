@@ -9,37 +9,30 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from evenhand import config, db
 from evenhand.leads.predict import synthetic
 from evenhand.leads.predict.cli import scoring_app
+from tests.support import clear_caches
 
 Run = Callable[..., Result]
-
-
-def _clear_caches() -> None:
-    if db.get_engine.cache_info().currsize:
-        db.get_engine().dispose()
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
 
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("EVENHAND_LOCALE", "en")
-    _clear_caches()
+    clear_caches()
 
     def invoke(*args: object) -> Result:
         return CliRunner().invoke(scoring_app, [str(a) for a in args])
 
     yield invoke
-    _clear_caches()
+    clear_caches()
 
 
 @pytest.fixture
 def run_db(run: Run, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
     monkeypatch.setenv("EVENHAND_DATABASE_URL", db_url)
-    _clear_caches()
+    clear_caches()
     return run
 
 
