@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from evenhand.db import is_sqlite, new_session, session_scope
@@ -70,3 +70,28 @@ def test_a_teams_supervisor_must_exist(engine: Engine) -> None:
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text("INSERT INTO teams (name, department_id, supervisor_id, created_at) "
                           "VALUES ('T', :d, 999, '2026-01-01')"), {"d": dept.id})
+
+
+def test_many_new_rows_of_one_kind_go_in_one_statement_with_ids_that_do_not_collide(engine: Engine) -> None:
+    """On SQLite the rows are numbered before the flush (so SQLAlchemy can use one executemany); a row given
+    an id by hand is stepped over. PostgreSQL numbers them itself in one multi-row INSERT."""
+    inserts: list[bool] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, _params: object, _context: object,
+             executemany: bool) -> None:
+        if statement.startswith("INSERT INTO departments"):
+            inserts.append(executemany)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    with session_scope(engine) as session:
+        session.add(Department(code="first", name="first"))
+    with session_scope(engine) as session:
+        rows = [Department(code=f"d{n}", name=f"d{n}") for n in range(5)] + [Department(id=40, code="x", name="x")]
+        session.add_all(rows)
+        session.flush()
+        ids = [row.id for row in rows]
+    event.remove(engine, "before_cursor_execute", seen)
+    assert len(set(ids)) == 6 and 40 in ids
+    assert len(inserts) <= 3  # the first row alone, then the batch (the hand-numbered row may go on its own)
+    with session_scope(engine, readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(Department)) == 7

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,7 +61,39 @@ def get_engine(url: str | None = None) -> Engine:
 @lru_cache
 def _factory(engine: Engine, readonly: bool) -> sessionmaker[Session]:
     bind = engine.execution_options(evenhand_readonly=True) if readonly else engine
-    return sessionmaker(bind=bind, expire_on_commit=False)
+    factory = sessionmaker(bind=bind, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        event.listen(factory, "before_flush", _number_new_rows)
+    return factory
+
+
+def _number_new_rows(session: Session, _context: Any, _instances: Any) -> None:
+    """Give new rows their ids before a flush that inserts several of one kind, so they go to SQLite as one
+    ``executemany``. SQLite cannot return generated ids in the order of a multi-row INSERT, so without ids
+    SQLAlchemy sends one INSERT per row; numbering them here (``max(id) + 1`` …) is safe because a writing
+    SQLite transaction holds the database's write lock from its first statement (BEGIN IMMEDIATE)."""
+    pending: dict[Any, list[Any]] = {}
+    given: dict[Any, int] = {}  # the highest id already set on a new row of that kind
+    for obj in session.new:
+        mapper = inspect(obj).mapper
+        keys = mapper.primary_key
+        if len(keys) != 1 or keys[0].key != "id":
+            continue
+        if obj.id is None:
+            pending.setdefault(mapper, []).append(obj)
+        else:
+            given[mapper] = max(given.get(mapper, 0), obj.id)
+    for mapper, rows in pending.items():
+        if len(rows) < 2:
+            continue
+        stored = session.connection().execute(select(func.max(mapper.primary_key[0]))).scalar() or 0
+        start = max(stored, given.get(mapper, 0))
+        for number, obj in enumerate(sorted(rows, key=_added_order), start + 1):
+            obj.id = number
+
+
+def _added_order(obj: Any) -> int:
+    return inspect(obj).insert_order
 
 
 def new_session(engine: Engine | None = None, *, readonly: bool = False) -> Session:

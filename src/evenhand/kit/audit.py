@@ -26,11 +26,14 @@ GENESIS = "0" * 64
 _LOCK_KEY = 0x65_76_65_6E  # "even"
 
 
-def _settle(number: str) -> int | float:
-    """Whole-number floats become ints: PostgreSQL's JSONB gives 1e16 back as 10000000000000000, and a
-    payload must hash the same before and after it is stored. Used as ``json.loads(parse_float=...)``."""
+def _settle(number: str, settled: list[int]) -> int | float:
+    """Whole-number floats become ints (noted in ``settled``): PostgreSQL's JSONB gives 1e16 back as
+    10000000000000000, and a payload must hash the same before and after it is stored."""
     value = float(number)
-    return int(value) if value.is_integer() else value
+    if value.is_integer():
+        settled.append(1)
+        return int(value)
+    return value
 
 
 def canonical(value: Any) -> str:
@@ -39,29 +42,40 @@ def canonical(value: Any) -> str:
 
 def entry_hash(prev_hash: str, seq: int, at: datetime, actor_id: int | None, action: str,
                subject_type: str, subject_id: str | None, payload: dict[str, Any]) -> str:
-    body = canonical({
-        "seq": seq, "at": as_utc(at).isoformat(), "actor_id": actor_id, "action": action,
-        "subject_type": subject_type, "subject_id": subject_id, "payload": payload,
-    })
+    return _hash(prev_hash, seq, at, actor_id, action, subject_type, subject_id, canonical(payload))
+
+
+def _hash(prev_hash: str, seq: int, at: datetime, actor_id: int | None, action: str, subject_type: str,
+          subject_id: str | None, payload: str) -> str:
+    """The hash over the canonical JSON of the entry's fields, with the payload already in canonical form
+    (spliced in at its sorted place, so a large payload is serialised once)."""
+    head = canonical({"action": action, "actor_id": actor_id, "at": as_utc(at).isoformat()})
+    tail = canonical({"seq": seq, "subject_id": subject_id, "subject_type": subject_type})
+    body = f"{head[:-1]},\"payload\":{payload},{tail[1:]}"
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
 def append(session: Session, *, action: str, subject_type: str, subject_id: object = None,
            payload: dict[str, Any] | None = None, actor_id: int | None = None,
-           at: datetime | None = None) -> AuditEntry:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+           at: datetime | None = None, flush: bool = True) -> AuditEntry:
+    """Append one entry in the caller's transaction. ``flush=False`` leaves the INSERT to the caller's next
+    flush, so a batch of entries goes to the database as one statement."""
     last = _tail(session)
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     # Round-trip through JSON so the stored payload is exactly what was hashed.
-    data = json.loads(canonical(payload or {}), parse_float=_settle)
+    canon = canonical(payload or {})
+    settled: list[int] = []
+    data = json.loads(canon, parse_float=lambda number: _settle(number, settled))
+    if settled:  # a whole-number float became an int: hash what is stored
+        canon = canonical(data)
     when = as_utc(at or utcnow())
     sid = None if subject_id is None else str(subject_id)
     entry = AuditEntry(seq=seq, at=when, actor_id=actor_id, action=action, subject_type=subject_type,
                        subject_id=sid, payload=data, prev_hash=prev,
-                       hash=entry_hash(prev, seq, when, actor_id, action, subject_type, sid, data))
+                       hash=_hash(prev, seq, when, actor_id, action, subject_type, sid, canon))
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     if not session.in_nested_transaction():
         session.info[_TAIL] = (session.get_transaction(), seq, entry.hash)
     return entry
@@ -77,6 +91,8 @@ def _tail(session: Session) -> tuple[int, str] | None:
     cached = session.info.get(_TAIL)
     if cached is not None and cached[0] is session.get_transaction() and not session.in_nested_transaction():
         return cached[1], cached[2]
+    if session.get_bind().dialect.name == "postgresql":  # held until the transaction ends
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     return (row[0], row[1]) if row else None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -54,33 +54,9 @@ def new_lead(data: LeadCreate) -> Lead:
     return lead
 
 
-def original_of(session: Session, lead: Lead, dedup: Sequence[DedupKey]) -> int | None:
-    """The first lead this one duplicates (following links to the original), if any."""
-    conditions = [_KEY_COLUMNS[k] == getattr(lead, f"{k}_key") for k in dedup if getattr(lead, f"{k}_key")]
-    if not conditions:
-        return None
-    first = select(func.min(Lead.id)).where(or_(*conditions))
-    if lead.id is not None:
-        first = first.where(Lead.id != lead.id)
-    # min() rather than ORDER BY id LIMIT 1, which SQLite answers by walking the whole table in id order
-    return session.scalar(select(func.coalesce(Lead.duplicate_of_id, Lead.id))
-                          .where(Lead.id == first.scalar_subquery()))
-
-
 def intake(session: Session, data: LeadCreate, *, actor: Principal | None, dedup: Sequence[DedupKey]) -> Intake:
     """Create one lead, or return the existing one with the same source and external id."""
-    existing = find(session, source=data.source, external_id=data.external_id)
-    if existing is not None:
-        return Intake(existing, created=False)
-    lead = new_lead(data)
-    lead.duplicate_of_id = original_of(session, lead, dedup)
-    session.add(lead)
-    session.flush()
-    scoring_service.score_leads(session, [lead])
-    audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
-                 payload={"source": lead.source, "external_id": lead.external_id,
-                          "duplicate_of_id": lead.duplicate_of_id}, actor_id=actor.user_id if actor else None)
-    return Intake(lead, created=True)
+    return intake_many(session, [data], actor=actor, dedup=dedup)[0]
 
 
 _ROWS = TypeAdapter(LeadCreate)
@@ -119,29 +95,64 @@ def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, s
 
 def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
                 dedup: Sequence[DedupKey], progress: Progress | None = None) -> list[Intake]:
-    """Intake a validated batch in the caller's transaction; a repeat inside the batch returns the first."""
+    """Intake a validated batch in the caller's transaction; a repeat inside the batch returns the first.
+
+    Each chunk is one INSERT of its new leads and one query per dedup key for the earlier leads they
+    duplicate; every new lead gets its own audit entry. A batch costs about what one lead does plus a
+    little per row."""
     results: list[Intake] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
         known = _existing(session, chunk)
+        fresh: list[Lead] = []
         for data in chunk:
             pair = (data.source, data.external_id)
             if pair in known:
                 results.append(Intake(known[pair], created=False))
                 continue
-            lead = new_lead(data)
-            lead.duplicate_of_id = original_of(session, lead, dedup)
-            session.add(lead)
-            session.flush()
-            known[pair] = lead
-            results.append(Intake(lead, created=True))
+            known[pair] = new_lead(data)
+            fresh.append(known[pair])
+            results.append(Intake(known[pair], created=True))
+        session.add_all(fresh)
+        session.flush()
+        _link_duplicates(session, fresh, dedup)
         if progress:
             progress(len(chunk))
-    scoring_service.score_leads(session, [r.lead for r in results if r.created])
-    created = [r.lead.id for r in results if r.created]
-    audit.append(session, action="leads.intake_batch", subject_type="leads", payload={
-        "rows": len(rows), "created": len(created), "lead_ids": created}, actor_id=actor.user_id if actor else None)
+    created = [r.lead for r in results if r.created]
+    scoring_service.score_leads(session, created)
+    for lead in created:
+        audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
+                     payload={"source": lead.source, "external_id": lead.external_id,
+                              "duplicate_of_id": lead.duplicate_of_id},
+                     actor_id=actor.user_id if actor else None, flush=False)
+    session.flush()
     return results
+
+
+def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[DedupKey]) -> None:
+    """Link each new lead to the first earlier lead sharing one of its dedup keys — following that lead's
+    own link to the original — with one query per key for the whole batch (new leads are already stored)."""
+    kinds = [k for k in dedup if k in _KEY_COLUMNS]
+    first: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, value) -> (first lead's id, its original)
+    for kind in kinds:
+        values = {v for lead in leads if (v := getattr(lead, f"{kind}_key"))}
+        if not values:
+            continue
+        column = _KEY_COLUMNS[kind]
+        # min() per value rather than ORDER BY id, which SQLite answers by walking the whole table in id order
+        earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
+            column.in_(values)).group_by(column).subquery()
+        stmt = select(earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
+            Lead, Lead.id == earliest.c.first)
+        first |= {(kind, value): (lead_id, original) for value, lead_id, original in session.execute(stmt).tuples()}
+    originals: dict[int, int] = {}  # new leads' originals, decided in id order
+    for lead in sorted(leads, key=lambda x: x.id):
+        earlier = [first[(k, v)] for k in kinds
+                   if (v := getattr(lead, f"{k}_key")) and (k, v) in first and first[(k, v)][0] < lead.id]
+        if earlier:
+            lead_id, original = min(earlier)
+            lead.duplicate_of_id = originals.get(lead_id, original)
+        originals[lead.id] = lead.duplicate_of_id or lead.id
 
 
 def visible_lead(session: Session, lead_id: int, readable: Any) -> Lead:

@@ -47,6 +47,9 @@ def str_enum(kind: type[enum.Enum]) -> Enum:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: Json, list[Any]: Json}
+    # Columns with a server default also carry a Python default, so an INSERT never needs to read values
+    # back; without this SQLAlchemy adds RETURNING, which SQLite can only do one row at a time.
+    __mapper_args__ = {"eager_defaults": False}
 
 
 class IdMixin:

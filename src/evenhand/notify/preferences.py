@@ -71,8 +71,16 @@ def _serves(endpoint: NotifyEndpoint, user: User) -> int:
 
 
 def _endpoints(session: Session, user: User) -> list[NotifyEndpoint]:
-    rows = session.scalars(select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True)).order_by(NotifyEndpoint.id))
-    return sorted((e for e in rows if _serves(e, user)), key=lambda e: -_serves(e, user))
+    return _serving(_active_endpoints(session), user)
+
+
+def _active_endpoints(session: Session) -> list[NotifyEndpoint]:
+    return list(session.scalars(select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True))
+                                .order_by(NotifyEndpoint.id)))
+
+
+def _serving(endpoints: Sequence[NotifyEndpoint], user: User) -> list[NotifyEndpoint]:
+    return sorted((e for e in endpoints if _serves(e, user)), key=lambda e: -_serves(e, user))
 
 
 def _target(channel: Channel, template: str | None, endpoint_id: int | None, user: User) -> Target:
@@ -87,19 +95,39 @@ def _target(channel: Channel, template: str | None, endpoint_id: int | None, use
 def targets_for(session: Session, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
     """The person's channels (their choice, else the organisation's default channels that serve them),
     each through their personal URL or the closest organisation channel."""
-    pref = session.get(NotifyPreference, user.id)
-    endpoints = _endpoints(session, user)
-    if channels is None:
-        channels = [Channel(c) for c in pref.channels] if pref else [e.channel for e in endpoints if e.is_default]
-    out = []
-    for channel in dict.fromkeys(channels):
-        personal = (pref.personal if pref else {}).get(channel.value)
-        if personal:
-            out.append(_target(channel, personal, None, user))
-            continue
-        endpoint = next((e for e in endpoints if e.channel == channel), None)
-        out.append(_target(channel, endpoint.url if endpoint else None, endpoint.id if endpoint else None, user))
-    return out
+    return Directory(session, [user.id]).targets(user, channels=channels)
+
+
+class Directory:
+    """Everyone's notification settings a batch of messages needs, read once: the recipients' own
+    preferences and the organisation's active channels."""
+
+    def __init__(self, session: Session, user_ids: Sequence[int]) -> None:
+        ids = set(user_ids)
+        self._prefs = {p.user_id: p for p in session.scalars(
+            select(NotifyPreference).where(NotifyPreference.user_id.in_(ids)))} if ids else {}
+        self._endpoints = _active_endpoints(session)
+
+    def targets(self, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
+        pref = self._prefs.get(user.id)
+        endpoints = _serving(self._endpoints, user)
+        if channels is None:
+            channels = [Channel(c) for c in pref.channels] if pref else [e.channel for e in endpoints if e.is_default]
+        out = []
+        for channel in dict.fromkeys(channels):
+            personal = (pref.personal if pref else {}).get(channel.value)
+            if personal:
+                out.append(_target(channel, personal, None, user))
+                continue
+            endpoint = next((e for e in endpoints if e.channel == channel), None)
+            out.append(_target(channel, endpoint.url if endpoint else None, endpoint.id if endpoint else None, user))
+        return out
+
+    def quiet_until(self, user: User, now: datetime) -> datetime | None:
+        pref = self._prefs.get(user.id)
+        if pref is None:
+            return None
+        return quiet_end_at(now, ZoneInfo(user.timezone), pref.quiet_start, pref.quiet_end)
 
 
 def team_targets(session: Session, team_id: int) -> list[Target]:
@@ -125,10 +153,7 @@ def rate_limits(session: Session, rows: Sequence[tuple[str, Channel, int | None]
 
 
 def quiet_until(session: Session, user: User, now: datetime) -> datetime | None:
-    pref = session.get(NotifyPreference, user.id)
-    if pref is None:
-        return None
-    return quiet_end_at(now, ZoneInfo(user.timezone), pref.quiet_start, pref.quiet_end)
+    return Directory(session, [user.id]).quiet_until(user, now)
 
 
 # --- a person's settings ---------------------------------------------------------------------------

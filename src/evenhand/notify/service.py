@@ -10,7 +10,8 @@ parameters.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,29 +35,63 @@ def active_policies() -> dict[str, EscalationPolicy]:
     return policies(get_settings().notify_policies)
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message to send: ``title`` and ``body`` are ``N_`` templates formatted with ``params``; ``key``
+    (default: a fresh one) makes a repeated send of the same message a no-op."""
+
+    recipient_id: int
+    kind: str
+    title: str
+    body: str = ""
+    link: str | None = None
+    lead_id: int | None = None
+    key: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
 def send(session: Session, *, recipient_id: int, kind: str, title: str, body: str = "", link: str | None = None,
          lead_id: int | None = None, key: str | None = None, **params: Any) -> Notification:
-    """Put a message in the recipient's inbox and in the outbox for each of their channels. ``title`` and
-    ``body`` are ``N_`` templates formatted with ``params``; ``key`` (default: a fresh one) makes a repeated
-    send of the same message a no-op. Kinds with an escalation policy start its timer now."""
-    idempotency_key = key or f"{kind}:{uuid.uuid4().hex}"
-    existing = session.scalar(select(Notification).where(Notification.idempotency_key == idempotency_key))
-    if existing is not None:
-        return existing
-    user = session.get(User, recipient_id)
-    if user is None:
-        raise NotFound("No user with id {id}.", field="recipient_id", id=recipient_id)
-    now = utcnow()
-    policy = active_policies().get(kind)
-    message = Notification(kind=kind, recipient_id=recipient_id, lead_id=lead_id, channel=Channel.IN_APP,
-                           status=NotificationStatus.DELIVERED, idempotency_key=idempotency_key,
-                           title=t(title, user.locale, **params)[:200],
-                           body=t(body, user.locale, **params) if body else "", link=link, sent_at=now,
-                           delivered_at=now, created_at=now, escalate_at=policy.due_after(0, now) if policy else None)
-    session.add(message)
+    """Put a message in the recipient's inbox and in the outbox for each of their channels (see ``Message``).
+    Kinds with an escalation policy start its timer now."""
+    return send_all(session, [Message(recipient_id, kind, title, body, link, lead_id, key, params)])[0]
+
+
+def send_all(session: Session, messages: Sequence[Message]) -> list[Notification]:
+    """``send`` for many messages at once: the recipients, their settings and the repeats are read once, and
+    the inbox and outbox rows are written in one statement each."""
+    if not messages:
+        return []
+    keys = [m.key or f"{m.kind}:{uuid.uuid4().hex}" for m in messages]
+    existing = {n.idempotency_key: n for n in session.scalars(
+        select(Notification).where(Notification.idempotency_key.in_(set(keys))))}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({m.recipient_id for m in messages})))}
+    now, active = utcnow(), active_policies()
+    out: list[Notification] = []
+    fresh: list[Notification] = []
+    for message, key in zip(messages, keys, strict=True):
+        if key not in existing:
+            user = users.get(message.recipient_id)
+            if user is None:
+                raise NotFound("No user with id {id}.", field="recipient_id", id=message.recipient_id)
+            existing[key] = _inbox_row(message, key, user, now, active.get(message.kind))
+            fresh.append(existing[key])
+        out.append(existing[key])
+    session.add_all(fresh)
     session.flush()
-    deliver(session, message, preferences.targets_for(session, user), step=0, now=now)
-    return message
+    directory = preferences.Directory(session, [n.recipient_id for n in fresh])
+    deliver_all(session, [(n, directory.targets(users[n.recipient_id])) for n in fresh], step=0, now=now,
+                directory=directory)
+    return out
+
+
+def _inbox_row(message: Message, key: str, user: User, now: datetime, policy: EscalationPolicy | None) -> Notification:
+    return Notification(kind=message.kind, recipient_id=message.recipient_id, lead_id=message.lead_id,
+                        channel=Channel.IN_APP, status=NotificationStatus.DELIVERED, idempotency_key=key,
+                        title=t(message.title, user.locale, **message.params)[:200],
+                        body=t(message.body, user.locale, **message.params) if message.body else "",
+                        link=message.link, sent_at=now, delivered_at=now, created_at=now,
+                        escalate_at=policy.due_after(0, now) if policy else None)
 
 
 def deliver(session: Session, message: Notification, targets: Sequence[Target], *, step: int,
@@ -64,21 +99,36 @@ def deliver(session: Session, message: Notification, targets: Sequence[Target], 
     """Outbox rows for ``message`` on ``targets``. A target that cannot be filled in (no phone number, no
     channel configured) is written as failed with the reason, never skipped; if nothing at this step can
     go out, the next escalation step falls due at once."""
-    recipient = session.get(User, message.recipient_id)
-    assert recipient is not None
-    quiet = preferences.quiet_until(session, recipient, now)
-    rows = [Notification(kind=message.kind, recipient_id=message.recipient_id, lead_id=message.lead_id,
-                         channel=target.channel, idempotency_key=delivery_key(message.id, step, target),
-                         title=message.title, body=message.body, link=message.link, message_id=message.id,
-                         endpoint_id=target.endpoint_id, target=target.url, target_key=target.key,
-                         status=NotificationStatus.PENDING if target.url else NotificationStatus.FAILED,
-                         last_error=target.problem, next_attempt_at=quiet or now, escalation_step=step,
-                         created_at=now)
-            for target in targets]
+    return deliver_all(session, [(message, targets)], step=step, now=now)
+
+
+def deliver_all(session: Session, batch: Sequence[tuple[Notification, Sequence[Target]]], *, step: int,
+                now: datetime, directory: preferences.Directory | None = None) -> list[Notification]:
+    """``deliver`` for many messages at once."""
+    if not batch:
+        return []
+    directory = directory or preferences.Directory(session, [m.recipient_id for m, _ in batch])
+    rows: list[Notification] = []
+    dead: list[int] = []
+    for message, targets in batch:
+        recipient = session.get(User, message.recipient_id)
+        assert recipient is not None
+        quiet = directory.quiet_until(recipient, now)
+        mine = [Notification(kind=message.kind, recipient_id=message.recipient_id, lead_id=message.lead_id,
+                             channel=target.channel, idempotency_key=delivery_key(message.id, step, target),
+                             title=message.title, body=message.body, link=message.link, message_id=message.id,
+                             endpoint_id=target.endpoint_id, target=target.url, target_key=target.key,
+                             status=NotificationStatus.PENDING if target.url else NotificationStatus.FAILED,
+                             last_error=target.problem, next_attempt_at=quiet or now, escalation_step=step,
+                             created_at=now)
+                for target in targets]
+        if mine and all(r.status is NotificationStatus.FAILED for r in mine):
+            dead.append(message.id)
+        rows += mine
     session.add_all(rows)
     session.flush()
-    if rows and all(r.status is NotificationStatus.FAILED for r in rows):
-        escalate_now(session, [message.id], now)
+    if dead:
+        escalate_now(session, dead, now)
     if any(r.status is NotificationStatus.PENDING for r in rows):
         wakeup.after_commit(session)
     return rows
@@ -99,12 +149,18 @@ def escalate_now(session: Session, message_ids: Sequence[int], now: datetime) ->
 def lead_assigned(session: Session, lead: Lead, rep_id: int, decision_id: int | None = None) -> Notification:
     """The "new lead" message to the rep a lead was assigned to (one per routing decision). It is
     acknowledged when the rep opens or accepts the lead; until then the ``lead_assigned`` policy escalates."""
+    return leads_assigned(session, [(lead, rep_id, decision_id)])[0]
+
+
+def leads_assigned(session: Session, assigned: Sequence[tuple[Lead, int, int | None]]) -> list[Notification]:
+    """``lead_assigned`` for many (lead, rep, decision) at once."""
     policy = active_policies().get(LEAD_ASSIGNED)
-    return send(session, recipient_id=rep_id, kind=LEAD_ASSIGNED, title=N_("New lead: {company}"),
-                body=N_("Score {score}. Please open it within {minutes} minutes."), link=f"/leads/{lead.id}",
-                lead_id=lead.id, key=f"{LEAD_ASSIGNED}:{lead.id}:{decision_id or uuid.uuid4().hex}",
-                company=lead.company, score="—" if lead.score is None else lead.score,
-                minutes=round(policy.ack_within_minutes) if policy else 15)
+    minutes = round(policy.ack_within_minutes) if policy else 15
+    return send_all(session, [Message(
+        rep_id, LEAD_ASSIGNED, N_("New lead: {company}"), N_("Score {score}. Please open it within {minutes} minutes."),
+        f"/leads/{lead.id}", lead.id, f"{LEAD_ASSIGNED}:{lead.id}:{decision_id or uuid.uuid4().hex}",
+        {"company": lead.company, "score": "—" if lead.score is None else lead.score, "minutes": minutes})
+        for lead, rep_id, decision_id in assigned])
 
 
 def post_to_team(session: Session, *, team_id: int, kind: str, title: str, body: str = "", link: str | None = None,

@@ -47,6 +47,11 @@ def membership(rep: RepState, lead: LeadSnapshot, pool: CompiledPool) -> list[Re
     return []
 
 
+def membership_key(lead: LeadSnapshot, pool: CompiledPool) -> tuple[str | None, ...]:
+    """What of the lead ``membership`` reads for this pool: leads with the same key have the same members."""
+    return tuple(_lead_value(lead, criterion) for criterion in pool.match_lead)
+
+
 _ATTRIBUTE = {"teams": "team", "departments": "department", "regions": "region", "levels": "level",
               "users": "username"}
 

@@ -17,10 +17,15 @@ from evenhand.routing import service as routing_service
 def intake_and_route(session: Session, data: LeadCreate, *, actor: Principal | None,
                      dedup: Sequence[str]) -> tuple[lead_service.Intake, RoutingDecision | None]:
     """A new lead is routed on arrival; a repeat (same source and external id) keeps its owner."""
-    result = lead_service.intake(session, data, actor=actor, dedup=dedup)
-    if not result.created:
-        return result, None
-    return result, routing_service.route(session, result.lead, actor=actor)
+    return intake_and_route_many(session, [data], actor=actor, dedup=dedup)[0]
+
+
+def intake_and_route_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
+                          dedup: Sequence[str]) -> list[tuple[lead_service.Intake, RoutingDecision | None]]:
+    """Take a batch in and route every lead it created, in arrival order, in the caller's transaction."""
+    results = lead_service.intake_many(session, rows, actor=actor, dedup=dedup)
+    decisions = route_new(session, results, actor=actor)
+    return [(r, decisions.get(r.lead.id) if r.created else None) for r in results]
 
 
 def set_presence(session: Session, user_id: int, presence: Presence, *, actor: Principal) -> User:
@@ -35,4 +40,8 @@ def set_presence(session: Session, user_id: int, presence: Presence, *, actor: P
 def route_new(session: Session, intakes: Sequence[lead_service.Intake], *,
               actor: Principal | None) -> dict[int, RoutingDecision]:
     """Route every lead a batch created, in arrival order."""
-    return {r.lead.id: routing_service.route(session, r.lead, actor=actor) for r in intakes if r.created}
+    if not any(r.created for r in intakes):
+        return {}
+    router = routing_service.Router(session)
+    router.route_all([r.lead for r in intakes if r.created], actor=actor)
+    return {row.lead_id: row for row in router.finish()}

@@ -10,7 +10,7 @@ write lock (see db.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -40,11 +40,11 @@ from evenhand.models import (
 )
 from evenhand.notify import service as notify
 from evenhand.routing import engine
-from evenhand.routing.availability import membership
+from evenhand.routing.availability import membership, membership_key
 from evenhand.routing.document import MESSAGES, PolicyError
 from evenhand.routing.policy import CompiledPolicy, CompiledPool, compile, default_text, parse
 from evenhand.routing.reasons import explain
-from evenhand.routing.snapshot import lead_snapshot, rep_states
+from evenhand.routing.snapshot import Roster, lead_snapshot, rep_states
 from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState, Verdict
 
 DEFAULT_NOTE = "the default policy shipped with evenhand"
@@ -103,61 +103,120 @@ def _save_state(session: Session, state: PoolState, now: datetime) -> None:
 def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
           now: datetime | None = None) -> RoutingDecision:
     """Decide who gets the lead, apply it, and record the evidence — all in the caller's transaction."""
-    started = time.perf_counter_ns()
-    at = now or utcnow()
-    version = active(session)
-    policy = compiled_body(version.body)
-    snapshot = lead_snapshot(lead)
-    match = engine.select_pool(snapshot, policy)
-    state = _pool_state(session, match.pool_id)
-    pool = policy.pool(match.pool_id)
-    reps = rep_states(session, at, get_settings().zone, high_value=policy.policy.threshold_high_value,
-                      members=lambda rep: not membership(rep, snapshot, pool), narrow_to=pool)
-    decision = engine.decide(snapshot, reps, policy, state, at, match=match)
-    _apply(session, lead, decision, at)
-    latency = (time.perf_counter_ns() - started) // 1000
-    row = _record(session, lead, decision, version.version, kind, actor, latency)
-    if row.rep_id is not None:
-        notify.lead_assigned(session, lead, row.rep_id, row.id)  # acknowledged when the rep opens the lead
+    router = Router(session, now=now)
+    row = router.route(lead, kind=kind, actor=actor)
+    router.finish()
     return row
 
 
+class Router:
+    """Routes leads one after another in the caller's transaction, at one moment (``now``).
+
+    The active policy, each pool's state and its members' counts are read once and kept current in memory
+    as leads go out (``snapshot.Roster``), so routing a batch gives exactly the decisions routing each lead
+    on its own would, for a fraction of the reads. ``finish()`` writes pool states, decision rows and their
+    audit entries together, and sends each assigned rep the "new lead" message."""
+
+    def __init__(self, session: Session, *, now: datetime | None = None) -> None:
+        self.session, self.at = session, now or utcnow()
+        self.version = active(session)
+        self.policy = compiled_body(self.version.body)
+        self.roster = Roster(session, self.at, get_settings().zone, high_value=self.policy.policy.threshold_high_value)
+        self._states: dict[str, PoolState] = {}
+        self._changed: set[str] = set()
+        self._made: list[tuple[Lead, RoutingDecision]] = []
+        self._member_sets: dict[tuple[str, tuple[str | None, ...]], list[RepState]] = {}
+
+    def route_all(self, leads: Sequence[Lead], *, kind: str = "intake",
+                  actor: Principal | None = None) -> list[RoutingDecision]:
+        """``route`` each lead in order, after reading every pool state and count they need in one go."""
+        matches = [self._match(lead) for lead in leads]
+        self.roster.count(rep for snapshot, match in matches for rep in self._members(snapshot, match))
+        return [self.route(lead, kind=kind, actor=actor, matched=m) for lead, m in zip(leads, matches, strict=True)]
+
+    def _match(self, lead: Lead) -> tuple[LeadSnapshot, engine.PoolMatch]:
+        snapshot = lead_snapshot(lead)
+        match = engine.select_pool(snapshot, self.policy)
+        if match.pool_id not in self._states:
+            self._states[match.pool_id] = _pool_state(self.session, match.pool_id)
+        return snapshot, match
+
+    def _members(self, snapshot: LeadSnapshot, match: engine.PoolMatch) -> list[RepState]:
+        pool = self.policy.pool(match.pool_id)
+        key = (pool.id, membership_key(snapshot, pool))
+        if key not in self._member_sets:
+            self._member_sets[key] = self.roster.uncounted(pool, lambda rep: not membership(rep, snapshot, pool))
+        return self._member_sets[key]
+
+    def route(self, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
+              matched: tuple[LeadSnapshot, engine.PoolMatch] | None = None) -> RoutingDecision:
+        """The lead's decision, applied to it; the row is stored by ``finish()``."""
+        started = time.perf_counter_ns()
+        snapshot, match = matched or self._match(lead)
+        reps = self.roster.counted(self._members(snapshot, match))
+        decision = engine.decide(snapshot, reps, self.policy, self._states[match.pool_id], self.at, match=match)
+        if decision.outcome == "assigned" and decision.rep_id is not None:
+            self._states[match.pool_id] = decision.state_after
+            self._changed.add(match.pool_id)
+            self.roster.assigned(decision.rep_id, snapshot.score)
+        _place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
+        latency = (time.perf_counter_ns() - started) // 1000
+        row = _record(self.session, lead, decision, self.version.version, kind, actor, latency, flush=False)
+        self._made.append((lead, row))
+        return row
+
+    def finish(self) -> list[RoutingDecision]:
+        """Write what ``route`` decided: pool states, decision rows with their audit entries, messages."""
+        for pool_id in sorted(self._changed):
+            _save_state(self.session, self._states[pool_id], self.at)
+        self._changed.clear()
+        self.session.flush()
+        made, self._made = self._made, []
+        notify.leads_assigned(self.session, [(lead, row.rep_id, row.id) for lead, row in made
+                                             if row.rep_id is not None])  # acknowledged when the rep opens the lead
+        return [row for _, row in made]
+
+
 def _apply(session: Session, lead: Lead, decision: Decision, at: datetime) -> None:
+    _place(session, lead, decision, at)
     if decision.outcome == "assigned":
-        lead.owner_id, lead.assigned_at, lead.status = decision.rep_id, at, LeadStatus.ASSIGNED
         _save_state(session, decision.state_after, at)
-        held = session.get(HeldLead, lead.id)
-        if held is not None:
-            session.delete(held)
-    elif session.get(HeldLead, lead.id) is None:
-        session.add(HeldLead(lead_id=lead.id, pool_id=decision.pool_id, held_since=at))
     session.flush()
 
 
+def _place(session: Session, lead: Lead, decision: Decision, at: datetime, *, maybe_held: bool = True) -> None:
+    """Give the lead to its rep, or queue it; ``maybe_held=False`` for a lead that cannot be queued yet."""
+    held = session.get(HeldLead, lead.id) if maybe_held else None
+    if decision.outcome == "assigned":
+        lead.owner_id, lead.assigned_at, lead.status = decision.rep_id, at, LeadStatus.ASSIGNED
+        if held is not None:
+            session.delete(held)
+    elif held is None:
+        session.add(HeldLead(lead_id=lead.id, pool_id=decision.pool_id, held_since=at))
+
+
 def _record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
-            latency_us: int, extra: Mapping[str, Any] | None = None) -> RoutingDecision:
+            latency_us: int, extra: Mapping[str, Any] | None = None, *, flush: bool = True) -> RoutingDecision:
     entry = audit.append(session, action=f"routing.{kind}", subject_type="leads", subject_id=lead.id,
                          payload={"decision": decision.to_dict(), "policy_version": version, "kind": kind,
                                   "latency_us": latency_us, **(extra or {})},
-                         actor_id=actor.user_id if actor else None)
+                         actor_id=actor.user_id if actor else None, flush=False)
     row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
                           track=decision.track, pool_id=decision.pool_id, policy_version=version,
                           latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq)
     session.add(row)
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 
 def release_held(session: Session, *, now: datetime | None = None) -> list[RoutingDecision]:
     """Try every held lead again (oldest first); those that find a rep leave the queue."""
-    out = []
-    for held in session.scalars(select(HeldLead).order_by(HeldLead.held_since)).all():
-        lead = session.get(Lead, held.lead_id)
-        if lead is not None and lead.owner_id is None:
-            decision = route(session, lead, kind="release", now=now)
-            if decision.outcome == "assigned":
-                out.append(decision)
-    return out
+    router = Router(session, now=now)
+    leads = [lead for held in session.scalars(select(HeldLead).order_by(HeldLead.held_since)).all()
+             if (lead := session.get(Lead, held.lead_id)) is not None and lead.owner_id is None]
+    router.route_all(leads, kind="release")
+    return [row for row in router.finish() if row.outcome == "assigned"]
 
 
 def decision(session: Session, decision_id: int) -> tuple[RoutingDecision, dict[str, Any]]:

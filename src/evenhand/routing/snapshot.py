@@ -17,10 +17,11 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -66,13 +67,64 @@ def rep_states(session: Session, now: datetime, zone: ZoneInfo, *, high_value: i
     ``narrow_to`` reads only the users who can meet that pool's team, department, level and user lists
     (and those in ``also``) — a superset of its members that SQL can find, so a company of 500 reps is not
     read whole for each lead; ``members`` still decides exactly."""
-    session.flush()  # the reads below go to the connection directly, past the session's autoflush
-    users = _USERS if narrow_to is None else _narrowed(_lists_in_sql(narrow_to), bool(also))
-    roster = [rep for rep in _roster(session, now, zone, users, also) if members is None or members(rep)]
-    if not roster:
-        return roster
-    counts = _counts(session, [rep.id for rep in roster], now, zone, high_value)
-    return [replace(rep, **counts[rep.id]) for rep in roster]
+    return Roster(session, now, zone, high_value=high_value).reps(narrow_to, members, also)
+
+
+class Roster:
+    """The organisation as one transaction sees it at ``now``, for routing one lead or many.
+
+    Who may carry leads is read once per pool shape, and each rep's counts once, when a decision first
+    needs them; ``assigned`` then keeps the counts current as leads go out, exactly as a fresh count
+    would find them (the lead is assigned at ``now`` and open). So a batch of leads routed through one
+    ``Roster`` meets the same states as each lead routed in its own transaction."""
+
+    def __init__(self, session: Session, now: datetime, zone: ZoneInfo, *, high_value: int) -> None:
+        self.session, self.now, self.zone, self.high_value = session, now, zone, high_value
+        self._side: _Side | None = None
+        self._users: dict[tuple[Any, ...], list[RepState]] = {}
+        self._counted: dict[int, RepState] = {}
+
+    def reps(self, narrow_to: CompiledPool | None = None, members: Callable[[RepState], bool] | None = None,
+             also: Collection[int] = ()) -> list[RepState]:
+        """The users ``members`` accepts among those who can meet ``narrow_to`` (see ``rep_states``), counted."""
+        return self.counted(self.uncounted(narrow_to, members, also))
+
+    def uncounted(self, narrow_to: CompiledPool | None = None, members: Callable[[RepState], bool] | None = None,
+                  also: Collection[int] = ()) -> list[RepState]:
+        return [rep for rep in self._roster(narrow_to, also) if members is None or members(rep)]
+
+    def counted(self, reps: Sequence[RepState]) -> list[RepState]:
+        self.count(reps)
+        return [self._counted[rep.id] for rep in reps]
+
+    def count(self, reps: Iterable[RepState]) -> None:
+        """Count, in one go, those of ``reps`` not counted yet."""
+        missing = list({rep.id: rep for rep in reps if rep.id not in self._counted}.values())
+        if missing:
+            self.session.flush()  # counts go to the connection directly, past the session's autoflush
+            counts = _counts(self.session, [rep.id for rep in missing], self.now, self.zone, self.high_value)
+            self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
+
+    def assigned(self, rep_id: int, score: int) -> None:
+        """A lead with ``score`` went to ``rep_id`` at ``now``."""
+        rep = self._counted.get(rep_id)
+        if rep is None:
+            return  # never counted here: a later read counts it from the database, lead included
+        high = int(score >= self.high_value)
+        self._counted[rep_id] = replace(rep, open_leads=rep.open_leads + 1, leads_today=rep.leads_today + 1,
+                                        leads_this_week=rep.leads_this_week + 1,
+                                        high_value_today=rep.high_value_today + high,
+                                        high_value_this_week=rep.high_value_this_week + high)
+
+    def _roster(self, narrow_to: CompiledPool | None, also: Collection[int]) -> list[RepState]:
+        key = (_lists_in_sql(narrow_to) if narrow_to else None, tuple(sorted(also)))
+        if key not in self._users:
+            self.session.flush()
+            users = _USERS if narrow_to is None else _narrowed(_lists_in_sql(narrow_to), bool(also))
+            conn = self.session.connection()
+            self._side = self._side or _side_tables(conn, self.now, self.zone)
+            self._users[key] = _roster(conn, users, also, self._side)
+        return self._users[key]
 
 
 # --- the roster: who, where, when they work, whether they are here -------------------------------
@@ -112,28 +164,40 @@ def _narrowed(lists: tuple[tuple[str, tuple[str, ...]], ...], with_also: bool) -
     return stmt.where(or_(met, User.id.in_(bindparam("also", expanding=True))) if with_also else met)
 
 
-def _roster(session: Session, now: datetime, zone: ZoneInfo, users: Select[Any],
-            also: Collection[int]) -> list[RepState]:
+class _Side(NamedTuple):
+    teams: dict[int, tuple[str, int | None, int | None]]
+    departments: dict[int, str]
+    regions: dict[int, str]
+    grants: dict[int, list[str]]
+    leaves: dict[int, list[tuple[date, date]]]
+    lines: dict[int, list[str]]
+
+
+def _side_tables(conn: Connection, now: datetime, zone: ZoneInfo) -> _Side:
     today = as_utc(now).astimezone(zone).date()
-    conn = session.connection()  # plain Core statements: no ORM execution context needed
-    teams = {i: (name, d, r) for i, name, d, r in conn.execute(_TEAMS).tuples()}
-    departments = dict(conn.execute(_DEPARTMENTS).tuples().all())
-    regions = dict(conn.execute(_REGIONS).tuples().all())
-    grants = _grouped(conn.execute(_GRANTS, {"now": now}).tuples())
-    leaves = _grouped((u, (a, b)) for u, a, b in conn.execute(
-        _LEAVES, {"from_day": today - timedelta(days=1), "to_day": today + timedelta(days=1)}).tuples())
-    lines = _grouped(conn.execute(_LINES).tuples())
+    return _Side(
+        teams={i: (name, d, r) for i, name, d, r in conn.execute(_TEAMS).tuples()},
+        departments=dict(conn.execute(_DEPARTMENTS).tuples().all()),
+        regions=dict(conn.execute(_REGIONS).tuples().all()),
+        grants=_grouped(conn.execute(_GRANTS, {"now": now}).tuples()),
+        leaves=_grouped((u, (a, b)) for u, a, b in conn.execute(
+            _LEAVES, {"from_day": today - timedelta(days=1), "to_day": today + timedelta(days=1)}).tuples()),
+        lines=_grouped(conn.execute(_LINES).tuples()))
+
+
+def _roster(conn: Connection, users: Select[Any], also: Collection[int], side: _Side) -> list[RepState]:
     out = []
     for uid, username, level, team_id, region_id, skills, active, left_on, presence, since, tz, hours, cap_open, \
             cap_day in conn.execute(users, {"also": list(also)} if also else {}).tuples():
-        team_name, dept_id, team_region = teams.get(team_id or 0, (None, None, None))
+        team_name, dept_id, team_region = side.teams.get(team_id or 0, (None, None, None))
         out.append(RepState(
-            id=uid, username=username, level=level.value, team=team_name, department=departments.get(dept_id or 0),
-            region=regions.get(region_id or team_region or 0), skills=tuple(skills or ()),
-            product_lines=tuple(lines.get(uid, ())), grants=tuple(grants.get(uid, ())), active=active,
-            left_on=left_on, presence=presence.value, presence_since=since, timezone=tz,
+            id=uid, username=username, level=level.value, team=team_name,
+            department=side.departments.get(dept_id or 0), region=side.regions.get(region_id or team_region or 0),
+            skills=tuple(skills or ()), product_lines=tuple(side.lines.get(uid, ())),
+            grants=tuple(side.grants.get(uid, ())), active=active, left_on=left_on, presence=presence.value,
+            presence_since=since, timezone=tz,
             working_hours={d: tuple((a, b) for a, b in spans) for d, spans in (hours or {}).items()},
-            leaves=tuple(leaves.get(uid, ())), max_open_leads=cap_open, daily_lead_cap=cap_day))
+            leaves=tuple(side.leaves.get(uid, ())), max_open_leads=cap_open, daily_lead_cap=cap_day))
     return out
 
 
