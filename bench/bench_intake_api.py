@@ -4,7 +4,9 @@ server in the same run.
 Every lead is validated, deduplicated, scored with its explanation, routed (bench/routed_org.py: 120
 online reps under the shipped default policy) and audited in its own transaction; the response carries
 the assignment. The bare endpoint is ``/healthz`` (FastAPI, one ``SELECT 1``). Figures: requests/s and
-p50/p99 latency for one keep-alive client, requests/s for four, and the batch endpoint.
+p50/p99 latency for one keep-alive client; requests/s for four and for sixteen clients, where leads posted
+at the same moment share a transaction (``routing.arrivals``), each against the bare endpoint under the
+same load; and the batch endpoint.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from evenhand.models import Role
 
 SINGLE = 1500
 PING = 1500
+MANY = 16
 BATCHES = 3
 BATCH_SIZE = 500
 
@@ -111,6 +114,8 @@ def _measure(base: str, token: str) -> dict[str, Any]:
     routed, routed_lat = _timed(post, SINGLE, 1)
     bare_again, _ = _timed(ping, PING, 1)
     routed_4, _ = _timed(post, SINGLE, 4, offset=SINGLE)
+    bare_many, bare_many_lat = _timed(ping, PING, MANY)
+    routed_many, many_lat = _timed(post, 2 * SINGLE, MANY, offset=2 * SINGLE)
     started = time.perf_counter()
     for b in range(BATCHES):
         rows = [lead_payload(10 * SINGLE + b * BATCH_SIZE + i) for i in range(BATCH_SIZE)]
@@ -120,6 +125,10 @@ def _measure(base: str, token: str) -> dict[str, Any]:
     return {"bare_healthz_per_s": bare_rate, "bare_p50_ms": _cut(bare_lat)[0], "bare_p99_ms": _cut(bare_lat)[1],
             "routed_intake_per_s_1_client": routed, "routed_p50_ms": _cut(routed_lat)[0],
             "routed_p99_ms": _cut(routed_lat)[1], "routed_intake_per_s_4_clients": routed_4,
+            f"bare_healthz_per_s_{MANY}_clients": bare_many, f"bare_p50_ms_{MANY}_clients": _cut(bare_many_lat)[0],
+            f"routed_intake_per_s_{MANY}_clients": routed_many,
+            f"routed_p50_ms_{MANY}_clients": _cut(many_lat)[0], f"routed_p99_ms_{MANY}_clients": _cut(many_lat)[1],
+            f"routed_vs_bare_{MANY}_clients": round(routed_many / bare_many, 3),
             "routed_batch_of_500_per_s": batch, "assigned_share": round(sum(assigned) / len(assigned), 3),
             "routed_vs_bare": round(routed / bare_rate, 3), "aim_routed_vs_bare": 0.6}
 

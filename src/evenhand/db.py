@@ -42,11 +42,15 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         path = make_url(url).database
+        options = dict(kwargs)
         if path and path != ":memory:":
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+            # As many pooled connections as the server has request threads (AnyIO's 40): an overflow
+            # connection is closed when returned, and opening one (with its PRAGMAs) costs more than a request.
+            options = {"pool_size": 40, "max_overflow": 10} | options
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

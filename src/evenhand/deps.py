@@ -32,6 +32,7 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 
@@ -41,6 +42,10 @@ def _bearer(request: Request) -> str | None:
 
 
 def current_principal(request: Request, session: DbSession) -> Principal:
+    return _principal(request, session)
+
+
+def _principal(request: Request, session: Session) -> Principal:
     token = _bearer(request)
     if token is not None:
         principal = auth_service.from_api_token(session, token)
@@ -76,6 +81,15 @@ def org_manager(principal: Annotated[Principal, Depends(writer)]) -> Principal:
     return principal
 
 
+def read_writer(request: Request) -> Principal:
+    """``writer``, authenticated in a short read-only session that has ended before the handler runs: for
+    handlers that hand their write to a group commit (``routing.arrivals``) and wait for it, holding
+    neither a write lock nor a pooled connection meanwhile."""
+    with session_scope(request.app.state.engine, readonly=True) as session:
+        return writer(_principal(request, session))
+
+
 Reader = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(writer)]
+ReadWriter = Annotated[Principal, Depends(read_writer)]
 OrgManager = Annotated[Principal, Depends(org_manager)]

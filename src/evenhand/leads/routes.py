@@ -6,10 +6,10 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
-from evenhand.deps import AppSettings, DbSession, Reader, Writer
+from evenhand.deps import AppSettings, DbSession, Reader, ReadWriter, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.leads import repository, service
 from evenhand.leads.distribution import summarise
@@ -32,6 +32,7 @@ from evenhand.models import BehaviourEvent, Lead, RoutingDecision
 from evenhand.notify import service as notify
 from evenhand.org.schemas import DbId
 from evenhand.routing import flows
+from evenhand.routing.arrivals import arrivals_for
 
 router = APIRouter(tags=["leads"])
 _EXISTED: dict[int | str, dict[str, Any]] = {
@@ -62,10 +63,13 @@ def get_lead(lead_id: DbId, session: DbSession, principal: Reader) -> Lead:
 
 
 @router.post("/leads", response_model=LeadIntakeRead, status_code=201, responses=_EXISTED)
-def create_lead(data: LeadCreate, session: DbSession, actor: Writer, settings: AppSettings,
+def create_lead(data: LeadCreate, request: Request, actor: ReadWriter, settings: AppSettings,
                 response: Response) -> LeadIntakeRead:
-    """Takes the lead in, scores it and routes it before answering; ``assignment`` says to whom and why."""
-    result, decision = flows.intake_and_route(session, data, actor=actor, dedup=settings.dedup_keys)
+    """Takes the lead in, scores it and routes it before answering; ``assignment`` says to whom and why.
+
+    Leads posted at the same moment are committed together (``routing.arrivals``); each still has its
+    own decision and evidence."""
+    result, decision = arrivals_for(request.app.state.engine).take(data, actor=actor, dedup=settings.dedup_keys)
     if not result.created:
         response.status_code = 200
     out = LeadIntakeRead.model_validate(result.lead)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -88,9 +88,11 @@ def reject(errors: Sequence[RowError], *, path: Callable[[RowError], str] | None
 
 
 def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, str], Lead]:
+    """The leads already there with the rows' (source, external id). Two IN lists rather than a row-value
+    IN, which SQLite answers by scanning the whole unique index; the pairs are then checked here."""
     pairs = {(r.source, r.external_id) for r in rows}
-    stmt = select(Lead).where(tuple_(Lead.source, Lead.external_id).in_(pairs))
-    return {(lead.source, lead.external_id): lead for lead in session.scalars(stmt)}
+    stmt = select(Lead).where(Lead.source.in_({s for s, _ in pairs}), Lead.external_id.in_({e for _, e in pairs}))
+    return {key: lead for lead in session.scalars(stmt) if (key := (lead.source, lead.external_id)) in pairs}
 
 
 def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,

@@ -1,0 +1,109 @@
+"""Group commit of leads posted at the same moment (``routing.arrivals``): every lead is taken in and routed
+exactly once, leads that wait together are written in one transaction, and a lead that cannot be written
+fails alone (R1.3)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from evenhand.auth.principal import Principal
+from evenhand.db import new_session, session_scope
+from evenhand.kit import audit
+from evenhand.leads.schemas import LeadCreate
+from evenhand.models import Lead, Role, RoutingDecision, User
+from evenhand.routing.arrivals import Arrivals
+from tests.routing.test_router import company
+
+
+def _lead(n: int) -> LeadCreate:
+    return LeadCreate(source="website", external_id=f"arrival-{n}", company=f"并发公司{n}",
+                      region=("east", "south")[n % 2], company_size=60)
+
+
+@contextmanager
+def _writes_held(engine: Engine) -> Iterator[None]:
+    """Someone else holds the write path (SQLite's write lock, PostgreSQL's audit-chain lock) until the block
+    ends, so leads posted meanwhile queue up behind the first."""
+    session = new_session(engine)
+    try:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._LOCK_KEY})
+        else:
+            session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock
+        yield
+    finally:
+        session.rollback()
+        session.close()
+
+
+def _transactions(engine: Engine) -> list[int]:
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
+@pytest.mark.slow
+def test_leads_posted_together_are_written_together_and_each_routed_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        company(session)
+        user_id = session.scalar(select(func.min(User.id)))
+    actor = Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
+    arrivals = Arrivals(engine)
+    commits = _transactions(engine)
+    posted = 12
+    with ThreadPoolExecutor(posted) as pool, _writes_held(engine):
+        futures = [pool.submit(arrivals.take, _lead(n), actor=actor, dedup=["email"]) for n in range(posted)]
+        threading.Event().wait(0.5)  # everyone is queued behind the held lock
+    results = [f.result(timeout=60) for f in futures]
+    assert len(commits) <= 3  # the first lead alone, then the rest together (give or take one straggler)
+    assert all(intake.created for intake, _ in results)
+    assert len({intake.lead.id for intake, _ in results}) == posted
+    with session_scope(engine, readonly=True) as session:
+        rows = session.scalars(select(RoutingDecision).where(
+            RoutingDecision.lead_id.in_([intake.lead.id for intake, _ in results]))).all()
+        assert sorted(r.id for r in rows) == sorted(d.id for _, d in results if d is not None)
+        assert len({r.lead_id for r in rows}) == posted  # each lead decided exactly once
+        owners = dict(session.execute(select(Lead.id, Lead.owner_id).where(
+            Lead.id.in_([intake.lead.id for intake, _ in results]))).tuples().all())
+        assert all(owners[d.lead_id] == d.rep_id for _, d in results if d is not None)
+        assert audit.verify(session)[1] is None
+
+
+@pytest.mark.slow
+def test_a_lead_that_cannot_be_written_fails_alone(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        company(session)
+        user_id = session.scalar(select(func.min(User.id)))
+    good = Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
+    ghost = Principal(user_id=999_999, username="ghost", display_name="不存在", role=Role.OPS, via="token")
+    arrivals = Arrivals(engine)
+    with ThreadPoolExecutor(6) as pool, _writes_held(engine):
+        futures = [pool.submit(arrivals.take, _lead(n), actor=ghost if n == 3 else good, dedup=[])
+                   for n in range(6)]
+        threading.Event().wait(0.5)
+    with pytest.raises(IntegrityError):  # the audit entry names a user who does not exist
+        futures[3].result(timeout=60)
+    written = [futures[n].result(timeout=60)[0].lead.external_id for n in (0, 1, 2, 4, 5)]
+    with session_scope(engine, readonly=True) as session:
+        stored = set(session.scalars(select(Lead.external_id).where(Lead.external_id.like("arrival-%"))))
+    assert stored == set(written) == {f"arrival-{n}" for n in (0, 1, 2, 4, 5)}
+
+
+def test_one_lead_on_its_own_is_written_at_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        company(session)
+        user_id = session.scalar(select(func.min(User.id)))
+    actor = Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
+    commits = _transactions(engine)
+    intake, decision = Arrivals(engine).take(_lead(1), actor=actor, dedup=[])
+    assert intake.created and decision is not None and decision.id is not None
+    assert len(commits) == 1
+    again, none = Arrivals(engine).take(_lead(1), actor=actor, dedup=[])
+    assert not again.created and none is None and again.lead.id == intake.lead.id
