@@ -6,11 +6,13 @@ Requests, CLI commands and jobs each open one session with :func:`session_scope`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,7 +41,24 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns are written by orjson (several times faster than ``json`` on decision evidence); what it
+    cannot write (integers beyond 64 bits, subclasses it refuses) goes through ``json`` as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN and Infinity, which ``json`` wrote and orjson does not read
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs = {"json_serializer": _json_dumps, "json_deserializer": _json_loads} | kwargs
     if is_sqlite(url):
         path = make_url(url).database
         options = dict(kwargs)
