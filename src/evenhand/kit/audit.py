@@ -82,6 +82,7 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
 
 
 _TAIL = "evenhand.audit.tail"
+_LAST = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
 
 
 def _tail(session: Session) -> tuple[int, str] | None:
@@ -93,7 +94,7 @@ def _tail(session: Session) -> tuple[int, str] | None:
         return cached[1], cached[2]
     if session.get_bind().dialect.name == "postgresql":  # held until the transaction ends
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    row = session.execute(_LAST).first()
     return (row[0], row[1]) if row else None
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.kit import audit
@@ -16,10 +17,15 @@ from evenhand.kit.once import get_or_create
 V = TypeVar("V")
 
 
+@cache
+def _active_of(model: Any) -> Select[Any]:
+    return select(model).where(model.active.is_(True))  # built once per kind: it is read on every intake
+
+
 def active(session: Session, model: type[V], make_first: Callable[[], V]) -> V:
     """The active version; the first caller on a new database installs ``make_first()`` as version 1."""
     table: Any = model  # any mapped class with ``version``, ``active`` and ``body``
-    found = session.scalar(select(table).where(table.active.is_(True)))
+    found = session.scalar(_active_of(table))
     if found is not None:
         return cast(V, found)
     return get_or_create(session, select(table).where(table.version == 1), make_first)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -116,10 +116,13 @@ def probabilities(session: Session, leads: Sequence[Lead], weight: float) -> lis
     return [found.get(lead.id) for lead in leads]
 
 
+_EVENTS_OF = select(BehaviourEvent).where(BehaviourEvent.lead_id.in_(bindparam("ids", expanding=True)))
+
+
 def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[BehaviourEvent]]:
     grouped: dict[int, list[BehaviourEvent]] = {i: [] for i in lead_ids}
     if lead_ids:
-        for event in session.scalars(select(BehaviourEvent).where(BehaviourEvent.lead_id.in_(lead_ids))):
+        for event in session.scalars(_EVENTS_OF, {"ids": list(lead_ids)}):
             grouped[event.lead_id].append(event)
     return grouped
 

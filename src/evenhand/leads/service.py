@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -91,8 +91,13 @@ def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, s
     """The leads already there with the rows' (source, external id). Two IN lists rather than a row-value
     IN, which SQLite answers by scanning the whole unique index; the pairs are then checked here."""
     pairs = {(r.source, r.external_id) for r in rows}
-    stmt = select(Lead).where(Lead.source.in_({s for s, _ in pairs}), Lead.external_id.in_({e for _, e in pairs}))
-    return {key: lead for lead in session.scalars(stmt) if (key := (lead.source, lead.external_id)) in pairs}
+    found = session.scalars(_BY_SOURCE_IDS, {"sources": list({s for s, _ in pairs}),
+                                             "ids": list({e for _, e in pairs})})
+    return {key: lead for lead in found if (key := (lead.source, lead.external_id)) in pairs}
+
+
+_BY_SOURCE_IDS = select(Lead).where(Lead.source.in_(bindparam("sources", expanding=True)),
+                                    Lead.external_id.in_(bindparam("ids", expanding=True)))
 
 
 def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
@@ -131,22 +136,31 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
     return results
 
 
+def _first_by(column: Any) -> Select[Any]:
+    """Per value of ``column``: the first lead with it, and that lead's original. min() per value rather
+    than ORDER BY id, which SQLite answers by walking the whole table in id order."""
+    earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
+        column.in_(bindparam("values", expanding=True))).group_by(column).subquery()
+    return select(earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
+        Lead, Lead.id == earliest.c.first)
+
+
+# Built once: building a statement costs more than running this one (see CONVENTIONS.md, hot paths).
+_FIRST_BY_KEY = {kind: _first_by(column) for kind, column in _KEY_COLUMNS.items()}
+
+
 def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[DedupKey]) -> None:
     """Link each new lead to the first earlier lead sharing one of its dedup keys — following that lead's
     own link to the original — with one query per key for the whole batch (new leads are already stored)."""
+    session.flush()  # the queries go to the connection directly, past the session's autoflush
     kinds = [k for k in dedup if k in _KEY_COLUMNS]
     first: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, value) -> (first lead's id, its original)
     for kind in kinds:
         values = {v for lead in leads if (v := getattr(lead, f"{kind}_key"))}
         if not values:
             continue
-        column = _KEY_COLUMNS[kind]
-        # min() per value rather than ORDER BY id, which SQLite answers by walking the whole table in id order
-        earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
-            column.in_(values)).group_by(column).subquery()
-        stmt = select(earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
-            Lead, Lead.id == earliest.c.first)
-        first |= {(kind, value): (lead_id, original) for value, lead_id, original in session.execute(stmt).tuples()}
+        rows = session.connection().execute(_FIRST_BY_KEY[kind], {"values": list(values)}).tuples()
+        first |= {(kind, value): (lead_id, original) for value, lead_id, original in rows}
     originals: dict[int, int] = {}  # new leads' originals, decided in id order
     for lead in sorted(leads, key=lambda x: x.id):
         earlier = [first[(k, v)] for k in kinds

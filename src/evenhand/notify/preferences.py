@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,9 +74,12 @@ def _endpoints(session: Session, user: User) -> list[NotifyEndpoint]:
     return _serving(_active_endpoints(session), user)
 
 
+_ACTIVE_ENDPOINTS = select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True)).order_by(NotifyEndpoint.id)
+_PREFERENCES = select(NotifyPreference).where(NotifyPreference.user_id.in_(bindparam("ids", expanding=True)))
+
+
 def _active_endpoints(session: Session) -> list[NotifyEndpoint]:
-    return list(session.scalars(select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True))
-                                .order_by(NotifyEndpoint.id)))
+    return list(session.scalars(_ACTIVE_ENDPOINTS))
 
 
 def _serving(endpoints: Sequence[NotifyEndpoint], user: User) -> list[NotifyEndpoint]:
@@ -104,8 +107,7 @@ class Directory:
 
     def __init__(self, session: Session, user_ids: Sequence[int]) -> None:
         ids = set(user_ids)
-        self._prefs = {p.user_id: p for p in session.scalars(
-            select(NotifyPreference).where(NotifyPreference.user_id.in_(ids)))} if ids else {}
+        self._prefs = {p.user_id: p for p in session.scalars(_PREFERENCES, {"ids": list(ids)})} if ids else {}
         self._endpoints = _active_endpoints(session)
 
     def targets(self, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:

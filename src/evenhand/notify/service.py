@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.config import get_settings
@@ -57,15 +57,19 @@ def send(session: Session, *, recipient_id: int, kind: str, title: str, body: st
     return send_all(session, [Message(recipient_id, kind, title, body, link, lead_id, key, params)])[0]
 
 
+# Built once: building a statement costs more than running these (see CONVENTIONS.md, hot paths).
+_BY_KEYS = select(Notification).where(Notification.idempotency_key.in_(bindparam("keys", expanding=True)))
+_USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
+
+
 def send_all(session: Session, messages: Sequence[Message]) -> list[Notification]:
     """``send`` for many messages at once: the recipients, their settings and the repeats are read once, and
     the inbox and outbox rows are written in one statement each."""
     if not messages:
         return []
     keys = [m.key or f"{m.kind}:{uuid.uuid4().hex}" for m in messages]
-    existing = {n.idempotency_key: n for n in session.scalars(
-        select(Notification).where(Notification.idempotency_key.in_(set(keys))))}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({m.recipient_id for m in messages})))}
+    existing = {n.idempotency_key: n for n in session.scalars(_BY_KEYS, {"keys": list(set(keys))})}
+    users = {u.id: u for u in session.scalars(_USERS, {"ids": list({m.recipient_id for m in messages})})}
     now, active = utcnow(), active_policies()
     out: list[Notification] = []
     fresh: list[Notification] = []

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -81,23 +81,34 @@ def save(session: Session, body: str, *, author: Principal | None, note: str = "
                              name=compiled.policy.name, body=body, note=note, affected_metrics=metrics)
 
 
+_STATES: Table = PoolStateRow.__table__  # type: ignore[assignment]
+_STATE = select(_STATES.c.state).where(_STATES.c.pool_id == bindparam("pool_id"))
+_STATE_LOCKED = _STATE.with_for_update()
+_SAVE_STATE = (update(_STATES).where(_STATES.c.pool_id == bindparam("pool"))
+               .values(state=bindparam("state"), seq=bindparam("seq"), updated_at=bindparam("at")))
+
+
 def _pool_state(session: Session, pool_id: str) -> PoolState:
-    stmt = select(PoolStateRow).where(PoolStateRow.pool_id == pool_id)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = session.scalar(stmt)
-    if row is None:
+    """The pool's state, read (and on PostgreSQL locked) through the connection; the first decision in a
+    pool creates its row."""
+    session.flush()
+    stmt = _STATE_LOCKED if session.get_bind().dialect.name == "postgresql" else _STATE
+    state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()
+    if state is None:
         get_or_create(session, select(PoolStateRow).where(PoolStateRow.pool_id == pool_id),
                       lambda: PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(),
                                            updated_at=utcnow()))
-        row = session.scalar(stmt)  # now locked on PostgreSQL
-        assert row is not None
-    return PoolState.from_dict(row.state)
+        session.flush()
+        state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()  # now locked on PostgreSQL
+        assert state is not None
+    return PoolState.from_dict(state)
 
 
 def _save_state(session: Session, state: PoolState, now: datetime) -> None:
-    session.execute(update(PoolStateRow).where(PoolStateRow.pool_id == state.pool_id)
-                    .values(state=state.to_dict(), seq=state.seq, updated_at=now))
+    """Written through the connection, like the read: no ORM copy of the row is kept to go stale."""
+    session.flush()
+    session.connection().execute(_SAVE_STATE, {"pool": state.pool_id, "state": state.to_dict(), "seq": state.seq,
+                                               "at": now})
 
 
 def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,

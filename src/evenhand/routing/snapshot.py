@@ -83,6 +83,7 @@ class Roster:
         self._side: _Side | None = None
         self._users: dict[tuple[Any, ...], list[RepState]] = {}
         self._counted: dict[int, RepState] = {}
+        self._quotas: dict[int, float] = {}
 
     def reps(self, narrow_to: CompiledPool | None = None, members: Callable[[RepState], bool] | None = None,
              also: Collection[int] = ()) -> list[RepState]:
@@ -102,7 +103,8 @@ class Roster:
         missing = list({rep.id: rep for rep in reps if rep.id not in self._counted}.values())
         if missing:
             self.session.flush()  # counts go to the connection directly, past the session's autoflush
-            counts = _counts(self.session, [rep.id for rep in missing], self.now, self.zone, self.high_value)
+            counts = _counts(self.session, [rep.id for rep in missing], self.now, self.zone, self.high_value,
+                             self._quotas)
             self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
 
     def assigned(self, rep_id: int, score: int) -> None:
@@ -123,7 +125,7 @@ class Roster:
             users = _USERS if narrow_to is None else _narrowed(_lists_in_sql(narrow_to), bool(also))
             conn = self.session.connection()
             self._side = self._side or _side_tables(conn, self.now, self.zone)
-            self._users[key] = _roster(conn, users, also, self._side)
+            self._users[key] = _roster(conn, users, also, self._side, self._quotas)
         return self._users[key]
 
 
@@ -142,7 +144,7 @@ _LINES = select(user_product_lines.c.user_id, ProductLine.code).join(
     ProductLine, ProductLine.id == user_product_lines.c.product_line_id)
 _USERS = (select(User.id, User.username, User.level, User.team_id, User.region_id, User.skills, User.active,
                  User.left_on, User.presence, User.presence_since, User.timezone, User.working_hours,
-                 User.max_open_leads, User.daily_lead_cap)
+                 User.max_open_leads, User.daily_lead_cap, User.monthly_quota)
           .where(User.role.in_(CARRIERS)).order_by(User.id))
 
 
@@ -185,10 +187,13 @@ def _side_tables(conn: Connection, now: datetime, zone: ZoneInfo) -> _Side:
         lines=_grouped(conn.execute(_LINES).tuples()))
 
 
-def _roster(conn: Connection, users: Select[Any], also: Collection[int], side: _Side) -> list[RepState]:
+def _roster(conn: Connection, users: Select[Any], also: Collection[int], side: _Side,
+            quotas: dict[int, float]) -> list[RepState]:
+    """The users as ``RepState``s (uncounted); their monthly quotas go into ``quotas``."""
     out = []
     for uid, username, level, team_id, region_id, skills, active, left_on, presence, since, tz, hours, cap_open, \
-            cap_day in conn.execute(users, {"also": list(also)} if also else {}).tuples():
+            cap_day, quota in conn.execute(users, {"also": list(also)} if also else {}).tuples():
+        quotas[uid] = float(quota or 0)
         team_name, dept_id, team_region = side.teams.get(team_id or 0, (None, None, None))
         out.append(RepState(
             id=uid, username=username, level=level.value, team=team_name,
@@ -213,13 +218,18 @@ def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
 _IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _HIGH = Lead.score >= bindparam("high_value")
 _TODAY = Lead.assigned_at >= bindparam("day")
-# Leads assigned today and this week, all and high-value (walks ix_leads_owner_assigned).
-_ASSIGNED = (select(Lead.owner_id, func.count(), func.sum(case((_TODAY, 1), else_=0)),
-                    func.sum(case((_HIGH, 1), else_=0)), func.sum(case((and_(_TODAY, _HIGH), 1), else_=0)))
-             .where(Lead.owner_id.in_(_IDS), Lead.assigned_at >= bindparam("week")).group_by(Lead.owner_id))
-_OPEN = (select(Lead.owner_id, func.count()).where(Lead.owner_id.in_(_IDS), Lead.status.in_(OPEN))
-         .group_by(Lead.owner_id))
-_QUOTAS = select(User.id, User.monthly_quota).where(User.id.in_(_IDS))
+_WEEK = Lead.assigned_at >= bindparam("week")
+_OPEN = Lead.status.in_(OPEN)
+
+
+def _n(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+# Leads assigned this week and today, all and high-value, and open leads: the members' own rows, through
+# ix_leads_owner_assigned.
+_LEADS = (select(Lead.owner_id, _n(_WEEK), _n(_TODAY), _n(and_(_WEEK, _HIGH)), _n(and_(_TODAY, _HIGH)), _n(_OPEN))
+          .where(Lead.owner_id.in_(_IDS), or_(_WEEK, _OPEN)).group_by(Lead.owner_id))
 _WON = Opportunity.stage == Stage.WON
 _IN_WINDOW = Opportunity.closed_at >= bindparam("since")
 # Wins and closed deals in the window, and the amount won since the month began (ix_opportunities_owner_closed).
@@ -231,24 +241,22 @@ _RECORDS = (select(Opportunity.owner_id, func.sum(case((and_(_WON, _IN_WINDOW), 
             .group_by(Opportunity.owner_id))
 
 
-def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
-            high_value: int) -> dict[int, dict[str, Any]]:
+def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo, high_value: int,
+            quotas: dict[int, float]) -> dict[int, dict[str, Any]]:
     today = as_utc(now).astimezone(zone).date()
     conn = session.connection()
     params = {"ids": list(ids), "high_value": high_value, "day": _day_start(today, zone),
               "week": _day_start(today - timedelta(days=today.weekday()), zone),
               "since": as_utc(now) - timedelta(days=WIN_WINDOW_DAYS), "month": _day_start(today.replace(day=1), zone)}
     out: dict[int, dict[str, Any]] = {rep: {} for rep in ids}
-    for owner, week, day, high_week, high_day in conn.execute(_ASSIGNED, params).tuples():
-        out[owner] |= {"leads_this_week": int(week), "leads_today": int(day or 0),
-                       "high_value_this_week": int(high_week or 0), "high_value_today": int(high_day or 0)}
-    for owner, n in conn.execute(_OPEN, params).tuples():
-        out[owner or 0]["open_leads"] = int(n)  # owner is never NULL here: the query asks for these ids
-    quotas = dict(conn.execute(_QUOTAS, params).tuples().all())
+    for owner, week, day, high_week, high_day, open_ in conn.execute(_LEADS, params).tuples():
+        out[owner or 0] |= {"leads_this_week": int(week or 0), "leads_today": int(day or 0),  # owner: one of ids
+                            "high_value_this_week": int(high_week or 0), "high_value_today": int(high_day or 0),
+                            "open_leads": int(open_ or 0)}
     records = {owner: (int(w or 0), int(n or 0), float(amount or 0))
                for owner, w, n, amount in conn.execute(_RECORDS, params).tuples()}
     for rep in ids:
         wins, deals, won = records.get(rep, (0, 0, 0.0))
-        quota = float(quotas.get(rep) or 0)
+        quota = quotas.get(rep, 0.0)
         out[rep] |= {"wins": wins, "deals": deals, "quota_attainment": won / quota if quota > 0 else None}
     return out
