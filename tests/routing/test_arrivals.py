@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
@@ -18,7 +18,7 @@ from evenhand.db import new_session, session_scope
 from evenhand.kit import audit
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Lead, Role, RoutingDecision, User
-from evenhand.routing.arrivals import Arrivals
+from evenhand.routing.arrivals import Arrivals, Routed
 from tests.routing.test_router import company
 
 
@@ -43,6 +43,24 @@ def _writes_held(engine: Engine) -> Iterator[None]:
         session.close()
 
 
+def _forms(engine: Engine) -> Principal:
+    """The company of tests/routing/test_router.py, and a web-form principal (any existing user)."""
+    with session_scope(engine) as session:
+        company(session)
+        user_id = session.scalar(select(func.min(User.id)))
+    assert user_id is not None
+    return Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
+
+
+def _posted_together(engine: Engine, arrivals: Arrivals, actors: list[Principal]) -> list[Future[Routed]]:
+    """One lead per actor, posted at once while the write path is held, so they queue up."""
+    with ThreadPoolExecutor(len(actors)) as pool, _writes_held(engine):
+        futures = [pool.submit(arrivals.take, _lead(n), actor=actor, dedup=["email"])
+                   for n, actor in enumerate(actors)]
+        threading.Event().wait(0.5)  # everyone is queued behind the held lock
+    return futures
+
+
 def _transactions(engine: Engine) -> list[int]:
     commits: list[int] = []
     event.listen(engine, "commit", lambda _conn: commits.append(1))
@@ -51,17 +69,10 @@ def _transactions(engine: Engine) -> list[int]:
 
 @pytest.mark.slow
 def test_leads_posted_together_are_written_together_and_each_routed_once(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        company(session)
-        user_id = session.scalar(select(func.min(User.id)))
-    actor = Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
-    arrivals = Arrivals(engine)
+    actor = _forms(engine)
     commits = _transactions(engine)
     posted = 12
-    with ThreadPoolExecutor(posted) as pool, _writes_held(engine):
-        futures = [pool.submit(arrivals.take, _lead(n), actor=actor, dedup=["email"]) for n in range(posted)]
-        threading.Event().wait(0.5)  # everyone is queued behind the held lock
-    results = [f.result(timeout=60) for f in futures]
+    results = [f.result(timeout=60) for f in _posted_together(engine, Arrivals(engine), [actor] * posted)]
     assert len(commits) <= 3  # the first lead alone, then the rest together (give or take one straggler)
     assert all(intake.created for intake, _ in results)
     assert len({intake.lead.id for intake, _ in results}) == posted
@@ -78,16 +89,9 @@ def test_leads_posted_together_are_written_together_and_each_routed_once(engine:
 
 @pytest.mark.slow
 def test_a_lead_that_cannot_be_written_fails_alone(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        company(session)
-        user_id = session.scalar(select(func.min(User.id)))
-    good = Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
+    good = _forms(engine)
     ghost = Principal(user_id=999_999, username="ghost", display_name="不存在", role=Role.OPS, via="token")
-    arrivals = Arrivals(engine)
-    with ThreadPoolExecutor(6) as pool, _writes_held(engine):
-        futures = [pool.submit(arrivals.take, _lead(n), actor=ghost if n == 3 else good, dedup=[])
-                   for n in range(6)]
-        threading.Event().wait(0.5)
+    futures = _posted_together(engine, Arrivals(engine), [ghost if n == 3 else good for n in range(6)])
     with pytest.raises(IntegrityError):  # the audit entry names a user who does not exist
         futures[3].result(timeout=60)
     written = [futures[n].result(timeout=60)[0].lead.external_id for n in (0, 1, 2, 4, 5)]
@@ -97,10 +101,7 @@ def test_a_lead_that_cannot_be_written_fails_alone(engine: Engine) -> None:
 
 
 def test_one_lead_on_its_own_is_written_at_once(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        company(session)
-        user_id = session.scalar(select(func.min(User.id)))
-    actor = Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
+    actor = _forms(engine)
     commits = _transactions(engine)
     intake, decision = Arrivals(engine).take(_lead(1), actor=actor, dedup=[])
     assert intake.created and decision is not None and decision.id is not None
