@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+import pytest
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
@@ -134,3 +135,22 @@ def test_a_batch_of_intakes_is_stored_as_single_intakes_are(engine: Engine) -> N
     with session_scope(engine, readonly=True) as session:
         count, broken = audit.verify(session)
         assert broken is None and count > 40
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("pg", marks=pytest.mark.pg)], indirect=True)
+def test_routing_takes_the_audit_chain_lock_before_a_pool_row(engine: Engine) -> None:
+    """Intake appends to the chain before it locks a pool; a reassignment locks the pool before it appends.
+    Both take the chain's lock first, so the two cannot deadlock on PostgreSQL."""
+    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                "AND objid = :k")
+    with session_scope(engine) as session:
+        company(session)
+    with session_scope(engine) as session:
+        assert session.execute(held, {"k": audit._LOCK_KEY}).scalar() == 0
+        service.Router(session, now=NOW).route_all([])  # nothing to route: no lock
+        assert session.execute(held, {"k": audit._LOCK_KEY}).scalar() == 0
+        lead = session.scalars(select(Lead).where(Lead.external_id == "new-0")).one()
+        router = service.Router(session, now=NOW)
+        router._match(lead)  # reads (and locks) the lead's pool state
+        assert session.execute(held, {"k": audit._LOCK_KEY}).scalar() == 1
+        session.rollback()

@@ -40,7 +40,11 @@ FILED_BODIES: dict[str, str] = {
 
 
 def _locked(session: Session, stmt: Any) -> Any:
-    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
+    """Rows read for a change, locked on PostgreSQL — after the audit chain, the order every writer keeps."""
+    if session.get_bind().dialect.name != "postgresql":
+        return stmt
+    audit.lock(session)
+    return stmt.with_for_update()
 
 
 def window_closes(decision: RoutingDecision, window: timedelta) -> datetime:

@@ -82,6 +82,19 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
 
 
 _TAIL = "evenhand.audit.tail"
+_LOCKED = "evenhand.audit.locked"
+
+
+def lock(session: Session) -> None:
+    """Take the chain's lock for the rest of the transaction (PostgreSQL; SQLite's writer already holds the
+    database). A writer that will append, and also locks rows of its own, takes this first: every writer
+    then locks in the same order — chain, then rows — and two cannot deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if session.info.get(_LOCKED) is not transaction:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        session.info[_LOCKED] = transaction
 _LAST = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
 
 
@@ -92,8 +105,7 @@ def _tail(session: Session) -> tuple[int, str] | None:
     cached = session.info.get(_TAIL)
     if cached is not None and cached[0] is session.get_transaction() and not session.in_nested_transaction():
         return cached[1], cached[2]
-    if session.get_bind().dialect.name == "postgresql":  # held until the transaction ends
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    lock(session)
     row = session.execute(_LAST).first()
     return (row[0], row[1]) if row else None
 

@@ -90,7 +90,9 @@ _SAVE_STATE = (update(_STATES).where(_STATES.c.pool_id == bindparam("pool"))
 
 def _pool_state(session: Session, pool_id: str) -> PoolState:
     """The pool's state, read (and on PostgreSQL locked) through the connection; the first decision in a
-    pool creates its row."""
+    pool creates its row. The audit chain is locked first: every routing writer appends to it, and taking
+    it before the pool's row keeps one lock order for all of them."""
+    audit.lock(session)
     session.flush()
     stmt = _STATE_LOCKED if session.get_bind().dialect.name == "postgresql" else _STATE
     state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()
@@ -412,6 +414,7 @@ def reassignable(session: Session, principal: Principal, lead_id: int) -> Lead:
     reassign it, ``Forbidden`` when they may read it but not reassign it."""
     stmt = select(Lead).where(Lead.id == lead_id)
     if session.get_bind().dialect.name == "postgresql":
+        audit.lock(session)  # the chain before the lead's row: the order every routing writer keeps
         stmt = stmt.with_for_update()
     lead = session.scalar(stmt)
     if lead is not None and may_reassign(session, principal, lead):
