@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from evenhand.appeals.metrics import Figures
 from evenhand.i18n import N_
 from evenhand.models import AppealStatus
 from evenhand.org.schemas import DbId, Strict
@@ -94,16 +96,7 @@ class AppealDetail(AppealRead):
     decision: dict[str, Any] | None
 
 
-class Figures(BaseModel):
-    count: int
-    open: int
-    decided: int
-    withdrawn: int
-    median_hours: float | None
-    mean_hours: float | None
-    outcomes: dict[str, float | None]
-
-
+@dataclass(frozen=True, slots=True)
 class TeamFigures(Figures):
     team_id: int | None
     team: str | None
