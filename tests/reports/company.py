@@ -69,7 +69,7 @@ def build(engine: Engine) -> Company:
 def intake(session: Session, n: int, region: str = "east", **fields: object) -> Lead:
     data = LeadCreate(source="website", external_id=f"R{n}", company=f"公司{n}", region=region, company_size=50,
                       **fields)  # type: ignore[arg-type]
-    result, _ = flows.intake_and_route(session, data, actor=None, dedup=[])
+    result, _ = flows.intake_and_route_many(session, [data], actor=None, dedup=[])[0]
     return result.lead
 
 

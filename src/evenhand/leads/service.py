@@ -121,8 +121,7 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
             fresh.append(known[pair])
             results.append(Intake(known[pair], created=True))
         session.add_all(fresh)
-        session.flush()
-        _link_duplicates(session, fresh, dedup)
+        _link_duplicates(session, fresh, dedup)  # flushes: the new leads get their ids
         if progress:
             progress(len(chunk))
     created = [r.lead for r in results if r.created]

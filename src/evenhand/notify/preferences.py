@@ -154,10 +154,6 @@ def rate_limits(session: Session, rows: Sequence[tuple[str, Channel, int | None]
     return out
 
 
-def quiet_until(session: Session, user: User, now: datetime) -> datetime | None:
-    return Directory(session, [user.id]).quiet_until(user, now)
-
-
 # --- a person's settings ---------------------------------------------------------------------------
 
 

@@ -95,9 +95,12 @@ class Arrivals:
                 waiting.woken.set()
 
     def _write(self, group: list[_Waiting]) -> None:
+        ordered = sorted(group, key=_key)  # stable: arrival order within each actor
+        # One batch per actor and dedup rule: each audit entry names its own actor.
+        chunks = [list(run) for _, run in groupby(ordered, key=_key)]
         try:
             with session_scope(self._engine) as session:
-                results = [result for chunk in _by_actor_and_dedup(group)
+                results = [result for chunk in chunks
                            for result in flows.intake_and_route_many(session, [w.data for w in chunk],
                                                                      actor=chunk[0].actor, dedup=chunk[0].dedup)]
         except Exception as exc:  # find the lead that failed, and write the others without it
@@ -107,7 +110,7 @@ class Arrivals:
             for waiting in group:
                 self._write_alone(waiting)
             return
-        for waiting, result in zip(_in_written_order(group), results, strict=True):
+        for waiting, result in zip(ordered, results, strict=True):
             waiting.result = result
 
     def _write_alone(self, waiting: _Waiting) -> None:
@@ -133,12 +136,3 @@ def arrivals_for(engine: Engine) -> Arrivals:
 
 def _key(waiting: _Waiting) -> tuple[int, tuple[str, ...]]:
     return waiting.actor.user_id, waiting.dedup
-
-
-def _in_written_order(group: list[_Waiting]) -> list[_Waiting]:
-    return sorted(group, key=_key)  # stable: arrival order within each actor
-
-
-def _by_actor_and_dedup(group: list[_Waiting]) -> list[list[_Waiting]]:
-    """Leads of one actor and dedup rule are written in one batch (the audit names the actor)."""
-    return [list(chunk) for _, chunk in groupby(_in_written_order(group), key=_key)]

@@ -14,12 +14,6 @@ from evenhand.org import service as org_service
 from evenhand.routing import service as routing_service
 
 
-def intake_and_route(session: Session, data: LeadCreate, *, actor: Principal | None,
-                     dedup: Sequence[str]) -> tuple[lead_service.Intake, RoutingDecision | None]:
-    """A new lead is routed on arrival; a repeat (same source and external id) keeps its owner."""
-    return intake_and_route_many(session, [data], actor=actor, dedup=dedup)[0]
-
-
 def intake_and_route_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
                           dedup: Sequence[str]) -> list[tuple[lead_service.Intake, RoutingDecision | None]]:
     """Take a batch in and route every lead it created, in arrival order, in the caller's transaction."""
