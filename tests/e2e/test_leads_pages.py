@@ -78,7 +78,7 @@ def test_a_rep_reads_why_a_lead_went_elsewhere(server: Server, page: Page) -> No
     sign_in(page, server.base, "admin")
     page.goto(f"{server.base}/routing")
     expect(page.get_by_test_id("decision-feed")).to_contain_text("无锡精密机械有限公司")
-    page.get_by_text("无锡精密机械有限公司").click()
+    page.get_by_role("link", name="无锡精密机械有限公司").click()
     expect(page).to_have_url(re.compile(rf"/routing/decisions/{decision_id}$"))
     expect(page.get_by_test_id("decision-summary")).to_contain_text("无锡精密机械有限公司")
     expect(page.get_by_test_id("verdicts")).to_contain_text("张伟")

@@ -78,8 +78,11 @@ def routing_page(request: Request) -> RedirectResponse | None:
               {{ props.value }}</a></q-td>""")
 
         def refresh() -> None:
-            table.rows = _feed_rows(principal, tr)
-            table.update()
+            # redraw only when the feed moved: a redraw under the pointer swallows a click on a company
+            rows = _feed_rows(principal, tr)
+            if rows != table.rows:
+                table.rows = rows
+                table.update()
 
         ui.timer(REFRESH_SECONDS, refresh)
     return None
