@@ -33,8 +33,9 @@ class Lead(IdMixin, CreatedMixin, Base):
     __tablename__ = "leads"
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
+        # routing's per-rep counts, each read from its index alone: open leads, and leads this week and today
         Index("ix_leads_owner_status", "owner_id", "status"),
-        Index("ix_leads_owner_assigned", "owner_id", "assigned_at"),  # routing's per-rep daily/weekly counts
+        Index("ix_leads_owner_assigned", "owner_id", "assigned_at", "score"),
     )
     source: Mapped[str] = mapped_column(String(40), index=True)
     external_id: Mapped[str] = mapped_column(String(120))

@@ -226,10 +226,12 @@ def _n(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-# Leads assigned this week and today, all and high-value, and open leads: the members' own rows, through
-# ix_leads_owner_assigned.
-_LEADS = (select(Lead.owner_id, _n(_WEEK), _n(_TODAY), _n(and_(_WEEK, _HIGH)), _n(and_(_TODAY, _HIGH)), _n(_OPEN))
-          .where(Lead.owner_id.in_(_IDS), or_(_WEEK, _OPEN)).group_by(Lead.owner_id))
+# Two statements, each answered from one index without reading a lead row: leads assigned this week and
+# today, all and high-value (ix_leads_owner_assigned), and open leads (ix_leads_owner_status). One statement
+# with ``assigned this week OR open`` would read every row of the rep's history.
+_ASSIGNED = (select(Lead.owner_id, func.count(), _n(_TODAY), _n(_HIGH), _n(and_(_TODAY, _HIGH)))
+             .where(Lead.owner_id.in_(_IDS), _WEEK).group_by(Lead.owner_id))
+_OPEN_LEADS = select(Lead.owner_id, func.count()).where(Lead.owner_id.in_(_IDS), _OPEN).group_by(Lead.owner_id)
 _WON = Opportunity.stage == Stage.WON
 _IN_WINDOW = Opportunity.closed_at >= bindparam("since")
 # Wins and closed deals in the window, and the amount won since the month began (ix_opportunities_owner_closed).
@@ -248,11 +250,13 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
     params = {"ids": list(ids), "high_value": high_value, "day": _day_start(today, zone),
               "week": _day_start(today - timedelta(days=today.weekday()), zone),
               "since": as_utc(now) - timedelta(days=WIN_WINDOW_DAYS), "month": _day_start(today.replace(day=1), zone)}
-    out: dict[int, dict[str, Any]] = {rep: {} for rep in ids}
-    for owner, week, day, high_week, high_day, open_ in conn.execute(_LEADS, params).tuples():
-        out[owner or 0] |= {"leads_this_week": int(week or 0), "leads_today": int(day or 0),  # owner: one of ids
-                            "high_value_this_week": int(high_week or 0), "high_value_today": int(high_day or 0),
-                            "open_leads": int(open_ or 0)}
+    out: dict[int, dict[str, Any]] = {rep: {"leads_this_week": 0, "leads_today": 0, "high_value_this_week": 0,
+                                            "high_value_today": 0, "open_leads": 0} for rep in ids}
+    for owner, week, day, high_week, high_day in conn.execute(_ASSIGNED, params).tuples():
+        out[owner or 0] |= {"leads_this_week": int(week), "leads_today": int(day or 0),  # owner: one of ids
+                            "high_value_this_week": int(high_week or 0), "high_value_today": int(high_day or 0)}
+    for owner, open_ in conn.execute(_OPEN_LEADS, {"ids": params["ids"]}).tuples():
+        out[owner or 0]["open_leads"] = int(open_)
     records = {owner: (int(w or 0), int(n or 0), float(amount or 0))
                for owner, w, n, amount in conn.execute(_RECORDS, params).tuples()}
     for rep in ids:
