@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -26,18 +28,64 @@ GENESIS = "0" * 64
 _LOCK_KEY = 0x65_76_65_6E  # "even"
 
 
-def _settle(number: str, settled: list[int]) -> int | float:
-    """Whole-number floats become ints (noted in ``settled``): PostgreSQL's JSONB gives 1e16 back as
-    10000000000000000, and a payload must hash the same before and after it is stored."""
+def _settle(number: str) -> int | float:
+    """Whole-number floats become ints: PostgreSQL's JSONB gives 1e16 back as 10000000000000000, and a
+    payload must hash the same before and after it is stored."""
     value = float(number)
-    if value.is_integer():
-        settled.append(1)
-        return int(value)
-    return value
+    return int(value) if value.is_integer() else value
 
 
 def canonical(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 text: ``json.dumps(value, sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"), default=str)``, which is what every hash in the chain was taken over."""
+    fast = _fast(value)
+    return fast.decode() if fast is not None else _canonical_json(value)
+
+
+def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_FAST = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+# The numbers orjson writes differently from ``json``: below 1e-4 (1e-5 is 0.00001 to orjson, 1e-05 to
+# ``json``) and those with an exponent. Found in a string, they only send the value the slow way.
+_UNLIKE_JSON = re.compile(rb"[0-9]e[-+]|0\.0000")
+# A whole-number float, as orjson writes it between two delimiters (its output has no spaces).
+_WHOLE = re.compile(rb"(?<=[:,\[])(-?[0-9]+)\.0(?=[,}\]])")
+
+
+def _fast(value: Any) -> bytes | None:
+    """The canonical form by orjson — an order of magnitude faster on decision evidence — where it is byte
+    for byte what ``json`` writes: plain JSON values and no number of the kinds above. Anything else
+    (datetimes, dataclasses, non-string keys, integers beyond 64 bits, sets) makes orjson refuse and goes
+    through ``json``. One difference cannot be seen in the output: orjson writes NaN and the infinities as
+    null, ``json`` as NaN and Infinity (which PostgreSQL cannot store). ``append`` stores them as null
+    either way, and ``first_break`` accepts entries hashed over ``json``'s NaN."""
+    try:
+        out = orjson.dumps(value, option=_FAST)
+    except TypeError:
+        return None
+    if (b"e-" in out or b"e+" in out or b"0.0000" in out) and _UNLIKE_JSON.search(out):
+        return None
+    return out
+
+
+def _stored(payload: dict[str, Any]) -> tuple[str, Any]:
+    """The payload as it will be stored and read back, and its canonical form. Whole-number floats become
+    ints (``_settle``)."""
+    fast = _fast(payload)
+    if fast is not None:
+        data = orjson.loads(fast)
+        if b".0" not in fast or not _WHOLE.search(fast):
+            return fast.decode(), data
+        settled = _WHOLE.sub(lambda m: str(int(m[1])).encode(), fast)  # -0.0 becomes 0, as int(-0.0) does
+        data_settled = orjson.loads(settled)
+        if data_settled == data:  # 1 == 1.0, but a string the pattern changed is not what it was
+            return settled.decode(), data_settled
+    # Read back what ``json`` wrote, and take the canonical form of that: NaN and Infinity become null, as
+    # in ``_fast``, and keys that were not strings come back as strings, sorted as strings.
+    data = json.loads(_canonical_json(payload), parse_float=_settle, parse_constant=lambda _: None)
+    return canonical(data), data
 
 
 def entry_hash(prev_hash: str, seq: int, at: datetime, actor_id: int | None, action: str,
@@ -62,12 +110,8 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
     flush, so a batch of entries goes to the database as one statement."""
     last = _tail(session)
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    # Round-trip through JSON so the stored payload is exactly what was hashed.
-    canon = canonical(payload or {})
-    settled: list[int] = []
-    data = json.loads(canon, parse_float=lambda number: _settle(number, settled))
-    if settled:  # a whole-number float became an int: hash what is stored
-        canon = canonical(data)
+    # The stored payload is parsed from the canonical form, so it is exactly what was hashed.
+    canon, data = _stored(payload or {})
     when = as_utc(at or utcnow())
     sid = None if subject_id is None else str(subject_id)
     entry = AuditEntry(seq=seq, at=when, actor_id=actor_id, action=action, subject_type=subject_type,
@@ -124,7 +168,9 @@ def first_break(entries: Iterable[AuditEntry]) -> Broken | None:
             return Broken(expected_seq, N_("an entry is missing before the next one"))
         if e.prev_hash != prev:
             return Broken(e.seq, N_("prev_hash does not match the previous entry's hash"))
-        if entry_hash(prev, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, e.payload) != e.hash:
+        if entry_hash(prev, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, e.payload) != e.hash \
+                and _hash(prev, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id,
+                          _canonical_json(e.payload)) != e.hash:  # NaN written by ``json`` (see ``_fast``)
             return Broken(e.seq, N_("content does not match its hash"))
         prev, expected_seq = e.hash, expected_seq + 1
     return None
