@@ -7,6 +7,7 @@ Requests, CLI commands and jobs each open one session with :func:`session_scope`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -50,7 +51,14 @@ def _json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+# An integer of 19 digits or more, which orjson might read as a float (it keeps 64 bits): ``json`` reads it.
+# A string holding such a run of digits is only read the slower way.
+_LONG_INTEGER = re.compile(r"(?<![0-9.])-?[0-9]{19,}(?![0-9.eE])")
+
+
 def _json_loads(text: str | bytes) -> Any:
+    if _LONG_INTEGER.search(text if isinstance(text, str) else text.decode()):
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # NaN and Infinity, which ``json`` wrote and orjson does not read

@@ -50,8 +50,7 @@ _FAST = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASS
 # The numbers orjson writes differently from ``json``: below 1e-4 (1e-5 is 0.00001 to orjson, 1e-05 to
 # ``json``) and those with an exponent. Found in a string, they only send the value the slow way.
 _UNLIKE_JSON = re.compile(rb"[0-9]e[-+]|0\.0000")
-# A whole-number float, as orjson writes it between two delimiters (its output has no spaces).
-_WHOLE = re.compile(rb"(?<=[:,\[])(-?[0-9]+)\.0(?=[,}\]])")
+_NEGATIVE_ZERO = re.compile(rb"-0\.0(?![0-9])")
 
 
 def _fast(value: Any) -> bytes | None:
@@ -71,17 +70,15 @@ def _fast(value: Any) -> bytes | None:
 
 
 def _stored(payload: dict[str, Any]) -> tuple[str, Any]:
-    """The payload as it will be stored and read back, and its canonical form. Whole-number floats become
-    ints (``_settle``)."""
+    """The payload as it will be stored and read back, and its canonical form.
+
+    What PostgreSQL's JSONB changes must not be in it: JSONB keeps 1.0 as 1.0 but writes 1e16 out in full
+    (10000000000000000, an int when read back) and -0.0 as 0.0. orjson's form has neither an exponent (see
+    ``_fast``) nor, when this takes it, a -0.0; ``json``'s form is read back with every whole-number float
+    made an int (``_settle``), as it always was."""
     fast = _fast(payload)
-    if fast is not None:
-        data = orjson.loads(fast)
-        if b".0" not in fast or not _WHOLE.search(fast):
-            return fast.decode(), data
-        settled = _WHOLE.sub(lambda m: str(int(m[1])).encode(), fast)  # -0.0 becomes 0, as int(-0.0) does
-        data_settled = orjson.loads(settled)
-        if data_settled == data:  # 1 == 1.0, but a string the pattern changed is not what it was
-            return settled.decode(), data_settled
+    if fast is not None and not (b"-0.0" in fast and _NEGATIVE_ZERO.search(fast)):
+        return fast.decode(), orjson.loads(fast)
     # Read back what ``json`` wrote, and take the canonical form of that: NaN and Infinity become null, as
     # in ``_fast``, and keys that were not strings come back as strings, sorted as strings.
     data = json.loads(_canonical_json(payload), parse_float=_settle, parse_constant=lambda _: None)
