@@ -127,14 +127,15 @@ def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[Beha
     return grouped
 
 
-def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None) -> None:
-    """Score with the active model as of ``now`` (default: this moment) and store score and explanation."""
+def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None, new: bool = False) -> None:
+    """Score with the active model as of ``now`` (default: this moment) and store score and explanation.
+    ``new``: the leads were taken in by this transaction, so no behaviour event can name them yet."""
     if not leads:
         return
     model = active(session)
     compiled = compiled_body(model.body)
     at = now or utcnow()
-    events = _events_of(session, [lead.id for lead in leads])
+    events = {lead.id: [] for lead in leads} if new else _events_of(session, [lead.id for lead in leads])
     for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
         result = score(facts(lead, events[lead.id]), compiled, at, probability)
         lead.score, lead.score_points = result.total, points_bytes(compiled, result)

@@ -125,7 +125,7 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
         if progress:
             progress(len(chunk))
     created = [r.lead for r in results if r.created]
-    scoring_service.score_leads(session, created)
+    scoring_service.score_leads(session, created, new=True)
     for lead in created:
         audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                      payload={"source": lead.source, "external_id": lead.external_id,

@@ -132,19 +132,19 @@ class Roster:
 # --- the roster: who, where, when they work, whether they are here -------------------------------
 # Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which costs more
 # than the queries themselves here (a few hundred microseconds per decision).
-
-_TEAMS = select(Team.id, Team.name, Team.department_id, Team.region_id)
-_DEPARTMENTS = select(Department.id, Department.code)
-_REGIONS = select(Region.id, Region.code)
 _GRANTS = select(UserGrant.user_id, UserGrant.grant).where(
     or_(UserGrant.expires_at.is_(None), UserGrant.expires_at > bindparam("now")))
 _LEAVES = select(Leave.user_id, Leave.starts_on, Leave.ends_on).where(
     Leave.ends_on >= bindparam("from_day"), Leave.starts_on <= bindparam("to_day"))
 _LINES = select(user_product_lines.c.user_id, ProductLine.code).join(
     ProductLine, ProductLine.id == user_product_lines.c.product_line_id)
-_USERS = (select(User.id, User.username, User.level, User.team_id, User.region_id, User.skills, User.active,
-                 User.left_on, User.presence, User.presence_since, User.timezone, User.working_hours,
+# Each user with their team's name, its department's code and their region's code (their own, else
+# their team's).
+_USERS = (select(User.id, User.username, User.level, Team.name, Department.code, Region.code, User.skills,
+                 User.active, User.left_on, User.presence, User.presence_since, User.timezone, User.working_hours,
                  User.max_open_leads, User.daily_lead_cap, User.monthly_quota)
+          .outerjoin(Team, Team.id == User.team_id).outerjoin(Department, Department.id == Team.department_id)
+          .outerjoin(Region, Region.id == func.coalesce(User.region_id, Team.region_id))
           .where(User.role.in_(CARRIERS)).order_by(User.id))
 
 
@@ -161,15 +161,10 @@ def _narrowed(lists: tuple[tuple[str, tuple[str, ...]], ...], with_also: bool) -
     if not lists:
         return _USERS
     met = and_(*[_IN_SQL[name].in_(values) for name, values in lists])
-    stmt = (_USERS.outerjoin(Team, Team.id == User.team_id)
-            .outerjoin(Department, Department.id == Team.department_id))
-    return stmt.where(or_(met, User.id.in_(bindparam("also", expanding=True))) if with_also else met)
+    return _USERS.where(or_(met, User.id.in_(bindparam("also", expanding=True))) if with_also else met)
 
 
 class _Side(NamedTuple):
-    teams: dict[int, tuple[str, int | None, int | None]]
-    departments: dict[int, str]
-    regions: dict[int, str]
     grants: dict[int, list[str]]
     leaves: dict[int, list[tuple[date, date]]]
     lines: dict[int, list[str]]
@@ -178,9 +173,6 @@ class _Side(NamedTuple):
 def _side_tables(conn: Connection, now: datetime, zone: ZoneInfo) -> _Side:
     today = as_utc(now).astimezone(zone).date()
     return _Side(
-        teams={i: (name, d, r) for i, name, d, r in conn.execute(_TEAMS).tuples()},
-        departments=dict(conn.execute(_DEPARTMENTS).tuples().all()),
-        regions=dict(conn.execute(_REGIONS).tuples().all()),
         grants=_grouped(conn.execute(_GRANTS, {"now": now}).tuples()),
         leaves=_grouped((u, (a, b)) for u, a, b in conn.execute(
             _LEAVES, {"from_day": today - timedelta(days=1), "to_day": today + timedelta(days=1)}).tuples()),
@@ -191,13 +183,11 @@ def _roster(conn: Connection, users: Select[Any], also: Collection[int], side: _
             quotas: dict[int, float]) -> list[RepState]:
     """The users as ``RepState``s (uncounted); their monthly quotas go into ``quotas``."""
     out = []
-    for uid, username, level, team_id, region_id, skills, active, left_on, presence, since, tz, hours, cap_open, \
-            cap_day, quota in conn.execute(users, {"also": list(also)} if also else {}).tuples():
+    for uid, username, level, team, department, region, skills, active, left_on, presence, since, tz, hours, \
+            cap_open, cap_day, quota in conn.execute(users, {"also": list(also)} if also else {}).tuples():
         quotas[uid] = float(quota or 0)
-        team_name, dept_id, team_region = side.teams.get(team_id or 0, (None, None, None))
         out.append(RepState(
-            id=uid, username=username, level=level.value, team=team_name,
-            department=side.departments.get(dept_id or 0), region=side.regions.get(region_id or team_region or 0),
+            id=uid, username=username, level=level.value, team=team, department=department, region=region,
             skills=tuple(skills or ()), product_lines=tuple(side.lines.get(uid, ())),
             grants=tuple(side.grants.get(uid, ())), active=active, left_on=left_on, presence=presence.value,
             presence_since=since, timezone=tz,
