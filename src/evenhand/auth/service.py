@@ -9,7 +9,7 @@ import secrets
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.passwords import digest, new_token, verify_password
@@ -66,21 +66,22 @@ def close_session(session: Session, *, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == digest(token)))
 
 
+# Every request runs one of these: built once (see CONVENTIONS.md, hot paths).
+_BY_SESSION = (select(WebSession, User).join(User, User.id == WebSession.user_id)
+               .where(WebSession.token_hash == bindparam("hash")))
+_BY_API_TOKEN = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                 .where(ApiToken.token_hash == bindparam("hash"), ApiToken.revoked_at.is_(None)))
+
+
 def from_session_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        select(WebSession, User).join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == digest(token))
-    ).first()
+    row = session.execute(_BY_SESSION, {"hash": digest(token)}).first()
     if row is None or as_utc(row.WebSession.expires_at) < utcnow() or not row.User.active:
         return None
     return principal_for(session, row.User, csrf_token=row.WebSession.csrf_token)
 
 
 def from_api_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_BY_API_TOKEN, {"hash": digest(token)}).first()
     if row is None or not row.User.active or row.ApiToken.role not in TOKEN_ROLES[row.User.role]:
         return None  # a user demoted since the token was minted loses what the token promised
     return principal_for(session, row.User, role=row.ApiToken.role, via="token")
