@@ -90,7 +90,8 @@ class TestAppend:
         {"float": 0.1, "one": 1.0, "small": 1e-7},
         {"keys": {"b": 1, "a": 2, "A": 3}, "list": [3, 1, 2], "empty": {}, "none": None, "bool": False},
         {"date": "2026-03-02", "amount": "12000.50"},
-    ], ids=["text", "ints", "floats", "structure", "strings"])
+        {"big": 2**70, "negative": -(2**66), "u64": 2**64 - 1, "digits": "12345678901234567890123"},
+    ], ids=["text", "ints", "floats", "structure", "strings", "integers beyond 64 bits"])
     def test_payloads_survive_the_round_trip_through_the_database(self, engine: Engine,
                                                                   payload: dict[str, Any]) -> None:
         with session_scope(engine) as session:
