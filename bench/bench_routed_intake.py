@@ -9,7 +9,8 @@ and 200 — each lead still gets its own decision, evidence and audit entries, i
 
 The organisation is bench/routed_org.py: 120 online reps in 15 teams under the shipped default policy,
 with two months of history. The raw baseline is one ``BEGIN IMMEDIATE; INSERT; COMMIT`` per row through
-the same engine (WAL, synchronous=NORMAL) — the floor any durable write pays here.
+the same engine (WAL, synchronous=FULL: a commit is on disk when it returns) — the floor any durable write
+pays here.
 """
 
 from __future__ import annotations

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from evenhand.db import is_sqlite, new_session, session_scope
+from evenhand import config
+from evenhand.db import is_sqlite, make_engine, new_session, session_scope
 from evenhand.models import Department
 from tests.builders import make_department
 
@@ -19,6 +23,23 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: every commit is on disk
+
+
+def test_sqlite_fsyncs_less_only_when_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENHAND_SQLITE_SYNCHRONOUS", "NORMAL")
+    config.get_settings.cache_clear()
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'normal.sqlite'}")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+        engine.dispose()
+        monkeypatch.setenv("EVENHAND_SQLITE_SYNCHRONOUS", "OFF")
+        config.get_settings.cache_clear()
+        with pytest.raises(ValidationError, match="sqlite_synchronous"):
+            config.get_settings()
+    finally:
+        config.get_settings.cache_clear()
 
 
 @SQLITE_ONLY

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     dedup_keys: list[Literal["email", "phone", "company"]] = ["email", "phone"]
     max_batch: int = Field(default=10_000, ge=1)
+    # The embedded SQLite fsyncs every commit (FULL): a lead answered with its assignment survives a power
+    # cut. NORMAL is faster and still never corrupts, but may lose the last commits when the machine dies.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     appeal_window_minutes: int = Field(default=120, ge=1)  # how long after an assignment a rep may appeal it
     # Notifications: the outbox worker, escalation per message kind (JSON, merged over the defaults in
     # notify/policy.py), and the delivery/ack thresholds below which ops are alerted.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
@@ -24,14 +24,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_conn: Any, _record: Any) -> None:
     # Python's sqlite3 opens transactions lazily; we take the write lock up front instead
     # (BEGIN IMMEDIATE) so two writers queue on busy_timeout rather than deadlocking on upgrade.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA synchronous={synchronous}")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
@@ -80,7 +80,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # connection is closed when returned, and opening one (with its PRAGMAs) costs more than a request.
             options = {"pool_size": 40, "max_overflow": 10} | options
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, get_settings().sqlite_synchronous))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
