@@ -15,6 +15,21 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 
 
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: EventKind
+    occurred_at: AwareDatetime | None = None
+    dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    detail: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+    @field_validator("dwell_seconds")
+    @classmethod
+    def _dwell_only_on_page_views(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value and info.data.get("kind") is not EventKind.PAGE_VIEW:
+            raise ValueError(N_("Only page views carry dwell time."))
+        return value
+
+
 class LeadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     _no_nul = field_validator("*")(no_nul)
@@ -30,6 +45,10 @@ class LeadCreate(BaseModel):
     industry: Short | None = None
     region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = None
     company_size: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    # What the contact did before becoming a lead, as the marketing platform saw it (site visits, a
+    # whitepaper, a webinar): recorded with the lead and counted in the score it is routed on. A lead
+    # posted again (same source and external id) is not changed, so its events are not added twice.
+    events: Annotated[list[EventCreate], Field(max_length=500)] = []
 
 
 class LeadRead(BaseModel):
@@ -61,21 +80,6 @@ class LeadRead(BaseModel):
     created_at: datetime
     assigned_at: datetime | None
     first_response_at: datetime | None
-
-
-class EventCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: EventKind
-    occurred_at: AwareDatetime | None = None
-    dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
-    detail: Annotated[str, StringConstraints(max_length=300)] | None = None
-
-    @field_validator("dwell_seconds")
-    @classmethod
-    def _dwell_only_on_page_views(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value and info.data.get("kind") is not EventKind.PAGE_VIEW:
-            raise ValueError(N_("Only page views carry dwell time."))
-        return value
 
 
 class EventRead(BaseModel):

@@ -11,7 +11,7 @@ the vectorised rescoring.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -127,15 +127,18 @@ def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[Beha
     return grouped
 
 
-def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None, new: bool = False) -> None:
+def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None,
+                events: Mapping[int, Sequence[BehaviourEvent]] | None = None) -> None:
     """Score with the active model as of ``now`` (default: this moment) and store score and explanation.
-    ``new``: the leads were taken in by this transaction, so no behaviour event can name them yet."""
+    ``events``: every event of these leads by lead id, when the caller holds them all (leads taken in by
+    this transaction have only those they came with); else they are read."""
     if not leads:
         return
     model = active(session)
     compiled = compiled_body(model.body)
     at = now or utcnow()
-    events = {lead.id: [] for lead in leads} if new else _events_of(session, [lead.id for lead in leads])
+    if events is None:
+        events = _events_of(session, [lead.id for lead in leads])
     for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
         result = score(facts(lead, events[lead.id]), compiled, at, probability)
         lead.score, lead.score_points = result.total, points_bytes(compiled, result)

@@ -48,7 +48,7 @@ def find(session: Session, *, source: str, external_id: str) -> Lead | None:
 
 
 def new_lead(data: LeadCreate) -> Lead:
-    lead = Lead(**data.model_dump())
+    lead = Lead(**data.model_dump(exclude={"events"}))
     lead.email_key, lead.phone_key = keys.email_key(data.email), keys.phone_key(data.phone)
     lead.company_key = keys.company_key(data.company)
     return lead
@@ -125,7 +125,8 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
         if progress:
             progress(len(chunk))
     created = [r.lead for r in results if r.created]
-    scoring_service.score_leads(session, created, new=True)
+    brought = _events_brought(session, [(r.lead, data) for r, data in zip(results, rows, strict=True) if r.created])
+    scoring_service.score_leads(session, created, events=brought)
     for lead in created:
         audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                      payload={"source": lead.source, "external_id": lead.external_id,
@@ -133,6 +134,23 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
                      actor_id=actor.user_id if actor else None, flush=False)
     session.flush()
     return results
+
+
+def _events_brought(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]]) -> dict[int, list[BehaviourEvent]]:
+    """The events new leads arrived with, stored and counted on them: by lead id, for scoring."""
+    brought = {lead.id: _new_events(lead, data.events) for lead, data in fresh}
+    session.add_all([event for events in brought.values() for event in events])
+    return brought
+
+
+def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:
+    rows = []
+    for data in events:
+        event = BehaviourEvent(lead_id=lead.id, kind=data.kind, occurred_at=data.occurred_at or utcnow(),
+                               dwell_seconds=data.dwell_seconds, detail=data.detail)
+        _aggregate(lead, event)
+        rows.append(event)
+    return rows
 
 
 def _first_by(column: Any) -> Select[Any]:
@@ -191,12 +209,7 @@ def _aggregate(lead: Lead, event: BehaviourEvent) -> None:
 
 def record_events(session: Session, lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:
     """Append behaviour events, update the lead's aggregates and rescore it."""
-    rows = []
-    for data in events:
-        event = BehaviourEvent(lead_id=lead.id, kind=data.kind, occurred_at=data.occurred_at or utcnow(),
-                               dwell_seconds=data.dwell_seconds, detail=data.detail)
-        _aggregate(lead, event)
-        rows.append(event)
+    rows = _new_events(lead, events)
     session.add_all(rows)
     session.flush()
     scoring_service.score_leads(session, [lead])
