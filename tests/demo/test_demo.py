@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from evenhand.demo import DEMO_PASSWORD
 from evenhand.kit import audit
+from evenhand.kit.clock import as_utc
 from evenhand.models import (
     Activity,
+    Appeal,
     Base,
     ChangeEntry,
     Contract,
@@ -28,9 +30,11 @@ from evenhand.models import (
     Notification,
     Opportunity,
     Region,
+    RoutingDecision,
     Team,
     User,
 )
+from evenhand.routing import service as routing_service
 from tests.demo.conftest import END, Built, build_into, disposing
 
 pytestmark = pytest.mark.slow
@@ -159,7 +163,7 @@ def test_presence_and_working_hours(engine: Engine) -> None:
 
 def test_nothing_happens_after_the_snapshot(engine: Engine) -> None:
     for column in (Lead.created_at, Activity.occurred_at, Notification.sent_at, Opportunity.closed_at,
-                   Contract.signed_at):
+                   Contract.signed_at, RoutingDecision.created_at, Appeal.created_at):
         assert scalar(engine, select(func.max(column))) <= SNAPSHOT
 
 
@@ -257,10 +261,15 @@ def test_nothing_in_the_data_names_the_incident(engine: Engine) -> None:
 
 
 def test_every_assigned_lead_was_notified_and_first_response_is_the_first_outbound_contact(engine: Engine) -> None:
-    assigned = count(engine, Lead, Lead.assigned_at.is_not(None))
-    notified = scalar(engine, select(func.count(func.distinct(Notification.lead_id))).where(
-        Notification.kind == "lead_assigned", Notification.channel == "app_push"))
-    assert notified == assigned
+    routed = select(RoutingDecision.lead_id)  # the go-live afternoon: evenhand's own message, in the inbox
+    handed_out = count(engine, Lead, Lead.assigned_at.is_not(None), Lead.id.not_in(routed))
+    pushed = scalar(engine, select(func.count(func.distinct(Notification.lead_id))).where(
+        Notification.kind == "lead_assigned", Notification.channel == "app_push", Notification.lead_id.not_in(routed)))
+    assert pushed == handed_out
+    routed_assigned = count(engine, RoutingDecision, RoutingDecision.outcome == "assigned")
+    told = scalar(engine, select(func.count(func.distinct(Notification.lead_id))).where(
+        Notification.kind == "lead_assigned", Notification.channel == "in_app", Notification.lead_id.in_(routed)))
+    assert told == routed_assigned > 0
     first_outbound = (select(func.min(Activity.occurred_at)).where(Activity.lead_id == Lead.id,
                                                                    Activity.direction == "outbound")
                       .scalar_subquery())
@@ -353,3 +362,32 @@ def test_the_build_is_in_the_audit_chain(engine: Engine) -> None:
         n, broken = audit.verify(session)
     assert n >= 1 and broken is None
     assert scalar(engine, text("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1")) == "demo.built"
+
+
+# --- the go-live afternoon ------------------------------------------------------------------------
+
+
+def test_the_last_afternoon_is_routed_by_evenhand_and_every_decision_replays(engine: Engine) -> None:
+    decisions = rows(engine, select(RoutingDecision.id, RoutingDecision.created_at, RoutingDecision.track,
+                                    RoutingDecision.outcome, RoutingDecision.kind))
+    assert len(decisions) >= 30
+    local_times = {as_utc(d.created_at).astimezone(SHANGHAI) for d in decisions}
+    assert {t.date() for t in local_times} == {END}  # a Friday
+    assert all(13 <= t.hour < 17 for t in local_times)
+    assert {d.track for d in decisions} == {"round_robin", "weighted"}
+    assert {d.kind for d in decisions} == {"intake"} and "assigned" in {d.outcome for d in decisions}
+    with Session(engine) as session:
+        for d in decisions:
+            recorded, again = routing_service.replay(session, d.id)
+            assert again == recorded, d.id
+    warm = count(engine, Lead, Lead.id.in_(select(RoutingDecision.lead_id)), Lead.webinars + Lead.downloads > 0)
+    assert warm >= 10  # leads that came with their site visits, downloads and webinars
+
+
+def test_the_afternoon_left_one_appeal_ruled_and_one_in_the_queue(engine: Engine) -> None:
+    appeals = rows(engine, select(Appeal.status, Appeal.created_at, Appeal.decided_at, Appeal.decision_id))
+    assert sorted(a.status for a in appeals) == ["open", "upheld"]
+    for a in appeals:
+        decided = scalar(engine, select(RoutingDecision.created_at).where(RoutingDecision.id == a.decision_id))
+        assert a.created_at - decided == timedelta(minutes=30)
+        assert a.decided_at is None or as_utc(a.decided_at) <= SNAPSHOT

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.passwords import hash_password
+from evenhand.demo.live import LIVE_TABLES, go_live
 from evenhand.demo.simulate import World, simulate
 from evenhand.demo.writer import write_tables
 from evenhand.i18n import N_
@@ -28,12 +29,13 @@ from evenhand.kit.clock import utcnow
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
-from evenhand.models import Lead, User
+from evenhand.models import Base, Lead, User
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
 DONE = N_("Demo company ready")
 SCORING = N_("Scoring the leads")
+GOING_LIVE = N_("Routing the last afternoon live")
 Progress = Callable[[str, float], None]
 
 
@@ -78,6 +80,8 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
                               lambda label, f: report(label, SIMULATION_SHARE + f * (1 - SIMULATION_SHARE)))
         report(SCORING, 0.95)
         _score(conn, end)
+        report(GOING_LIVE, 0.98)
+        counts = _go_live(conn, seed, end, scale, counts)
         _audit(conn, seed, end, scale, counts)
     report(DONE, 1.0)
     return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world))
@@ -92,6 +96,16 @@ def _score(conn: Connection, end: date) -> None:
         history = predict_service.history_dataset(session, now=_end_of(end))
         predict_service.train(session, history, seed=42)
         session.flush()
+
+
+def _go_live(conn: Connection, seed: int, end: date, scale: float, counts: dict[str, int]) -> dict[str, int]:
+    """The last working afternoon routed by evenhand (``demo.live``); the counts then include its rows."""
+    with Session(bind=conn) as session:
+        go_live(session, seed=seed, end=end, zone=ZoneInfo("Asia/Shanghai"), scale=scale)
+        session.flush()
+    tables = sorted(set(counts) | set(LIVE_TABLES))
+    return {table: conn.execute(select(func.count()).select_from(Base.metadata.tables[table])).scalar_one()
+            for table in tables}
 
 
 def _end_of(day: date) -> datetime:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+_FROZEN: ContextVar[datetime | None] = ContextVar("evenhand_frozen_clock", default=None)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _FROZEN.get() or datetime.now(UTC)
+
+
+@contextmanager
+def frozen(at: datetime) -> Iterator[None]:
+    """``utcnow()`` answers ``at`` inside the block, in this thread or task only: for work that happens in a
+    simulated past (the demo's go-live afternoon), so every stamp it writes is the moment it stands for."""
+    token = _FROZEN.set(as_utc(at))
+    try:
+        yield
+    finally:
+        _FROZEN.reset(token)
 
 
 def as_utc(value: datetime) -> datetime:
