@@ -385,8 +385,9 @@ def test_the_last_afternoon_is_routed_by_evenhand_and_every_decision_replays(eng
 
 
 def test_the_afternoon_left_one_appeal_ruled_and_one_in_the_queue(engine: Engine) -> None:
-    appeals = rows(engine, select(Appeal.status, Appeal.created_at, Appeal.decided_at, Appeal.decision_id))
-    assert sorted(a.status for a in appeals) == ["open", "upheld"]
+    appeals = rows(engine, select(Appeal.status, Appeal.created_at, Appeal.decided_at, Appeal.decision_id, User.role)
+                   .join(User, User.id == Appeal.appellant_id))
+    assert sorted(a.status for a in appeals) == ["open", "upheld"] and {a.role for a in appeals} == {"rep"}
     for a in appeals:
         decided = scalar(engine, select(RoutingDecision.created_at).where(RoutingDecision.id == a.decision_id))
         assert a.created_at - decided == timedelta(minutes=30)

@@ -25,7 +25,7 @@ from evenhand.demo.names import person_name
 from evenhand.demo.worktime import holidays
 from evenhand.kit.clock import as_utc, frozen
 from evenhand.leads.schemas import EventCreate, LeadCreate
-from evenhand.models import EventKind, Lead, RoutingDecision, User
+from evenhand.models import EventKind, Lead, Role, RoutingDecision, User
 from evenhand.notify import service as notify
 from evenhand.routing import flows
 
@@ -121,7 +121,8 @@ def _appeal(session: Session, rnd: random.Random, assigned: list[RoutingDecision
     picked: list[tuple[RoutingDecision, User]] = []
     for decision in rnd.sample(assigned, len(assigned)):
         rep = session.get(User, decision.rep_id)
-        if rep is not None and rep.team_id is not None and all(rep.team_id != r.team_id for _, r in picked):
+        if rep is not None and rep.role is Role.REP and rep.team_id is not None \
+                and all(rep.team_id != r.team_id for _, r in picked):
             picked.append((decision, rep))
         if len(picked) == len(APPEALS):
             break

@@ -90,7 +90,7 @@ def _report(report: FairnessReport, principal: Principal, tr: Tr, selected: int 
     if not report.teams:
         ui.label(tr("No team to report on.")).classes("text-grey-7")
         return
-    with ui.tabs().props('align="left" dense') as tabs:
+    with ui.tabs().props('align="left" dense outside-arrows mobile-arrows').classes("w-full max-w-full") as tabs:
         tab_of = {team.id: ui.tab(str(team.id), label=team.name).props(f'data-testid="fairness-tab-{team.id}"')
                   for team in report.teams}
     first = tab_of.get(selected or 0) or tab_of[report.teams[0].id]

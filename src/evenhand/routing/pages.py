@@ -37,7 +37,8 @@ def _names(session: Any, ids: set[int]) -> dict[int, str]:
     return {i: n for i, n in session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))}
 
 
-def _feed_rows(principal: Principal, tr: Tr) -> list[dict[str, Any]]:
+def _feed_rows(principal: Principal, tr: Tr, pools: dict[str, str]) -> list[dict[str, Any]]:
+    """The latest decisions the principal may see; ``pools`` names pools by id (the active policy's labels)."""
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
         rows = service.feed(session, principal, limit=100)
@@ -46,7 +47,7 @@ def _feed_rows(principal: Principal, tr: Tr) -> list[dict[str, Any]]:
             select(Lead.id, Lead.company, Lead.score).where(Lead.id.in_({r.lead_id for r in rows})))}
     return [{"id": r.id, "at": local(r.created_at, zone).strftime("%m-%d %H:%M:%S"),
              "company": leads.get(r.lead_id, ("", None))[0], "score": leads.get(r.lead_id, ("", None))[1],
-             "pool": r.pool_id, "track": tr(TRACKS.get(r.track or "", r.track or "")),
+             "pool": pools.get(r.pool_id or "", r.pool_id), "track": tr(TRACKS.get(r.track or "", r.track or "")),
              "outcome": tr(OUTCOMES.get(r.outcome, r.outcome)), "rep": names.get(r.rep_id or 0, "—"),
              "ms": round(r.latency_us / 1000, 1)} for r in rows]
 
@@ -56,9 +57,10 @@ def routing_page(request: Request) -> RedirectResponse | None:
     if principal is None:
         return RedirectResponse("/login?next=/routing", status_code=303)
     tr = context.use_locale(request)
-    with session_scope(context.engine()) as session:
+    with session_scope(context.engine(), readonly=True) as session:
         policy = service.active(session)
         version, pools = policy.version, service.compiled_body(policy.body).policy.pools
+    labels = {pool.id: pool.label or pool.id for pool in pools}
     with shell(principal, tr, title=tr("Routing"), path="/routing"):
         with ui.row().classes("items-center gap-4"):
             ui.label(tr("Active routing policy: version {version}", version=version)).classes("text-grey-7")
@@ -71,7 +73,7 @@ def routing_page(request: Request) -> RedirectResponse | None:
         columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
             ("at", N_("Time")), ("company", N_("Company")), ("score", N_("Score")), ("pool", N_("Pool")),
             ("track", N_("Track")), ("outcome", N_("Outcome")), ("rep", N_("Rep")), ("ms", N_("ms")))]
-        table = ui.table(columns=columns, rows=_feed_rows(principal, tr), row_key="id", pagination=20).classes(
+        table = ui.table(columns=columns, rows=_feed_rows(principal, tr, labels), row_key="id", pagination=20).classes(
             "w-full").props('data-testid="decision-feed"')
         table.add_slot("body-cell-company", """
             <q-td :props="props"><a :href="'/routing/decisions/' + props.row.id" class="text-primary">
@@ -79,7 +81,7 @@ def routing_page(request: Request) -> RedirectResponse | None:
 
         def refresh() -> None:
             # redraw only when the feed moved: a redraw under the pointer swallows a click on a company
-            rows = _feed_rows(principal, tr)
+            rows = _feed_rows(principal, tr, labels)
             if rows != table.rows:
                 table.rows = rows
                 table.update()
