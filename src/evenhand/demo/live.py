@@ -11,7 +11,6 @@ reps appeal: one appeal is upheld by the team's supervisor, the other waits in t
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,14 +42,7 @@ WARM_SHARE = 0.5  # of the afternoon's leads come with a fortnight of site visit
 LIVE_TABLES = ("leads", "routing_decisions", "routing_pool_states", "appeals", "notifications")  # what it adds to
 
 
-@dataclass(frozen=True)
-class Live:
-    day: date
-    decisions: int  # assigned or held
-    appeals: int
-
-
-def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: float = 1.0) -> Live:
+def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: float = 1.0) -> None:
     """Route the last working afternoon up to ``end`` in the caller's transaction (after scoring)."""
     rnd = random.Random(f"go-live:{seed}")
     day = last_working_day(end)
@@ -59,14 +51,15 @@ def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: fl
     routed: list[RoutingDecision] = []
     for number, (template, at) in enumerate(zip(templates, moments, strict=True), 1):
         with frozen(at):
-            routed.extend(decision for _, decision in flows.intake_and_route_many(
-                session, [_lead(rnd, template, day, number, at)], actor=None, dedup=DEDUP) if decision is not None)
-        if routed and routed[-1].rep_id is not None:
-            with frozen(at + timedelta(minutes=rnd.randint(2, 12))):
-                notify.acknowledge_lead(session, routed[-1].lead_id, routed[-1].rep_id)
+            taken = flows.intake_and_route_many(session, [_lead(rnd, template, day, number, at)], actor=None,
+                                                dedup=DEDUP)
+        for _, decision in taken:
+            if decision is not None and decision.rep_id is not None:  # the rep opens the new lead
+                with frozen(at + timedelta(minutes=rnd.randint(2, 12))):
+                    notify.acknowledge_lead(session, decision.lead_id, decision.rep_id)
+                routed.append(decision)
     cutoff = datetime.combine(day, LAST_APPEAL, tzinfo=zone)  # so each is filed and ruled on by 17:00
-    early = [d for d in routed if d.rep_id is not None and as_utc(d.created_at) <= cutoff]
-    return Live(day, len(routed), _appeal(session, rnd, early))
+    _appeal(session, rnd, [d for d in routed if as_utc(d.created_at) <= cutoff])
 
 
 def last_working_day(end: date) -> date:
@@ -116,7 +109,7 @@ def _warm_up(rnd: random.Random, at: datetime) -> list[EventCreate]:
     return sorted(events, key=lambda e: e.occurred_at or at)
 
 
-def _appeal(session: Session, rnd: random.Random, assigned: list[RoutingDecision]) -> int:
+def _appeal(session: Session, rnd: random.Random, assigned: list[RoutingDecision]) -> None:
     """Reps of different teams appeal half an hour after their lead came; a supervisor rules on the first."""
     picked: list[tuple[RoutingDecision, User]] = []
     for decision in rnd.sample(assigned, len(assigned)):
@@ -137,4 +130,3 @@ def _appeal(session: Session, rnd: random.Random, assigned: list[RoutingDecision
             with frozen(filed_at + timedelta(minutes=40)):
                 appeals.rule(session, appeal.id, Ruling(outcome="uphold", note=ruling),
                              actor=principal_for(session, supervisor))
-    return len(picked)
