@@ -39,7 +39,8 @@ APPEALS = (("duplicate", "这家公司上周已经联系过，另一位同事在
             "查过了，之前的联系人已离职，这是新的需求，维持分配。"),
            ("out_of_territory", "客户总部在外省，不在我的区域。", None))
 WARM_SHARE = 0.5  # of the afternoon's leads come with a fortnight of site visits, downloads and webinars
-LIVE_TABLES = ("leads", "routing_decisions", "routing_pool_states", "appeals", "notifications")  # what it adds to
+# the tables it adds rows to (the demo's summary recounts them afterwards)
+LIVE_TABLES = ("leads", "behaviour_events", "routing_decisions", "routing_pool_states", "appeals", "notifications")
 
 
 def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: float = 1.0) -> None:
@@ -125,8 +126,10 @@ def _appeal(session: Session, rnd: random.Random, assigned: list[RoutingDecision
             appeal = appeals.file(session, AppealCreate(decision_id=decision.id, reason_code=reason_code,
                                                         reason=reason),
                                   actor=principal_for(session, rep), window=APPEAL_WINDOW)
+        if ruling is None:
+            continue  # waits in the supervisor's queue
         supervisor = next((session.get(User, s) for s in appeals.supervisors(session, appeal)), None)
-        if ruling is not None and supervisor is not None:
+        if supervisor is not None:
             with frozen(filed_at + timedelta(minutes=40)):
                 appeals.rule(session, appeal.id, Ruling(outcome="uphold", note=ruling),
                              actor=principal_for(session, supervisor))

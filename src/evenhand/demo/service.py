@@ -103,9 +103,8 @@ def _go_live(conn: Connection, seed: int, end: date, scale: float, counts: dict[
     with Session(bind=conn) as session:
         go_live(session, seed=seed, end=end, zone=ZoneInfo("Asia/Shanghai"), scale=scale)
         session.flush()
-    tables = sorted(set(counts) | set(LIVE_TABLES))
-    return {table: conn.execute(select(func.count()).select_from(Base.metadata.tables[table])).scalar_one()
-            for table in tables}
+    return counts | {table: conn.execute(select(func.count()).select_from(Base.metadata.tables[table])).scalar_one()
+                     for table in LIVE_TABLES}
 
 
 def _end_of(day: date) -> datetime:

@@ -124,9 +124,9 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
         _link_duplicates(session, fresh, dedup)  # flushes: the new leads get their ids
         if progress:
             progress(len(chunk))
-    created = [r.lead for r in results if r.created]
-    brought = _events_brought(session, [(r.lead, data) for r, data in zip(results, rows, strict=True) if r.created])
-    scoring_service.score_leads(session, created, events=brought)
+    arrived = [(r.lead, data) for r, data in zip(results, rows, strict=True) if r.created]
+    created = [lead for lead, _ in arrived]
+    scoring_service.score_leads(session, created, events=_events_brought(session, arrived))
     for lead in created:
         audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                      payload={"source": lead.source, "external_id": lead.external_id,
