@@ -373,7 +373,10 @@ def worker(
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed and end date give the same data")] = 7,
     db: Annotated[Path, typer.Option(help="SQLite file to build the demo into")] = Path("var/demo.sqlite"),
-    end_date: Annotated[str | None, typer.Option("--end-date", help="Last day of history (YYYY-MM-DD)")] = None,
+    end_date: Annotated[str | None, typer.Option(
+        "--end-date",
+        help="Last day of history (YYYY-MM-DD); by default the last day whose 17:00 in Shanghai has passed"
+    )] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Build only, do not start the server")] = False,
     host: str = "127.0.0.1",
     port: int = 8000,

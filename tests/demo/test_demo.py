@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Enum, Executable, Integer, String, Text, func, or
 from sqlalchemy.orm import Session
 
 from evenhand.demo import DEMO_PASSWORD
+from evenhand.demo.service import last_snapshot_day
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc
 from evenhand.models import (
@@ -163,8 +164,19 @@ def test_presence_and_working_hours(engine: Engine) -> None:
 
 def test_nothing_happens_after_the_snapshot(engine: Engine) -> None:
     for column in (Lead.created_at, Activity.occurred_at, Notification.sent_at, Opportunity.closed_at,
-                   Contract.signed_at, RoutingDecision.created_at, Appeal.created_at):
+                   Contract.signed_at, RoutingDecision.created_at, Appeal.created_at, User.presence_since):
         assert scalar(engine, select(func.max(column))) <= SNAPSHOT
+
+
+@pytest.mark.parametrize(("at", "day"), [
+    (datetime(2026, 11, 27, 23, 24, tzinfo=UTC), date(2026, 11, 27)),  # 07:24 on the 28th in Shanghai
+    (datetime(2026, 11, 28, 8, 59, tzinfo=UTC), date(2026, 11, 27)),  # 16:59
+    (datetime(2026, 11, 28, 9, 0, tzinfo=UTC), date(2026, 11, 28)),  # 17:00: that day's snapshot has passed
+    (datetime(2026, 11, 28, 15, 59, tzinfo=UTC), date(2026, 11, 28)),  # 23:59
+])
+def test_the_default_end_date_is_the_last_snapshot_already_passed(at: datetime, day: date) -> None:
+    assert last_snapshot_day(at) == day
+    assert as_utc(datetime.combine(day, time(17), tzinfo=ZoneInfo("Asia/Shanghai"))) <= at
 
 
 # --- the incident ---------------------------------------------------------------------------------

@@ -82,4 +82,5 @@ def test_a_rep_reads_why_a_lead_went_elsewhere(server: Server, page: Page) -> No
     page.get_by_role("link", name="无锡精密机械有限公司").click()
     expect(page).to_have_url(re.compile(rf"/routing/decisions/{decision_id}$"))
     expect(page.get_by_test_id("decision-summary")).to_contain_text("无锡精密机械有限公司")
+    expect(page.get_by_test_id("decision-summary")).to_contain_text("线索池 中小企业部（其余线索）")
     expect(page.get_by_test_id("verdicts")).to_contain_text("张伟")

@@ -118,6 +118,10 @@ def test_intake_api_routes_and_explains_why_not_me(client: TestClient, engine: E
     mine = client.get(f"/api/v1/routing/decisions/{decision_id}", headers=tokens["b"]).json()
     assert [(v["rep_id"], v["code"]) for v in mine["verdicts"]] == [(people["b"].id, "offline")]
     assert mine["state_before"] is None  # colleagues' details stay with staff
+    with session_scope(engine) as session:
+        service.save(session, POLICY.replace("label: 华东", "label: 华东大区"), author=None, note="renamed")
+    mine = client.get(f"/api/v1/routing/decisions/{decision_id}", headers=tokens["b"]).json()
+    assert (mine["pool_id"], mine["pool_label"]) == ("east", "华东")  # the label of the version that decided
     outsider = client.get(f"/api/v1/routing/decisions/{decision_id}", headers=tokens["s"])
     assert outsider.status_code == 404  # s is outside the pool and cannot read the lead: nothing to see
     assert error_of(client.get("/api/v1/routing/decisions/999", headers=ops))["field"] == "decision_id"

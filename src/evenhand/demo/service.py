@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.passwords import hash_password
+from evenhand.demo.frame import SNAPSHOT_HOUR
 from evenhand.demo.live import LIVE_TABLES, go_live
 from evenhand.demo.simulate import World, simulate
 from evenhand.demo.writer import write_tables
@@ -33,6 +34,7 @@ from evenhand.models import Base, Lead, User
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo company's zone
 DONE = N_("Demo company ready")
 SCORING = N_("Scoring the leads")
 GOING_LIVE = N_("Routing the last afternoon live")
@@ -64,14 +66,14 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
           scale: float = 1.0) -> DemoSummary:
     """Simulate the company and write it into an empty, migrated database in one transaction.
 
-    ``end_date`` defaults to today in Asia/Shanghai; the data stops at 17:00 that day. ``scale``
+    ``end_date`` defaults to ``last_snapshot_day()``; the data stops at 17:00 that day. ``scale``
     shrinks or grows the volume of leads and deals (the organisation stays the same size).
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, not {scale}")
     started = time.perf_counter()
     report = progress or (lambda _label, _done: None)
-    end = end_date or utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    end = end_date or last_snapshot_day(utcnow())
     _require_empty(engine)
     world = simulate(seed, end, scale=scale, progress=lambda label, f: report(label, f * SIMULATION_SHARE))
     _set_password(world, hash_password(DEMO_PASSWORD))
@@ -85,6 +87,13 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         _audit(conn, seed, end, scale, counts)
     report(DONE, 1.0)
     return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world))
+
+
+def last_snapshot_day(now: datetime) -> date:
+    """The last day whose 17:00 in Asia/Shanghai has passed at ``now``: a demo built in the morning ends
+    yesterday, so nothing in it (a presence, a call, an appeal) is dated later than the moment it is opened."""
+    day = now.astimezone(SHANGHAI).date()
+    return day if now >= _end_of(day) else day - timedelta(days=1)
 
 
 def _score(conn: Connection, end: date) -> None:
@@ -101,14 +110,14 @@ def _score(conn: Connection, end: date) -> None:
 def _go_live(conn: Connection, seed: int, end: date, scale: float, counts: dict[str, int]) -> dict[str, int]:
     """The last working afternoon routed by evenhand (``demo.live``); the counts then include its rows."""
     with Session(bind=conn) as session:
-        go_live(session, seed=seed, end=end, zone=ZoneInfo("Asia/Shanghai"), scale=scale)
+        go_live(session, seed=seed, end=end, zone=SHANGHAI, scale=scale)
         session.flush()
     return counts | {table: conn.execute(select(func.count()).select_from(Base.metadata.tables[table])).scalar_one()
                      for table in LIVE_TABLES}
 
 
 def _end_of(day: date) -> datetime:
-    return datetime.combine(day, clock_time(17, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
+    return datetime.combine(day, clock_time(SNAPSHOT_HOUR, 0), tzinfo=SHANGHAI)
 
 
 def _audit(conn: Connection, seed: int, end: date, scale: float, counts: dict[str, int]) -> None:

@@ -22,7 +22,7 @@ from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
 from evenhand.notify import service as notify
 from evenhand.routing import service as routing_service
 from evenhand.web import context
-from evenhand.web.labels import label, source_label
+from evenhand.web.labels import feature_text, label, source_label
 from evenhand.web.layout import Tr, shell
 
 PAGE_SIZE = 500
@@ -205,7 +205,7 @@ def _predictive(view: dict[str, Any] | None, tr: Tr) -> None:
             ui.label(tr(title)).classes("text-caption text-grey-7")
             for item in items:
                 with ui.row().classes("w-full justify-between no-wrap"):
-                    ui.label(f"{item['feature']} = {item['value'] if item['value'] is not None else '—'}")
+                    ui.label(feature_text(item["feature"], item["value"], tr))
                     ui.label(f"{100 * item['delta']:+.1f}").classes(
                         "text-positive" if item["delta"] > 0 else "text-negative")
 

@@ -122,7 +122,7 @@ def _summary(view: dict[str, Any], names: dict[int, str], tr: Tr) -> None:
         ui.label(tr("{when}: {outcome} on the {track} track in pool {pool}, policy version {version}.",
                     when=local(row.created_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                     outcome=tr(OUTCOMES.get(row.outcome, row.outcome)),
-                    track=tr(TRACKS.get(row.track or "", row.track or "")), pool=row.pool_id,
+                    track=tr(TRACKS.get(row.track or "", row.track or "")), pool=view["pool_label"],
                     version=row.policy_version))
         ui.label(tr(KINDS.get(row.kind, row.kind))).classes("text-grey-7").props('data-testid="decision-kind"')
         if row.rep_id:

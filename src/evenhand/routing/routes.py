@@ -77,6 +77,7 @@ class DecisionDetail(DecisionSummary):
     and their own verdict (not colleagues' presence or leave)."""
 
     rep_name: str | None
+    pool_label: str | None = Field(description="The pool's label in the policy version that decided")
     lead: dict[str, Any]
     verdicts: list[dict[str, Any]]
     weights: list[dict[str, Any]]
@@ -140,8 +141,9 @@ def get_decision(decision_id: DbId, session: DbSession, principal: Reader) -> De
     view = service.visible_decision(session, principal, decision_id)
     row, record, full = view["row"], view["record"], view["full"]
     name = session.scalar(select(User.display_name).where(User.id == row.rep_id)) if row.rep_id else None
-    return DecisionDetail(**DecisionSummary.model_validate(row).model_dump(), rep_name=name, lead=record["lead"],
-                          verdicts=view["verdicts"], weights=record["weights"], pools_checked=record["pools_checked"],
+    return DecisionDetail(**DecisionSummary.model_validate(row).model_dump(), rep_name=name,
+                          pool_label=view["pool_label"], lead=record["lead"], verdicts=view["verdicts"],
+                          weights=record["weights"], pools_checked=record["pools_checked"],
                           state_before=record["state_before"] if full else None,
                           state_after=record["state_after"] if full else None)
 

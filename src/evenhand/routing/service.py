@@ -252,9 +252,23 @@ def visible_decision(session: Session, principal: Principal, decision_id: int) -
     if not readable and not any(v["rep_id"] == principal.user_id for v in record["verdicts"]):
         raise NotFound("No routing decision with id {id}.", field="decision_id", id=decision_id)
     full = principal.reads_everything or bool(principal.supervised_team_ids) or principal.user_id == row.rep_id
-    return {"row": row, "record": record, "full": full,
+    return {"row": row, "record": record, "full": full, "pool_label": _pool_label(session, row),
             "verdicts": record["verdicts"] if full else [v for v in record["verdicts"]
                                                           if v["rep_id"] == principal.user_id]}
+
+
+def _pool_label(session: Session, row: RoutingDecision) -> str | None:
+    """The pool's label in the policy version that made the decision (its id when it has none)."""
+    if row.pool_id is None:
+        return None
+    pools = compiled_body(_policy_body(session, row.policy_version)).policy.pools
+    return next((pool.label or pool.id for pool in pools if pool.id == row.pool_id), row.pool_id)
+
+
+def _policy_body(session: Session, version: int) -> str:
+    body = session.scalar(select(RoutingPolicyVersion.body).where(RoutingPolicyVersion.version == version))
+    assert body is not None  # a decision names a stored version
+    return body
 
 
 def feed(session: Session, principal: Principal, *, lead_id: int | None = None, limit: int = 50
@@ -270,10 +284,8 @@ def feed(session: Session, principal: Principal, *, lead_id: int | None = None, 
 def replay(session: Session, decision_id: int) -> tuple[Decision, Decision]:
     """The recorded decision and the one recomputed from its recorded inputs under its policy version."""
     row, payload = decision(session, decision_id)
-    body = session.scalar(select(RoutingPolicyVersion.body).where(RoutingPolicyVersion.version == row.policy_version))
-    assert body is not None
     recorded = Decision.from_dict(payload["decision"])
-    return recorded, engine.replay(recorded, compiled_body(body))
+    return recorded, engine.replay(recorded, compiled_body(_policy_body(session, row.policy_version)))
 
 
 # --- reassignment and manual assignment ------------------------------------------------------------

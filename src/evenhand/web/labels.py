@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 from evenhand.i18n import N_
@@ -15,6 +16,14 @@ EVENTS: dict[Enum, str] = {
     EventKind.PAGE_VIEW: N_("Page view"), EventKind.WHITEPAPER_DOWNLOAD: N_("Whitepaper download"),
     EventKind.WEBINAR: N_("Webinar"), EventKind.FORM_SUBMIT: N_("Form submitted"),
     EventKind.EMAIL_OPEN: N_("Email opened"), EventKind.EMAIL_CLICK: N_("Email link clicked"),
+}
+# What the predictive model reads of a lead at intake (leads.predict.repository); a model trained on a
+# file may read other columns, which show under their own names.
+FEATURES: dict[str, str] = {
+    "source": N_("Source"), "industry": N_("Industry"), "region": N_("Region"), "title": N_("Title"),
+    "company_size": N_("Employees"), "page_views": N_("Page views"), "dwell_seconds": N_("Seconds on the site"),
+    "downloads": N_("Whitepaper downloads"), "webinars": N_("Webinars attended"), "forms": N_("Forms submitted"),
+    "email_opens": N_("Emails opened"), "email_clicks": N_("Email links clicked"),
 }
 LABELS: dict[Enum, str] = {
     **EVENTS,
@@ -31,6 +40,12 @@ LABELS: dict[Enum, str] = {
 def source_label(code: str) -> str:
     """Known channel codes get a readable name; anything else shows as sent."""
     return SOURCES.get(code, code)
+
+
+def feature_text(feature: str, value: str | None, tr: Callable[..., str]) -> str:
+    """One input of the predictive model as a reader sees it: "Source: Trade show", "Page views: 3"."""
+    shown = "—" if value is None else tr(source_label(value)) if feature == "source" else value
+    return tr("{feature}: {value}", feature=tr(FEATURES.get(feature, feature)), value=shown)
 
 
 def label(value: Enum) -> str:
