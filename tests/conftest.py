@@ -17,18 +17,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import Result
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
 
 from evenhand.app import create_app
+from evenhand.cli import app as cli_app
 from evenhand.config import Settings
 from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
 from tests.builders import Org, build_org
 from tests.databases import PgDatabase, PgServer, fresh_sqlite, worker_tag
+from tests.support import Run, clear_caches
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -109,6 +113,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield database.url
     finally:
         database.truncate()
+
+
+@pytest.fixture
+def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    """Invoke the CLI as a fresh process would: settings and engine from the environment (English)."""
+    monkeypatch.setenv("EVENHAND_DATABASE_URL", db_url)
+    monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EVENHAND_LOCALE", "en")
+    clear_caches()
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(cli_app, list(args), input=input)
+
+    yield invoke
+    clear_caches()
 
 
 @pytest.fixture

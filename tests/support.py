@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from click.testing import Result
 from sqlalchemy import Engine, func, select
 
 from evenhand import config, db
 from evenhand.db import session_scope
 from evenhand.models import AuditEntry, Base
+
+Run = Callable[..., Result]  # the ``run`` fixture: invoke the CLI with these arguments (and ``input=``)
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
-from typer.testing import CliRunner
 
 from evenhand import db
-from evenhand.cli import app as cli_app
 from evenhand.db import session_scope
 from evenhand.kit import audit
 from evenhand.models import ApiToken, Role, User
 from tests.builders import Org, bearer, make_user
-from tests.support import audit_entries, clear_caches
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """Invoke the CLI as a fresh process would: settings and engine from the environment."""
-    monkeypatch.setenv("EVENHAND_DATABASE_URL", db_url)
-    monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("EVENHAND_LOCALE", "en")
-    clear_caches()
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(cli_app, list(args), input=input)
-
-    yield invoke
-    clear_caches()
+from tests.support import Run, audit_entries
 
 
 def last_line(result: Result) -> str:

@@ -17,7 +17,7 @@ from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
-from evenhand.routing.whatif_cli import replay_command
+from evenhand.routing.cli import routing_app
 
 if TYPE_CHECKING:
     from evenhand.demo.service import DemoSummary
@@ -27,7 +27,6 @@ users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
-routing_app = typer.Typer(help="Lead routing: policies and decisions.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: the monthly fairness report.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -35,7 +34,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
-routing_app.command("replay")(replay_command)
 app.add_typer(report_app, name="report")
 console = Console()
 
@@ -239,25 +237,6 @@ def scoring_set(file: Annotated[Path, typer.Argument(help="YAML rule model")],
         raise typer.Exit(code=1) from exc
     console.print(t("Saved as version {version}; new scores use it. Run 'evenhand scoring rescore' to rescore "
                     "existing leads.", version=row.version))
-
-
-@routing_app.command("replay-decision")
-def routing_replay_decision(decision_id: int) -> None:
-    """Recompute a recorded routing decision from its recorded inputs and confirm the same result."""
-    from evenhand.errors import DomainError
-    from evenhand.routing import service as routing_service
-
-    try:
-        with session_scope(readonly=True) as session:
-            recorded, replayed = routing_service.replay(session, decision_id)
-    except DomainError as exc:
-        _fail(t(exc.message, **exc.params))
-    who = replayed.rep_id if replayed.outcome == "assigned" else t("nobody (held)")
-    if recorded.to_dict() != replayed.to_dict():
-        _fail(t("Decision {id} does NOT replay: recorded rep {recorded}, recomputed {replayed}.", id=decision_id,
-                recorded=recorded.rep_id, replayed=who))
-    console.print(t("Decision {id} replays exactly: {track} track, pool {pool}, rep {rep}.", id=decision_id,
-                    track=replayed.track, pool=replayed.pool_id, rep=who))
 
 
 @report_app.command("fairness")

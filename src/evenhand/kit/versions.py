@@ -31,6 +31,11 @@ def active(session: Session, model: type[V], make_first: Callable[[], V]) -> V:
     return get_or_create(session, select(table).where(table.version == 1), make_first)
 
 
+def numbered(session: Session, model: type[V], number: int) -> V | None:
+    table: Any = model
+    return cast(V | None, session.scalar(select(table).where(table.version == number)))
+
+
 def save(session: Session, model: type[V], previous: Any, *, action: str, actor_id: int | None,
          payload: dict[str, Any] | None = None, **fields: Any) -> V:
     """Store the next version (``fields``) as the only active one; the audit entry carries the diff."""

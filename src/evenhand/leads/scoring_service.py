@@ -70,7 +70,7 @@ def versions(session: Session) -> list[ScoringModelVersion]:
 
 
 def version(session: Session, number: int) -> ScoringModelVersion:
-    row = session.scalar(select(ScoringModelVersion).where(ScoringModelVersion.version == number))
+    row = versions_kit.numbered(session, ScoringModelVersion, number)
     if row is None:
         raise NotFound("No scoring model version {version}.", field="version", version=number)
     return row

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from nicegui import run, ui
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -23,19 +22,14 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
-from evenhand.models import RoutingPolicyVersion, User
 from evenhand.routing import service, whatif
 from evenhand.routing.diagram import flowchart
 from evenhand.web import context
 from evenhand.web.layout import Tr, shell
 
 PATH = "/routing/policy"
-PREVIEW_DAYS = 14
 DEBOUNCE_SECONDS = 0.4
 MAX_DIFF_LINES = 400
-METRICS = {"lead_distribution": N_("Leads per rep"), "high_value_share": N_("Share of high-value leads"),
-           "conversion_rate": N_("Conversion rate"), "first_response_time": N_("First-response time"),
-           "held_leads": N_("Leads waiting in the holding queue"), "appeals": N_("Appeals")}
 CSS = ".eh-problem-line { background-color: rgba(193, 0, 21, 0.10); }"
 
 
@@ -53,11 +47,9 @@ def diff(before: str, after: str, before_name: str, after_name: str) -> list[str
 
 
 def _versions(session: Any) -> list[dict[str, Any]]:
-    stmt = (select(RoutingPolicyVersion, User.display_name).outerjoin(User, User.id == RoutingPolicyVersion.author_id)
-            .order_by(RoutingPolicyVersion.version.desc()))
     return [{"version": row.version, "name": row.name, "note": row.note, "author": author or "—",
              "created_at": row.created_at, "active": row.active, "body": row.body,
-             "metrics": list(row.affected_metrics or [])} for row, author in session.execute(stmt).tuples()]
+             "metrics": list(row.affected_metrics or [])} for row, author in service.history(session)]
 
 
 def policy_page(request: Request) -> RedirectResponse | None:
@@ -158,7 +150,8 @@ class _Editor:
             ui.label(tr("The leads of the chosen days are routed again under this text and under the active "
                         "policy, side by side (at most {days} days).", days=whatif.MAX_DAYS)).classes("text-grey-7")
             with ui.row().classes("items-end gap-4"):
-                self.start = ui.input(tr("From"), value=(today - timedelta(days=PREVIEW_DAYS - 1)).isoformat()).props(
+                first = today - timedelta(days=whatif.PREVIEW_DAYS - 1)
+                self.start = ui.input(tr("From"), value=first.isoformat()).props(
                     'type=date outlined dense data-testid="replay-from"')
                 self.end = ui.input(tr("To"), value=today.isoformat()).props(
                     'type=date outlined dense data-testid="replay-to"')
@@ -200,7 +193,7 @@ class _Editor:
                              seconds=result["seconds"])
         self.stage.classes(replace="text-caption text-grey-7")
         _show_result(self.result, result, tr)
-        self.metrics.value = _suggested_metrics(result)
+        self.metrics.value = whatif.suggested_metrics(result)
         self._refresh_save()
 
     def _show_progress(self, shared: dict[str, Any]) -> None:
@@ -216,7 +209,7 @@ class _Editor:
         with ui.card().classes("w-full"):
             ui.label(tr("Save as a new version")).classes("text-h6")
             self.note = ui.input(tr("What changed and why")).classes("w-full").props('data-testid="policy-note"')
-            self.metrics = ui.select({k: tr(v) for k, v in METRICS.items()}, multiple=True, value=[],
+            self.metrics = ui.select({k: tr(v) for k, v in whatif.METRICS.items()}, multiple=True, value=[],
                                      label=tr("Metrics this change may affect")).classes("w-full").props(
                 'use-chips data-testid="policy-metrics"')
             with ui.row().classes("items-center gap-4"):
@@ -264,16 +257,6 @@ def _replay(principal: Principal, text: str, start: date, end: date,
             return whatif.replay(session, text, start=start, end=end, principal=principal, progress=progress)
     except DomainError as exc:
         return exc
-
-
-def _suggested_metrics(result: dict[str, Any]) -> list[str]:
-    """The metrics the replay shows moving, offered as the change's declared impact."""
-    diff = result["difference"]
-    out = ["lead_distribution"] if diff["moved"] else []
-    out += ["high_value_share"] if any(r["difference"]["high_value"] for r in result["reps"]) else []
-    out += ["conversion_rate"] if diff["expected_conversions"] else []
-    out += ["held_leads"] if diff["held"] or result["current"]["waited"] != result["candidate"]["waited"] else []
-    return out
 
 
 REP_COLUMNS = (("rep", N_("Rep")), ("team", N_("Team")), ("actual", N_("Owns today")), ("current", N_("Active policy")),
@@ -343,7 +326,7 @@ def _history(tr: Tr, versions: list[dict[str, Any]], active_body: str) -> None:
         ("created", N_("Saved")), ("metrics", N_("May affect")), ("active", N_("In use")))]
     rows = [{"version": v["version"], "name": v["name"], "note": v["note"], "author": v["author"],
              "created": local(v["created_at"], zone).strftime("%Y-%m-%d %H:%M"),
-             "metrics": ", ".join(tr(METRICS[m]) if m in METRICS else m for m in v["metrics"]),
+             "metrics": ", ".join(tr(whatif.METRICS[m]) if m in whatif.METRICS else m for m in v["metrics"]),
              "active": "✓" if v["active"] else ""} for v in versions]
     ui.table(columns=columns, rows=rows, row_key="version").classes("w-full").props(
         'dense flat bordered data-testid="policy-versions"')

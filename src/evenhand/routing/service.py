@@ -81,6 +81,20 @@ def save(session: Session, body: str, *, author: Principal | None, note: str = "
                              name=compiled.policy.name, body=body, note=note, affected_metrics=metrics)
 
 
+def history(session: Session) -> list[tuple[RoutingPolicyVersion, str | None]]:
+    """Every version, newest first, with its author's display name (None: saved by the system or the CLI)."""
+    stmt = (select(RoutingPolicyVersion, User.display_name).outerjoin(User, User.id == RoutingPolicyVersion.author_id)
+            .order_by(RoutingPolicyVersion.version.desc()))
+    return list(session.execute(stmt).tuples())
+
+
+def version(session: Session, number: int) -> RoutingPolicyVersion:
+    row = versions_kit.numbered(session, RoutingPolicyVersion, number)
+    if row is None:
+        raise NotFound("No routing policy version {version}.", field="version", version=number)
+    return row
+
+
 _STATES: Table = PoolStateRow.__table__  # type: ignore[assignment]
 _STATE = select(_STATES.c.state).where(_STATES.c.pool_id == bindparam("pool_id"))
 _STATE_LOCKED = _STATE.with_for_update()
@@ -232,6 +246,14 @@ def release_held(session: Session, *, now: datetime | None = None) -> list[Routi
     return [row for row in router.finish() if row.outcome == "assigned"]
 
 
+def waiting(session: Session) -> list[tuple[HeldLead, str, str]]:
+    """The holding queue, oldest first: each held lead with its company and its pool's label (the active
+    policy's; the id of a pool it no longer has)."""
+    labels = {pool.id: pool.label or pool.id for pool in compiled_body(active(session).body).policy.pools}
+    stmt = select(HeldLead, Lead.company).join(Lead, Lead.id == HeldLead.lead_id).order_by(HeldLead.held_since)
+    return [(held, company, labels.get(held.pool_id, held.pool_id)) for held, company in session.execute(stmt).tuples()]
+
+
 def decision(session: Session, decision_id: int) -> tuple[RoutingDecision, dict[str, Any]]:
     row = session.get(RoutingDecision, decision_id)
     if row is None:
@@ -261,14 +283,8 @@ def _pool_label(session: Session, row: RoutingDecision) -> str | None:
     """The pool's label in the policy version that made the decision (its id when it has none)."""
     if row.pool_id is None:
         return None
-    pools = compiled_body(_policy_body(session, row.policy_version)).policy.pools
+    pools = compiled_body(version(session, row.policy_version).body).policy.pools
     return next((pool.label or pool.id for pool in pools if pool.id == row.pool_id), row.pool_id)
-
-
-def _policy_body(session: Session, version: int) -> str:
-    body = session.scalar(select(RoutingPolicyVersion.body).where(RoutingPolicyVersion.version == version))
-    assert body is not None  # a decision names a stored version
-    return body
 
 
 def feed(session: Session, principal: Principal, *, lead_id: int | None = None, limit: int = 50
@@ -285,7 +301,7 @@ def replay(session: Session, decision_id: int) -> tuple[Decision, Decision]:
     """The recorded decision and the one recomputed from its recorded inputs under its policy version."""
     row, payload = decision(session, decision_id)
     recorded = Decision.from_dict(payload["decision"])
-    return recorded, engine.replay(recorded, compiled_body(_policy_body(session, row.policy_version)))
+    return recorded, engine.replay(recorded, compiled_body(version(session, row.policy_version).body))
 
 
 # --- reassignment and manual assignment ------------------------------------------------------------

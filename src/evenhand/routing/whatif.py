@@ -61,6 +61,11 @@ from evenhand.routing.snapshot import lead_snapshot, rep_states
 from evenhand.routing.values import PoolState, RepState
 
 MAX_DAYS = 92
+PREVIEW_DAYS = 14  # the days a change is replayed over before it is saved, unless told otherwise
+# What a policy change may move, declared with each saved version (and offered from its replay).
+METRICS = {"lead_distribution": N_("Leads per rep"), "high_value_share": N_("Share of high-value leads"),
+           "conversion_rate": N_("Conversion rate"), "first_response_time": N_("First-response time"),
+           "held_leads": N_("Leads waiting in the holding queue"), "appeals": N_("Appeals")}
 WINDOW_DAYS = 180
 EARLIEST = date(2000, 1, 1)
 CARRIERS = (Role.REP, Role.SUPERVISOR)
@@ -350,3 +355,13 @@ def _conversions(session: Session, since: datetime, until: datetime, threshold: 
                    Lead.closed_at >= since, Lead.closed_at < until)
             .group_by(Lead.owner_id, high))
     return [(owner, bool(h), int(n), int(c or 0)) for owner, h, n, c in session.execute(stmt).tuples()]
+
+
+def suggested_metrics(result: dict[str, Any]) -> list[str]:
+    """The metrics the replay shows moving, offered as the change's declared impact."""
+    diff = result["difference"]
+    out = ["lead_distribution"] if diff["moved"] else []
+    out += ["high_value_share"] if any(r["difference"]["high_value"] for r in result["reps"]) else []
+    out += ["conversion_rate"] if diff["expected_conversions"] else []
+    out += ["held_leads"] if diff["held"] or result["current"]["waited"] != result["candidate"]["waited"] else []
+    return out
