@@ -10,7 +10,8 @@ and 200 — each lead still gets its own decision, evidence and audit entries, i
 The organisation is bench/routed_org.py: 120 online reps in 15 teams under the shipped default policy,
 with two months of history. The raw baseline is one ``BEGIN IMMEDIATE; INSERT; COMMIT`` per row through
 the same engine (WAL, synchronous=FULL: a commit is on disk when it returns) — the floor any durable write
-pays here.
+pays here. Beside it, for reference, transactions of seven bare inserts (``_floor_commits``): the least a lone
+routed lead writes, with nothing read or decided.
 """
 
 from __future__ import annotations
@@ -47,6 +48,26 @@ def _raw_commits(engine: Any) -> float:
     for n in range(RAW):
         with session_scope(engine) as session:
             session.execute(text("INSERT INTO bench_raw (payload) VALUES (:p)"), {"p": f"row {n}"})
+    return RAW / (time.perf_counter() - started)
+
+
+FLOOR_ROWS = 7  # rows a routed lead writes at least: lead, two audit entries, decision, message, pool state, score
+
+
+def _floor_commits(engine: Any) -> float:
+    """A reference, not a target: transactions that only insert ``FLOOR_ROWS`` indexed rows the size of a
+    routed lead's, read nothing and decide nothing — what a lone lead per transaction could reach at best."""
+    with engine.begin() as conn:
+        for i in range(FLOOR_ROWS):
+            conn.execute(text(f"DROP TABLE IF EXISTS bench_floor_{i}"))
+            conn.execute(text(f"CREATE TABLE bench_floor_{i} (id INTEGER PRIMARY KEY, k TEXT, body TEXT, n INTEGER)"))
+            conn.execute(text(f"CREATE INDEX ix_bench_floor_{i} ON bench_floor_{i} (k)"))
+    started = time.perf_counter()
+    for n in range(RAW):
+        with session_scope(engine) as session:
+            for i in range(FLOOR_ROWS):
+                session.execute(text(f"INSERT INTO bench_floor_{i} (k, body, n) VALUES (:k, :b, :n)"),
+                                {"k": f"key {n}", "b": "x" * 300, "n": n})
     return RAW / (time.perf_counter() - started)
 
 
@@ -87,6 +108,7 @@ def run() -> dict[str, Any]:
         engine = build(f"sqlite:///{Path(tmp) / 'routed.sqlite'}")
         try:
             raw = _raw_commits(engine)
+            floor = _floor_commits(engine)
             intake = _Intake(engine)
             routed, latencies = _one_by_one(intake)
             grouped = {size: _grouped(intake, size) for size in GROUPS}
@@ -97,7 +119,8 @@ def run() -> dict[str, Any]:
     cuts = statistics.quantiles(latencies, n=100)
     return {"raw_single_row_commits_per_s": round(raw_rate, 1), "raw_before": round(raw, 1),
             "raw_after": round(raw_again, 1), "routed_intakes_per_s": round(routed, 1),
-            "routed_vs_raw": round(routed / raw_rate, 3), "routed_p50_ms": round(cuts[49], 2),
+            "routed_vs_raw": round(routed / raw_rate, 3), f"floor_{FLOOR_ROWS}_rows_per_s": round(floor, 1),
+            f"floor_{FLOOR_ROWS}_rows_vs_raw": round(floor / raw_rate, 3), "routed_p50_ms": round(cuts[49], 2),
             "routed_p99_ms": round(cuts[98], 2),
             **{f"grouped_{size}_per_s": round(rate, 1) for size, rate in grouped.items()},
             **{f"grouped_{size}_vs_raw": round(rate / raw_rate, 3) for size, rate in grouped.items()},
