@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.models import Presence, User
+from evenhand.kit.clock import utcnow
+from evenhand.models import Leave, Presence, User
 from tests.builders import Org, make_department, make_product_line, make_region, make_team, make_user
 from tests.support import audit_actions, audit_entries, error_of, row_counts
 
@@ -120,13 +122,24 @@ class TestUsers:
         gone = call(client, org, "admin", "DELETE", f"/users/{user['id']}")
         assert gone.status_code == 200, gone.text
         assert gone.json()["active"] is False
-        assert gone.json()["left_on"] == date.today().isoformat()
+        assert gone.json()["left_on"] == utcnow().astimezone(get_settings().zone).date().isoformat()  # the org's day
         assert call(client, org, "admin", "GET", f"/users/{user['id']}").json()["active"] is False
 
         entries = audit_entries(engine)[before:]
         assert [e.action for e in entries] == ["users.create", "users.update", "users.deactivate"]
         assert entries[0].payload["password_set"] is True
         assert "password" not in entries[0].payload and "s3cret-password" not in str(entries[0].payload)
+
+    @pytest.mark.parametrize(("spans", "ok"), [
+        ([["09:00", "18:00"]], True), ([["22:00", "06:00"]], True),  # past midnight, as routing reads it
+        ([["00:00", "00:00"]], True), ([["09:00", "09:00"]], False), ([["9:00", "18:00"]], False),
+    ])
+    def test_working_hours_take_the_spans_routing_understands(self, client: TestClient, org: Org,
+                                                               spans: list[list[str]], ok: bool) -> None:
+        response = call(client, org, "ops", "PATCH", f"/users/{org.id('rep_s1')}", {"working_hours": {"fri": spans}})
+        assert response.status_code == (200 if ok else 422), response.text
+        if not ok:
+            assert error_of(response)["field"] == "working_hours"
 
     def test_a_deactivated_users_token_stops_working(self, client: TestClient, org: Org) -> None:
         assert call(client, org, "rep_n2", "GET", "/me").status_code == 200
@@ -164,6 +177,23 @@ class TestLeaves:
         assert response.status_code == 422
         assert error_of(response)["field"] == "ends_on"
         assert row_counts(engine) == counts
+
+    def test_cancel_removes_one_leave_audited_and_nobody_elses(self, client: TestClient, engine: Engine,
+                                                              org: Org) -> None:
+        rep, other = org.id("rep_s1"), org.id("rep_n2")
+        made = [call(client, org, "ops", "POST", f"/users/{who}/leaves",
+                     {"starts_on": "2026-06-01", "ends_on": "2026-06-02"}).json()["id"] for who in (rep, other)]
+        before, counts = len(audit_entries(engine)), row_counts(engine)
+        assert call(client, org, "rep_n1", "DELETE", f"/users/{rep}/leaves/{made[0]}").status_code == 403
+        wrong = call(client, org, "rep_s1", "DELETE", f"/users/{rep}/leaves/{made[1]}")  # someone else's leave
+        assert wrong.status_code == 404 and error_of(wrong)["field"] == "leave_id"
+        assert row_counts(engine) == counts
+        assert call(client, org, "rep_s1", "DELETE", f"/users/{rep}/leaves/{made[0]}").status_code == 204
+        assert call(client, org, "auditor", "GET", f"/users/{rep}/leaves").json() == []
+        assert len(call(client, org, "auditor", "GET", f"/users/{other}/leaves").json()) == 1
+        entries = audit_entries(engine)[before:]
+        assert [e.action for e in entries] == ["leaves.delete"]
+        assert entries[0].payload == {"starts_on": "2026-06-01", "ends_on": "2026-06-02", "reason": None}
 
     @pytest.mark.parametrize("actor, target, status", [
         ("rep_n1", "rep_n2", 403), ("sup_b", "rep_n1", 403), ("sup_a", "rep_s1", 201), ("ops", "rep_e1", 201),
@@ -238,8 +268,12 @@ def org_writes(org: Org, engine: Engine) -> list[Write]:
         dept, region, line = make_department(session), make_region(session), make_product_line(session)
         team = make_team(session, department=dept)
         user = make_user(session, username="spare_rep", team=team)
-        ids = {"dept": dept.id, "region": region.id, "line": line.id, "team": team.id, "user": user.id}
-    rep = org.id("rep_n1")
+        rep = org.id("rep_n1")
+        leave = Leave(user_id=rep, starts_on=date(2026, 8, 3), ends_on=date(2026, 8, 4))
+        session.add(leave)
+        session.flush()
+        ids = {"dept": dept.id, "region": region.id, "line": line.id, "team": team.id, "user": user.id,
+               "leave": leave.id}
     writes = [Write("POST", "/teams", {"name": "Spare", "department_id": org.departments["ka"].id}, "/teams"),
               Write("PATCH", f"/teams/{ids['team']}", {"name": "Renamed"}, "/teams/{obj_id}"),
               Write("DELETE", f"/teams/{ids['team']}", None, "/teams/{obj_id}"),
@@ -249,6 +283,7 @@ def org_writes(org: Org, engine: Engine) -> list[Write]:
               Write("PUT", f"/users/{rep}/presence", {"presence": "online"}, "/users/{user_id}/presence", False),
               Write("POST", f"/users/{rep}/leaves", {"starts_on": "2026-07-01", "ends_on": "2026-07-03"},
                     "/users/{user_id}/leaves", False),
+              Write("DELETE", f"/users/{rep}/leaves/{ids['leave']}", None, "/users/{user_id}/leaves/{leave_id}", False),
               Write("PUT", f"/users/{ids['user']}/grants", {"grant": "key_account"}, "/users/{user_id}/grants"),
               Write("DELETE", f"/users/{ids['user']}/grants/key_account", None, "/users/{user_id}/grants/{name}")]
     for path, key in (("departments", "dept"), ("regions", "region"), ("product-lines", "line")):

@@ -113,6 +113,12 @@ def add_leave(user_id: DbId, data: LeaveCreate, session: DbSession, actor: Write
     return service.add_leave(session, user_id, data, actor=actor)
 
 
+@router.delete("/users/{user_id}/leaves/{leave_id}", status_code=204)
+def cancel_leave(user_id: DbId, leave_id: DbId, session: DbSession, actor: Writer) -> Response:
+    service.cancel_leave(session, user_id, leave_id, actor=actor)
+    return Response(status_code=204)
+
+
 @router.get("/users/{user_id}/grants", response_model=list[GrantRead])
 def list_grants(user_id: DbId, session: DbSession, _: Reader) -> list[Any]:
     return service.grants(session, user_id)

@@ -24,11 +24,14 @@ WorkingHours = dict[str, list[tuple[str, str]]]
 
 
 def check_working_hours(value: WorkingHours | None) -> WorkingHours | None:
+    """Spans as ``routing.availability.in_working_hours`` reads them: ``09:00-18:00``; ``22:00-06:00`` runs
+    past midnight into the next day; ``00:00-00:00`` is the whole day. A span that starts where it ends
+    otherwise covers nothing and is refused."""
     for day, spans in (value or {}).items():
         if day not in DAYS:
             raise ValueError(f"unknown day {day!r}; use one of {', '.join(DAYS)}")
         for start, end in spans:
-            if not (_HHMM.match(start) and _HHMM.match(end)) or start >= end:
+            if not (_HHMM.match(start) and _HHMM.match(end)) or (start == end != "00:00"):
                 raise ValueError(f"{day}: {start}-{end} is not a span like 09:00-18:00")
     return value
 

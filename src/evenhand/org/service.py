@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.passwords import hash_password
 from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
@@ -132,7 +132,9 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Prin
 def deactivate_user(session: Session, user_id: int, *, actor: Principal | None) -> User:
     """Users are never deleted (their history stays attributable); they leave."""
     user = get(session, User, user_id)
-    user.active, user.left_on, user.presence, user.presence_since = False, date.today(), Presence.OFFLINE, utcnow()
+    now = utcnow()
+    user.active, user.presence, user.presence_since = False, Presence.OFFLINE, now
+    user.left_on = now.astimezone(get_settings().zone).date()  # the organisation's day, not the server's
     _record(session, actor, "users.deactivate", user, {"id": user_id})
     return user
 
@@ -165,6 +167,20 @@ def add_leave(session: Session, user_id: int, data: LeaveCreate, *, actor: Princ
     session.flush()
     _record(session, actor, "leaves.create", leave, data.model_dump(mode="json"))
     return leave
+
+
+def cancel_leave(session: Session, user_id: int, leave_id: int, *, actor: Principal) -> None:
+    """Leave recorded by mistake, or called off: whoever may record it may remove it (audited)."""
+    user = get(session, User, user_id)
+    if not may_act_for(session, actor, user):
+        raise Forbidden("You may record leave only for yourself or your team.")
+    leave = session.get(Leave, leave_id)
+    if leave is None or leave.user_id != user_id:
+        raise NotFound("No leave {id} for this user.", field="leave_id", id=leave_id)
+    _record(session, actor, "leaves.delete", leave, {"starts_on": leave.starts_on.isoformat(),
+                                                     "ends_on": leave.ends_on.isoformat(), "reason": leave.reason})
+    session.delete(leave)
+    session.flush()
 
 
 def leaves(session: Session, user_id: int) -> list[Leave]:
