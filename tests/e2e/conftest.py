@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -91,15 +92,21 @@ def serving(data: Path, url: str) -> Iterator[Server]:
     """One uvicorn process on a free port over the database at ``url``, stopped on exit."""
     port = _free_port()
     env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(data), "EVENHAND_LOCALE": "zh-CN"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port)],
-                            env=env, cwd=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = data / "server.log"
+    proc = launch([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port)], env, log, cwd=data)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, proc)
+        _wait_until_up(base, proc, log)
         yield Server(base=base, db_url=url)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def launch(args: list[str], env: dict[str, str], log: Path, **options: Any) -> subprocess.Popen[bytes]:
+    """A server process writing to ``log``: a file, not a pipe — a pipe nobody reads fills up and stalls it."""
+    with log.open("wb") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, **options)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -114,12 +121,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-def _wait_until_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            output = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"server exited early:\n{output}")
+            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return

@@ -4,7 +4,6 @@ exceeded, and round-robin counts over always-available reps within one of each o
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import Department, Lead, Presence, Region, Role, RoutingDecision, Team
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, _wait_until_up, stop
+from tests.e2e.conftest import _free_port, _wait_until_up, launch, stop
 from tests.e2e.test_scale_out import pg_url  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
@@ -55,11 +54,12 @@ def test_parallel_intake_on_two_processes(pg_url: str, tmp_path: Path, cap: int)
     token = _company(pg_url, cap)
     port = _free_port()
     env = {**os.environ, "EVENHAND_DATABASE_URL": pg_url, "EVENHAND_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "server.log"
+    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port), "--workers", "2"], env, log,
+                  start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, proc)
+        _wait_until_up(base, proc, log)
 
         def post(n: int) -> dict[str, object]:
             body = {"source": "website", "external_id": f"P-{n}", "company": f"华东公司{n}", "region": "east"}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -17,7 +17,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import AuditEntry, Role
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, _wait_until_up, missing, stop
+from tests.e2e.conftest import _free_port, _wait_until_up, launch, missing, stop
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 SERVER = os.environ.get("EVENHAND_TEST_PG_URL", "postgresql+psycopg:///postgres")
@@ -39,7 +39,7 @@ def pg_url() -> object:
     admin.close()
 
 
-def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_path: object) -> None:
+def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_path: Path) -> None:
     engine = make_engine(pg_url)
     upgrade(engine)
     with session_scope(engine) as session:
@@ -47,11 +47,12 @@ def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_
                                                     password="ops-password"), actor=None)
     port = _free_port()
     env = {**os.environ, "EVENHAND_DATABASE_URL": pg_url, "EVENHAND_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "server.log"
+    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port), "--workers", "2"], env, log,
+                  start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, proc)
+        _wait_until_up(base, proc, log)
         pids = {httpx.get(f"{base}/healthz", headers={"Connection": "close"}).json()["process"] for _ in range(60)}
         assert len(pids) == 2, "both worker processes should answer"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from nicegui import ui
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -16,6 +19,7 @@ from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.models import Level, Role, Team, User
 from evenhand.org import repository, service
+from evenhand.org.rep_settings import RepSettings
 from evenhand.org.schemas import GrantCreate, UserCreate
 from evenhand.routing.policy import KEY_ACCOUNT_GRANT
 from evenhand.web import context
@@ -25,25 +29,50 @@ from evenhand.web.layout import STAFF, Tr, presence_chip, shell
 REFRESH_SECONDS = 5.0
 
 
-def rosters_panel(principal: Principal, tr: Tr) -> ui.refreshable:
-    """Teams the principal may see, each with its reps' level and presence, refreshed live."""
+def rosters_panel(principal: Principal, tr: Tr, *, settings: bool = False) -> ui.refreshable:
+    """Teams the principal may see, each with its reps' level and presence, refreshed live. With
+    ``settings``, the names of the reps the principal may act for open their routing settings."""
+    dialog = RepSettings(principal, tr, on_change=lambda: render.refresh()) if settings else None
+
+    def opens(member: User) -> Callable[[], None] | None:
+        if dialog is None or not (principal.manages_org or member.team_id in principal.supervised_team_ids):
+            return None
+        return lambda: dialog.open(member.id)
+
+    shown: list[Any] = [None]
+
+    def read() -> list[Any]:
+        with session_scope(context.engine(), readonly=True) as session:
+            return repository.rosters(session, principal)
 
     @ui.refreshable
     def render() -> None:
-        with session_scope(context.engine(), readonly=True) as session:
-            teams = repository.rosters(session, principal)
+        teams = read()
+        shown[0] = _picture(teams)
         if not teams:
             ui.label(tr("No team to show.")).classes("text-grey")
         for team, dept, region, supervisor, members in teams:
-            _team_card(tr, team.name, dept, region, supervisor.display_name if supervisor else None, members)
+            _team_card(tr, team.name, dept, region, supervisor.display_name if supervisor else None, members, opens)
+
+    def follow() -> None:
+        """Redraw only when a roster changed: a redraw under the pointer would swallow a click on a name."""
+        if _picture(read()) != shown[0]:
+            render.refresh()
 
     render()
-    ui.timer(REFRESH_SECONDS, render.refresh)
+    ui.timer(REFRESH_SECONDS, follow)
     return render
 
 
+def _picture(teams: list[Any]) -> list[Any]:
+    """What a roster shows, to tell whether it changed."""
+    return [(team.name, dept, region, supervisor.display_name if supervisor else None,
+             [(m.id, m.display_name, m.username, m.role, m.level, m.presence, m.presence_since, m.active)
+              for m in members]) for team, dept, region, supervisor, members in teams]
+
+
 def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str | None,
-               members: list[User]) -> None:
+               members: list[User], opens: Callable[[User], Callable[[], None] | None]) -> None:
     zone = get_settings().zone
     online = sum(1 for m in members if m.presence.value == "online")
     with ui.card().classes("w-full").props(f'data-team="{name}"'):
@@ -56,7 +85,10 @@ def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str
             for header in (N_("Name"), N_("Role"), N_("Level"), N_("Presence"), N_("Since"), N_("Status")):
                 ui.label(tr(header)).classes("text-weight-bold")
             for m in members:
-                ui.label(f"{m.display_name} ({m.username})")
+                who = ui.label(f"{m.display_name} ({m.username})").props(f'data-rep="{m.username}"')
+                if (open_settings := opens(m)) is not None:
+                    who.classes("text-primary cursor-pointer").on("click", open_settings)
+                    who.tooltip(tr("Routing settings and leave"))
                 ui.label(tr(label(m.role)))
                 ui.label(tr(label(m.level)))
                 presence_chip(m.presence, tr)
@@ -118,7 +150,7 @@ def register() -> None:
             dialog = _new_user_dialog(principal, tr) if principal.manages_org else None
             if dialog is not None:
                 ui.button(tr("New user"), icon="person_add", on_click=dialog.open).props('data-testid="new-user"')
-            roster = rosters_panel(principal, tr)
+            roster = rosters_panel(principal, tr, settings=True)
             key_accounts_panel(principal, tr)
             if dialog is not None:
                 dialog.on("hide", roster.refresh)

@@ -31,9 +31,13 @@ def check_working_hours(value: WorkingHours | None) -> WorkingHours | None:
         if day not in DAYS:
             raise ValueError(f"unknown day {day!r}; use one of {', '.join(DAYS)}")
         for start, end in spans:
-            if not (_HHMM.match(start) and _HHMM.match(end)) or (start == end != "00:00"):
+            if not span_ok(start, end):
                 raise ValueError(f"{day}: {start}-{end} is not a span like 09:00-18:00")
     return value
+
+
+def span_ok(start: str, end: str) -> bool:
+    return bool(_HHMM.match(start) and _HHMM.match(end)) and (start != end or start == "00:00")
 
 
 def no_nul(value: Any) -> Any:

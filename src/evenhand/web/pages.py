@@ -73,7 +73,7 @@ def home_page(request: Request) -> RedirectResponse | None:
         _tiles(principal, tr)
         if principal.role in (Role.SUPERVISOR, Role.REP):
             ui.label(tr("My team") if principal.role is Role.SUPERVISOR else tr("Your team")).classes("text-h6")
-            rosters_panel(principal, tr)
+            rosters_panel(principal, tr, settings=principal.role is Role.SUPERVISOR)  # their team's leave
     return None
 
 
