@@ -15,7 +15,7 @@ from evenhand.auth.service import create_token
 from evenhand.config import get_settings
 from evenhand.db import make_engine, session_scope
 from evenhand.kit.clock import utcnow
-from evenhand.models import Leave, Region, Role, Team, User
+from evenhand.models import Leave, ProductLine, Region, Role, Team, User
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
 from tests.e2e.conftest import ARTIFACTS, PASSWORD, Server
@@ -33,7 +33,8 @@ def stored(server: Server) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     engine = make_engine(server.db_url)
     with session_scope(engine, readonly=True) as session:
         user = session.scalars(select(User).where(User.username == "sunfang")).one()
-        row = {"daily_lead_cap": user.daily_lead_cap, "working_hours": user.working_hours, "active": user.active,
+        row = {"daily_lead_cap": user.daily_lead_cap, "product_lines": org_service.product_lines(session, user.id),
+               "working_hours": user.working_hours, "active": user.active,
                "left_on": user.left_on, "skills": list(user.skills or [])}
         leaves = [(x.starts_on.isoformat(), x.ends_on.isoformat()) for x in
                   session.scalars(select(Leave).where(Leave.user_id == user.id))]
@@ -64,6 +65,7 @@ def test_ops_sets_caps_hours_and_leave_and_routing_follows(server: Server, page:
         east = session.scalars(select(Region.id).where(Region.code == "east")).one()  # a member of east leads' pool
         org_service.create_user(session, UserCreate(username="sunfang", display_name="孙芳", role=Role.REP,
                                                     team_id=team.id, region_id=east, password=PASSWORD), actor=None)
+        session.add_all([ProductLine(code="crm", name="客户管理云"), ProductLine(code="erp", name="企业资源云")])
     engine.dispose()
     sign_in(page, server.base, "admin")
     page.goto(f"{server.base}/admin")
@@ -80,10 +82,13 @@ def test_ops_sets_caps_hours_and_leave_and_routing_follows(server: Server, page:
 
     field(dialog, "data-day", "mon").fill("09:00-12:00, 13:00-18:00")
     field(dialog, "data-day", "fri").fill("22:00-06:00")  # a night shift into Saturday
+    dialog.get_by_role("combobox", name="产品线").click()
+    page.get_by_role("option", name="企业资源云").click()
+    page.keyboard.press("Escape")
     dialog.get_by_test_id("save-rep").click()
     expect(page.get_by_text("已保存孙芳的分配设置。")).to_be_visible()
     row, _ = stored(server)
-    assert row["daily_lead_cap"] == 3
+    assert row["daily_lead_cap"] == 3 and row["product_lines"] == ["erp"]
     assert row["working_hours"] == {"mon": [["09:00", "12:00"], ["13:00", "18:00"]], "fri": [["22:00", "06:00"]],
                                     **{day: [["09:00", "18:00"]] for day in ("tue", "wed", "thu")},  # as they were
                                     "sat": [], "sun": []}

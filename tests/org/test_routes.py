@@ -15,6 +15,7 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.kit.clock import utcnow
 from evenhand.models import Leave, Presence, User
+from evenhand.routing.snapshot import rep_states
 from tests.builders import Org, make_department, make_product_line, make_region, make_team, make_user
 from tests.support import audit_actions, audit_entries, error_of, row_counts
 
@@ -156,6 +157,30 @@ class TestUsers:
         assert ids == sorted(ids) and len(set(ids)) == len(org.users)
 
 
+class TestProductLines:
+    def test_set_read_and_refuse_an_unknown_code(self, client: TestClient, engine: Engine, org: Org) -> None:
+        with session_scope(engine) as session:
+            codes = [make_product_line(session, code=c).code for c in ("crm", "erp")]
+        rep = org.id("rep_n1")
+        before = len(audit_entries(engine))
+        saved = call(client, org, "ops", "PUT", f"/users/{rep}/product-lines", {"codes": ["erp", "crm", "erp"]})
+        assert saved.status_code == 200, saved.text
+        assert saved.json() == codes == call(client, org, "rep_n2", "GET", f"/users/{rep}/product-lines").json()
+        counts = row_counts(engine)
+        wrong = call(client, org, "ops", "PUT", f"/users/{rep}/product-lines", {"codes": ["crm", "nope"]})
+        assert wrong.status_code == 422 and error_of(wrong)["field"] == "product_lines" and "nope" in wrong.text
+        assert call(client, org, "sup_a", "PUT", f"/users/{rep}/product-lines", {"codes": []}).status_code == 403
+        assert row_counts(engine) == counts
+        assert call(client, org, "ops", "PUT", f"/users/{rep}/product-lines", {"codes": ["crm"]}).json() == ["crm"]
+        entries = audit_entries(engine)[before:]
+        assert [(e.action, e.payload) for e in entries] == [
+            ("users.product_lines", {"from": [], "to": ["crm", "erp"]}),
+            ("users.product_lines", {"from": ["crm", "erp"], "to": ["crm"]})]
+        with session_scope(engine, readonly=True) as session:  # what routing reads of the rep
+            reps = rep_states(session, utcnow(), get_settings().zone, high_value=80)
+        assert next(r for r in reps if r.id == rep).product_lines == ("crm",)
+
+
 class TestLeaves:
     def test_create_and_list(self, client: TestClient, engine: Engine, org: Org) -> None:
         before = len(audit_entries(engine))
@@ -272,6 +297,7 @@ def org_writes(org: Org, engine: Engine) -> list[Write]:
         leave = Leave(user_id=rep, starts_on=date(2026, 8, 3), ends_on=date(2026, 8, 4))
         session.add(leave)
         session.flush()
+        code = make_product_line(session).code  # a line nothing deletes, unlike ``line``
         ids = {"dept": dept.id, "region": region.id, "line": line.id, "team": team.id, "user": user.id,
                "leave": leave.id}
     writes = [Write("POST", "/teams", {"name": "Spare", "department_id": org.departments["ka"].id}, "/teams"),
@@ -284,6 +310,8 @@ def org_writes(org: Org, engine: Engine) -> list[Write]:
               Write("POST", f"/users/{rep}/leaves", {"starts_on": "2026-07-01", "ends_on": "2026-07-03"},
                     "/users/{user_id}/leaves", False),
               Write("DELETE", f"/users/{rep}/leaves/{ids['leave']}", None, "/users/{user_id}/leaves/{leave_id}", False),
+              Write("PUT", f"/users/{ids['user']}/product-lines", {"codes": [code]},
+                    "/users/{user_id}/product-lines"),
               Write("PUT", f"/users/{ids['user']}/grants", {"grant": "key_account"}, "/users/{user_id}/grants"),
               Write("DELETE", f"/users/{ids['user']}/grants/key_account", None, "/users/{user_id}/grants/{name}")]
     for path, key in (("departments", "dept"), ("regions", "region"), ("product-lines", "line")):

@@ -1,5 +1,5 @@
 """A rep's routing settings, opened from a roster: what routing reads of them (level, team, caps, quota,
-skills, time zone, working hours), their leave, and their departure.
+skills, product lines, time zone, working hours), their leave, and their departure.
 
 Sales ops and admins change everything; a supervisor records and cancels leave for their own team and
 sees the rest. Every change goes through ``org.service`` (audited); a refused change names the field or
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from nicegui import ui
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_
 from evenhand.kit.clock import utcnow
-from evenhand.models import Leave, Level, Team, User
+from evenhand.models import Leave, Level, ProductLine, Team, User
 from evenhand.org import service
 from evenhand.org.schemas import DAYS, LeaveCreate, UserUpdate, span_ok
 from evenhand.web import context
@@ -58,6 +58,12 @@ def parse_hours(texts: dict[str, str], tr: Tr) -> tuple[dict[str, list[list[str]
     return (week if any(week.values()) else {}), None
 
 
+class Choices(NamedTuple):
+    teams: dict[int, str]
+    lines: dict[str, str]  # product lines by code
+    selling: list[str]  # the codes of those the rep sells
+
+
 class RepSettings:
     """One dialog per page; ``open(user_id)`` fills it with that rep as stored now."""
 
@@ -76,20 +82,23 @@ class RepSettings:
             session.expunge(user)
             leaves = service.leaves(session, user_id)
             session.expunge_all()
-            teams = {team.id: team.name for team in session.scalars(select(Team).order_by(Team.name))}
+            lines = select(ProductLine.code, ProductLine.name).order_by(ProductLine.code)
+            choices = Choices(teams=dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).all()),
+                              lines=dict(session.execute(lines).all()),
+                              selling=service.product_lines(session, user_id))
         self.content.clear()
         with self.content:
-            self._render(user, leaves, teams)
+            self._render(user, leaves, choices)
         self.dialog.open()
 
-    def _render(self, user: User, leaves: list[Leave], teams: dict[int, str]) -> None:
+    def _render(self, user: User, leaves: list[Leave], choices: Choices) -> None:
         tr = self.tr
         with ui.row().classes("w-full items-baseline justify-between"):
             ui.label(tr("Routing settings: {name}", name=f"{user.display_name} ({user.username})")).classes("text-h6")
             if not user.active:
                 ui.badge(tr("Departed {day}", day=user.left_on.isoformat() if user.left_on else "—"),
                          color="grey").props('data-testid="rep-departed"')
-        self._settings(user, teams)
+        self._settings(user, choices)
         ui.separator()
         self._leave(user, leaves)
         if self.principal.manages_org and user.active:
@@ -100,13 +109,13 @@ class RepSettings:
 
     # --- what routing reads ------------------------------------------------------------------------
 
-    def _settings(self, user: User, teams: dict[int, str]) -> None:
+    def _settings(self, user: User, choices: Choices) -> None:
         tr, editable = self.tr, self.principal.manages_org
         ui.label(tr("What routing reads")).classes("text-subtitle1")
         with ui.row().classes("w-full gap-3"):
             level = ui.select({lv.value: tr(label(lv)) for lv in Level}, value=user.level.value,
                               label=tr("Level")).classes("w-32")
-            team = ui.select(teams, value=user.team_id, label=tr("Team"), clearable=True).classes("w-48")
+            team = ui.select(choices.teams, value=user.team_id, label=tr("Team"), clearable=True).classes("w-48")
             zone = ui.input(tr("Time zone"), value=user.timezone).classes("w-48").props('data-field="timezone"')
         with ui.row().classes("w-full gap-3"):
             open_cap = ui.number(tr("Open leads at most"), value=user.max_open_leads, min=0, precision=0).classes(
@@ -115,8 +124,11 @@ class RepSettings:
                                 precision=0).classes("w-48").props('data-field="daily_lead_cap"')
             quota = ui.number(tr("Monthly quota"), value=float(user.monthly_quota), min=0, precision=2).classes(
                 "w-40").props('data-field="monthly_quota"')
-        skills = ui.input_chips(tr("Skills"), value=list(user.skills or [])).classes("w-full").props(
-            'data-field="skills"')
+        with ui.row().classes("w-full gap-3 no-wrap"):
+            skills = ui.input_chips(tr("Skills"), value=list(user.skills or [])).classes("w-1/2").props(
+                'data-field="skills"')
+            lines = ui.select(choices.lines, value=choices.selling, multiple=True, label=tr("Product lines")).classes(
+                "w-1/2").props('use-chips data-field="product_lines"')
         ui.label(tr("Working hours, in the rep's time zone: spans like 09:00-12:00, 13:00-18:00; a day left "
                     "empty is a day off. With every day empty no schedule is kept.")).classes(
             "text-caption text-grey-7")
@@ -124,7 +136,7 @@ class RepSettings:
         with ui.grid(columns=4).classes("w-full gap-x-3 gap-y-1"):
             hours = {day: ui.input(tr(DAY_LABELS[day]), value=hours_text(stored.get(day, [])),
                                    placeholder="09:00-18:00").props(f'dense data-day="{day}"') for day in DAYS}
-        fields: list[Any] = [level, team, zone, open_cap, day_cap, quota, skills, *hours.values()]
+        fields: list[Any] = [level, team, zone, open_cap, day_cap, quota, skills, lines, *hours.values()]
         alert = ui.label().classes("text-negative").props('role="alert" data-testid="rep-problem"')
 
         def save() -> None:
@@ -137,8 +149,9 @@ class RepSettings:
                                   max_open_leads=_whole(open_cap.value), daily_lead_cap=_whole(day_cap.value),
                                   monthly_quota=_money(quota.value), skills=list(skills.value or []),
                                   working_hours=week)
-                with session_scope(context.engine()) as session:
+                with session_scope(context.engine()) as session:  # both or neither
                     service.update_user(session, user.id, data, actor=self.principal)
+                    service.set_product_lines(session, user.id, list(lines.value or []), actor=self.principal)
             except (ValidationError, DomainError) as exc:
                 alert.text = problem(exc, tr)
                 return

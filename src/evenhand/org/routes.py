@@ -18,6 +18,7 @@ from evenhand.org.schemas import (
     LeaveCreate,
     LeaveRead,
     PresenceUpdate,
+    ProductLinesSet,
     RefCreate,
     RefRead,
     RefUpdate,
@@ -101,6 +102,18 @@ def deactivate_user(user_id: DbId, session: DbSession, actor: OrgManager) -> Use
 @router.put("/users/{user_id}/presence", response_model=UserRead)
 def set_presence(user_id: DbId, data: PresenceUpdate, session: DbSession, actor: Writer) -> User:
     return routing_flows.set_presence(session, user_id, data.presence, actor=actor)
+
+
+@router.get("/users/{user_id}/product-lines", response_model=list[str])
+def list_product_lines(user_id: DbId, session: DbSession, _: Reader) -> list[str]:
+    """The codes of the product lines the user sells."""
+    return service.product_lines(session, user_id)
+
+
+@router.put("/users/{user_id}/product-lines", response_model=list[str])
+def set_product_lines(user_id: DbId, data: ProductLinesSet, session: DbSession, actor: OrgManager) -> list[str]:
+    """Replace them (pools may admit reps by product line, and match leads on it); audited."""
+    return service.set_product_lines(session, user_id, data.codes, actor=actor)
 
 
 @router.get("/users/{user_id}/leaves", response_model=list[LeaveRead])

@@ -171,6 +171,10 @@ class PresenceUpdate(Strict):
     presence: Presence
 
 
+class ProductLinesSet(Strict):
+    codes: Annotated[list[Code], Field(max_length=100)]
+
+
 class LeaveCreate(Strict):
     starts_on: date
     ends_on: date

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.models import Department, Leave, Presence, ProductLine, Region, Role, Team, User, UserGrant
 from evenhand.models.base import Base
+from evenhand.models.org import user_product_lines
 from evenhand.org.schemas import GrantCreate, LeaveCreate, UserCreate, UserUpdate
 
 M = TypeVar("M", bound=Base)
@@ -186,6 +188,33 @@ def cancel_leave(session: Session, user_id: int, leave_id: int, *, actor: Princi
 def leaves(session: Session, user_id: int) -> list[Leave]:
     get(session, User, user_id)
     return list(session.scalars(select(Leave).where(Leave.user_id == user_id).order_by(Leave.starts_on)))
+
+
+def product_lines(session: Session, user_id: int) -> list[str]:
+    """The codes of the product lines the user sells (pools may admit by them, leads may be matched on them)."""
+    get(session, User, user_id)
+    return list(session.scalars(select(ProductLine.code).join(
+        user_product_lines, user_product_lines.c.product_line_id == ProductLine.id)
+        .where(user_product_lines.c.user_id == user_id).order_by(ProductLine.code)))
+
+
+def set_product_lines(session: Session, user_id: int, codes: list[str], *, actor: Principal | None) -> list[str]:
+    """Replace the user's product lines; an unknown code is refused by name and nothing changes."""
+    get(session, User, user_id)
+    found = dict(session.execute(select(ProductLine.code, ProductLine.id).where(ProductLine.code.in_(codes))).all())
+    unknown = [code for code in codes if code not in found]
+    if unknown:
+        raise Invalid("No product line {code}.", field="product_lines", code=unknown[0])
+    before = product_lines(session, user_id)
+    wanted = sorted(set(codes))
+    if wanted != before:
+        session.execute(delete_rows(user_product_lines).where(user_product_lines.c.user_id == user_id))
+        if wanted:
+            session.execute(insert(user_product_lines), [{"user_id": user_id, "product_line_id": found[c]}
+                                                         for c in wanted])
+        audit.append(session, action="users.product_lines", subject_type="users", subject_id=user_id,
+                     payload={"from": before, "to": wanted}, actor_id=actor.user_id if actor else None)
+    return wanted
 
 
 def team_members(session: Session, team_id: int) -> list[User]:
