@@ -79,8 +79,53 @@ def test_a_rep_reads_why_a_lead_went_elsewhere(server: Server, page: Page) -> No
     page.goto(f"{server.base}/routing")
     expect(page.get_by_test_id("decision-feed")).to_contain_text("无锡精密机械有限公司")
     expect(page.get_by_test_id("decision-feed")).to_contain_text("中小企业部（其余线索）")  # the pool by its label
-    page.get_by_role("link", name="无锡精密机械有限公司").click()
+    page.get_by_test_id("decision-feed").get_by_role("link", name="无锡精密机械有限公司").click()
     expect(page).to_have_url(re.compile(rf"/routing/decisions/{decision_id}$"))
     expect(page.get_by_test_id("decision-summary")).to_contain_text("无锡精密机械有限公司")
     expect(page.get_by_test_id("decision-summary")).to_contain_text("线索池 中小企业部（其余线索）")
     expect(page.get_by_test_id("verdicts")).to_contain_text("张伟")
+
+
+def test_ops_sees_the_holding_queue_and_routes_it_again(server: Server, page: Page) -> None:
+    """A lead nobody in its pool can take waits on the routing page; once a rep is there, "Route them now"
+    gives it to them (the worker would within a minute)."""
+    import httpx
+    from sqlalchemy import select, update
+
+    from evenhand.auth.service import create_token
+    from evenhand.db import make_engine, session_scope
+    from evenhand.models import Lead, Presence, Region, RoutingDecision, Team, User
+    from evenhand.org import service as org_service
+    from evenhand.org.schemas import UserCreate
+
+    engine = make_engine(server.db_url)
+    with session_scope(engine) as session:
+        north = Region(code="north", name="华北")
+        session.add(north)
+        session.flush()
+        team = session.scalars(select(Team).where(Team.name == "华南一组")).one()
+        rep = org_service.create_user(session, UserCreate(username="zhoumin", display_name="周敏", team_id=team.id,
+                                                          region_id=north.id), actor=None)
+        rep.working_hours, rep_id = {}, rep.id
+        token, _ = create_token(session, username="admin", role=Role.ADMIN)
+    created = httpx.post(f"{server.base}/api/v1/leads", headers={"Authorization": f"Bearer {token}"}, json={
+        "source": "website", "external_id": "HELD-1", "company": "天津北辰机电有限公司", "region": "north"}).json()
+    assert created["assignment"]["outcome"] == "held"  # 周敏 is offline, and nobody else sells in the north
+
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/routing")
+    queue = page.get_by_test_id("holding-queue")
+    expect(queue).to_contain_text("天津北辰机电有限公司")
+    expect(queue).to_contain_text("中小企业部（其余线索）")
+    with session_scope(engine) as session:  # online without the presence flow, which would release it at once
+        session.execute(update(User).where(User.id == rep_id).values(presence=Presence.ONLINE))
+    page.get_by_test_id("release-held").click()
+    expect(page.get_by_text("仍有 0 条在等待")).to_be_visible()  # whoever routed it: the worker may have
+    expect(page.get_by_text("等待队列：0 条线索在等待")).to_be_visible()
+    with session_scope(engine, readonly=True) as session:
+        lead = session.scalars(select(Lead).where(Lead.external_id == "HELD-1")).one()
+        kinds = session.scalars(select(RoutingDecision.kind).where(RoutingDecision.lead_id == lead.id)).all()
+        assert lead.owner_id == rep_id and list(kinds) == ["intake", "release"]
+    with session_scope(engine) as session:
+        session.execute(update(User).where(User.id == rep_id).values(presence=Presence.OFFLINE))
+    engine.dispose()

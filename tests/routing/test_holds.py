@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
 from evenhand.kit import audit
-from evenhand.models import AuditEntry, HeldLead, Notification, Presence, Role, Team
+from evenhand.models import AuditEntry, HeldLead, Notification, Presence, Role, RoutingDecision, Team
 from evenhand.notify import jobs
 from evenhand.routing import holds, service
 from tests.builders import make_user
@@ -57,6 +58,10 @@ def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engi
         assert by_lead[south.lead_id] == ops.id  # the rest pool's team has no supervisor any more: ops hears
 
 
+def audit_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
 def test_the_worker_job_is_registered() -> None:
     jobs.load_tasks()
     assert {"routing.escalate_held", "routing.release_held"} <= {job.name for job in jobs.registered()}
@@ -74,11 +79,19 @@ def test_the_release_job_routes_a_held_lead_once_working_hours_begin(engine: Eng
         early = NOW.replace(hour=0)  # Friday 08:00 in Shanghai: nobody is at work yet
         held = service.route(session, lead(session, 1), now=early)
         assert held.outcome == "held"
-        tasks.release_held(session, early + timedelta(minutes=30))
+        queued = session.get(HeldLead, held.lead_id)
+        since, entries = queued.held_since if queued else None, audit_count(session)
+        for minutes in range(1, 60):  # a retry a minute that finds nobody writes nothing
+            tasks.release_held(session, early + timedelta(minutes=minutes))
         assert session.get(Lead, held.lead_id).owner_id is None  # type: ignore[union-attr]
+        assert session.scalars(select(RoutingDecision.kind).where(RoutingDecision.lead_id == held.lead_id)).all() \
+            == ["intake"]
+        assert audit_count(session) == entries and session.get(HeldLead, held.lead_id).held_since == since  # type: ignore[union-attr]
         tasks.release_held(session, early + timedelta(hours=1, minutes=1))  # 09:01
         assert session.get(Lead, held.lead_id).owner_id in {people[r].id for r in ("a", "b", "c")}  # type: ignore[union-attr]
         assert session.get(HeldLead, held.lead_id) is None
+        assert session.scalars(select(RoutingDecision.kind).where(RoutingDecision.lead_id == held.lead_id)).all() \
+            == ["intake", "release"]
 
 
 def test_an_unacknowledged_lead_is_routed_again_without_its_rep_when_the_policy_says_so(engine: Engine) -> None:

@@ -1,4 +1,5 @@
-"""Routing pages: the live decision feed, and one decision explained ("why this rep, why not me")."""
+"""Routing pages: the live decision feed, the holding queue, and one decision explained ("why this rep, why
+not me")."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import NotFound
 from evenhand.i18n import N_
-from evenhand.kit.clock import local
+from evenhand.kit.clock import local, utcnow
 from evenhand.models import Lead, User
 from evenhand.routing import service
 from evenhand.routing.reasons import explain
@@ -69,6 +70,8 @@ def routing_page(request: Request) -> RedirectResponse | None:
             for pool in pools:
                 ui.chip(f"{pool.label or pool.id}" + (f" · {pool.condition}" if pool.condition else "")).props(
                     "outline")
+        if principal.reads_everything:
+            _holding_queue(principal, tr)
         ui.label(tr("Live decisions")).classes("text-h6")
         columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
             ("at", N_("Time")), ("company", N_("Company")), ("score", N_("Score")), ("pool", N_("Pool")),
@@ -88,6 +91,48 @@ def routing_page(request: Request) -> RedirectResponse | None:
 
         ui.timer(REFRESH_SECONDS, refresh)
     return None
+
+
+def _holding_queue(principal: Principal, tr: Tr) -> None:
+    """The leads nobody could take yet, oldest first; sales ops may route them again at once (the worker
+    does so by itself, and whenever a rep comes online)."""
+
+    @ui.refreshable
+    def render() -> None:
+        zone, now = get_settings().zone, utcnow()
+        with session_scope(context.engine(), readonly=True) as session:
+            waiting = service.waiting(session)
+        with ui.row().classes("items-center gap-4"):
+            ui.label(tr("Holding queue: {count} leads waiting", count=len(waiting))).classes("text-h6")
+            if waiting and principal.manages_org:
+                ui.button(tr("Route them now"), icon="redo", on_click=release).props(
+                    'outline dense data-testid="release-held"')
+        if not waiting:
+            return
+        rows = [{"id": held.lead_id, "company": company, "pool": pool,
+                 "since": local(held.held_since, zone).strftime("%m-%d %H:%M"),
+                 "minutes": int((now - held.held_since).total_seconds() // 60),
+                 "escalated": local(held.escalated_at, zone).strftime("%m-%d %H:%M") if held.escalated_at else "—"}
+                for held, company, pool in waiting]
+        columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
+            ("company", N_("Company")), ("pool", N_("Pool")), ("since", N_("Waiting since")),
+            ("minutes", N_("Minutes")), ("escalated", N_("Escalated")))]
+        table = ui.table(columns=columns, rows=rows, row_key="id", pagination=10).classes("w-full").props(
+            'dense data-testid="holding-queue"')
+        table.add_slot("body-cell-company", """
+            <q-td :props="props">
+              <a :href="'/leads/' + props.row.id" class="text-primary">{{ props.value }}</a>
+            </q-td>""")
+
+    def release() -> None:
+        with session_scope(context.engine()) as session:
+            routed = len(service.release_held(session))
+            left = len(service.waiting(session))
+        ui.notify(tr("{routed} held leads found a rep; {left} still waiting.", routed=routed, left=left),
+                  type="positive" if routed else "info")
+        render.refresh()
+
+    render()
 
 
 def decision_page(request: Request, decision_id: int) -> RedirectResponse | None:

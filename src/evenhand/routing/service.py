@@ -157,9 +157,23 @@ class Router:
     def route_all(self, leads: Sequence[Lead], *, kind: str = "intake",
                   actor: Principal | None = None) -> list[RoutingDecision]:
         """``route`` each lead in order, after reading every pool state and count they need in one go."""
+        matches = self._prepare(leads)
+        return [self.route(lead, kind=kind, actor=actor, matched=m) for lead, m in zip(leads, matches, strict=True)]
+
+    def release(self, leads: Sequence[Lead]) -> None:
+        """Offer held leads again, in order. Only a lead that finds a rep gets a decision (kind ``release``);
+        one that still finds nobody keeps its place in the queue, and the decision that queued it still says
+        why — so a queue retried every minute does not write a decision a minute."""
+        for lead, matched in zip(leads, self._prepare(leads), strict=True):
+            started = time.perf_counter_ns()
+            decision = self._decide(matched)
+            if decision.outcome == "assigned":
+                self._apply(lead, decision, matched[0], "release", None, started)
+
+    def _prepare(self, leads: Sequence[Lead]) -> list[tuple[LeadSnapshot, engine.PoolMatch]]:
         matches = [self._match(lead) for lead in leads]
         self.roster.count(rep for snapshot, match in matches for rep in self._members(snapshot, match))
-        return [self.route(lead, kind=kind, actor=actor, matched=m) for lead, m in zip(leads, matches, strict=True)]
+        return matches
 
     def _match(self, lead: Lead) -> tuple[LeadSnapshot, engine.PoolMatch]:
         snapshot = lead_snapshot(lead)
@@ -179,12 +193,19 @@ class Router:
               matched: tuple[LeadSnapshot, engine.PoolMatch] | None = None) -> RoutingDecision:
         """The lead's decision, applied to it; the row is stored by ``finish()``."""
         started = time.perf_counter_ns()
-        snapshot, match = matched or self._match(lead)
+        matched = matched or self._match(lead)
+        return self._apply(lead, self._decide(matched), matched[0], kind, actor, started)
+
+    def _decide(self, matched: tuple[LeadSnapshot, engine.PoolMatch]) -> Decision:
+        snapshot, match = matched
         reps = self.roster.counted(self._members(snapshot, match))
-        decision = engine.decide(snapshot, reps, self.policy, self._states[match.pool_id], self.at, match=match)
+        return engine.decide(snapshot, reps, self.policy, self._states[match.pool_id], self.at, match=match)
+
+    def _apply(self, lead: Lead, decision: Decision, snapshot: LeadSnapshot, kind: str, actor: Principal | None,
+               started: int) -> RoutingDecision:
         if decision.outcome == "assigned" and decision.rep_id is not None:
-            self._states[match.pool_id] = decision.state_after
-            self._changed.add(match.pool_id)
+            self._states[decision.pool_id] = decision.state_after
+            self._changed.add(decision.pool_id)
             self.roster.assigned(decision.rep_id, snapshot.score)
         _place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
         latency = (time.perf_counter_ns() - started) // 1000
@@ -242,8 +263,8 @@ def release_held(session: Session, *, now: datetime | None = None) -> list[Routi
     router = Router(session, now=now)
     leads = [lead for held in session.scalars(select(HeldLead).order_by(HeldLead.held_since)).all()
              if (lead := session.get(Lead, held.lead_id)) is not None and lead.owner_id is None]
-    router.route_all(leads, kind="release")
-    return [row for row in router.finish() if row.outcome == "assigned"]
+    router.release(leads)
+    return router.finish()
 
 
 def waiting(session: Session) -> list[tuple[HeldLead, str, str]]:
