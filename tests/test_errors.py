@@ -33,7 +33,7 @@ BAD_INPUT: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/users", {**USER, "level": "emperor"}, 422, "level"),
     ("POST", "/users", {"display_name": "No name"}, 422, "username"),
     ("POST", "/users", {**USER, "username": "a b"}, 422, "username"),
-    ("POST", "/users", {**USER, "working_hours": {"mon": [["18:00", "09:00"]]}}, 422, "working_hours"),
+    ("POST", "/users", {**USER, "working_hours": {"mon": [["9:00", "18:00"]]}}, 422, "working_hours"),
     ("POST", "/users", {**USER, "working_hours": {"mon": [["09:00", "25:00"]]}}, 422, "working_hours"),
     ("POST", "/users", {**USER, "working_hours": {"funday": [["09:00", "18:00"]]}}, 422, "working_hours"),
     ("POST", "/users", {**USER, "timezone": "Mars/Olympus_Mons"}, 422, "timezone"),

@@ -27,6 +27,7 @@ from evenhand.models import (
     ChangeEntry,
     Contract,
     Department,
+    HeldLead,
     Lead,
     Notification,
     Opportunity,
@@ -36,6 +37,7 @@ from evenhand.models import (
     User,
 )
 from evenhand.routing import service as routing_service
+from evenhand.routing.engine import escalation
 from tests.demo.conftest import END, Built, build_into, disposing
 
 pytestmark = pytest.mark.slow
@@ -394,6 +396,23 @@ def test_the_last_afternoon_is_routed_by_evenhand_and_every_decision_replays(eng
             assert again == recorded, d.id
     warm = count(engine, Lead, Lead.id.in_(select(RoutingDecision.lead_id)), Lead.webinars + Lead.downloads > 0)
     assert warm >= 10  # leads that came with their site visits, downloads and webinars
+
+
+def test_a_lead_still_waiting_escalated_when_its_wait_was_over(engine: Engine) -> None:
+    held = rows(engine, select(HeldLead.lead_id, HeldLead.held_since, HeldLead.escalated_at))
+    assert held  # the partner leads of the afternoon: nobody in the channel pool was there for them
+    with Session(engine) as session:
+        policy = routing_service.compiled_body(routing_service.active(session).body)
+        waits = {h.lead_id: escalation(h.held_since, policy, pool).due_at for h, pool in
+                 session.execute(select(HeldLead, HeldLead.pool_id)).tuples()}
+    for h in held:
+        if waits[h.lead_id] <= SNAPSHOT:
+            assert h.escalated_at is not None and as_utc(h.escalated_at) == waits[h.lead_id]
+            told = rows(engine, select(Notification.recipient_id, Notification.created_at)
+                        .where(Notification.kind == "lead_held", Notification.lead_id == h.lead_id))
+            assert told and {as_utc(n.created_at) for n in told} == {waits[h.lead_id]}
+        else:
+            assert h.escalated_at is None
 
 
 def test_the_afternoon_left_one_appeal_ruled_and_one_in_the_queue(engine: Engine) -> None:

@@ -5,7 +5,8 @@ switched routing on: the leads that arrive that afternoon are taken in, scored a
 policy at the moment each arrives, through the same calls as ``POST /api/v1/leads``, on a clock frozen at
 that moment — so the live feed, the decision explorer ("why this rep"), this month's fairness report and
 the appeals queue have real decisions to show. Each rep opens their new lead a few minutes later. Two
-reps appeal: one appeal is upheld by the team's supervisor, the other waits in the queue.
+reps appeal: one appeal is upheld by the team's supervisor, the other waits in the queue. A lead nobody
+could take escalates to its supervisor when the pool's wait is over, as the worker would have done.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from evenhand.demo.names import person_name
 from evenhand.demo.worktime import holidays
 from evenhand.kit.clock import as_utc, frozen
 from evenhand.leads.schemas import EventCreate, LeadCreate
-from evenhand.models import EventKind, Lead, Role, RoutingDecision, User
+from evenhand.models import EventKind, HeldLead, Lead, Role, RoutingDecision, User
 from evenhand.notify import service as notify
-from evenhand.routing import flows
+from evenhand.routing import engine, flows, holds
+from evenhand.routing import service as routing_service
 
 LEADS = 40
 GO_LIVE = time(13, 0)
 LAST_ARRIVAL = time(16, 45)
-LAST_APPEAL = time(15, 45)  # of a decision still appealed that afternoon
+LAST_APPEAL = time(15, 45)
+CLOSE = time(17, 0)  # the snapshot: nothing happens after it  # of a decision still appealed that afternoon
 APPEAL_WINDOW = timedelta(hours=2)  # the shipped EVENHAND_APPEAL_WINDOW_MINUTES; the demo's appeals come at 30 min
 DEDUP = ("email", "phone")
 # (reason code, what the rep says, the supervisor's ruling note or None while it waits in the queue)
@@ -61,6 +64,18 @@ def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: fl
                 routed.append(decision)
     cutoff = datetime.combine(day, LAST_APPEAL, tzinfo=zone)  # so each is filed and ruled on by 17:00
     _appeal(session, rnd, [d for d in routed if as_utc(d.created_at) <= cutoff])
+    _escalate(session, datetime.combine(end, CLOSE, tzinfo=zone))
+
+
+def _escalate(session: Session, close: datetime) -> None:
+    """What the worker does each minute: a lead still waiting when its pool's wait is over goes to the
+    supervisor — at that moment, as long as it falls before the day's snapshot."""
+    policy = routing_service.compiled_body(routing_service.active(session).body)
+    due = sorted({engine.escalation(held.held_since, policy, held.pool_id).due_at
+                  for held in session.scalars(select(HeldLead))})
+    for at in (moment for moment in due if moment <= as_utc(close)):
+        with frozen(at):
+            holds.escalate_held(session, now=at)
 
 
 def last_working_day(end: date) -> date:

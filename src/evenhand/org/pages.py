@@ -22,7 +22,7 @@ from evenhand.org import repository, service
 from evenhand.org.rep_settings import RepSettings
 from evenhand.org.schemas import GrantCreate, UserCreate
 from evenhand.routing.policy import KEY_ACCOUNT_GRANT
-from evenhand.web import context
+from evenhand.web import context, forms
 from evenhand.web.labels import label
 from evenhand.web.layout import STAFF, Tr, presence_chip, shell
 
@@ -169,7 +169,7 @@ def _new_user_dialog(principal: Principal, tr: Tr) -> ui.dialog:
         level = ui.select({lv.value: tr(label(lv)) for lv in Level}, value=Level.JUNIOR.value, label=tr("Level"))
         team = ui.select(teams, label=tr("Team"), clearable=True)
         password = ui.input(tr("Password"), password=True).props('data-field="password"')
-        problem = ui.label().classes("text-negative").props('role="alert"')
+        alert = ui.label().classes("text-negative").props('role="alert"')
 
         def save() -> None:
             try:
@@ -177,12 +177,8 @@ def _new_user_dialog(principal: Principal, tr: Tr) -> ui.dialog:
                                   level=level.value, team_id=team.value, password=password.value or None)
                 with session_scope(context.engine()) as session:
                     user = service.create_user(session, data, actor=principal)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                problem.text = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-                return
-            except DomainError as exc:
-                problem.text = f"{exc.field}: {tr(exc.message, **exc.params)}" if exc.field else tr(exc.message)
+            except (ValidationError, DomainError) as exc:
+                alert.text = forms.problem(exc, tr)
                 return
             ui.notify(tr("Created user {name}.", name=user.username), type="positive")
             dialog.close()
