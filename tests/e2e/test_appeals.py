@@ -55,6 +55,9 @@ def test_rep_appeals_supervisor_reassigns_and_the_rep_sees_the_outcome(server: S
     ARTIFACTS.mkdir(exist_ok=True)
 
     rep = _as(browser, server, "xiaochen")
+    rep.goto(f"{server.base}/leads/{lead_id}")  # where the "new lead" message takes the rep
+    expect(rep.get_by_test_id("appeal")).to_be_visible()
+    expect(rep.get_by_test_id("appeal-window")).to_contain_text(re.compile(r"还可以申诉 \d+ 分钟"))
     rep.goto(f"{server.base}/routing/decisions/{decision_id}")
     expect(rep.get_by_test_id("appeal-window")).to_contain_text(re.compile(r"还可以申诉 \d+ 分钟"))
     rep.get_by_test_id("appeal").click()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from evenhand.appeals import pages as appeal_pages
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
@@ -141,7 +142,10 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
             ui.label(tr("This lead does not exist or is not yours to see.")).classes("text-grey-7")
             return None
         with ui.row().classes("w-full gap-6 items-start"):
-            _facts(lead, owner, regions, tr, zone, routed[0].id if routed else None)
+            with ui.column().classes("gap-2 w-80"):
+                _facts(lead, owner, regions, tr, zone, routed[0].id if routed else None)
+                if routed:  # its rep may appeal the assignment here, and whoever may reassign it do so
+                    appeal_pages.decision_actions(principal, routed[0].id, tr)
             with ui.column().classes("gap-4"):
                 _explanation(lead, lines, tr)
                 _predictive(predictive, tr)
