@@ -24,6 +24,7 @@ from evenhand.models import (
     Activity,
     Appeal,
     Base,
+    BehaviourEvent,
     ChangeEntry,
     Contract,
     Department,
@@ -396,6 +397,10 @@ def test_the_last_afternoon_is_routed_by_evenhand_and_every_decision_replays(eng
             assert again == recorded, d.id
     warm = count(engine, Lead, Lead.id.in_(select(RoutingDecision.lead_id)), Lead.webinars + Lead.downloads > 0)
     assert warm >= 10  # leads that came with their site visits, downloads and webinars
+    visits = rows(engine, select(BehaviourEvent.occurred_at, Lead.created_at)
+                  .join(Lead, Lead.id == BehaviourEvent.lead_id).where(Lead.id.in_(select(RoutingDecision.lead_id))))
+    assert all(8 <= as_utc(v.occurred_at).astimezone(SHANGHAI).hour < 22 and v.occurred_at < v.created_at
+               for v in visits)  # in waking hours, before the form
 
 
 def test_a_lead_still_waiting_escalated_when_its_wait_was_over(engine: Engine) -> None:

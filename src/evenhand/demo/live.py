@@ -110,18 +110,19 @@ def _lead(rnd: random.Random, template: Lead, day: date, number: int, at: dateti
 
 
 def _warm_up(rnd: random.Random, at: datetime) -> list[EventCreate]:
-    """What a warm contact did on the site in the fortnight before filling in the form."""
-    def before(days: float) -> datetime:
-        return at - timedelta(days=days, minutes=rnd.randint(0, 600))
+    """What a warm contact did on the site in the fortnight before filling in the form, in waking hours
+    (``at`` is local time)."""
+    def before(first: int, last: int) -> datetime:
+        day = at - timedelta(days=rnd.randint(first, last))
+        moment = day.replace(hour=rnd.randint(8, 21), minute=rnd.randint(0, 59), second=rnd.randint(0, 59))
+        return min(moment, at - timedelta(minutes=rnd.randint(3, 90)))  # the same day: before the form
 
-    events = [EventCreate(kind=EventKind.PAGE_VIEW, occurred_at=before(rnd.uniform(0.1, 14)),
-                          dwell_seconds=rnd.randint(20, 400)) for _ in range(rnd.randint(3, 12))]
-    events += [EventCreate(kind=EventKind.WHITEPAPER_DOWNLOAD, occurred_at=before(rnd.uniform(1, 10)))
+    events = [EventCreate(kind=EventKind.PAGE_VIEW, occurred_at=before(0, 14), dwell_seconds=rnd.randint(20, 400))
+              for _ in range(rnd.randint(3, 12))]
+    events += [EventCreate(kind=EventKind.WHITEPAPER_DOWNLOAD, occurred_at=before(1, 10))
                for _ in range(rnd.random() < 0.8)]
-    events += [EventCreate(kind=EventKind.WEBINAR, occurred_at=before(rnd.uniform(1, 12)))
-               for _ in range(rnd.choice((0, 1, 1, 2)))]
-    events += [EventCreate(kind=EventKind.EMAIL_CLICK, occurred_at=before(rnd.uniform(0.5, 7)))
-               for _ in range(rnd.randint(0, 2))]
+    events += [EventCreate(kind=EventKind.WEBINAR, occurred_at=before(1, 12)) for _ in range(rnd.choice((0, 1, 1, 2)))]
+    events += [EventCreate(kind=EventKind.EMAIL_CLICK, occurred_at=before(0, 7)) for _ in range(rnd.randint(0, 2))]
     return sorted(events, key=lambda e: e.occurred_at or at)
 
 
