@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from pydantic import ValidationError
@@ -56,6 +57,14 @@ def parse_hours(texts: dict[str, str], tr: Tr) -> tuple[dict[str, list[list[str]
             spans.append([start, end])
         week[day] = spans
     return (week if any(week.values()) else {}), None
+
+
+def known_zone(name: str | None) -> bool:
+    try:
+        ZoneInfo(name or "")
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 class Choices(NamedTuple):
@@ -141,6 +150,8 @@ class RepSettings:
 
         def save() -> None:
             week, wrong = parse_hours({day: box.value or "" for day, box in hours.items()}, tr)
+            if not known_zone(zone.value):
+                wrong = tr("“{zone}” is not a time zone; use a name like Asia/Shanghai.", zone=zone.value or "")
             if wrong:
                 alert.text = wrong
                 return
