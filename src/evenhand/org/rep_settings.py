@@ -88,9 +88,8 @@ class RepSettings:
             if user is None or not service.may_act_for(session, self.principal, user):
                 ui.notify(self.tr("You may change only your own team."), type="negative")
                 return
-            session.expunge(user)
             leaves = service.leaves(session, user_id)
-            session.expunge_all()
+            session.expunge_all()  # read after the session closes
             lines = select(ProductLine.code, ProductLine.name).order_by(ProductLine.code)
             choices = Choices(teams=dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).all()),
                               lines=dict(session.execute(lines).all()),
