@@ -5,16 +5,17 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
+from evenhand.kit import terminal
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 from evenhand.routing.cli import routing_app
@@ -39,13 +40,11 @@ console = Console()
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                    console=console)
+    return terminal.progress_bar(console)
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]{message}[/red]")
-    raise typer.Exit(code=1)
+def _fail(message: str) -> NoReturn:
+    terminal.fail(console, message)
 
 
 @app.command()
@@ -175,12 +174,7 @@ def _print_domain_error(exc: object) -> None:
     from evenhand.errors import DomainError
 
     assert isinstance(exc, DomainError)
-    console.print(f"[red]{t(exc.message, **exc.params)}[/red]")
-    for detail in (exc.details or [])[:50]:
-        if "row" in detail:
-            console.print(t("  row {row}, {field}: {message}", **detail))
-        else:
-            console.print(t("  line {line}, {field}: {message}", **detail))
+    terminal.print_domain_error(console, exc)
 
 
 @scoring_app.command("rescore")

@@ -12,13 +12,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
+from evenhand.kit import terminal
 from evenhand.kit.clock import local, utcnow
 
 routing_app = typer.Typer(help="Lead routing: the policy and its versions, decisions, the holding queue.",
@@ -155,16 +155,14 @@ def holds(db: Db = None) -> None:
     """The leads waiting for a rep, oldest first: their pool, how long they have waited, whether escalated."""
     from evenhand.routing import service
 
-    zone, now = get_settings().zone, utcnow()
     with session_scope(_engine(db), readonly=True) as session:
         waiting = service.waiting(session)
     table = Table(title=t("Holding queue: {count} leads waiting", count=len(waiting)))
     for column in (N_("Lead"), N_("Company"), N_("Pool"), N_("Waiting since"), N_("Minutes"), N_("Escalated")):
         table.add_column(t(column))
-    for held, company, pool in waiting:
-        table.add_row(str(held.lead_id), company, pool, local(held.held_since, zone).strftime("%m-%d %H:%M"),
-                      str(int((now - held.held_since).total_seconds() // 60)),
-                      local(held.escalated_at, zone).strftime("%m-%d %H:%M") if held.escalated_at else "—")
+    for w in waiting:
+        table.add_row(str(w.lead_id), w.company, w.pool, w.held_since.strftime("%m-%d %H:%M"), str(w.minutes),
+                      w.escalated_at.strftime("%m-%d %H:%M") if w.escalated_at else "—")
     out.print(table)
 
 
@@ -182,7 +180,7 @@ def release(db: Db = None) -> None:
 def _replayed(body: str, first: date, last: date, db: str | None) -> dict[str, Any]:
     from evenhand.routing import whatif
 
-    with _progress() as bar, session_scope(_engine(db), readonly=True) as session:
+    with terminal.progress_bar(err) as bar, session_scope(_engine(db), readonly=True) as session:
         task = bar.add_task(t(whatif.STAGES["read"]), total=None)
         return whatif.replay(session, body, start=first, end=last, progress=lambda stage, done, total: bar.update(
             task, completed=done, total=total, description=t(whatif.STAGES[stage])))
@@ -215,20 +213,12 @@ def _day(value: str, option: str) -> date:
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[red]{message}[/red]")
-    raise typer.Exit(code=1)
+    terminal.fail(err, message)
 
 
 def _fail_domain(exc: DomainError) -> NoReturn:
-    err.print(f"[red]{t(exc.message, **exc.params)}[/red]")
-    for detail in (exc.details or [])[:50]:
-        err.print(t("  line {line}, {field}: {message}", **detail))
+    terminal.print_domain_error(err, exc)
     raise typer.Exit(code=1) from exc
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                    console=err)
 
 
 def _print(result: dict[str, Any]) -> None:

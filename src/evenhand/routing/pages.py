@@ -16,7 +16,7 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import NotFound
 from evenhand.i18n import N_
-from evenhand.kit.clock import local, utcnow
+from evenhand.kit.clock import local
 from evenhand.models import Lead, User
 from evenhand.routing import service
 from evenhand.routing.reasons import explain
@@ -99,7 +99,6 @@ def _holding_queue(principal: Principal, tr: Tr) -> None:
 
     @ui.refreshable
     def render() -> None:
-        zone, now = get_settings().zone, utcnow()
         with session_scope(context.engine(), readonly=True) as session:
             waiting = service.waiting(session)
         with ui.row().classes("items-center gap-4"):
@@ -109,11 +108,9 @@ def _holding_queue(principal: Principal, tr: Tr) -> None:
                     'outline dense data-testid="release-held"')
         if not waiting:
             return
-        rows = [{"id": held.lead_id, "company": company, "pool": pool,
-                 "since": local(held.held_since, zone).strftime("%m-%d %H:%M"),
-                 "minutes": int((now - held.held_since).total_seconds() // 60),
-                 "escalated": local(held.escalated_at, zone).strftime("%m-%d %H:%M") if held.escalated_at else "—"}
-                for held, company, pool in waiting]
+        rows = [{"id": w.lead_id, "company": w.company, "pool": w.pool, "since": w.held_since.strftime("%m-%d %H:%M"),
+                 "minutes": w.minutes, "escalated": w.escalated_at.strftime("%m-%d %H:%M") if w.escalated_at else "—"}
+                for w in waiting]
         columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
             ("company", N_("Company")), ("pool", N_("Pool")), ("since", N_("Waiting since")),
             ("minutes", N_("Minutes")), ("escalated", N_("Escalated")))]

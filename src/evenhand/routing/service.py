@@ -13,7 +13,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from evenhand.errors import Conflict, Forbidden, Invalid, NotFound, invalid_docu
 from evenhand.i18n import N_, t
 from evenhand.kit import audit
 from evenhand.kit import versions as versions_kit
-from evenhand.kit.clock import utcnow
+from evenhand.kit.clock import local, utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.leads import repository as lead_repository
 from evenhand.models import (
@@ -267,12 +267,26 @@ def release_held(session: Session, *, now: datetime | None = None) -> list[Routi
     return router.finish()
 
 
-def waiting(session: Session) -> list[tuple[HeldLead, str, str]]:
-    """The holding queue, oldest first: each held lead with its company and its pool's label (the active
-    policy's; the id of a pool it no longer has)."""
+class Waiting(NamedTuple):
+    """A lead in the holding queue, its times in the organisation's zone."""
+
+    lead_id: int
+    company: str
+    pool: str  # the pool's label in the active policy; the id of a pool it no longer has
+    held_since: datetime
+    escalated_at: datetime | None
+    minutes: int  # waited so far
+
+
+def waiting(session: Session, *, now: datetime | None = None) -> list[Waiting]:
+    """The holding queue, oldest first."""
+    at, zone = now or utcnow(), get_settings().zone
     labels = {pool.id: pool.label or pool.id for pool in compiled_body(active(session).body).policy.pools}
     stmt = select(HeldLead, Lead.company).join(Lead, Lead.id == HeldLead.lead_id).order_by(HeldLead.held_since)
-    return [(held, company, labels.get(held.pool_id, held.pool_id)) for held, company in session.execute(stmt).tuples()]
+    return [Waiting(held.lead_id, company, labels.get(held.pool_id, held.pool_id), local(held.held_since, zone),
+                    local(held.escalated_at, zone) if held.escalated_at else None,
+                    int((at - held.held_since).total_seconds() // 60))
+            for held, company in session.execute(stmt).tuples()]
 
 
 def decision(session: Session, decision_id: int) -> tuple[RoutingDecision, dict[str, Any]]:

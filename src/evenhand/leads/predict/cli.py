@@ -10,15 +10,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
+from evenhand.kit import terminal
 
 if TYPE_CHECKING:
     from evenhand.leads.predict.data import Dataset
@@ -105,9 +106,8 @@ def _check_options(csv: Path | None, target: str | None, id_column: str | None, 
         _fail(t("--csv needs --target, the column that says whether the lead converted."))
 
 
-def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[red]{message}[/red]")
-    raise typer.Exit(code=1)
+def _fail(message: str) -> NoReturn:
+    terminal.fail(Console(stderr=True), message)
 
 
 @contextmanager
@@ -126,8 +126,7 @@ def _failing_cleanly() -> Iterator[None]:
 @contextmanager
 def _steps(as_json: bool, labels: list[str]) -> Iterator[Callable[[str], None]]:
     """A progress bar over the named steps; with --json it draws on stderr so stdout stays one JSON object."""
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                   console=Console(stderr=True) if as_json else console, transient=True)
+    bar = terminal.progress_bar(Console(stderr=True) if as_json else console, transient=True)
     with bar:
         task = bar.add_task(t(labels[0]), total=len(labels))
         yield _Advance(bar, task)
