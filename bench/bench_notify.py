@@ -30,11 +30,13 @@ from evenhand.migrate import upgrade  # noqa: E402
 from evenhand.models import Channel, Notification, NotificationStatus, NotifyEndpoint, Role, User  # noqa: E402
 from evenhand.notify import jobs, service  # noqa: E402
 from evenhand.notify.channels import AppriseSender, Envelope  # noqa: E402
+from evenhand.notify.outbound import Allowed  # noqa: E402
 from evenhand.notify.worker import Worker  # noqa: E402
 
 MESSAGES = 2000
 THREADS = 8
 RECIPIENTS = 50
+LOCAL = ["127.0.0.1"]  # the sink's host, which notifications reach only when allowed
 
 
 def _sink() -> tuple[subprocess.Popen[bytes], str]:
@@ -68,7 +70,7 @@ def raw_posts(host: str) -> float:
 
 def apprise_sends(host: str) -> float:
     """Apprise alone, no database: what the channel layer costs."""
-    sender = AppriseSender(timeout=10)
+    sender = AppriseSender(timeout=10, allowed=Allowed.parse(LOCAL))
 
     def send(n: int) -> None:
         assert sender.send(Envelope(f"json://{host}/hook", "新线索", "评分 88", f"a{n}", "x")).ok
@@ -92,7 +94,7 @@ def worker_messages(host: str, tmp: str) -> float:
             service.send(session, recipient_id=people[n % RECIPIENTS].id, kind="notice", title=N_("Leads"),
                          key=f"bench:{n}")
     settings = Settings(data_dir=Path(tmp), database_url=url, notify_threads=THREADS, notify_poll_seconds=0.05,
-                        notify_health_every_seconds=1e6)
+                        notify_health_every_seconds=1e6, outbound_allowed_hosts=LOCAL)
     worker = Worker(engine, settings)
     jobs.unregister("notify.health")
     thread = threading.Thread(target=worker.run)

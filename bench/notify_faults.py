@@ -78,7 +78,8 @@ def worker_env(data_dir: str, ack_seconds: float) -> dict[str, str]:
             "EVENHAND_NOTIFY_BACKOFF_BASE_SECONDS": "0.2", "EVENHAND_NOTIFY_BACKOFF_MAX_SECONDS": "2",
             "EVENHAND_NOTIFY_MAX_ATTEMPTS": "5", "EVENHAND_NOTIFY_SEND_TIMEOUT_SECONDS": "0.5",
             "EVENHAND_NOTIFY_LEASE_SECONDS": "30", "EVENHAND_NOTIFY_POLL_SECONDS": "0.1",
-            "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000"}
+            "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000",
+            "EVENHAND_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"}  # where the sink listens
 
 
 def seed(engine: Engine, sink: Sink) -> list[int]:

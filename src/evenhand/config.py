@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Locale = Literal["zh-CN", "en"]
 LOCALES: tuple[Locale, ...] = ("zh-CN", "en")
@@ -51,12 +51,22 @@ class Settings(BaseSettings):
     notify_health_min_volume: int = Field(default=20, ge=1)
     notify_health_window_hours: float = Field(default=6.0, gt=0)
     notify_health_every_seconds: float = Field(default=300.0, gt=0)
+    # Hosts and networks notifications may reach although they are not public (loopback, RFC 1918, link-local,
+    # metadata …): host names or CIDRs, comma-separated. Everything else must resolve to public addresses.
+    outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         ZoneInfo(value)
         return value
+
+    @field_validator("outbound_allowed_hosts", mode="before")
+    @classmethod
+    def _outbound_hosts(cls, value: Any) -> list[str]:
+        from evenhand.notify.outbound import allow_list  # what a host or network entry is belongs to notify
+
+        return allow_list(value)
 
     @field_validator("notify_policies")
     @classmethod

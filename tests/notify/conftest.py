@@ -1,4 +1,7 @@
-"""A small sales team with channels configured, a worker with a clock the test moves, and a local sink."""
+"""A small sales team with channels configured, a worker with a clock the test moves, and a local sink.
+
+The sink listens on 127.0.0.1, which notifications may reach only because these settings allow it
+(``outbound_allowed_hosts``)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from evenhand.kit.clock import utcnow
 from evenhand.models import Channel, Lead, NotifyEndpoint, Role, Team, User
 from evenhand.notify import hooks
 from evenhand.notify.channels import MemorySender
+from evenhand.notify.outbound import Allowed
 from evenhand.notify.worker import Worker
 from tests.builders import make_department, make_lead, make_team, make_user
 from tests.notify.sink import Faults, Sink
@@ -85,12 +89,22 @@ class Clock:
         return self()
 
 
+LOCAL = ["127.0.0.1"]  # where the sink listens
+ALLOW_LOCAL = Allowed.parse(LOCAL)
+
+
 def worker_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
     base: dict[str, object] = {"data_dir": tmp_path, "database_url": db_url, "mode": "test", "notify_threads": 4,
                                "notify_backoff_base_seconds": 1.0, "notify_backoff_max_seconds": 8.0,
                                "notify_max_attempts": 3, "notify_lease_seconds": 60.0,
-                               "notify_health_every_seconds": 10_000.0}
+                               "notify_health_every_seconds": 10_000.0, "outbound_allowed_hosts": LOCAL}
     return Settings(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """The API's settings: the sink's host allowed."""
+    return Settings(data_dir=tmp_path, database_url=db_url, mode="test", outbound_allowed_hosts=LOCAL)
 
 
 @pytest.fixture

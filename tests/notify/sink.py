@@ -1,5 +1,6 @@
 """A local HTTP endpoint standing in for a channel (webhook, SMS gateway): it records every request and can
-refuse some (HTTP 500) or answer too late for the sender's timeout. Used by the tests and the benches."""
+refuse some (HTTP 500), answer too late for the sender's timeout, or redirect every request elsewhere. Used by
+the tests and the benches."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class Received:
     path: str
     key: str | None  # the Idempotency-Key header
     body: dict[str, Any]
-    outcome: str  # ok, fail, timeout
+    outcome: str  # ok, fail, timeout, redirect
     started: float
     finished: float
 
@@ -44,6 +45,8 @@ class Sink:
     received: list[Received] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     overlaps: list[str] = field(default_factory=list)  # keys that arrived while the same key was in flight
+    host: str = "127.0.0.1"  # any of 127.0.0.0/8 works on Linux
+    redirect_to: str | None = None  # answer every request with 307 to this URL (the body is to be sent again)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -59,7 +62,7 @@ class Sink:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -68,7 +71,7 @@ class Sink:
         return int(self.server.server_address[1])
 
     def url(self, path: str = "/hook", scheme: str = "json") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def start(self) -> Sink:
         self.thread.start()
@@ -85,6 +88,8 @@ class Sink:
         self.stop()
 
     def _draw(self) -> str:
+        if self.redirect_to:
+            return "redirect"
         with self.lock:
             x = self.rng.random()
         if x < self.faults.failure_rate:
@@ -106,9 +111,11 @@ class Sink:
         outcome = self._draw()
         try:
             time.sleep(self.faults.timeout_seconds if outcome == "timeout" else self.faults.delay_seconds)
-            status = 500 if outcome == "fail" else 200
+            status = {"fail": 500, "redirect": 307}.get(outcome, 200)
             payload = b'{"ok": true}' if status == 200 else b'{"ok": false}'
             handler.send_response(status)
+            if status == 307:
+                handler.send_header("Location", str(self.redirect_to))
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()

@@ -6,6 +6,7 @@ import pytest
 
 from evenhand.models import Channel
 from evenhand.notify.channels import AppriseSender, Envelope, UrlProblem, check_url, fill, masked, target_key
+from tests.notify.conftest import ALLOW_LOCAL
 from tests.notify.sink import Faults, Sink
 
 
@@ -46,7 +47,7 @@ def test_secrets_stay_hidden_and_targets_are_named_by_hash() -> None:
 
 
 def test_the_idempotency_key_travels_as_header_and_in_the_payload(sink: Sink) -> None:
-    sender = AppriseSender(timeout=2)
+    sender = AppriseSender(timeout=2, allowed=ALLOW_LOCAL)
     envelope = Envelope(sink.url("/sms") + "?:to=13900000002", "新线索：苏州精密", "评分 88", "m1.s0.sms.abc",
                         "lead_assigned", link="http://crm/leads/1")
     assert sender.send(envelope).ok
@@ -58,7 +59,7 @@ def test_the_idempotency_key_travels_as_header_and_in_the_payload(sink: Sink) ->
 
 
 def test_refusals_and_timeouts_are_failures_with_a_reason() -> None:
-    sender = AppriseSender(timeout=0.3)
+    sender = AppriseSender(timeout=0.3, allowed=ALLOW_LOCAL)
     with Sink(Faults(failure_rate=1.0)) as refusing:
         outcome = sender.send(Envelope(refusing.url(), "t", "b", "k1", "x"))
         assert not outcome.ok and outcome.error and "500" in outcome.error

@@ -21,7 +21,7 @@ from evenhand.models import AuditEntry, Channel, Notification, NotificationStatu
 from evenhand.notify import jobs, service
 from evenhand.notify.channels import AppriseSender
 from evenhand.notify.worker import Worker
-from tests.notify.conftest import Clock, build_people, worker_settings
+from tests.notify.conftest import ALLOW_LOCAL, Clock, build_people, worker_settings
 from tests.notify.sink import Faults, Sink
 
 MESSAGES = 60
@@ -54,7 +54,7 @@ def test_every_message_is_delivered_or_escalated_in_time_without_conflicting_dup
     settings = worker_settings(tmp_path, db_url, notify_max_attempts=4, notify_backoff_base_seconds=20,
                                notify_backoff_max_seconds=120, notify_batch_size=25, notify_threads=8)
     clock = Clock()
-    worker = Worker(engine, settings, sender=AppriseSender(timeout=0.3), name="drill", clock=clock,
+    worker = Worker(engine, settings, sender=AppriseSender(timeout=0.3, allowed=ALLOW_LOCAL), name="drill", clock=clock,
                     rng=random.Random(5))
     acked: set[int] = set()
     try:

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 def start_worker(db_url: str, tmp_path: Path, *extra: str, **env: str) -> subprocess.Popen[bytes]:
     settings = {"EVENHAND_DATA_DIR": str(tmp_path), "EVENHAND_NOTIFY_BATCH_SIZE": "20", "EVENHAND_NOTIFY_THREADS": "4",
-                "EVENHAND_NOTIFY_POLL_SECONDS": "0.2", "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000", **env}
+                "EVENHAND_NOTIFY_POLL_SECONDS": "0.2", "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000",
+                "EVENHAND_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1", **env}  # where the sink listens
     return subprocess.Popen([sys.executable, "-m", "evenhand.cli", "worker", "--db", db_url, *extra],
                             env={**os.environ, **settings}, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -140,7 +141,7 @@ def test_serve_on_the_embedded_database_runs_the_worker_in_process(engine: Engin
         port = s.getsockname()[1]
     enqueue(engine, sink, 5)
     env = {**os.environ, "EVENHAND_DATABASE_URL": db_url, "EVENHAND_DATA_DIR": str(tmp_path),
-           "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000"}
+           "EVENHAND_NOTIFY_HEALTH_EVERY_SECONDS": "100000", "EVENHAND_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"}
     server = subprocess.Popen([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port)], env=env,
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

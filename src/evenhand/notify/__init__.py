@@ -7,5 +7,6 @@ the in-app inbox and carried to the person's channels through the outbox.
 - ``outbox`` (claim, record, dead letters), ``escalation`` (fallback, then the supervisor), ``worker``
   (the loop behind ``evenhand worker``), ``jobs`` and ``hooks`` (what other domains plug in, from their
   ``tasks.py``), ``health`` (delivery and acknowledgement series, the ops alert).
-- ``policy`` and ``channels``: the pure rules and the Apprise adapter.
+- ``policy`` and ``channels``: the pure rules and the Apprise adapter; ``outbound``: the addresses a channel may
+  reach (public ones, and what ops allowed).
 """

@@ -1,18 +1,26 @@
 """Channels: which Apprise URLs serve which channel, checking them when they are saved, filling in a
-recipient's address, and the senders that carry one message (Apprise for real, memory for tests)."""
+recipient's address, and the senders that carry one message (Apprise for real, memory for tests).
+
+URLs are the organisation's, set by ops; a person gives only addresses of their own (a phone number, an
+e-mail address, a DingTalk or WeCom user id), which fill the placeholders of those URLs. Nobody but ops aims
+a request at a host, and even theirs reach only public addresses unless allowed (``outbound``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import string
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from evenhand.i18n import N_
 from evenhand.models.notify import Channel
+from evenhand.notify import outbound
 
 SCHEMES: dict[Channel, tuple[str, ...]] = {
     Channel.DINGTALK: ("dingtalk",),
@@ -24,8 +32,31 @@ SCHEMES: dict[Channel, tuple[str, ...]] = {
 CONFIGURABLE = tuple(SCHEMES)
 # Documented limits of group robots (DingTalk: 20 messages a minute per robot; WeCom the same).
 DEFAULT_RATE: dict[Channel, int] = {Channel.DINGTALK: 20, Channel.WECOM: 20}
-PLACEHOLDERS = ("phone", "email", "username", "user_id")
-SAMPLE = {"phone": "13800000000", "email": "someone@example.com", "username": "someone", "user_id": "1"}
+# Schemes whose URL names a host the person typing it chose (checked by ``outbound``); DingTalk and WeCom robots
+# always go to their vendor's API.
+TYPED_HOST = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+MAIL = frozenset({"mailto", "mailtos"})
+
+
+@dataclass(frozen=True)
+class Address:
+    """What a person may give as their own address on a channel, and the placeholder it fills."""
+
+    placeholder: str
+    shape: re.Pattern[str]
+    what: str  # N_
+
+
+ADDRESSES: dict[Channel, Address] = {
+    Channel.SMS: Address("phone", re.compile(r"\+?[0-9]{5,20}"), N_("a phone number")),
+    Channel.EMAIL: Address("email", re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"),
+                           N_("an e-mail address")),
+    Channel.DINGTALK: Address("dingtalk_id", re.compile(r"[A-Za-z0-9_.@-]{1,64}"), N_("a DingTalk user id")),
+    Channel.WECOM: Address("wecom_id", re.compile(r"[A-Za-z0-9_.@-]{1,64}"), N_("a WeCom user id")),
+}
+PLACEHOLDERS = ("phone", "email", "username", "user_id", "dingtalk_id", "wecom_id")
+SAMPLE = {"phone": "13800000000", "email": "someone@example.com", "username": "someone", "user_id": "1",
+          "dingtalk_id": "someone", "wecom_id": "someone"}
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -45,12 +76,34 @@ def placeholders(url: str) -> set[str]:
 
 
 def fill(url: str, values: Mapping[str, Any]) -> str:
-    """The URL with a recipient's fields filled in; ``KeyError`` names a field the recipient lacks."""
+    """The URL with a recipient's fields filled in, percent-encoded so a value cannot change the URL's host or
+    parameters; ``KeyError`` names a field the recipient lacks."""
     needed = placeholders(url)
     missing = [name for name in needed if values.get(name) in (None, "")]
     if missing:
         raise KeyError(missing[0])
-    return url.format_map({name: values[name] for name in needed}) if needed else url
+    return url.format_map({name: quote(str(values[name]), safe="@") for name in needed}) if needed else url
+
+
+def is_url(value: str) -> bool:
+    return "://" in value
+
+
+def reached(url: str, plugin: Any) -> list[tuple[str, int | None]]:
+    """The hosts (and ports) a URL makes the sender connect to, where the URL's author chose them."""
+    scheme = url.partition("://")[0].lower()
+    if scheme in TYPED_HOST:
+        return [(str(plugin.host), plugin.port)]
+    if scheme in MAIL:
+        return [(str(plugin.smtp_host), plugin.port)]
+    return []
+
+
+def check_reach(url: str, allowed: outbound.Allowed, plugin: Any = None) -> None:
+    """Refuse (``outbound.Refused``) a URL whose host is, or resolves to, an address notifications may not reach."""
+    plugin = plugin if plugin is not None else instantiate(url)
+    for host, port in reached(url, plugin) if plugin is not None else []:
+        outbound.check_host(host, port, allowed)
 
 
 def check_url(channel: Channel, url: str) -> None:
@@ -105,6 +158,7 @@ class Envelope:
 class Outcome:
     ok: bool
     error: str | None = None
+    permanent: bool = False  # trying again cannot help: the delivery fails now, without the remaining attempts
 
 
 class Sender(Protocol):
@@ -138,24 +192,37 @@ logging.getLogger("apprise").addHandler(_log)
 
 class AppriseSender:
     """Sends through Apprise with a read/connect timeout. The idempotency key travels as a header and in the
-    JSON payload where the protocol has them (webhooks, SMS gateways, e-mail headers)."""
+    JSON payload where the protocol has them (webhooks, SMS gateways, e-mail headers).
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    The target's host is checked right before sending and every connection the send opens is checked again
+    (``outbound.guarded``); a refused address fails the delivery for good. Redirects are not followed: a 3xx
+    answer is a failure, so a channel cannot point the sender elsewhere."""
+
+    def __init__(self, timeout: float = 10.0, allowed: outbound.Allowed | None = None) -> None:
         self.timeout = timeout
+        self.allowed = allowed or outbound.Allowed()
 
     def send(self, envelope: Envelope) -> Outcome:
         plugin = instantiate(envelope.target)
         if plugin is None:
             return Outcome(False, "Apprise cannot read the target URL")
+        try:
+            check_reach(envelope.target, self.allowed, plugin)
+        except outbound.Refused as exc:
+            return Outcome(False, exc.text("en"), permanent=not exc.transient)
         plugin.socket_read_timeout = plugin.socket_connect_timeout = self.timeout
+        plugin.redirects = False
         _stamp(plugin, envelope)
         _log.start()
-        try:
-            ok = bool(plugin.notify(body=envelope.body, title=envelope.title))
-        except Exception as exc:  # a plugin bug must fail this send, not the worker
-            ok = False
-            _log.local.lines.append(f"{type(exc).__name__}: {exc}")
+        with outbound.guarded(self.allowed) as refused:
+            try:
+                ok = bool(plugin.notify(body=envelope.body, title=envelope.title))
+            except Exception as exc:  # a plugin bug must fail this send, not the worker
+                ok = False
+                _log.local.lines.append(f"{type(exc).__name__}: {exc}")
         lines = _log.stop()
+        if not ok and refused:
+            return Outcome(False, refused[0].text("en"), permanent=True)
         return Outcome(True) if ok else Outcome(False, ("; ".join(lines) or "the channel refused the message")[:500])
 
 

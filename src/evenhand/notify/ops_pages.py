@@ -21,6 +21,7 @@ from evenhand.kit.clock import local, utcnow
 from evenhand.models import Channel, Team, User
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import CONFIGURABLE
+from evenhand.notify.outbound import Allowed
 from evenhand.notify.pages import CHANNELS, kind_label
 from evenhand.notify.schemas import EndpointWrite
 from evenhand.web import context
@@ -216,7 +217,8 @@ def _channel_form(principal: Principal, tr: Tr, teams: dict[int, str], refresh: 
                 data = EndpointWrite(name=name.value or "", channel=Channel(kind.value), url=url.value or "",
                                      team_id=team.value, user_ids=[], is_default=default.value)
                 with session_scope(context.engine()) as session:
-                    preferences.save_endpoint(session, data, actor=principal)
+                    preferences.save_endpoint(session, data, actor=principal,
+                                              allowed=Allowed.parse(get_settings().outbound_allowed_hosts))
             except (ValidationError, DomainError) as exc:
                 error.set_text(problem(exc, tr))
                 return

@@ -198,7 +198,8 @@ def _envelope(rows: list[Notification], key: str | None, locale: str | None, bas
 
 def record(engine: Engine, *, worker: str, results: Sequence[tuple[Send, Outcome, datetime, datetime]],
            settings: Settings, rng: random.Random | None = None) -> tuple[int, int]:
-    """Write each answer: delivered; or failed for good after the last attempt (bringing the next escalation
+    """Write each answer: delivered; or failed for good after the last attempt or an answer no retry can change
+    (a refused address), bringing the next escalation
     step forward when nothing else of that step is still on its way); or retried after a backoff.
     Only rows this worker still holds are updated. Returns (delivered, failed for good)."""
     done, retry, dead, attempts = [], [], [], []
@@ -210,7 +211,7 @@ def record(engine: Engine, *, worker: str, results: Sequence[tuple[Send, Outcome
                              "error": outcome.error})
             if outcome.ok:
                 done.append({"_id": row.id, "_sent": started, "_at": finished})
-            elif exhausted(row.attempts, settings.notify_max_attempts):
+            elif outcome.permanent or exhausted(row.attempts, settings.notify_max_attempts):
                 dead.append({"_id": row.id, "_err": outcome.error})
             else:
                 wait = backoff(row.attempts, base=settings.notify_backoff_base_seconds,

@@ -34,10 +34,12 @@ KINDS: dict[str, str] = {
     "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
     "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
 }
-EXAMPLES: dict[Channel, str] = {
-    Channel.DINGTALK: "dingtalk://SECsecret@token/", Channel.WECOM: "wecombot://key",
-    Channel.EMAIL: "mailtos://user:password@smtp.example.com?to={email}",
-    Channel.SMS: "json://sms-gateway/send?:to={phone}", Channel.WEBHOOK: "jsons://example.com/hook",
+# A person's own address per channel (never a URL: where notifications go is configured by sales ops).
+OWN: dict[Channel, tuple[str, str]] = {
+    Channel.SMS: (N_("Your mobile number (optional)"), "13800000000"),
+    Channel.EMAIL: (N_("Your e-mail address (optional)"), "name@example.com"),
+    Channel.DINGTALK: (N_("Your DingTalk user id (optional)"), ""),
+    Channel.WECOM: (N_("Your WeCom user id (optional)"), ""),
 }
 PAGE = 100
 
@@ -115,20 +117,24 @@ def settings_page(request: Request) -> RedirectResponse | None:
     with session_scope(context.engine(), readonly=True) as session:
         current = preferences.get_preferences(session, principal.user_id)
     with shell(principal, tr, title=tr("Notification settings"), path="/notifications"):
-        ui.label(tr("The in-app inbox is always on. Choose where else you want to be told; a personal address "
-                    "replaces the organisation's for that channel.")).classes("text-grey-7")
+        ui.label(tr("The in-app inbox is always on. Choose where else you want to be told, among the channels "
+                    "sales ops configured; on a channel, your own number, address or user id is used if you give "
+                    "one.")).classes("text-grey-7")
         available = {Channel(c) for c in current["available"]}
         chosen = {Channel(c) for c in current["channels"]}
-        boxes, urls = {}, {}
+        boxes, own = {}, {}
         with ui.grid(columns=3).classes("items-center gap-x-6 gap-y-2 max-w-4xl"):
             for channel in CONFIGURABLE:
                 boxes[channel] = ui.checkbox(tr(CHANNELS[channel]), value=channel in chosen).props(
                     f'data-testid="channel-{channel.value}"')
-                ui.label(tr("configured by sales ops") if channel in available else tr("needs your own address")
+                ui.label(tr("configured by sales ops") if channel in available else tr("not configured for you")
                          ).classes("text-caption text-grey-7")
-                urls[channel] = ui.input(tr("Personal address (optional)"),
-                                         value=current["personal"].get(channel.value, ""),
-                                         placeholder=EXAMPLES[channel]).classes("w-96").props(
+                if channel not in OWN:
+                    ui.label()
+                    continue
+                label, example = OWN[channel]
+                own[channel] = ui.input(tr(label), value=current["personal"].get(channel.value, ""),
+                                        placeholder=example).classes("w-72").props(
                     f'dense clearable data-testid="personal-{channel.value}"')
         with ui.row().classes("items-end gap-4"):
             start = ui.input(tr("Quiet hours from"), value=current["quiet_start"] or "").props(
@@ -140,7 +146,7 @@ def settings_page(request: Request) -> RedirectResponse | None:
             error.set_text("")
             try:
                 data = PreferencesUpdate(channels=[c for c, box in boxes.items() if box.value],
-                                         personal={c: u.value for c, u in urls.items() if u.value},
+                                         personal={c: u.value for c, u in own.items() if u.value},
                                          quiet_start=start.value or None, quiet_end=end.value or None)
                 with session_scope(context.engine()) as session:
                     preferences.save_preferences(session, principal.user_id, data, actor=principal)

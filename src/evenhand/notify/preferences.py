@@ -1,13 +1,15 @@
 """Where a person's notifications go: the organisation's channels, each person's choice and quiet hours.
 
-Everything is checked when it is saved — an unparseable URL, a channel nobody configured, an unknown
-team or user, an address the person does not have — so nothing is discovered at send time. What can
-still change later (a phone number removed) fails that delivery visibly, with the reason.
+Only ops configure URLs (the organisation's channels); a person chooses among the channels that serve them and
+may give addresses of their own (a phone number, an e-mail address, a DingTalk or WeCom user id), never a URL.
+Everything is checked when it is saved — an unparseable URL, a host that is not public, a channel nobody
+configured, an unknown team or user, an address the person does not have — so nothing is discovered at send
+time. What can still change later (a phone number removed, DNS) fails that delivery visibly, with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,7 @@ from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.models import Channel, NotifyEndpoint, NotifyPreference, Team, User
 from evenhand.notify import channels as ch
+from evenhand.notify import outbound
 from evenhand.notify.policy import quiet_until as quiet_end_at
 from evenhand.notify.schemas import EndpointWrite, PreferencesUpdate
 
@@ -57,8 +60,19 @@ class Target:
         return t(NO_CHANNEL, "en", channel=self.channel.value)
 
 
-def _fields(user: User) -> dict[str, Any]:
-    return {"phone": user.phone, "email": user.email, "username": user.username, "user_id": user.id}
+def _fields(user: User, channel: Channel, address: str | None) -> dict[str, Any]:
+    """What fills a channel's URL for this person: their profile, and their own address for that channel."""
+    fields = {"phone": user.phone, "email": user.email, "username": user.username, "user_id": user.id}
+    kind = ch.ADDRESSES.get(channel)
+    if kind is not None and address:
+        fields[kind.placeholder] = address
+    return fields
+
+
+def own_addresses(personal: Mapping[str, str]) -> dict[str, str]:
+    """A person's own addresses. A URL stored before personal URLs were refused is ignored: the organisation's
+    channel serves instead, and the person reaches nothing they aimed themselves."""
+    return {channel: value for channel, value in personal.items() if not ch.is_url(value)}
 
 
 def _serves(endpoint: NotifyEndpoint, user: User) -> int:
@@ -86,18 +100,18 @@ def _serving(endpoints: Sequence[NotifyEndpoint], user: User) -> list[NotifyEndp
     return sorted((e for e in endpoints if _serves(e, user)), key=lambda e: -_serves(e, user))
 
 
-def _target(channel: Channel, template: str | None, endpoint_id: int | None, user: User) -> Target:
-    if template is None:
+def _target(channel: Channel, endpoint: NotifyEndpoint | None, user: User, address: str | None) -> Target:
+    if endpoint is None:
         return Target(channel, None)
     try:
-        return Target(channel, ch.fill(template, _fields(user)), endpoint_id)
+        return Target(channel, ch.fill(endpoint.url, _fields(user, channel, address)), endpoint.id)
     except KeyError as missing:
-        return Target(channel, None, endpoint_id, missing=str(missing.args[0]))
+        return Target(channel, None, endpoint.id, missing=str(missing.args[0]))
 
 
 def targets_for(session: Session, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
-    """The person's channels (their choice, else the organisation's default channels that serve them),
-    each through their personal URL or the closest organisation channel."""
+    """The person's channels (their choice, else the organisation's default channels that serve them), each
+    through the closest organisation channel, filled with the person's own address for it if they gave one."""
     return Directory(session, [user.id]).targets(user, channels=channels)
 
 
@@ -115,15 +129,9 @@ class Directory:
         endpoints = _serving(self._endpoints, user)
         if channels is None:
             channels = [Channel(c) for c in pref.channels] if pref else [e.channel for e in endpoints if e.is_default]
-        out = []
-        for channel in dict.fromkeys(channels):
-            personal = (pref.personal if pref else {}).get(channel.value)
-            if personal:
-                out.append(_target(channel, personal, None, user))
-                continue
-            endpoint = next((e for e in endpoints if e.channel == channel), None)
-            out.append(_target(channel, endpoint.url if endpoint else None, endpoint.id if endpoint else None, user))
-        return out
+        own = own_addresses(pref.personal) if pref else {}
+        return [_target(channel, next((e for e in endpoints if e.channel == channel), None), user,
+                        own.get(channel.value)) for channel in dict.fromkeys(channels)]
 
     def quiet_until(self, user: User, now: datetime) -> datetime | None:
         pref = self._prefs.get(user.id)
@@ -162,7 +170,7 @@ def get_preferences(session: Session, user_id: int) -> dict[str, Any]:
     pref = session.get(NotifyPreference, user_id)
     available = sorted({e.channel for e in _endpoints(session, user)}, key=list(Channel).index)
     return {"user_id": user_id, "channels": pref.channels if pref else [e.value for e in _defaults(session, user)],
-            "personal": pref.personal if pref else {}, "quiet_start": pref.quiet_start if pref else None,
+            "personal": own_addresses(pref.personal) if pref else {}, "quiet_start": pref.quiet_start if pref else None,
             "quiet_end": pref.quiet_end if pref else None, "available": available}
 
 
@@ -171,10 +179,10 @@ def _defaults(session: Session, user: User) -> list[Channel]:
 
 
 def save_preferences(session: Session, user_id: int, data: PreferencesUpdate, *, actor: Principal) -> NotifyPreference:
-    """Store a person's channels and quiet hours after checking each channel can reach them."""
+    """Store a person's channels, own addresses and quiet hours after checking each channel can reach them."""
     user = _user(session, user_id, field="user_id")
-    for name, url in data.personal.items():
-        _check(name, url, field=f"personal.{name.value}")
+    for channel, value in data.personal.items():
+        _check_address(channel, value, field=f"personal.{channel.value}")
     problems = [(i, target) for i, target in enumerate(
         _preview(session, user, data)) if target.url is None]
     if problems:
@@ -183,7 +191,7 @@ def save_preferences(session: Session, user_id: int, data: PreferencesUpdate, *,
                       problem=_reason(target))
     pref = session.get(NotifyPreference, user_id) or NotifyPreference(user_id=user_id)
     pref.channels = [c.value for c in dict.fromkeys(data.channels)]
-    pref.personal = {c.value: url for c, url in data.personal.items()}
+    pref.personal = {c.value: value for c, value in data.personal.items()}
     pref.quiet_start, pref.quiet_end, pref.updated_at = data.quiet_start, data.quiet_end, utcnow()
     session.add(pref)
     session.flush()
@@ -196,16 +204,9 @@ def save_preferences(session: Session, user_id: int, data: PreferencesUpdate, *,
 def _preview(session: Session, user: User, data: PreferencesUpdate) -> list[Target]:
     """The targets these settings would give, without storing them."""
     endpoints = _endpoints(session, user)
-    out = []
-    for channel in data.channels:
-        if channel not in ch.CONFIGURABLE:
-            out.append(Target(channel, None, missing=UNSUPPORTED))
-            continue
-        personal = data.personal.get(channel)
-        endpoint = next((e for e in endpoints if e.channel == channel), None)
-        template = personal or (endpoint.url if endpoint else None)
-        out.append(_target(channel, template, None, user))
-    return out
+    return [_target(channel, next((e for e in endpoints if e.channel == channel), None), user,
+                    data.personal.get(channel)) if channel in ch.CONFIGURABLE
+            else Target(channel, None, missing=UNSUPPORTED) for channel in data.channels]
 
 
 def _reason(target: Target) -> str:
@@ -214,15 +215,32 @@ def _reason(target: Target) -> str:
     if target.missing:
         return t(N_("your profile has no {field}, which {channel} needs"), field=target.missing,
                  channel=target.channel.value)
-    return t(N_("no {channel} channel is configured for you; add your own URL or ask sales ops"),
-             channel=target.channel.value)
+    return t(N_("no {channel} channel is configured for you; ask sales ops"), channel=target.channel.value)
 
 
-def _check(channel: Channel, url: str, *, field: str) -> None:
+def _check_address(channel: Channel, value: str, *, field: str) -> None:
+    """A person's own address: a value of the channel's kind, never a URL (only ops aim requests at hosts)."""
+    if ch.is_url(value):
+        raise Invalid(N_("{where}: a personal setting is an address of your own (a phone number, an e-mail address, "
+                         "a user id), not a URL; only sales ops configure where notifications are sent."),
+                      field=field, where=field)
+    kind = ch.ADDRESSES.get(channel)
+    if kind is None:
+        raise Invalid(N_("{where}: {channel} takes no personal address; sales ops configure it."), field=field,
+                      where=field, channel=channel.value)
+    if not kind.shape.fullmatch(value):
+        raise Invalid(N_("{where}: {value} is not {what}."), field=field, where=field, value=value, what=t(kind.what))
+
+
+def _check(channel: Channel, url: str, *, field: str, allowed: outbound.Allowed) -> None:
+    """A channel URL Apprise reads, whose host is public or allowed (resolved now, and again at each send)."""
     try:
         ch.check_url(channel, url)
+        ch.check_reach(url.format_map(ch.SAMPLE), allowed)
     except ch.UrlProblem as exc:
         raise Invalid(N_("{where}: {problem}"), field=field, where=field, problem=t(exc.message, **exc.params)) from exc
+    except outbound.Refused as exc:
+        raise Invalid(N_("{where}: {problem}"), field=field, where=field, problem=exc.text()) from exc
 
 
 def _user(session: Session, user_id: int, *, field: str) -> User:
@@ -245,10 +263,11 @@ def list_endpoints(session: Session) -> list[NotifyEndpoint]:
     return list(session.scalars(select(NotifyEndpoint).order_by(NotifyEndpoint.id)))
 
 
-def save_endpoint(session: Session, data: EndpointWrite, *, actor: Principal,
+def save_endpoint(session: Session, data: EndpointWrite, *, actor: Principal, allowed: outbound.Allowed,
                   endpoint_id: int | None = None) -> NotifyEndpoint:
-    """Create (or replace) an organisation channel after checking its URL, team and users."""
-    _check(data.channel, data.url, field="url")
+    """Create (or replace) an organisation channel after checking its URL (and the addresses its host resolves
+    to, against ``allowed``), team and users."""
+    _check(data.channel, data.url, field="url", allowed=allowed)
     if data.team_id is not None and session.get(Team, data.team_id) is None:
         raise Invalid(N_("team_id: no team with id {id}."), field="team_id", id=data.team_id)
     known = set(session.scalars(select(User.id).where(User.id.in_(data.user_ids)))) if data.user_ids else set()

@@ -15,6 +15,7 @@ from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import Notification, User
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import masked
+from evenhand.notify.outbound import Allowed
 from evenhand.notify.schemas import (
     Breach,
     DeadLetter,
@@ -91,7 +92,8 @@ def my_settings(session: DbSession, principal: Reader) -> dict[str, Any]:
 
 @router.put("/notifications/settings", response_model=PreferencesRead)
 def save_my_settings(data: PreferencesUpdate, session: DbSession, principal: Reader) -> dict[str, Any]:
-    """Your channels and quiet hours; every channel is checked against your profile before it is saved."""
+    """Your channels, your own addresses on them (a phone number, an e-mail address, a user id — never a URL)
+    and quiet hours; every channel is checked against your profile before it is saved."""
     preferences.save_preferences(session, principal.user_id, data, actor=principal)
     return preferences.get_preferences(session, principal.user_id)
 
@@ -115,14 +117,20 @@ def list_channels(session: DbSession, _: OrgManager) -> list[dict[str, Any]]:
 
 
 @router.post("/notifications/channels", response_model=EndpointRead, status_code=201)
-def create_channel(data: EndpointWrite, session: DbSession, actor: OrgManager) -> dict[str, Any]:
-    """A new channel; the URL is parsed by Apprise now (with sample addresses filled in), not at send time."""
-    return preferences.endpoint_view(preferences.save_endpoint(session, data, actor=actor))
+def create_channel(data: EndpointWrite, session: DbSession, actor: OrgManager, settings: AppSettings
+                   ) -> dict[str, Any]:
+    """A new channel; the URL is parsed by Apprise now (with sample addresses filled in), not at send time, and
+    its host must resolve to public addresses unless ``EVENHAND_OUTBOUND_ALLOWED_HOSTS`` allows it."""
+    allowed = Allowed.parse(settings.outbound_allowed_hosts)
+    return preferences.endpoint_view(preferences.save_endpoint(session, data, actor=actor, allowed=allowed))
 
 
 @router.put("/notifications/channels/{endpoint_id}", response_model=EndpointRead)
-def replace_channel(endpoint_id: DbId, data: EndpointWrite, session: DbSession, actor: OrgManager) -> dict[str, Any]:
-    return preferences.endpoint_view(preferences.save_endpoint(session, data, actor=actor, endpoint_id=endpoint_id))
+def replace_channel(endpoint_id: DbId, data: EndpointWrite, session: DbSession, actor: OrgManager,
+                    settings: AppSettings) -> dict[str, Any]:
+    allowed = Allowed.parse(settings.outbound_allowed_hosts)
+    return preferences.endpoint_view(preferences.save_endpoint(session, data, actor=actor, allowed=allowed,
+                                                               endpoint_id=endpoint_id))
 
 
 @router.delete("/notifications/channels/{endpoint_id}", status_code=204)

@@ -13,6 +13,7 @@ from evenhand.org.schemas import DbId, Strict
 
 Hhmm = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
 
 
 class NotificationRead(BaseModel):
@@ -63,11 +64,12 @@ class PreferencesRead(BaseModel):
 
 
 class PreferencesUpdate(Strict):
-    """Channels to receive on besides the in-app inbox (always on); a personal Apprise URL replaces the
-    organisation's for that channel; quiet hours hold back everything but the inbox."""
+    """Channels to receive on besides the in-app inbox (always on), among those the organisation configured;
+    ``personal`` gives the person's own address on a channel (a phone number for SMS, an e-mail address, a
+    DingTalk or WeCom user id), never a URL; quiet hours hold back everything but the inbox."""
 
     channels: Annotated[list[Channel], Field(default_factory=list, max_length=6)]
-    personal: dict[Channel, Url] = Field(default_factory=dict)
+    personal: dict[Channel, Address] = Field(default_factory=dict)
     quiet_start: Hhmm | None = None
     quiet_end: Hhmm | None = Field(default=None, validate_default=True)
 
@@ -80,8 +82,10 @@ class PreferencesUpdate(Strict):
 
 
 class EndpointWrite(Strict):
-    """A channel of the organisation. ``url`` is an Apprise URL and may contain {phone}, {email},
-    {username} or {user_id}; it serves ``user_ids`` if given, else ``team_id``, else everyone."""
+    """A channel of the organisation. ``url`` is an Apprise URL and may contain {phone}, {email}, {username},
+    {user_id}, {dingtalk_id} or {wecom_id} (a person's own address where they gave one, else their profile's);
+    its host must resolve to public addresses unless allowed. It serves ``user_ids`` if given, else ``team_id``,
+    else everyone."""
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     channel: Channel

@@ -29,6 +29,7 @@ from evenhand.config import Settings
 from evenhand.kit.clock import utcnow
 from evenhand.notify import escalation, health, jobs, outbox, wakeup
 from evenhand.notify.channels import AppriseSender, Outcome, Sender
+from evenhand.notify.outbound import Allowed
 from evenhand.notify.policy import policies
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ class Worker:
                  clock: Clock = utcnow, rng: random.Random | None = None) -> None:
         self.engine, self.settings, self.clock, self.rng = engine, settings, clock, rng
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.sender = sender or AppriseSender(settings.notify_send_timeout_seconds)
+        self.sender = sender or AppriseSender(settings.notify_send_timeout_seconds,
+                                              Allowed.parse(settings.outbound_allowed_hosts))
         self.policies = policies(settings.notify_policies)
         self.pool = ThreadPoolExecutor(settings.notify_threads, thread_name_prefix="notify-send")
         self.stopping = threading.Event()
