@@ -89,7 +89,34 @@ def read_writer(request: Request) -> Principal:
         return writer(_principal(request, session))
 
 
+def document_editor(request: Request) -> Principal:
+    """Configuration documents (the scoring model, the routing policy and the YAML documents after them) are
+    checked, previewed and saved by admin and ops only. Signed in like ``read_writer``: reading a document is
+    CPU work, done without holding a write lock or a pooled connection."""
+    principal = read_writer(request)
+    if not principal.manages_org:
+        raise Forbidden("Only admin and ops can check or change scoring models and routing policies.")
+    return principal
+
+
+def document_reviewer(request: Request) -> Principal:
+    """Who may replay a candidate routing policy over past leads without saving it (what-if): the rule is
+    ``routing.whatif.may_replay``, checked here before the document is read."""
+    from evenhand.routing.whatif import may_replay  # imported late: every routes module imports deps
+
+    with session_scope(request.app.state.engine, readonly=True) as session:
+        principal = _principal(request, session)
+    if not may_replay(principal):
+        raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
+    return principal
+
+
 Reader = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(writer)]
 ReadWriter = Annotated[Principal, Depends(read_writer)]
 OrgManager = Annotated[Principal, Depends(org_manager)]
+# Configuration documents: everyone signed in reads the active versions (a rep may see what scored and routed
+# their leads); admin and ops check, preview and save them; what-if replays also for auditors and supervisors.
+DocumentReader = Reader
+DocumentEditor = Annotated[Principal, Depends(document_editor)]
+DocumentReviewer = Annotated[Principal, Depends(document_reviewer)]

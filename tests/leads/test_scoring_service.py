@@ -155,7 +155,7 @@ def test_blending_the_predictive_model_moves_the_score_and_says_so(engine: Engin
 def test_api_reads_validates_previews_and_saves(client: TestClient, org: Org) -> None:
     ops, rep = org.headers("ops"), org.headers("rep_n1")
     assert client.get("/api/v1/scoring/model", headers=rep).json()["version"] == 1
-    check = client.post("/api/v1/scoring/validate", json={"body": "name: x\ngroups: {}\nbogus: 1\n"}, headers=rep)
+    check = client.post("/api/v1/scoring/validate", json={"body": "name: x\ngroups: {}\nbogus: 1\n"}, headers=ops)
     assert check.json()["valid"] is False and "bogus" in [p["field"] for p in check.json()["problems"]]
     assert client.put("/api/v1/scoring/model", json={"body": SMALL}, headers=rep).status_code == 403
     bad = client.put("/api/v1/scoring/model", json={"body": SMALL.replace("cap: 60", "cap: -5")}, headers=ops)

@@ -130,12 +130,15 @@ def test_intake_api_routes_and_explains_why_not_me(client: TestClient, engine: E
 def test_policy_versions_validate_and_name_the_path(client: TestClient, engine: Engine) -> None:
     with session_scope(engine) as session:
         company(session)
-    ops = bearer(engine, "rep_boss", Role.SUPERVISOR)
+        org_service.create_user(session, UserCreate(username="ops", display_name="运营", role=Role.OPS,
+                                                    password="password-123"), actor=None)
+    boss, ops = bearer(engine, "rep_boss", Role.SUPERVISOR), bearer(engine, "ops", Role.OPS)
     broken = POLICY.replace('lead.region == "east"', 'lead.regoin == "east"')
     checked = client.post("/api/v1/routing/validate", json={"body": broken}, headers=ops).json()
     assert checked["valid"] is False and checked["problems"][0]["field"].startswith("pools.0.condition")
-    assert client.put("/api/v1/routing/policy", json={"body": POLICY}, headers=ops).status_code == 403
-    assert client.get("/api/v1/routing/policy", headers=ops).json()["version"] == 2
+    assert client.post("/api/v1/routing/validate", json={"body": broken}, headers=boss).status_code == 403
+    assert client.put("/api/v1/routing/policy", json={"body": POLICY}, headers=boss).status_code == 403
+    assert client.get("/api/v1/routing/policy", headers=boss).json()["version"] == 2
 
 
 @pytest.mark.parametrize("count", [12])

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from evenhand.deps import DbSession, OrgManager, Reader
+from evenhand.deps import DbSession, DocumentEditor, DocumentReader, Reader
 from evenhand.errors import Invalid
+from evenhand.kit import yamldoc
 from evenhand.kit.clock import utcnow
 from evenhand.leads import repository, scoring_bulk, scoring_service, service
 from evenhand.models import ScoringModelVersion
@@ -105,38 +106,42 @@ class LeadScore(BaseModel):
 
 
 @router.get("/scoring/model", response_model=ScoringModelDetail)
-def active_model(session: DbSession, _: Reader) -> ScoringModelVersion:
+def active_model(session: DbSession, _: DocumentReader) -> ScoringModelVersion:
     return scoring_service.active(session)
 
 
 @router.get("/scoring/models", response_model=list[ScoringModelRead])
-def list_models(session: DbSession, _: Reader) -> list[ScoringModelVersion]:
+def list_models(session: DbSession, _: DocumentReader) -> list[ScoringModelVersion]:
     scoring_service.active(session)
     return scoring_service.versions(session)
 
 
 @router.get("/scoring/models/{version}", response_model=ScoringModelDetail)
-def get_model(version: DbId, session: DbSession, _: Reader) -> ScoringModelVersion:
+def get_model(version: DbId, session: DbSession, _: DocumentReader) -> ScoringModelVersion:
     return scoring_service.version(session, version)
 
 
 @router.put("/scoring/model", response_model=ScoringModelDetail)
-def save_model(data: ScoringModelSave, session: DbSession, actor: OrgManager) -> ScoringModelVersion:
+def save_model(data: ScoringModelSave, session: DbSession, actor: DocumentEditor) -> ScoringModelVersion:
     """Saves a new version and makes it active; scores given from now on use it."""
     return scoring_service.save(session, data.body, author=actor, note=data.note)
 
 
 @router.post("/scoring/validate", response_model=Validation)
-def validate_model(data: ModelText, _: Reader) -> Validation:
+def validate_model(data: ModelText, _: DocumentEditor) -> Validation:
+    """The problems in the text, each with its path and line; a text refused for what reading it would cost
+    (size, depth, values, time) is an error (422), like a body over the length limit."""
     try:
         scoring_service.validate(data.body)
     except Invalid as exc:
+        if yamldoc.refused(exc):
+            raise
         return Validation(valid=False, problems=[Problem(**d) for d in exc.details or []])
     return Validation(valid=True, problems=[])
 
 
 @router.post("/scoring/preview", response_model=Preview)
-def preview_model(data: PreviewRequest, session: DbSession, _: OrgManager) -> dict[str, Any]:
+def preview_model(data: PreviewRequest, session: DbSession, _: DocumentEditor) -> dict[str, Any]:
     """How the last ``days`` days of leads would score under this text, beside the active model."""
     candidate = scoring_service.validate(data.body)
     return scoring_bulk.preview(session, candidate, since=utcnow() - timedelta(days=data.days))

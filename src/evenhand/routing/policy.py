@@ -81,6 +81,9 @@ class _Strict(BaseModel):
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+# A condition is a line or two of logic. The CEL parser panics (a BaseException, not an error) when it formats
+# a syntax error in an expression of 64 KiB or more, so a long one is refused before it gets there.
+Condition = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
 
 
 class Availability(_Strict):
@@ -132,7 +135,7 @@ class Members(_Strict):
 class Pool(_Strict):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
     label: Text | None = None
-    condition: Text | None = None
+    condition: Condition | None = None
     key_account: bool = False
     members: Members = Field(default_factory=Members)
     supervisor: Text | None = None

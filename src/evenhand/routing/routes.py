@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from evenhand.db import session_scope
-from evenhand.deps import DbSession, OrgManager, Reader, Writer
+from evenhand.deps import DbSession, DocumentEditor, DocumentReader, DocumentReviewer, OrgManager, Reader, Writer
 from evenhand.errors import Invalid
+from evenhand.kit import yamldoc
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
 from evenhand.org.schemas import DbId
 from evenhand.routing import service, whatif
@@ -104,27 +105,31 @@ class HeldRead(BaseModel):
 
 
 @router.get("/routing/policy", response_model=PolicyDetail)
-def active_policy(session: DbSession, _: Reader) -> RoutingPolicyVersion:
+def active_policy(session: DbSession, _: DocumentReader) -> RoutingPolicyVersion:
     return service.active(session)
 
 
 @router.get("/routing/policies", response_model=list[PolicyRead])
-def list_policies(session: DbSession, _: Reader) -> list[RoutingPolicyVersion]:
+def list_policies(session: DbSession, _: DocumentReader) -> list[RoutingPolicyVersion]:
     service.active(session)
     return list(session.scalars(select(RoutingPolicyVersion).order_by(RoutingPolicyVersion.version.desc())))
 
 
 @router.put("/routing/policy", response_model=PolicyDetail)
-def save_policy(data: PolicySave, session: DbSession, actor: OrgManager) -> RoutingPolicyVersion:
+def save_policy(data: PolicySave, session: DbSession, actor: DocumentEditor) -> RoutingPolicyVersion:
     """A new active version; the change is audited with its diff and the metrics it declares it may affect."""
     return service.save(session, data.body, author=actor, note=data.note, affected_metrics=data.affected_metrics)
 
 
 @router.post("/routing/validate", response_model=Validation)
-def validate_policy(data: PolicyText, _: Reader) -> Validation:
+def validate_policy(data: PolicyText, _: DocumentEditor) -> Validation:
+    """The problems in the text, each with its path and line; a text refused for what reading it would cost
+    (size, depth, values, time) is an error (422), like a body over the length limit."""
     try:
         service.validate(data.body)
     except Invalid as exc:
+        if yamldoc.refused(exc):
+            raise
         return Validation(valid=False, problems=[Problem(**d) for d in exc.details or []])
     return Validation(valid=True, problems=[])
 
@@ -259,7 +264,8 @@ class WhatIf(BaseModel):
 
 
 @router.post("/routing/whatif", response_model=WhatIf)
-def whatif_replay(data: WhatIfRequest, request: Request, session: DbSession, principal: Reader) -> dict[str, Any]:
+def whatif_replay(data: WhatIfRequest, request: Request, session: DbSession,
+                  principal: DocumentReviewer) -> dict[str, Any]:
     """The leads of a date range routed again under this text and under the active policy, side by side (at
     most 92 days; sales operations, auditors and supervisors). A replay reads for seconds: the request's
     own transaction (on SQLite a writing one, holding the write lock since sign-in was checked) is ended
