@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -27,7 +28,7 @@ from typer.testing import CliRunner
 
 from evenhand.app import create_app
 from evenhand.cli import app as cli_app
-from evenhand.config import Settings
+from evenhand.config import Settings, get_settings
 from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
 from tests.builders import Org, build_org
@@ -44,6 +45,13 @@ DEFAULT_PG_URL = "postgresql+psycopg:///postgres"
 def pytest_configure(config: pytest.Config) -> None:
     # Starlette's TestClient still runs on httpx and says so on every import; nothing to act on here.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+    # One audit key for the tests and the servers they start (which inherit the environment), as on machines that
+    # share a database: a chain one process writes, another verifies. Tests of the generated key remove it.
+    os.environ.setdefault("EVENHAND_AUDIT_KEY", "tests-only-audit-key-0123456789abcdef")
+    # Files the code keeps (keys, audit checkpoints) go to a directory of this process, never the checkout's var/.
+    os.environ["EVENHAND_DATA_DIR"] = tempfile.mkdtemp(prefix="evenhand-tests-")
+    get_settings.cache_clear()  # in case an import read the settings already
+
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from evenhand.audit.cli import audit_app
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="evenhand — fair lead routing and sales operations.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: the monthly fairness report.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -120,18 +120,6 @@ def tokens_revoke(token_id: int) -> None:
     except DomainError as exc:
         _fail(t(exc.message, **exc.params))
     console.print(t("Token {id} revoked.", id=token_id))
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check every link of the audit chain; exit 1 and name the first broken entry."""
-    from evenhand.kit import audit
-
-    with session_scope(readonly=True) as session:
-        count, broken = audit.verify(session)
-    if broken is not None:
-        _fail(t("Audit chain broken at entry {seq}: {reason}", seq=broken.seq, reason=t(broken.reason)))
-    console.print(t("Audit chain intact: {count} entries.", count=count))
 
 
 @import_app.command("leads")
@@ -357,6 +345,7 @@ def demo(
     """Build the demo company (12 months of simulated history) and serve it."""
     import os
 
+    from evenhand.audit import service as audit_service
     from evenhand.demo.service import build
     from evenhand.migrate import upgrade
 
@@ -367,6 +356,7 @@ def demo(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db.resolve()}"
+    audit_service.forget(get_settings(), url)  # a new chain: the old demo's checkpoints do not apply to it
     engine = get_engine(url)
     upgrade(engine)
     with progress_bar() as bar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,13 @@ class Settings(BaseSettings):
     notify_health_min_volume: int = Field(default=20, ge=1)
     notify_health_window_hours: float = Field(default=6.0, gt=0)
     notify_health_every_seconds: float = Field(default=300.0, gt=0)
+    # The audit chain's MAC key (docs/audit.md): from the environment, else generated once in data_dir. Its
+    # signed checkpoints go to data_dir/audit/<database>/checkpoints.jsonl, and also to ``audit_checkpoint_copy``
+    # (a file the operator ships off the machine) and, with ``audit_checkpoint_notify``, to ops via the outbox.
+    audit_key: SecretStr | None = None
+    audit_checkpoint_every_seconds: float = Field(default=3600.0, gt=0)
+    audit_checkpoint_copy: Path | None = None
+    audit_checkpoint_notify: bool = False
     # Hosts and networks notifications may reach although they are not public (loopback, RFC 1918, link-local,
     # metadata …): host names or CIDRs, comma-separated. Everything else must resolve to public addresses.
     outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
@@ -74,6 +82,13 @@ class Settings(BaseSettings):
         from evenhand.notify.policy import check_policies  # the policy's shape belongs to notify
 
         return check_policies(value)
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the audit key must be at least 32 characters")
+        return value
 
     @property
     def db_url(self) -> str:
@@ -101,6 +116,27 @@ class Settings(BaseSettings):
         path.touch(mode=0o600)
         path.write_text(key)
         return key
+
+    def audit_secret(self) -> str:
+        """The audit chain's key: ``EVENHAND_AUDIT_KEY``, else generated once and kept in ``data_dir/audit_key``
+        (mode 0600). Separate from the signing key, so rotating that one (signing everyone out) leaves the
+        chain verifiable. Processes racing to create it agree: the file appears whole, once."""
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value()
+        path = self.data_dir / "audit_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            draft = path.with_name(f".audit_key.{secrets.token_hex(8)}")
+            draft.touch(mode=0o600)
+            draft.write_text(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, path)  # fails if another process got there first
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        return path.read_text().strip()
+
 
 
 @lru_cache

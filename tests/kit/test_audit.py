@@ -1,22 +1,30 @@
-"""The hash-chained audit log: appends link, and any change, removal or reordering is found."""
+"""The keyed, hash-chained audit log: appends link under the audit key, and any change, removal or reordering is
+found, as is a row linked without the key."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import itertools
 import json
+import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import Engine, select, text
 
+from evenhand.config import Settings
 from evenhand.db import session_scope
 from evenhand.kit import audit
 from evenhand.models import AuditEntry
 from tests.builders import T0, make_user
+from tests.support import audit_entries
 
 
 def append_five(engine: Engine) -> list[AuditEntry]:
@@ -54,9 +62,11 @@ class TestAppend:
         assert entries[0].prev_hash == audit.GENESIS
         for before, after in itertools.pairwise(entries):
             assert after.prev_hash == before.hash
+        keys = audit.current_keys()
         for e in entries:
-            assert e.hash == audit.entry_hash(e.prev_hash, e.seq, e.at, e.actor_id, e.action, e.subject_type,
-                                              e.subject_id, e.payload)
+            fields = (e.prev_hash, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, e.payload)
+            assert e.hash == audit.entry_mac(keys, *fields)
+            assert e.hash != audit.entry_hash(*fields)  # the public SHA-256 does not make a link
         assert entries[2].subject_id == "3" and entries[2].at == T0 + timedelta(seconds=3)
 
     def test_an_intact_chain_verifies(self, engine: Engine) -> None:
@@ -104,19 +114,23 @@ class TestAppend:
             audit.append(session, action="a", subject_type="s", payload={"amount": 1e16})
         assert verify(engine) == (1, None)
 
-    def test_an_entry_hashed_over_json_nan_still_verifies(self, engine: Engine) -> None:
-        """An entry written when payloads were stored by ``json`` kept NaN as NaN (SQLite allows it); the
-        canonical form writes null now, and the old entry must not be reported broken for that."""
+    def test_an_entry_hashed_over_json_nan_is_a_chain_from_before_the_key(self, engine: Engine) -> None:
+        """An entry written when payloads were stored by ``json`` kept NaN as NaN (SQLite allows it), hashed with
+        SHA-256 before the key; it is told apart from a changed one, and resealing keys it."""
         if engine.dialect.name != "sqlite":
             pytest.skip("PostgreSQL refuses NaN in JSON: no such entry exists there")
         with session_scope(engine) as session:
             entry = audit.append(session, action="a", subject_type="s", payload={"x": 1})
             at = entry.at
         tamper(engine, "UPDATE audit_log SET payload = :p, hash = :h", p='{"x":NaN}',
-               h=audit._hash(audit.GENESIS, 1, at, None, "a", "s", None, '{"x":NaN}'))
+               h=audit._sha(audit.GENESIS, audit._body(1, at, None, "a", "s", None, '{"x":NaN}')))
+        assert verify(engine) == (1, audit.Broken(1, audit.UNKEYED, {"last": 1}))
+        with session_scope(engine) as session:
+            assert audit.rechain(session, audit.current_keys())[0] == 1
         assert verify(engine) == (1, None)
-        tamper(engine, "UPDATE audit_log SET payload = :p", p='{"x":Infinity}')
-        assert broken_at(engine) == 1
+        assert audit_entries(engine)[0].payload == {"x": None}  # stored as an append stores it now
+        tamper(engine, "UPDATE audit_log SET payload = :p", p='{"x":2}')
+        assert verify(engine) == (1, audit.Broken(1, audit.CHANGED))
 
     @pytest.mark.parametrize("payload", [{"x": float("nan")}, {"x": float("-inf"), "at": T0}],
                              ids=["plain", "with a datetime"])
@@ -204,14 +218,176 @@ class TestTamperingInTheDatabase:
         tamper(engine, "DELETE FROM audit_log WHERE seq = 1")
         assert broken_at(engine) == 1
 
-    def test_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link(self, engine: Engine) -> None:
+    def test_rewritten_entry_with_a_recomputed_public_hash_is_named(self, engine: Engine) -> None:
         entries = append_five(engine)
         e = entries[1]
         forged = audit.entry_hash(e.prev_hash, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id,
                                   {"n": 2, "forged": True})
         tamper(engine, "UPDATE audit_log SET payload = '{\"n\": 2, \"forged\": true}', hash = :h WHERE seq = 2",
                h=forged)
-        assert broken_at(engine) == 3
+        _, broken = verify(engine)
+        assert broken == audit.Broken(2, audit.FORGED, {"last": 2})
+
+    def test_a_chain_verified_with_another_key_breaks_at_its_first_entry(self, engine: Engine) -> None:
+        append_five(engine)
+        with session_scope(engine, readonly=True) as session:
+            checked = audit.check_stored(session, audit.Keys.derive("another key, 32 characters or more"))
+        assert checked.problems == [audit.Broken(1, audit.CHANGED)]
+
+
+# --- against a head recorded outside the database ---------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Head:
+    """What a checkpoint records: the last entry and its link, at a time (``audit.Mark``)."""
+
+    seq: int
+    mac: str
+    at: datetime = T0 + timedelta(hours=1)
+
+
+def head_of(engine: Engine) -> Head:
+    last = append_five(engine)[-1]
+    return Head(last.seq, last.hash)
+
+
+def checked(engine: Engine, *marks: Head, start: Head | None = None) -> audit.Checked:
+    with session_scope(engine, readonly=True) as session:
+        return audit.check_stored(session, audit.current_keys(), marks, start=start)
+
+
+def relink_from(engine: Engine, seq: int, link: Any, **changes: Any) -> None:
+    """Change entry ``seq`` and link it and every later entry again with ``link`` (``entry_hash``: without the key)."""
+    with session_scope(engine) as session:
+        entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+        prev = entries[seq - 2].hash if seq > 1 else audit.GENESIS
+        for e in entries[seq - 1:]:
+            for name, value in (changes if e.seq == seq else {}).items():
+                setattr(e, name, value)
+            e.prev_hash = prev
+            e.hash = prev = link(prev, e.seq, e.at, e.actor_id, e.action, e.subject_type, e.subject_id, e.payload)
+
+
+def append_with_the_public_hash(engine: Engine) -> None:
+    """What someone with write access to the table, and the code, but not the key can add."""
+    with session_scope(engine) as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
+        at, payload = last.at + timedelta(seconds=1), {"n": 6, "granted": "admin"}
+        session.add(AuditEntry(seq=last.seq + 1, at=at, actor_id=None, action="users.update", subject_type="users",
+                               subject_id="1", payload=payload, prev_hash=last.hash,
+                               hash=audit.entry_hash(last.hash, last.seq + 1, at, None, "users.update", "users", "1",
+                                                     payload)))
+
+
+class TestAgainstAHead:
+    """The four tamperings a chain alone cannot show, each named once a head is recorded outside the database."""
+
+    def test_an_untouched_chain_matches_its_head(self, engine: Engine) -> None:
+        head = head_of(engine)
+        assert checked(engine, head) == audit.Checked(5, 5, head.mac, [])
+
+    def test_the_last_entry_deleted_is_a_truncated_tail(self, engine: Engine) -> None:
+        head = head_of(engine)
+        tamper(engine, "DELETE FROM audit_log WHERE seq = 5")
+        assert verify(engine)[1] is None  # the chain alone still checks out
+        assert checked(engine, head).problems == [
+            audit.Broken(5, audit.TRUNCATED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+
+    def test_every_entry_deleted_is_an_emptied_chain(self, engine: Engine) -> None:
+        head = head_of(engine)
+        tamper(engine, "DELETE FROM audit_log")
+        assert verify(engine) == (0, None)
+        assert checked(engine, head).problems == [
+            audit.Broken(1, audit.EMPTIED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+
+    def test_a_row_appended_with_the_public_hash_is_forged(self, engine: Engine) -> None:
+        head = head_of(engine)
+        append_with_the_public_hash(engine)
+        assert verify(engine)[1] == audit.Broken(6, audit.FORGED, {"last": 6})
+        assert checked(engine, head).problems == [
+            audit.Broken(6, audit.APPENDED, {"last": 6, "at": "2026-03-02 02:30:00 UTC"})]
+
+    def test_an_entry_changed_and_every_later_hash_recomputed_is_rewritten_history(self, engine: Engine) -> None:
+        head = head_of(engine)
+        relink_from(engine, 2, audit.entry_hash, payload={"n": 2, "forged": True})
+        assert verify(engine)[1] == audit.Broken(2, audit.FORGED, {"last": 5})
+        assert checked(engine, head).problems == [
+            audit.Broken(2, audit.REWRITTEN, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+
+    def test_history_rewritten_with_the_key_differs_from_the_head(self, engine: Engine) -> None:
+        """Only what was recorded outside shows this: the links check out under the key."""
+        head = head_of(engine)
+        keys = audit.current_keys()
+        relink_from(engine, 3, lambda *link: audit.entry_mac(keys, *link), payload={"n": 30})
+        assert verify(engine)[1] is None
+        assert checked(engine, head).problems == [
+            audit.Broken(5, audit.DIVERGED, {"at": "2026-03-02 02:30:00 UTC"})]
+
+    def test_entries_deleted_and_written_anew_by_the_application_differ_from_the_head(self, engine: Engine) -> None:
+        """The application goes on appending after the tail was cut: the chain is longer again, and keyed."""
+        head = head_of(engine)
+        tamper(engine, "DELETE FROM audit_log WHERE seq >= 4")
+        with session_scope(engine) as session:
+            for n in range(3):
+                audit.append(session, action="after.the.cut", subject_type="s", payload={"n": n})
+        assert verify(engine) == (6, None)
+        assert checked(engine, head).problems == [
+            audit.Broken(5, audit.DIVERGED, {"at": "2026-03-02 02:30:00 UTC"})]
+
+    def test_a_chain_from_before_the_key_is_named_until_a_head_says_it_was_keyed(self, engine: Engine) -> None:
+        append_five(engine)
+        relink_from(engine, 1, audit.entry_hash)
+        assert verify(engine)[1] == audit.Broken(1, audit.UNKEYED, {"last": 5})
+        assert checked(engine, Head(3, "f" * 64)).problems[0] == audit.Broken(
+            1, audit.REWRITTEN, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})
+
+    def test_entries_after_the_key_continue_a_chain_from_before_it(self, engine: Engine) -> None:
+        append_five(engine)
+        relink_from(engine, 1, audit.entry_hash)
+        with session_scope(engine) as session:
+            audit.append(session, action="after.upgrade", subject_type="s")
+        assert checked(engine).problems == [audit.Broken(1, audit.UNKEYED, {"last": 5})]
+
+    def test_a_walk_from_a_head_checks_only_what_follows_it(self, engine: Engine) -> None:
+        head = head_of(engine)
+        with session_scope(engine) as session:
+            audit.append(session, action="a", subject_type="s")
+        assert checked(engine, head, start=head) == audit.Checked(2, 6, audit_entries_hash(engine, 6), [])
+        tamper(engine, "UPDATE audit_log SET payload = '{\"n\": 99}' WHERE seq = 2")  # before the head: not read
+        assert checked(engine, head, start=head).problems == []
+        append_with_the_public_hash(engine)
+        assert [p.reason for p in checked(engine, head, start=head).problems] == [audit.APPENDED]
+        tamper(engine, "DELETE FROM audit_log WHERE seq >= 5")
+        assert checked(engine, head, start=head).problems == [
+            audit.Broken(5, audit.TRUNCATED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+
+
+def audit_entries_hash(engine: Engine, seq: int) -> str:
+    with session_scope(engine, readonly=True) as session:
+        return session.scalars(select(AuditEntry.hash).where(AuditEntry.seq == seq)).one()
+
+
+class TestTheKey:
+    def test_a_link_is_hmac_sha256_under_the_chain_part_of_the_key(self) -> None:
+        keys = audit.Keys.derive("a key of thirty-two characters or more")
+        assert keys.mac(b"data") == hmac.new(keys.chain, b"data", hashlib.sha256).hexdigest()
+        assert keys.chain != keys.checkpoint and "thirty" not in repr(keys)
+        assert audit.Keys.derive("a key of thirty-two characters or more").id == keys.id
+        assert audit.Keys.derive("another key of thirty-two characters").id != keys.id
+
+    def test_the_key_is_generated_once_in_the_data_directory_readable_by_its_owner_only(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("EVENHAND_AUDIT_KEY")
+        first = Settings(data_dir=tmp_path).audit_secret()
+        assert Settings(data_dir=tmp_path).audit_secret() == first and len(first) >= 32
+        assert stat.S_IMODE((tmp_path / "audit_key").stat().st_mode) == 0o600
+        assert [p.name for p in tmp_path.iterdir()] == ["audit_key"]
+
+    def test_a_short_key_in_the_environment_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("EVENHAND_AUDIT_KEY", "too short")
+        with pytest.raises(ValidationError, match="at least 32 characters"):
+            Settings()
 
 
 # --- the same, in memory, as a property -----------------------------------------------------------
@@ -234,12 +410,15 @@ class Link:
     hash: str = ""
 
 
+KEYS = audit.Keys.derive("the key of the in-memory chains, 32+ characters")
+
+
 def chain(contents: list[dict[str, Any]]) -> list[Link]:
     links, prev = [], audit.GENESIS
     for seq, content in enumerate(contents, start=1):
         link = Link(seq=seq, prev_hash=prev, **content)
-        link.hash = audit.entry_hash(prev, seq, link.at, link.actor_id, link.action, link.subject_type,
-                                     link.subject_id, link.payload)
+        link.hash = audit.entry_mac(KEYS, prev, seq, link.at, link.actor_id, link.action, link.subject_type,
+                                    link.subject_id, link.payload)
         links.append(link)
         prev = link.hash
     return links
@@ -283,10 +462,10 @@ def mutated(field: str, old: Any) -> st.SearchStrategy[Any]:
 def test_any_single_field_change_anywhere_is_found(data: st.DataObject, entries: list[dict[str, Any]],
                                                    field: str) -> None:
     links = chain(entries)
-    assert audit.first_break(links) is None
+    assert audit.first_break(links, KEYS) is None
     index = data.draw(st.integers(0, len(links) - 1), label="index")
     setattr(links[index], field, data.draw(mutated(field, getattr(links[index], field)), label="new value"))
-    broken = audit.first_break(links)
+    broken = audit.first_break(links, KEYS)
     assert broken is not None
     assert broken.seq <= index + 1 or field == "seq"
 
@@ -298,8 +477,8 @@ def test_any_removal_or_swap_that_is_not_the_tail_is_found(entries: list[dict[st
     links = chain(entries)
     i = data.draw(st.integers(0, len(links) - 2), label="i")
     removed = links[:i] + links[i + 1:]
-    assert getattr(audit.first_break(removed), "seq", None) == i + 1
+    assert getattr(audit.first_break(removed, KEYS), "seq", None) == i + 1
     j = data.draw(st.integers(i + 1, len(links) - 1), label="j")
     swapped = list(links)
     swapped[i], swapped[j] = swapped[j], swapped[i]
-    assert audit.first_break(swapped) is not None
+    assert audit.first_break(swapped, KEYS) is not None
