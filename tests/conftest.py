@@ -53,7 +53,6 @@ def pytest_configure(config: pytest.Config) -> None:
     get_settings.cache_clear()  # in case an import read the settings already
 
 
-
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 
