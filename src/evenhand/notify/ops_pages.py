@@ -22,10 +22,10 @@ from evenhand.models import Channel, Team, User
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import CONFIGURABLE
 from evenhand.notify.outbound import Allowed
-from evenhand.notify.pages import CHANNELS, kind_label
 from evenhand.notify.schemas import EndpointWrite
 from evenhand.web import context
 from evenhand.web.forms import problem
+from evenhand.web.labels import label, message_kind_label
 from evenhand.web.layout import Tr, shell
 
 WINDOWS = {24: N_("Last 24 hours"), 24 * 7: N_("Last 7 days"), 24 * 30: N_("Last 30 days")}
@@ -90,8 +90,8 @@ def _figures(tr: Tr) -> None:
 def _table(by: str, rows: list[health.Figures], tr: Tr) -> None:
     def name(group: str) -> str:
         if by == "channel" and group in {c.value for c in Channel}:
-            return tr(CHANNELS[Channel(group)])
-        return kind_label(group, tr) if by == "kind" else group
+            return tr(label(Channel(group)))
+        return tr(message_kind_label(group)) if by == "kind" else group
 
     columns = [{"name": k, "label": tr(v), "field": k, "align": "left" if k == "group" else "right"} for k, v in (
         ("group", DIMENSIONS[by]), ("messages", N_("Messages")), ("delivery", N_("Delivery rate")),
@@ -156,7 +156,7 @@ def _dead_letters(principal: Principal, tr: Tr) -> None:
                 ui.label(names.get(message.recipient_id, "")).classes("text-weight-bold")
                 ui.label(message.title)
                 for row in rows:
-                    ui.chip(f"{tr(CHANNELS[row.channel])}: {row.last_error or ''}"[:120], color="negative").props(
+                    ui.chip(f"{tr(label(row.channel))}: {row.last_error or ''}"[:120], color="negative").props(
                         "outline dense")
                 if principal.manages_org:
                     ui.button(tr("Retry"), on_click=lambda m=message.id: retry(m)).props(
@@ -188,7 +188,7 @@ def _channels(principal: Principal, tr: Tr) -> None:
         columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
             ("name", N_("Channel name")), ("channel", N_("Channel")), ("url", N_("Address")), ("scope", N_("Serves")),
             ("rate", N_("Per minute")))]
-        data = [{"name": r["name"], "channel": tr(CHANNELS[r["channel"]]), "url": r["url"],
+        data = [{"name": r["name"], "channel": tr(label(r["channel"])), "url": r["url"],
                  "scope": teams.get(r["team_id"], "") if r["team_id"] else
                  (tr("{count} people", count=len(r["user_ids"])) if r["user_ids"] else tr("everyone")) +
                  (" · " + tr("default") if r["is_default"] else ""), "rate": r["rate_per_minute"] or ""}
@@ -204,7 +204,7 @@ def _channels(principal: Principal, tr: Tr) -> None:
 def _channel_form(principal: Principal, tr: Tr, teams: dict[int, str], refresh: Any) -> None:
     with ui.row().classes("items-end gap-3"):
         name = ui.input(tr("Channel name")).props('dense data-testid="channel-name"')
-        kind = ui.select({c.value: tr(CHANNELS[c]) for c in CONFIGURABLE}, value=Channel.DINGTALK.value,
+        kind = ui.select({c.value: tr(label(c)) for c in CONFIGURABLE}, value=Channel.DINGTALK.value,
                          label=tr("Channel")).classes("w-40").props('dense data-testid="channel-kind"')
         url = ui.input(tr("Apprise URL")).classes("w-96").props('dense data-testid="channel-url"')
         team = ui.select(teams, label=tr("Team (optional)"), clearable=True).classes("w-40").props("dense")
@@ -234,9 +234,13 @@ def _policies(tr: Tr) -> None:
     columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
         ("kind", N_("Message kind")), ("ack", N_("Acknowledge within (minutes)")), ("fallback", N_("Then send by")),
         ("supervisor", N_("Then tell the supervisor after (minutes)")), ("reassign", N_("Ask routing to reassign")))]
-    rows = [{"kind": kind_label(k, tr), "ack": p.ack_within_minutes,
-             "fallback": tr(CHANNELS[p.fallback]) if p.fallback else "—",
+    rows = [{"kind": tr(message_kind_label(k)), "ack": p.ack_within_minutes,
+             "fallback": tr(label(p.fallback)) if p.fallback else "—",
              "supervisor": p.supervisor_after_minutes or "—", "reassign": tr("yes") if p.reassign else tr("no")}
             for k, p in sorted(service.active_policies().items())]
     ui.table(columns=columns, rows=rows, row_key="kind").classes("max-w-4xl").props(
         'dense flat bordered data-testid="policies"')
+
+
+def register() -> None:
+    ui.page("/notifications/ops")(ops_page)

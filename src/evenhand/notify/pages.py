@@ -17,23 +17,14 @@ from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.models import Channel, Notification
 from evenhand.notify import preferences, service
+from evenhand.notify.bell import bell
 from evenhand.notify.channels import CONFIGURABLE
 from evenhand.notify.schemas import PreferencesUpdate
 from evenhand.web import context
 from evenhand.web.forms import problem
-from evenhand.web.layout import Tr, shell
+from evenhand.web.labels import label, message_kind_label
+from evenhand.web.layout import Tr, header_widget, shell
 
-CHANNELS: dict[Channel, str] = {
-    Channel.SMS: N_("SMS"), Channel.EMAIL: N_("E-mail"), Channel.DINGTALK: N_("DingTalk robot"),
-    Channel.WECOM: N_("WeCom robot"), Channel.WEBHOOK: N_("Webhook"), Channel.IN_APP: N_("In-app inbox"),
-    Channel.APP_PUSH: N_("App push"),
-}
-KINDS: dict[str, str] = {
-    "lead_assigned": N_("New lead"), "escalation": N_("Not acknowledged"), "alert": N_("Alert"),
-    "notify_health": N_("Notification health"), "lead_reassigned": N_("Lead reassigned"),
-    "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
-    "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
-}
 # A person's own address per channel (never a URL: where notifications go is configured by sales ops).
 OWN: dict[Channel, tuple[str, str]] = {
     Channel.SMS: (N_("Your mobile number (optional)"), "13800000000"),
@@ -42,10 +33,6 @@ OWN: dict[Channel, tuple[str, str]] = {
     Channel.WECOM: (N_("Your WeCom user id (optional)"), ""),
 }
 PAGE = 100
-
-
-def kind_label(kind: str, tr: Tr) -> str:
-    return tr(KINDS[kind]) if kind in KINDS else kind
 
 
 def inbox_page(request: Request) -> RedirectResponse | None:
@@ -86,7 +73,7 @@ def _message(row: Notification, principal: Principal, tr: Tr, refresh: Any) -> N
     unread = row.read_at is None
     with ui.card().classes("w-full max-w-4xl").props(f'data-testid="message-{row.id}" flat bordered'):
         with ui.row().classes("w-full items-center gap-2 no-wrap"):
-            ui.badge(kind_label(row.kind, tr)).props("outline")
+            ui.badge(tr(message_kind_label(row.kind))).props("outline")
             ui.label(row.title).classes("text-weight-bold" if unread else "")
             ui.space()
             ui.label(local(row.created_at, zone).strftime("%m-%d %H:%M")).classes("text-caption text-grey-7")
@@ -125,15 +112,15 @@ def settings_page(request: Request) -> RedirectResponse | None:
         boxes, own = {}, {}
         with ui.grid(columns=3).classes("items-center gap-x-6 gap-y-2 max-w-4xl"):
             for channel in CONFIGURABLE:
-                boxes[channel] = ui.checkbox(tr(CHANNELS[channel]), value=channel in chosen).props(
+                boxes[channel] = ui.checkbox(tr(label(channel)), value=channel in chosen).props(
                     f'data-testid="channel-{channel.value}"')
                 ui.label(tr("configured by sales ops") if channel in available else tr("not configured for you")
                          ).classes("text-caption text-grey-7")
                 if channel not in OWN:
                     ui.label()
                     continue
-                label, example = OWN[channel]
-                own[channel] = ui.input(tr(label), value=current["personal"].get(channel.value, ""),
+                caption, example = OWN[channel]
+                own[channel] = ui.input(tr(caption), value=current["personal"].get(channel.value, ""),
                                         placeholder=example).classes("w-72").props(
                     f'dense clearable data-testid="personal-{channel.value}"')
         with ui.row().classes("items-end gap-4"):
@@ -160,8 +147,6 @@ def settings_page(request: Request) -> RedirectResponse | None:
 
 
 def register() -> None:
-    from evenhand.notify import ops_pages
-
+    header_widget(bell, order=20)
     ui.page("/notifications")(inbox_page)
     ui.page("/notifications/settings")(settings_page)
-    ui.page("/notifications/ops")(ops_pages.ops_page)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from evenhand.i18n import N_
-from evenhand.models import EventKind, LeadStatus, Level, Presence, Role
+from evenhand.models import Channel, EventKind, LeadStatus, Level, Presence, Role
 
 SOURCES: dict[str, str] = {
     "website": N_("Website form"), "baidu_ads": N_("Baidu ads"), "trade_show": N_("Trade show"),
@@ -34,6 +34,16 @@ LABELS: dict[Enum, str] = {
     LeadStatus.NEW: N_("New"), LeadStatus.ASSIGNED: N_("Assigned"), LeadStatus.CONTACTED: N_("Contacted"),
     LeadStatus.QUALIFIED: N_("Qualified"), LeadStatus.CONVERTED: N_("Converted"),
     LeadStatus.DISQUALIFIED: N_("Disqualified"),
+    Channel.SMS: N_("SMS"), Channel.EMAIL: N_("E-mail"), Channel.DINGTALK: N_("DingTalk robot"),
+    Channel.WECOM: N_("WeCom robot"), Channel.WEBHOOK: N_("Webhook"), Channel.IN_APP: N_("In-app inbox"),
+    Channel.APP_PUSH: N_("App push"),
+}
+# Notification message kinds (``Notification.kind``): a string, since each domain adds its own.
+MESSAGE_KINDS: dict[str, str] = {
+    "lead_assigned": N_("New lead"), "escalation": N_("Not acknowledged"), "alert": N_("Alert"),
+    "notify_health": N_("Notification health"), "lead_reassigned": N_("Lead reassigned"),
+    "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
+    "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
 }
 
 
@@ -46,6 +56,11 @@ def feature_text(feature: str, value: str | None, tr: Callable[..., str]) -> str
     """One input of the predictive model as a reader sees it: "Source: Trade show", "Page views: 3"."""
     shown = "—" if value is None else tr(source_label(value)) if feature == "source" else value
     return tr("{feature}: {value}", feature=tr(FEATURES.get(feature, feature)), value=shown)
+
+
+def message_kind_label(kind: str) -> str:
+    """The untranslated name of a message kind; an unknown kind shows as stored."""
+    return MESSAGE_KINDS.get(kind, kind)
 
 
 def label(value: Enum) -> str:

@@ -7,19 +7,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from nicegui import ui
-from nicegui.events import ValueChangeEventArguments
 
 from evenhand.auth.principal import Principal
-from evenhand.db import session_scope
 from evenhand.i18n import N_
-from evenhand.models import Presence, Role, User
-from evenhand.notify.bell import bell
-from evenhand.org import service as org_service
-from evenhand.routing import flows as routing_flows
-from evenhand.web import context
+from evenhand.models import Presence, Role
 from evenhand.web.labels import label
 
 Tr = Callable[..., str]
+HeaderWidget = Callable[[Principal, Tr], None]
+_HEADER: dict[HeaderWidget, int] = {}
+
+
+def header_widget(widget: HeaderWidget, *, order: int) -> None:
+    """A domain's control in the header of every page (the presence switch, the inbox bell), drawn in
+    ``order``; the widget decides for whom it shows."""
+    _HEADER[widget] = order
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,8 @@ def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[No
         ui.label("evenhand").classes("text-h6 text-white")
         ui.label(tr("Fair lead routing")).classes("text-caption text-blue-grey-3 gt-xs")
         ui.space()
-        if principal.role in (Role.REP, Role.SUPERVISOR):
-            _presence_switch(principal, tr)
-        bell(principal, tr)
+        for widget in sorted(_HEADER, key=_HEADER.__getitem__):
+            widget(principal, tr)
         _language_switch(tr, path)
         ui.label(f"{principal.display_name} · {tr(label(principal.role))}").classes(
             "text-white q-ml-md").props('data-testid="whoami"')
@@ -102,19 +103,3 @@ def _language_switch(tr: Tr, path: str) -> None:
         for code, label in (("zh-CN", "中文"), ("en", "EN")):
             ui.button(label, on_click=lambda c=code: ui.navigate.to(f"/auth/locale/{c}?next={path}")).props(
                 f'flat dense color=white data-locale="{code}"')
-
-
-def _presence_switch(principal: Principal, tr: Tr) -> None:
-    with session_scope(context.engine(), readonly=True) as session:
-        current = org_service.get(session, User, principal.user_id).presence
-
-    def change(event: ValueChangeEventArguments) -> None:
-        value = Presence(event.value)
-        with session_scope(context.engine()) as session:
-            routing_flows.set_presence(session, principal.user_id, value, actor=principal)
-        ui.notify(tr("You are now {state}.", state=tr(label(value))))
-
-    options = {p.value: tr(label(p)) for p in Presence}
-    ui.toggle(options, value=current.value, on_change=change).props(
-        'dense toggle-color=positive color=white text-color=black data-testid="presence"')
-
