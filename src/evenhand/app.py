@@ -1,4 +1,5 @@
-"""The application factory: REST API under /api/v1, the web UI, health and error handling."""
+"""The application factory: REST API under /api/v1, the web UI, health, error handling and the security
+headers of every answer."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.routing import Match, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evenhand import __version__, errors
 from evenhand.activities.routes import router as activities_router
@@ -31,6 +33,7 @@ from evenhand.routing.routes import router as routing_router
 
 API_PREFIX = "/api/v1"
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_CATCH_ALL = f"{API_PREFIX}/{{rest:path}}"
 
 
 def api_router() -> APIRouter:
@@ -41,29 +44,104 @@ def api_router() -> APIRouter:
     return api
 
 
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """The methods the app's own routes serve at this path; the UI (mounted at "/", it would match every path)
+    and the API's catch-all are left out."""
+    routes = [r for r in app.router.routes if not isinstance(r, Mount) and getattr(r, "path", None) != _CATCH_ALL]
+    return [m for m in _ALL_METHODS if any(r.matches({**scope, "method": m})[0] is Match.FULL for r in routes)]
+
+
+def _refusal(allowed: list[str]) -> JSONResponse:
+    if allowed:
+        return JSONResponse(errors.body("method_not_allowed", "Method Not Allowed"), status_code=405,
+                            headers={"Allow": ", ".join(allowed)})
+    return JSONResponse(errors.body("not_found", "Not Found"), status_code=404)
+
+
 def _unmatched_api(app: FastAPI) -> Any:
     """Unknown API paths answer JSON 404, known paths with the wrong method 405 — never the UI's HTML."""
 
-    def allowed_methods(scope: dict[str, Any]) -> list[str]:
-        allowed = []
-        for method in _ALL_METHODS:
-            probe = {**scope, "method": method}
-            for route in app.router.routes:
-                if isinstance(route, Mount) or getattr(route, "endpoint", None) is handler:
-                    continue  # the UI is mounted at "/" and would match every path
-                if route.matches(probe)[0] is Match.FULL:
-                    allowed.append(method)
-                    break
-        return allowed
-
     async def handler(request: Request, rest: str) -> JSONResponse:
-        allowed = allowed_methods(dict(request.scope))
-        if allowed:
-            return JSONResponse(errors.body("method_not_allowed", "Method Not Allowed"), status_code=405,
-                                headers={"Allow": ", ".join(allowed)})
-        return JSONResponse(errors.body("not_found", "Not Found"), status_code=404)
+        return _refusal(allowed_methods(app, request.scope))
 
     return handler
+
+
+class UnknownMethods:
+    """A method served nowhere (TRACE, CONNECT, PROPFIND, …) answers 405 JSON with ``Allow``, on the UI's paths
+    too (which serve GET and HEAD) instead of its HTML 404; an unknown API path answers 404 JSON, as it does
+    for every method."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _ALL_METHODS:
+            await self.app(scope, receive, send)
+            return
+        allowed = allowed_methods(scope["app"], scope)
+        on_api = scope["path"] == API_PREFIX or scope["path"].startswith(f"{API_PREFIX}/")
+        await _refusal(allowed or ([] if on_api else ["GET", "HEAD"]))(scope, receive, send)
+
+
+def _policy(**sources: str) -> bytes:
+    return "; ".join(f"{name.replace('_', '-')} {value}" for name, value in sources.items()).encode()
+
+
+# NiceGUI starts from inline scripts and renders with Vue's runtime template compiler (eval: without it the pages
+# stay blank), Quasar and Tailwind inject styles, Quasar draws some images as data: URLs, and the page's
+# WebSocket goes to its own origin, which 'self' covers (CSP Level 3). Everything else comes from 'self'.
+CSP = _policy(default_src="'self'", script_src="'self' 'unsafe-inline' 'unsafe-eval'",
+              style_src="'self' 'unsafe-inline'", img_src="'self' data:", connect_src="'self'",
+              frame_ancestors="'none'", base_uri="'self'", form_action="'self'", object_src="'none'")
+# The OpenAPI pages load Swagger UI and ReDoc from their CDN, as FastAPI serves them.
+DOCS_CSP = _policy(default_src="'self'", script_src="'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+                   style_src="'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
+                   img_src="'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+                   font_src="'self' https://fonts.gstatic.com", worker_src="'self' blob:", connect_src="'self'",
+                   frame_ancestors="'none'", base_uri="'self'", form_action="'self'", object_src="'none'")
+_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin")]
+
+
+def _secure(cookie: bytes) -> bytes:
+    attributes = {part.strip().lower() for part in cookie.split(b";")[1:]}
+    return cookie if b"secure" in attributes else cookie + b"; Secure"
+
+
+class SecurityHeaders:
+    """Every HTTP answer (pages, API, static files, errors) may not be framed, sniffed or leak its URL to other
+    sites, and carries the content security policy. Cookies are ``Secure`` when the request came over HTTPS
+    (``scope["scheme"]``, read as the response starts, after any proxy handling) or ``cookie_secure`` is set."""
+
+    def __init__(self, app: ASGIApp, docs_paths: set[str]) -> None:
+        self.app, self.docs_paths = app, docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = getattr(scope["app"].state, "settings", None)
+        always_secure = bool(settings and settings.cookie_secure)
+        policy = DOCS_CSP if scope["path"] in self.docs_paths else CSP
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                secure = always_secure or scope.get("scheme") == "https"
+                raw = [(k, _secure(v) if secure and k.lower() == b"set-cookie" else v) for k, v in message["headers"]]
+                present = {k.lower() for k, _ in raw}
+                extra = [(k, v) for k, v in [(b"content-security-policy", policy), *_HEADERS] if k not in present]
+                message = {**message, "headers": raw + extra}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Evenhand(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Around Starlette's error middleware as well, so that an unexpected 500 carries the headers too.
+        docs = {self.docs_url, self.redoc_url, self.swagger_ui_oauth2_redirect_url}
+        return SecurityHeaders(super().build_middleware_stack(), {path for path in docs if path})
 
 
 class LanguageMiddleware:
@@ -81,12 +159,13 @@ class LanguageMiddleware:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="evenhand", version=__version__, docs_url="/docs", openapi_url="/openapi.json",
-                  description="Fair lead routing, process monitoring and performance evaluation for sales teams.")
+    app = Evenhand(title="evenhand", version=__version__, docs_url="/docs", openapi_url="/openapi.json",
+                   description="Fair lead routing, process monitoring and performance evaluation for sales teams.")
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.db_url)
     errors.install(app)
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(UnknownMethods)
 
     app.include_router(api_router())
     app.include_router(auth_web)
@@ -98,7 +177,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "process": os.getpid()}
 
-    app.add_api_route(f"{API_PREFIX}/{{rest:path}}", _unmatched_api(app), methods=_ALL_METHODS,
+    app.add_api_route(_CATCH_ALL, _unmatched_api(app), methods=_ALL_METHODS,
                       include_in_schema=False)
     if ui:
         from evenhand.web.shell import mount

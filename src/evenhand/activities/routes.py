@@ -11,8 +11,8 @@ from evenhand.activities.schemas import ActivityRead
 from evenhand.deps import DbSession, Reader
 from evenhand.errors import NotFound
 from evenhand.kit.pagination import Page, Paging, paginate
+from evenhand.kit.schema import DbId
 from evenhand.models import Activity, ActivityType
-from evenhand.org.schemas import DbId
 
 router = APIRouter(tags=["activities"])
 

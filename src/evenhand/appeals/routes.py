@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,8 +13,8 @@ from evenhand.appeals import metrics, repository, service
 from evenhand.appeals.schemas import AppealCreate, AppealDetail, AppealRead, MetricsRead, Ruling
 from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.errors import NotFound
+from evenhand.kit.schema import DbId, IsoDate
 from evenhand.models import Appeal, AppealStatus, Lead, RoutingDecision, Team, User
-from evenhand.org.schemas import DbId
 from evenhand.routing import service as routing_service
 
 router = APIRouter(tags=["appeals"])
@@ -35,8 +35,8 @@ def list_appeals(session: DbSession, principal: Reader, status: AppealStatus | N
 
 @router.get("/appeals/metrics", response_model=MetricsRead)
 def appeal_metrics(session: DbSession, principal: Reader, settings: AppSettings,
-                   since: Annotated[date | None, Query(alias="from")] = None,
-                   until: Annotated[date | None, Query(alias="to")] = None) -> dict[str, Any]:
+                   since: Annotated[IsoDate | None, Query(alias="from")] = None,
+                   until: Annotated[IsoDate | None, Query(alias="to")] = None) -> dict[str, Any]:
     """Appeals filed from ``from`` to ``to`` (organisation days, inclusive) that the caller may read: count,
     open, decided, hours from filing to ruling (median, mean), and the share of each outcome; per team."""
     facts = repository.facts(session, principal, since=since, until=until, zone=settings.zone)

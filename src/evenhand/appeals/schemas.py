@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from evenhand.appeals.metrics import Figures
 from evenhand.i18n import N_
+from evenhand.kit.schema import DbId, Strict
 from evenhand.models import AppealStatus
-from evenhand.org.schemas import DbId, Strict
 
 ReasonCode = Literal["wrong_industry", "duplicate", "out_of_territory", "wrong_score", "other"]
 REASON_CODES: dict[str, str] = {

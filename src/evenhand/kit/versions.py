@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.kit import audit
 from evenhand.kit.once import get_or_create
+from evenhand.kit.text import require_clean
 
 V = TypeVar("V")
 
@@ -38,7 +39,11 @@ def numbered(session: Session, model: type[V], number: int) -> V | None:
 
 def save(session: Session, model: type[V], previous: Any, *, action: str, actor_id: int | None,
          payload: dict[str, Any] | None = None, **fields: Any) -> V:
-    """Store the next version (``fields``) as the only active one; the audit entry carries the diff."""
+    """Store the next version (``fields``) as the only active one; the audit entry carries the diff.
+
+    Its text is checked here as well as in the API's schema: the editor pages save through this directly."""
+    for name, value in (*fields.items(), *(payload or {}).items()):
+        require_clean(value, field=name)
     table: Any = model
     number = (session.scalar(select(func.max(table.version))) or 0) + 1
     session.execute(update(table).values(active=False))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from evenhand.deps import AppSettings, DbSession, Reader, ReadWriter, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
+from evenhand.kit.schema import DbId, IsoDate
 from evenhand.leads import repository, service
 from evenhand.leads.distribution import summarise
 from evenhand.leads.schemas import (
@@ -30,7 +30,6 @@ from evenhand.leads.schemas import (
 )
 from evenhand.models import BehaviourEvent, Lead, RoutingDecision
 from evenhand.notify import service as notify
-from evenhand.org.schemas import DbId
 from evenhand.routing import flows
 from evenhand.routing.arrivals import arrivals_for
 
@@ -49,7 +48,7 @@ def list_leads(session: DbSession, principal: Reader, paging: Paging, settings: 
 
 @router.get("/leads/score-distribution", response_model=list[WeekOfSourceRead])
 def score_distribution(session: DbSession, principal: Reader, settings: AppSettings,
-                       since: date | None = None, until: date | None = None) -> list[Any]:
+                       since: IsoDate | None = None, until: IsoDate | None = None) -> list[Any]:
     """Per source channel and week (Monday, organisation time): lead count, score quartiles and bands."""
     rows = repository.score_rows(session, principal, since=since, until=until, zone=settings.zone)
     return [asdict(week) for week in summarise(rows, settings.zone)]

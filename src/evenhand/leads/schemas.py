@@ -8,15 +8,14 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from evenhand.i18n import N_
+from evenhand.kit.schema import DEFERRED, Checked, IsoDate, Strict
 from evenhand.models import EventKind, LeadStatus
-from evenhand.org.schemas import no_nul
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 
 
-class EventCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EventCreate(Strict):
     kind: EventKind
     occurred_at: AwareDatetime | None = None
     dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
@@ -30,9 +29,7 @@ class EventCreate(BaseModel):
         return value
 
 
-class LeadCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    _no_nul = field_validator("*")(no_nul)
+class LeadCreate(Strict):
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     company: Text
@@ -48,7 +45,7 @@ class LeadCreate(BaseModel):
     # What the contact did before becoming a lead, as the marketing platform saw it (site visits, a
     # whitepaper, a webinar): recorded with the lead and counted in the score it is routed on. A lead
     # posted again (same source and external id) is not changed, so its events are not added twice.
-    events: Annotated[list[EventCreate], Field(max_length=500)] = []
+    events: Annotated[list[EventCreate], Field(max_length=500)] = Field(default_factory=list)
 
 
 class LeadRead(BaseModel):
@@ -106,11 +103,10 @@ class LeadIntakeRead(LeadRead):
     assignment: AssignmentRead | None = None
 
 
-class LeadBatch(BaseModel):
+class LeadBatch(Strict):
     """Rows are validated one by one so an error can name its row; see ``skip_invalid``."""
 
-    model_config = ConfigDict(extra="forbid")
-    leads: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10_000)]
+    leads: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10_000), DEFERRED]
     skip_invalid: bool = False
 
 
@@ -136,12 +132,11 @@ class BatchResult(BaseModel):
     items: list[BatchItem]
 
 
-class EventBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EventBatch(Strict):
     events: Annotated[list[EventCreate], Field(min_length=1, max_length=10_000)]
 
 
-class LeadFilter(BaseModel):
+class LeadFilter(Checked):
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     status: LeadStatus | None = None
     owner_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
@@ -150,8 +145,8 @@ class LeadFilter(BaseModel):
     industry: Annotated[str, StringConstraints(max_length=60)] | None = None
     score_min: Annotated[int, Field(ge=0, le=100)] | None = None
     score_max: Annotated[int, Field(ge=0, le=100)] | None = None
-    created_from: date | None = None
-    created_to: date | None = None
+    created_from: IsoDate | None = None
+    created_to: IsoDate | None = None
     include_duplicates: bool = True
 
 

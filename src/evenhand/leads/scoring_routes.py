@@ -12,12 +12,13 @@ from evenhand.deps import DbSession, DocumentEditor, DocumentReader, Reader
 from evenhand.errors import Invalid
 from evenhand.kit import yamldoc
 from evenhand.kit.clock import utcnow
+from evenhand.kit.schema import DEFERRED, DbId, Strict
 from evenhand.leads import repository, scoring_bulk, scoring_service, service
 from evenhand.models import ScoringModelVersion
-from evenhand.org.schemas import DbId
 
 router = APIRouter(tags=["scoring"])
-Body = Annotated[str, Field(min_length=1, max_length=200_000)]
+# The document reader checks its characters, naming the line (``kit.yamldoc``).
+Body = Annotated[str, Field(min_length=1, max_length=200_000), DEFERRED]
 
 
 class ScoringModelRead(BaseModel):
@@ -34,14 +35,12 @@ class ScoringModelDetail(ScoringModelRead):
     body: str
 
 
-class ScoringModelSave(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ScoringModelSave(Strict):
     body: Body
     note: Annotated[str, Field(max_length=500)] = ""
 
 
-class ModelText(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ModelText(Strict):
     body: Body
 
 
@@ -56,8 +55,7 @@ class Validation(BaseModel):
     problems: list[Problem]
 
 
-class PreviewRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PreviewRequest(Strict):
     body: Body
     days: Annotated[int, Field(ge=1, le=365)] = 30
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from evenhand.deps import AppSettings, DbSession, OrgManager, Reader
 from evenhand.errors import Forbidden, Invalid
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.schema import DbId, IsoDatetime
 from evenhand.models import Notification, User
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import masked
@@ -32,7 +33,6 @@ from evenhand.notify.schemas import (
     RetryResult,
     UnreadCount,
 )
-from evenhand.org.schemas import DbId
 
 router = APIRouter(tags=["notifications"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -172,7 +172,8 @@ def _in_range(name: str, moment: datetime) -> datetime:
 
 @router.get("/notifications/health/series", response_model=list[Point])
 def delivery_series(session: DbSession, principal: Reader, settings: AppSettings,
-                    by: health.Dimension = "channel", since: datetime | None = None, until: datetime | None = None,
+                    by: health.Dimension = "channel",
+                    since: IsoDatetime | None = None, until: IsoDatetime | None = None,
                     bucket_hours: Annotated[float, Query(ge=1, le=24 * 31)] = 24) -> list[dict[str, Any]]:
     """The same figures per time bucket (default: days in the organisation's time zone, last 30 days)."""
     _staff(principal)

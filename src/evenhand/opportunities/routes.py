@@ -10,10 +10,10 @@ from sqlalchemy import select
 from evenhand.deps import DbSession, Reader
 from evenhand.errors import NotFound
 from evenhand.kit.pagination import Page, Paging, paginate
+from evenhand.kit.schema import DbId
 from evenhand.models import Opportunity, Stage, StageChange
 from evenhand.opportunities import repository
 from evenhand.opportunities.schemas import OpportunityRead, StageChangeRead
-from evenhand.org.schemas import DbId
 
 router = APIRouter(tags=["opportunities"])
 

@@ -8,11 +8,11 @@ from pydantic import BaseModel
 
 from evenhand.deps import DbSession, OrgManager, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
+from evenhand.kit.schema import DbId
 from evenhand.models import Department, ProductLine, Region, Team, User
 from evenhand.models.base import Base
 from evenhand.org import service
 from evenhand.org.schemas import (
-    DbId,
     GrantCreate,
     GrantRead,
     LeaveCreate,

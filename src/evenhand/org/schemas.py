@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from evenhand.i18n import N_
+from evenhand.kit.schema import DbId, Strict
 from evenhand.models import Level, Presence, Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -17,7 +17,6 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
                                         pattern=r"^[A-Za-z0-9_.-]+$")]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
                                             pattern=r"^[A-Za-z0-9_.@-]+$")]
-DbId = Annotated[int, Field(ge=1, le=2**62)]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WorkingHours = dict[str, list[tuple[str, str]]]
@@ -38,26 +37,6 @@ def check_working_hours(value: WorkingHours | None) -> WorkingHours | None:
 
 def span_ok(start: str, end: str) -> bool:
     return bool(_HHMM.match(start) and _HHMM.match(end)) and (start != end or start == "00:00")
-
-
-def no_nul(value: Any) -> Any:
-    """NUL cannot be stored in PostgreSQL text; refuse it up front, wherever it hides."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError(N_("Text may not contain the NUL character."))
-    if isinstance(value, list | tuple):
-        for item in value:
-            no_nul(item)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            no_nul(key)
-            no_nul(item)
-    return value
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    _no_nul = field_validator("*")(no_nul)
 
 
 class RefCreate(Strict):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.i18n import current_locale
-from evenhand.org.schemas import DbId
+from evenhand.kit.schema import DbId
 from evenhand.reports import export, service
 from evenhand.reports.schemas import FairnessReportRead, MonthText, PublishedRead, PublishRequest
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from evenhand.org.schemas import DbId
+from evenhand.kit.schema import DbId, Strict
 from evenhand.reports.monthly import Month
 
 MonthText = Annotated[str, Field(min_length=1, max_length=20, examples=["2026-11"])]
@@ -101,8 +101,7 @@ class FairnessReportRead(BaseModel):
         return value.label if isinstance(value, Month) else value
 
 
-class PublishRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PublishRequest(Strict):
     month: MonthText
     team_id: DbId
 

@@ -13,12 +13,13 @@ from evenhand.db import session_scope
 from evenhand.deps import DbSession, DocumentEditor, DocumentReader, DocumentReviewer, OrgManager, Reader, Writer
 from evenhand.errors import Invalid
 from evenhand.kit import yamldoc
+from evenhand.kit.schema import DEFERRED, DbId, IsoDate, Strict
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
-from evenhand.org.schemas import DbId
 from evenhand.routing import service, whatif
 
 router = APIRouter(tags=["routing"])
-Body = Annotated[str, Field(min_length=1, max_length=200_000)]
+# The document reader checks its characters, naming the line (``kit.yamldoc``).
+Body = Annotated[str, Field(min_length=1, max_length=200_000), DEFERRED]
 
 
 class PolicyRead(BaseModel):
@@ -36,15 +37,14 @@ class PolicyDetail(PolicyRead):
     body: str
 
 
-class PolicySave(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PolicySave(Strict):
     body: Body
     note: Annotated[str, Field(max_length=500)] = ""
-    affected_metrics: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=30)] = []
+    affected_metrics: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]],
+                                Field(max_length=30, default_factory=list)]
 
 
-class PolicyText(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PolicyText(Strict):
     body: Body
 
 
@@ -87,11 +87,10 @@ class DecisionDetail(DecisionSummary):
     state_after: dict[str, Any] | None
 
 
-class Reassign(BaseModel):
+class Reassign(Strict):
     """``rep_id`` names the new owner (a manual assignment); without it the lead is routed again under the
     policy, without its current owner."""
 
-    model_config = ConfigDict(extra="forbid")
     rep_id: DbId | None = None
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -176,11 +175,11 @@ def reassign(lead_id: DbId, data: Reassign, session: DbSession, actor: Writer) -
 # --- what-if replay (R4.7) --------------------------------------------------------------------------
 
 
-class WhatIfRequest(BaseModel):
+class WhatIfRequest(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     body: Body
-    from_: date = Field(alias="from", description="First day (the organisation's local date)")
-    to: date = Field(description="Last day, inclusive; at most 92 days after the first")
+    from_: IsoDate = Field(alias="from", description="First day (the organisation's local date)")
+    to: IsoDate = Field(description="Last day, inclusive; at most 92 days after the first")
 
 
 class RepFigures(BaseModel):

@@ -26,6 +26,7 @@ from evenhand.kit import audit
 from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import local, utcnow
 from evenhand.kit.once import get_or_create
+from evenhand.kit.text import require_clean
 from evenhand.leads import repository as lead_repository
 from evenhand.models import (
     AuditEntry,
@@ -358,6 +359,7 @@ def reassign(session: Session, lead: Lead, *, actor: Principal | None, to_rep_id
     its owner and waits in the queue. A new owner starts afresh (assigned now, no first response yet). The
     previous and the new owner are notified (after an appeal the appellant hears from the ruling instead).
     """
+    require_clean(note, field="reason")  # pages call this directly, not through the API's schema
     _check_reassign(session, actor, lead, kind)
     started, at, previous = time.perf_counter_ns(), now or utcnow(), lead.owner_id
     out = dict(exclude) if exclude is not None else ({previous: "previous_owner"} if previous else {})
