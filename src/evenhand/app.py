@@ -25,6 +25,7 @@ from evenhand.db import get_engine
 from evenhand.i18n import request_locale, set_locale
 from evenhand.leads.routes import router as leads_router
 from evenhand.leads.scoring_routes import router as scoring_router
+from evenhand.notify.policy import check_policies
 from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
@@ -159,6 +160,7 @@ class LanguageMiddleware:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    check_policies(settings.notify_policies)  # a bad escalation policy stops the start, naming kind and field
     app = Evenhand(title="evenhand", version=__version__, docs_url="/docs", openapi_url="/openapi.json",
                    description="Fair lead routing, process monitoring and performance evaluation for sales teams.")
     app.state.settings = settings

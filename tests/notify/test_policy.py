@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
+from sqlalchemy import create_engine
 
+from evenhand.app import create_app
 from evenhand.config import Settings
 from evenhand.models import Channel
 from evenhand.notify.policy import (
@@ -16,12 +18,14 @@ from evenhand.notify.policy import (
     Due,
     EscalationPolicy,
     backoff,
+    check_policies,
     digest_key,
     group,
     policies,
     quiet_until,
     within_budget,
 )
+from evenhand.notify.worker import Worker
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -49,13 +53,16 @@ def test_configured_kinds_lay_over_their_defaults() -> None:
     assert "alert" in merged
 
 
-def test_bad_policies_are_refused_when_settings_load_naming_kind_and_field() -> None:
-    with pytest.raises(ValidationError, match=r"notify_policies\.lead_assigned\.ack_within_minutes"):
-        Settings(notify_policies={"lead_assigned": {"ack_within_minutes": 0}})
-    with pytest.raises(ValidationError, match=r"notify_policies\.x\.fallback"):
-        Settings(notify_policies={"x": {"fallback": "in_app"}})
-    with pytest.raises(ValidationError, match=r"notify_policies\.x\.colour"):
-        Settings(notify_policies={"x": {"colour": "red"}})
+def test_bad_policies_stop_the_start_naming_kind_and_field(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"notify_policies\.lead_assigned\.ack_within_minutes"):
+        check_policies({"lead_assigned": {"ack_within_minutes": 0}})
+    with pytest.raises(ValueError, match=r"notify_policies\.x\.fallback"):
+        check_policies({"x": {"fallback": "in_app"}})
+    bad = Settings(data_dir=tmp_path, notify_policies={"x": {"colour": "red"}})
+    with pytest.raises(ValueError, match=r"notify_policies\.x\.colour"):
+        create_app(bad, ui=False)
+    with pytest.raises(ValueError, match=r"notify_policies\.x\.colour"):
+        Worker(create_engine("sqlite://"), bad)
 
 
 def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_all() -> None:

@@ -65,7 +65,8 @@ def _merged(kind: str, body: dict[str, Any]) -> EscalationPolicy:
 
 
 def check_policies(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Validate configured policies (settings load fails on a bad one, naming the kind and field)."""
+    """Validate configured policies (the app or worker refuses to start on a bad one, naming the kind and
+    field)."""
     for kind, body in raw.items():
         try:
             _merged(kind, body)
@@ -78,6 +79,7 @@ def check_policies(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def policies(raw: dict[str, dict[str, Any]]) -> dict[str, EscalationPolicy]:
     """The defaults with the configured kinds laid over them."""
+    check_policies(raw)
     return {**DEFAULT_POLICIES, **{kind: _merged(kind, body) for kind, body in raw.items()}}
 
 
