@@ -4,6 +4,7 @@ headers of every answer."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -158,6 +159,26 @@ class LanguageMiddleware:
         await self.app(scope, receive, send)
 
 
+def _pages() -> list[Callable[[], None]]:
+    """Every domain's UI, in the order the pages register (NiceGUI is imported only when the UI is served)."""
+    from evenhand.appeals import pages as appeal_pages
+    from evenhand.leads import pages as lead_pages
+    from evenhand.leads import scoring_pages
+    from evenhand.notify import ops_pages as notify_ops_pages
+    from evenhand.notify import pages as notify_pages
+    from evenhand.org import home_pages as org_home_pages
+    from evenhand.org import pages as org_pages
+    from evenhand.reports import home_pages as report_home_pages
+    from evenhand.reports import pages as report_pages
+    from evenhand.routing import editor_pages as policy_pages
+    from evenhand.routing import pages as routing_pages
+    from evenhand.routing import presence_pages
+
+    return [module.register for module in (
+        org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
+        notify_ops_pages, presence_pages, report_home_pages, org_home_pages)]
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
     settings = settings or get_settings()
     check_policies(settings.notify_policies)  # a bad escalation policy stops the start, naming kind and field
@@ -184,5 +205,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     if ui:
         from evenhand.web.shell import mount
 
-        mount(app, settings)
+        mount(app, settings, _pages())
     return app

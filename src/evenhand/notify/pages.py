@@ -23,7 +23,7 @@ from evenhand.notify.schemas import PreferencesUpdate
 from evenhand.web import context
 from evenhand.web.forms import problem
 from evenhand.web.labels import label, message_kind_label
-from evenhand.web.layout import Tr, header_widget, shell
+from evenhand.web.layout import HEADER, Tr, shell
 
 # A person's own address per channel (never a URL: where notifications go is configured by sales ops).
 OWN: dict[Channel, tuple[str, str]] = {
@@ -147,6 +147,6 @@ def settings_page(request: Request) -> RedirectResponse | None:
 
 
 def register() -> None:
-    header_widget(bell, order=20)
+    HEADER.add(bell, order=20)
     ui.page("/notifications")(inbox_page)
     ui.page("/notifications/settings")(settings_page)

@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, select, union
+from sqlalchemy import Select, and_, exists, func, select, union
 from sqlalchemy.orm import Session
 
+from evenhand.activities import repository as activity_repo
 from evenhand.auth.principal import Principal
 from evenhand.errors import Forbidden, Invalid, NotFound
 from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.leads import repository as lead_repo
 from evenhand.models import (
     Appeal,
     AuditEntry,
@@ -38,6 +40,7 @@ from evenhand.models import (
     User,
 )
 from evenhand.notify import service as notify
+from evenhand.opportunities import repository as opportunity_repo
 from evenhand.org.repository import readable_teams
 from evenhand.reports.monthly import (
     AppealRow,
@@ -245,3 +248,11 @@ def publish(session: Session, *, month: Month, zone: ZoneInfo, team_id: int, act
 def _recipients(session: Session, team_id: int, supervisor_id: int | None) -> list[int]:
     members = set(session.scalars(select(User.id).where(User.team_id == team_id, User.active.is_(True))))
     return sorted(members | ({supervisor_id} if supervisor_id else set()))
+
+
+def visible_counts(session: Session, principal: Principal) -> dict[str, int]:
+    """What the home page counts: the leads, opportunities and activities the principal may read."""
+    readable = ((N_("Leads"), lead_repo.readable(principal)),
+                (N_("Opportunities"), opportunity_repo.readable(principal)),
+                (N_("Activities"), activity_repo.readable(principal)))
+    return {name: session.scalar(select(func.count()).select_from(stmt.subquery())) or 0 for name, stmt in readable}

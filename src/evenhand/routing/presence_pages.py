@@ -12,7 +12,7 @@ from evenhand.org import service as org_service
 from evenhand.routing import flows
 from evenhand.web import context
 from evenhand.web.labels import label
-from evenhand.web.layout import Tr, header_widget
+from evenhand.web.layout import HEADER, Tr
 
 
 def presence_switch(principal: Principal, tr: Tr) -> None:
@@ -33,4 +33,4 @@ def presence_switch(principal: Principal, tr: Tr) -> None:
 
 
 def register() -> None:
-    header_widget(presence_switch, order=10)
+    HEADER.add(presence_switch, order=10)

@@ -14,14 +14,26 @@ from evenhand.models import Presence, Role
 from evenhand.web.labels import label
 
 Tr = Callable[..., str]
-HeaderWidget = Callable[[Principal, Tr], None]
-_HEADER: dict[HeaderWidget, int] = {}
+Part = Callable[[Principal, Tr], None]
 
 
-def header_widget(widget: HeaderWidget, *, order: int) -> None:
-    """A domain's control in the header of every page (the presence switch, the inbox bell), drawn in
-    ``order``; the widget decides for whom it shows."""
-    _HEADER[widget] = order
+class Slot:
+    """A place in the shell that domains fill: each part draws itself (or nothing, for whom it does not
+    concern), in its ``order``. Domains add their parts when their pages register."""
+
+    def __init__(self) -> None:
+        self._parts: dict[Part, int] = {}
+
+    def add(self, part: Part, *, order: int) -> None:
+        self._parts[part] = order
+
+    def draw(self, principal: Principal, tr: Tr) -> None:
+        for part in sorted(self._parts, key=self._parts.__getitem__):
+            part(principal, tr)
+
+
+HEADER = Slot()  # the controls in the header of every page (the presence switch, the inbox bell)
+HOME = Slot()  # the sections of the home page
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,7 @@ def shell(principal: Principal, tr: Tr, *, title: str, path: str) -> Iterator[No
         ui.label("evenhand").classes("text-h6 text-white")
         ui.label(tr("Fair lead routing")).classes("text-caption text-blue-grey-3 gt-xs")
         ui.space()
-        for widget in sorted(_HEADER, key=_HEADER.__getitem__):
-            widget(principal, tr)
+        HEADER.draw(principal, tr)
         _language_switch(tr, path)
         ui.label(f"{principal.display_name} · {tr(label(principal.role))}").classes(
             "text-white q-ml-md").props('data-testid="whoami"')

@@ -1,22 +1,14 @@
-"""Sign-in and home pages."""
+"""Sign-in and the home page, whose sections the domains add (``layout.HOME``)."""
 
 from __future__ import annotations
 
 from nicegui import ui
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from evenhand.activities import repository as activity_repo
-from evenhand.auth.principal import Principal
-from evenhand.db import session_scope
 from evenhand.i18n import N_
-from evenhand.leads import repository as lead_repo
-from evenhand.models import Role
-from evenhand.opportunities import repository as opportunity_repo
-from evenhand.org.pages import rosters_panel
 from evenhand.web import context
-from evenhand.web.layout import Tr, shell
+from evenhand.web.layout import HOME, shell
 
 LOGIN_ERRORS = {
     "credentials": N_("Wrong username or password."),
@@ -48,32 +40,13 @@ def login_page(request: Request, error: str = "", next: str = "/") -> None:
                 ui.link(label, f"/auth/locale/{code}?next=/login").props(f'data-locale="{code}"')
 
 
-def _counts(principal: Principal) -> dict[str, int]:
-    with session_scope(context.engine(), readonly=True) as session:
-        return {name: session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-                for name, stmt in ((N_("Leads"), lead_repo.readable(principal)),
-                                   (N_("Opportunities"), opportunity_repo.readable(principal)),
-                                   (N_("Activities"), activity_repo.readable(principal)))}
-
-
-def _tiles(principal: Principal, tr: Tr) -> None:
-    with ui.row().classes("gap-4"):
-        for name, value in _counts(principal).items():
-            with ui.card().classes("w-48").props(f'data-tile="{name.lower()}"'):
-                ui.label(tr(name)).classes("text-grey-7")
-                ui.label(f"{value:,}").classes("text-h5")
-
-
 def home_page(request: Request) -> RedirectResponse | None:
     principal = context.principal(request)
     if principal is None:
         return RedirectResponse("/login", status_code=303)
     tr = context.use_locale(request)
     with shell(principal, tr, title=tr("Welcome, {name}", name=principal.display_name), path="/"):
-        _tiles(principal, tr)
-        if principal.role in (Role.SUPERVISOR, Role.REP):
-            ui.label(tr("My team") if principal.role is Role.SUPERVISOR else tr("Your team")).classes("text-h6")
-            rosters_panel(principal, tr, settings=principal.role is Role.SUPERVISOR)  # their team's leave
+        HOME.draw(principal, tr)
     return None
 
 
