@@ -290,8 +290,10 @@ def serve(
         # uvicorn ends the process by re-raising SIGTERM after its shutdown, so stop the worker in the shutdown.
         asgi.app.router.add_event_handler("shutdown", background.stop)
     try:
+        # X-Forwarded-For and -Proto are believed from EVENHAND_TRUSTED_PROXIES only (uvicorn's default trusts
+        # any local client, which would let it pick the address sign-in is throttled by).
         uvicorn.run("evenhand.asgi:app", host=host, port=port, workers=workers, log_level="info",
-                    proxy_headers=True)
+                    proxy_headers=True, forwarded_allow_ips=[str(net) for net in settings.trusted_proxies])
     finally:
         if background is not None:
             background.stop()

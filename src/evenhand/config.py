@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Locale = Literal["zh-CN", "en"]
@@ -25,7 +25,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     locale: Locale = "zh-CN"
-    login_attempts_per_minute: int = Field(default=10, ge=1)
+    # Sign-in throttling (docs/deploy.md): past its free failures, a key's next attempt waits, the wait doubling
+    # with each further failure. Keys: an account from one address, an address, and an account, counted against
+    # addresses that have failed on it. A success from an address clears that account's failures from there.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_free_failures_per_address: int = Field(default=20, ge=1)
+    login_free_failures_per_account: int = Field(default=10, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    login_failures_kept_minutes: int = Field(default=60, ge=1)
+    # Proxies whose X-Forwarded-For names the client (IPs or CIDRs, comma-separated); nobody else's is believed.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     session_days: int = Field(default=7, ge=1)
     cookie_secure: bool = False
     dedup_keys: list[Literal["email", "phone", "company"]] = ["email", "phone"]
@@ -75,6 +85,13 @@ class Settings(BaseSettings):
         from evenhand.notify.outbound import allow_list  # what a host or network entry is belongs to notify
 
         return allow_list(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("notify_policies")
     @classmethod

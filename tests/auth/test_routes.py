@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.cookies import SimpleCookie
+from ipaddress import ip_network
 
 import pytest
 from fastapi import FastAPI
@@ -16,7 +17,7 @@ from evenhand.config import Settings
 from evenhand.db import session_scope
 from evenhand.deps import SESSION_COOKIE
 from evenhand.kit.clock import utcnow
-from evenhand.models import Role, User, WebSession
+from evenhand.models import LoginAttempt, Role, User, WebSession
 from tests.builders import PASSWORD, make_user
 from tests.support import error_of, row_counts
 
@@ -195,49 +196,135 @@ class TestCsrf:
         assert response.status_code == 403
 
 
-class TestLoginRateLimit:
-    LIMIT = 3
+def pass_time(engine: Engine, seconds: float) -> None:
+    """As if ``seconds`` went by: every recorded sign-in attempt moves that far into the past."""
+    with session_scope(engine) as session:
+        for attempt in session.scalars(select(LoginAttempt)):
+            attempt.created_at -= timedelta(seconds=seconds)
+
+
+def keys(engine: Engine) -> set[str]:
+    with session_scope(engine, readonly=True) as session:
+        return set(session.scalars(select(LoginAttempt.key)))
+
+
+def waits(response: Response) -> int | None:
+    """The seconds a throttled sign-in must wait (429 with Retry-After); None when it was heard."""
+    if response.status_code == 303:
+        return None
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/login?error=rate" in response.text  # where a browser goes on to
+    return int(response.headers["retry-after"])
+
+
+def at(app: FastAPI, address: str) -> TestClient:
+    return TestClient(app, client=(address, 50000))
+
+
+class TestSignInThrottle:
+    """Five free failures per account from one address, ten per address, ten per account (counted against
+    addresses that failed on it); then a wait that doubles with each further failure. Here the address gets
+    ten rather than twenty, so a spray is refused sooner and the test hashes fewer guesses, and the first wait
+    is 20 s rather than 1 s, so no wait runs out while a test is still knocking."""
 
     @pytest.fixture
     def settings(self, settings: Settings) -> Settings:
-        settings.login_attempts_per_minute = self.LIMIT
+        settings.login_free_failures_per_address = 10
+        settings.login_backoff_seconds = 20
         return settings
 
-    @pytest.fixture
-    def other_client(self, app: FastAPI) -> Iterator[TestClient]:
-        with TestClient(app, client=("203.0.113.9", 50000)) as c:
-            yield c
+    def test_ten_failures_slow_that_address_but_not_the_owner_elsewhere(self, app: FastAPI, engine: Engine,
+                                                                         alice: User) -> None:
+        seen: list[int | None] = []
+        with at(app, "198.51.100.1") as guesser:
+            while len([w for w in seen if w is None]) < 10:  # ten failures heard, waiting out each back-off
+                seen.append(waits(login(guesser, "alice", "wrong password")))
+                if seen[-1] is not None:
+                    pass_time(engine, seen[-1])
+            assert seen == [None] * 5 + [20, None, 40, None, 80, None, 160, None, 320, None]
+            refused = login(guesser, "alice")
+            assert waits(refused) == 640 and session_cookie(refused) is None
+        with at(app, "203.0.113.9") as owner:
+            signed_in = login(owner, "alice")
+            assert signed_in.headers["location"] == "/" and session_cookie(signed_in) is not None
 
-    def test_after_n_failures_even_the_right_password_is_refused(self, client: TestClient, alice: User) -> None:
-        for _ in range(self.LIMIT):
-            assert login(client, "alice", "wrong password").status_code == 303
-        response = login(client, "alice")
-        assert response.headers["location"] == "/login?error=rate"
-        assert session_cookie(response) is None
+    def test_a_wait_refused_is_not_a_failure(self, app: FastAPI, engine: Engine, alice: User) -> None:
+        with at(app, "198.51.100.1") as guesser:
+            for _ in range(5):
+                login(guesser, "alice", "wrong password")
+            assert [waits(login(guesser, "alice", "wrong password")) for _ in range(10)] == [20] * 10
+            pass_time(engine, 20)
+            assert waits(login(guesser, "alice")) is None
 
-    def test_the_limit_follows_the_username_across_addresses(self, app: FastAPI, other_client: TestClient,
-                                                              alice: User) -> None:
-        for n in range(self.LIMIT):
-            with TestClient(app, client=(f"198.51.100.{n + 1}", 50000)) as roaming:
-                assert login(roaming, "ALICE", "wrong password").headers["location"] == "/login?error=credentials"
-        assert login(other_client, "alice").headers["location"] == "/login?error=rate"
+    def test_the_message_says_how_long_in_the_readers_language(self, app: FastAPI, alice: User) -> None:
+        with at(app, "198.51.100.1") as guesser:
+            for _ in range(5):
+                login(guesser, "alice", "wrong password")
+            guesser.cookies.set("evenhand_locale", "en")
+            assert "try again in 20 s" in login(guesser, "alice").text
 
-    def test_another_user_elsewhere_is_not_limited(self, client: TestClient, other_client: TestClient,
-                                                   alice: User, rep: User) -> None:
-        for _ in range(self.LIMIT):
-            login(client, "alice", "wrong password")
-        assert session_cookie(login(other_client, "bob")) is not None
+    def test_an_account_sprayed_from_many_addresses_is_not_locked_for_its_owner(
+            self, app: FastAPI, engine: Engine, alice: User) -> None:
+        for n in range(12):
+            with at(app, f"198.51.100.{n + 1}") as sprayer:
+                assert waits(login(sprayer, "ALICE", "wrong password")) is None, n
+        with at(app, "198.51.100.1") as again:  # past the account's ten: an address that failed on it waits
+            assert waits(login(again, "alice", "wrong password")) == 80  # twelve failures: two past the ten
+        with at(app, "203.0.113.9") as owner:
+            assert session_cookie(login(owner, "alice")) is not None
 
-    def test_each_of_the_first_n_failures_is_judged_on_the_password(self, client: TestClient,
-                                                                     alice: User) -> None:
-        for attempt in range(self.LIMIT):
-            response = login(client, "alice", "wrong password")
-            assert response.headers["location"] == "/login?error=credentials", attempt
+    def test_one_address_spraying_many_accounts_is_slowed(self, app: FastAPI, alice: User, rep: User) -> None:
+        with at(app, "198.51.100.1") as sprayer:
+            seen = [waits(login(sprayer, f"user{n}", "Spring2026!")) for n in range(25)]
+            assert seen == [None] * 10 + [20] * 15
+            assert waits(login(sprayer, "bob")) == 20  # the right password too, from there
+        with at(app, "203.0.113.9") as elsewhere:
+            assert session_cookie(login(elsewhere, "bob")) is not None
 
-    def test_the_right_password_after_n_minus_one_failures_signs_in(self, client: TestClient,
-                                                                    alice: User) -> None:
-        for _ in range(self.LIMIT - 1):
-            login(client, "alice", "wrong password")
-        response = login(client, "alice")
-        assert response.headers["location"] == "/", response.headers["location"]
-        assert session_cookie(response) is not None
+    def test_a_spoofed_forwarded_for_is_ignored(self, app: FastAPI, engine: Engine, alice: User) -> None:
+        """Behind no trusted proxy, 25 attempts claiming 25 addresses are one address's attempts."""
+        with at(app, "198.51.100.1") as sprayer:
+            seen = [waits(login(sprayer, f"user{n}", "Spring2026!",
+                                headers={**ORIGIN, "X-Forwarded-For": f"192.0.2.{n + 1}"})) for n in range(25)]
+        assert seen == [None] * 10 + [20] * 15
+        assert {k for k in keys(engine) if k.startswith("ip:")} == {"ip:198.51.100.1"}
+
+    def test_a_trusted_proxys_forwarded_for_names_the_client(self, app: FastAPI, settings: Settings,
+                                                             engine: Engine, alice: User) -> None:
+        settings.trusted_proxies = [ip_network("10.0.0.0/8")]
+        with at(app, "10.0.0.2") as proxy:
+            seen = [waits(login(proxy, f"user{n}", "Spring2026!",
+                                headers={**ORIGIN, "X-Forwarded-For": f"spoofed, 192.0.2.{n + 1}, 10.0.0.3"}))
+                    for n in range(12)]
+        assert seen == [None] * 12  # twelve addresses, none past its ten
+        assert {k for k in keys(engine) if k.startswith("ip:")} == {f"ip:192.0.2.{n + 1}" for n in range(12)}
+
+    def test_the_right_password_after_the_free_failures_signs_in_and_clears_them(
+            self, app: FastAPI, engine: Engine, alice: User) -> None:
+        with at(app, "198.51.100.1") as client:
+            for _ in range(4):
+                login(client, "alice", "wrong password")
+            response = login(client, "alice")
+            assert response.headers["location"] == "/" and session_cookie(response) is not None
+            for _ in range(5):  # five free failures again
+                assert waits(login(client, "alice", "wrong password")) is None
+
+    def test_another_user_elsewhere_is_not_slowed(self, app: FastAPI, alice: User, rep: User) -> None:
+        with at(app, "198.51.100.1") as guesser:
+            for _ in range(8):
+                login(guesser, "alice", "wrong password")
+        with at(app, "203.0.113.9") as other:
+            assert session_cookie(login(other, "bob")) is not None
+
+    def test_a_burst_of_parallel_guesses_gets_no_more_than_the_free_failures(self, app: FastAPI,
+                                                                             alice: User) -> None:
+        """Attempts from one address take turns (PostgreSQL: an advisory lock per key; SQLite: its one
+        writer), so parallel requests cannot all pass the check before the first failure is recorded."""
+        def guess(_: int) -> int | None:
+            with at(app, "198.51.100.1") as guesser:
+                return waits(login(guesser, "alice", "wrong password"))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen = list(pool.map(guess, range(12)))
+        assert seen.count(None) == 5, seen

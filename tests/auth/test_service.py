@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth import service
+from evenhand.auth.backoff import Rule
 from evenhand.db import session_scope
 from evenhand.errors import Invalid, NotFound, TooManyRequests
 from evenhand.kit.clock import utcnow
@@ -26,8 +27,16 @@ MAY_HOLD: dict[Role, set[Role]] = {
 }
 
 
-def _authenticate(session: Session, username: str, password: str, limit: int = 10) -> User | None:
-    return service.authenticate(session, username=username, password=password, client="192.0.2.1", limit=limit)
+THROTTLE = service.Throttle(pair=Rule(5, 1.0, 900.0), address=Rule(20, 1.0, 900.0), account=Rule(10, 1.0, 900.0),
+                            kept=timedelta(hours=1))
+
+
+def _authenticate(session: Session, username: str, password: str, client: str = "192.0.2.1") -> User | None:
+    return service.authenticate(session, username=username, password=password, client=client, throttle=THROTTLE)
+
+
+def _failures(session: Session, key: str, n: int, *, ago: timedelta = timedelta(0)) -> None:
+    session.add_all([LoginAttempt(key=key, succeeded=False, created_at=utcnow() - ago) for _ in range(n)])
 
 
 class TestAuthenticate:
@@ -48,7 +57,8 @@ class TestAuthenticate:
             assert _authenticate(session, username, password) is None
         with session_scope(engine, readonly=True) as session:
             attempts = list(session.scalars(select(LoginAttempt)))
-        assert sorted(a.key for a in attempts) == ["ip:192.0.2.1", f"user:{username.lower()}"]
+        name = username.lower()
+        assert sorted(a.key for a in attempts) == ["ip:192.0.2.1", f"pair:192.0.2.1 {name}", f"user:{name}"]
         assert not any(a.succeeded for a in attempts)
 
     def test_a_user_without_a_password_cannot_sign_in(self, engine: Engine) -> None:
@@ -56,25 +66,71 @@ class TestAuthenticate:
             make_user(session, username="nopass")
             assert _authenticate(session, "nopass", "") is None
 
-    def test_old_failures_do_not_count(self, engine: Engine, user: User) -> None:
+    def test_failures_older_than_kept_do_not_count_and_are_pruned(self, engine: Engine, user: User) -> None:
         with session_scope(engine) as session:
-            long_ago = utcnow() - timedelta(minutes=2)
-            session.add_all([LoginAttempt(key="user:carol", succeeded=False, created_at=long_ago)
-                             for _ in range(5)])
+            for key in ("pair:192.0.2.1 carol", "ip:192.0.2.1", "user:carol"):
+                _failures(session, key, 30, ago=timedelta(minutes=61))
         with session_scope(engine) as session:
-            assert _authenticate(session, "carol", PASSWORD, limit=5) is not None
+            assert _authenticate(session, "carol", PASSWORD) is not None
+        with session_scope(engine, readonly=True) as session:
+            assert session.scalars(select(LoginAttempt)).all() == []
 
-    def test_recent_failures_refuse_even_the_right_password(self, engine: Engine, user: User) -> None:
+    @pytest.mark.parametrize("key, n, wait", [("pair:192.0.2.1 carol", 5, 1), ("pair:192.0.2.1 carol", 8, 8),
+                                              ("ip:192.0.2.1", 20, 1), ("ip:192.0.2.1", 23, 8)])
+    def test_recent_failures_from_the_address_make_even_the_right_password_wait(
+            self, engine: Engine, user: User, key: str, n: int, wait: int) -> None:
         with session_scope(engine) as session:
-            session.add_all([LoginAttempt(key="user:carol", succeeded=False) for _ in range(5)])
+            _failures(session, key, n)
+        with session_scope(engine) as session, pytest.raises(TooManyRequests) as refused:
+            _authenticate(session, "carol", PASSWORD)
+        assert refused.value.params["seconds"] == wait
+
+    @pytest.mark.parametrize("key, free", [("pair:192.0.2.1 carol", 5), ("ip:192.0.2.1", 20)])
+    def test_the_free_failures_cost_nothing(self, engine: Engine, user: User, key: str, free: int) -> None:
+        with session_scope(engine) as session:
+            _failures(session, key, free - 1)
+        with session_scope(engine) as session:
+            assert _authenticate(session, "carol", PASSWORD) is not None
+
+    def test_the_wait_runs_from_the_last_failure(self, engine: Engine, user: User) -> None:
+        with session_scope(engine) as session:
+            _failures(session, "pair:192.0.2.1 carol", 8, ago=timedelta(seconds=5))  # waits 8 s from then
+        with session_scope(engine) as session, pytest.raises(TooManyRequests) as refused:
+            _authenticate(session, "carol", PASSWORD)
+        assert refused.value.params["seconds"] == 3
+        with session_scope(engine) as session:
+            session.execute(delete(LoginAttempt))
+            _failures(session, "pair:192.0.2.1 carol", 8, ago=timedelta(seconds=9))
+        with session_scope(engine) as session:
+            assert _authenticate(session, "carol", PASSWORD) is not None
+
+    def test_an_accounts_failures_slow_only_addresses_that_failed_on_it(self, engine: Engine, user: User) -> None:
+        with session_scope(engine) as session:
+            _failures(session, "user:carol", 40)  # a spray from many addresses
+            _failures(session, "pair:198.51.100.1 carol", 1)  # one of them
+            _failures(session, "ip:192.0.2.99", 3)  # an address that failed elsewhere
         with session_scope(engine) as session, pytest.raises(TooManyRequests):
-            _authenticate(session, "carol", PASSWORD, limit=5)
+            _authenticate(session, "carol", PASSWORD, client="198.51.100.1")
+        for clean in ("192.0.2.1", "192.0.2.99"):
+            with session_scope(engine) as session:
+                assert _authenticate(session, "carol", PASSWORD, client=clean) is not None, clean
+
+    def test_a_success_clears_the_accounts_failures_from_that_address_only(self, engine: Engine,
+                                                                             user: User) -> None:
+        with session_scope(engine) as session:
+            _failures(session, "pair:192.0.2.1 carol", 4)
+            _failures(session, "pair:192.0.2.2 carol", 4)
+        with session_scope(engine) as session:
+            assert _authenticate(session, "carol", PASSWORD) is not None
+        with session_scope(engine, readonly=True) as session:
+            left = session.scalars(select(LoginAttempt.key)).all()
+        assert sorted(left) == ["pair:192.0.2.2 carol"] * 4
 
     def test_successes_do_not_count(self, engine: Engine, user: User) -> None:
         with session_scope(engine) as session:
-            session.add_all([LoginAttempt(key="user:carol", succeeded=True) for _ in range(5)])
+            session.add_all([LoginAttempt(key="pair:192.0.2.1 carol", succeeded=True) for _ in range(9)])
         with session_scope(engine) as session:
-            assert _authenticate(session, "carol", PASSWORD, limit=5) is not None
+            assert _authenticate(session, "carol", PASSWORD) is not None
 
     def test_usernames_differing_in_case_each_sign_in(self, engine: Engine) -> None:
         with session_scope(engine) as session:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from evenhand.auth import service
+from evenhand.auth.addresses import UNKNOWN, client_address
+from evenhand.config import Settings
 from evenhand.deps import SESSION_COOKIE, AppSettings, DbSession, Reader
 from evenhand.errors import Forbidden, TooManyRequests
-from evenhand.i18n import LOCALE_COOKIE, normalise
+from evenhand.i18n import LOCALE_COOKIE, normalise, t
 from evenhand.models import Role
 
 web = APIRouter(include_in_schema=False)
@@ -31,17 +34,30 @@ def _local(path: str) -> str:
     return path if path.startswith("/") and not path.startswith("//") else "/"
 
 
-@web.post("/auth/login")
+def client_of(request: Request, settings: Settings) -> str:
+    """The address sign-in is throttled by: ``X-Forwarded-For`` counts only from ``EVENHAND_TRUSTED_PROXIES``."""
+    peer = request.client.host if request.client else UNKNOWN
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+
+
+def _wait(exc: TooManyRequests) -> HTMLResponse:
+    """429 with ``Retry-After`` for scripts; a browser is sent on to the sign-in page, which says why."""
+    target = "/login?error=rate"
+    page = (f'<!doctype html><meta http-equiv="refresh" content="0;url={target}">'
+            f'<p><a href="{target}">{escape(t(exc.message, **exc.params))}</a></p>')
+    return HTMLResponse(page, status_code=429, headers={"Retry-After": str(exc.params["seconds"])})
+
+
+@web.post("/auth/login", response_model=None)
 def login(request: Request, session: DbSession, settings: AppSettings, username: Annotated[str, Form()],
-          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> RedirectResponse:
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> RedirectResponse | HTMLResponse:
     if not same_origin(request):
         raise Forbidden("Cross-site sign-in refused.")
-    client = request.client.host if request.client else "unknown"
     try:
-        user = service.authenticate(session, username=username, password=password, client=client,
-                                    limit=settings.login_attempts_per_minute)
-    except TooManyRequests:
-        return RedirectResponse("/login?error=rate", status_code=303)
+        user = service.authenticate(session, username=username, password=password,
+                                    client=client_of(request, settings), throttle=service.Throttle.of(settings))
+    except TooManyRequests as exc:
+        return _wait(exc)
     if user is None:
         return RedirectResponse("/login?error=credentials", status_code=303)
     token, _ = service.open_session(session, user=user, days=settings.session_days)

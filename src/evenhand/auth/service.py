@@ -1,19 +1,23 @@
-"""Sign-in, browser sessions, API tokens and the login rate limit.
+"""Sign-in, browser sessions, API tokens and the sign-in throttle.
 
 All state is in the database so any number of server processes can share it.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from evenhand.auth.backoff import Failures, Rule, remaining
 from evenhand.auth.passwords import digest, new_token, verify_password
 from evenhand.auth.principal import TOKEN_ROLES, Principal
+from evenhand.config import Settings
 from evenhand.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import ApiToken, LoginAttempt, Role, Team, User, WebSession
@@ -30,27 +34,93 @@ def principal_for(session: Session, user: User, *, role: Role | None = None,
                      team_id=user.team_id, supervised_team_ids=teams, via=via, csrf_token=csrf_token)
 
 
-def check_rate(session: Session, *, keys: list[str], limit: int) -> None:
-    """Refuse when any one key (the username, or the client address) failed ``limit`` times in a minute."""
-    since = utcnow() - timedelta(minutes=1)
-    per_key = (select(func.count().label("n")).where(LoginAttempt.key.in_(keys), LoginAttempt.created_at >= since,
-                                                     LoginAttempt.succeeded.is_(False))
-               .group_by(LoginAttempt.key).subquery())
-    failures = session.scalar(select(func.max(per_key.c.n)))
-    if (failures or 0) >= limit:
-        raise TooManyRequests("Too many failed sign-ins; wait a minute and try again.")
+@dataclass(frozen=True)
+class Throttle:
+    """The sign-in throttle (``EVENHAND_LOGIN_*``): one back-off rule per key, and how long failures count."""
+
+    pair: Rule  # one account from one address
+    address: Rule  # one address, whatever the account
+    account: Rule  # one account, counted only against addresses that have failed on it
+    kept: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Throttle:
+        base, ceiling = settings.login_backoff_seconds, settings.login_backoff_max_seconds
+        return cls(pair=Rule(settings.login_free_failures, base, ceiling),
+                   address=Rule(settings.login_free_failures_per_address, base, ceiling),
+                   account=Rule(settings.login_free_failures_per_account, base, ceiling),
+                   kept=timedelta(minutes=settings.login_failures_kept_minutes))
 
 
-def authenticate(session: Session, *, username: str, password: str, client: str, limit: int) -> User | None:
-    """Check a password under the rate limit; the attempt is recorded either way (caller commits)."""
-    keys = [f"user:{username.lower()}", f"ip:{client}"]
-    check_rate(session, keys=keys, limit=limit)
+@dataclass(frozen=True)
+class Keys:
+    pair: str
+    address: str
+    account: str
+
+    @classmethod
+    def of(cls, username: str, client: str) -> Keys:
+        name, client = username.lower()[:64], client[:45]  # longer names match no user; 45 fits any IPv6
+        return cls(pair=f"pair:{client} {name}", address=f"ip:{client}", account=f"user:{name}")
+
+    def all(self) -> list[str]:
+        return [self.pair, self.address, self.account]
+
+
+_FAILURES = (select(LoginAttempt.key, func.count(), func.max(LoginAttempt.created_at))
+             .where(LoginAttempt.key.in_(bindparam("keys", expanding=True)), LoginAttempt.succeeded.is_(False),
+                    LoginAttempt.created_at >= bindparam("since"))
+             .group_by(LoginAttempt.key))
+_TAKE_TURNS = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def check_throttle(session: Session, keys: Keys, throttle: Throttle) -> None:
+    """Refuse with the seconds to wait while any key's back-off runs. The account's own count applies only to
+    an address that has failed on it: its owner, from an address with no failures there, is never held up
+    by strangers guessing elsewhere."""
+    rows = session.execute(_FAILURES, {"keys": keys.all(), "since": utcnow() - throttle.kept}).all()
+    now = utcnow()  # after the read, which on SQLite may have waited for the writer
+    seen = {key: Failures(count, as_utc(last)) for key, count, last in rows}
+    waits = [remaining(throttle.pair, seen.get(keys.pair), now),
+             remaining(throttle.address, seen.get(keys.address), now)]
+    if keys.pair in seen:
+        waits.append(remaining(throttle.account, seen.get(keys.account), now))
+    if max(waits) > 0:
+        raise TooManyRequests("Too many failed sign-ins; try again in {seconds} s.", seconds=math.ceil(max(waits)))
+
+
+def authenticate(session: Session, *, username: str, password: str, client: str, throttle: Throttle) -> User | None:
+    """Check a password unless the throttle says wait (``TooManyRequests``, not recorded). A failure counts
+    under all three keys; a success clears the account's failures from that address (caller commits)."""
+    keys = Keys.of(username, client)
+    _take_turns(session, [keys.pair, keys.address])
+    check_throttle(session, keys, throttle)
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower())
                           .order_by((User.username == username).desc(), User.id).limit(1))
     ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
-    session.add_all([LoginAttempt(key=k, succeeded=ok) for k in keys])
-    session.flush()
+    _record(session, keys, ok=ok, kept=throttle.kept)
     return user if ok else None
+
+
+def _take_turns(session: Session, keys: list[str]) -> None:
+    """On PostgreSQL, attempts under one address (and one account from it) take turns, so a burst of parallel
+    guesses cannot all pass the check before the first failure is recorded. SQLite's writer holds the
+    whole database already. Sorted, so two attempts never wait for each other."""
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted(keys):
+            session.execute(_TAKE_TURNS, {"key": key})
+
+
+def _record(session: Session, keys: Keys, *, ok: bool, kept: timedelta) -> None:
+    now = utcnow()  # a wait runs from the verdict, not from when the attempt came in
+    if ok:
+        session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys.pair),
+                        execution_options={"synchronize_session": False})
+    else:
+        session.add_all([LoginAttempt(key=key, succeeded=False, created_at=now) for key in keys.all()])
+    session.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(keys.all()), LoginAttempt.created_at < now - kept),
+                    execution_options={"synchronize_session": False})
+    session.flush()
 
 
 def open_session(session: Session, *, user: User, days: int) -> tuple[str, WebSession]:

@@ -1,26 +1,58 @@
-"""The one rule for whose records a principal may read; every repository's ``readable`` uses it.
+"""The rules for what a principal may read of other people; repositories and services use them, nothing else.
 
-A rep reads their own; a supervisor reads the members of the teams they supervise, and their
-own; admin, ops and auditors read everything.
+Records (``owned_by_visible``): a rep reads their own; a supervisor reads the members of the teams they
+supervise, and their own; admin, ops and auditors read everything.
+
+Personal details of colleagues:
+
+- a leave's reason (a sick note, say) goes to the person, the supervisor of their team, ops and admin —
+  not to auditors, and not to colleagues, who see that someone is away and when;
+- e-mail, phone and monthly quota go to staff (admin, ops, auditor) and, for everyone else, only within
+  their own circle: the person themself, the people of their own team and of the teams they supervise,
+  and those teams' supervisors. A rep (or the supervisor of another team) sees names, roles and presence
+  of everyone else, but not how to reach them or what they must sell.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from evenhand.auth.principal import Principal
-from evenhand.models import User
+from evenhand.models import Team, User
 
 OwnerColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
+PERSONAL_FIELDS = ("email", "phone", "monthly_quota")  # what ``details_visible`` guards
 
 
 def owned_by_visible(principal: Principal, owner_column: OwnerColumn) -> ColumnElement[bool]:
     if principal.reads_everything:
         return true()
+    return _self_or_supervised(principal, owner_column)
+
+
+def leave_reason_visible(principal: Principal, person_column: OwnerColumn) -> ColumnElement[bool]:
+    """Whether the principal reads why the person in ``person_column`` is on leave."""
+    if principal.manages_org:
+        return true()
+    return _self_or_supervised(principal, person_column)
+
+
+def details_visible(principal: Principal) -> ColumnElement[bool]:
+    """Whether the principal reads the ``PERSONAL_FIELDS`` of the ``users`` row in the statement."""
+    if principal.reads_everything:
+        return true()
+    teams = set(principal.supervised_team_ids) | ({principal.team_id} if principal.team_id is not None else set())
+    if not teams:
+        return or_(User.id == principal.user_id, false())
+    supervisors = select(Team.supervisor_id).where(Team.id.in_(teams), Team.supervisor_id.is_not(None))
+    return or_(User.id == principal.user_id, User.team_id.in_(teams), User.id.in_(supervisors))
+
+
+def _self_or_supervised(principal: Principal, person_column: OwnerColumn) -> ColumnElement[bool]:
     if principal.supervised_team_ids:
         members = select(User.id).where(User.team_id.in_(principal.supervised_team_ids))
-        return or_(owner_column == principal.user_id, owner_column.in_(members))
-    return owner_column == principal.user_id
+        return or_(person_column == principal.user_id, person_column.in_(members))
+    return person_column == principal.user_id

@@ -24,9 +24,9 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_
 from evenhand.kit.clock import utcnow
-from evenhand.models import Leave, Level, ProductLine, Team, User
+from evenhand.models import Level, ProductLine, Team, User
 from evenhand.org import service
-from evenhand.org.schemas import DAYS, LeaveCreate, UserUpdate, span_ok
+from evenhand.org.schemas import DAYS, LeaveCreate, LeaveRead, UserUpdate, span_ok
 from evenhand.web import context
 from evenhand.web.forms import problem
 from evenhand.web.labels import label
@@ -88,7 +88,7 @@ class RepSettings:
             if user is None or not service.may_act_for(session, self.principal, user):
                 ui.notify(self.tr("You may change only your own team."), type="negative")
                 return
-            leaves = service.leaves(session, user_id)
+            leaves = service.leaves(session, user_id, viewer=self.principal)  # reasons as the viewer may read
             session.expunge_all()  # read after the session closes
             lines = select(ProductLine.code, ProductLine.name).order_by(ProductLine.code)
             choices = Choices(teams=dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).all()),
@@ -99,7 +99,7 @@ class RepSettings:
             self._render(user, leaves, choices)
         self.dialog.open()
 
-    def _render(self, user: User, leaves: list[Leave], choices: Choices) -> None:
+    def _render(self, user: User, leaves: list[LeaveRead], choices: Choices) -> None:
         tr = self.tr
         with ui.row().classes("w-full items-baseline justify-between"):
             ui.label(tr("Routing settings: {name}", name=f"{user.display_name} ({user.username})")).classes("text-h6")
@@ -109,7 +109,7 @@ class RepSettings:
         self._settings(user, choices)
         ui.separator()
         self._leave(user, leaves)
-        if self.principal.manages_org and user.active:
+        if self.principal.manages_org and user.active and user.id != self.principal.user_id:  # never oneself
             ui.separator()
             self._departure(user)
         with ui.row().classes("w-full justify-end"):
@@ -177,7 +177,7 @@ class RepSettings:
 
     # --- leave -------------------------------------------------------------------------------------
 
-    def _leave(self, user: User, leaves: list[Leave]) -> None:
+    def _leave(self, user: User, leaves: list[LeaveRead]) -> None:
         tr = self.tr
         ui.label(tr("Leave")).classes("text-subtitle1")
         ui.label(tr("A rep on leave is never a candidate: routing skips them for every day of it.")).classes(

@@ -68,20 +68,21 @@ _crud("teams", Team, TeamCreate, TeamUpdate, TeamRead)
 
 
 @router.get("/teams/{team_id}/members", response_model=list[UserRead])
-def team_members(team_id: DbId, session: DbSession, _: Reader) -> list[User]:
-    service.get(session, Team, team_id)
-    return service.team_members(session, team_id)
+def team_members(team_id: DbId, session: DbSession, reader: Reader) -> list[UserRead]:
+    """Everyone reads who is in a team; e-mail, phone and quota only within their own teams."""
+    return service.team_members(session, team_id, viewer=reader)
 
 
 @router.get("/users", response_model=Page[UserRead])
-def list_users(session: DbSession, _: Reader, paging: Paging) -> dict[str, Any]:
+def list_users(session: DbSession, reader: Reader, paging: Paging) -> dict[str, Any]:
+    """Everyone reads who works here; e-mail, phone and quota only within their own teams."""
     items, total = paginate(session, service.listing(User), paging)
-    return {"items": items, "total": total, **paging.model_dump()}
+    return {"items": service.people(session, items, viewer=reader), "total": total, **paging.model_dump()}
 
 
 @router.get("/users/{user_id}", response_model=UserRead)
-def get_user(user_id: DbId, session: DbSession, _: Reader) -> User:
-    return service.get(session, User, user_id)
+def get_user(user_id: DbId, session: DbSession, reader: Reader) -> UserRead:
+    return service.person(session, user_id, viewer=reader)
 
 
 @router.post("/users", response_model=UserRead, status_code=201)
@@ -91,11 +92,13 @@ def create_user(data: UserCreate, session: DbSession, actor: OrgManager) -> User
 
 @router.patch("/users/{user_id}", response_model=UserRead)
 def update_user(user_id: DbId, data: UserUpdate, session: DbSession, actor: OrgManager) -> User:
+    """Nobody changes their own role or deactivates themselves (403); the last active admin stays one (409)."""
     return service.update_user(session, user_id, data, actor=actor)
 
 
 @router.delete("/users/{user_id}", response_model=UserRead)
 def deactivate_user(user_id: DbId, session: DbSession, actor: OrgManager) -> User:
+    """Nobody deactivates themselves (403), and the last active admin stays (409)."""
     return service.deactivate_user(session, user_id, actor=actor)
 
 
@@ -117,8 +120,9 @@ def set_product_lines(user_id: DbId, data: ProductLinesSet, session: DbSession, 
 
 
 @router.get("/users/{user_id}/leaves", response_model=list[LeaveRead])
-def list_leaves(user_id: DbId, session: DbSession, _: Reader) -> list[Any]:
-    return service.leaves(session, user_id)
+def list_leaves(user_id: DbId, session: DbSession, reader: Reader) -> list[LeaveRead]:
+    """The dates for everyone; the reason for the person, their team's supervisor, ops and admin."""
+    return service.leaves(session, user_id, viewer=reader)
 
 
 @router.post("/users/{user_id}/leaves", response_model=LeaveRead, status_code=201)

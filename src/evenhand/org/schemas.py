@@ -122,18 +122,25 @@ class UserUpdate(_UserFields):
     pass
 
 
+_HIDDEN = (" Null when the reader may not see it: reps and supervisors read it only for themselves, their own "
+           "team, the teams they supervise and those teams' supervisors.")
+
+
 class UserRead(BaseModel):
+    """A user as the reader may see them: contact details and quota of people outside the reader's own
+    circle are null (``auth.visibility.details_visible``)."""
+
     model_config = ConfigDict(from_attributes=True)
     id: int
     username: str
     display_name: str
-    email: str | None
-    phone: str | None
+    email: str | None = Field(description="E-mail address." + _HIDDEN)
+    phone: str | None = Field(description="Phone number." + _HIDDEN)
     role: Role
     level: Level
     team_id: int | None
     region_id: int | None
-    monthly_quota: Decimal
+    monthly_quota: Decimal | None = Field(description="Monthly sales quota." + _HIDDEN)
     max_open_leads: int
     daily_lead_cap: int
     skills: list[str]
@@ -166,7 +173,8 @@ class LeaveRead(BaseModel):
     user_id: int
     starts_on: date
     ends_on: date
-    reason: str | None
+    reason: str | None = Field(description="Why (a sick note, say): shown only to the person, their team's "
+                               "supervisor, ops and admin; null for everyone else, who see only the dates.")
 
 
 class GrantCreate(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.passwords import hash_password
 from evenhand.auth.principal import Principal
+from evenhand.auth.visibility import PERSONAL_FIELDS
 from evenhand.config import get_settings
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.kit import audit
@@ -19,7 +21,8 @@ from evenhand.kit.clock import utcnow
 from evenhand.models import Department, Leave, Presence, ProductLine, Region, Role, Team, User, UserGrant
 from evenhand.models.base import Base
 from evenhand.models.org import user_product_lines
-from evenhand.org.schemas import GrantCreate, LeaveCreate, UserCreate, UserUpdate
+from evenhand.org import repository
+from evenhand.org.schemas import GrantCreate, LeaveCreate, LeaveRead, UserCreate, UserRead, UserUpdate
 
 M = TypeVar("M", bound=Base)
 REFERENCES: dict[str, type[Base]] = {"department": Department, "region": Region, "product_line": ProductLine}
@@ -123,6 +126,10 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Prin
     if empty:
         raise Invalid("{name} cannot be empty.", field=empty[0], name=empty[0])
     _check_refs(session, values)
+    if values.get("active") is False:
+        _keep_an_admin(session, user_id, actor=actor, field="active")
+    if "role" in values and values["role"] is not user.role:
+        _keep_an_admin(session, user_id, actor=actor, field="role")
     for key, value in values.items():
         setattr(user, key, value)
     if data.password:
@@ -134,11 +141,29 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Prin
 def deactivate_user(session: Session, user_id: int, *, actor: Principal | None) -> User:
     """Users are never deleted (their history stays attributable); they leave."""
     user = get(session, User, user_id)
+    _keep_an_admin(session, user_id, actor=actor, field="id")
     now = utcnow()
     user.active, user.presence, user.presence_since = False, Presence.OFFLINE, now
     user.left_on = now.astimezone(get_settings().zone).date()  # the organisation's day, not the server's
     _record(session, actor, "users.deactivate", user, {"id": user_id})
     return user
+
+
+def _keep_an_admin(session: Session, user_id: int, *, actor: Principal | None, field: str) -> None:
+    """Before a user is deactivated or their role changes: nobody does that to themselves, and the last
+    active admin stays one. The active admins are read under the audit chain's lock and then locked
+    themselves, so two admins removing each other at once on PostgreSQL are taken one after the other and
+    the second sees the first's change (SQLite's writer holds the whole database already)."""
+    if actor is not None and actor.user_id == user_id:
+        if field == "role":
+            raise Forbidden("You cannot change your own role; ask another admin.", field=field)
+        raise Forbidden("You cannot deactivate your own account; ask another admin.", field=field)
+    audit.lock(session)
+    admins = list(session.scalars(select(User.id).where(User.role == Role.ADMIN, User.active.is_(True))
+                                  .order_by(User.id).with_for_update()))
+    if admins == [user_id]:
+        raise Conflict("The last active admin cannot be deactivated or lose the admin role; make another "
+                       "user admin first.", field=field)
 
 
 def may_act_for(session: Session, actor: Principal, user: User) -> bool:
@@ -185,9 +210,25 @@ def cancel_leave(session: Session, user_id: int, leave_id: int, *, actor: Princi
     session.flush()
 
 
-def leaves(session: Session, user_id: int) -> list[Leave]:
+def leaves(session: Session, user_id: int, *, viewer: Principal) -> list[LeaveRead]:
+    """The user's leave as ``viewer`` may read it: the dates for everyone, the reason only for whom
+    ``auth.visibility.leave_reason_visible`` allows."""
     get(session, User, user_id)
-    return list(session.scalars(select(Leave).where(Leave.user_id == user_id).order_by(Leave.starts_on)))
+    rows = session.scalars(select(Leave).where(Leave.user_id == user_id).order_by(Leave.starts_on))
+    shown = repository.leave_reason_shown(session, viewer, user_id)
+    return [LeaveRead.model_validate(row).model_copy(update={} if shown else {"reason": None}) for row in rows]
+
+
+def people(session: Session, users: Sequence[User], *, viewer: Principal) -> list[UserRead]:
+    """The users as ``viewer`` may read them: the e-mail, phone and quota of people outside the viewer's
+    circle (``auth.visibility.details_visible``) are null."""
+    shown = repository.details_shown(session, viewer, [user.id for user in users])
+    hidden = dict.fromkeys(PERSONAL_FIELDS)
+    return [UserRead.model_validate(u).model_copy(update={} if u.id in shown else hidden) for u in users]
+
+
+def person(session: Session, user_id: int, *, viewer: Principal) -> UserRead:
+    return people(session, [get(session, User, user_id)], viewer=viewer)[0]
 
 
 def product_lines(session: Session, user_id: int) -> list[str]:
@@ -217,8 +258,10 @@ def set_product_lines(session: Session, user_id: int, codes: list[str], *, actor
     return wanted
 
 
-def team_members(session: Session, team_id: int) -> list[User]:
-    return list(session.scalars(select(User).where(User.team_id == team_id).order_by(User.display_name)))
+def team_members(session: Session, team_id: int, *, viewer: Principal) -> list[UserRead]:
+    get(session, Team, team_id)
+    members = session.scalars(select(User).where(User.team_id == team_id).order_by(User.display_name))
+    return people(session, list(members), viewer=viewer)
 
 
 def grants(session: Session, user_id: int) -> list[UserGrant]:
