@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import secrets
 from functools import lru_cache
@@ -82,23 +84,19 @@ class Settings(BaseSettings):
     @field_validator("outbound_allowed_hosts", mode="before")
     @classmethod
     def _outbound_hosts(cls, value: Any) -> list[str]:
-        from evenhand.notify.outbound import allow_list  # what a host or network entry is belongs to notify
-
-        return allow_list(value)
+        entries = _entries(value)
+        for entry in entries:
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry.strip("[]"), strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is neither a host name nor a network like 10.0.0.0/8") from None
+        return entries
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("notify_policies")
-    @classmethod
-    def _escalation_policies(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        from evenhand.notify.policy import check_policies  # the policy's shape belongs to notify
-
-        return check_policies(value)
+        return _entries(value)
 
     @field_validator("audit_key")
     @classmethod
@@ -154,6 +152,12 @@ class Settings(BaseSettings):
                 draft.unlink()
         return path.read_text().strip()
 
+
+def _entries(value: Any) -> Any:
+    """A list setting given as text: a JSON list, or entries separated by commas or spaces."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip().startswith("[") else value.replace(",", " ").split()
+    return value
 
 
 @lru_cache
