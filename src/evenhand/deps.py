@@ -100,13 +100,11 @@ def document_editor(request: Request) -> Principal:
 
 
 def document_reviewer(request: Request) -> Principal:
-    """Who may replay a candidate routing policy over past leads without saving it (what-if): the rule is
-    ``routing.whatif.may_replay``, checked here before the document is read."""
-    from evenhand.routing.whatif import may_replay  # imported late: every routes module imports deps
-
+    """Who may replay a candidate routing policy over past leads without saving it (what-if): whoever sees
+    colleagues' figures side by side, checked here before the document is read."""
     with session_scope(request.app.state.engine, readonly=True) as session:
         principal = _principal(request, session)
-    if not may_replay(principal):
+    if not principal.sees_team_figures:
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
     return principal
 

@@ -38,5 +38,10 @@ class Principal:
         return self.role is not Role.AUDITOR
 
     @property
+    def sees_team_figures(self) -> bool:
+        """Colleagues' figures side by side (what-if replays): sales ops, auditors, admin and supervisors."""
+        return self.reads_everything or self.role is Role.SUPERVISOR
+
+    @property
     def manages_org(self) -> bool:
         return self.role in (Role.ADMIN, Role.OPS)

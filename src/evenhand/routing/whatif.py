@@ -78,11 +78,6 @@ ESTIMATOR = N_("Expected conversions: for each lead a rep would receive, the rep
 Progress = Callable[[str, int, int], None]
 
 
-def may_replay(principal: Principal | None) -> bool:
-    """Sales operations, auditors and supervisors; reps may not see colleagues' figures. None: the CLI."""
-    return principal is None or principal.reads_everything or principal.role is Role.SUPERVISOR
-
-
 def check_range(start: date, end: date, *, today: date) -> None:
     if start < EARLIEST:
         raise Invalid("The range must start on or after {earliest}.", field="from", earliest=EARLIEST.isoformat())
@@ -97,7 +92,7 @@ def check_range(start: date, end: date, *, today: date) -> None:
 def replay(session: Session, body: str, *, start: date, end: date, principal: Principal | None = None,
            progress: Progress | None = None) -> dict[str, Any]:
     """Both policies over the leads created from ``start`` to ``end`` (local dates, inclusive), compared."""
-    if not may_replay(principal):
+    if principal is not None and not principal.sees_team_figures:  # None: the CLI
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
     candidate = service.validate(body)
     zone = get_settings().zone
