@@ -5,7 +5,7 @@ Every lead is validated, deduplicated, scored with its explanation, routed (benc
 online reps under the shipped default policy) and audited in its own transaction; the response carries
 the assignment. The bare endpoint is ``/healthz`` (FastAPI, one ``SELECT 1``). Figures: requests/s and
 p50/p99 latency for one keep-alive client; requests/s for four and for sixteen clients, where leads posted
-at the same moment share a transaction (``routing.arrivals``), each against the bare endpoint under the
+at the same moment share a transaction (``intake.arrivals``), each against the bare endpoint under the
 same load; and the batch endpoint.
 """
 

@@ -3,7 +3,7 @@ its decision, audit entries, pool state and "new lead" message — against the r
 the same SQLite file, measured in the same run.
 
 Two ways to commit: one lead per transaction (what one HTTP request does), and leads that arrive together
-committed together (``flows.intake_and_route_many``: the batch endpoint, the importer) in groups of 10, 50
+committed together (``intake.flows.take_in``: the batch endpoint, the importer) in groups of 10, 50
 and 200 — each lead still gets its own decision, evidence and audit entries, identical to routing it alone
 (tests/routing/test_router.py).
 
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from routed_org import build, lead_payload
 
 from evenhand.db import session_scope
+from evenhand.intake import flows as intake_flows
 from evenhand.leads.schemas import LeadCreate
-from evenhand.routing import flows
 
 ROUTED = 1500
 GROUPS = (10, 50, 200)
@@ -79,7 +79,7 @@ class _Intake:
         rows = [LeadCreate(**lead_payload(self.next + i)) for i in range(size)]  # type: ignore[arg-type]
         self.next += size
         with session_scope(self.engine) as session:
-            for _, decision in flows.intake_and_route_many(session, rows, actor=None, dedup=["email", "phone"]):
+            for _, decision in intake_flows.take_in(session, rows, actor=None, dedup=["email", "phone"]):
                 assert decision is not None
                 self.outcomes[decision.outcome] = self.outcomes.get(decision.outcome, 0) + 1
 

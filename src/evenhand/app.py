@@ -24,6 +24,7 @@ from evenhand.auth.routes import web as auth_web
 from evenhand.config import Settings, get_settings
 from evenhand.db import get_engine
 from evenhand.i18n import request_locale, set_locale
+from evenhand.intake.routes import router as intake_router
 from evenhand.leads.routes import router as leads_router
 from evenhand.leads.scoring_routes import router as scoring_router
 from evenhand.notify.policy import check_policies
@@ -40,8 +41,8 @@ _CATCH_ALL = f"{API_PREFIX}/{{rest:path}}"
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_api, org_router, leads_router, scoring_router, routing_router, opportunities_router,
-                   activities_router, reports_router, appeals_router, notify_router):
+    for router in (auth_api, org_router, intake_router, leads_router, scoring_router, routing_router,
+                   opportunities_router, activities_router, reports_router, appeals_router, notify_router):
         api.include_router(router)
     return api
 

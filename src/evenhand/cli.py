@@ -16,6 +16,7 @@ from evenhand.audit.cli import audit_app
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
+from evenhand.intake.cli import import_app
 from evenhand.kit import terminal
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="evenhand — fair lead routing and sales operations.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
-import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: the monthly fairness report.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -120,42 +120,6 @@ def tokens_revoke(token_id: int) -> None:
     except DomainError as exc:
         _fail(t(exc.message, **exc.params))
     console.print(t("Token {id} revoked.", id=token_id))
-
-
-@import_app.command("leads")
-def import_leads(
-    file: Annotated[Path, typer.Argument(help="A .csv or .xlsx export")],
-    mapping: Annotated[Path, typer.Option("--mapping", help="YAML mapping of columns to lead fields")],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid rows, list the rest")] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows")] = None,
-) -> None:
-    """Import leads; all or nothing unless --skip-invalid. Row numbers are the spreadsheet's."""
-    from evenhand.errors import DomainError
-    from evenhand.leads import importer
-
-    if not mapping.exists():
-        _fail(t("No such file: {path}", path=str(mapping)))
-    try:
-        with progress_bar() as bar, session_scope() as session:
-            task = bar.add_task(t("Importing leads"), total=None)
-            report = importer.import_leads(
-                session, file, mapping.read_text(encoding="utf-8"), actor=None, dedup=get_settings().dedup_keys,
-                skip_invalid=skip_invalid,
-                progress=lambda stage, done, total: bar.update(task, completed=done, total=total,
-                                                               description=t(_IMPORT_STAGES[stage])))
-    except DomainError as exc:
-        _print_domain_error(exc)
-        raise typer.Exit(code=1) from exc
-    console.print(t("{rows} rows: {created} new leads ({duplicates} linked as duplicates), {existing} already "
-                    "there, {rejected} rejected.", rows=report.rows, created=report.created,
-                    duplicates=report.duplicates, existing=report.existing, rejected=len(report.rejected_rows)))
-    if report.rejected:
-        target = rejects or file.with_name(f"{file.stem}.rejected.csv")
-        importer.write_rejects(target, report)
-        console.print(t("Rejected rows with reasons: {path}", path=str(target)))
-
-
-_IMPORT_STAGES = {"validated": N_("Checking rows"), "written": N_("Saving leads")}
 
 
 def _print_domain_error(exc: object) -> None:

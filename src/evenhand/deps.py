@@ -83,7 +83,7 @@ def org_manager(principal: Annotated[Principal, Depends(writer)]) -> Principal:
 
 def read_writer(request: Request) -> Principal:
     """``writer``, authenticated in a short read-only session that has ended before the handler runs: for
-    handlers that hand their write to a group commit (``routing.arrivals``) and wait for it, holding
+    handlers that hand their write to a group commit (``intake.arrivals``) and wait for it, holding
     neither a write lock nor a pooled connection meanwhile."""
     with session_scope(request.app.state.engine, readonly=True) as session:
         return writer(_principal(request, session))

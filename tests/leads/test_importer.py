@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from evenhand.db import session_scope
 from evenhand.errors import Invalid
+from evenhand.intake import flows
 from evenhand.leads import importer
 from evenhand.models import Lead
 from tests.support import row_counts
@@ -43,8 +44,8 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8-sig") ->
 
 def run(engine: Engine, path: Path, *, skip_invalid: bool = False, mapping: str = MAPPING) -> importer.ImportReport:
     with session_scope(engine) as session:
-        return importer.import_leads(session, path, mapping, actor=None, dedup=["email", "phone"],
-                                     skip_invalid=skip_invalid)
+        return flows.take_in_file(session, path, mapping, actor=None, dedup=["email", "phone"],
+                                  skip_invalid=skip_invalid).read
 
 
 def stored(engine: Engine) -> dict[str, Lead]:

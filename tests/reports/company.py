@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
+from evenhand.intake import flows as intake_flows
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Department, Lead, LeadStatus, Leave, Presence, Region, Role, Team, User
-from evenhand.routing import flows
 from evenhand.routing import service as routing_service
 from tests.builders import make_user, token_for
 
@@ -69,7 +69,7 @@ def build(engine: Engine) -> Company:
 def intake(session: Session, n: int, region: str = "east", **fields: object) -> Lead:
     data = LeadCreate(source="website", external_id=f"R{n}", company=f"公司{n}", region=region, company_size=50,
                       **fields)  # type: ignore[arg-type]
-    result, _ = flows.intake_and_route_many(session, [data], actor=None, dedup=[])[0]
+    result, _ = intake_flows.take_in(session, [data], actor=None, dedup=[])[0]
     return result.lead
 
 

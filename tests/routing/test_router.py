@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
+from evenhand.intake import flows as intake_flows
 from evenhand.kit import audit
 from evenhand.leads import service as lead_service
 from evenhand.leads.schemas import LeadCreate
@@ -32,7 +33,7 @@ from evenhand.models import (
     Team,
     User,
 )
-from evenhand.routing import flows, service
+from evenhand.routing import service
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # Friday 11:00 in Shanghai
 LEADS = 48
@@ -111,7 +112,7 @@ def test_a_batch_of_intakes_is_stored_as_single_intakes_are(engine: Engine) -> N
     rows = [LeadCreate(source="website", external_id=f"batch-{n}", company=f"批量{n}", region="east",
                        email=f"b{n % 5}@corp.cn", company_size=60) for n in range(20)]
     with session_scope(engine) as session:
-        out = flows.intake_and_route_many(session, rows, actor=None, dedup=["email"])
+        out = intake_flows.take_in(session, rows, actor=None, dedup=["email"])
     with session_scope(engine, readonly=True) as session:
         decisions = {d.lead_id: d for d in session.scalars(select(RoutingDecision))}
         assert [i.lead.id for i, _ in out] == sorted(decisions)

@@ -23,11 +23,12 @@ from evenhand.appeals.schemas import AppealCreate, Ruling
 from evenhand.auth.service import principal_for
 from evenhand.demo.names import person_name
 from evenhand.demo.worktime import holidays
+from evenhand.intake import flows as intake_flows
 from evenhand.kit.clock import as_utc, frozen
 from evenhand.leads.schemas import EventCreate, LeadCreate
 from evenhand.models import EventKind, HeldLead, Lead, Role, RoutingDecision, User
 from evenhand.notify import service as notify
-from evenhand.routing import engine, flows, holds
+from evenhand.routing import engine, holds
 from evenhand.routing import service as routing_service
 
 LEADS = 40
@@ -55,7 +56,7 @@ def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: fl
     routed: list[RoutingDecision] = []
     for number, (template, at) in enumerate(zip(templates, moments, strict=True), 1):
         with frozen(at):
-            taken = flows.intake_and_route_many(session, [_lead(rnd, template, day, number, at)], actor=None,
+            taken = intake_flows.take_in(session, [_lead(rnd, template, day, number, at)], actor=None,
                                                 dedup=DEDUP)
         for _, decision in taken:
             if decision is not None and decision.rep_id is not None:  # the rep opens the new lead

@@ -11,11 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
-from evenhand.auth.principal import Principal
 from evenhand.leads import mapping as mapping_mod
 from evenhand.leads import service
+from evenhand.leads.schemas import LeadCreate
 from evenhand.leads.service import RowError
 from evenhand.leads.tables import FIRST_DATA_ROW, read_table
 
@@ -33,31 +31,34 @@ class ImportReport:
     rejected_rows: dict[int, dict[str, str | None]]
 
 
-def import_leads(session: Session, path: Path, mapping_text: str, *, actor: Principal | None,
-                 dedup: Sequence[str], skip_invalid: bool, progress: Progress | None = None) -> ImportReport:
+@dataclass(frozen=True)
+class Table:
+    """A file read through its mapping: the leads of its valid rows, and what was wrong with the others."""
+
+    header: list[str]
+    raw_rows: list[dict[str, str | None]]
+    valid: list[LeadCreate]
+    errors: list[RowError]
+
+
+def read(path: Path, mapping_text: str, *, skip_invalid: bool, progress: Progress) -> Table:
     """Validate every row first; unless ``skip_invalid``, one bad row rejects the whole file."""
     spec = mapping_mod.parse_mapping(mapping_text)
     header, raw_rows = read_table(path)
     mapping_mod.check_columns(spec, header)
-    report = progress or (lambda _stage, _done, _total: None)
     parsed, errors = service.validate_rows([mapping_mod.apply(spec, r) for r in raw_rows], first_row=FIRST_DATA_ROW)
-    report("validated", len(raw_rows), len(raw_rows))
+    progress("validated", len(raw_rows), len(raw_rows))
     if errors and not skip_invalid:
         raise service.reject(errors)
-    valid = [p for p in parsed if p is not None]
-    done = 0
+    return Table(header, raw_rows, [p for p in parsed if p is not None], errors)
 
-    def written(n: int) -> None:
-        nonlocal done
-        done += n
-        report("written", done, len(valid))
 
-    results = service.intake_many(session, valid, actor=actor, dedup=dedup, progress=written)
+def report(table: Table, results: Sequence[service.Intake]) -> ImportReport:
     created = [r for r in results if r.created]
-    bad_rows = {e.row: raw_rows[e.row - FIRST_DATA_ROW] for e in errors}
-    return ImportReport(rows=len(raw_rows), created=len(created), existing=len(results) - len(created),
-                        duplicates=sum(1 for r in created if r.lead.duplicate_of_id), rejected=errors,
-                        header=header, rejected_rows=bad_rows)
+    bad_rows = {e.row: table.raw_rows[e.row - FIRST_DATA_ROW] for e in table.errors}
+    return ImportReport(rows=len(table.raw_rows), created=len(created), existing=len(results) - len(created),
+                        duplicates=sum(1 for r in created if r.lead.duplicate_of_id), rejected=table.errors,
+                        header=table.header, rejected_rows=bad_rows)
 
 
 def write_rejects(path: Path, report: ImportReport) -> None:

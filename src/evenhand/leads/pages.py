@@ -176,6 +176,9 @@ def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone
             ui.link(tr("Why this rep"), f"/routing/decisions/{decision_id}").props('data-testid="why-this-rep"')
         if lead.duplicate_of_id:
             ui.link(tr("Possible duplicate of lead {id}", id=lead.duplicate_of_id), f"/leads/{lead.duplicate_of_id}")
+        if lead.backfilled:
+            ui.label(tr("Imported from history: not routed, nobody was notified.")).classes("text-grey-7").props(
+                'data-testid="backfilled"')
 
 
 def _explanation(lead: Lead, lines: list[dict[str, Any]], tr: Tr) -> None:

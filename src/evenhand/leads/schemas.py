@@ -66,6 +66,7 @@ class LeadRead(BaseModel):
     score: int | None
     score_model_version: int | None
     duplicate_of_id: int | None
+    backfilled: bool = Field(description="Taken in from the company's history: never routed, nobody notified")
     page_views: int
     dwell_seconds: int
     downloads: int

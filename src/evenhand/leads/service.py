@@ -47,8 +47,8 @@ def find(session: Session, *, source: str, external_id: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.source == source, Lead.external_id == external_id))
 
 
-def new_lead(data: LeadCreate) -> Lead:
-    lead = Lead(**data.model_dump(exclude={"events"}))
+def new_lead(data: LeadCreate, *, backfilled: bool = False) -> Lead:
+    lead = Lead(**data.model_dump(exclude={"events"}), backfilled=backfilled)
     lead.email_key, lead.phone_key = keys.email_key(data.email), keys.phone_key(data.phone)
     lead.company_key = keys.company_key(data.company)
     return lead
@@ -101,7 +101,7 @@ _BY_SOURCE_IDS = select(Lead).where(Lead.source.in_(bindparam("sources", expandi
 
 
 def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
-                dedup: Sequence[DedupKey], progress: Progress | None = None) -> list[Intake]:
+                dedup: Sequence[DedupKey], backfilled: bool = False, progress: Progress | None = None) -> list[Intake]:
     """Intake a validated batch in the caller's transaction; a repeat inside the batch returns the first.
 
     Each chunk is one INSERT of its new leads and one query per dedup key for the earlier leads they
@@ -117,7 +117,7 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
             if pair in known:
                 results.append(Intake(known[pair], created=False))
                 continue
-            known[pair] = new_lead(data)
+            known[pair] = new_lead(data, backfilled=backfilled)
             fresh.append(known[pair])
             results.append(Intake(known[pair], created=True))
         session.add_all(fresh)
@@ -130,7 +130,7 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
     for lead in created:
         audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                      payload={"source": lead.source, "external_id": lead.external_id,
-                              "duplicate_of_id": lead.duplicate_of_id},
+                              "duplicate_of_id": lead.duplicate_of_id, **({"backfilled": True} if backfilled else {})},
                      actor_id=actor.user_id if actor else None, flush=False)
     session.flush()
     return results

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
@@ -71,6 +71,9 @@ class Lead(IdMixin, CreatedMixin, Base):
     email_clicks: Mapped[int] = mapped_column(default=0, server_default="0")
     last_event_at: Mapped[datetime | None]
     assigned_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Taken in from a company's history (an import with ``--history``): its outcome may already be known, so it
+    # was never routed, no decision was recorded and nobody was notified.
+    backfilled: Mapped[bool] = mapped_column(default=False, server_default=false())
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
 

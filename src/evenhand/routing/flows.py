@@ -1,4 +1,4 @@
-"""Work that crosses domains: a lead is taken in, scored and routed in one transaction."""
+"""Work that crosses domains: new leads are routed; a rep coming online may take held leads."""
 
 from __future__ import annotations
 
@@ -8,18 +8,9 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.leads import service as lead_service
-from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Presence, RoutingDecision, User
 from evenhand.org import service as org_service
 from evenhand.routing import service as routing_service
-
-
-def intake_and_route_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
-                          dedup: Sequence[str]) -> list[tuple[lead_service.Intake, RoutingDecision | None]]:
-    """Take a batch in and route every lead it created, in arrival order, in the caller's transaction."""
-    results = lead_service.intake_many(session, rows, actor=actor, dedup=dedup)
-    decisions = route_new(session, results, actor=actor)
-    return [(r, decisions.get(r.lead.id) if r.created else None) for r in results]
 
 
 def set_presence(session: Session, user_id: int, presence: Presence, *, actor: Principal) -> User:

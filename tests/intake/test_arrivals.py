@@ -1,4 +1,4 @@
-"""Group commit of leads posted at the same moment (``routing.arrivals``): every lead is taken in and routed
+"""Group commit of leads posted at the same moment (``intake.arrivals``): every lead is taken in and routed
 exactly once, leads that wait together are written in one transaction, and a lead that cannot be written
 fails alone (R1.3)."""
 
@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from evenhand.auth.principal import Principal
 from evenhand.db import new_session, session_scope
+from evenhand.intake.arrivals import Arrivals, Routed
 from evenhand.kit import audit
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Lead, Role, RoutingDecision, User
-from evenhand.routing.arrivals import Arrivals, Routed
 from tests.routing.test_router import company
 
 

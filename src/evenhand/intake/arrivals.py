@@ -2,7 +2,7 @@
 
 A request hands its lead to ``Arrivals.take`` and waits. Whoever arrives when no group is being written
 writes one — its own lead and every lead queued meanwhile (up to ``max_group``) — in one transaction
-(``flows.intake_and_route_many``), then passes the turn to the oldest lead still waiting, whose request
+(``flows.take_in``), then passes the turn to the oldest lead still waiting, whose request
 writes the next group. One lead on its own is written at once, with no hand-off; under load, the fixed
 cost of a transaction (reading the policy, the roster, the counts; the commit) is paid once per group
 instead of once per lead. Every lead still gets its own decision, evidence and audit entries, exactly as
@@ -26,12 +26,10 @@ from sqlalchemy import Engine
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
+from evenhand.intake import flows
 from evenhand.leads.schemas import LeadCreate
-from evenhand.leads.service import Intake
-from evenhand.models import RoutingDecision
-from evenhand.routing import flows
 
-Routed = tuple[Intake, RoutingDecision | None]
+Routed = flows.Routed
 
 
 @dataclass(eq=False)
@@ -101,8 +99,8 @@ class Arrivals:
         try:
             with session_scope(self._engine) as session:
                 results = [result for chunk in chunks
-                           for result in flows.intake_and_route_many(session, [w.data for w in chunk],
-                                                                     actor=chunk[0].actor, dedup=chunk[0].dedup)]
+                           for result in flows.take_in(session, [w.data for w in chunk], actor=chunk[0].actor,
+                                                       dedup=chunk[0].dedup)]
         except Exception as exc:  # find the lead that failed, and write the others without it
             if len(group) == 1:
                 group[0].error = exc
@@ -116,8 +114,8 @@ class Arrivals:
     def _write_alone(self, waiting: _Waiting) -> None:
         try:
             with session_scope(self._engine) as session:
-                waiting.result = flows.intake_and_route_many(session, [waiting.data], actor=waiting.actor,
-                                                             dedup=waiting.dedup)[0]
+                waiting.result = flows.take_in(session, [waiting.data], actor=waiting.actor,
+                                               dedup=waiting.dedup)[0]
         except Exception as exc:  # the request raises it
             waiting.error = exc
 

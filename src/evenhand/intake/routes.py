@@ -1,0 +1,69 @@
+"""Lead intake over the API: one lead (answered with its assignment), or a batch. Both go through the one
+intake door (``intake.flows.take_in``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from evenhand.deps import AppSettings, DbSession, ReadWriter, Writer
+from evenhand.intake import flows
+from evenhand.intake.arrivals import arrivals_for
+from evenhand.leads import service as lead_service
+from evenhand.leads.schemas import (
+    AssignmentRead,
+    BatchItem,
+    BatchResult,
+    LeadBatch,
+    LeadCreate,
+    LeadIntakeRead,
+    LeadRead,
+    RowProblem,
+)
+from evenhand.models import RoutingDecision
+
+router = APIRouter(tags=["leads"])
+_EXISTED: dict[int | str, dict[str, Any]] = {
+    200: {"model": LeadRead, "description": "The lead already existed (same source and external id)"}}
+
+
+@router.post("/leads", response_model=LeadIntakeRead, status_code=201, responses=_EXISTED)
+def create_lead(data: LeadCreate, request: Request, actor: ReadWriter, settings: AppSettings,
+                response: Response) -> LeadIntakeRead:
+    """Takes the lead in, scores it and routes it before answering; ``assignment`` says to whom and why.
+
+    Leads posted at the same moment are committed together (``intake.arrivals``); each still has its
+    own decision and evidence."""
+    result, decision = arrivals_for(request.app.state.engine).take(data, actor=actor, dedup=settings.dedup_keys)
+    if not result.created:
+        response.status_code = 200
+    out = LeadIntakeRead.model_validate(result.lead)
+    out.assignment = _assignment(decision)
+    return out
+
+
+def _assignment(decision: RoutingDecision | None) -> AssignmentRead | None:
+    if decision is None:
+        return None
+    return AssignmentRead(decision_id=decision.id, outcome=decision.outcome, rep_id=decision.rep_id,
+                          track=decision.track, pool_id=decision.pool_id)
+
+
+@router.post("/leads/batch", response_model=BatchResult)
+def create_leads(batch: LeadBatch, session: DbSession, actor: Writer, settings: AppSettings) -> BatchResult:
+    """All or nothing by default: one bad row rejects the batch and names every problem by row.
+
+    Rows are numbered from 1 in messages and ``row``; ``field`` is the JSON path (``leads.0.email``).
+    """
+    parsed, errors = lead_service.validate_rows(batch.leads)
+    if errors and not batch.skip_invalid:
+        raise lead_service.reject(errors, path=lambda e: f"leads.{e.row - 1}.{e.field}")
+    rows = [(i + 1, data) for i, data in enumerate(parsed) if data is not None]
+    results = flows.take_in(session, [data for _, data in rows], actor=actor, dedup=settings.dedup_keys)
+    items = [BatchItem(row=row, id=r.lead.id, created=r.created, duplicate_of_id=r.lead.duplicate_of_id,
+                       score=r.lead.score, assignment=_assignment(decision))
+             for (row, _), (r, decision) in zip(rows, results, strict=True)]
+    created = sum(1 for item in items if item.created)
+    return BatchResult(created=created, existing=len(items) - created, items=items,
+                       rejected=[RowProblem(row=e.row, field=e.field, message=e.message) for e in errors])
