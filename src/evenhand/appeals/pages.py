@@ -28,7 +28,7 @@ from evenhand.routing.reasons import explain
 from evenhand.routing.values import Verdict
 from evenhand.web import context
 from evenhand.web.forms import problem
-from evenhand.web.layout import Tr, shell
+from evenhand.web.layout import DECISION_ACTIONS, Tr, shell
 
 STATUSES: dict[AppealStatus, str] = {
     AppealStatus.OPEN: N_("Open"), AppealStatus.UPHELD: N_("Assignment upheld"),
@@ -222,7 +222,7 @@ def _mine(principal: Principal, tr: Tr, *, always: bool) -> None:
 # --- actions on a decision page ------------------------------------------------------------------------
 
 
-def decision_actions(principal: Principal, decision_id: int, tr: Tr) -> None:
+def decision_actions(principal: Principal, tr: Tr, decision_id: int) -> None:
     """Under a decision: the chosen rep may appeal it while the window is open; whoever may reassign the
     lead may do so here."""
     with session_scope(context.engine(), readonly=True) as session:
@@ -323,4 +323,5 @@ def _reassign_dialog(principal: Principal, lead_id: int, reps: dict[int, str], t
 
 
 def register() -> None:
+    DECISION_ACTIONS.add(decision_actions, order=10)
     ui.page("/appeals")(appeals_page)

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from evenhand.appeals import pages as appeal_pages
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
@@ -21,10 +20,9 @@ from evenhand.leads import repository, scoring_service
 from evenhand.leads.schemas import LeadFilter
 from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
 from evenhand.notify import service as notify
-from evenhand.routing import service as routing_service
 from evenhand.web import context
 from evenhand.web.labels import feature_text, label, source_label
-from evenhand.web.layout import Tr, shell
+from evenhand.web.layout import LEAD_SIDE, Tr, shell
 
 PAGE_SIZE = 500
 BANDS = {"all": (None, None), "high": (80, None), "medium": (40, 79), "low": (None, 39)}
@@ -133,7 +131,6 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
         owner = session.get(User, lead.owner_id) if lead and lead.owner_id else None
         lines = scoring_service.explanation(session, lead) if lead else []
         predictive = scoring_service.predictive_view(session, lead) if lead else None
-        routed = routing_service.feed(session, principal, lead_id=lead.id, limit=1) if lead else []
         regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
         if lead is not None:
             notify.acknowledge_lead(session, lead.id, principal.user_id)  # the owner has seen it
@@ -143,9 +140,8 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
             return None
         with ui.row().classes("w-full gap-6 items-start"):
             with ui.column().classes("gap-2 w-80"):
-                _facts(lead, owner, regions, tr, zone, routed[0].id if routed else None)
-                if routed:  # its rep may appeal the assignment here, and whoever may reassign it do so
-                    appeal_pages.decision_actions(principal, routed[0].id, tr)
+                _facts(lead, owner, regions, tr, zone)
+                LEAD_SIDE.draw(principal, tr, lead.id)
             with ui.column().classes("gap-4"):
                 _explanation(lead, lines, tr)
                 _predictive(predictive, tr)
@@ -153,8 +149,7 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
     return None
 
 
-def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo,
-           decision_id: int | None) -> None:
+def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo) -> None:
     when = lambda at: local(at, zone).strftime("%Y-%m-%d %H:%M") if at else "—"  # noqa: E731
     facts = ((N_("Contact"), lead.contact_name), (N_("Title"), lead.title), (N_("Email"), lead.email),
              (N_("Phone"), lead.phone), (N_("Industry"), lead.industry),
@@ -172,8 +167,6 @@ def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone
             with ui.row().classes("w-full justify-between"):
                 ui.label(tr(name)).classes("text-grey-7")
                 ui.label("—" if value in (None, "") else str(value))
-        if decision_id is not None:
-            ui.link(tr("Why this rep"), f"/routing/decisions/{decision_id}").props('data-testid="why-this-rep"')
         if lead.duplicate_of_id:
             ui.link(tr("Possible duplicate of lead {id}", id=lead.duplicate_of_id), f"/leads/{lead.duplicate_of_id}")
         if lead.backfilled:

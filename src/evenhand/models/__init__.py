@@ -19,6 +19,7 @@ from evenhand.models.notify import (
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
 from evenhand.models.routing import (
+    KEY_ACCOUNT_GRANT,
     Appeal,
     AppealStatus,
     HeldLead,
@@ -30,6 +31,7 @@ from evenhand.models.routing import (
 from evenhand.models.scoring import PredictiveModelVersion, ScoringModelVersion
 
 __all__ = [
+    "KEY_ACCOUNT_GRANT",
     "OPEN_STAGES",
     "Account",
     "Activity",

@@ -64,6 +64,9 @@ class HeldLead(Base):
     escalated_at: Mapped[datetime | None]
 
 
+KEY_ACCOUNT_GRANT = "key_account"  # entry to a pool marked ``key_account`` (granted by sales ops or performance)
+
+
 class UserGrant(IdMixin, CreatedMixin, Base):
     """A right a rep has earned, e.g. ``key_account`` (entry to the key-account pool)."""
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from nicegui import ui
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -17,11 +16,10 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.models import Level, Role, Team, User
+from evenhand.models import KEY_ACCOUNT_GRANT, Level, Role, User
 from evenhand.org import repository, service
 from evenhand.org.rep_settings import RepSettings
 from evenhand.org.schemas import GrantCreate, UserCreate
-from evenhand.routing.policy import KEY_ACCOUNT_GRANT
 from evenhand.web import context, forms
 from evenhand.web.labels import label
 from evenhand.web.layout import STAFF, Tr, presence_chip, shell
@@ -160,7 +158,7 @@ def register() -> None:
 def _new_user_dialog(principal: Principal, tr: Tr) -> ui.dialog:
     """Sales ops adds a rep without leaving the page; errors name the field and nothing is saved."""
     with session_scope(context.engine(), readonly=True) as session:
-        teams = {team.id: team.name for team in session.scalars(select(Team).order_by(Team.name))}
+        teams = service.team_names(session)
     with ui.dialog() as dialog, ui.card().classes("w-96"):
         ui.label(tr("New user")).classes("text-h6")
         username = ui.input(tr("Username")).props('data-field="username"')

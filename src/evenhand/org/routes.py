@@ -17,7 +17,6 @@ from evenhand.org.schemas import (
     GrantRead,
     LeaveCreate,
     LeaveRead,
-    PresenceUpdate,
     ProductLinesSet,
     RefCreate,
     RefRead,
@@ -29,7 +28,6 @@ from evenhand.org.schemas import (
     UserRead,
     UserUpdate,
 )
-from evenhand.routing import flows as routing_flows
 
 router = APIRouter(tags=["organisation"])
 
@@ -100,11 +98,6 @@ def update_user(user_id: DbId, data: UserUpdate, session: DbSession, actor: OrgM
 def deactivate_user(user_id: DbId, session: DbSession, actor: OrgManager) -> User:
     """Nobody deactivates themselves (403), and the last active admin stays (409)."""
     return service.deactivate_user(session, user_id, actor=actor)
-
-
-@router.put("/users/{user_id}/presence", response_model=UserRead)
-def set_presence(user_id: DbId, data: PresenceUpdate, session: DbSession, actor: Writer) -> User:
-    return routing_flows.set_presence(session, user_id, data.presence, actor=actor)
 
 
 @router.get("/users/{user_id}/product-lines", response_model=list[str])

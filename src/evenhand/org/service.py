@@ -258,6 +258,11 @@ def set_product_lines(session: Session, user_id: int, codes: list[str], *, actor
     return wanted
 
 
+def team_names(session: Session) -> dict[int, str]:
+    """Every team by id, by name: what a form offers to choose from."""
+    return dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).tuples().all())
+
+
 def team_members(session: Session, team_id: int, *, viewer: Principal) -> list[UserRead]:
     get(session, Team, team_id)
     members = session.scalars(select(User).where(User.team_id == team_id).order_by(User.display_name))

@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from evenhand.routing.policy import KEY_ACCOUNT_GRANT, CompiledPool, RoutingPolicy
+from evenhand.models import KEY_ACCOUNT_GRANT
+from evenhand.routing.policy import CompiledPool, RoutingPolicy
 from evenhand.routing.values import Hours, LeadSnapshot, RepState, Track, as_utc
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

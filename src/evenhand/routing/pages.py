@@ -10,7 +10,6 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from evenhand.appeals import pages as appeal_pages
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
@@ -22,7 +21,7 @@ from evenhand.routing import service
 from evenhand.routing.reasons import explain
 from evenhand.routing.values import Verdict
 from evenhand.web import context
-from evenhand.web.layout import Tr, shell
+from evenhand.web.layout import DECISION_ACTIONS, LEAD_SIDE, Tr, shell
 
 REFRESH_SECONDS = 5.0
 TRACKS = {"round_robin": N_("Round robin"), "weighted": N_("Weighted (high-value)"),
@@ -151,7 +150,7 @@ def decision_page(request: Request, decision_id: int) -> RedirectResponse | None
             ui.label(tr("This decision does not exist or is not yours to see.")).classes("text-grey-7")
             return None
         _summary(view, names, tr)
-        appeal_pages.decision_actions(principal, decision_id, tr)
+        DECISION_ACTIONS.draw(principal, tr, decision_id)
         _verdicts(view, names, tr)
     return None
 
@@ -186,6 +185,17 @@ def _verdicts(view: dict[str, Any], names: dict[int, str], tr: Tr) -> None:
             ui.label(f"{weight['weight']:.3f}" if weight else "—")
 
 
+def lead_decision(principal: Principal, tr: Tr, lead_id: int) -> None:
+    """On a lead's page: why its rep got it, and what may be done about that decision."""
+    with session_scope(context.engine(), readonly=True) as session:
+        routed = service.feed(session, principal, lead_id=lead_id, limit=1)
+    if not routed:
+        return
+    ui.link(tr("Why this rep"), f"/routing/decisions/{routed[0].id}").props('data-testid="why-this-rep"')
+    DECISION_ACTIONS.draw(principal, tr, routed[0].id)  # its rep may appeal here, whoever may reassign do so
+
+
 def register() -> None:
+    LEAD_SIDE.add(lead_decision, order=10)
     ui.page("/routing")(routing_page)
     ui.page("/routing/decisions/{decision_id}")(decision_page)

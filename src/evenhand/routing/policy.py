@@ -65,7 +65,6 @@ MESSAGES: dict[str, str] = {
     "catch_all_last": N_("The last pool must have no condition, so that every lead has a pool."),
     "unknown_pool": N_("There is no pool {id}."),
 }
-KEY_ACCOUNT_GRANT = "key_account"
 _STRING = re.compile(r"""[rRbB]{0,2}("{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')""")
 _DOTTED = re.compile(r"\blead\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _INDEXED = re.compile(r"\blead\s*\[\s*\x00(\d+)\x00\s*\]")

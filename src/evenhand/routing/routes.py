@@ -15,7 +15,8 @@ from evenhand.errors import Invalid
 from evenhand.kit import yamldoc
 from evenhand.kit.schema import DEFERRED, DbId, IsoDate, Strict
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
-from evenhand.routing import service, whatif
+from evenhand.org.schemas import PresenceUpdate, UserRead
+from evenhand.routing import flows, service, whatif
 
 router = APIRouter(tags=["routing"])
 # The document reader checks its characters, naming the line (``kit.yamldoc``).
@@ -272,3 +273,9 @@ def whatif_replay(data: WhatIfRequest, request: Request, session: DbSession,
     session.commit()
     with session_scope(request.app.state.engine, readonly=True) as reading:
         return whatif.replay(reading, data.body, start=data.from_, end=data.to, principal=principal)
+
+
+@router.put("/users/{user_id}/presence", response_model=UserRead, tags=["organisation"])
+def set_presence(user_id: DbId, data: PresenceUpdate, session: DbSession, actor: Writer) -> User:
+    """A rep's presence (a supervisor or ops may set it for them); coming online may place held leads."""
+    return flows.set_presence(session, user_id, data.presence, actor=actor)

@@ -14,12 +14,14 @@ from evenhand.models import Presence, Role
 from evenhand.web.labels import label
 
 Tr = Callable[..., str]
-Part = Callable[[Principal, Tr], None]
+Part = Callable[..., None]
 
 
 class Slot:
-    """A place in the shell that domains fill: each part draws itself (or nothing, for whom it does not
-    concern), in its ``order``. Domains add their parts when their pages register."""
+    """A place in a page that other domains fill: each part draws itself (or nothing, for whom it does not
+    concern), in its ``order``, from what the page passes (the principal, the translator, then the page's own
+    subject: a lead id, a decision id). Domains add their parts when their pages register, so a page never
+    imports the domains that extend it."""
 
     def __init__(self) -> None:
         self._parts: dict[Part, int] = {}
@@ -27,13 +29,15 @@ class Slot:
     def add(self, part: Part, *, order: int) -> None:
         self._parts[part] = order
 
-    def draw(self, principal: Principal, tr: Tr) -> None:
+    def draw(self, principal: Principal, tr: Tr, *subject: object) -> None:
         for part in sorted(self._parts, key=self._parts.__getitem__):
-            part(principal, tr)
+            part(principal, tr, *subject)
 
 
 HEADER = Slot()  # the controls in the header of every page (the presence switch, the inbox bell)
 HOME = Slot()  # the sections of the home page
+LEAD_SIDE = Slot()  # under a lead's facts, given its id (routing: why this rep, and the decision's actions)
+DECISION_ACTIONS = Slot()  # under a routing decision, given its id (appeals: appeal, reassign)
 
 
 @dataclass(frozen=True)
