@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import Result
@@ -126,3 +127,17 @@ class TestAuditVerify:
         result = run("audit", "verify")
         assert result.exit_code == 1
         assert re.search(r"entry\s+2\b", result.output), result.output
+
+
+class TestScoringModel:
+    def test_what_show_prints_is_what_set_takes_back(self, run: Run, tmp_path: Path) -> None:
+        shown = run("scoring", "show")
+        assert shown.exit_code == 0, shown.output
+        assert shown.stderr.startswith("Version 1") and "Version" not in shown.stdout.splitlines()[0]
+        edited = tmp_path / "model.yaml"
+        first = shown.stdout.splitlines()[0]
+        edited.write_text(shown.stdout.replace(first, first + " (edited)", 1), encoding="utf-8")
+        saved = run("scoring", "set", str(edited), "--note", "renamed")
+        assert saved.exit_code == 0, saved.output
+        again = run("scoring", "show")
+        assert again.stderr.startswith("Version 2") and again.stdout.splitlines()[0] == first + " (edited)"

@@ -161,8 +161,9 @@ def scoring_show(version: Annotated[int | None, typer.Option(help="A saved versi
             row = scoring_service.version(session, version) if version else scoring_service.active(session)
     except DomainError as exc:
         _fail(t(exc.message, **exc.params))
-    console.print(t("Version {version} ({name}), {note}", version=row.version, name=row.name, note=row.note or "—"),
-                  style="bold")
+    # The header goes to stderr: what stdout carries is the document alone, which `scoring set` takes back.
+    Console(stderr=True).print(t("Version {version} ({name}), {note}", version=row.version, name=row.name,
+                                 note=row.note or "—"), style="bold")
     sys.stdout.write(row.body if row.body.endswith("\n") else row.body + "\n")
 
 
@@ -179,7 +180,7 @@ def scoring_set(file: Annotated[Path, typer.Argument(help="YAML rule model")],
         with session_scope() as session:
             row = scoring_service.save(session, file.read_text(encoding="utf-8"), author=None, note=note)
     except DomainError as exc:
-        _print_domain_error(exc)
+        terminal.print_domain_error(console, exc, source=str(file))
         raise typer.Exit(code=1) from exc
     console.print(t("Saved as version {version}; new scores use it. Run 'evenhand scoring rescore' to rescore "
                     "existing leads.", version=row.version))

@@ -92,6 +92,9 @@ class TooManyRequests(DomainError):
     status, code = 429, "rate_limited"
 
 
+WHOLE_DOCUMENT = "—"  # ``where`` of a problem with the document itself (its syntax); a command names the file
+
+
 def invalid_document(exc: DocumentError, message: str, messages: dict[str, str]) -> Invalid:
     """A YAML document's problems as one ``Invalid``: ``field`` and ``details`` name each path and line.
 
@@ -105,7 +108,7 @@ def invalid_document(exc: DocumentError, message: str, messages: dict[str, str])
 
     details: list[dict[str, Any]] = [{"field": p.path, "line": p.line, "message": text(p)} for p in exc.problems]
     first = exc.problems[0]
-    return Invalid(message, field=first.path or "body", details=details, where=first.path or "—",
+    return Invalid(message, field=first.path or "body", details=details, where=first.path or WHOLE_DOCUMENT,
                    line=first.line or "?", problem=details[0]["message"])
 
 

@@ -28,13 +28,25 @@ def test_show_prints_the_active_or_a_named_version(run: Run, engine: Engine) -> 
         company(session)  # the shipped default is version 1, the test policy version 2
     shown = run("routing", "show")
     assert shown.exit_code == 0, shown.output
-    assert shown.stdout.splitlines()[0] == "Version 2 (测试策略), test" and "label: 华东" in shown.stdout
+    assert shown.stderr.splitlines()[0] == "Version 2 (测试策略), test" and "label: 华东" in shown.stdout
+    assert "Version 2" not in shown.stdout  # what stdout carries is the document alone
     first = run("routing", "show", "--version", "1")
-    assert first.exit_code == 0 and "Version 1" in first.stdout and "threshold_high_value" in first.stdout
+    assert first.exit_code == 0 and "Version 1" in first.stderr and "threshold_high_value" in first.stdout
     missing = run("routing", "show", "--version", "9")
     assert missing.exit_code == 1 and "No routing policy version 9." in missing.output
     listed = run("routing", "versions")
     assert listed.exit_code == 0 and "测试策略" in listed.stdout and "2 *" in listed.stdout
+
+
+def test_what_show_prints_is_what_set_takes_back(run: Run, engine: Engine, tmp_path: Path) -> None:
+    with session_scope(engine) as session:
+        company(session)
+    shown = run("routing", "show")
+    saved = tmp_path / "policy.yaml"
+    saved.write_text(shown.stdout.replace("label: 华东", "label: 华东区"), encoding="utf-8")
+    back = run("routing", "set", str(saved), "--note", "renamed the east pool")
+    assert back.exit_code == 0, back.output
+    assert [v[0] for v in versions(engine)] == [1, 2, 3]
 
 
 def test_check_names_the_line_of_each_problem_and_saves_nothing(run: Run, engine: Engine, tmp_path: Path) -> None:
@@ -48,6 +60,12 @@ def test_check_names_the_line_of_each_problem_and_saves_nothing(run: Run, engine
     assert "Valid: 测试策略, 2 pools, high-value threshold 80." in checked.stdout and "east: 华东" in checked.stdout
     wrong = run("routing", "check", str(broken))
     assert wrong.exit_code == 1 and "pools.0.id" in wrong.output and "line 4" in wrong.output
+    unparsable = tmp_path / "unparsable.yaml"
+    unparsable.write_text("name: x\npools: [\n", encoding="utf-8")
+    syntax = run("routing", "check", str(unparsable))
+    flat = "".join(syntax.output.split())  # the terminal wraps a long path
+    assert syntax.exit_code == 1 and "".join(f"{unparsable}, line 3: Not valid YAML".split()) in flat
+    assert "—" not in syntax.output  # the file is named, not a dash
     absent = run("routing", "check", str(tmp_path / "nowhere.yaml"))
     assert absent.exit_code == 1 and "No such file" in absent.output
     assert [v[0] for v in versions(engine)] == [1, 2]

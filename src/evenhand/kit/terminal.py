@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from evenhand.errors import DomainError
+from evenhand.errors import WHOLE_DOCUMENT, DomainError
 from evenhand.i18n import t
 
 MAX_DETAILS = 50  # problems listed under a refusal; the message says how many there are
@@ -25,11 +25,17 @@ def fail(console: Console, message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
-def print_domain_error(console: Console, exc: DomainError) -> None:
-    """The refusal in the reader's language, then each problem by its row (a file) or line (a document)."""
-    console.print(f"[red]{t(exc.message, **exc.params)}[/red]")
+def print_domain_error(console: Console, exc: DomainError, *, source: str | None = None) -> None:
+    """The refusal in the reader's language, then each problem by its row (a file) or line (a document).
+    ``source`` names the file a document came from, where a problem is with the document as a whole."""
+    params = exc.params
+    if source is not None and params.get("where") == WHOLE_DOCUMENT:
+        params = {**params, "where": source}
+    console.print(f"[red]{t(exc.message, **params)}[/red]")
     for detail in (exc.details or [])[:MAX_DETAILS]:
         if "row" in detail:
             console.print(t("  row {row}, {field}: {message}", **detail))
-        else:
+        elif detail.get("field"):
             console.print(t("  line {line}, {field}: {message}", **detail))
+        else:
+            console.print(t("  {source}, line {line}: {message}", source=source or t("the document"), **detail))

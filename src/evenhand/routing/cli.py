@@ -44,10 +44,11 @@ def show(version: Annotated[int | None, typer.Option(help="A saved version; defa
             row = service.version(session, version) if version else service.active(session)
     except DomainError as exc:
         _fail_domain(exc)
-    out.print(t("Version {version} ({name}), {note}", version=row.version, name=row.name, note=row.note or "—"),
+    # The header goes to stderr: what stdout carries is the document alone, which `routing set` takes back.
+    err.print(t("Version {version} ({name}), {note}", version=row.version, name=row.name, note=row.note or "—"),
               style="bold")
     if row.affected_metrics:
-        out.print(t("May affect: {metrics}", metrics=", ".join(_metric(m) for m in row.affected_metrics)))
+        err.print(t("May affect: {metrics}", metrics=", ".join(_metric(m) for m in row.affected_metrics)))
     sys.stdout.write(row.body if row.body.endswith("\n") else row.body + "\n")
 
 
@@ -78,7 +79,7 @@ def check(file: Annotated[Path, typer.Argument(help="YAML routing policy")]) -> 
     try:
         policy = service.validate(_read(file)).policy
     except DomainError as exc:
-        _fail_domain(exc)
+        _fail_domain(exc, source=file)
     out.print(t("Valid: {name}, {pools} pools, high-value threshold {threshold}.", name=policy.name,
                 pools=len(policy.pools), threshold=policy.threshold_high_value))
     for pool in policy.pools:
@@ -112,7 +113,7 @@ def set_policy(
                                affected_metrics=metric or whatif.suggested_metrics(result))
             number = row.version
     except DomainError as exc:
-        _fail_domain(exc)
+        _fail_domain(exc, source=file)
     out.print(t("Saved as version {version}.", version=number), style="bold green")
 
 
@@ -122,7 +123,7 @@ def replay_command(policy: PolicyFile, start: From, end: To, as_json: AsJson = F
     try:
         result = _replayed(body, first, last, db)
     except DomainError as exc:
-        _fail_domain(exc)
+        _fail_domain(exc, source=policy)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
@@ -216,8 +217,8 @@ def _fail(message: str) -> NoReturn:
     terminal.fail(err, message)
 
 
-def _fail_domain(exc: DomainError) -> NoReturn:
-    terminal.print_domain_error(err, exc)
+def _fail_domain(exc: DomainError, *, source: Path | None = None) -> NoReturn:
+    terminal.print_domain_error(err, exc, source=str(source) if source else None)
     raise typer.Exit(code=1) from exc
 
 
