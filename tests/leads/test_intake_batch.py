@@ -104,6 +104,7 @@ def test_score_distribution_per_source_and_week(client: TestClient, org: Org) ->
 
 
 def test_list_filters_by_score_band_region_and_search(client: TestClient, org: Org) -> None:
+    client.post("/api/v1/regions", json={"code": "north", "name": "华北"}, headers=org.headers("admin"))
     client.post("/api/v1/leads/batch", json={"leads": [lead(1), lead(2, region="north", company="北方物流")]},
                 headers=org.headers("ops"))
     headers = org.headers("ops")

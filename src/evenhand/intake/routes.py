@@ -56,7 +56,7 @@ def create_leads(batch: LeadBatch, session: DbSession, actor: Writer, settings: 
 
     Rows are numbered from 1 in messages and ``row``; ``field`` is the JSON path (``leads.0.email``).
     """
-    parsed, errors = lead_service.validate_rows(batch.leads)
+    parsed, errors = flows.validated(session, batch.leads, first_row=1)
     if errors and not batch.skip_invalid:
         raise lead_service.reject(errors, path=lambda e: f"leads.{e.row - 1}.{e.field}")
     rows = [(i + 1, data) for i, data in enumerate(parsed) if data is not None]

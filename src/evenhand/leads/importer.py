@@ -10,6 +10,7 @@ import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evenhand.leads import mapping as mapping_mod
 from evenhand.leads import service
@@ -41,12 +42,18 @@ class Table:
     errors: list[RowError]
 
 
-def read(path: Path, mapping_text: str, *, skip_invalid: bool, progress: Progress) -> Table:
-    """Validate every row first; unless ``skip_invalid``, one bad row rejects the whole file."""
+Validate = Callable[[list[dict[str, Any]], int], tuple[list[LeadCreate | None], list[RowError]]]
+
+
+def read(path: Path, mapping_text: str, *, skip_invalid: bool, progress: Progress,
+         validate: Validate | None = None) -> Table:
+    """Validate every row first (``validate``: the rows as leads and their errors, numbered from the given row;
+    by default the fields alone); unless ``skip_invalid``, one bad row rejects the whole file."""
     spec = mapping_mod.parse_mapping(mapping_text)
     header, raw_rows = read_table(path)
     mapping_mod.check_columns(spec, header)
-    parsed, errors = service.validate_rows([mapping_mod.apply(spec, r) for r in raw_rows], first_row=FIRST_DATA_ROW)
+    check = validate or (lambda rows, first: service.validate_rows(rows, first_row=first))
+    parsed, errors = check([mapping_mod.apply(spec, r) for r in raw_rows], FIRST_DATA_ROW)
     progress("validated", len(raw_rows), len(raw_rows))
     if errors and not skip_invalid:
         raise service.reject(errors)

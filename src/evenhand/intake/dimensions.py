@@ -1,0 +1,47 @@
+"""The organisation's dimensions on an incoming lead: a region arrives by its code or by its name (what a web
+form sends: 华东) and is stored as the code; anything else is refused, naming the field and the regions there
+are. A company that has defined no regions takes the value as it comes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from evenhand.i18n import N_, t
+from evenhand.leads.schemas import LeadCreate
+from evenhand.leads.service import RowError
+
+UNKNOWN_REGION = N_("Unknown region {value}; the regions are {allowed}.")
+
+
+@dataclass(frozen=True)
+class Regions:
+    names: Mapping[str, str]  # code → name
+
+    def code(self, value: str) -> str | None:
+        """The code ``value`` names, by code (any case) or by name; None if it names none."""
+        wanted = value.strip().casefold()
+        return next((code for code, name in self.names.items()
+                     if wanted in (code.casefold(), name.strip().casefold())), None)
+
+    def allowed(self) -> str:
+        return ", ".join(f"{code} ({name})" for code, name in sorted(self.names.items()))
+
+
+def resolve(rows: Sequence[LeadCreate | None], regions: Regions, *,
+            first_row: int) -> tuple[list[LeadCreate | None], list[RowError]]:
+    """Each row's region as its code; a row naming no region there is refused (None) with its error."""
+    out: list[LeadCreate | None] = []
+    errors: list[RowError] = []
+    for offset, row in enumerate(rows):
+        if row is None or row.region is None or not regions.names:
+            out.append(row)
+            continue
+        code = regions.code(row.region)
+        if code is None:
+            out.append(None)
+            errors.append(RowError(first_row + offset, "region",
+                                   t(UNKNOWN_REGION, value=row.region, allowed=regions.allowed())))
+        else:
+            out.append(row if code == row.region else row.model_copy(update={"region": code}))
+    return out, errors
