@@ -8,7 +8,6 @@ from typing import Any
 
 from nicegui import ui
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -18,11 +17,12 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
-from evenhand.models import Channel, Team, User
+from evenhand.models import Channel
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import CONFIGURABLE
 from evenhand.notify.outbound import Allowed
 from evenhand.notify.schemas import EndpointWrite
+from evenhand.org import service as org
 from evenhand.web import context
 from evenhand.web.forms import problem
 from evenhand.web.labels import label, message_kind_label
@@ -145,15 +145,13 @@ def _dead_letters(principal: Principal, tr: Tr) -> None:
     def listing() -> None:
         zone = get_settings().zone
         with session_scope(context.engine(), readonly=True) as session:
-            found = outbox.dead_letters(session, limit=100)
-            names = dict(session.execute(select(User.id, User.display_name).where(
-                User.id.in_({m.recipient_id for m, _ in found}))).all())
+            found = outbox.dead_letters_named(session, limit=100)
         if not found:
             ui.label(tr("None.")).classes("text-grey-7").props('data-testid="no-dead-letters"')
-        for message, rows in found:
+        for message, rows, recipient in found:
             with ui.row().classes("items-center gap-3").props(f'data-testid="dead-{message.id}"'):
                 ui.label(local(message.created_at, zone).strftime("%m-%d %H:%M")).classes("text-caption")
-                ui.label(names.get(message.recipient_id, "")).classes("text-weight-bold")
+                ui.label(recipient).classes("text-weight-bold")
                 ui.label(message.title)
                 for row in rows:
                     ui.chip(f"{tr(label(row.channel))}: {row.last_error or ''}"[:120], color="negative").props(
@@ -179,7 +177,7 @@ def _dead_letters(principal: Principal, tr: Tr) -> None:
 def _channels(principal: Principal, tr: Tr) -> None:
     ui.label(tr("Channels of the organisation")).classes("text-h6")
     with session_scope(context.engine(), readonly=True) as session:
-        teams = dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).all())
+        teams = org.team_names(session)
 
     @ui.refreshable
     def listing() -> None:

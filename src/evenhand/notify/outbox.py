@@ -300,6 +300,14 @@ def dead_letters(session: Session, *, limit: int = 200, only: int | None = None
     return [(m, by_message.get(m.id, [])) for m in messages]
 
 
+def dead_letters_named(session: Session, *, limit: int) -> list[tuple[Notification, list[Notification], str]]:
+    """``dead_letters``, each with its recipient's display name."""
+    found = dead_letters(session, limit=limit)
+    names = dict(session.execute(select(User.id, User.display_name).where(
+        User.id.in_({m.recipient_id for m, _ in found}))).tuples().all())
+    return [(message, rows, names.get(message.recipient_id, "")) for message, rows in found]
+
+
 def retry(session: Session, message_id: int, *, actor_id: int | None, most: int) -> int:
     """Ops retries a dead letter; audited. Refused for a message that is not (or no longer) a dead letter."""
     from evenhand.errors import Conflict

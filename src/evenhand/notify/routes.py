@@ -7,13 +7,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
 
 from evenhand.deps import AppSettings, DbSession, OrgManager, Reader
 from evenhand.errors import Forbidden, Invalid
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.schema import DbId, IsoDatetime
-from evenhand.models import Notification, User
+from evenhand.models import Notification
 from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import masked
 from evenhand.notify.outbound import Allowed
@@ -74,9 +73,7 @@ def acknowledge(notification_id: DbId, session: DbSession, principal: Reader) ->
 @router.get("/notifications/{notification_id}/deliveries", response_model=list[DeliveryRead])
 def message_deliveries(notification_id: DbId, session: DbSession, principal: Reader) -> list[DeliveryRead]:
     """Each channel's copy of a message and how it fared (the recipient, and admin, ops and auditors)."""
-    if not principal.reads_everything:
-        service.own_message(session, notification_id, principal.user_id)
-    return [_delivery(row) for row in service.deliveries(session, notification_id)]
+    return [_delivery(row) for row in service.deliveries(session, notification_id, reader=principal)]
 
 
 def _delivery(row: Notification) -> DeliveryRead:
@@ -191,12 +188,9 @@ def delivery_series(session: DbSession, principal: Reader, settings: AppSettings
 def dead_letters(session: DbSession, principal: Reader, limit: Limit = 100) -> list[DeadLetter]:
     """Messages that exhausted every channel and that nobody acknowledged."""
     _staff(principal)
-    found = outbox.dead_letters(session, limit=limit)
-    names = dict(session.execute(select(User.id, User.display_name).where(
-        User.id.in_({m.recipient_id for m, _ in found}))).all())
-    return [DeadLetter(message_id=m.id, kind=m.kind, title=m.title, recipient_id=m.recipient_id,
-                       recipient=names.get(m.recipient_id, ""), created_at=m.created_at,
-                       deliveries=[_delivery(d) for d in rows]) for m, rows in found]
+    return [DeadLetter(message_id=m.id, kind=m.kind, title=m.title, recipient_id=m.recipient_id, recipient=name,
+                       created_at=m.created_at, deliveries=[_delivery(d) for d in rows])
+            for m, rows, name in outbox.dead_letters_named(session, limit=limit)]
 
 
 @router.post("/notifications/dead-letters/{message_id}/retry", response_model=RetryResult)

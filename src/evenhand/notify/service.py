@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.errors import NotFound
 from evenhand.i18n import N_, t
@@ -269,7 +270,11 @@ def unread_count(session: Session, user_id: int) -> int:
         Notification.read_at.is_(None))) or 0
 
 
-def deliveries(session: Session, message_id: int) -> list[Notification]:
+def deliveries(session: Session, message_id: int, *, reader: Principal) -> list[Notification]:
+    """Each channel's copy of a message, for its recipient and for admin, ops and auditors. Not for the
+    recipient's supervisor: an inbox is personal, so this is not ``owned_by_visible``."""
+    if not reader.reads_everything:
+        own_message(session, message_id, reader.user_id)
     return list(session.scalars(select(Notification).where(Notification.message_id == message_id)
                                 .order_by(Notification.id)))
 
