@@ -34,7 +34,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from sqlalchemy import Engine, func, select  # noqa: E402
 from tests.notify.sink import Faults, Sink  # noqa: E402
 
-from evenhand.config import get_settings  # noqa: E402
+from evenhand.config import forget_settings, get_settings  # noqa: E402
 from evenhand.db import make_engine, session_scope  # noqa: E402
 from evenhand.kit.clock import as_utc  # noqa: E402
 from evenhand.migrate import upgrade  # noqa: E402
@@ -175,7 +175,7 @@ def drill(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
     url = args.db or f"sqlite:///{Path(data_dir) / 'drill.sqlite'}"
     env = worker_env(data_dir, args.ack_seconds)
     os.environ.update(env)  # this process enqueues under the same policy the worker escalates by
-    get_settings.cache_clear()
+    forget_settings()
     engine = make_engine(url)
     upgrade(engine)
     faults = Faults(failure_rate=args.failure_rate, timeout_rate=args.timeout_rate, timeout_seconds=1.0,

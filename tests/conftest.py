@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from evenhand.app import create_app
 from evenhand.cli import app as cli_app
-from evenhand.config import Settings, get_settings
+from evenhand.config import Settings, forget_settings
 from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
 from tests.builders import Org, build_org
@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("EVENHAND_AUDIT_KEY", "tests-only-audit-key-0123456789abcdef")
     # Files the code keeps (keys, audit checkpoints) go to a directory of this process, never the checkout's var/.
     os.environ["EVENHAND_DATA_DIR"] = tempfile.mkdtemp(prefix="evenhand-tests-")
-    get_settings.cache_clear()  # in case an import read the settings already
+    forget_settings()  # in case an import read the settings already
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------

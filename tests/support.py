@@ -48,5 +48,5 @@ def clear_caches() -> None:
     """Forget the cached settings and engine, so a CLI run reads its environment as a fresh process would."""
     if db.get_engine.cache_info().currsize:
         db.get_engine().dispose()
-    config.get_settings.cache_clear()
+    config.forget_settings()
     db.get_engine.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from evenhand import __version__
 from evenhand.app import create_app
 from evenhand.config import Settings
 from evenhand.db import session_scope
+from evenhand.i18n import t
 from evenhand.models import Role
 from tests.builders import PASSWORD, Org, make_user
 from tests.support import error_of
@@ -200,3 +202,13 @@ def test_cookies_over_plain_http_are_secure_only_when_configured(app: FastAPI, e
                                headers={"Origin": "http://evenhand.example"}, follow_redirects=False)
     cookies = response.headers.get_list("set-cookie")
     assert len(cookies) == 2 and all("; secure" in c.lower() for c in cookies), cookies
+
+
+def test_two_apps_in_one_process_each_read_their_own_settings(tmp_path: Path) -> None:
+    """What a service reads through ``get_settings`` is the serving app's configuration, not the process's."""
+    english = create_app(Settings(data_dir=tmp_path, database_url="sqlite://", locale="en"), ui=False)
+    chinese = create_app(Settings(data_dir=tmp_path, database_url="sqlite://", locale="zh-CN"), ui=False)
+    with TestClient(english) as a, TestClient(chinese) as b:
+        said = [client.get("/api/v1/me").json()["error"]["message"] for client in (a, b, a)]
+    assert said[0] == said[2] != said[1]
+    assert said[0] == t(said[0], locale="en") and said[1] == t(said[0], locale="zh-CN")

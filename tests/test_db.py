@@ -28,18 +28,18 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(engine: Engine) -> None:
 
 def test_sqlite_fsyncs_less_only_when_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVENHAND_SQLITE_SYNCHRONOUS", "NORMAL")
-    config.get_settings.cache_clear()
+    config.forget_settings()
     try:
         engine = make_engine(f"sqlite:///{tmp_path / 'normal.sqlite'}")
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
         engine.dispose()
         monkeypatch.setenv("EVENHAND_SQLITE_SYNCHRONOUS", "OFF")
-        config.get_settings.cache_clear()
+        config.forget_settings()
         with pytest.raises(ValidationError, match="sqlite_synchronous"):
             config.get_settings()
     finally:
-        config.get_settings.cache_clear()
+        config.forget_settings()
 
 
 @SQLITE_ONLY

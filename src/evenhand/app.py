@@ -21,7 +21,7 @@ from evenhand.activities.routes import router as activities_router
 from evenhand.appeals.routes import router as appeals_router
 from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
-from evenhand.config import Settings, get_settings
+from evenhand.config import Settings, bound, get_settings
 from evenhand.db import get_engine
 from evenhand.i18n import request_locale, set_locale
 from evenhand.intake.routes import router as intake_router
@@ -147,17 +147,22 @@ class Evenhand(FastAPI):
         return SecurityHeaders(super().build_middleware_stack(), {path for path in docs if path})
 
 
-class LanguageMiddleware:
-    """Sets the request's language (cookie, then Accept-Language) before anything renders text."""
+class RequestContext:
+    """Binds the serving app's settings (``config.get_settings`` reads them) and sets the request's language
+    (cookie, then Accept-Language) before anything renders text."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        settings = scope["app"].state.settings if "app" in scope else self.settings
+        with bound(settings or self.settings):
             headers = Headers(scope=scope)
             set_locale(request_locale(cookie_parser(headers.get("cookie", "")), headers.get("accept-language")))
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
 
 
 def _pages() -> list[Callable[[], None]]:
@@ -188,7 +193,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.db_url)
     errors.install(app)
-    app.add_middleware(LanguageMiddleware)
+    app.add_middleware(RequestContext, settings=settings)
     app.add_middleware(UnknownMethods)
 
     app.include_router(api_router())

@@ -6,6 +6,9 @@ import ipaddress
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -160,6 +163,31 @@ def _entries(value: Any) -> Any:
     return value
 
 
-@lru_cache
+_bound: ContextVar[Settings | None] = ContextVar("evenhand_settings", default=None)
+
+
 def get_settings() -> Settings:
+    """The settings of the app or command this code runs for: those an app binds for each request it serves
+    (``bound``), else the process's own, read once from the environment. Two apps in one process (tests, a
+    second server) thus never read each other's configuration."""
+    return _bound.get() or _from_environment()
+
+
+@lru_cache
+def _from_environment() -> Settings:
     return Settings()
+
+
+def forget_settings() -> None:
+    """Read the environment again at the next ``get_settings`` (after a test or a command changed it)."""
+    _from_environment.cache_clear()
+
+
+@contextmanager
+def bound(settings: Settings) -> Iterator[None]:
+    """``get_settings()`` gives ``settings`` in this context (a request, a job, a thread that copies it)."""
+    token = _bound.set(settings)
+    try:
+        yield
+    finally:
+        _bound.reset(token)

@@ -111,6 +111,8 @@ class Sink:
         outcome = self._draw()
         try:
             time.sleep(self.faults.timeout_seconds if outcome == "timeout" else self.faults.delay_seconds)
+            # Recorded before the answer goes out: a sender that has its answer finds the request here.
+            self._record(handler.path, key, raw, outcome, started)
             status = {"fail": 500, "redirect": 307}.get(outcome, 200)
             payload = b'{"ok": true}' if status == 200 else b'{"ok": false}'
             handler.send_response(status)
@@ -123,14 +125,17 @@ class Sink:
         except OSError:
             pass  # the sender gave up (timeout) and closed the connection
         finally:
-            with self.lock:
-                if key:
+            if key:
+                with self.lock:
                     self.in_flight[key] -= 1
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {"raw": raw.decode(errors="replace")}
-                self.received.append(Received(handler.path, key, body, outcome, started, time.monotonic()))
+
+    def _record(self, path: str, key: str | None, raw: bytes, outcome: str, started: float) -> None:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"raw": raw.decode(errors="replace")}
+        with self.lock:
+            self.received.append(Received(path, key, body, outcome, started, time.monotonic()))
 
     # --- what arrived ---
 

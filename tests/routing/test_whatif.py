@@ -23,7 +23,7 @@ from evenhand.errors import Forbidden, Invalid
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.models import Lead, Presence, Role, User
-from evenhand.routing import service, whatif
+from evenhand.routing import policy_versions, router, whatif
 from evenhand.routing.rerun import rerun
 from tests.builders import make_department, make_lead, make_region, make_team, make_user
 from tests.support import error_of
@@ -55,7 +55,7 @@ def company(session: Session) -> dict[str, User]:
                                  presence_since=T0 - timedelta(days=1))
     people["ops"] = make_user(session, username="ops", role=Role.OPS)
     people["boss"] = make_user(session, username="boss", role=Role.SUPERVISOR, working_hours={})  # offline
-    service.save(session, POLICY, author=None, note="test")
+    policy_versions.save(session, POLICY, author=None, note="test")
     return people
 
 
@@ -71,7 +71,7 @@ def route_history(session: Session, people: dict[str, User]) -> list[Lead]:
             audit.append(session, action="presence.change", subject_type="users", subject_id=d.id,
                          payload={"from": "offline", "to": "online"}, at=T0 + timedelta(minutes=5))
         lead = make_lead(session, created_at=at, region="east", score=90 if k % 4 == 0 else 50)
-        service.route(session, lead, now=at)
+        router.route(session, lead, now=at)
         leads.append(lead)
     people["c"].presence, people["c"].presence_since = Presence.ONLINE, utcnow()
     session.flush()
@@ -91,7 +91,7 @@ def test_the_active_policy_replays_to_the_recorded_owners(engine: Engine, routed
     ids, owners = routed
     with session_scope(engine, readonly=True) as session:
         history = whatif.read_history(session, DAY, DAY, ZONE, threshold=80)
-        run = rerun(history.arrivals, history.roster, service.compiled_body(POLICY), states=history.states,
+        run = rerun(history.arrivals, history.roster, policy_versions.compiled_body(POLICY), states=history.states,
                     until=history.finish)
     assert run.owners() == owners and run.held == ()
     assert ids["c"] not in owners.values()  # offline then; online now, but nothing says since when
@@ -162,11 +162,11 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("EVENHAND_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
     monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("EVENHAND_LOCALE", "en")
-    config.get_settings.cache_clear()
+    config.forget_settings()
     yield CliRunner()
     db.get_engine(db_url).dispose()
     db.get_engine.cache_clear()
-    config.get_settings.cache_clear()
+    config.forget_settings()
 
 
 def test_the_cli_prints_one_json_object_or_the_problems(cli: CliRunner, db_url: str, tmp_path: Path,
