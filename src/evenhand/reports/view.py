@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evenhand.i18n import N_
+from evenhand.kit.figures import p_value
 from evenhand.reports.charts import Bars, actual_vs_expected
 from evenhand.reports.monthly import APPEAL_STATUSES, FairnessReport, RepLine, TeamReport
 
@@ -91,8 +92,8 @@ def chi_text(team: TeamReport, tr: Tr) -> str:
     test = team.chi_square
     if test is None:
         return tr(VERDICTS["too_few"])
-    text = tr("Chi-square {statistic}, {dof} degrees of freedom, p = {p}.", statistic=f"{test.statistic:.2f}",
-              dof=test.dof, p=f"{test.p_value:.3g}")
+    text = tr("Chi-square {statistic}, {dof} degrees of freedom, {p}.", statistic=f"{test.statistic:.2f}",
+              dof=test.dof, p=p_value(test.p_value))
     if test.merged:
         text += " " + tr("{count} reps with few expected leads were pooled into one group.", count=test.merged)
     return f"{text} {tr(VERDICTS[team.verdict])}"
