@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
+from typer.testing import CliRunner
+from typer.testing import Result as TyperResult
 
+import evenhand
 from evenhand import db
+from evenhand.cli import app as cli_app
 from evenhand.db import session_scope
+from evenhand.i18n import plural
 from evenhand.kit import audit
+from evenhand.kit.clihelp import TranslatedCommand, TranslatedGroup
 from evenhand.models import ApiToken, Role, User
 from tests.builders import Org, bearer, make_user
-from tests.support import Run, audit_entries
+from tests.support import Run, audit_entries, clear_caches
 
 
 def last_line(result: Result) -> str:
@@ -141,3 +152,92 @@ class TestScoringModel:
         assert saved.exit_code == 0, saved.output
         again = run("scoring", "show")
         assert again.stderr.startswith("Version 2") and again.stdout.splitlines()[0] == first + " (edited)"
+
+
+# --- the language of --help and of counted messages ------------------------------------------------------------
+
+
+Invoke = Callable[..., TyperResult]  # ``in_locale``: the CLI in this locale, with these arguments
+
+
+@pytest.fixture
+def in_locale(monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
+    """Invoke the CLI with ``EVENHAND_LOCALE`` set to the first argument, in this same process each time."""
+    runner = CliRunner()
+
+    def invoke(locale: str, *args: str) -> TyperResult:
+        monkeypatch.setenv("EVENHAND_LOCALE", locale)
+        clear_caches()
+        return runner.invoke(cli_app, list(args))
+
+    yield invoke
+    clear_caches()
+
+
+def _commands(command: Any, parent: Any = None) -> Iterator[tuple[Any, Any]]:
+    ctx = typer.Context(command, parent=parent, info_name=command.name)
+    yield command, ctx
+    for sub in getattr(command, "commands", {}).values():
+        yield from _commands(sub, ctx)
+
+
+class TestHelp:
+    @pytest.mark.parametrize("args, english, chinese", [
+        ((), ["Import data from files.", "Lead routing: the policy", "Show this message and exit.", "Commands"],
+         ["从文件导入数据。", "线索分配：分配策略及其版本", "显示此帮助信息并退出。", "命令"]),
+        (("import", "leads"), ["Import leads, scored and routed", "YAML mapping of columns to lead fields", "Options"],
+         ["导入线索，并像新到达的线索一样评分和分配", "从列到线索字段的 YAML 映射", "选项"]),
+        (("routing", "set"), ["Validate a policy, replay recent leads", "What changed and why", "Arguments"],
+         ["校验策略，按它与现行策略并排回放近期线索", "改了什么、为什么改", "参数"]),
+    ])
+    def test_help_follows_the_locale_of_each_invocation(self, in_locale: Invoke, args: tuple[str, ...],
+                                                        english: list[str], chinese: list[str]) -> None:
+        for locale, shown, absent in (("zh-CN", chinese, english), ("en", english, chinese),
+                                      ("zh-CN", chinese, english)):
+            result = in_locale(locale, *args, "--help")
+            assert result.exit_code == 0, result.output
+            flat = " ".join(result.output.split())
+            assert all(text in flat for text in shown), (locale, result.output)
+            assert not any(text in flat for text in absent), (locale, result.output)
+
+    def test_chinese_help_wraps_instead_of_being_cut(self, in_locale: Invoke) -> None:
+        result = in_locale("zh-CN", "routing", "set", "--help")
+        assert "…" not in result.output and "回放中发生变化的指标" in result.output, result.output
+
+    def test_a_group_without_arguments_shows_its_help_translated(self, in_locale: Invoke) -> None:
+        assert "分配策略" in in_locale("zh-CN", "routing").output
+
+    def test_every_help_text_is_translated_as_it_is_shown(self) -> None:
+        zh = json.loads((Path(evenhand.__file__).parent / "locales" / "zh-CN.json").read_text(encoding="utf-8"))
+        untranslated = []
+        for command, ctx in _commands(typer.main.get_command(cli_app)):
+            assert isinstance(command, TranslatedCommand | TranslatedGroup), command.name
+            texts = [("", command.help)] + [(p.name, getattr(p, "help", None)) for p in command.get_params(ctx)]
+            untranslated += [f"{ctx.command_path} {name}: {text!r}" for name, text in texts if text not in zh]
+        assert not untranslated, untranslated
+
+
+class TestPlurals:
+    def test_english_counts_one_thing_in_the_singular(self, run: Run, engine: Engine,
+                                                       in_locale: Invoke) -> None:
+        with session_scope(engine) as session:
+            audit.append(session, action="cli.test", subject_type="things", subject_id=1, payload={})
+        assert "Audit chain intact: 1 entry." in run("audit", "verify").output
+        assert "审计链完整：共 1 条。" in in_locale("zh-CN", "audit", "verify").output
+        with session_scope(engine) as session:
+            audit.append(session, action="cli.test", subject_type="things", subject_id=2, payload={})
+        assert "Audit chain intact: 2 entries." in in_locale("en", "audit", "verify").output
+
+    def test_both_english_forms_have_the_one_chinese_form(self) -> None:
+        zh = json.loads((Path(evenhand.__file__).parent / "locales" / "zh-CN.json").read_text(encoding="utf-8"))
+        pairs = []
+        for path in Path(evenhand.__file__).parent.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "plural":
+                    one, many = (ast.literal_eval(arg.args[0]) for arg in node.args[1:3]
+                                 if isinstance(arg, ast.Call))
+                    pairs.append((one, many))
+        assert len(pairs) >= 10
+        assert [(one, many) for one, many in pairs if zh[one] != zh[many]] == []
+        assert plural(1, "{count} row", "{count} rows") == "{count} row"
+        assert plural(0, "{count} row", "{count} rows") == plural(2, "{count} row", "{count} rows") == "{count} rows"

@@ -13,11 +13,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from evenhand.audit.cli import audit_app
-from evenhand.config import get_settings
+from evenhand.config import forget_settings, get_settings
 from evenhand.db import get_engine, session_scope
-from evenhand.i18n import N_, t
+from evenhand.i18n import N_, plural, t
 from evenhand.intake.cli import import_app
 from evenhand.kit import terminal
+from evenhand.kit.clihelp import Typer
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 from evenhand.routing.cli import routing_app
@@ -25,10 +26,11 @@ from evenhand.routing.cli import routing_app
 if TYPE_CHECKING:
     from evenhand.demo.service import DemoSummary
 
-app = typer.Typer(help="evenhand — fair lead routing and sales operations.", no_args_is_help=True)
-users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
-tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports: the monthly fairness report.", no_args_is_help=True)
+# Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
+app = Typer(help=N_("evenhand — fair lead routing and sales operations."), no_args_is_help=True)
+users_app = Typer(help=N_("Manage users."), no_args_is_help=True)
+tokens_app = Typer(help=N_("Manage API tokens."), no_args_is_help=True)
+report_app = Typer(help=N_("Reports: the monthly fairness report."), no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
@@ -37,6 +39,9 @@ app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
 app.add_typer(report_app, name="report")
 console = Console()
+Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
+Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]
+Port = Annotated[int, typer.Option(help=N_("Port to listen on"))]
 
 
 def progress_bar() -> Progress:
@@ -47,9 +52,8 @@ def _fail(message: str) -> NoReturn:
     terminal.fail(console, message)
 
 
-@app.command()
+@app.command(help=N_("Create or upgrade the database schema."))
 def init() -> None:
-    """Create or upgrade the database schema."""
     from evenhand.migrate import upgrade
 
     engine = get_engine()
@@ -57,16 +61,15 @@ def init() -> None:
     console.print(t("Database ready: {url}", url=engine.url.render_as_string(hide_password=True)))
 
 
-@users_app.command("create")
+@users_app.command("create", help=N_("Create a user who can sign in."))
 def users_create(
-    username: str,
-    display_name: Annotated[str, typer.Option("--name", help="Display name")] = "",
-    role: Annotated[Role, typer.Option(case_sensitive=False)] = Role.REP,
-    level: Annotated[Level, typer.Option(case_sensitive=False)] = Level.JUNIOR,
-    team_id: Annotated[int | None, typer.Option("--team-id")] = None,
-    password: Annotated[str | None, typer.Option(help="Prompted for when omitted")] = None,
+    username: Annotated[str, typer.Argument(help=N_("The name to sign in with"))],
+    display_name: Annotated[str, typer.Option("--name", help=N_("Display name; default: the username"))] = "",
+    role: Annotated[Role, typer.Option(case_sensitive=False, help=N_("What the user may see and do"))] = Role.REP,
+    level: Annotated[Level, typer.Option(case_sensitive=False, help=N_("Seniority"))] = Level.JUNIOR,
+    team_id: Annotated[int | None, typer.Option("--team-id", help=N_("The team's id"))] = None,
+    password: Annotated[str | None, typer.Option(help=N_("Prompted for when omitted"))] = None,
 ) -> None:
-    """Create a user who can sign in."""
     from pydantic import ValidationError
 
     from evenhand.errors import DomainError
@@ -88,13 +91,12 @@ def users_create(
                     role=user.role.value))
 
 
-@tokens_app.command("create")
+@tokens_app.command("create", help=N_("Mint a bearer token; it is printed once, alone on the last line."))
 def tokens_create(
-    user: Annotated[str, typer.Option("--user", help="Username the token acts for")],
-    role: Annotated[Role, typer.Option("--role", case_sensitive=False)],
-    name: Annotated[str, typer.Option(help="What the token is for")] = "api",
+    user: Annotated[str, typer.Option("--user", help=N_("Username the token acts for"))],
+    role: Annotated[Role, typer.Option("--role", case_sensitive=False, help=N_("The role the token acts in"))],
+    name: Annotated[str, typer.Option(help=N_("What the token is for"))] = "api",
 ) -> None:
-    """Mint a bearer token; it is printed once, alone on the last line."""
     from evenhand.auth import service
     from evenhand.errors import DomainError
 
@@ -108,9 +110,8 @@ def tokens_create(
     sys.stdout.write(token + "\n")
 
 
-@tokens_app.command("revoke")
-def tokens_revoke(token_id: int) -> None:
-    """Revoke a token by id."""
+@tokens_app.command("revoke", help=N_("Revoke a token by id."))
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help=N_("The token's id"))]) -> None:
     from evenhand.auth import service
     from evenhand.errors import DomainError
 
@@ -129,11 +130,12 @@ def _print_domain_error(exc: object) -> None:
     terminal.print_domain_error(console, exc)
 
 
-@scoring_app.command("rescore")
+@scoring_app.command("rescore", help=N_("Rescore every lead with the active rule model (vectorised), in one "
+                                        "transaction."))
 def scoring_rescore(
-    as_of_intake: Annotated[bool, typer.Option("--as-of-intake", help="Score each lead as it was on arrival")] = False,
+    as_of_intake: Annotated[bool, typer.Option("--as-of-intake",
+                                               help=N_("Score each lead as it was on arrival"))] = False,
 ) -> None:
-    """Rescore every lead with the active rule model (vectorised), in one transaction."""
     from evenhand.kit.clock import utcnow
     from evenhand.leads import scoring_bulk
 
@@ -143,16 +145,16 @@ def scoring_rescore(
             session, now=utcnow(), as_of_intake=as_of_intake,
             progress=lambda stage, done, total: bar.update(task, completed=done, total=total,
                                                            description=t(_RESCORE_STAGES[stage])))
-    console.print(t("Rescored {count} leads with model version {version}.", count=count, version=version))
+    console.print(t(plural(count, N_("Rescored {count} lead with model version {version}."),
+                           N_("Rescored {count} leads with model version {version}.")), count=count, version=version))
 
 
 _RESCORE_STAGES = {"read": N_("Reading leads"), "scored": N_("Scoring"), "written": N_("Saving scores")}
 
 
-@scoring_app.command("show")
-def scoring_show(version: Annotated[int | None, typer.Option(help="A saved version; default the active one")] = None
+@scoring_app.command("show", help=N_("Print a rule model version (YAML) with its number and note."))
+def scoring_show(version: Annotated[int | None, typer.Option(help=N_("A saved version; default the active one"))] = None
                  ) -> None:
-    """Print a rule model version (YAML) with its number and note."""
     from evenhand.errors import DomainError
     from evenhand.leads import scoring_service
 
@@ -167,10 +169,9 @@ def scoring_show(version: Annotated[int | None, typer.Option(help="A saved versi
     sys.stdout.write(row.body if row.body.endswith("\n") else row.body + "\n")
 
 
-@scoring_app.command("set")
-def scoring_set(file: Annotated[Path, typer.Argument(help="YAML rule model")],
-                note: Annotated[str, typer.Option(help="Why it changed")] = "") -> None:
-    """Validate a rule model and save it as the next active version."""
+@scoring_app.command("set", help=N_("Validate a rule model and save it as the next active version."))
+def scoring_set(file: Annotated[Path, typer.Argument(help=N_("YAML rule model"))],
+                note: Annotated[str, typer.Option(help=N_("Why it changed"))] = "") -> None:
     from evenhand.errors import DomainError
     from evenhand.leads import scoring_service
 
@@ -186,15 +187,15 @@ def scoring_set(file: Annotated[Path, typer.Argument(help="YAML rule model")],
                     "existing leads.", version=row.version))
 
 
-@report_app.command("fairness")
+@report_app.command("fairness", help=N_("The monthly fairness report (每月公示) per team, written as HTML, CSV, "
+                                         "XLSX or PDF."))
 def report_fairness(
-    month: Annotated[str, typer.Option("--month", help="YYYY-MM, in the organisation's time zone")],
-    team: Annotated[str | None, typer.Option("--team", help="One team, by name; default every team")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="html, csv, xlsx or pdf")] = "html",
-    out: Annotated[Path | None, typer.Option("--out", help="Default: fairness-YYYY-MM.<format> here")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL; default the configured one")] = None,
+    month: Annotated[str, typer.Option("--month", help=N_("YYYY-MM, in the organisation's time zone"))],
+    team: Annotated[str | None, typer.Option("--team", help=N_("One team, by name; default every team"))] = None,
+    fmt: Annotated[str, typer.Option("--format", help=N_("html, csv, xlsx or pdf"))] = "html",
+    out: Annotated[Path | None, typer.Option("--out", help=N_("Default: fairness-YYYY-MM.<format> here"))] = None,
+    db: Db = None,
 ) -> None:
-    """The monthly fairness report (每月公示) per team, written as HTML, CSV, XLSX or PDF."""
     from evenhand.errors import DomainError
     from evenhand.i18n import current_locale
     from evenhand.reports import export
@@ -222,8 +223,10 @@ def report_fairness(
         file = export.export(report, cast("export.Format", fmt), current_locale())
         target.write_bytes(file.content)
         bar.update(task, completed=steps, description=t("Report written"))
-    console.print(t("Fairness report for {month}: {teams} teams, {leads} leads → {path}", month=parsed.label,
-                    teams=len(report.teams), leads=sum(tm.leads for tm in report.teams), path=str(target)))
+    teams, leads = len(report.teams), sum(tm.leads for tm in report.teams)
+    console.print(t("Fairness report for {month}: {teams}, {leads} → {path}", month=parsed.label, path=str(target),
+                    teams=t(plural(teams, N_("{count} team"), N_("{count} teams")), count=teams),
+                    leads=t(plural(leads, N_("{count} lead"), N_("{count} leads")), count=leads)))
 
 
 _REPORT_STEPS = {"teams": N_("Reading routing decisions"), "decisions": N_("Reading leads without a routing decision"),
@@ -231,13 +234,12 @@ _REPORT_STEPS = {"teams": N_("Reading routing decisions"), "decisions": N_("Read
                  "computed": N_("Writing the file")}
 
 
-@app.command()
+@app.command(help=N_("Serve the web UI and the API."))
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes (PostgreSQL for more than one)")] = 1,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[int, typer.Option(min=1, help=N_("Server processes (PostgreSQL for more than one)"))] = 1,
 ) -> None:
-    """Serve the web UI and the API."""
     import uvicorn
 
     from evenhand.db import is_sqlite
@@ -264,23 +266,23 @@ def serve(
             background.stop()
 
 
-@app.command()
+@app.command(help=N_("Send the notification outbox, escalate unacknowledged notifications, run periodic jobs.\n\n"
+                     "SIGTERM or Ctrl+C finishes the batch in hand, then exits. Several may run at once on "
+                     "PostgreSQL."))
 def worker(
-    once: Annotated[bool, typer.Option("--once", help="Work until nothing is due, then exit")] = False,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL; default the configured one")] = None,
+    once: Annotated[bool, typer.Option("--once", help=N_("Work until nothing is due, then exit"))] = False,
+    db: Db = None,
 ) -> None:
-    """Send the notification outbox, escalate unacknowledged notifications, run periodic jobs.
-
-    SIGTERM or Ctrl+C finishes the batch in hand, then exits. Several may run at once on PostgreSQL.
-    """
     from evenhand.notify import jobs
     from evenhand.notify.worker import Tick, Worker, stop_on_signals
 
     loaded = jobs.load_tasks()
     runner = Worker(get_engine(db) if db else get_engine(), get_settings())
     stop_on_signals(runner)
-    console.print(t("Worker {name}: {count} periodic jobs ({modules} task modules).", name=runner.name,
-                    count=len(jobs.registered()), modules=len(loaded)))
+    count, modules = len(jobs.registered()), len(loaded)
+    console.print(t("Worker {name}: {jobs} ({modules}).", name=runner.name,
+                    jobs=t(plural(count, N_("{count} periodic job"), N_("{count} periodic jobs")), count=count),
+                    modules=t(plural(modules, N_("{count} task module"), N_("{count} task modules")), count=modules)))
     totals = {"delivered": 0, "failed": 0, "escalated": 0}
     with progress_bar() as bar:
         task = bar.add_task(t("Sending notifications"), total=None)
@@ -289,27 +291,26 @@ def worker(
             for name in totals:
                 totals[name] += getattr(tick, name)
             bar.update(task, advance=tick.delivered + tick.failed, description=t(
-                "{delivered} delivered, {failed} failed, {escalated} escalations", delivered=totals["delivered"],
+                "{delivered} delivered, {failed} failed, {escalated} escalated", delivered=totals["delivered"],
                 failed=totals["failed"], escalated=totals["escalated"]))
 
         runner.run(once=once, on_tick=show)
-    console.print(t("Worker stopped: {delivered} delivered, {failed} failed, {escalated} escalations.",
+    console.print(t("Worker stopped: {delivered} delivered, {failed} failed, {escalated} escalated.",
                     delivered=totals["delivered"], failed=totals["failed"], escalated=totals["escalated"]))
 
 
-@app.command()
+@app.command(help=N_("Build the demo company (12 months of simulated history) and serve it."))
 def demo(
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed and end date give the same data")] = 7,
-    db: Annotated[Path, typer.Option(help="SQLite file to build the demo into")] = Path("var/demo.sqlite"),
+    seed: Annotated[int, typer.Option(help=N_("Random seed; the same seed and end date give the same data"))] = 7,
+    db: Annotated[Path, typer.Option(help=N_("SQLite file to build the demo into"))] = Path("var/demo.sqlite"),
     end_date: Annotated[str | None, typer.Option(
         "--end-date",
-        help="Last day of history (YYYY-MM-DD); by default the last day whose 17:00 in Shanghai has passed"
+        help=N_("Last day of history (YYYY-MM-DD); by default the last day whose 17:00 in Shanghai has passed")
     )] = None,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build only, do not start the server")] = False,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help=N_("Build only, do not start the server"))] = False,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
 ) -> None:
-    """Build the demo company (12 months of simulated history) and serve it."""
     import os
 
     from evenhand.audit import service as audit_service
@@ -333,7 +334,7 @@ def demo(
     _print_summary(summary)
     if not no_serve:
         os.environ["EVENHAND_DATABASE_URL"] = url
-        get_settings.cache_clear()
+        forget_settings()
         serve(host=host, port=port, workers=1)
 
 
@@ -355,7 +356,9 @@ def _print_summary(summary: DemoSummary) -> None:
         accounts.add_row(login.username, t(label(Role(login.role))), login.display_name, login.team or "")
     console.print(accounts)
     if len(reps) > SHOWN_REPS:
-        console.print(t("…and {n} more reps; the Admin page lists everyone.", n=len(reps) - SHOWN_REPS))
+        more = len(reps) - SHOWN_REPS
+        console.print(t(plural(more, N_("…and {n} more rep; the Admin page lists everyone."),
+                               N_("…and {n} more reps; the Admin page lists everyone.")), n=more))
 
 
 SHOWN_REPS = 6

@@ -50,6 +50,12 @@ def N_(message: str) -> str:
     return message
 
 
+def plural(count: int, one: str, many: str) -> str:
+    """The English source for ``count`` things: ``one`` for exactly one, ``many`` otherwise. Mark both with ``N_``
+    where they are written, and give both the same translation where the language has one form (Chinese)."""
+    return one if count == 1 else many
+
+
 def request_locale(cookies: Mapping[str, str], accept_language: str | None) -> str | None:
     """An explicit choice (the cookie) wins over the browser's Accept-Language."""
     return normalise(cookies.get(LOCALE_COOKIE)) or normalise(accept_language)

@@ -45,7 +45,7 @@ def test_without_a_checkpoint_verify_says_what_it_cannot_see(run: Run, engine: E
     with session_scope(engine) as session:
         audit.append(session, action="cli.test", subject_type="things")
     out = verify(run, fails=False)
-    assert "Audit chain intact: 1 entries." in out and "No checkpoint yet" in out
+    assert "Audit chain intact: 1 entry." in out and "No checkpoint yet" in out
 
 
 def test_the_last_entry_deleted(run: Run, engine: Engine, checkpointed: Path) -> None:

@@ -125,12 +125,12 @@ def test_holds_lists_the_queue_and_release_routes_it(run: Run, engine: Engine) -
         assert held.outcome == "held"
     listed = run("routing", "holds")
     assert listed.exit_code == 0, listed.output
-    assert "1 leads waiting" in listed.stdout and "公司1" in listed.stdout and "华东" in listed.stdout
+    assert "1 lead waiting" in listed.stdout and "公司1" in listed.stdout and "华东" in listed.stdout
     with session_scope(engine) as session:  # back online without the presence flow, which would release it
         session.execute(update(User).where(User.id == people["b"].id).values(presence=Presence.ONLINE))
     released = run("routing", "release")
     assert released.exit_code == 0, released.output
-    assert "1 held leads found a rep; 0 still waiting." in released.stdout
+    assert "1 held lead found a rep; 0 still waiting." in released.stdout
     with session_scope(engine, readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(HeldLead)) == 0
         last = session.scalars(select(RoutingDecision).order_by(RoutingDecision.id.desc())).first()

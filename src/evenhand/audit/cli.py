@@ -14,28 +14,31 @@ from evenhand.audit import service
 from evenhand.audit.checkpoints import Checkpoint, Refused
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.i18n import t
+from evenhand.i18n import N_, plural, t
 from evenhand.kit.audit import Broken
+from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import as_utc, utcnow
 
-audit_app = typer.Typer(help="The keyed, hash-chained audit log and its signed checkpoints.", no_args_is_help=True)
+# Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
+audit_app = Typer(help=N_("The keyed, hash-chained audit log and its signed checkpoints."), no_args_is_help=True)
 out = Console()
 
 Shipped = Annotated[list[Path] | None, typer.Option(
-    "--checkpoints", help="Also check against this copy of the checkpoints (JSON lines); repeatable")]
+    "--checkpoints", help=N_("Also check against this copy of the checkpoints (JSON lines); repeatable"))]
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", help=N_("Check every link under the audit key and the chain against its signed "
+                                     "checkpoints; exit 1 naming each problem (a changed or missing entry, rows "
+                                     "written without the key, a deleted tail, a forged checkpoint)."))
 def verify(shipped: Shipped = None) -> None:
-    """Check every link under the audit key and the chain against its signed checkpoints; exit 1 naming each
-    problem (a changed or missing entry, rows written without the key, a deleted tail, a forged checkpoint)."""
     settings = get_settings()
     with session_scope(readonly=True) as session:
         report = service.verify(session, settings, extra=shipped or [])
     _refusals(report.refused, report.problems)
     if not report.intact:
         raise typer.Exit(code=1)
-    out.print(t("Audit chain intact: {count} entries.", count=report.count))
+    out.print(t(plural(report.count, N_("Audit chain intact: {count} entry."),
+                       N_("Audit chain intact: {count} entries.")), count=report.count))
     if report.latest is not None:
         out.print(t("It matches the checkpoint of {at} (entry {seq}).", at=_when(report.latest), seq=report.latest.seq))
     else:
@@ -43,10 +46,10 @@ def verify(shipped: Shipped = None) -> None:
                     "writes one."))
 
 
-@audit_app.command("checkpoint")
+@audit_app.command("checkpoint", help=N_("Check the entries since the last checkpoint, then sign the chain's head "
+                                         "and append it to the checkpoint files (and send it to sales operations, if "
+                                         "configured)."))
 def checkpoint() -> None:
-    """Check the entries since the last checkpoint, then sign the chain's head and append it to the checkpoint
-    files (and send it to sales operations, if configured)."""
     settings = get_settings()
     with session_scope(readonly=True) as session:
         written = service.checkpoint(session, settings, now=utcnow())
@@ -58,10 +61,10 @@ def checkpoint() -> None:
     _written(written.checkpoint, written.files)
 
 
-@audit_app.command("reseal")
+@audit_app.command("reseal", help=N_("Link a chain written before the audit key again under it, once it checks out, "
+                                     "record that in the chain, and write a checkpoint. Changes nothing when anything "
+                                     "else is wrong."))
 def reseal() -> None:
-    """Link a chain written before the audit key again under it, once it checks out, record that in the chain, and
-    write a checkpoint. Changes nothing when anything else is wrong."""
     settings = get_settings()
     with session_scope() as session:
         resealed = service.reseal(session, settings, now=utcnow())
@@ -71,8 +74,10 @@ def reseal() -> None:
     if not resealed.entries:
         out.print(t("Every link is keyed already; nothing to reseal."))
         return
-    out.print(t("Resealed {count} entries under the audit key (entries 1–{last} had been linked without it).",
-                count=resealed.entries, last=resealed.unkeyed))
+    out.print(t(plural(resealed.entries,
+                       N_("Resealed {count} entry under the audit key (entries 1–{last} had been linked without it)."),
+                       N_("Resealed {count} entries under the audit key (entries 1–{last} had been linked without "
+                          "it).")), count=resealed.entries, last=resealed.unkeyed))
     checkpoint()
 
 

@@ -13,25 +13,27 @@ from rich.console import Console
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError
-from evenhand.i18n import N_, t
+from evenhand.i18n import N_, plural, t
 from evenhand.kit import terminal
+from evenhand.kit.clihelp import Typer
 
-import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+# Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
+import_app = Typer(help=N_("Import data from files."), no_args_is_help=True)
 console = Console()
 STAGES = {"validated": N_("Checking rows"), "written": N_("Saving leads")}
 
 
-@import_app.command("leads")
+@import_app.command("leads", help=N_("Import leads, scored and routed like leads that arrive; all or nothing unless "
+                                     "--skip-invalid. Row numbers are the spreadsheet's."))
 def import_leads(
-    file: Annotated[Path, typer.Argument(help="A .csv or .xlsx export")],
-    mapping: Annotated[Path, typer.Option("--mapping", help="YAML mapping of columns to lead fields")],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid rows, list the rest")] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows")] = None,
+    file: Annotated[Path, typer.Argument(help=N_("A .csv or .xlsx export"))],
+    mapping: Annotated[Path, typer.Option("--mapping", help=N_("YAML mapping of columns to lead fields"))],
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid",
+                                               help=N_("Import the valid rows, list the rest"))] = False,
+    rejects: Annotated[Path | None, typer.Option(help=N_("Where --skip-invalid writes rejected rows"))] = None,
     history: Annotated[bool, typer.Option(
-        "--history", help="Past leads: mark them as history, do not route them or notify anyone")] = False,
+        "--history", help=N_("Past leads: mark them as history, do not route them or notify anyone"))] = False,
 ) -> None:
-    """Import leads, scored and routed like leads that arrive; all or nothing unless --skip-invalid. Row numbers
-    are the spreadsheet's."""
     from evenhand.intake import flows
     from evenhand.leads import importer
 
@@ -49,8 +51,10 @@ def import_leads(
         terminal.print_domain_error(console, exc)
         raise typer.Exit(code=1) from exc
     report = done.read
-    console.print(t("{rows} rows: {created} new leads ({duplicates} linked as duplicates), {existing} already "
-                    "there, {rejected} rejected.", rows=report.rows, created=report.created,
+    console.print(t("{rows}: {created} ({duplicates} linked as duplicates), {existing} already there, {rejected} "
+                    "rejected.", rows=t(plural(report.rows, N_("{count} row"), N_("{count} rows")), count=report.rows),
+                    created=t(plural(report.created, N_("{count} new lead"), N_("{count} new leads")),
+                              count=report.created),
                     duplicates=report.duplicates, existing=report.existing, rejected=len(report.rejected_rows)))
     if history:
         console.print(t("Taken in as history: not routed, nobody notified."))

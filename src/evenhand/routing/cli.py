@@ -17,26 +17,28 @@ from rich.table import Table
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.errors import DomainError
-from evenhand.i18n import N_, t
+from evenhand.i18n import N_, plural, t
 from evenhand.kit import terminal
+from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import local, utcnow
 
-routing_app = typer.Typer(help="Lead routing: the policy and its versions, decisions, the holding queue.",
-                          no_args_is_help=True)
+# Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
+routing_app = Typer(help=N_("Lead routing: the policy and its versions, decisions, the holding queue."),
+                    no_args_is_help=True)
 
-PolicyFile = Annotated[Path, typer.Option("--policy", help="The candidate policy (YAML)")]
-From = Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (the organisation's local date)")]
-To = Annotated[str, typer.Option("--to", help="Last day, inclusive, YYYY-MM-DD (at most 92 days)")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables")]
-Db = Annotated[str | None, typer.Option("--db", help="Database URL; default: the configured database")]
+PolicyFile = Annotated[Path, typer.Option("--policy", help=N_("The candidate policy (YAML)"))]
+From = Annotated[str, typer.Option("--from", help=N_("First day, YYYY-MM-DD (the organisation's local date)"))]
+To = Annotated[str, typer.Option("--to", help=N_("Last day, inclusive, YYYY-MM-DD (at most 92 days)"))]
+AsJson = Annotated[bool, typer.Option("--json", help=N_("Print one JSON object instead of tables"))]
+Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
+PolicyText = Annotated[Path, typer.Argument(help=N_("YAML routing policy"))]
 SIDES = (("current", N_("Active policy")), ("candidate", N_("Candidate")))
 out, err = Console(), Console(stderr=True)
 
 
-@routing_app.command("show")
-def show(version: Annotated[int | None, typer.Option(help="A saved version; default the active one")] = None,
+@routing_app.command("show", help=N_("Print a policy version (YAML) with its number, note and declared impact."))
+def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; default the active one"))] = None,
          db: Db = None) -> None:
-    """Print a policy version (YAML) with its number, note and declared impact."""
     from evenhand.routing import service
 
     try:
@@ -52,9 +54,9 @@ def show(version: Annotated[int | None, typer.Option(help="A saved version; defa
     sys.stdout.write(row.body if row.body.endswith("\n") else row.body + "\n")
 
 
-@routing_app.command("versions")
+@routing_app.command("versions", help=N_("Every saved policy version, newest first: who saved it, when, why, and "
+                                          "what it may affect."))
 def versions(db: Db = None) -> None:
-    """Every saved policy version, newest first: who saved it, when, why, and what it may affect."""
     from evenhand.routing import service
 
     zone = get_settings().zone
@@ -71,32 +73,33 @@ def versions(db: Db = None) -> None:
     out.print(t("* the active version"), style="dim")
 
 
-@routing_app.command("check")
-def check(file: Annotated[Path, typer.Argument(help="YAML routing policy")]) -> None:
-    """Validate a policy without saving it: every problem with its line, or the pools it defines."""
+@routing_app.command("check", help=N_("Validate a policy without saving it: every problem with its line, or the "
+                                       "pools it defines."))
+def check(file: PolicyText) -> None:
     from evenhand.routing import service
 
     try:
         policy = service.validate(_read(file)).policy
     except DomainError as exc:
         _fail_domain(exc, source=file)
-    out.print(t("Valid: {name}, {pools} pools, high-value threshold {threshold}.", name=policy.name,
-                pools=len(policy.pools), threshold=policy.threshold_high_value))
+    out.print(t(plural(len(policy.pools), N_("Valid: {name}, {pools} pool, high-value threshold {threshold}."),
+                       N_("Valid: {name}, {pools} pools, high-value threshold {threshold}.")),
+                name=policy.name, pools=len(policy.pools), threshold=policy.threshold_high_value))
     for pool in policy.pools:
         out.print(f"  {pool.id}: {pool.label or pool.id}" + (f" · {pool.condition}" if pool.condition else ""))
 
 
-@routing_app.command("set")
+@routing_app.command("set", help=N_("Validate a policy, replay recent leads under it beside the active one, then "
+                                     "save it as the next active version — as the policy editor does."))
 def set_policy(
-    file: Annotated[Path, typer.Argument(help="YAML routing policy")],
-    note: Annotated[str, typer.Option(help="What changed and why")] = "",
+    file: PolicyText,
+    note: Annotated[str, typer.Option(help=N_("What changed and why"))] = "",
     metric: Annotated[list[str] | None, typer.Option(
-        "--metric", help="A metric the change may affect (repeat it); default: those the replay shows moving")] = None,
-    days: Annotated[int, typer.Option(min=1, max=92, help="Replay the leads of this many days first")] = 14,
+        "--metric", help=N_("A metric the change may affect (repeat it); default: those the replay shows moving"))
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=92, help=N_("Replay the leads of this many days first"))] = 14,
     db: Db = None,
 ) -> None:
-    """Validate a policy, replay recent leads under it beside the active one, then save it as the next
-    active version — as the policy editor does."""
     from evenhand.routing import service, whatif
 
     body = _read(file)
@@ -118,7 +121,6 @@ def set_policy(
 
 
 def replay_command(policy: PolicyFile, start: From, end: To, as_json: AsJson = False, db: Db = None) -> None:
-    """Replay the leads of a date range under a candidate policy and the active one, side by side."""
     first, last, body = _day(start, "--from"), _day(end, "--to"), _read(policy)
     try:
         result = _replayed(body, first, last, db)
@@ -130,12 +132,14 @@ def replay_command(policy: PolicyFile, start: From, end: To, as_json: AsJson = F
     _print(result)
 
 
-routing_app.command("replay")(replay_command)
+routing_app.command("replay", help=N_("Replay the leads of a date range under a candidate policy and the active one, "
+                                      "side by side."))(replay_command)
 
 
-@routing_app.command("replay-decision")
-def replay_decision(decision_id: int, db: Db = None) -> None:
-    """Recompute a recorded routing decision from its recorded inputs and confirm the same result."""
+@routing_app.command("replay-decision", help=N_("Recompute a recorded routing decision from its recorded inputs and "
+                                                 "confirm the same result."))
+def replay_decision(decision_id: Annotated[int, typer.Argument(help=N_("The routing decision's id"))],
+                    db: Db = None) -> None:
     from evenhand.routing import service
 
     try:
@@ -151,14 +155,15 @@ def replay_decision(decision_id: int, db: Db = None) -> None:
                 track=replayed.track, pool=replayed.pool_id, rep=who))
 
 
-@routing_app.command("holds")
+@routing_app.command("holds", help=N_("The leads waiting for a rep, oldest first: their pool, how long they have "
+                                       "waited, whether escalated."))
 def holds(db: Db = None) -> None:
-    """The leads waiting for a rep, oldest first: their pool, how long they have waited, whether escalated."""
     from evenhand.routing import service
 
     with session_scope(_engine(db), readonly=True) as session:
         waiting = service.waiting(session)
-    table = Table(title=t("Holding queue: {count} leads waiting", count=len(waiting)))
+    table = Table(title=t(plural(len(waiting), N_("Holding queue: {count} lead waiting"),
+                                 N_("Holding queue: {count} leads waiting")), count=len(waiting)))
     for column in (N_("Lead"), N_("Company"), N_("Pool"), N_("Waiting since"), N_("Minutes"), N_("Escalated")):
         table.add_column(t(column))
     for w in waiting:
@@ -167,15 +172,16 @@ def holds(db: Db = None) -> None:
     out.print(table)
 
 
-@routing_app.command("release")
+@routing_app.command("release", help=N_("Route every held lead again now (the worker does this on its own, and when "
+                                         "a rep comes online)."))
 def release(db: Db = None) -> None:
-    """Route every held lead again now (the worker does this on its own, and when a rep comes online)."""
     from evenhand.routing import service
 
     with session_scope(_engine(db)) as session:
         routed = service.release_held(session)
         left = len(service.waiting(session))
-    out.print(t("{routed} held leads found a rep; {left} still waiting.", routed=len(routed), left=left))
+    out.print(t(plural(len(routed), N_("{routed} held lead found a rep; {left} still waiting."),
+                       N_("{routed} held leads found a rep; {left} still waiting.")), routed=len(routed), left=left))
 
 
 def _replayed(body: str, first: date, last: date, db: str | None) -> dict[str, Any]:
@@ -224,9 +230,12 @@ def _fail_domain(exc: DomainError, *, source: Path | None = None) -> NoReturn:
 
 def _print(result: dict[str, Any]) -> None:
     current = result["policies"]["current"]
-    out.print(t("{leads} leads from {start} to {end}: active policy version {version} against the candidate "
-                "({seconds} s).", leads=result["leads"], start=result["from"], end=result["to"],
-                version=current["version"], seconds=result["seconds"]), style="bold")
+    out.print(t(plural(result["leads"], N_("{leads} lead from {start} to {end}: active policy version {version} "
+                                           "against the candidate ({seconds} s)."),
+                       N_("{leads} leads from {start} to {end}: active policy version {version} against the "
+                          "candidate ({seconds} s).")),
+                leads=result["leads"], start=result["from"], end=result["to"], version=current["version"],
+                seconds=result["seconds"]), style="bold")
     out.print(_reps(result))
     out.print(_teams(result))
     out.print(_totals(result))

@@ -18,29 +18,31 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from evenhand.errors import DomainError
-from evenhand.i18n import N_, t
+from evenhand.i18n import N_, plural, t
 from evenhand.kit import terminal
+from evenhand.kit.clihelp import Typer
 
 if TYPE_CHECKING:
     from evenhand.leads.predict.data import Dataset
 
-scoring_app = typer.Typer(help="Lead scoring: the rule model, and the predictive model learned from history.",
-                          no_args_is_help=True)
+# Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
+scoring_app = Typer(help=N_("Lead scoring: the rule model, and the predictive model learned from history."),
+                    no_args_is_help=True)
 console = Console()
 
-Csv = Annotated[Path | None, typer.Option("--csv", help="A .csv or .xlsx export to learn from instead of the leads "
-                                                        "in evenhand's database")]
-Target = Annotated[str | None, typer.Option("--target", help="The outcome column of --csv (1/0, yes/no, "
-                                                              "converted/lost …)")]
-IdColumn = Annotated[str | None, typer.Option("--id-column", help="A column that names rows; never a feature")]
-Exclude = Annotated[str, typer.Option("--exclude", help="Columns to leave out, comma-separated")]
-MappingFile = Annotated[Path | None, typer.Option("--mapping", help="An import mapping file: lead field names, "
-                                                                    "placeholders that mean missing")]
-Horizon = Annotated[int, typer.Option("--horizon-days", min=1, help="Open leads older than this count as not "
-                                                                     "converted (database only)")]
-TestSize = Annotated[float, typer.Option("--test-size", min=0.05, max=0.9, help="Share of rows held out")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed and data give the same model")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables")]
+Csv = Annotated[Path | None, typer.Option("--csv", help=N_("A .csv or .xlsx export to learn from instead of the "
+                                                           "leads in evenhand's database"))]
+Target = Annotated[str | None, typer.Option("--target", help=N_("The outcome column of --csv (1/0, yes/no, "
+                                                                 "converted/lost …)"))]
+IdColumn = Annotated[str | None, typer.Option("--id-column", help=N_("A column that names rows; never a feature"))]
+Exclude = Annotated[str, typer.Option("--exclude", help=N_("Columns to leave out, comma-separated"))]
+MappingFile = Annotated[Path | None, typer.Option("--mapping", help=N_("An import mapping file: lead field names, "
+                                                                       "placeholders that mean missing"))]
+Horizon = Annotated[int, typer.Option("--horizon-days", min=1, help=N_("Open leads older than this many days count "
+                                                                        "as not converted (database only)"))]
+TestSize = Annotated[float, typer.Option("--test-size", min=0.05, max=0.9, help=N_("Share of rows held out"))]
+Seed = Annotated[int, typer.Option("--seed", help=N_("Random seed: the same seed and data give the same model"))]
+AsJson = Annotated[bool, typer.Option("--json", help=N_("Print one JSON object instead of tables"))]
 
 _READING = N_("Reading the data")
 _SAVING = N_("Saving the model version")
@@ -49,11 +51,11 @@ _DROPPED = {"constant": N_("one value only"), "id_like": N_("{distinct} differen
 _BASELINE_NAMES = {"logistic": N_("Logistic regression"), "naive_bayes": N_("Naive Bayes (Odoo)")}
 
 
-@scoring_app.command("evaluate")
+@scoring_app.command("evaluate", help=N_("Train on a stratified split and report on the held-out part, beside both "
+                                          "baselines."))
 def evaluate_command(csv: Csv = None, target: Target = None, id_column: IdColumn = None, exclude: Exclude = "",
                      mapping: MappingFile = None, horizon_days: Horizon = 60, test_size: TestSize = 0.3,
                      seed: Seed = 42, as_json: AsJson = False) -> None:
-    """Train on a stratified split and report on the held-out part, beside both baselines."""
     from evenhand.leads.predict.evaluate import STEPS, evaluate
 
     _check_options(csv, target, id_column, exclude, mapping)
@@ -63,11 +65,11 @@ def evaluate_command(csv: Csv = None, target: Target = None, id_column: IdColumn
     _show(report, as_json)
 
 
-@scoring_app.command("train")
+@scoring_app.command("train", help=N_("Train on every row and store the model as the new active version (its "
+                                       "figures come from a holdout)."))
 def train_command(csv: Csv = None, target: Target = None, id_column: IdColumn = None, exclude: Exclude = "",
                   mapping: MappingFile = None, horizon_days: Horizon = 60, test_size: TestSize = 0.3,
                   seed: Seed = 42, as_json: AsJson = False) -> None:
-    """Train on every row and store the model as the new active version (its figures come from a holdout)."""
     from evenhand.db import session_scope
     from evenhand.leads.predict import service
     from evenhand.leads.predict.evaluate import STEPS
@@ -158,7 +160,8 @@ def _show(report: dict[str, Any], as_json: bool) -> None:
         console.print(t("Left out column {column}: {reason}", column=dropped["column"],
                         reason=t(_DROPPED[dropped["reason"]], distinct=dropped["distinct"])))
     if report["skipped_rows"]:
-        console.print(t("{count} rows without an outcome were left out.", count=report["skipped_rows"]))
+        console.print(t(plural(report["skipped_rows"], N_("{count} row without an outcome was left out."),
+                               N_("{count} rows without an outcome were left out.")), count=report["skipped_rows"]))
 
 
 _FIGURES = ((N_("ROC AUC ↑"), "auc", max), (N_("Brier score ↓"), "brier", min), (N_("Log loss ↓"), "log_loss", min),
