@@ -29,18 +29,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     yield from disposing(build_into(tmp_path_factory.mktemp("demo"), scale=0.1))
 
 
-def rate(points: list[dict[str, object]], group: str) -> float:
-    rows = [p for p in points if p["group"] == group]
-    delivered = sum(int(p["delivered"]) for p in rows)  # type: ignore[call-overload]
-    return delivered / sum(int(p["messages"]) for p in rows)  # type: ignore[call-overload]
+def rate(points: list[health.Point], group: str) -> float:
+    rows = [p for p in points if p.group == group]
+    return sum(p.delivered for p in rows) / sum(p.messages for p in rows)
 
 
 def test_the_demo_incident_is_a_drop_for_android_on_app_3_2(demo: Built) -> None:
     with session_scope(demo.engine, readonly=True) as session:
         points = health.series(session, by="platform", since=BEFORE[0], until=DURING[1])
         by_channel = health.window(session, since=DURING[0], until=DURING[1])["channel"]
-    before = [p for p in points if p["bucket"] < BEFORE[1]]
-    during = [p for p in points if p["bucket"] >= DURING[0]]
+    before = [p for p in points if p.bucket < BEFORE[1]]
+    during = [p for p in points if p.bucket >= DURING[0]]
     assert rate(before, "android 3.1.4") > 0.97
     assert rate(during, "android 3.2.1") < 0.6 and rate(during, "ios 3.2.1") > 0.95
     push = next(f for f in by_channel if f.group == Channel.APP_PUSH.value)

@@ -38,6 +38,8 @@ _FINAL = {NotificationStatus.DELIVERED.value, NotificationStatus.FAILED.value}
 
 @dataclass(frozen=True)
 class Figures:
+    """Delivery and acknowledgement of one group (a channel, a message kind, a platform and app version)."""
+
     group: str
     messages: int
     delivered: int
@@ -47,6 +49,11 @@ class Figures:
     ack_rate: float | None
     ack_p50_seconds: float | None
     ack_p90_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Point(Figures):
+    bucket: datetime  # start of the time bucket
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ def window(session: Session, *, since: datetime, until: datetime) -> dict[Dimens
 
 
 def series(session: Session, *, by: Dimension, since: datetime, until: datetime, bucket_hours: float = 24,
-           offset_hours: float = 8) -> list[dict[str, Any]]:
+           offset_hours: float = 8) -> list[Point]:
     """Figures per group and time bucket; buckets start at midnight of ``offset_hours`` (the organisation's
     UTC offset, +8 for Asia/Shanghai) when they are a day long."""
     size = int(bucket_hours * 3600)
@@ -122,12 +129,8 @@ def series(session: Session, *, by: Dimension, since: datetime, until: datetime,
         name = _group(row, by)
         if name is not None:
             cells[((row[0] + shift) // size * size - shift, name)].append(row)
-    points = []
-    for (start, name), rows in sorted(cells.items()):
-        point = asdict(figures(name, rows))
-        point["bucket"] = datetime.fromtimestamp(start, UTC)
-        points.append(point)
-    return points
+    return [Point(**asdict(figures(name, rows)), bucket=datetime.fromtimestamp(start, UTC))
+            for (start, name), rows in sorted(cells.items())]
 
 
 def breaches(found: dict[Dimension, list[Figures]], settings: Settings) -> list[Breach]:

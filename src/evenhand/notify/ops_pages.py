@@ -121,9 +121,9 @@ def _series(tr: Tr) -> None:
                                    until=until, offset_hours=offset)
         groups: dict[str, dict[str, float]] = {}
         for p in points:
-            if p["messages"] >= MIN_POINT and p["delivery_rate"] is not None:
-                day = local(p["bucket"], settings.zone).strftime("%Y-%m-%d")
-                groups.setdefault(p["group"], {})[day] = round(100 * p["delivery_rate"], 1)
+            if p.messages >= MIN_POINT and p.delivery_rate is not None:
+                day = local(p.bucket, settings.zone).strftime("%Y-%m-%d")
+                groups.setdefault(p.group, {})[day] = round(100 * p.delivery_rate, 1)
         days = sorted({day for values in groups.values() for day in values})
         threshold = round(100 * settings.notify_min_delivery_rate, 1)
         ui.echart({

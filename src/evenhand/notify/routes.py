@@ -17,15 +17,12 @@ from evenhand.notify import health, outbox, preferences, service
 from evenhand.notify.channels import masked
 from evenhand.notify.outbound import Allowed
 from evenhand.notify.schemas import (
-    Breach,
     DeadLetter,
     DeliveryRead,
     EndpointRead,
     EndpointWrite,
-    Figures,
     HealthRead,
     NotificationRead,
-    Point,
     PolicyRead,
     PreferencesRead,
     PreferencesUpdate,
@@ -151,10 +148,8 @@ def delivery_health(session: DbSession, principal: Reader, settings: AppSettings
     until = utcnow()
     found = health.window(session, since=until - timedelta(hours=hours), until=until)
     return HealthRead(since=until - timedelta(hours=hours), until=until,
-                      by_channel=[Figures(**vars(f)) for f in found["channel"]],
-                      by_kind=[Figures(**vars(f)) for f in found["kind"]],
-                      by_platform=[Figures(**vars(f)) for f in found["platform"]],
-                      breaches=[Breach(**vars(b)) for b in health.breaches(found, settings)])
+                      by_channel=found["channel"], by_kind=found["kind"], by_platform=found["platform"],
+                      breaches=health.breaches(found, settings))
 
 
 SERIES_FROM, SERIES_TO, SERIES_MAX_DAYS = 2000, 2999, 400
@@ -167,11 +162,11 @@ def _in_range(name: str, moment: datetime) -> datetime:
     return moment
 
 
-@router.get("/notifications/health/series", response_model=list[Point])
+@router.get("/notifications/health/series", response_model=list[health.Point])
 def delivery_series(session: DbSession, principal: Reader, settings: AppSettings,
                     by: health.Dimension = "channel",
                     since: IsoDatetime | None = None, until: IsoDatetime | None = None,
-                    bucket_hours: Annotated[float, Query(ge=1, le=24 * 31)] = 24) -> list[dict[str, Any]]:
+                    bucket_hours: Annotated[float, Query(ge=1, le=24 * 31)] = 24) -> list[health.Point]:
     """The same figures per time bucket (default: days in the organisation's time zone, last 30 days)."""
     _staff(principal)
     end = _in_range("until", as_utc(until) if until else utcnow())

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from evenhand.i18n import N_
 from evenhand.kit.schema import DbId, Strict
 from evenhand.models import Channel, NotificationStatus
+from evenhand.notify.health import Breach, Figures
 
 Hhmm = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
@@ -115,33 +116,6 @@ class PolicyRead(BaseModel):
     fallback: Channel | None
     supervisor_after_minutes: float | None
     reassign: bool
-
-
-class Figures(BaseModel):
-    """Delivery and acknowledgement of one group (a channel, a message kind, a platform and app version)."""
-
-    group: str
-    messages: int
-    delivered: int
-    failed: int
-    acknowledged: int
-    delivery_rate: float | None
-    ack_rate: float | None
-    ack_p50_seconds: float | None
-    ack_p90_seconds: float | None
-
-
-class Point(Figures):
-    bucket: datetime
-
-
-class Breach(BaseModel):
-    dimension: str
-    group: str
-    metric: str
-    value: float
-    threshold: float
-    messages: int
 
 
 class HealthRead(BaseModel):
