@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from evenhand.kit.schema import DEFERRED, Checked, IsoDate, IsoDatetime, Strict
+from evenhand.kit.schema import DEFERRED, Checked, IsoDate, IsoDatetime, Moment, Strict
 from evenhand.kit.text import CONTROL, NUL
 
 
@@ -91,3 +91,18 @@ def test_datetimes_that_pass() -> None:
     assert DATETIMES.validate_python("2026-11-27T09:30:00Z") == datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
     assert DATETIMES.validate_python("2026-11-27T09:30:00.123+08:00").utcoffset() is not None
     assert DATETIMES.validate_python("2026-11-27") == datetime(2026, 11, 27)
+
+
+MOMENTS = TypeAdapter(Moment)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1999-12-31T23:59:59Z",
+                                   "2101-01-01T00:00:00Z", "2026-11-27T09:30:00"])
+def test_a_moment_has_an_offset_and_sane_years(value: str) -> None:
+    with pytest.raises(ValidationError):
+        MOMENTS.validate_json(f'"{value}"')
+
+
+def test_moments_that_pass() -> None:
+    assert MOMENTS.validate_json('"2026-11-27T09:30:00+08:00"') == datetime(2026, 11, 27, 1, 30, tzinfo=UTC)
+    assert MOMENTS.validate_json('"2100-12-31T23:59:59-05:00"').year == 2100

@@ -1,4 +1,5 @@
-"""Types every domain's request schemas share: ids, the request base models, ISO dates for query strings.
+"""Types every domain's request schemas share: ids, the request base models, ISO dates for query strings, times
+with an offset for bodies.
 
 A request model derives from ``Strict`` (a body: unknown fields refused) or ``Checked`` (a query model,
 which shares the query string with paging), so every text value it holds passes ``kit.text`` — a field
@@ -11,7 +12,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from evenhand.i18n import N_
 from evenhand.kit import text
@@ -89,3 +99,6 @@ def _in_years(value: date) -> date:
 
 IsoDate = Annotated[date, BeforeValidator(_iso(_ISO_DATE, NOT_A_DATE)), AfterValidator(_in_years)]
 IsoDatetime = Annotated[datetime, BeforeValidator(_iso(_ISO_DATETIME, NOT_A_DATETIME)), AfterValidator(_in_years)]
+# A time a body states, with its offset. Only years the clock's arithmetic and the database hold: a time in year 1
+# or 9999 with an offset cannot even be turned into UTC, and would fail when stored instead of being refused here.
+Moment = Annotated[AwareDatetime, AfterValidator(_in_years)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from evenhand.i18n import N_
-from evenhand.kit.schema import DEFERRED, Checked, IsoDate, Strict
+from evenhand.kit.schema import DEFERRED, Checked, IsoDate, Moment, Strict
 from evenhand.models import EventKind, LeadStatus
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -17,7 +17,7 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 class EventCreate(Strict):
     kind: EventKind
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
     detail: Annotated[str, StringConstraints(max_length=300)] | None = None
 

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from evenhand.kit.schema import DbId, Strict
+from evenhand.kit.schema import DbId, Moment, Strict
 from evenhand.models import Level, Presence, Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -181,7 +181,7 @@ class GrantCreate(Strict):
     """A right a rep has earned: ``key_account`` opens the pools marked ``key_account: true``."""
 
     grant: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
     reason: Annotated[str, StringConstraints(max_length=300)] = ""
 
 
