@@ -24,7 +24,7 @@ from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Presence, User
 from evenhand.reports import export, service
 from evenhand.reports.monthly import FairnessReport, Month
-from evenhand.routing import service as routing_service
+from evenhand.routing import router
 
 ZONE = ZoneInfo("Asia/Shanghai")
 HISTORY_MONTH = Month(2026, 10)
@@ -76,7 +76,7 @@ def _route(engine: Engine, count: int) -> tuple[float, int]:
             data = LeadCreate(source="website", external_id=f"BENCH-{n}", company=f"基准客户{n}",
                               region=REGIONS[n % 5], company_size=20 + n % 400)
             lead = lead_service.intake(session, data, actor=None, dedup=[]).lead
-            assigned += routing_service.route(session, lead, now=at + step * n).outcome == "assigned"
+            assigned += router.route(session, lead, now=at + step * n).outcome == "assigned"
     return time.perf_counter() - started, assigned
 
 

@@ -17,7 +17,7 @@ from evenhand.leads import service as lead_service
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import AuditEntry, Department, Lead, Notification, Presence, Region, Role, RoutingDecision, User
 from evenhand.models import Team as TeamRow
-from evenhand.routing import service as routing_service
+from evenhand.routing import policy_versions, router
 from tests.builders import make_user
 
 # East leads go to the east team; everything else to the south team. No working-hours rule, so the
@@ -66,7 +66,7 @@ def build(session: Session) -> Company:
         people[name] = make_user(session, username=f"rep_{name}", display_name=name.upper(), team=teams[team],
                                  presence=Presence.ONLINE, working_hours={})
     people["boss"].team_id, people["boss2"].team_id = teams["east"].id, teams["south"].id
-    routing_service.save(session, POLICY, author=None, note="test")
+    policy_versions.save(session, POLICY, author=None, note="test")
     session.flush()
     out.ids = {name: user.id for name, user in people.items()}
     out.teams = {name: team.id for name, team in teams.items()}
@@ -87,7 +87,7 @@ def routed_lead(session: Session, n: int, *, region: str = "east", **fields: Any
     data = LeadCreate(source="website", external_id=f"L{n}", company=f"公司{n}", region=region, company_size=50,
                       **fields)
     lead = lead_service.intake(session, data, actor=None, dedup=[]).lead
-    return lead, routing_service.route(session, lead)
+    return lead, router.route(session, lead)
 
 
 def lead_to(engine: Engine, company: Company, name: str, n: int = 1) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.i18n import t
 from evenhand.kit import audit
 from evenhand.models import Appeal, AppealStatus, Lead, RoutingDecision, User
+from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
 from evenhand.routing.reasons import REASONS
 from tests.appeals.factory import WINDOW, Company, actions, age_decision, build, inbox, last_seq, lead_to, principal
@@ -95,8 +96,8 @@ def test_only_the_latest_assignment_may_be_appealed(engine: Engine, company: Com
     with session_scope(engine) as session:
         lead = session.get(Lead, lead_id)
         assert lead is not None
-        routing_service.reassign(session, lead, actor=principal(session, "admin", company), to_rep_id=company.ids["a"],
-                                 exclude={}, kind="manual", note="back to a")
+        reassignment.reassign(session, lead, actor=principal(session, "admin", company), to_rep_id=company.ids["a"],
+                              exclude={}, kind="manual", note="back to a")
     with pytest.raises(Conflict, match="assigned again"):
         file(engine, company, "a", decision_id)
 
@@ -218,8 +219,8 @@ def test_after_the_lead_moved_on_only_uphold_is_left(engine: Engine, company: Co
     with session_scope(engine) as session:
         lead = session.get(Lead, lead_id)
         assert lead is not None
-        routing_service.reassign(session, lead, actor=principal(session, "admin", company), kind="reassign",
-                                 note="管理员调整")
+        reassignment.reassign(session, lead, actor=principal(session, "admin", company), kind="reassign",
+                              note="管理员调整")
     with pytest.raises(Conflict, match="only be upheld"):
         rule(engine, company, "boss", appeal_id, outcome="rescore")
     assert rule(engine, company, "boss", appeal_id, outcome="uphold").status is AppealStatus.UPHELD

@@ -37,6 +37,7 @@ from evenhand.models import (
     Team,
     User,
 )
+from evenhand.routing import policy_versions
 from evenhand.routing import service as routing_service
 from evenhand.routing.engine import escalation
 from tests.demo.conftest import END, Built, build_into, disposing
@@ -407,7 +408,7 @@ def test_a_lead_still_waiting_escalated_when_its_wait_was_over(engine: Engine) -
     held = rows(engine, select(HeldLead.lead_id, HeldLead.held_since, HeldLead.escalated_at))
     assert held  # the partner leads of the afternoon: nobody in the channel pool was there for them
     with Session(engine) as session:
-        policy = routing_service.compiled_body(routing_service.active(session).body)
+        policy = policy_versions.compiled_body(policy_versions.active(session).body)
         waits = {h.lead_id: escalation(h.held_since, policy, pool).due_at for h, pool in
                  session.execute(select(HeldLead, HeldLead.pool_id)).tuples()}
     for h in held:

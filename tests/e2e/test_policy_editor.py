@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from evenhand.db import make_engine, session_scope
 from evenhand.models import AuditEntry, RoutingPolicyVersion
-from evenhand.routing import service
+from evenhand.routing import policy_versions
 from tests.e2e.conftest import ARTIFACTS, Server
 from tests.e2e.test_leads_pages import field
 from tests.e2e.test_shell import sign_in
@@ -23,7 +23,7 @@ NOTE = "# 备注：只加了一行注释"
 def _active(url: str) -> tuple[int, str]:
     engine = make_engine(url)
     with session_scope(engine) as session:
-        row = service.active(session)
+        row = policy_versions.active(session)
         found = row.version, row.body
     engine.dispose()
     return found

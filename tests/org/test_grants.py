@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from evenhand.db import session_scope
 from evenhand.models import AuditEntry, Role
-from evenhand.routing import service as routing_service
+from evenhand.routing import policy_versions, router
 from tests.builders import make_user
 from tests.routing.test_service import NOW, bearer, company, lead
 from tests.support import error_of
@@ -29,7 +29,7 @@ pools:
 def test_a_grant_opens_the_key_account_pool_and_its_revocation_closes_it(client: TestClient, engine: Engine) -> None:
     with session_scope(engine) as session:
         people = company(session)
-        routing_service.save(session, KEY_POLICY, author=None)
+        policy_versions.save(session, KEY_POLICY, author=None)
         a = people["a"].id
     ops = bearer(engine, "rep_boss", Role.SUPERVISOR)
     assert client.put(f"/api/v1/users/{a}/grants", json={"grant": "key_account"}, headers=ops).status_code == 403
@@ -45,7 +45,7 @@ def test_a_grant_opens_the_key_account_pool_and_its_revocation_closes_it(client:
         with session_scope(engine) as session:
             big = lead(session, n)
             big.company_size = 800
-            return routing_service.route(session, big, now=NOW).rep_id
+            return router.route(session, big, now=NOW).rep_id
 
     assert {big_lead_goes_to(n) for n in range(3)} == {a}  # only the holder may enter the key pool
     assert client.delete(f"/api/v1/users/{a}/grants/key_account", headers=ops).status_code == 204

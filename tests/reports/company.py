@@ -12,7 +12,7 @@ from evenhand.db import session_scope
 from evenhand.intake import flows as intake_flows
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Department, Lead, LeadStatus, Leave, Presence, Region, Role, Team, User
-from evenhand.routing import service as routing_service
+from evenhand.routing import policy_versions
 from tests.builders import make_user, token_for
 
 POLICY = """
@@ -60,7 +60,7 @@ def build(engine: Engine) -> Company:
         for username, role in (("ops", Role.OPS), ("auditor", Role.AUDITOR)):
             people[username] = make_user(session, username=username, role=role)
         teams["east"].supervisor_id, teams["south"].supervisor_id = people["boss_e"].id, people["boss_s"].id
-        routing_service.save(session, POLICY, author=None, note="test")
+        policy_versions.save(session, POLICY, author=None, note="test")
         out.users = {name: user.id for name, user in people.items()}
         out.tokens = {name: {"Authorization": f"Bearer {token_for(session, user)}"} for name, user in people.items()}
     return out

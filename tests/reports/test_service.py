@@ -31,7 +31,7 @@ from evenhand.models import (
 )
 from evenhand.reports import service
 from evenhand.reports.monthly import FairnessReport, Month
-from evenhand.routing import service as routing_service
+from evenhand.routing import policy_versions, router
 from tests.reports.company import Company, build, intake, march_history
 from tests.support import error_of, row_counts
 
@@ -85,7 +85,7 @@ def test_a_lead_reassigned_in_the_month_counts_once_for_its_last_owner(engine: E
     with session_scope(engine) as session:
         lead = session.get(Lead, decisions[0].lead_id)
         assert lead is not None
-        again = routing_service.route(session, lead, kind="reassign")
+        again = router.route(session, lead, kind="reassign")
         final_owner = again.rep_id
     east = report(engine, month, team_id=company.east).teams[0]
     assert (east.leads, east.routed) == (6, 6)
@@ -130,7 +130,7 @@ def test_the_report_reads_the_active_policy_and_writes_nothing(engine: Engine) -
     assert (note.version, note.threshold) == (None, 80)
     assert row_counts(engine) == before
     with session_scope(engine) as session:
-        routing_service.save(session, "name: 七十五分\nthreshold_high_value: 75\npools:\n  - id: all\n", author=None)
+        policy_versions.save(session, "name: 七十五分\nthreshold_high_value: 75\npools:\n  - id: all\n", author=None)
     with session_scope(engine, readonly=True) as session:
         note = service.policy_note(session)
         assert (note.name, note.version, note.threshold) == ("七十五分", session.scalar(

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select, update
 
 from evenhand.db import session_scope
 from evenhand.models import AuditEntry, HeldLead, Presence, RoutingDecision, RoutingPolicyVersion, User
-from evenhand.routing import service
+from evenhand.routing import router
 from tests.routing.test_service import POLICY, company, lead
 from tests.support import Run
 
@@ -75,7 +75,7 @@ def test_set_replays_then_saves_with_the_metrics_that_move(run: Run, engine: Eng
     with session_scope(engine) as session:
         company(session)
         for n in range(4):
-            service.route(session, lead(session, n))  # today, so the replay before saving has them
+            router.route(session, lead(session, n))  # today, so the replay before saving has them
     candidate = tmp_path / "candidate.yaml"
     candidate.write_text(TO_SOUTH, encoding="utf-8")
     saved = run("routing", "set", str(candidate), "--note", "华东交给华南", "--days", "1")
@@ -100,7 +100,7 @@ def test_set_replays_then_saves_with_the_metrics_that_move(run: Run, engine: Eng
 def test_replay_decision_confirms_a_decision_and_catches_a_tampered_one(run: Run, engine: Engine) -> None:
     with session_scope(engine) as session:
         people = company(session)
-        decision = service.route(session, lead(session, 1))
+        decision = router.route(session, lead(session, 1))
         decision_id, rep_id, seq = decision.id, decision.rep_id, decision.audit_seq
     same = run("routing", "replay-decision", str(decision_id))
     assert same.exit_code == 0, same.output
@@ -121,7 +121,7 @@ def test_holds_lists_the_queue_and_release_routes_it(run: Run, engine: Engine) -
         people = company(session)
         for name in "abc":
             people[name].presence = Presence.OFFLINE
-        held = service.route(session, lead(session, 1))
+        held = router.route(session, lead(session, 1))
         assert held.outcome == "held"
     listed = run("routing", "holds")
     assert listed.exit_code == 0, listed.output

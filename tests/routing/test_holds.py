@@ -11,7 +11,7 @@ from evenhand.db import session_scope
 from evenhand.kit import audit
 from evenhand.models import AuditEntry, HeldLead, Notification, Presence, Role, RoutingDecision, Team
 from evenhand.notify import jobs
-from evenhand.routing import holds, service
+from evenhand.routing import holds, policy_versions, router
 from tests.builders import make_user
 from tests.routing.test_service import NOW, POLICY, company, lead
 
@@ -21,7 +21,7 @@ def test_a_held_lead_escalates_once_to_the_team_supervisor_after_the_wait(engine
         people = company(session)
         for rep in ("a", "b", "c"):
             people[rep].presence = Presence.OFFLINE
-        held = service.route(session, lead(session, 1), now=NOW)
+        held = router.route(session, lead(session, 1), now=NOW)
         assert held.outcome == "held"
         assert holds.escalate_held(session, now=NOW + timedelta(minutes=29)) == []  # the default wait is 30
         assert holds.escalate_held(session, now=NOW + timedelta(minutes=30)) == [held.lead_id]
@@ -44,11 +44,11 @@ def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engi
         people = company(session)
         lina = make_user(session, username="lina", role=Role.SUPERVISOR)
         ops = make_user(session, username="ops1", role=Role.OPS)
-        service.save(session, named, author=None)
+        policy_versions.save(session, named, author=None)
         for rep in ("a", "b", "c", "s"):
             people[rep].presence = Presence.OFFLINE
-        east = service.route(session, lead(session, 1), now=NOW)
-        south = service.route(session, lead(session, 2, region="south"), now=NOW)
+        east = router.route(session, lead(session, 1), now=NOW)
+        south = router.route(session, lead(session, 2, region="south"), now=NOW)
         session.get(Team, people["s"].team_id).supervisor_id = None  # type: ignore[union-attr]
         assert sorted(holds.escalate_held(session, now=NOW + timedelta(minutes=31))) == sorted(
             [east.lead_id, south.lead_id])
@@ -77,7 +77,7 @@ def test_the_release_job_routes_a_held_lead_once_working_hours_begin(engine: Eng
         for rep in ("a", "b", "c"):
             people[rep].working_hours = office
         early = NOW.replace(hour=0)  # Friday 08:00 in Shanghai: nobody is at work yet
-        held = service.route(session, lead(session, 1), now=early)
+        held = router.route(session, lead(session, 1), now=early)
         assert held.outcome == "held"
         queued = session.get(HeldLead, held.lead_id)
         since, entries = queued.held_since if queued else None, audit_count(session)
@@ -101,11 +101,11 @@ def test_an_unacknowledged_lead_is_routed_again_without_its_rep_when_the_policy_
 
     with session_scope(engine) as session:
         company(session)
-        first = service.route(session, lead(session, 1), now=NOW)
+        first = router.route(session, lead(session, 1), now=NOW)
         event = hooks.UnacknowledgedLead(lead_id=first.lead_id, rep_id=first.rep_id or 0, message_id=0,
                                          waited_minutes=15)
         assert tasks.reassign_unacknowledged(session, event, NOW) is None  # the test policy keeps the lead
-        service.save(session, POLICY.replace("pools:", "unacknowledged: reassign\npools:"), author=None)
+        policy_versions.save(session, POLICY.replace("pools:", "unacknowledged: reassign\npools:"), author=None)
         note = tasks.reassign_unacknowledged(session, event, NOW + timedelta(minutes=15))
         owner = session.get(Lead, first.lead_id).owner_id  # type: ignore[union-attr]
         assert note is not None and owner not in (None, first.rep_id)

@@ -1,4 +1,4 @@
-"""Routing many leads in one transaction (``service.Router``) decides exactly what routing each lead in its own
+"""Routing many leads in one transaction (``router.Router``) decides exactly what routing each lead in its own
 transaction does: the same reps, tracks and pools, and evidence equal field for field — while caps fill up
 and round-robin pointers and weighted credits move inside the batch (R1.2, R1.3)."""
 
@@ -34,6 +34,7 @@ from evenhand.models import (
     User,
 )
 from evenhand.routing import service
+from evenhand.routing.router import Router, route
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # Friday 11:00 in Shanghai
 LEADS = 48
@@ -87,7 +88,7 @@ def test_a_batch_decides_as_one_lead_at_a_time_does(engine: Engine) -> None:
     with session_scope(engine) as session:
         ids = company(session)
     with session_scope(engine) as session:  # the batch, looked at and then undone
-        router = service.Router(session, now=NOW)
+        router = Router(session, now=NOW)
         router.route_all([session.get(Lead, i) for i in ids])  # type: ignore[misc]
         together = [_evidence(session, row) for row in router.finish()]
         session.rollback()
@@ -96,7 +97,7 @@ def test_a_batch_decides_as_one_lead_at_a_time_does(engine: Engine) -> None:
         with session_scope(engine) as session:
             lead = session.get(Lead, lead_id)
             assert lead is not None
-            alone.append(_evidence(session, service.route(session, lead, now=NOW)))
+            alone.append(_evidence(session, route(session, lead, now=NOW)))
     assert [e["lead_id"] for e in together] == ids
     assert {e["track"] for e in together} == {"round_robin", "weighted"}
     assert {e["pool_id"] for e in together} == {"key_accounts", "smb"}
@@ -148,10 +149,10 @@ def test_routing_takes_the_audit_chain_lock_before_a_pool_row(engine: Engine) ->
         company(session)
     with session_scope(engine) as session:
         assert session.execute(held, {"k": audit._LOCK_KEY}).scalar() == 0
-        service.Router(session, now=NOW).route_all([])  # nothing to route: no lock
+        Router(session, now=NOW).route_all([])  # nothing to route: no lock
         assert session.execute(held, {"k": audit._LOCK_KEY}).scalar() == 0
         lead = session.scalars(select(Lead).where(Lead.external_id == "new-0")).one()
-        router = service.Router(session, now=NOW)
+        router = Router(session, now=NOW)
         router._match(lead)  # reads (and locks) the lead's pool state
         assert session.execute(held, {"k": audit._LOCK_KEY}).scalar() == 1
         session.rollback()

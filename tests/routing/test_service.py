@@ -18,7 +18,7 @@ from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Department, HeldLead, Lead, Presence, Region, Role, Team, User
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from evenhand.routing import service
+from evenhand.routing import holds, policy_versions, router, service
 from tests.support import error_of
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # Friday 11:00 in Shanghai
@@ -52,7 +52,7 @@ def company(session: Session) -> dict[str, User]:
         people[name] = user
     team.supervisor_id = people["boss"].id
     people["boss"].presence = Presence.OFFLINE
-    service.save(session, POLICY, author=None, note="test")
+    policy_versions.save(session, POLICY, author=None, note="test")
     session.flush()
     return people
 
@@ -70,7 +70,7 @@ def lead(session: Session, n: int, region: str = "east") -> Lead:
 def test_round_robin_rotates_and_records_replayable_evidence(engine: Engine) -> None:
     with session_scope(engine) as session:
         people = company(session)
-        decisions = [service.route(session, lead(session, n), now=NOW) for n in range(9)]
+        decisions = [router.route(session, lead(session, n), now=NOW) for n in range(9)]
     counts = Counter(d.rep_id for d in decisions)
     assert set(counts) == {people["a"].id, people["b"].id, people["c"].id}
     assert max(counts.values()) - min(counts.values()) <= 1
@@ -88,7 +88,7 @@ def test_nobody_available_holds_the_lead_until_a_rep_comes_online(engine: Engine
         people = company(session)
         people["s"].presence = Presence.OFFLINE
         waiting = lead(session, 1, region="south")
-        held = service.route(session, waiting, now=NOW)
+        held = router.route(session, waiting, now=NOW)
         assert (held.outcome, held.rep_id) == ("held", None)
         assert session.get(HeldLead, waiting.id) is not None
         _, payload = service.decision(session, held.id)
@@ -96,7 +96,7 @@ def test_nobody_available_holds_the_lead_until_a_rep_comes_online(engine: Engine
         assert verdict[people["s"].id] == "offline"
         assert people["a"].id not in verdict  # outside the pool: not a candidate, not in the evidence
         people["s"].presence = Presence.ONLINE
-        released = service.release_held(session, now=NOW)
+        released = holds.release_held(session, now=NOW)
         assert [(d.lead_id, d.rep_id, d.kind) for d in released] == [(waiting.id, people["s"].id, "release")]
         assert session.get(HeldLead, waiting.id) is None
 
@@ -119,7 +119,7 @@ def test_intake_api_routes_and_explains_why_not_me(client: TestClient, engine: E
     assert [(v["rep_id"], v["code"]) for v in mine["verdicts"]] == [(people["b"].id, "offline")]
     assert mine["state_before"] is None  # colleagues' details stay with staff
     with session_scope(engine) as session:
-        service.save(session, POLICY.replace("label: 华东", "label: 华东大区"), author=None, note="renamed")
+        policy_versions.save(session, POLICY.replace("label: 华东", "label: 华东大区"), author=None, note="renamed")
     mine = client.get(f"/api/v1/routing/decisions/{decision_id}", headers=tokens["b"]).json()
     assert (mine["pool_id"], mine["pool_label"]) == ("east", "华东")  # the label of the version that decided
     outsider = client.get(f"/api/v1/routing/decisions/{decision_id}", headers=tokens["s"])
@@ -146,7 +146,7 @@ def test_many_leads_in_one_transaction_stay_balanced(engine: Engine, count: int)
     with session_scope(engine) as session:
         company(session)
         for n in range(count):
-            service.route(session, lead(session, n), now=NOW)
+            router.route(session, lead(session, n), now=NOW)
     with session_scope(engine, readonly=True) as session:
         owners = Counter(session.scalars(select(Lead.owner_id)))
     assert sorted(owners.values()) == [count // 3] * 3

@@ -140,7 +140,7 @@ class TestComparison:
 
 class TestDiagram:
     def test_pools_are_drawn_in_order_with_their_conditions_then_the_tracks(self) -> None:
-        from evenhand.routing.service import compiled_body
+        from evenhand.routing.policy_versions import compiled_body
 
         text = flowchart(compiled_body(default_text()))
         lines = text.splitlines()

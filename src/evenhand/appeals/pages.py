@@ -23,6 +23,7 @@ from evenhand.errors import DomainError, NotFound
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
 from evenhand.models import Appeal, AppealStatus, Lead, Region, Role, RoutingDecision, Team, User
+from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
 from evenhand.routing.reasons import explain
 from evenhand.routing.values import Verdict
@@ -307,8 +308,8 @@ def _reassign_dialog(principal: Principal, lead_id: int, reps: dict[int, str], t
             try:
                 with session_scope(context.engine()) as session:
                     lead = routing_service.reassignable(session, principal, lead_id)
-                    row = routing_service.reassign(session, lead, actor=principal, to_rep_id=rep.value,
-                                                   note=reason.value.strip(),
+                    row = reassignment.reassign(session, lead, actor=principal, to_rep_id=rep.value,
+                                                note=reason.value.strip(),
                                                    kind="manual" if rep.value else "reassign")
                     new_id = row.id
             except DomainError as exc:

@@ -28,6 +28,7 @@ from evenhand.kit.clock import as_utc, local, utcnow
 from evenhand.leads import scoring_service
 from evenhand.models import Appeal, AppealStatus, Lead, Region, Role, RoutingDecision, Team, User
 from evenhand.notify import service as notify
+from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
 
 FILED_BODIES: dict[str, str] = {
@@ -190,11 +191,11 @@ def rule(session: Session, appeal_id: int, data: Ruling, *, actor: Principal, no
         _check_still_assigned(session, appeal, lead)
         if data.outcome == "rescore":
             facts = rescore(session, lead, appeal.corrections, actor=actor, appeal_id=appeal.id)
-            outcome = routing_service.reassign(session, lead, actor=actor, exclude={}, kind="appeal",
-                                               note=data.note, now=now)
+            outcome = reassignment.reassign(session, lead, actor=actor, exclude={}, kind="appeal",
+                                            note=data.note, now=now)
         else:
-            outcome = routing_service.reassign(session, lead, actor=actor, to_rep_id=data.rep_id, kind="appeal",
-                                               exclude={appeal.appellant_id: "appealed"}, note=data.note, now=now)
+            outcome = reassignment.reassign(session, lead, actor=actor, to_rep_id=data.rep_id, kind="appeal",
+                                            exclude={appeal.appellant_id: "appealed"}, note=data.note, now=now)
     _close(session, appeal, data, actor, outcome, facts, now or utcnow())
     _tell_appellant(session, appeal, lead, outcome, facts, actor)
     return appeal

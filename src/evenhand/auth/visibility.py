@@ -11,6 +11,14 @@ Personal details of colleagues:
   their own circle: the person themself, the people of their own team and of the teams they supervise,
   and those teams' supervisors. A rep (or the supervisor of another team) sees names, roles and presence
   of everyone else, but not how to reach them or what they must sell.
+
+Routing decisions and the fairness report:
+
+- a routing decision is open to whoever reads its lead and to every rep considered for it ("why not
+  me"); staff, supervisors and the rep it chose see every candidate's verdict and the pool's state
+  (``every_candidate_visible``), other reps only their own verdict — not colleagues' presence or leave;
+- a team's monthly report shows its counts to the whole team, but its appeals only to staff and the
+  team's supervisors (``team_appeals_visible``); anyone else sees only the appeals they filed.
 """
 
 from __future__ import annotations
@@ -49,6 +57,16 @@ def details_visible(principal: Principal) -> ColumnElement[bool]:
         return or_(User.id == principal.user_id, false())
     supervisors = select(Team.supervisor_id).where(Team.id.in_(teams), Team.supervisor_id.is_not(None))
     return or_(User.id == principal.user_id, User.team_id.in_(teams), User.id.in_(supervisors))
+
+
+def every_candidate_visible(principal: Principal, *, chosen_rep_id: int | None) -> bool:
+    """Whether the principal reads every candidate of a routing decision that chose ``chosen_rep_id``."""
+    return principal.reads_everything or bool(principal.supervised_team_ids) or principal.user_id == chosen_rep_id
+
+
+def team_appeals_visible(principal: Principal, team_id: int) -> bool:
+    """Whether the principal reads every appeal in the report of team ``team_id``, not only their own."""
+    return principal.reads_everything or team_id in principal.supervised_team_ids
 
 
 def _self_or_supervised(principal: Principal, person_column: OwnerColumn) -> ColumnElement[bool]:

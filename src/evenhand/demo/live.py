@@ -28,8 +28,7 @@ from evenhand.kit.clock import as_utc, frozen
 from evenhand.leads.schemas import EventCreate, LeadCreate
 from evenhand.models import EventKind, HeldLead, Lead, Role, RoutingDecision, User
 from evenhand.notify import service as notify
-from evenhand.routing import engine, holds
-from evenhand.routing import service as routing_service
+from evenhand.routing import engine, holds, policy_versions
 
 LEADS = 40
 GO_LIVE = time(13, 0)
@@ -71,7 +70,7 @@ def go_live(session: Session, *, seed: int, end: date, zone: ZoneInfo, scale: fl
 def _escalate(session: Session, close: datetime) -> None:
     """What the worker does each minute: a lead still waiting when its pool's wait is over goes to the
     supervisor — at that moment, as long as it falls before the day's snapshot."""
-    policy = routing_service.compiled_body(routing_service.active(session).body)
+    policy = policy_versions.compiled_body(policy_versions.active(session).body)
     due = sorted({engine.escalation(held.held_since, policy, held.pool_id).due_at
                   for held in session.scalars(select(HeldLead))})
     for at in (moment for moment in due if moment <= as_utc(close)):

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -16,10 +15,11 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.leads import repository, scoring_service
+from evenhand.leads import repository, service
 from evenhand.leads.schemas import LeadFilter
-from evenhand.models import BehaviourEvent, Lead, LeadStatus, Region, User
+from evenhand.models import BehaviourEvent, Lead, LeadStatus
 from evenhand.notify import service as notify
+from evenhand.org import service as org_service
 from evenhand.web import context
 from evenhand.web.labels import feature_text, label, source_label
 from evenhand.web.layout import LEAD_SIDE, Tr, shell
@@ -49,20 +49,17 @@ def _row(lead: Lead, owner: str | None, regions: dict[str, str], tr: Tr, zone: Z
 def _query(principal: Principal, f: LeadFilter, tr: Tr) -> tuple[list[dict[str, Any]], int]:
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
-        stmt = repository.filtered(repository.readable(principal), f, zone)
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
-        page = (stmt.add_columns(User.display_name).outerjoin(User, User.id == Lead.owner_id)
-                .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(PAGE_SIZE))
-        rows = [_row(lead, owner, regions, tr, zone) for lead, owner in session.execute(page).tuples()]
+        stmt = repository.listing(principal, f, zone)
+        total = repository.count(session, stmt)
+        regions = org_service.region_names(session)
+        rows = [_row(lead, owner, regions, tr, zone)
+                for lead, owner in repository.with_owner_names(session, stmt, limit=PAGE_SIZE)]
     return rows, total
 
 
-def _choices(principal: Principal) -> tuple[list[str], dict[str, str]]:
+def _choices() -> tuple[list[str], dict[str, str]]:
     with session_scope(context.engine(), readonly=True) as session:
-        sources = sorted(session.scalars(select(Lead.source).distinct()))
-        regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
-    return sources, regions
+        return repository.sources(session), org_service.region_names(session)
 
 
 def leads_list(request: Request) -> RedirectResponse | None:
@@ -70,7 +67,7 @@ def leads_list(request: Request) -> RedirectResponse | None:
     if principal is None:
         return RedirectResponse("/login?next=/leads", status_code=303)
     tr = context.use_locale(request)
-    sources, regions = _choices(principal)
+    sources, regions = _choices()
     with shell(principal, tr, title=tr("Leads"), path="/leads"):
         state: dict[str, Any] = {"q": None, "source": None, "region": None, "status": None, "band": "all"}
         with ui.row().classes("items-end gap-3 w-full"):
@@ -125,37 +122,32 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
     tr = context.use_locale(request)
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
-        lead = session.scalar(repository.readable(principal).where(Lead.id == lead_id))
-        events = list(session.scalars(select(BehaviourEvent).where(BehaviourEvent.lead_id == lead_id)
-                                      .order_by(BehaviourEvent.occurred_at.desc()).limit(200))) if lead else []
-        owner = session.get(User, lead.owner_id) if lead and lead.owner_id else None
-        lines = scoring_service.explanation(session, lead) if lead else []
-        predictive = scoring_service.predictive_view(session, lead) if lead else None
-        regions = {code: name for code, name in session.execute(select(Region.code, Region.name))}
-        if lead is not None:
-            notify.acknowledge_lead(session, lead.id, principal.user_id)  # the owner has seen it
-    with shell(principal, tr, title=lead.company if lead else tr("Lead not found"), path="/leads"):
-        if lead is None:
+        view = service.lead_view(session, principal, lead_id)
+        regions = org_service.region_names(session)
+        if view is not None:
+            notify.acknowledge_lead(session, lead_id, principal.user_id)  # the owner has seen it
+    with shell(principal, tr, title=view.lead.company if view else tr("Lead not found"), path="/leads"):
+        if view is None:
             ui.label(tr("This lead does not exist or is not yours to see.")).classes("text-grey-7")
             return None
         with ui.row().classes("w-full gap-6 items-start"):
             with ui.column().classes("gap-2 w-80"):
-                _facts(lead, owner, regions, tr, zone)
-                LEAD_SIDE.draw(principal, tr, lead.id)
+                _facts(view.lead, view.owner, regions, tr, zone)
+                LEAD_SIDE.draw(principal, tr, lead_id)
             with ui.column().classes("gap-4"):
-                _explanation(lead, lines, tr)
-                _predictive(predictive, tr)
-            _timeline(events, tr, zone)
+                _explanation(view.lead, view.explanation, tr)
+                _predictive(view.predictive, tr)
+            _timeline(view.events, tr, zone)
     return None
 
 
-def _facts(lead: Lead, owner: User | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo) -> None:
+def _facts(lead: Lead, owner: str | None, regions: dict[str, str], tr: Tr, zone: ZoneInfo) -> None:
     when = lambda at: local(at, zone).strftime("%Y-%m-%d %H:%M") if at else "—"  # noqa: E731
     facts = ((N_("Contact"), lead.contact_name), (N_("Title"), lead.title), (N_("Email"), lead.email),
              (N_("Phone"), lead.phone), (N_("Industry"), lead.industry),
              (N_("Region"), regions.get(lead.region or "", lead.region)),
              (N_("Employees"), lead.company_size), (N_("Source"), tr(source_label(lead.source))),
-             (N_("Status"), tr(label(lead.status))), (N_("Owner"), owner.display_name if owner else None),
+             (N_("Status"), tr(label(lead.status))), (N_("Owner"), owner),
              (N_("Created"), when(lead.created_at)), (N_("Assigned"), when(lead.assigned_at)),
              (N_("First response"), when(lead.first_response_at)))
     with ui.card().classes("w-80").props('data-testid="lead-facts"'):

@@ -2,23 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
 from evenhand.kit.clock import as_utc
 from evenhand.leads.schemas import LeadFilter
-from evenhand.models import Lead
+from evenhand.models import BehaviourEvent, Lead, User
 
 
 def readable(principal: Principal) -> Select[Lead]:
     return select(Lead).where(owned_by_visible(principal, Lead.owner_id))
+
+
+def readable_lead(session: Session, principal: Principal, lead_id: int) -> Lead | None:
+    return session.scalar(readable(principal).where(Lead.id == lead_id))
+
+
+def listing(principal: Principal, f: LeadFilter, zone: ZoneInfo) -> Select[tuple[Lead]]:
+    """The lead list (API and page alike): what the principal may read, narrowed by ``f``, newest first."""
+    return filtered(readable(principal), f, zone).order_by(Lead.created_at.desc(), Lead.id.desc())
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def with_owner_names(session: Session, stmt: Select[tuple[Lead]], *, limit: int) -> list[tuple[Lead, str | None]]:
+    page = stmt.add_columns(User.display_name).outerjoin(User, User.id == Lead.owner_id).limit(limit)
+    return list(session.execute(page).tuples())
+
+
+def events(session: Session, lead_id: int, *, newest_first: bool = False,
+           limit: int | None = None) -> list[BehaviourEvent]:
+    order = BehaviourEvent.occurred_at.desc() if newest_first else BehaviourEvent.occurred_at
+    return list(session.scalars(select(BehaviourEvent).where(BehaviourEvent.lead_id == lead_id)
+                                .order_by(order).limit(limit)))
+
+
+def companies_and_scores(session: Session, lead_ids: Collection[int]) -> dict[int, tuple[str, int | None]]:
+    """By lead id; for leads the caller has already found the principal may read."""
+    rows = session.execute(select(Lead.id, Lead.company, Lead.score).where(Lead.id.in_(lead_ids))).tuples()
+    return {lead_id: (company, score) for lead_id, company, score in rows}
+
+
+def sources(session: Session) -> list[str]:
+    """Every source channel any lead came from (the list's filter offers them all, to everyone)."""
+    return sorted(session.scalars(select(Lead.source).distinct()))
 
 
 def _day_start(day: date, zone: ZoneInfo) -> datetime:

@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
@@ -30,8 +29,7 @@ router = APIRouter(tags=["leads"])
 @router.get("/leads", response_model=Page[LeadRead])
 def list_leads(session: DbSession, principal: Reader, paging: Paging, settings: AppSettings,
                filters: Annotated[LeadFilter, Query()]) -> dict[str, Any]:
-    stmt = repository.filtered(repository.readable(principal), filters, settings.zone)
-    items, total = paginate(session, stmt.order_by(Lead.created_at.desc(), Lead.id.desc()), paging)
+    items, total = paginate(session, repository.listing(principal, filters, settings.zone), paging)
     return {"items": items, "total": total, **paging.model_dump()}
 
 
@@ -53,8 +51,7 @@ def get_lead(lead_id: DbId, session: DbSession, principal: Reader) -> Lead:
 @router.get("/leads/{lead_id}/events", response_model=list[EventRead])
 def list_events(lead_id: DbId, session: DbSession, principal: Reader) -> list[BehaviourEvent]:
     service.visible_lead(session, lead_id, repository.readable(principal))
-    stmt = select(BehaviourEvent).where(BehaviourEvent.lead_id == lead_id).order_by(BehaviourEvent.occurred_at)
-    return list(session.scalars(stmt))
+    return repository.events(session, lead_id)
 
 
 @router.post("/leads/{lead_id}/events", response_model=LeadRead, status_code=201)

@@ -20,9 +20,10 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Invalid, NotFound, describe
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
-from evenhand.leads import keys, scoring_service
+from evenhand.leads import keys, repository, scoring_service
 from evenhand.leads.schemas import EventCreate, LeadCreate
 from evenhand.models import BehaviourEvent, EventKind, Lead
+from evenhand.org import service as org_service
 
 DedupKey = str
 _KEY_COLUMNS = {"email": Lead.email_key, "phone": Lead.phone_key, "company": Lead.company_key}
@@ -193,6 +194,28 @@ def visible_lead(session: Session, lead_id: int, readable: Any) -> Lead:
     if lead is None:
         raise NotFound("No lead with id {id}.", field="lead_id", id=lead_id)
     return lead
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """One lead as its page shows it."""
+
+    lead: Lead
+    owner: str | None
+    events: list[BehaviourEvent]  # the latest, newest first
+    explanation: list[dict[str, Any]]
+    predictive: dict[str, Any] | None
+
+
+def lead_view(session: Session, principal: Principal, lead_id: int, *, latest_events: int = 200) -> LeadView | None:
+    """The lead with what its page shows, or None when it does not exist or the principal may not read it."""
+    lead = repository.readable_lead(session, principal, lead_id)
+    if lead is None:
+        return None
+    owner = org_service.display_names(session, [lead.owner_id]).get(lead.owner_id) if lead.owner_id else None
+    return LeadView(lead, owner,
+                    repository.events(session, lead.id, newest_first=True, limit=latest_events),
+                    scoring_service.explanation(session, lead), scoring_service.predictive_view(session, lead))
 
 
 _COUNTERS = {EventKind.WHITEPAPER_DOWNLOAD: "downloads", EventKind.WEBINAR: "webinars",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.activities import repository as activity_repo
 from evenhand.auth.principal import Principal
+from evenhand.auth.visibility import team_appeals_visible
 from evenhand.errors import Forbidden, Invalid, NotFound
 from evenhand.i18n import N_
 from evenhand.kit import audit
@@ -55,7 +56,7 @@ from evenhand.reports.monthly import (
     compute,
 )
 from evenhand.routing.policy import default_text
-from evenhand.routing.service import compiled_body
+from evenhand.routing.policy_versions import compiled_body
 from evenhand.routing.values import Decision
 
 Progress = Callable[[str, int, int], None]
@@ -118,7 +119,7 @@ def build(session: Session, *, month: Month, zone: ZoneInfo, principal: Principa
 
 def _as_seen_by(report: FairnessReport, principal: Principal) -> FairnessReport:
     def seen(team: TeamReport) -> TeamReport:
-        if principal.reads_everything or team.id in principal.supervised_team_ids:
+        if team_appeals_visible(principal, team.id):
             return team
         return replace(team, appeal_rows=tuple(a for a in team.appeal_rows if a.appellant_id == principal.user_id))
 

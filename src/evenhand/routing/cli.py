@@ -39,11 +39,11 @@ out, err = Console(), Console(stderr=True)
 @routing_app.command("show", help=N_("Print a policy version (YAML) with its number, note and declared impact."))
 def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; default the active one"))] = None,
          db: Db = None) -> None:
-    from evenhand.routing import service
+    from evenhand.routing import policy_versions
 
     try:
         with session_scope(_engine(db), readonly=True) as session:
-            row = service.version(session, version) if version else service.active(session)
+            row = policy_versions.version(session, version) if version else policy_versions.active(session)
     except DomainError as exc:
         _fail_domain(exc)
     # The header goes to stderr: what stdout carries is the document alone, which `routing set` takes back.
@@ -57,11 +57,11 @@ def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; d
 @routing_app.command("versions", help=N_("Every saved policy version, newest first: who saved it, when, why, and "
                                           "what it may affect."))
 def versions(db: Db = None) -> None:
-    from evenhand.routing import service
+    from evenhand.routing import policy_versions
 
     zone = get_settings().zone
     with session_scope(_engine(db), readonly=True) as session:
-        rows = service.history(session)
+        rows = policy_versions.history(session)
     table = Table(title=t("Routing policy versions"))
     for column in (N_("Version"), N_("Policy"), N_("Saved"), N_("Author"), N_("Note"), N_("May affect")):
         table.add_column(t(column))
@@ -76,10 +76,10 @@ def versions(db: Db = None) -> None:
 @routing_app.command("check", help=N_("Validate a policy without saving it: every problem with its line, or the "
                                        "pools it defines."))
 def check(file: PolicyText) -> None:
-    from evenhand.routing import service
+    from evenhand.routing import policy_versions
 
     try:
-        policy = service.validate(_read(file)).policy
+        policy = policy_versions.validate(_read(file)).policy
     except DomainError as exc:
         _fail_domain(exc, source=file)
     out.print(t(plural(len(policy.pools), N_("Valid: {name}, {pools} pool, high-value threshold {threshold}."),
@@ -100,20 +100,20 @@ def set_policy(
     days: Annotated[int, typer.Option(min=1, max=92, help=N_("Replay the leads of this many days first"))] = 14,
     db: Db = None,
 ) -> None:
-    from evenhand.routing import service, whatif
+    from evenhand.routing import policy_versions, whatif
 
     body = _read(file)
     today = utcnow().astimezone(get_settings().zone).date()
     try:
-        service.validate(body)
+        policy_versions.validate(body)
         with session_scope(_engine(db), readonly=True) as session:
-            if service.active(session).body == body:
+            if policy_versions.active(session).body == body:
                 _fail(t("Nothing to save: the text is the active version."))
         result = _replayed(body, today - timedelta(days=days - 1), today, db)
         _print(result)
         with session_scope(_engine(db)) as session:
-            row = service.save(session, body, author=None, note=note,
-                               affected_metrics=metric or whatif.suggested_metrics(result))
+            row = policy_versions.save(session, body, author=None, note=note,
+                                       affected_metrics=metric or whatif.suggested_metrics(result))
             number = row.version
     except DomainError as exc:
         _fail_domain(exc, source=file)
@@ -158,10 +158,10 @@ def replay_decision(decision_id: Annotated[int, typer.Argument(help=N_("The rout
 @routing_app.command("holds", help=N_("The leads waiting for a rep, oldest first: their pool, how long they have "
                                        "waited, whether escalated."))
 def holds(db: Db = None) -> None:
-    from evenhand.routing import service
+    from evenhand.routing import holds as holding
 
     with session_scope(_engine(db), readonly=True) as session:
-        waiting = service.waiting(session)
+        waiting = holding.waiting(session)
     table = Table(title=t(plural(len(waiting), N_("Holding queue: {count} lead waiting"),
                                  N_("Holding queue: {count} leads waiting")), count=len(waiting)))
     for column in (N_("Lead"), N_("Company"), N_("Pool"), N_("Waiting since"), N_("Minutes"), N_("Escalated")):
@@ -175,11 +175,11 @@ def holds(db: Db = None) -> None:
 @routing_app.command("release", help=N_("Route every held lead again now (the worker does this on its own, and when "
                                          "a rep comes online)."))
 def release(db: Db = None) -> None:
-    from evenhand.routing import service
+    from evenhand.routing import holds as holding
 
     with session_scope(_engine(db)) as session:
-        routed = service.release_held(session)
-        left = len(service.waiting(session))
+        routed = holding.release_held(session)
+        left = len(holding.waiting(session))
     out.print(t(plural(len(routed), N_("{routed} held lead found a rep; {left} still waiting."),
                        N_("{routed} held leads found a rep; {left} still waiting.")), routed=len(routed), left=left))
 

@@ -22,7 +22,7 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
-from evenhand.routing import service, whatif
+from evenhand.routing import policy_versions, whatif
 from evenhand.routing.diagram import flowchart
 from evenhand.web import context
 from evenhand.web.layout import Tr, shell
@@ -36,7 +36,7 @@ CSS = ".eh-problem-line { background-color: rgba(193, 0, 21, 0.10); }"
 def problems(body: str) -> list[dict[str, Any]]:
     """Every problem of the text with its path and line; empty when it is a valid policy."""
     try:
-        service.validate(body)
+        policy_versions.validate(body)
     except Invalid as exc:
         return list(exc.details or [])
     return []
@@ -49,7 +49,7 @@ def diff(before: str, after: str, before_name: str, after_name: str) -> list[str
 def _versions(session: Any) -> list[dict[str, Any]]:
     return [{"version": row.version, "name": row.name, "note": row.note, "author": author or "—",
              "created_at": row.created_at, "active": row.active, "body": row.body,
-             "metrics": list(row.affected_metrics or [])} for row, author in service.history(session)]
+             "metrics": list(row.affected_metrics or [])} for row, author in policy_versions.history(session)]
 
 
 def policy_page(request: Request) -> RedirectResponse | None:
@@ -58,7 +58,7 @@ def policy_page(request: Request) -> RedirectResponse | None:
         return RedirectResponse(f"/login?next={PATH}", status_code=303)
     tr = context.use_locale(request)
     with session_scope(context.engine()) as session:  # the first read on a new database installs version 1
-        current = service.active(session)
+        current = policy_versions.active(session)
         active_body, active_version = current.body, current.version
         versions = _versions(session)
     ui.add_css(CSS)
@@ -93,7 +93,7 @@ class _Editor:
                 self.status = ui.label().props('data-testid="policy-status" role="status"')
                 self.problem_list = ui.column().classes("gap-1").props('data-testid="policy-problems"')
                 ui.label(tr("Pools and tracks")).classes("text-subtitle1")
-                self.diagram = ui.mermaid(flowchart(service.compiled_body(self.active_body), tr),
+                self.diagram = ui.mermaid(flowchart(policy_versions.compiled_body(self.active_body), tr),
                                           config={"securityLevel": "strict"}).classes("w-full").props(
                     'data-testid="policy-diagram"')
         if self.editable:
@@ -132,7 +132,7 @@ class _Editor:
         self.status.text = tr("The policy is valid.") if not found else tr("{count} problems", count=len(found))
         self.status.classes(replace="text-positive" if not found else "text-negative")
         if not found:
-            self.diagram.content = flowchart(service.compiled_body(self.editor.value), tr)
+            self.diagram.content = flowchart(policy_versions.compiled_body(self.editor.value), tr)
         if self.editable:
             self.run_button.set_enabled(not found)
             self._refresh_save()
@@ -236,7 +236,7 @@ class _Editor:
             return
         try:
             with session_scope(context.engine()) as session:
-                row = service.save(session, text, author=self.principal, note=self.note.value or "",
+                row = policy_versions.save(session, text, author=self.principal, note=self.note.value or "",
                                    affected_metrics=list(self.metrics.value or []))
                 version = row.version
         except DomainError as exc:

@@ -10,7 +10,7 @@ from evenhand.auth.principal import Principal
 from evenhand.leads import service as lead_service
 from evenhand.models import Presence, RoutingDecision, User
 from evenhand.org import service as org_service
-from evenhand.routing import service as routing_service
+from evenhand.routing import holds, router
 
 
 def set_presence(session: Session, user_id: int, presence: Presence, *, actor: Principal) -> User:
@@ -18,7 +18,7 @@ def set_presence(session: Session, user_id: int, presence: Presence, *, actor: P
     be the candidate a held lead was waiting for."""
     user = org_service.set_presence(session, user_id, presence, actor=actor)
     if presence is Presence.ONLINE:
-        routing_service.release_held(session)
+        holds.release_held(session)
     return user
 
 
@@ -27,6 +27,6 @@ def route_new(session: Session, intakes: Sequence[lead_service.Intake], *,
     """Route every lead a batch created, in arrival order."""
     if not any(r.created for r in intakes):
         return {}
-    router = routing_service.Router(session)
-    router.route_all([r.lead for r in intakes if r.created], actor=actor)
-    return {row.lead_id: row for row in router.finish()}
+    batch = router.Router(session)
+    batch.route_all([r.lead for r in intakes if r.created], actor=actor)
+    return {row.lead_id: row for row in batch.finish()}

@@ -1,5 +1,6 @@
-"""The holding queue over time: a lead nobody could take escalates to a supervisor once it has waited
-the pool's ``escalate_after_minutes``. Callers commit (the worker runs ``escalate_held`` every minute).
+"""The holding queue: the leads nobody could take yet, offered again (``release_held``) and, once they have
+waited the pool's ``escalate_after_minutes``, escalated to a supervisor. Callers commit (the worker runs
+``release_held`` and ``escalate_held`` every minute).
 
 Who hears: the supervisor the policy names for the pool (else ``holding.supervisor``); when it names
 nobody, the supervisors of the teams whose reps are members of the pool; when those teams have none,
@@ -10,6 +11,7 @@ still routed the moment a rep is available.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,16 +19,52 @@ from sqlalchemy.orm import Session
 from evenhand.config import get_settings
 from evenhand.i18n import N_
 from evenhand.kit import audit
-from evenhand.kit.clock import utcnow
-from evenhand.models import HeldLead, Lead, Role, Team, User
+from evenhand.kit.clock import local, utcnow
+from evenhand.models import HeldLead, Lead, Role, RoutingDecision, Team, User
 from evenhand.notify import service as notify
 from evenhand.routing import engine
 from evenhand.routing.availability import membership
 from evenhand.routing.policy import CompiledPolicy
-from evenhand.routing.service import active, compiled_body
+from evenhand.routing.policy_versions import active, compiled_body
+from evenhand.routing.router import Router
 from evenhand.routing.snapshot import lead_snapshot, rep_states
 
 ESCALATED = "lead_held"
+
+
+def held_leads(session: Session) -> list[HeldLead]:
+    """The holding queue, oldest first."""
+    return list(session.scalars(select(HeldLead).order_by(HeldLead.held_since)))
+
+
+def release_held(session: Session, *, now: datetime | None = None) -> list[RoutingDecision]:
+    """Try every held lead again (oldest first); those that find a rep leave the queue."""
+    router = Router(session, now=now)
+    router.release([lead for row in held_leads(session)
+                    if (lead := session.get(Lead, row.lead_id)) is not None and lead.owner_id is None])
+    return router.finish()
+
+
+class Waiting(NamedTuple):
+    """A lead in the holding queue, its times in the organisation's zone."""
+
+    lead_id: int
+    company: str
+    pool: str  # the pool's label in the active policy; the id of a pool it no longer has
+    held_since: datetime
+    escalated_at: datetime | None
+    minutes: int  # waited so far
+
+
+def waiting(session: Session, *, now: datetime | None = None) -> list[Waiting]:
+    """The holding queue, oldest first."""
+    at, zone = now or utcnow(), get_settings().zone
+    labels = {pool.id: pool.label or pool.id for pool in compiled_body(active(session).body).policy.pools}
+    stmt = select(HeldLead, Lead.company).join(Lead, Lead.id == HeldLead.lead_id).order_by(HeldLead.held_since)
+    return [Waiting(held.lead_id, company, labels.get(held.pool_id, held.pool_id), local(held.held_since, zone),
+                    local(held.escalated_at, zone) if held.escalated_at else None,
+                    int((at - held.held_since).total_seconds() // 60))
+            for held, company in session.execute(stmt).tuples()]
 
 
 def escalate_held(session: Session, *, now: datetime | None = None) -> list[int]:

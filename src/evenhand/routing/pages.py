@@ -4,9 +4,9 @@ not me")."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import ui
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -16,8 +16,8 @@ from evenhand.db import session_scope
 from evenhand.errors import NotFound
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.models import Lead, User
-from evenhand.routing import service
+from evenhand.org import service as org_service
+from evenhand.routing import holds, policy_versions, service
 from evenhand.routing.reasons import explain
 from evenhand.routing.values import Verdict
 from evenhand.web import context
@@ -33,23 +33,19 @@ KINDS = {"intake": N_("Routed on intake"), "release": N_("Released from the hold
 OUTCOMES = {"assigned": N_("Assigned"), "held": N_("Waiting for a rep")}
 
 
-def _names(session: Any, ids: set[int]) -> dict[int, str]:
-    return {i: n for i, n in session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))}
-
-
 def _feed_rows(principal: Principal, tr: Tr, pools: dict[str, str]) -> list[dict[str, Any]]:
     """The latest decisions the principal may see; ``pools`` names pools by id (the active policy's labels)."""
-    zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
-        rows = service.feed(session, principal, limit=100)
-        names = _names(session, {r.rep_id for r in rows if r.rep_id})
-        leads = {i: (c, s) for i, c, s in session.execute(
-            select(Lead.id, Lead.company, Lead.score).where(Lead.id.in_({r.lead_id for r in rows})))}
-    return [{"id": r.id, "at": local(r.created_at, zone).strftime("%m-%d %H:%M:%S"),
-             "company": leads.get(r.lead_id, ("", None))[0], "score": leads.get(r.lead_id, ("", None))[1],
-             "pool": pools.get(r.pool_id or "", r.pool_id), "track": tr(TRACKS.get(r.track or "", r.track or "")),
-             "outcome": tr(OUTCOMES.get(r.outcome, r.outcome)), "rep": names.get(r.rep_id or 0, "—"),
-             "ms": round(r.latency_us / 1000, 1)} for r in rows]
+        lines = service.feed_lines(session, principal, limit=100)
+    return [_feed_row(line, tr, pools, get_settings().zone) for line in lines]
+
+
+def _feed_row(line: service.FeedLine, tr: Tr, pools: dict[str, str], zone: ZoneInfo) -> dict[str, Any]:
+    r = line.decision
+    return {"id": r.id, "at": local(r.created_at, zone).strftime("%m-%d %H:%M:%S"), "company": line.company,
+            "score": line.score, "pool": pools.get(r.pool_id or "", r.pool_id),
+            "track": tr(TRACKS.get(r.track or "", r.track or "")), "outcome": tr(OUTCOMES.get(r.outcome, r.outcome)),
+            "rep": line.rep or "—", "ms": round(r.latency_us / 1000, 1)}
 
 
 def routing_page(request: Request) -> RedirectResponse | None:
@@ -58,8 +54,8 @@ def routing_page(request: Request) -> RedirectResponse | None:
         return RedirectResponse("/login?next=/routing", status_code=303)
     tr = context.use_locale(request)
     with session_scope(context.engine(), readonly=True) as session:
-        policy = service.active(session)
-        version, pools = policy.version, service.compiled_body(policy.body).policy.pools
+        policy = policy_versions.active(session)
+        version, pools = policy.version, policy_versions.compiled_body(policy.body).policy.pools
     labels = {pool.id: pool.label or pool.id for pool in pools}
     with shell(principal, tr, title=tr("Routing"), path="/routing"):
         with ui.row().classes("items-center gap-4"):
@@ -99,7 +95,7 @@ def _holding_queue(principal: Principal, tr: Tr) -> None:
     @ui.refreshable
     def render() -> None:
         with session_scope(context.engine(), readonly=True) as session:
-            waiting = service.waiting(session)
+            waiting = holds.waiting(session)
         with ui.row().classes("items-center gap-4"):
             ui.label(tr("Holding queue: {count} leads waiting", count=len(waiting))).classes("text-h6")
             if waiting and principal.manages_org:
@@ -122,8 +118,8 @@ def _holding_queue(principal: Principal, tr: Tr) -> None:
 
     def release() -> None:
         with session_scope(context.engine()) as session:
-            routed = len(service.release_held(session))
-            left = len(service.waiting(session))
+            routed = len(holds.release_held(session))
+            left = len(holds.waiting(session))
         ui.notify(tr("{routed} held leads found a rep; {left} still waiting.", routed=routed, left=left),
                   type="positive" if routed else "info")
         render.refresh()
@@ -144,7 +140,7 @@ def decision_page(request: Request, decision_id: int) -> RedirectResponse | None
         ids: set[int] = set()
         if view is not None:
             ids = {v["rep_id"] for v in view["verdicts"]} | ({view["row"].rep_id} if view["row"].rep_id else set())
-        names = _names(session, ids)
+        names = org_service.display_names(session, ids)
     with shell(principal, tr, title=tr("Why this rep"), path="/routing"):
         if view is None:
             ui.label(tr("This decision does not exist or is not yours to see.")).classes("text-grey-7")

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
 
 from evenhand.db import session_scope
 from evenhand.deps import DbSession, DocumentEditor, DocumentReader, DocumentReviewer, OrgManager, Reader, Writer
@@ -15,8 +14,10 @@ from evenhand.errors import Invalid
 from evenhand.kit import yamldoc
 from evenhand.kit.schema import DEFERRED, DbId, IsoDate, Strict
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
+from evenhand.org import service as org_service
 from evenhand.org.schemas import PresenceUpdate, UserRead
-from evenhand.routing import flows, service, whatif
+from evenhand.routing import flows, policy_versions, reassignment, service, whatif
+from evenhand.routing import holds as holding
 
 router = APIRouter(tags=["routing"])
 # The document reader checks its characters, naming the line (``kit.yamldoc``).
@@ -106,19 +107,19 @@ class HeldRead(BaseModel):
 
 @router.get("/routing/policy", response_model=PolicyDetail)
 def active_policy(session: DbSession, _: DocumentReader) -> RoutingPolicyVersion:
-    return service.active(session)
+    return policy_versions.active(session)
 
 
 @router.get("/routing/policies", response_model=list[PolicyRead])
 def list_policies(session: DbSession, _: DocumentReader) -> list[RoutingPolicyVersion]:
-    service.active(session)
-    return list(session.scalars(select(RoutingPolicyVersion).order_by(RoutingPolicyVersion.version.desc())))
+    return policy_versions.versions(session)
 
 
 @router.put("/routing/policy", response_model=PolicyDetail)
 def save_policy(data: PolicySave, session: DbSession, actor: DocumentEditor) -> RoutingPolicyVersion:
     """A new active version; the change is audited with its diff and the metrics it declares it may affect."""
-    return service.save(session, data.body, author=actor, note=data.note, affected_metrics=data.affected_metrics)
+    return policy_versions.save(session, data.body, author=actor, note=data.note,
+                                affected_metrics=data.affected_metrics)
 
 
 @router.post("/routing/validate", response_model=Validation)
@@ -126,7 +127,7 @@ def validate_policy(data: PolicyText, _: DocumentEditor) -> Validation:
     """The problems in the text, each with its path and line; a text refused for what reading it would cost
     (size, depth, values, time) is an error (422), like a body over the length limit."""
     try:
-        service.validate(data.body)
+        policy_versions.validate(data.body)
     except Invalid as exc:
         if yamldoc.refused(exc):
             raise
@@ -145,7 +146,7 @@ def list_decisions(session: DbSession, principal: Reader, lead_id: DbId | None =
 def get_decision(decision_id: DbId, session: DbSession, principal: Reader) -> DecisionDetail:
     view = service.visible_decision(session, principal, decision_id)
     row, record, full = view["row"], view["record"], view["full"]
-    name = session.scalar(select(User.display_name).where(User.id == row.rep_id)) if row.rep_id else None
+    name = org_service.display_names(session, {row.rep_id}).get(row.rep_id) if row.rep_id else None
     return DecisionDetail(**DecisionSummary.model_validate(row).model_dump(), rep_name=name,
                           pool_label=view["pool_label"], lead=record["lead"], verdicts=view["verdicts"],
                           weights=record["weights"], pools_checked=record["pools_checked"],
@@ -155,13 +156,13 @@ def get_decision(decision_id: DbId, session: DbSession, principal: Reader) -> De
 
 @router.get("/routing/holds", response_model=list[HeldRead])
 def holds(session: DbSession, _: OrgManager) -> list[HeldLead]:
-    return list(session.scalars(select(HeldLead).order_by(HeldLead.held_since)))
+    return holding.held_leads(session)
 
 
 @router.post("/routing/holds/release", response_model=list[DecisionSummary])
 def release(session: DbSession, actor: OrgManager) -> list[RoutingDecision]:
     """Try every held lead again now (the worker does this on its own, and when a rep comes online)."""
-    return service.release_held(session)
+    return holding.release_held(session)
 
 
 @router.post("/leads/{lead_id}/reassign", response_model=DecisionSummary)
@@ -169,8 +170,8 @@ def reassign(lead_id: DbId, data: Reassign, session: DbSession, actor: Writer) -
     """Admin, ops, and the supervisor of the owner's team (of the pool's teams while the lead waits). The
     new decision is audited and replays like any other; both owners are notified."""
     lead = service.reassignable(session, actor, lead_id)
-    return service.reassign(session, lead, actor=actor, to_rep_id=data.rep_id, note=data.reason,
-                            kind="reassign" if data.rep_id is None else "manual")
+    return reassignment.reassign(session, lead, actor=actor, to_rep_id=data.rep_id, note=data.reason,
+                                 kind="reassign" if data.rep_id is None else "manual")
 
 
 # --- what-if replay (R4.7) --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from evenhand.errors import Conflict
 from evenhand.i18n import t
 from evenhand.models import Lead, LeadStatus
 from evenhand.notify import hooks, jobs
-from evenhand.routing import holds, service
+from evenhand.routing import holds, policy_versions, reassignment
 
 
 @jobs.every(60, name="routing.escalate_held")
@@ -23,22 +23,22 @@ def escalate_held(session: Session, now: datetime) -> None:
 def release_held(session: Session, now: datetime) -> None:
     """A rep coming online releases held leads at once; this catches the rest within a minute: working
     hours beginning, leave ending, a cap resetting at midnight."""
-    service.release_held(session, now=now)
+    holds.release_held(session, now=now)
 
 
 @hooks.on_unacknowledged_lead
 def reassign_unacknowledged(session: Session, event: hooks.UnacknowledgedLead, now: datetime) -> str | None:
     """The rep did not acknowledge a new lead in time: if the policy says ``reassign`` and the lead is still
     theirs and untouched, route it again without them. A note for the escalation's record, or None."""
-    policy = service.compiled_body(service.active(session).body)
+    policy = policy_versions.compiled_body(policy_versions.active(session).body)
     lead = session.get(Lead, event.lead_id)
     if (policy.policy.unacknowledged != "reassign" or lead is None or lead.owner_id != event.rep_id
             or lead.status is not LeadStatus.ASSIGNED):
         return None
     try:
-        row = service.reassign(session, lead, actor=None, kind="unacknowledged", now=now,
-                               note=t("Not acknowledged within {minutes} minutes.",
-                                      minutes=round(event.waited_minutes)))
+        row = reassignment.reassign(session, lead, actor=None, kind="unacknowledged", now=now,
+                                    note=t("Not acknowledged within {minutes} minutes.",
+                                           minutes=round(event.waited_minutes)))
     except Conflict:
         return "nobody else available: kept"
     return f"reassigned by decision {row.id} to rep {row.rep_id}"

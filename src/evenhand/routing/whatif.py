@@ -54,7 +54,7 @@ from evenhand.models import (
     User,
     UserGrant,
 )
-from evenhand.routing import service
+from evenhand.routing import policy_versions, service
 from evenhand.routing.compare import PRIOR_LEADS, Rates, Record, compare, conversion_rates
 from evenhand.routing.rerun import FOREVER, Arrival, Presence, Roster, rerun
 from evenhand.routing.snapshot import lead_snapshot, rep_states
@@ -94,13 +94,13 @@ def replay(session: Session, body: str, *, start: date, end: date, principal: Pr
     """Both policies over the leads created from ``start`` to ``end`` (local dates, inclusive), compared."""
     if principal is not None and not principal.sees_team_figures:  # None: the CLI
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
-    candidate = service.validate(body)
+    candidate = policy_versions.validate(body)
     zone = get_settings().zone
     check_range(start, end, today=utcnow().astimezone(zone).date())
     began = timer.perf_counter()
     report: Progress = progress or _quiet
-    version = service.active(session)
-    current = service.compiled_body(version.body)
+    version = policy_versions.active(session)
+    current = policy_versions.compiled_body(version.body)
     threshold = current.policy.threshold_high_value
     report("read", 0, 1)
     history = read_history(session, start, end, zone, threshold=threshold)

@@ -1,0 +1,186 @@
+"""Routing leads in the caller's transaction: the router, and each pool's state read and written around a
+decision. Callers commit.
+
+Concurrency: a decision reads its pool's state and writes it back in the same transaction. On
+PostgreSQL the pool's state row is locked (``FOR UPDATE``) for that time, so two server processes
+routing into one pool take turns; on SQLite every writing transaction already holds the database's
+write lock (see db.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
+from evenhand.kit.once import get_or_create
+from evenhand.models import HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision
+from evenhand.notify import service as notify
+from evenhand.routing import engine
+from evenhand.routing.availability import membership, membership_key
+from evenhand.routing.policy_versions import active, compiled_body
+from evenhand.routing.snapshot import Roster, lead_snapshot
+from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState
+
+_STATES: Table = PoolStateRow.__table__  # type: ignore[assignment]
+_STATE = select(_STATES.c.state).where(_STATES.c.pool_id == bindparam("pool_id"))
+_STATE_LOCKED = _STATE.with_for_update()
+_SAVE_STATE = (update(_STATES).where(_STATES.c.pool_id == bindparam("pool"))
+               .values(state=bindparam("state"), seq=bindparam("seq"), updated_at=bindparam("at")))
+
+
+def lock_pool_state(session: Session, pool_id: str) -> PoolState:
+    """The pool's state, read (and on PostgreSQL locked) through the connection; the first decision in a
+    pool creates its row. The audit chain is locked first: every routing writer appends to it, and taking
+    it before the pool's row keeps one lock order for all of them."""
+    audit.lock(session)
+    session.flush()
+    stmt = _STATE_LOCKED if session.get_bind().dialect.name == "postgresql" else _STATE
+    state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()
+    if state is None:
+        get_or_create(session, select(PoolStateRow).where(PoolStateRow.pool_id == pool_id),
+                      lambda: PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(),
+                                           updated_at=utcnow()))
+        session.flush()
+        state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()  # now locked on PostgreSQL
+        assert state is not None
+    return PoolState.from_dict(state)
+
+
+def save_pool_state(session: Session, state: PoolState, now: datetime) -> None:
+    """Written through the connection, like the read: no ORM copy of the row is kept to go stale."""
+    session.flush()
+    session.connection().execute(_SAVE_STATE, {"pool": state.pool_id, "state": state.to_dict(), "seq": state.seq,
+                                               "at": now})
+
+
+def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
+          now: datetime | None = None) -> RoutingDecision:
+    """Decide who gets the lead, apply it, and record the evidence — all in the caller's transaction."""
+    router = Router(session, now=now)
+    row = router.route(lead, kind=kind, actor=actor)
+    router.finish()
+    return row
+
+
+class Router:
+    """Routes leads one after another in the caller's transaction, at one moment (``now``).
+
+    The active policy, each pool's state and its members' counts are read once and kept current in memory
+    as leads go out (``snapshot.Roster``), so routing a batch gives exactly the decisions routing each lead
+    on its own would, for a fraction of the reads. ``finish()`` writes pool states, decision rows and their
+    audit entries together, and sends each assigned rep the "new lead" message."""
+
+    def __init__(self, session: Session, *, now: datetime | None = None) -> None:
+        self.session, self.at = session, now or utcnow()
+        self.version = active(session)
+        self.policy = compiled_body(self.version.body)
+        self.roster = Roster(session, self.at, get_settings().zone, high_value=self.policy.policy.threshold_high_value)
+        self._states: dict[str, PoolState] = {}
+        self._changed: set[str] = set()
+        self._made: list[tuple[Lead, RoutingDecision]] = []
+        self._member_sets: dict[tuple[str, tuple[str | None, ...]], list[RepState]] = {}
+
+    def route_all(self, leads: Sequence[Lead], *, kind: str = "intake",
+                  actor: Principal | None = None) -> list[RoutingDecision]:
+        """``route`` each lead in order, after reading every pool state and count they need in one go."""
+        matches = self._prepare(leads)
+        return [self.route(lead, kind=kind, actor=actor, matched=m) for lead, m in zip(leads, matches, strict=True)]
+
+    def release(self, leads: Sequence[Lead]) -> None:
+        """Offer held leads again, in order. Only a lead that finds a rep gets a decision (kind ``release``);
+        one that still finds nobody keeps its place in the queue, and the decision that queued it still says
+        why — so a queue retried every minute does not write a decision a minute."""
+        for lead, matched in zip(leads, self._prepare(leads), strict=True):
+            started = time.perf_counter_ns()
+            decision = self._decide(matched)
+            if decision.outcome == "assigned":
+                self._apply(lead, decision, matched[0], "release", None, started)
+
+    def _prepare(self, leads: Sequence[Lead]) -> list[tuple[LeadSnapshot, engine.PoolMatch]]:
+        matches = [self._match(lead) for lead in leads]
+        self.roster.count(rep for snapshot, match in matches for rep in self._members(snapshot, match))
+        return matches
+
+    def _match(self, lead: Lead) -> tuple[LeadSnapshot, engine.PoolMatch]:
+        snapshot = lead_snapshot(lead)
+        match = engine.select_pool(snapshot, self.policy)
+        if match.pool_id not in self._states:
+            self._states[match.pool_id] = lock_pool_state(self.session, match.pool_id)
+        return snapshot, match
+
+    def _members(self, snapshot: LeadSnapshot, match: engine.PoolMatch) -> list[RepState]:
+        pool = self.policy.pool(match.pool_id)
+        key = (pool.id, membership_key(snapshot, pool))
+        if key not in self._member_sets:
+            self._member_sets[key] = self.roster.uncounted(pool, lambda rep: not membership(rep, snapshot, pool))
+        return self._member_sets[key]
+
+    def route(self, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
+              matched: tuple[LeadSnapshot, engine.PoolMatch] | None = None) -> RoutingDecision:
+        """The lead's decision, applied to it; the row is stored by ``finish()``."""
+        started = time.perf_counter_ns()
+        matched = matched or self._match(lead)
+        return self._apply(lead, self._decide(matched), matched[0], kind, actor, started)
+
+    def _decide(self, matched: tuple[LeadSnapshot, engine.PoolMatch]) -> Decision:
+        snapshot, match = matched
+        reps = self.roster.counted(self._members(snapshot, match))
+        return engine.decide(snapshot, reps, self.policy, self._states[match.pool_id], self.at, match=match)
+
+    def _apply(self, lead: Lead, decision: Decision, snapshot: LeadSnapshot, kind: str, actor: Principal | None,
+               started: int) -> RoutingDecision:
+        if decision.outcome == "assigned" and decision.rep_id is not None:
+            self._states[decision.pool_id] = decision.state_after
+            self._changed.add(decision.pool_id)
+            self.roster.assigned(decision.rep_id, snapshot.score)
+        place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
+        latency = (time.perf_counter_ns() - started) // 1000
+        row = record(self.session, lead, decision, self.version.version, kind, actor, latency, flush=False)
+        self._made.append((lead, row))
+        return row
+
+    def finish(self) -> list[RoutingDecision]:
+        """Write what ``route`` decided: pool states, decision rows with their audit entries, messages."""
+        for pool_id in sorted(self._changed):
+            save_pool_state(self.session, self._states[pool_id], self.at)
+        self._changed.clear()
+        self.session.flush()
+        made, self._made = self._made, []
+        notify.leads_assigned(self.session, [(lead, row.rep_id, row.id) for lead, row in made
+                                             if row.rep_id is not None])  # acknowledged when the rep opens the lead
+        return [row for _, row in made]
+
+
+def place(session: Session, lead: Lead, decision: Decision, at: datetime, *, maybe_held: bool = True) -> None:
+    """Give the lead to its rep, or queue it; ``maybe_held=False`` for a lead that cannot be queued yet."""
+    held = session.get(HeldLead, lead.id) if maybe_held else None
+    if decision.outcome == "assigned":
+        lead.owner_id, lead.assigned_at, lead.status = decision.rep_id, at, LeadStatus.ASSIGNED
+        if held is not None:
+            session.delete(held)
+    elif held is None:
+        session.add(HeldLead(lead_id=lead.id, pool_id=decision.pool_id, held_since=at))
+
+
+def record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
+            latency_us: int, extra: Mapping[str, Any] | None = None, *, flush: bool = True) -> RoutingDecision:
+    entry = audit.append(session, action=f"routing.{kind}", subject_type="leads", subject_id=lead.id,
+                         payload={"decision": decision.to_dict(), "policy_version": version, "kind": kind,
+                                  "latency_us": latency_us, **(extra or {})},
+                         actor_id=actor.user_id if actor else None, flush=False)
+    row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
+                          track=decision.track, pool_id=decision.pool_id, policy_version=version,
+                          latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq)
+    session.add(row)
+    if flush:
+        session.flush()
+    return row
