@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from evenhand.config import Settings
 from evenhand.i18n import N_, t
 from evenhand.models import Channel, Notification, NotificationStatus, User
 from evenhand.notify import service
+from evenhand.notify.figures import Breach, Figures, Point
 from evenhand.notify.policy import policies
 
 Dimension = Literal["channel", "kind", "platform"]
@@ -34,36 +35,6 @@ HEALTH_KIND = "notify_health"
 _EPOCH = {"sqlite": "CAST(strftime('%s', {}) AS INTEGER)",
           "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
 _FINAL = {NotificationStatus.DELIVERED.value, NotificationStatus.FAILED.value}
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Delivery and acknowledgement of one group (a channel, a message kind, a platform and app version)."""
-
-    group: str
-    messages: int
-    delivered: int
-    failed: int
-    acknowledged: int
-    delivery_rate: float | None
-    ack_rate: float | None
-    ack_p50_seconds: float | None
-    ack_p90_seconds: float | None
-
-
-@dataclass(frozen=True)
-class Point(Figures):
-    bucket: datetime  # start of the time bucket
-
-
-@dataclass(frozen=True)
-class Breach:
-    dimension: str
-    group: str
-    metric: str
-    value: float
-    threshold: float
-    messages: int
 
 
 def _epoch(session: Session, column: str) -> Any:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from evenhand.i18n import N_
 from evenhand.kit.schema import DbId, Strict
 from evenhand.models import Channel, NotificationStatus
-from evenhand.notify.health import Breach, Figures
+from evenhand.notify.figures import Breach, Figures
 
 Hhmm = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
