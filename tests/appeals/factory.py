@@ -9,13 +9,26 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from evenhand.appeals import service as appeal_service
+from evenhand.appeals.schemas import AppealCreate, Ruling
 from evenhand.auth.principal import Principal
 from evenhand.auth.service import create_token
 from evenhand.db import session_scope
 from evenhand.kit.clock import utcnow
 from evenhand.leads import service as lead_service
 from evenhand.leads.schemas import LeadCreate
-from evenhand.models import AuditEntry, Department, Lead, Notification, Presence, Region, Role, RoutingDecision, User
+from evenhand.models import (
+    Appeal,
+    AuditEntry,
+    Department,
+    Lead,
+    Notification,
+    Presence,
+    Region,
+    Role,
+    RoutingDecision,
+    User,
+)
 from evenhand.models import Team as TeamRow
 from evenhand.routing import policy_versions, router
 from tests.builders import make_user
@@ -99,6 +112,21 @@ def lead_to(engine: Engine, company: Company, name: str, n: int = 1) -> tuple[in
         assert decision.rep_id == company.ids[name]
         session.execute(update(User).where(User.id.in_(others)).values(presence=Presence.ONLINE))
         return lead.id, decision.id
+
+
+def file(engine: Engine, company: Company, who: str, decision_id: int, **fields: object) -> int:
+    data = AppealCreate.model_validate({"decision_id": decision_id, "reason_code": "wrong_industry",
+                                        "reason": "是经销商，不是制造企业"} | fields)
+    with session_scope(engine) as session:
+        return appeal_service.file(session, data, actor=principal(session, who, company), window=WINDOW).id
+
+
+def rule(engine: Engine, company: Company, who: str, appeal_id: int, **fields: object) -> Appeal:
+    with session_scope(engine) as session:
+        appeal = appeal_service.rule(session, appeal_id, Ruling.model_validate(fields),
+                              actor=principal(session, who, company))
+        session.expunge(appeal)
+        return appeal
 
 
 def age_decision(engine: Engine, decision_id: int, minutes: int) -> None:

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import Engine, select
 
 from evenhand.appeals import service
-from evenhand.appeals.schemas import AppealCreate, Ruling
 from evenhand.db import session_scope
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.i18n import t
@@ -16,28 +15,13 @@ from evenhand.models import Appeal, AppealStatus, Lead, RoutingDecision, User
 from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
 from evenhand.routing.reasons import REASONS
-from tests.appeals.factory import WINDOW, Company, actions, age_decision, build, inbox, last_seq, lead_to, principal
+from tests.appeals.factory import Company, actions, age_decision, build, file, inbox, last_seq, lead_to, principal, rule
 
 
 @pytest.fixture
 def company(engine: Engine) -> Company:
     with session_scope(engine) as session:
         return build(session)
-
-
-def file(engine: Engine, company: Company, who: str, decision_id: int, **fields: object) -> int:
-    data = AppealCreate.model_validate({"decision_id": decision_id, "reason_code": "wrong_industry",
-                                        "reason": "是经销商，不是制造企业"} | fields)
-    with session_scope(engine) as session:
-        return service.file(session, data, actor=principal(session, who, company), window=WINDOW).id
-
-
-def rule(engine: Engine, company: Company, who: str, appeal_id: int, **fields: object) -> Appeal:
-    with session_scope(engine) as session:
-        appeal = service.rule(session, appeal_id, Ruling.model_validate(fields),
-                              actor=principal(session, who, company))
-        session.expunge(appeal)
-        return appeal
 
 
 def test_filing_is_audited_and_tells_the_team_supervisor(engine: Engine, company: Company) -> None:

@@ -94,6 +94,11 @@ def test_rep_appeals_supervisor_reassigns_and_the_rep_sees_the_outcome(server: S
     expect(mine).to_contain_text("已改派")
     expect(mine).to_contain_text("改给张伟跟进")
     rep.screenshot(path=str(ARTIFACTS / "my-appeals.png"), full_page=True)
+    rep.goto(f"{server.base}/routing/decisions/{decision_id}")  # the lead is no longer hers; her appeal still is
+    expect(rep.get_by_test_id("my-appeal")).to_contain_text("已改派")
+    expect(rep.get_by_test_id("appeal")).to_have_count(0)
+    expect(rep.get_by_test_id("reassign-lead")).to_have_count(0)
+    rep.goto(f"{server.base}/appeals")
     mine.get_by_text(COMPANY).click()  # the decision that came of it, and why it is no longer hers
     expect(rep).to_have_url(re.compile(r"/routing/decisions/\d+$"))
     expect(rep.get_by_test_id("decision-summary")).to_contain_text("分配给 张伟")

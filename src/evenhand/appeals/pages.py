@@ -9,24 +9,22 @@ from typing import Any
 
 from nicegui import ui
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from evenhand.appeals import metrics, repository, service
+from evenhand.appeals import reading, service
+from evenhand.appeals.reading import QueueItem, Row
 from evenhand.appeals.schemas import OUTCOME_STATUS, REASON_CODES, AppealCreate, Ruling
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.errors import DomainError, NotFound
+from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local, utcnow
-from evenhand.models import Appeal, AppealStatus, Lead, Region, Role, RoutingDecision, Team, User
+from evenhand.models import Appeal, AppealStatus, Role
 from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
 from evenhand.routing.reasons import explain
-from evenhand.routing.values import Verdict
 from evenhand.web import context
 from evenhand.web.forms import problem
 from evenhand.web.layout import DECISION_ACTIONS, Tr, shell
@@ -42,10 +40,6 @@ CORRECTED = {"industry": N_("Industry"), "region": N_("Region"), "company_size":
 
 def window() -> timedelta:
     return timedelta(minutes=get_settings().appeal_window_minutes)
-
-
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
 
 
 # --- the page ----------------------------------------------------------------------------------------
@@ -69,9 +63,8 @@ def appeals_page(request: Request) -> RedirectResponse | None:
 
 def _metrics(principal: Principal, tr: Tr) -> None:
     with session_scope(context.engine(), readonly=True) as session:
-        facts = repository.facts(session, principal, since=None, until=None, zone=get_settings().zone)
-        teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
-    overall = metrics.figures(facts)
+        found = reading.overview(session, principal, since=None, until=None, zone=get_settings().zone)
+    overall = found.overall
     hours = "—" if overall.median_hours is None else f"{overall.median_hours:.1f}"
     share = {k: "—" if v is None else f"{100 * v:.0f}%" for k, v in overall.outcomes.items()}
     cards = ((N_("Appeals"), str(overall.count)), (N_("Open"), str(overall.open)),
@@ -82,10 +75,10 @@ def _metrics(principal: Principal, tr: Tr) -> None:
             with ui.card().classes("w-40"):
                 ui.label(tr(name)).classes("text-grey-7 text-caption")
                 ui.label(value).classes("text-h5")
-    rows = [{"team": teams.get(team or 0) or tr("No team"), "count": f.count, "open": f.open, "decided": f.decided,
+    rows = [{"team": f.team or tr("No team"), "count": f.count, "open": f.open, "decided": f.decided,
              "median": "—" if f.median_hours is None else f"{f.median_hours:.1f}",
              **{k: "—" if v is None else f"{100 * v:.0f}%" for k, v in f.outcomes.items()}}
-            for team, f in metrics.by_team(facts).items()]
+            for f in found.teams]
     if rows:
         columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
             ("team", N_("Team")), ("count", N_("Appeals")), ("open", N_("Open")), ("decided", N_("Ruled on")),
@@ -94,37 +87,13 @@ def _metrics(principal: Principal, tr: Tr) -> None:
         ui.table(columns=columns, rows=rows, row_key="team").classes("w-full max-w-5xl")
 
 
-def _open_appeals(principal: Principal, tr: Tr) -> list[dict[str, Any]]:
-    zone = get_settings().zone
-    with session_scope(context.engine(), readonly=True) as session:
-        appeals = list(session.scalars(repository.listed(principal, status=AppealStatus.OPEN)))
-        out = []
-        for appeal in appeals:
-            try:
-                view = routing_service.visible_decision(session, principal, appeal.decision_id)
-            except NotFound:  # the lead has moved out of sight since; the appeal is still theirs to rule on
-                view = {"verdicts": [], "record": {"lead": {}}}
-            verdicts = [Verdict.from_dict(v) for v in view["verdicts"]]
-            names = _names(session, {v.rep_id for v in verdicts} | {appeal.appellant_id})
-            out.append({"appeal": appeal, "company": session.scalar(select(Lead.company).where(
-                Lead.id == appeal.lead_id)), "appellant": names.get(appeal.appellant_id, ""),
-                "filed": local(appeal.created_at, zone).strftime("%m-%d %H:%M"),
-                "verdicts": [(names.get(v.rep_id, str(v.rep_id)), explain(v, tr), v.code) for v in verdicts],
-                "score": view["record"]["lead"].get("score"), "may_rule": service.may_rule(principal, appeal)})
-        reps = {u.id: f"{u.display_name}" for u in session.scalars(
-            select(User).where(User.role.in_((Role.REP, Role.SUPERVISOR)), User.active.is_(True))
-            .order_by(User.display_name))}
-    for item in out:
-        item["reps"] = {k: v for k, v in reps.items() if k != item["appeal"].appellant_id}
-    return out
-
-
 def _queue(principal: Principal, tr: Tr) -> None:
     ui.label(tr("Open appeals")).classes("text-h6")
 
     @ui.refreshable
     def render() -> None:
-        items = _open_appeals(principal, tr)
+        with session_scope(context.engine(), readonly=True) as session:
+            items = reading.queue(session, principal)
         if not items:
             ui.label(tr("No open appeals.")).classes("text-grey-7").props('data-testid="no-open-appeals"')
         for item in items:
@@ -133,25 +102,26 @@ def _queue(principal: Principal, tr: Tr) -> None:
     render()
 
 
-def _appeal_card(principal: Principal, item: dict[str, Any], tr: Tr, refresh: Any) -> None:
-    appeal: Appeal = item["appeal"]
+def _appeal_card(principal: Principal, item: QueueItem, tr: Tr, refresh: Any) -> None:
+    appeal = item.appeal
+    filed = local(appeal.created_at, get_settings().zone).strftime("%m-%d %H:%M")
     with ui.card().classes("w-full max-w-5xl").props(f'data-appeal="{appeal.id}"'):
         with ui.row().classes("items-center gap-3"):
-            ui.label(f"{item['company']} · {tr('Score')} {item['score']}").classes("text-subtitle1 text-weight-bold")
+            ui.label(f"{item.company} · {tr('Score')} {item.score}").classes("text-subtitle1 text-weight-bold")
             ui.badge(tr(REASON_CODES.get(appeal.reason_code, appeal.reason_code)), color="warning")
-            ui.label(tr("{rep} appealed at {when}", rep=item["appellant"], when=item["filed"])).classes("text-grey-7")
+            ui.label(tr("{rep} appealed at {when}", rep=item.appellant, when=filed)).classes("text-grey-7")
         if appeal.reason:
             ui.label(appeal.reason).classes("text-italic")
         for name, value in appeal.corrections.items():
             ui.chip(f"{tr(CORRECTED.get(name, name))}: {value}").props("outline dense")
         with ui.expansion(tr("Every rep considered"), value=True).classes("w-full"):
-            for rep, text, code in item["verdicts"]:
+            for rep, verdict in item.verdicts:
                 with ui.row().classes("gap-2"):
                     ui.label(rep).classes("text-weight-bold w-32")
-                    ui.label(text).classes("text-positive" if code == "chosen" else "")
+                    ui.label(explain(verdict, tr)).classes("text-positive" if verdict.code == "chosen" else "")
         ui.link(tr("Why this rep"), f"/routing/decisions/{appeal.decision_id}")
-        if item["may_rule"]:
-            _ruling_controls(principal, appeal, item["reps"], tr, refresh)
+        if item.may_rule:
+            _ruling_controls(principal, appeal, item.reps, tr, refresh)
 
 
 def _ruling_controls(principal: Principal, appeal: Appeal, reps: dict[int, str], tr: Tr, refresh: Any) -> None:
@@ -177,17 +147,13 @@ def _ruling_controls(principal: Principal, appeal: Appeal, reps: dict[int, str],
         ui.button(tr("Reassign"), on_click=lambda: decide("reassign")).props('color=primary data-testid="reassign"')
 
 
-def _table_rows(principal: Principal, stmt: Any, tr: Tr) -> list[dict[str, Any]]:
+def _table_rows(rows: list[Row], tr: Tr) -> list[dict[str, Any]]:
     zone = get_settings().zone
-    with session_scope(context.engine(), readonly=True) as session:
-        appeals = list(session.scalars(stmt))
-        names = _names(session, {a.appellant_id for a in appeals})
-        companies = dict(session.execute(select(Lead.id, Lead.company).where(
-            Lead.id.in_({a.lead_id for a in appeals}))).tuples().all())
-    return [{"id": a.id, "company": companies.get(a.lead_id, ""), "appellant": names.get(a.appellant_id, ""),
-             "reason": tr(REASON_CODES.get(a.reason_code, a.reason_code)), "status": tr(STATUSES[a.status]),
-             "ruling": a.ruling, "filed": local(a.created_at, zone).strftime("%Y-%m-%d %H:%M"),
-             "decision": a.outcome_decision_id or a.decision_id} for a in appeals]
+    return [{"id": r.appeal.id, "company": r.company, "appellant": r.appellant,
+             "reason": tr(REASON_CODES.get(r.appeal.reason_code, r.appeal.reason_code)),
+             "status": tr(STATUSES[r.appeal.status]), "ruling": r.appeal.ruling,
+             "filed": local(r.appeal.created_at, zone).strftime("%Y-%m-%d %H:%M"),
+             "decision": r.appeal.outcome_decision_id or r.appeal.decision_id} for r in rows]
 
 
 def _appeal_table(rows: list[dict[str, Any]], tr: Tr, test_id: str) -> None:
@@ -203,14 +169,16 @@ def _appeal_table(rows: list[dict[str, Any]], tr: Tr, test_id: str) -> None:
 
 def _decided(principal: Principal, tr: Tr) -> None:
     ui.label(tr("Decided recently")).classes("text-h6")
-    stmt = repository.readable(principal).where(Appeal.status != AppealStatus.OPEN).order_by(Appeal.id.desc())
-    _appeal_table(_table_rows(principal, stmt.limit(50), tr), tr, "decided-appeals")
+    with session_scope(context.engine(), readonly=True) as session:
+        rows = reading.decided(session, principal)
+    _appeal_table(_table_rows(rows, tr), tr, "decided-appeals")
 
 
 def _mine(principal: Principal, tr: Tr, *, always: bool) -> None:
     """A rep's own appeals; a supervisor (who may carry leads too) sees the section only when there are some."""
-    stmt = select(Appeal).where(Appeal.appellant_id == principal.user_id).order_by(Appeal.id.desc()).limit(100)
-    rows = _table_rows(principal, stmt, tr)
+    with session_scope(context.engine(), readonly=True) as session:
+        own = reading.filed_by(session, principal)
+    rows = _table_rows(own, tr)
     if not rows and not always:
         return
     ui.label(tr("My appeals")).classes("text-h6")
@@ -227,34 +195,22 @@ def decision_actions(principal: Principal, tr: Tr, decision_id: int) -> None:
     """Under a decision: the chosen rep may appeal it while the window is open; whoever may reassign the
     lead may do so here."""
     with session_scope(context.engine(), readonly=True) as session:
-        row = session.get(RoutingDecision, decision_id)
-        lead = session.get(Lead, row.lead_id) if row else None
-        if row is None or lead is None:
-            return
-        mine = session.scalar(select(Appeal).where(Appeal.decision_id == row.id,
-                                                   Appeal.appellant_id == principal.user_id)
-                              .order_by(Appeal.id.desc()).limit(1))
-        can_appeal = service.appealable(session, principal, row, window=window())
-        closes = service.window_closes(row, window())
-        can_reassign = principal.can_write and routing_service.may_reassign(session, principal, lead) and \
-            lead.status.value not in ("converted", "disqualified")
-        regions = dict(session.execute(select(Region.code, Region.name).order_by(Region.code)).tuples().all())
-        reps = dict(session.execute(select(User.id, User.display_name).where(
-            User.role.in_((Role.REP, Role.SUPERVISOR)), User.active.is_(True), User.id != lead.owner_id)
-            .order_by(User.display_name)).tuples().all()) if can_reassign else {}
-        lead_id = lead.id
+        options = reading.decision_options(session, principal, decision_id, window=window())
+    if options is None:
+        return
     with ui.row().classes("items-center gap-4").props('data-testid="decision-actions"'):
-        if mine is not None and mine.status is not AppealStatus.WITHDRAWN:
-            ui.label(tr("Your appeal: {status}", status=tr(STATUSES[mine.status]))).props('data-testid="my-appeal"')
+        if options.own_appeal is not None and options.own_appeal is not AppealStatus.WITHDRAWN:
+            ui.label(tr("Your appeal: {status}", status=tr(STATUSES[options.own_appeal]))).props(
+                'data-testid="my-appeal"')
             ui.link(tr("My appeals"), "/appeals")
-        if can_appeal:
-            minutes = max(1, math.ceil((closes - utcnow()).total_seconds() / 60))
-            dialog = _appeal_dialog(principal, decision_id, regions, tr)
+        if options.appeal_closes is not None:
+            minutes = max(1, math.ceil((options.appeal_closes - utcnow()).total_seconds() / 60))
+            dialog = _appeal_dialog(principal, decision_id, options.regions, tr)
             ui.button(tr("Appeal"), icon="gavel", on_click=dialog.open).props('color=warning data-testid="appeal"')
             ui.label(tr("You can appeal for {minutes} more minutes.", minutes=minutes)).classes(
                 "text-grey-7").props('data-testid="appeal-window"')
-        if can_reassign:
-            dialog = _reassign_dialog(principal, lead_id, reps, tr)
+        if options.lead_id is not None:
+            dialog = _reassign_dialog(principal, options.lead_id, options.reps, tr)
             ui.button(tr("Reassign"), icon="swap_horiz", on_click=dialog.open).props(
                 'outline data-testid="reassign-lead"')
 

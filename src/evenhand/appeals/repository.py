@@ -6,6 +6,7 @@ the appellant's team, and admin, ops and auditors.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from evenhand.appeals.metrics import AppealFact
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
-from evenhand.models import Appeal, AppealStatus
+from evenhand.models import Appeal, AppealStatus, Lead
 
 
 def readable(principal: Principal) -> Select[Appeal]:
@@ -29,6 +30,28 @@ def listed(principal: Principal, *, status: AppealStatus | None = None, limit: i
         stmt = stmt.where(Appeal.status == status)
     order = Appeal.id.asc() if status is AppealStatus.OPEN else Appeal.id.desc()
     return stmt.order_by(order).limit(limit)
+
+
+def decided(principal: Principal, *, limit: int) -> Select[Appeal]:
+    """Ruled on or withdrawn, newest first."""
+    return readable(principal).where(Appeal.status != AppealStatus.OPEN).order_by(Appeal.id.desc()).limit(limit)
+
+
+def filed_by(principal: Principal, *, decision_id: int | None = None, limit: int) -> Select[Appeal]:
+    """The principal's own appeals (about one decision, if given), newest first."""
+    stmt = readable(principal).where(Appeal.appellant_id == principal.user_id)
+    if decision_id is not None:
+        stmt = stmt.where(Appeal.decision_id == decision_id)
+    return stmt.order_by(Appeal.id.desc()).limit(limit)
+
+
+def companies(session: Session, lead_ids: Collection[int]) -> dict[int, str]:
+    """The company of each appealed lead. An appeal names its lead to whoever reads the appeal, even once the
+    lead has moved to an owner they may not read (the supervisor still rules on it)."""
+    if not lead_ids:
+        return {}
+    stmt = select(Lead.id, Lead.company).where(Lead.id.in_(set(lead_ids)))
+    return dict(session.execute(stmt).tuples().all())
 
 
 def _day_start(day: date, zone: ZoneInfo) -> datetime:

@@ -26,8 +26,9 @@ from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, local, utcnow
 from evenhand.leads import scoring_service
-from evenhand.models import Appeal, AppealStatus, Lead, Region, Role, RoutingDecision, Team, User
+from evenhand.models import Appeal, AppealStatus, Lead, Role, RoutingDecision, Team, User
 from evenhand.notify import service as notify
+from evenhand.org import service as org_service
 from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
 
@@ -117,7 +118,7 @@ def _check_corrections(session: Session, lead: Lead, corrections: Corrections) -
     """Corrections must name things that exist: a known region, another lead, a source that does not
     collide with a lead already there."""
     if corrections.region is not None:
-        known = list(session.scalars(select(Region.code).order_by(Region.code)))
+        known = list(org_service.region_names(session))
         if corrections.region not in known:
             raise Invalid("corrections.region: unknown region {region}; the regions are {known}.",
                           field="corrections.region", region=corrections.region, known=", ".join(known) or "—")

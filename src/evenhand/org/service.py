@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -261,6 +261,24 @@ def set_product_lines(session: Session, user_id: int, codes: list[str], *, actor
 def team_names(session: Session) -> dict[int, str]:
     """Every team by id, by name: what a form offers to choose from."""
     return dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).tuples().all())
+
+
+def region_names(session: Session) -> dict[str, str]:
+    """Every region by code, by name, in code order."""
+    return dict(session.execute(select(Region.code, Region.name).order_by(Region.code)).tuples().all())
+
+
+def display_names(session: Session, user_ids: Collection[int]) -> dict[int, str]:
+    """Names are shown to everyone (contact details are not: ``people``)."""
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(set(user_ids)))).tuples().all())
+
+
+def carrier_names(session: Session) -> dict[int, str]:
+    """The active reps and supervisors (who carry leads) by id, by name, in name order: whom a lead may be given to."""
+    return dict(session.execute(select(User.id, User.display_name).where(
+        User.role.in_((Role.REP, Role.SUPERVISOR)), User.active.is_(True)).order_by(User.display_name)).tuples().all())
 
 
 def team_members(session: Session, team_id: int, *, viewer: Principal) -> list[UserRead]:
