@@ -85,7 +85,7 @@ def test_the_policy_versions_are_listed_newest_first(client: TestClient, engine:
 
 def test_a_new_database_lists_the_shipped_policy(engine: Engine) -> None:
     with session_scope(engine) as session:
-        assert [(v.version, v.note) for v in policy_versions.versions(session)] == [(1, policy_versions.DEFAULT_NOTE)]
+        assert [(v.version, v.note) for v in policy_versions.versions(session)] == [(1, policy_versions.POLICIES.default_note)]
 
 
 def test_the_holding_queue_is_read_oldest_first_by_ops_only(client: TestClient, engine: Engine) -> None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from functools import cache
-from typing import Any, TypeVar, cast
+from datetime import datetime
+from functools import cache, lru_cache
+from typing import Annotated, Any, Generic, TypeVar, cast
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from evenhand.errors import Invalid, NotFound, invalid_document
 from evenhand.kit import audit
 from evenhand.kit.once import get_or_create
+from evenhand.kit.schema import DEFERRED, Strict
 from evenhand.kit.text import require_clean
+from evenhand.kit.yamldoc import DocumentError, refused
 
 V = TypeVar("V")
 
@@ -56,3 +61,97 @@ def save(session: Session, model: type[V], previous: Any, *, action: str, actor_
                  payload={"version": number, "previous": previous.version, "note": fields.get("note", ""),
                           "diff": diff, **(payload or {})})
     return cast(V, row)
+
+
+C = TypeVar("C")
+
+
+# The document reader checks its characters, naming the line (``kit.yamldoc``).
+DocumentBody = Annotated[str, Field(min_length=1, max_length=200_000), DEFERRED]
+Note = Annotated[str, Field(max_length=500)]
+
+
+class VersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    version: int
+    name: str
+    note: str
+    active: bool
+    author_id: int | None
+    created_at: datetime
+
+
+class DocumentText(Strict):
+    body: DocumentBody
+
+
+class ProblemRead(BaseModel):
+    field: str | None
+    line: int | None
+    message: str
+
+
+class Validation(BaseModel):
+    valid: bool
+    problems: list[ProblemRead]
+
+
+class Document(Generic[V, C]):
+    """One kind of versioned YAML document (the scoring model, the routing policy, and each document after
+    them): how its text compiles, what its problems say, and its versions in ``model``'s table. Scoring and
+    routing each hold one; their services and endpoints read through it."""
+
+    def __init__(self, model: type[V], *, compile: Callable[[str], C], error: type[DocumentError],
+                 messages: dict[str, str], wrong: str, missing: str, default_text: Callable[[], str],
+                 default_note: str, name_of: Callable[[C], str], saved_action: str) -> None:
+        self.model, self._compile, self.error, self.messages = model, lru_cache(maxsize=16)(compile), error, messages
+        self.wrong, self.missing, self.default_text, self.default_note = wrong, missing, default_text, default_note
+        self.name_of, self.saved_action = name_of, saved_action
+
+    def compiled(self, body: str) -> C:
+        """Versions never change, so their compiled form is cached by text for the life of the process."""
+        return self._compile(body)
+
+    def validate(self, body: str) -> C:
+        """The compiled document, or ``Invalid`` naming the path and line of every problem (``wrong``)."""
+        try:
+            return self.compiled(body)
+        except self.error as exc:
+            raise invalid_document(exc, self.wrong, self.messages) from exc
+
+    def check(self, body: str) -> Validation:
+        """Its problems, each with its path and line; a text refused for what reading it would cost (size,
+        depth, values, time) raises instead, like a body over the length limit."""
+        try:
+            self.validate(body)
+        except Invalid as exc:
+            if refused(exc):
+                raise
+            return Validation(valid=False, problems=[ProblemRead(**d) for d in exc.details or []])
+        return Validation(valid=True, problems=[])
+
+    def active(self, session: Session) -> V:
+        """The active version; the first caller on a new database installs the shipped default as version 1."""
+        body = self.default_text()
+        table: Any = self.model
+        return active(session, self.model, lambda: table(version=1, name=self.name_of(self.compiled(body)), body=body,
+                                                         note=self.default_note, active=True))
+
+    def save(self, session: Session, body: str, *, author_id: int | None, note: str = "",
+             payload: dict[str, Any] | None = None, **fields: Any) -> V:
+        """Validate, store as the next active version; the audit entry carries the diff and ``payload``."""
+        compiled = self.validate(body)
+        return save(session, self.model, self.active(session), action=self.saved_action, actor_id=author_id,
+                    payload=payload, name=self.name_of(compiled), body=body, note=note, **fields)
+
+    def versions(self, session: Session) -> list[V]:
+        """Every version, newest first; on a new database the shipped default is installed first."""
+        self.active(session)
+        table: Any = self.model
+        return list(session.scalars(select(table).order_by(table.version.desc())))
+
+    def version(self, session: Session, number: int) -> V:
+        row = numbered(session, self.model, number)
+        if row is None:
+            raise NotFound(self.missing, field="version", version=number)
+        return row

@@ -6,57 +6,25 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from evenhand.deps import DbSession, DocumentEditor, DocumentReader, Reader
-from evenhand.errors import Invalid
-from evenhand.kit import yamldoc
 from evenhand.kit.clock import utcnow
-from evenhand.kit.schema import DEFERRED, DbId, Strict
+from evenhand.kit.schema import DbId
+from evenhand.kit.versions import DocumentText, Note, Validation, VersionRead
 from evenhand.leads import repository, scoring_bulk, scoring_service, service
 from evenhand.models import ScoringModelVersion
 
 router = APIRouter(tags=["scoring"])
-# The document reader checks its characters, naming the line (``kit.yamldoc``).
-Body = Annotated[str, Field(min_length=1, max_length=200_000), DEFERRED]
-
-
-class ScoringModelRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    version: int
-    name: str
-    note: str
-    active: bool
-    author_id: int | None
-    created_at: datetime
-
-
-class ScoringModelDetail(ScoringModelRead):
+class ScoringModelDetail(VersionRead):
     body: str
 
 
-class ScoringModelSave(Strict):
-    body: Body
-    note: Annotated[str, Field(max_length=500)] = ""
+class ScoringModelSave(DocumentText):
+    note: Note = ""
 
 
-class ModelText(Strict):
-    body: Body
-
-
-class Problem(BaseModel):
-    field: str
-    line: int | None
-    message: str
-
-
-class Validation(BaseModel):
-    valid: bool
-    problems: list[Problem]
-
-
-class PreviewRequest(Strict):
-    body: Body
+class PreviewRequest(DocumentText):
     days: Annotated[int, Field(ge=1, le=365)] = 30
 
 
@@ -108,7 +76,7 @@ def active_model(session: DbSession, _: DocumentReader) -> ScoringModelVersion:
     return scoring_service.active(session)
 
 
-@router.get("/scoring/models", response_model=list[ScoringModelRead])
+@router.get("/scoring/models", response_model=list[VersionRead])
 def list_models(session: DbSession, _: DocumentReader) -> list[ScoringModelVersion]:
     scoring_service.active(session)
     return scoring_service.versions(session)
@@ -126,16 +94,10 @@ def save_model(data: ScoringModelSave, session: DbSession, actor: DocumentEditor
 
 
 @router.post("/scoring/validate", response_model=Validation)
-def validate_model(data: ModelText, _: DocumentEditor) -> Validation:
+def validate_model(data: DocumentText, _: DocumentEditor) -> Validation:
     """The problems in the text, each with its path and line; a text refused for what reading it would cost
     (size, depth, values, time) is an error (422), like a body over the length limit."""
-    try:
-        scoring_service.validate(data.body)
-    except Invalid as exc:
-        if yamldoc.refused(exc):
-            raise
-        return Validation(valid=False, problems=[Problem(**d) for d in exc.details or []])
-    return Validation(valid=True, problems=[])
+    return scoring_service.MODELS.check(data.body)
 
 
 @router.post("/scoring/preview", response_model=Preview)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
-from evenhand.errors import NotFound, invalid_document
 from evenhand.i18n import N_, t
 from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import utcnow
@@ -40,48 +38,19 @@ from evenhand.leads.scoring.schema import MESSAGES, default_text
 from evenhand.leads.scoring.vector import row_lines
 from evenhand.models import BehaviourEvent, Lead, ScoringModelVersion
 
-DEFAULT_NOTE = "the default model shipped with evenhand"
-
-
-@lru_cache(maxsize=16)
-def compiled_body(body: str) -> CompiledModel:
-    """Versions never change, so their compiled form is cached by text for the life of the process."""
-    return compile(parse(body))
-
-
-def validate(body: str) -> CompiledModel:
-    """The compiled model, or ``Invalid`` naming the path and line of every problem."""
-    try:
-        return compiled_body(body)
-    except ScoringModelError as exc:
-        raise invalid_document(exc, N_("The scoring model is wrong at {where} (line {line}): {problem}"),
-                               MESSAGES) from exc
-
-
-def active(session: Session) -> ScoringModelVersion:
-    """The active version; the first caller on a new database installs the shipped default as version 1."""
-    body = default_text()
-    return versions_kit.active(session, ScoringModelVersion, lambda: ScoringModelVersion(
-        version=1, name=compiled_body(body).model.name, body=body, note=DEFAULT_NOTE, active=True))
-
-
-def versions(session: Session) -> list[ScoringModelVersion]:
-    return list(session.scalars(select(ScoringModelVersion).order_by(ScoringModelVersion.version.desc())))
-
-
-def version(session: Session, number: int) -> ScoringModelVersion:
-    row = versions_kit.numbered(session, ScoringModelVersion, number)
-    if row is None:
-        raise NotFound("No scoring model version {version}.", field="version", version=number)
-    return row
+MODELS: versions_kit.Document[ScoringModelVersion, CompiledModel] = versions_kit.Document(
+    ScoringModelVersion, compile=lambda body: compile(parse(body)), error=ScoringModelError, messages=MESSAGES,
+    wrong=N_("The scoring model is wrong at {where} (line {line}): {problem}"),
+    missing=N_("No scoring model version {version}."), default_text=default_text,
+    default_note="the default model shipped with evenhand", name_of=lambda compiled: compiled.model.name,
+    saved_action="scoring.model_saved")
+compiled_body, validate, active = MODELS.compiled, MODELS.validate, MODELS.active
+versions, version = MODELS.versions, MODELS.version
 
 
 def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> ScoringModelVersion:
     """Validate, store as the next version and make it active; the audit entry carries the diff."""
-    compiled = validate(body)
-    return versions_kit.save(session, ScoringModelVersion, active(session), action="scoring.model_saved",
-                             actor_id=author.user_id if author else None, name=compiled.model.name, body=body,
-                             note=note)
+    return MODELS.save(session, body, author_id=author.user_id if author else None, note=note)
 
 
 def facts(lead: Lead, events: Sequence[BehaviourEvent]) -> LeadFacts:

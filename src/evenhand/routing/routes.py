@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from evenhand.db import session_scope
 from evenhand.deps import DbSession, DocumentEditor, DocumentReader, DocumentReviewer, OrgManager, Reader, Writer
-from evenhand.errors import Invalid
-from evenhand.kit import yamldoc
-from evenhand.kit.schema import DEFERRED, DbId, IsoDate, Strict
+from evenhand.kit.schema import DbId, IsoDate, Strict
+from evenhand.kit.versions import DocumentBody, DocumentText, Note, Validation, VersionRead
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
 from evenhand.org import service as org_service
 from evenhand.org.schemas import PresenceUpdate, UserRead
@@ -20,45 +19,18 @@ from evenhand.routing import flows, policy_versions, reassignment, service, what
 from evenhand.routing import holds as holding
 
 router = APIRouter(tags=["routing"])
-# The document reader checks its characters, naming the line (``kit.yamldoc``).
-Body = Annotated[str, Field(min_length=1, max_length=200_000), DEFERRED]
-
-
-class PolicyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    version: int
-    name: str
-    note: str
+class PolicyRead(VersionRead):
     affected_metrics: list[str]
-    active: bool
-    author_id: int | None
-    created_at: datetime
 
 
 class PolicyDetail(PolicyRead):
     body: str
 
 
-class PolicySave(Strict):
-    body: Body
-    note: Annotated[str, Field(max_length=500)] = ""
+class PolicySave(DocumentText):
+    note: Note = ""
     affected_metrics: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]],
                                 Field(max_length=30, default_factory=list)]
-
-
-class PolicyText(Strict):
-    body: Body
-
-
-class Problem(BaseModel):
-    field: str | None
-    line: int | None
-    message: str
-
-
-class Validation(BaseModel):
-    valid: bool
-    problems: list[Problem]
 
 
 class DecisionSummary(BaseModel):
@@ -123,16 +95,10 @@ def save_policy(data: PolicySave, session: DbSession, actor: DocumentEditor) -> 
 
 
 @router.post("/routing/validate", response_model=Validation)
-def validate_policy(data: PolicyText, _: DocumentEditor) -> Validation:
+def validate_policy(data: DocumentText, _: DocumentEditor) -> Validation:
     """The problems in the text, each with its path and line; a text refused for what reading it would cost
     (size, depth, values, time) is an error (422), like a body over the length limit."""
-    try:
-        policy_versions.validate(data.body)
-    except Invalid as exc:
-        if yamldoc.refused(exc):
-            raise
-        return Validation(valid=False, problems=[Problem(**d) for d in exc.details or []])
-    return Validation(valid=True, problems=[])
+    return policy_versions.POLICIES.check(data.body)
 
 
 @router.get("/routing/decisions", response_model=list[DecisionSummary])
@@ -179,7 +145,7 @@ def reassign(lead_id: DbId, data: Reassign, session: DbSession, actor: Writer) -
 
 class WhatIfRequest(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    body: Body
+    body: DocumentBody
     from_: IsoDate = Field(alias="from", description="First day (the organisation's local date)")
     to: IsoDate = Field(description="Last day, inclusive; at most 92 days after the first")
 
