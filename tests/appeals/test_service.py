@@ -10,7 +10,7 @@ from evenhand.appeals import service
 from evenhand.db import session_scope
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.i18n import t
-from evenhand.kit import audit
+from evenhand.kit import audit_check
 from evenhand.models import Appeal, AppealStatus, Lead, RoutingDecision, User
 from evenhand.routing import reassignment
 from evenhand.routing import service as routing_service
@@ -130,7 +130,7 @@ def test_rescore_applies_the_corrections_and_routes_the_lead_again(engine: Engin
                                                                      company.ids["boss"])
         recorded, replayed = routing_service.replay(session, new.id)
         assert recorded.to_dict() == replayed.to_dict()
-        assert audit.verify(session)[1] is None
+        assert audit_check.verify(session)[1] is None
     assert inbox(engine, company.ids["a"])[-1][0] == "appeal_ruled"
     assert "lead_assigned" in [kind for kind, _ in inbox(engine, company.ids["s"])]
 

@@ -15,7 +15,7 @@ from evenhand.audit import checkpoints, service
 from evenhand.audit.checkpoints import Checkpoint
 from evenhand.config import Settings
 from evenhand.db import session_scope
-from evenhand.kit import audit
+from evenhand.kit import audit, audit_check
 from evenhand.models import AuditEntry, Notification, Role, ScheduledJob
 from evenhand.notify import jobs
 from tests.builders import T0, make_user
@@ -93,7 +93,7 @@ class TestCheckpoint:
         checkpoint(engine, settings)
         append_with_the_public_hash(engine)
         written = checkpoint(engine, settings, now=T1 + timedelta(hours=1))
-        assert written.checkpoint is None and [p.reason for p in written.problems] == [audit.APPENDED]
+        assert written.checkpoint is None and [p.reason for p in written.problems] == [audit_check.APPENDED]
         assert len(lines(local(engine, settings))) == 1
 
     def test_a_copy_shipped_elsewhere_still_shows_the_truncation_after_the_local_file_is_gone(
@@ -106,7 +106,7 @@ class TestCheckpoint:
         tamper(engine, "DELETE FROM audit_log WHERE seq = 5")
         local(engine, settings).unlink()  # someone with the machine as well as the database
         assert report(engine, settings).intact
-        assert [p.reason for p in report(engine, settings, shipped).problems] == [audit.TRUNCATED]
+        assert [p.reason for p in report(engine, settings, shipped).problems] == [audit_check.TRUNCATED]
 
 
     def test_each_database_keeps_its_own_checkpoints(self, engine: Engine, settings: Settings, tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ class TestReseal:
     def test_a_chain_from_before_the_key_is_linked_again_under_it_and_says_so(self, engine: Engine,
                                                                              settings: Settings) -> None:
         old = self.from_before_the_key(engine)
-        assert report(engine, settings).problems == [audit.Broken(1, audit.UNKEYED, {"last": 5})]
+        assert report(engine, settings).problems == [audit_check.Broken(1, audit_check.UNKEYED, {"last": 5})]
         assert checkpoint(engine, settings).checkpoint is None  # nothing vouched for before the reseal
         assert self.reseal(engine, settings) == service.Resealed(5, 5, [])
         entries = audit_entries(engine)
@@ -184,7 +184,7 @@ class TestReseal:
         old = self.from_before_the_key(engine)
         tamper(engine, "UPDATE audit_log SET payload = '{\"i\": 99}' WHERE seq = 3")
         resealed = self.reseal(engine, settings)
-        assert resealed == service.Resealed(0, 0, [audit.Broken(3, audit.CHANGED)])
+        assert resealed == service.Resealed(0, 0, [audit_check.Broken(3, audit_check.CHANGED)])
         assert [e.hash for e in audit_entries(engine)] == [e.hash for e in old]
 
 

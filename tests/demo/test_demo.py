@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.demo import DEMO_PASSWORD
 from evenhand.demo.service import last_snapshot_day
-from evenhand.kit import audit
+from evenhand.kit import audit_check
 from evenhand.kit.clock import as_utc
 from evenhand.models import (
     Activity,
@@ -375,7 +375,7 @@ def test_a_small_share_of_crm_notes_has_nothing_behind_it(engine: Engine) -> Non
 
 def test_the_build_is_in_the_audit_chain(engine: Engine) -> None:
     with Session(engine) as session:
-        n, broken = audit.verify(session)
+        n, broken = audit_check.verify(session)
     assert n >= 1 and broken is None
     assert scalar(engine, text("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1")) == "demo.built"
 

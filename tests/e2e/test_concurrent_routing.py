@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from evenhand.auth.service import create_token
 from evenhand.db import make_engine, session_scope
-from evenhand.kit import audit
+from evenhand.kit import audit_check
 from evenhand.migrate import upgrade
 from evenhand.models import Department, Lead, Presence, Region, Role, RoutingDecision, Team
 from evenhand.org import service as org_service
@@ -84,5 +84,5 @@ def test_parallel_intake_on_two_processes(pg_url: str, tmp_path: Path, cap: int)
         owners = Counter(session.scalars(select(Lead.owner_id).where(Lead.owner_id.is_not(None))))
         assert owners == assigned
         assert session.scalar(select(func.count()).select_from(Lead)) == LEADS
-        assert audit.verify(session)[1] is None
+        assert audit_check.verify(session)[1] is None
     engine.dispose()

@@ -74,10 +74,10 @@ def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_
         with session_scope(engine) as session:
             assert session.scalar(select(func.count()).select_from(AuditEntry)) == 41  # user + 40 regions
             assert [*session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq))] == list(range(1, 42))
-        from evenhand.kit import audit
+        from evenhand.kit import audit_check
 
         with session_scope(engine) as session:
-            assert audit.verify(session) == (41, None)
+            assert audit_check.verify(session) == (41, None)
 
         refused = [httpx.post(f"{base}/auth/login", data={"username": "ops", "password": "wrong"},
                               headers={"Origin": base, "Connection": "close"}) for _ in range(12)]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from evenhand.auth.principal import Principal
 from evenhand.db import new_session, session_scope
 from evenhand.intake.arrivals import Arrivals, Routed
-from evenhand.kit import audit
+from evenhand.kit import audit, audit_check
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Lead, Role, RoutingDecision, User
 from tests.routing.test_router import company
@@ -84,7 +84,7 @@ def test_leads_posted_together_are_written_together_and_each_routed_once(engine:
         owners = dict(session.execute(select(Lead.id, Lead.owner_id).where(
             Lead.id.in_([intake.lead.id for intake, _ in results]))).tuples().all())
         assert all(owners[d.lead_id] == d.rep_id for _, d in results if d is not None)
-        assert audit.verify(session)[1] is None
+        assert audit_check.verify(session)[1] is None
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, text
 
 from evenhand.config import Settings
 from evenhand.db import session_scope
-from evenhand.kit import audit
+from evenhand.kit import audit, audit_check
 from evenhand.models import AuditEntry
 from tests.builders import T0, make_user
 from tests.support import audit_entries
@@ -38,9 +38,9 @@ def append_five(engine: Engine) -> list[AuditEntry]:
         return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
 
 
-def verify(engine: Engine) -> tuple[int, audit.Broken | None]:
+def verify(engine: Engine) -> tuple[int, audit_check.Broken | None]:
     with session_scope(engine, readonly=True) as session:
-        return audit.verify(session)
+        return audit_check.verify(session)
 
 
 def broken_at(engine: Engine) -> int | None:
@@ -123,14 +123,14 @@ class TestAppend:
             entry = audit.append(session, action="a", subject_type="s", payload={"x": 1})
             at = entry.at
         tamper(engine, "UPDATE audit_log SET payload = :p, hash = :h", p='{"x":NaN}',
-               h=audit._sha(audit.GENESIS, audit._body(1, at, None, "a", "s", None, '{"x":NaN}')))
-        assert verify(engine) == (1, audit.Broken(1, audit.UNKEYED, {"last": 1}))
+               h=audit.sha_link(audit.GENESIS, audit.entry_body(1, at, None, "a", "s", None, '{"x":NaN}')))
+        assert verify(engine) == (1, audit_check.Broken(1, audit_check.UNKEYED, {"last": 1}))
         with session_scope(engine) as session:
             assert audit.rechain(session, audit.current_keys())[0] == 1
         assert verify(engine) == (1, None)
         assert audit_entries(engine)[0].payload == {"x": None}  # stored as an append stores it now
         tamper(engine, "UPDATE audit_log SET payload = :p", p='{"x":2}')
-        assert verify(engine) == (1, audit.Broken(1, audit.CHANGED))
+        assert verify(engine) == (1, audit_check.Broken(1, audit_check.CHANGED))
 
     @pytest.mark.parametrize("payload", [{"x": float("nan")}, {"x": float("-inf"), "at": T0}],
                              ids=["plain", "with a datetime"])
@@ -226,13 +226,13 @@ class TestTamperingInTheDatabase:
         tamper(engine, "UPDATE audit_log SET payload = '{\"n\": 2, \"forged\": true}', hash = :h WHERE seq = 2",
                h=forged)
         _, broken = verify(engine)
-        assert broken == audit.Broken(2, audit.FORGED, {"last": 2})
+        assert broken == audit_check.Broken(2, audit_check.FORGED, {"last": 2})
 
     def test_a_chain_verified_with_another_key_breaks_at_its_first_entry(self, engine: Engine) -> None:
         append_five(engine)
         with session_scope(engine, readonly=True) as session:
-            checked = audit.check_stored(session, audit.Keys.derive("another key, 32 characters or more"))
-        assert checked.problems == [audit.Broken(1, audit.CHANGED)]
+            checked = audit_check.check_stored(session, audit.Keys.derive("another key, 32 characters or more"))
+        assert checked.problems == [audit_check.Broken(1, audit_check.CHANGED)]
 
 
 # --- against a head recorded outside the database ---------------------------------------------------
@@ -240,7 +240,7 @@ class TestTamperingInTheDatabase:
 
 @dataclasses.dataclass(frozen=True)
 class Head:
-    """What a checkpoint records: the last entry and its link, at a time (``audit.Mark``)."""
+    """What a checkpoint records: the last entry and its link, at a time (``audit_check.Mark``)."""
 
     seq: int
     mac: str
@@ -252,9 +252,9 @@ def head_of(engine: Engine) -> Head:
     return Head(last.seq, last.hash)
 
 
-def checked(engine: Engine, *marks: Head, start: Head | None = None) -> audit.Checked:
+def checked(engine: Engine, *marks: Head, start: Head | None = None) -> audit_check.Checked:
     with session_scope(engine, readonly=True) as session:
-        return audit.check_stored(session, audit.current_keys(), marks, start=start)
+        return audit_check.check_stored(session, audit.current_keys(), marks, start=start)
 
 
 def relink_from(engine: Engine, seq: int, link: Any, **changes: Any) -> None:
@@ -285,35 +285,35 @@ class TestAgainstAHead:
 
     def test_an_untouched_chain_matches_its_head(self, engine: Engine) -> None:
         head = head_of(engine)
-        assert checked(engine, head) == audit.Checked(5, 5, head.mac, [])
+        assert checked(engine, head) == audit_check.Checked(5, 5, head.mac, [])
 
     def test_the_last_entry_deleted_is_a_truncated_tail(self, engine: Engine) -> None:
         head = head_of(engine)
         tamper(engine, "DELETE FROM audit_log WHERE seq = 5")
         assert verify(engine)[1] is None  # the chain alone still checks out
         assert checked(engine, head).problems == [
-            audit.Broken(5, audit.TRUNCATED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(5, audit_check.TRUNCATED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
 
     def test_every_entry_deleted_is_an_emptied_chain(self, engine: Engine) -> None:
         head = head_of(engine)
         tamper(engine, "DELETE FROM audit_log")
         assert verify(engine) == (0, None)
         assert checked(engine, head).problems == [
-            audit.Broken(1, audit.EMPTIED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(1, audit_check.EMPTIED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
 
     def test_a_row_appended_with_the_public_hash_is_forged(self, engine: Engine) -> None:
         head = head_of(engine)
         append_with_the_public_hash(engine)
-        assert verify(engine)[1] == audit.Broken(6, audit.FORGED, {"last": 6})
+        assert verify(engine)[1] == audit_check.Broken(6, audit_check.FORGED, {"last": 6})
         assert checked(engine, head).problems == [
-            audit.Broken(6, audit.APPENDED, {"last": 6, "at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(6, audit_check.APPENDED, {"last": 6, "at": "2026-03-02 02:30:00 UTC"})]
 
     def test_an_entry_changed_and_every_later_hash_recomputed_is_rewritten_history(self, engine: Engine) -> None:
         head = head_of(engine)
         relink_from(engine, 2, audit.entry_hash, payload={"n": 2, "forged": True})
-        assert verify(engine)[1] == audit.Broken(2, audit.FORGED, {"last": 5})
+        assert verify(engine)[1] == audit_check.Broken(2, audit_check.FORGED, {"last": 5})
         assert checked(engine, head).problems == [
-            audit.Broken(2, audit.REWRITTEN, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(2, audit_check.REWRITTEN, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
 
     def test_history_rewritten_with_the_key_differs_from_the_head(self, engine: Engine) -> None:
         """Only what was recorded outside shows this: the links check out under the key."""
@@ -322,7 +322,7 @@ class TestAgainstAHead:
         relink_from(engine, 3, lambda *link: audit.entry_mac(keys, *link), payload={"n": 30})
         assert verify(engine)[1] is None
         assert checked(engine, head).problems == [
-            audit.Broken(5, audit.DIVERGED, {"at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(5, audit_check.DIVERGED, {"at": "2026-03-02 02:30:00 UTC"})]
 
     def test_entries_deleted_and_written_anew_by_the_application_differ_from_the_head(self, engine: Engine) -> None:
         """The application goes on appending after the tail was cut: the chain is longer again, and keyed."""
@@ -333,34 +333,34 @@ class TestAgainstAHead:
                 audit.append(session, action="after.the.cut", subject_type="s", payload={"n": n})
         assert verify(engine) == (6, None)
         assert checked(engine, head).problems == [
-            audit.Broken(5, audit.DIVERGED, {"at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(5, audit_check.DIVERGED, {"at": "2026-03-02 02:30:00 UTC"})]
 
     def test_a_chain_from_before_the_key_is_named_until_a_head_says_it_was_keyed(self, engine: Engine) -> None:
         append_five(engine)
         relink_from(engine, 1, audit.entry_hash)
-        assert verify(engine)[1] == audit.Broken(1, audit.UNKEYED, {"last": 5})
-        assert checked(engine, Head(3, "f" * 64)).problems[0] == audit.Broken(
-            1, audit.REWRITTEN, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})
+        assert verify(engine)[1] == audit_check.Broken(1, audit_check.UNKEYED, {"last": 5})
+        assert checked(engine, Head(3, "f" * 64)).problems[0] == audit_check.Broken(
+            1, audit_check.REWRITTEN, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})
 
     def test_entries_after_the_key_continue_a_chain_from_before_it(self, engine: Engine) -> None:
         append_five(engine)
         relink_from(engine, 1, audit.entry_hash)
         with session_scope(engine) as session:
             audit.append(session, action="after.upgrade", subject_type="s")
-        assert checked(engine).problems == [audit.Broken(1, audit.UNKEYED, {"last": 5})]
+        assert checked(engine).problems == [audit_check.Broken(1, audit_check.UNKEYED, {"last": 5})]
 
     def test_a_walk_from_a_head_checks_only_what_follows_it(self, engine: Engine) -> None:
         head = head_of(engine)
         with session_scope(engine) as session:
             audit.append(session, action="a", subject_type="s")
-        assert checked(engine, head, start=head) == audit.Checked(2, 6, audit_entries_hash(engine, 6), [])
+        assert checked(engine, head, start=head) == audit_check.Checked(2, 6, audit_entries_hash(engine, 6), [])
         tamper(engine, "UPDATE audit_log SET payload = '{\"n\": 99}' WHERE seq = 2")  # before the head: not read
         assert checked(engine, head, start=head).problems == []
         append_with_the_public_hash(engine)
-        assert [p.reason for p in checked(engine, head, start=head).problems] == [audit.APPENDED]
+        assert [p.reason for p in checked(engine, head, start=head).problems] == [audit_check.APPENDED]
         tamper(engine, "DELETE FROM audit_log WHERE seq >= 5")
         assert checked(engine, head, start=head).problems == [
-            audit.Broken(5, audit.TRUNCATED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
+            audit_check.Broken(5, audit_check.TRUNCATED, {"last": 5, "at": "2026-03-02 02:30:00 UTC"})]
 
 
 def audit_entries_hash(engine: Engine, seq: int) -> str:
@@ -462,10 +462,10 @@ def mutated(field: str, old: Any) -> st.SearchStrategy[Any]:
 def test_any_single_field_change_anywhere_is_found(data: st.DataObject, entries: list[dict[str, Any]],
                                                    field: str) -> None:
     links = chain(entries)
-    assert audit.first_break(links, KEYS) is None
+    assert audit_check.first_break(links, KEYS) is None
     index = data.draw(st.integers(0, len(links) - 1), label="index")
     setattr(links[index], field, data.draw(mutated(field, getattr(links[index], field)), label="new value"))
-    broken = audit.first_break(links, KEYS)
+    broken = audit_check.first_break(links, KEYS)
     assert broken is not None
     assert broken.seq <= index + 1 or field == "seq"
 
@@ -477,8 +477,8 @@ def test_any_removal_or_swap_that_is_not_the_tail_is_found(entries: list[dict[st
     links = chain(entries)
     i = data.draw(st.integers(0, len(links) - 2), label="i")
     removed = links[:i] + links[i + 1:]
-    assert getattr(audit.first_break(removed, KEYS), "seq", None) == i + 1
+    assert getattr(audit_check.first_break(removed, KEYS), "seq", None) == i + 1
     j = data.draw(st.integers(i + 1, len(links) - 1), label="j")
     swapped = list(links)
     swapped[i], swapped[j] = swapped[j], swapped[i]
-    assert audit.first_break(swapped, KEYS) is not None
+    assert audit_check.first_break(swapped, KEYS) is not None

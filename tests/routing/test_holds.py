@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
-from evenhand.kit import audit
+from evenhand.kit import audit_check
 from evenhand.models import AuditEntry, HeldLead, Notification, Presence, Role, RoutingDecision, Team
 from evenhand.notify import jobs
 from evenhand.routing import holds, policy_versions, router
@@ -34,7 +34,7 @@ def test_a_held_lead_escalates_once_to_the_team_supervisor_after_the_wait(engine
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "routing.escalated"))
         assert entry is not None and entry.payload["notified"] == [boss] and entry.payload["pool_id"] == "east"
         assert session.get(HeldLead, held.lead_id).escalated_at is not None  # type: ignore[union-attr]
-        assert audit.verify(session)[1] is None
+        assert audit_check.verify(session)[1] is None
 
 
 def test_the_policy_names_the_supervisor_and_nobody_named_falls_back_to_ops(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
 from evenhand.intake import flows as intake_flows
-from evenhand.kit import audit
+from evenhand.kit import audit, audit_check
 from evenhand.leads import service as lead_service
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import (
@@ -135,7 +135,7 @@ def test_a_batch_of_intakes_is_stored_as_single_intakes_are(engine: Engine) -> N
         assert sorted((m.lead_id, m.recipient_id) for m in messages) == sorted(
             (d.lead_id, d.rep_id) for d in decisions.values())
     with session_scope(engine, readonly=True) as session:
-        count, broken = audit.verify(session)
+        count, broken = audit_check.verify(session)
         assert broken is None and count > 40
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.service import create_token
 from evenhand.db import session_scope
-from evenhand.kit import audit
+from evenhand.kit import audit_check
 from evenhand.leads import service as lead_service
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import Department, HeldLead, Lead, Presence, Region, Role, Team, User
@@ -80,7 +80,7 @@ def test_round_robin_rotates_and_records_replayable_evidence(engine: Engine) -> 
             recorded, replayed = service.replay(session, d.id)
             assert recorded.to_dict() == replayed.to_dict()
             assert session.get(Lead, d.lead_id).owner_id == d.rep_id  # type: ignore[union-attr]
-        assert audit.verify(session)[1] is None
+        assert audit_check.verify(session)[1] is None
 
 
 def test_nobody_available_holds_the_lead_until_a_rep_comes_online(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from evenhand.audit.checkpoints import Checkpoint, Refused
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.i18n import N_, plural, t
-from evenhand.kit.audit import Broken
+from evenhand.kit.audit_check import Broken
 from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import as_utc, utcnow
 

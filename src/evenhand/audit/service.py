@@ -17,8 +17,8 @@ from evenhand.audit import checkpoints
 from evenhand.audit.checkpoints import Checkpoint, Refused
 from evenhand.config import Settings
 from evenhand.i18n import N_, t
-from evenhand.kit import audit
-from evenhand.kit.audit import Broken
+from evenhand.kit import audit, audit_check
+from evenhand.kit.audit_check import Broken
 from evenhand.models import User
 from evenhand.notify import service as notify
 
@@ -77,7 +77,7 @@ def verify(session: Session, settings: Settings, *, extra: Sequence[Path] = ()) 
     deleted tail, each one an entry rewritten since."""
     keys = audit.current_keys(settings)
     marks, refused = checkpoints.load(checkpoint_files(session, settings, extra), keys)
-    checked = audit.check_stored(session, keys, marks)
+    checked = audit_check.check_stored(session, keys, marks)
     return Report(checked.count, checked.problems, refused, max(marks, key=lambda c: c.seq, default=None))
 
 
@@ -89,7 +89,7 @@ def checkpoint(session: Session, settings: Settings, *, now: datetime, only_if_m
     marks, refused = checkpoints.load(checkpoint_files(session, settings), keys)
     latest = max(marks, key=lambda c: c.seq, default=None)
     start = latest if latest is not None and latest.seq > 0 else None
-    checked = audit.check_stored(session, keys, marks, start=start)
+    checked = audit_check.check_stored(session, keys, marks, start=start)
     if checked.problems:
         return Written(None, checked.problems, refused, [])
     if only_if_moved and latest is not None and (latest.seq, latest.mac) == (checked.tail, checked.head):
@@ -146,10 +146,10 @@ def reseal(session: Session, settings: Settings, *, now: datetime) -> Resealed:
     keys = audit.current_keys(settings)
     audit.lock(session)  # nobody appends between the check and the re-linking
     marks, _ = checkpoints.load(checkpoint_files(session, settings), keys)
-    problems = audit.check_stored(session, keys, marks).problems
-    unkeyed = [p for p in problems if p.reason == audit.UNKEYED]
+    problems = audit_check.check_stored(session, keys, marks).problems
+    unkeyed = [p for p in problems if p.reason == audit_check.UNKEYED]
     if len(unkeyed) != len(problems) or not unkeyed:
-        return Resealed(0, 0, [p for p in problems if p.reason != audit.UNKEYED])
+        return Resealed(0, 0, [p for p in problems if p.reason != audit_check.UNKEYED])
     count, previous = audit.rechain(session, keys)
     last = int(unkeyed[0].params["last"])
     audit.append(session, action="audit.resealed", subject_type="audit_log", at=now,

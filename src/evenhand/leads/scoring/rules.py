@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from evenhand.leads.scoring.compiled import AGE_MAX, DAY, MICRO, CompiledModel, compile
+from evenhand.leads.scoring.compiled import AGE_MAX, DAY, MICRO, CompiledModel
+from evenhand.leads.scoring.compiler import compile
 from evenhand.leads.scoring.schema import ScoringModel
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -33,8 +33,8 @@ from evenhand.leads.scoring.compiled import (
     CompiledEventRule,
     CompiledModel,
     Hit,
-    compile,
 )
+from evenhand.leads.scoring.compiler import compile
 from evenhand.leads.scoring.rules import Line, epoch_seconds
 from evenhand.leads.scoring.schema import EVENT_KINDS, ScoringModel
 
