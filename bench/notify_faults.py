@@ -34,7 +34,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from sqlalchemy import Engine, func, select  # noqa: E402
 from tests.notify.sink import Faults, Sink  # noqa: E402
 
-from evenhand.config import forget_settings, get_settings  # noqa: E402
+from evenhand.config import forget_settings  # noqa: E402
 from evenhand.db import make_engine, session_scope  # noqa: E402
 from evenhand.kit.clock import as_utc  # noqa: E402
 from evenhand.migrate import upgrade  # noqa: E402

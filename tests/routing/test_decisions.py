@@ -85,7 +85,8 @@ def test_the_policy_versions_are_listed_newest_first(client: TestClient, engine:
 
 def test_a_new_database_lists_the_shipped_policy(engine: Engine) -> None:
     with session_scope(engine) as session:
-        assert [(v.version, v.note) for v in policy_versions.versions(session)] == [(1, policy_versions.POLICIES.default_note)]
+        shipped = [(1, policy_versions.POLICIES.default_note)]
+        assert [(v.version, v.note) for v in policy_versions.versions(session)] == shipped
 
 
 def test_the_holding_queue_is_read_oldest_first_by_ops_only(client: TestClient, engine: Engine) -> None:
@@ -100,3 +101,30 @@ def test_the_holding_queue_is_read_oldest_first_by_ops_only(client: TestClient, 
     listed = client.get("/api/v1/routing/holds", headers=bearer(engine, "ops", Role.OPS))
     assert [h["lead_id"] for h in listed.json()] == [d.lead_id for d in held]
     assert client.get("/api/v1/routing/holds", headers=bearer(engine, "rep_a", Role.REP)).status_code == 403
+
+
+MATCHING = """
+name: 按区域
+pools:
+  - id: all
+    label: 全国
+    members: {match_lead: [region]}
+"""
+
+
+def test_a_held_decision_says_why_naming_pool_and_region(client: TestClient, engine: Engine) -> None:
+    with session_scope(engine) as session:
+        company(session)
+        policy_versions.save(session, MATCHING, author=None, note="members must share the lead's region")
+        make_user(session, username="ops_a", role=Role.OPS)
+        held = router.route(session, lead(session, 1, region="north"), now=NOW)
+        placed = router.route(session, lead(session, 2, region="east"), now=NOW)
+        ids = held.id, placed.id
+    assert (held.outcome, placed.outcome) == ("held", "assigned")
+    headers = bearer(engine, "ops_a", Role.OPS)
+    reason = client.get(f"/api/v1/routing/decisions/{ids[0]}", headers=headers).json()["hold_reason"]
+    assert reason == "全国 池中没有与此线索匹配的成员（区域: north）；线索在等待队列中。"
+    english = client.get(f"/api/v1/routing/decisions/{ids[0]}", headers={**headers, "Accept-Language": "en"})
+    assert english.json()["hold_reason"] == (
+        "Nobody in pool 全国 matches this lead (region: north); it waits in the holding queue.")
+    assert client.get(f"/api/v1/routing/decisions/{ids[1]}", headers=headers).json()["hold_reason"] is None

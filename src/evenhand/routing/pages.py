@@ -18,7 +18,7 @@ from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.org import service as org_service
 from evenhand.routing import holds, policy_versions, service
-from evenhand.routing.reasons import explain
+from evenhand.routing.reasons import explain, explain_hold
 from evenhand.routing.values import Verdict
 from evenhand.web import context
 from evenhand.web.layout import DECISION_ACTIONS, LEAD_SIDE, Tr, shell
@@ -164,6 +164,9 @@ def _summary(view: dict[str, Any], names: dict[int, str], tr: Tr) -> None:
         ui.label(tr(KINDS.get(row.kind, row.kind))).classes("text-grey-7").props('data-testid="decision-kind"')
         if row.rep_id:
             ui.label(tr("Went to {name}.", name=names.get(row.rep_id, row.rep_id))).classes("text-weight-bold")
+        held = explain_hold(view["record"], view["pool_label"] or row.pool_id or "", tr)
+        if held:
+            ui.label(held).classes("text-weight-bold text-warning").props('data-testid="hold-reason"')
         ui.link(tr("Lead page"), f"/leads/{row.lead_id}")
 
 

@@ -7,9 +7,10 @@ Codes are stable identifiers stored in decision records; the messages are Englis
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from evenhand.i18n import N_
-from evenhand.routing.values import Decision, Verdict
+from evenhand.routing.values import Verdict
 
 CHOSEN = "chosen"
 REASONS: dict[str, str] = {
@@ -58,6 +59,17 @@ def explain(verdict: Verdict, translate: Callable[[str], str] = lambda s: s) -> 
     return translate(template).format(**{k: v for k, v in verdict.params.items()})
 
 
-def explain_hold(decision: Decision, translate: Callable[[str], str] = lambda s: s) -> str | None:
-    template = HOLD_REASONS.get(decision.reason or "")
+MATCHED_FIELDS = (("region", N_("region")), ("product_line", N_("product line")), ("industry", N_("industry")))
+NO_MEMBER_MATCHES = N_("Nobody in pool {pool} matches this lead ({facts}); it waits in the holding queue.")
+
+
+def explain_hold(record: dict[str, Any], pool: str, translate: Callable[[str], str] = lambda s: s) -> str | None:
+    """Why a held decision (its recorded form) placed nobody, naming the pool and, when the pool has no member
+    for the lead, the lead's values that membership matches on: "nobody in pool 华东 matches this lead (region:
+    west)". None for a decision that placed someone."""
+    reason, lead = record.get("reason"), record.get("lead") or {}
+    facts = [f"{translate(label)}: {lead[name]}" for name, label in MATCHED_FIELDS if lead.get(name)]
+    if reason == "pool_has_no_members" and facts:
+        return translate(NO_MEMBER_MATCHES).format(pool=pool, facts=", ".join(facts))
+    template = HOLD_REASONS.get(reason or "")
     return None if template is None else translate(template)

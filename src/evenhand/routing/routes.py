@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from evenhand.db import session_scope
 from evenhand.deps import DbSession, DocumentEditor, DocumentReader, DocumentReviewer, OrgManager, Reader, Writer
+from evenhand.i18n import t
 from evenhand.kit.schema import DbId, IsoDate, Strict
 from evenhand.kit.versions import DocumentBody, DocumentText, Note, Validation, VersionRead
 from evenhand.models import HeldLead, RoutingDecision, RoutingPolicyVersion, User
@@ -17,6 +18,7 @@ from evenhand.org import service as org_service
 from evenhand.org.schemas import PresenceUpdate, UserRead
 from evenhand.routing import flows, policy_versions, reassignment, service, whatif
 from evenhand.routing import holds as holding
+from evenhand.routing.reasons import explain_hold
 
 router = APIRouter(tags=["routing"])
 class PolicyRead(VersionRead):
@@ -57,6 +59,7 @@ class DecisionDetail(DecisionSummary):
     verdicts: list[dict[str, Any]]
     weights: list[dict[str, Any]]
     pools_checked: list[dict[str, Any]]
+    hold_reason: str | None = Field(None, description="Why nobody was placed, when the lead was held")
     state_before: dict[str, Any] | None
     state_after: dict[str, Any] | None
 
@@ -116,6 +119,7 @@ def get_decision(decision_id: DbId, session: DbSession, principal: Reader) -> De
     return DecisionDetail(**DecisionSummary.model_validate(row).model_dump(), rep_name=name,
                           pool_label=view["pool_label"], lead=record["lead"], verdicts=view["verdicts"],
                           weights=record["weights"], pools_checked=record["pools_checked"],
+                          hold_reason=explain_hold(record, view["pool_label"] or row.pool_id or "", t),
                           state_before=record["state_before"] if full else None,
                           state_after=record["state_after"] if full else None)
 
