@@ -13,7 +13,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
-from evenhand.i18n import N_
+from evenhand.i18n import N_, plural
 from evenhand.kit.clock import local, utcnow
 from evenhand.leads import scoring_bulk, scoring_service
 from evenhand.leads.predict import service as predict_service
@@ -125,7 +125,8 @@ def _editor(principal: Principal, tr: Tr, body: str) -> None:
                 ui.label(f"{tr('Line {line}', line=p['line'] or '?')} · {p['field'] or '—'}: {p['message']}").classes(
                     "text-negative text-caption")
         editor.props("line_tooltips='{}'")
-        status.text = tr("The model is valid.") if not found else tr("{count} problems", count=len(found))
+        counted = plural(len(found), N_("{count} problem"), N_("{count} problems"))
+        status.text = tr("The model is valid.") if not found else tr(counted, count=len(found))
         status.classes(replace="text-positive" if not found else "text-negative")
         save_btn.set_enabled(not found)
         preview_btn.set_enabled(not found)

@@ -20,7 +20,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
-from evenhand.i18n import N_
+from evenhand.i18n import N_, plural
 from evenhand.kit.clock import local, utcnow
 from evenhand.routing import policy_versions, whatif
 from evenhand.routing.diagram import flowchart
@@ -129,7 +129,8 @@ class _Editor:
         self.editor.decorations = [{"kind": "line", "line": n, "class": "eh-problem-line"} for n in sorted(lines)]
         self.editor.update()
         self.valid = not found
-        self.status.text = tr("The policy is valid.") if not found else tr("{count} problems", count=len(found))
+        counted = plural(len(found), N_("{count} problem"), N_("{count} problems"))
+        self.status.text = tr("The policy is valid.") if not found else tr(counted, count=len(found))
         self.status.classes(replace="text-positive" if not found else "text-negative")
         if not found:
             self.diagram.content = flowchart(policy_versions.compiled_body(self.editor.value), tr)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from evenhand.errors import Invalid
-from evenhand.i18n import N_
+from evenhand.i18n import N_, plural
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.leads.predict import repository
@@ -48,14 +48,17 @@ class ActiveModel:
     model: LeadModel
 
 
+NO_OUTCOME = N_("No leads with a known outcome yet (converted, disqualified, or older than {days} days).")
+NO_OUTCOME_ONE_DAY = N_("No leads with a known outcome yet (converted, disqualified, or older than {days} day).")
+
+
 def history_dataset(session: Session, *, horizon_days: int = DEFAULT_HORIZON_DAYS,
                     now: datetime | None = None) -> Dataset:
     """evenhand's own leads with a known outcome, as they were at intake (see ``repository.history``)."""
     when = as_utc(now or utcnow())
     rows, outcome = repository.history(session, now=when, horizon_days=horizon_days)
     if not rows:
-        raise Invalid("No leads with a known outcome yet (converted, disqualified, or older than {days} days).",
-                      field="leads", days=horizon_days)
+        raise Invalid(plural(horizon_days, NO_OUTCOME_ONE_DAY, NO_OUTCOME), field="leads", days=horizon_days)
     description = (f"leads to {when.date().isoformat()}: {len(rows)} with an outcome, {sum(outcome)} converted "
                    f"(open > {horizon_days} days = not converted)")
     return from_leads(rows, outcome, description)
