@@ -263,9 +263,12 @@ def team_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).tuples().all())
 
 
+_REGION_NAMES = select(Region.code, Region.name).order_by(Region.code)  # read on every intake: built once
+
+
 def region_names(session: Session) -> dict[str, str]:
     """Every region by code, by name, in code order."""
-    return dict(session.execute(select(Region.code, Region.name).order_by(Region.code)).tuples().all())
+    return dict(session.execute(_REGION_NAMES).tuples().all())
 
 
 def display_names(session: Session, user_ids: Collection[int]) -> dict[int, str]:
