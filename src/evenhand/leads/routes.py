@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -11,14 +10,13 @@ from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.kit.schema import DbId, IsoDate
 from evenhand.leads import repository, service
-from evenhand.leads.distribution import summarise
+from evenhand.leads.distribution import WeekOfSource, summarise
 from evenhand.leads.schemas import (
     EventBatch,
     EventCreate,
     EventRead,
     LeadFilter,
     LeadRead,
-    WeekOfSourceRead,
 )
 from evenhand.models import BehaviourEvent, Lead
 from evenhand.notify import service as notify
@@ -33,12 +31,12 @@ def list_leads(session: DbSession, principal: Reader, paging: Paging, settings: 
     return {"items": items, "total": total, **paging.model_dump()}
 
 
-@router.get("/leads/score-distribution", response_model=list[WeekOfSourceRead])
+@router.get("/leads/score-distribution", response_model=list[WeekOfSource])
 def score_distribution(session: DbSession, principal: Reader, settings: AppSettings,
-                       since: IsoDate | None = None, until: IsoDate | None = None) -> list[Any]:
+                       since: IsoDate | None = None, until: IsoDate | None = None) -> list[WeekOfSource]:
     """Per source channel and week (Monday, organisation time): lead count, score quartiles and bands."""
     rows = repository.score_rows(session, principal, since=since, until=until, zone=settings.zone)
-    return [asdict(week) for week in summarise(rows, settings.zone)]
+    return summarise(rows, settings.zone)
 
 
 @router.get("/leads/{lead_id}", response_model=LeadRead)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
@@ -149,15 +149,3 @@ class LeadFilter(Checked):
     created_from: IsoDate | None = None
     created_to: IsoDate | None = None
     include_duplicates: bool = True
-
-
-class WeekOfSourceRead(BaseModel):
-    source: str
-    week: date
-    leads: int
-    scored: int
-    mean: float | None
-    p25: float | None
-    median: float | None
-    p75: float | None
-    bands: dict[str, int]
