@@ -11,8 +11,10 @@ from sqlalchemy import Engine, select
 
 from evenhand.db import session_scope
 from evenhand.errors import Invalid
+from evenhand.i18n import t
 from evenhand.intake import flows
 from evenhand.leads import importer
+from evenhand.leads import mapping as mapping_mod
 from evenhand.models import Lead
 from tests.support import row_counts
 
@@ -112,7 +114,7 @@ def test_excel_and_gb18030_exports(engine: Engine, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("mapping", "field"), [
     ("fields: {external_id: 线索编号, source: 渠道, company: 不存在的列}", "mapping.fields.company.column"),
-    ("fields: {external_id: 线索编号, colour: 渠道}", "mapping.fields"),
+    ("fields: {external_id: 线索编号, colour: 渠道}", "mapping.fields.colour"),
     ("fields: [unclosed", "mapping"),
     ("fields: {external_id: {column: 线索编号, value: x}}", "mapping.fields.external_id"),
 ])
@@ -132,3 +134,18 @@ def test_ragged_rows_and_unknown_file_types(engine: Engine, tmp_path: Path) -> N
     (tmp_path / "leads.json").write_text("[]")
     with pytest.raises(Invalid):
         run(engine, tmp_path / "leads.json")
+
+
+@pytest.mark.parametrize(("text", "field", "words"), [
+    ("fields:\n  company: {column: 公司名称, value: x}\n", "mapping.fields.company", "请给出列名或固定值"),
+    ("fields:\n  company: 公司名称\n  colour: 颜色\n", "mapping.fields.colour", "不是线索字段"),
+    ("fields:\n  company: [\n", "mapping", "不是有效的 YAML"),
+    ("a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n", "mapping", "不是有效的 YAML"),
+])
+def test_a_wrong_mapping_file_is_named_in_the_readers_language(text: str, field: str, words: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        mapping_mod.parse_mapping(text)
+    message = t(caught.value.message, locale="zh-CN", **caught.value.params)
+    assert caught.value.field == field and words in message
+    assert not any(english in message for english in ("Value error", "give either", "unknown lead field"))

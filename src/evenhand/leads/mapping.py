@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evenhand.errors import Invalid
+from evenhand.errors import Invalid, describe
+from evenhand.i18n import N_
+from evenhand.kit import yamldoc
 from evenhand.leads.schemas import LeadCreate
 
 LEAD_FIELDS = tuple(LeadCreate.model_fields)
@@ -35,7 +36,7 @@ class FieldSpec(BaseModel):
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
         if (self.column is None) == (self.value is None):
-            raise ValueError("give either a column or a constant value")
+            raise ValueError(N_("Give either a column or a constant value."))
         return self
 
 
@@ -52,29 +53,31 @@ class Mapping(BaseModel):
                                        for k, v in data["fields"].items()}}
         return data
 
-    @field_validator("fields")
-    @classmethod
-    def _known_fields(cls, fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        unknown = sorted(set(fields) - set(LEAD_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown lead field {unknown[0]!r}; known: {', '.join(LEAD_FIELDS)}")
-        return fields
+
+
+class MappingError(yamldoc.DocumentError):
+    pass
 
 
 def parse_mapping(text: str) -> Mapping:
+    """Read under the same limits as every YAML document (no alias bombs, no deep nesting); every problem in
+    the reader's language."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise Invalid("The mapping file is not valid YAML (line {line}).", field="mapping",
-                      line=(line or 0) + 1) from exc
+        _, data = yamldoc.load(text, error=MappingError, not_a_mapping=N_("A mapping file is a YAML mapping."))
+    except MappingError as exc:
+        raise Invalid("The mapping file is not valid YAML (line {line}).", field="mapping", line=exc.line or 1) from exc
     try:
-        return Mapping.model_validate(data)
+        mapping = Mapping.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise Invalid("The mapping file is wrong at {where}: {problem}", field=f"mapping.{where}", where=where,
-                      problem=first["msg"]) from exc
+                      problem=describe(first)) from exc
+    unknown = sorted(set(mapping.fields) - set(LEAD_FIELDS))
+    if unknown:
+        raise Invalid("The mapping file names {name}, which is no lead field; the fields are {known}.",
+                      field=f"mapping.fields.{unknown[0]}", name=unknown[0], known=", ".join(LEAD_FIELDS))
+    return mapping
 
 
 def check_columns(mapping: Mapping, header: list[str]) -> None:
