@@ -21,6 +21,7 @@ from evenhand.i18n import N_, plural, t
 from evenhand.kit import terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import local, utcnow
+from evenhand.kit.figures import p_cell
 
 # Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
 routing_app = Typer(help=N_("Lead routing: the policy and its versions, decisions, the holding queue."),
@@ -266,7 +267,7 @@ def _teams(result: dict[str, Any]) -> Table:
         for side, _ in SIDES:
             figures = row[side] or {}
             chi = figures.get("chi_square")
-            cells += [f"{chi['p_value']:.3f}" if chi else "—", f"{figures['gini']:.3f}" if figures else "—"]
+            cells += [p_cell(chi['p_value']) if chi else "—", f"{figures['gini']:.3f}" if figures else "—"]
         table.add_row(row["team"] or "—", *cells)
     return table
 

@@ -22,6 +22,7 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_, plural
 from evenhand.kit.clock import local, utcnow
+from evenhand.kit.figures import p_cell
 from evenhand.routing import policy_versions, whatif
 from evenhand.routing.diagram import flowchart
 from evenhand.web import context
@@ -281,7 +282,7 @@ def rep_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 def team_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     def p(side: dict[str, Any] | None) -> str:
         chi = (side or {}).get("chi_square")
-        return f"{chi['p_value']:.3f}" if chi else "—"
+        return p_cell(chi['p_value']) if chi else "—"
 
     def g(side: dict[str, Any] | None) -> str:
         return f"{side['gini']:.3f}" if side else "—"
