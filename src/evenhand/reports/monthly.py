@@ -20,8 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from statistics import median
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
+
+from pydantic import Field
 
 from evenhand.routing.fairness import ChiSquare, ShareRow, Tally, chi_square, gini
 from evenhand.routing.values import Decision
@@ -155,22 +157,25 @@ class Inputs:
 
 @dataclass(frozen=True)
 class RepLine:
+    """One rep's line in the report; the API serves it as it is (the descriptions go into its schema)."""
+
     rep_id: int
     name: str
     username: str
     level: str
     leads: int
     high_value: int
-    high_value_share: float | None  # of the team's high-quality leads
+    high_value_share: Annotated[float | None, Field(description="of the team's high-value leads")]
     won: int
     conversion_rate: float | None
-    expected: float  # leads the policy meant the rep to have (equal shares for unrouted leads)
-    expected_share: float | None  # of the team's expected total
+    expected: Annotated[float, Field(description="leads the policy meant the rep to have (equal shares for "
+                                                 "unrouted leads)")]
+    expected_share: Annotated[float | None, Field(description="of the team's expected total")]
     actual_share: float | None
-    value: float  # sum of the scores of the leads received
+    value: Annotated[float, Field(description="sum of the scores of the leads received")]
     routed: int
     unrouted: int
-    evidence: Evidence
+    evidence: Annotated[Evidence, Field(description="routing | equal_share (no routing evidence) | mixed | none")]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evenhand.kit.schema import DbId, Strict
-from evenhand.reports.monthly import Month
+from evenhand.reports.monthly import Month, RepLine
 
 MonthText = Annotated[str, Field(min_length=1, max_length=20, examples=["2026-11"])]
 
@@ -20,26 +20,6 @@ class ChiSquareRead(BaseModel):
     p_value: float
     bins: int
     merged: int = Field(description="reps pooled into one group because few leads were expected of them")
-
-
-class RepLineRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    rep_id: int
-    name: str
-    username: str
-    level: str
-    leads: int
-    high_value: int
-    high_value_share: float | None = Field(description="of the team's high-value leads")
-    won: int
-    conversion_rate: float | None
-    expected: float = Field(description="leads the policy meant the rep to have")
-    expected_share: float | None
-    actual_share: float | None
-    value: float = Field(description="sum of the scores of the leads received")
-    routed: int
-    unrouted: int
-    evidence: str = Field(description="routing | equal_share (no routing evidence) | mixed | none")
 
 
 class AppealSummaryRead(BaseModel):
@@ -66,7 +46,7 @@ class TeamReportRead(BaseModel):
     name: str
     department: str
     supervisor_id: int | None
-    reps: list[RepLineRead]
+    reps: list[RepLine]
     leads: int
     high_value: int
     won: int
