@@ -232,10 +232,14 @@ class TestPlurals:
         zh = json.loads((Path(evenhand.__file__).parent / "locales" / "zh-CN.json").read_text(encoding="utf-8"))
         pairs = []
         for path in Path(evenhand.__file__).parent.rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            named = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                     for target in node.targets if isinstance(target, ast.Name)}
+            for node in ast.walk(tree):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "plural":
-                    one, many = (ast.literal_eval(arg.args[0]) for arg in node.args[1:3]
-                                 if isinstance(arg, ast.Call))
+                    forms = [named.get(arg.id) if isinstance(arg, ast.Name) else arg for arg in node.args[1:3]]
+                    assert all(isinstance(form, ast.Call) for form in forms), f"{path.name}:{node.lineno}"
+                    one, many = (ast.literal_eval(form.args[0]) for form in forms)
                     pairs.append((one, many))
         assert len(pairs) >= 10
         assert [(one, many) for one, many in pairs if zh[one] != zh[many]] == []

@@ -72,9 +72,14 @@ class Clock:
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self.frozen = False
 
     def __call__(self) -> datetime:
-        return utcnow() + self.offset
+        return self.stopped if self.frozen else utcnow() + self.offset
+
+    def freeze(self) -> None:
+        """Time stands still from here (until ``now`` is set), however long a round takes on a busy machine."""
+        self.stopped, self.frozen = self(), True
 
     @property
     def now(self) -> datetime:
@@ -82,7 +87,7 @@ class Clock:
 
     @now.setter
     def now(self, value: datetime) -> None:
-        self.offset = value - utcnow()
+        self.offset, self.stopped = value - utcnow(), value
 
     def advance(self, **delta: float) -> datetime:
         self.offset += timedelta(**delta)

@@ -69,6 +69,7 @@ def test_failures_retry_with_backoff_then_fail_for_good_and_escalate_at_once(eng
     memory.fail.add(people.endpoints["hook"].url)
     _, message_id = assigned(engine, people)
     (hook,) = rows(engine, message_id=message_id)
+    clock.freeze()
     waits = []
     for _ in range(2):
         assert worker.tick().claimed == 1

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from evenhand.config import Settings
+from evenhand.config import Settings, bound
 from evenhand.kit.clock import utcnow
 from evenhand.notify import escalation, health, jobs, outbox, wakeup
 from evenhand.notify.channels import AppriseSender, Outcome, Sender
@@ -83,9 +83,10 @@ class Worker:
         return tick
 
     def _schedule(self) -> tuple[int, list[str]]:
-        escalated = escalation.run_due(self.engine, now=self.clock(), policies=self.policies)
-        ran = jobs.run_due(self.engine, worker=self.name, now=self.clock(),
-                           lease_seconds=self.settings.notify_lease_seconds)
+        with bound(self.settings):  # an escalation step or a job reads the worker's settings, not the process's
+            escalated = escalation.run_due(self.engine, now=self.clock(), policies=self.policies)
+            ran = jobs.run_due(self.engine, worker=self.name, now=self.clock(),
+                               lease_seconds=self.settings.notify_lease_seconds)
         return escalated, ran
 
     def _send(self, send: outbox.Send) -> tuple[outbox.Send, Outcome, datetime, datetime]:
