@@ -1,6 +1,6 @@
 """Every table, imported here so metadata and Alembic see them all."""
 
-from evenhand.models.activity import Activity, ActivityType, Direction, SourceSystem
+from evenhand.models.activity import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity
 from evenhand.models.audit import AuditEntry
 from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
 from evenhand.models.base import Base
@@ -78,6 +78,7 @@ __all__ = [
     "SurveyKind",
     "SurveyResponse",
     "Team",
+    "UnmatchedActivity",
     "User",
     "UserGrant",
     "WebSession",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from evenhand.kit.clock import utcnow
 from evenhand.models.base import Base, IdMixin, str_enum
 
 
@@ -56,3 +58,19 @@ class Activity(IdMixin, Base):
     attachment_count: Mapped[int] = mapped_column(default=0)
     subject: Mapped[str | None] = mapped_column(String(300))
     recording_ref: Mapped[str | None] = mapped_column(String(300))
+
+
+class UnmatchedActivity(IdMixin, Base):
+    """An activity that names no known rep, or no lead or deal: it waits here, never dropped, until someone links
+    it (or a later import brings what it names) and it becomes an ``Activity``."""
+
+    __tablename__ = "unmatched_activities"
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+    source_system: Mapped[SourceSystem] = mapped_column(str_enum(SourceSystem))
+    external_id: Mapped[str] = mapped_column(String(120))
+    occurred_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(24), index=True)  # no_rep, no_link
+    fields: Mapped[dict[str, Any]]  # the activity as it came, after validation (JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
@@ -24,6 +24,10 @@ class SurveyKind(enum.StrEnum):
 
 class Account(IdMixin, CreatedMixin, Base):
     __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    # The CRM of record and its id for this account (both empty for an account made in evenhand).
+    source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(120))
     name: Mapped[str] = mapped_column(String(200))
     industry: Mapped[str | None] = mapped_column(String(60))
     region: Mapped[str | None] = mapped_column(String(32))

@@ -75,7 +75,10 @@ class Lead(IdMixin, CreatedMixin, Base):
     # was never routed, no decision was recorded and nobody was notified.
     backfilled: Mapped[bool] = mapped_column(default=False, server_default=false())
     first_response_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # when its outcome (converted or disqualified) was recorded
+    disqualify_reason: Mapped[str | None] = mapped_column(String(200))
+    # A converted lead's customer; the deal it became points back at it (``Opportunity.lead_id``).
+    converted_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
 class BehaviourEvent(IdMixin, Base):

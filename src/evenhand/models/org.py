@@ -80,6 +80,8 @@ class User(IdMixin, CreatedMixin, Base):
 
     __tablename__ = "users"
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # The id the company's own HR or CRM export gives this person: an import finds them again by it.
+    external_id: Mapped[str | None] = mapped_column(String(120), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))

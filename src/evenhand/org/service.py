@@ -332,3 +332,22 @@ def revoke(session: Session, user_id: int, name: str, *, actor: Principal | None
     _record(session, actor, "user_grants.revoke", row, {"user_id": user_id, "grant": name})
     session.delete(row)
     session.flush()
+
+
+def people_by_key(session: Session, keys: Collection[str]) -> dict[str, int]:
+    """Users named in an export, each by external id, e-mail (any case) or username: the key as given → user id.
+    A key naming nobody is left out; the caller names it in its error."""
+    wanted = {k.strip() for k in keys if k and k.strip()}
+    if not wanted:
+        return {}
+    folded = {k.casefold(): k for k in wanted}
+    found: dict[str, int] = {}
+    rows = session.execute(select(User.id, User.external_id, User.email, User.username).where(
+        User.external_id.in_(wanted) | func.lower(User.email).in_(list(folded)) | User.username.in_(wanted))).tuples()
+    for user_id, external_id, email, username in rows:
+        for key in (external_id, username):
+            if key in wanted:
+                found.setdefault(key, user_id)
+        if email and email.casefold() in folded:
+            found.setdefault(folded[email.casefold()], user_id)
+    return found
