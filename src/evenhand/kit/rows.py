@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -120,3 +121,9 @@ def chunks(path: Path, mapping_text: str, kind: Kind[T], *, zone: ZoneInfo, reje
         if progress:
             progress("read", number - FIRST_DATA_ROW, max(table.estimated_rows, number - FIRST_DATA_ROW))
         yield good
+
+
+def rejects_path(data_dir: Path, source: Path, *, now: datetime) -> Path:
+    """Where rejected rows go unless the user names a file: under the data directory, never beside the input
+    (whose folder may be read-only, shared, or synced elsewhere)."""
+    return data_dir / "rejects" / f"{source.stem}.{now:%Y%m%d-%H%M%S}.rejected.csv"
