@@ -13,7 +13,6 @@ from evenhand.db import session_scope
 from evenhand.errors import Invalid
 from evenhand.i18n import t
 from evenhand.intake import flows
-from evenhand.leads import importer
 from evenhand.leads import mapping as mapping_mod
 from evenhand.models import Lead
 from tests.support import row_counts
@@ -44,10 +43,10 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8-sig") ->
     return path
 
 
-def run(engine: Engine, path: Path, *, skip_invalid: bool = False, mapping: str = MAPPING) -> importer.ImportReport:
+def run(engine: Engine, path: Path, *, skip_invalid: bool = False, mapping: str = MAPPING) -> flows.FileReport:
     with session_scope(engine) as session:
         return flows.take_in_file(session, path, mapping, actor=None, dedup=["email", "phone"],
-                                  skip_invalid=skip_invalid).read
+                                  skip_invalid=skip_invalid)
 
 
 def stored(engine: Engine) -> dict[str, Lead]:
@@ -75,9 +74,9 @@ def test_one_bad_row_rejects_the_file_naming_spreadsheet_rows(engine: Engine, tm
 
 def test_skip_invalid_imports_the_rest_and_writes_rejects_with_reasons(engine: Engine, tmp_path: Path) -> None:
     report = run(engine, write_csv(tmp_path / "leads.csv", GOOD + BAD), skip_invalid=True)
-    assert (report.created, sorted(report.rejected_rows)) == (2, [4, 5])
+    assert (report.created, sorted(report.rejects.rows)) == (2, [4, 5])
     target = tmp_path / "rejects.csv"
-    importer.write_rejects(target, report)
+    report.rejects.write(target)
     with target.open(encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     assert rows[0][:3] == ["row", "field", "problem"] and rows[0][3:] == HEADER
@@ -138,7 +137,7 @@ def test_ragged_rows_and_unknown_file_types(engine: Engine, tmp_path: Path) -> N
 
 @pytest.mark.parametrize(("text", "field", "words"), [
     ("fields:\n  company: {column: 公司名称, value: x}\n", "mapping.fields.company", "请给出列名或固定值"),
-    ("fields:\n  company: 公司名称\n  colour: 颜色\n", "mapping.fields.colour", "不是线索字段"),
+    ("fields:\n  company: 公司名称\n  colour: 颜色\n", "mapping.fields.colour", "此导入没有的字段：colour"),
     ("fields:\n  company: [\n", "mapping", "不是有效的 YAML"),
     ("a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n", "mapping", "不是有效的 YAML"),

@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from evenhand.i18n import N_, t
-from evenhand.leads.schemas import LeadCreate
-from evenhand.leads.service import RowError
+from evenhand.kit.rows import RowError
+from evenhand.leads.schemas import LeadCreate, LeadImport
 
 UNKNOWN_REGION = N_("Unknown region {value}; the regions are {allowed}.")
+UNKNOWN_OWNER = N_("Nobody here has the external id, e-mail or username {value}; import the organisation first "
+                   "(evenhand import org).")
 
 
 @dataclass(frozen=True)
@@ -44,4 +46,21 @@ def resolve(rows: Sequence[LeadCreate | None], regions: Regions, *,
                                    t(UNKNOWN_REGION, value=row.region, allowed=regions.allowed())))
         else:
             out.append(row if code == row.region else row.model_copy(update={"region": code}))
+    return out, errors
+
+
+def owners(rows: Sequence[LeadCreate | None], found: Mapping[str, int], *,
+           first_row: int) -> tuple[list[LeadCreate | None], list[RowError]]:
+    """Each exported row's rep (``owner``: an external id, e-mail or username; ``found`` maps those known to
+    user ids) as ``owner_id``; a row naming nobody known is refused (None) with its error."""
+    out: list[LeadCreate | None] = []
+    errors: list[RowError] = []
+    for offset, row in enumerate(rows):
+        if not isinstance(row, LeadImport) or row.owner is None:
+            out.append(row)
+        elif (user_id := found.get(row.owner)) is None:
+            out.append(None)
+            errors.append(RowError(first_row + offset, "owner", t(UNKNOWN_OWNER, value=row.owner)))
+        else:
+            out.append(row.model_copy(update={"owner_id": user_id}))
     return out, errors

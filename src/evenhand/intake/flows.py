@@ -6,32 +6,41 @@ told about it: its outcome may already be known."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
 from evenhand.intake import dimensions
-from evenhand.leads import importer
+from evenhand.kit import rows as rows_kit
+from evenhand.kit.rows import RowError
 from evenhand.leads import service as lead_service
-from evenhand.leads.schemas import LeadCreate
-from evenhand.leads.service import RowError
+from evenhand.leads.mapping import LEAD_FIELDS, MOMENTS
+from evenhand.leads.schemas import LeadCreate, LeadImport
 from evenhand.models import RoutingDecision
 from evenhand.org import service as org_service
 from evenhand.routing import flows as routing_flows
 
 Routed = tuple[lead_service.Intake, RoutingDecision | None]
-Progress = Callable[[str, int, int], None]
+Progress = rows_kit.Progress
 
 
-def validated(session: Session, rows: Sequence[dict[str, Any]], *,
-              first_row: int) -> tuple[list[LeadCreate | None], list[RowError]]:
+def validated(session: Session, rows: Sequence[dict[str, Any]], *, first_row: int,
+              exported: bool = False) -> tuple[list[LeadCreate | None], list[RowError]]:
     """Rows as leads, each bad one as None with its errors (numbered from ``first_row``): the fields, then the
-    organisation's dimensions (a region by code or name)."""
-    parsed, errors = lead_service.validate_rows(rows, first_row=first_row)
+    organisation's dimensions (a region by code or name) and, for a row of an export, the rep it names."""
+    parsed, errors = lead_service.validate_rows(rows, first_row=first_row, exported=exported)
     parsed, unknown = dimensions.resolve(parsed, _regions(session), first_row=first_row)
+    if exported:
+        parsed, nobody = dimensions.owners(parsed, org_service.people_by_key(
+            session, [row.owner for row in parsed if isinstance(row, LeadImport) and row.owner]), first_row=first_row)
+        unknown += nobody
     return parsed, sorted([*errors, *unknown], key=lambda e: e.row)
 
 
@@ -42,7 +51,7 @@ def take_in(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | 
     the organisation does not have is refused (``region``, or ``leads.N.region`` in a batch)."""
     resolved, unknown = dimensions.resolve(rows, _regions(session), first_row=1)
     if unknown:
-        raise lead_service.reject(unknown, path=lambda e: e.field if len(rows) == 1 else f"leads.{e.row - 1}.{e.field}")
+        raise rows_kit.reject(unknown, path=lambda e: e.field if len(rows) == 1 else f"leads.{e.row - 1}.{e.field}")
     rows = [row for row in resolved if row is not None]
     results = lead_service.intake_many(session, rows, actor=actor, dedup=dedup, backfilled=backfilled,
                                        progress=progress)
@@ -56,27 +65,58 @@ def _regions(session: Session) -> dimensions.Regions:
     return dimensions.Regions(org_service.region_names(session))
 
 
-@dataclass(frozen=True)
+LEAD_ROWS: rows_kit.Kind[LeadCreate] = rows_kit.Kind("lead", TypeAdapter(LeadImport), LEAD_FIELDS, MOMENTS)
+
+
+@dataclass
 class FileReport:
-    read: importer.ImportReport
-    routed: int  # new leads given to a rep
-    held: int  # new leads waiting in the holding queue for someone to become available
+    rows: int = 0
+    created: int = 0
+    existing: int = 0  # there already (same source and external id): left as they were
+    duplicates: int = 0  # new leads linked to an earlier lead with the same contact
+    backfilled: int = 0  # new leads taken in as history: never routed, nobody told
+    routed: int = 0  # new leads given to a rep
+    held: int = 0  # new leads waiting in the holding queue for someone to become available
+    rejects: rows_kit.Rejects = field(default_factory=lambda: rows_kit.Rejects(header=[]))
+
+    @property
+    def rejected(self) -> list[RowError]:
+        return self.rejects.errors
+
+    def count(self, results: Sequence[Routed], *, backfilled: bool) -> None:
+        created = [(r, d) for r, d in results if r.created]
+        self.created += len(created)
+        self.existing += len(results) - len(created)
+        self.duplicates += sum(1 for r, _ in created if r.lead.duplicate_of_id)
+        if backfilled:
+            self.backfilled += len(created)
+            return
+        self.routed += sum(1 for _, d in created if d is not None and d.rep_id is not None)
+        self.held += sum(1 for _, d in created if d is not None and d.rep_id is None)
 
 
 def take_in_file(session: Session, path: Path, mapping_text: str, *, actor: Principal | None, dedup: Sequence[str],
-                 skip_invalid: bool, backfilled: bool = False, progress: Progress | None = None) -> FileReport:
-    """An exported file through the same door; all or nothing unless ``skip_invalid``."""
-    report = progress or (lambda _stage, _done, _total: None)
-    table = importer.read(path, mapping_text, skip_invalid=skip_invalid, progress=report,
-                          validate=lambda rows, first: validated(session, rows, first_row=first))
-    done = 0
+                 skip_invalid: bool, backfilled: bool = False, history_before: datetime | None = None,
+                 zone: ZoneInfo | None = None, progress: Progress | None = None) -> FileReport:
+    """An exported file through the same door, streamed in chunks in the caller's transaction; all or nothing
+    unless ``skip_invalid`` (a file with a bad row is refused once every row has been read, and the caller's
+    transaction rolls back). Every row is history with ``backfilled``; with ``history_before``, the rows created
+    before that moment are, and the newer ones are scored and routed as if they had just arrived. Times written
+    without a zone are in ``zone`` (the mapping's ``timezone`` wins; default: the company's)."""
+    done = FileReport()
+    for chunk in rows_kit.chunks(path, mapping_text, LEAD_ROWS, zone=zone or get_settings().zone,
+                                 rejects=done.rejects, progress=progress,
+                                 validate=lambda rows, first: validated(session, rows, first_row=first, exported=True)):
+        leads = [cast(LeadImport, lead) for _, lead in chunk]
+        past = [lead for lead in leads if backfilled or _before(lead, history_before)]
+        new = [lead for lead in leads if not (backfilled or _before(lead, history_before))]
+        done.count(take_in(session, past, actor=actor, dedup=dedup, backfilled=True), backfilled=True)
+        done.count(take_in(session, new, actor=actor, dedup=dedup), backfilled=False)
+    done.rows = done.rejects.read
+    if done.rejects.errors and not skip_invalid:
+        raise rows_kit.reject(done.rejects.errors)
+    return done
 
-    def written(n: int) -> None:
-        nonlocal done
-        done += n
-        report("written", done, len(table.valid))
 
-    results = take_in(session, table.valid, actor=actor, dedup=dedup, backfilled=backfilled, progress=written)
-    decisions = [d for _, d in results if d is not None]
-    routed = sum(1 for d in decisions if d.rep_id is not None)
-    return FileReport(importer.report(table, [r for r, _ in results]), routed=routed, held=len(decisions) - routed)
+def _before(lead: LeadImport, cutoff: datetime | None) -> bool:
+    return cutoff is not None and lead.created_at is not None and lead.created_at < cutoff

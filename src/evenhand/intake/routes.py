@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from evenhand.deps import AppSettings, DbSession, ReadWriter, Writer
 from evenhand.intake import flows
 from evenhand.intake.arrivals import arrivals_for
-from evenhand.leads import service as lead_service
+from evenhand.kit import rows as rows_kit
 from evenhand.leads.schemas import (
     AssignmentRead,
     BatchItem,
@@ -58,7 +58,7 @@ def create_leads(batch: LeadBatch, session: DbSession, actor: Writer, settings: 
     """
     parsed, errors = flows.validated(session, batch.leads, first_row=1)
     if errors and not batch.skip_invalid:
-        raise lead_service.reject(errors, path=lambda e: f"leads.{e.row - 1}.{e.field}")
+        raise rows_kit.reject(errors, path=lambda e: f"leads.{e.row - 1}.{e.field}")
     rows = [(i + 1, data) for i, data in enumerate(parsed) if data is not None]
     results = flows.take_in(session, [data for _, data in rows], actor=actor, dedup=settings.dedup_keys)
     items = [BatchItem(row=row, id=r.lead.id, created=r.created, duplicate_of_id=r.lead.duplicate_of_id,

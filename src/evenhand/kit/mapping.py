@@ -86,7 +86,7 @@ class MappingError(yamldoc.DocumentError):
     pass
 
 
-UNKNOWN_FIELDS = N_("The mapping file names {names}, which are no {kind} fields; the fields are {known}.")
+UNKNOWN_FIELDS = N_("The mapping file names fields this import does not have: {names}; the fields are {known}.")
 
 
 def parse(text: str, *, known: Sequence[str], kind: str) -> Mapping:
@@ -105,8 +105,8 @@ def parse(text: str, *, known: Sequence[str], kind: str) -> Mapping:
                       problem=describe(first)) from exc
     unknown = [name for name in mapping.fields if name not in known]
     if unknown:
-        raise Invalid(UNKNOWN_FIELDS, field=f"mapping.fields.{unknown[0]}", names=", ".join(unknown), kind=kind,
-                      known=", ".join(known))
+        raise Invalid(UNKNOWN_FIELDS, field=f"mapping.fields.{unknown[0]}", names=", ".join(unknown),
+                      known=", ".join(known), kind=kind)
     return mapping
 
 

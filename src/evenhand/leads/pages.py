@@ -13,14 +13,16 @@ from starlette.responses import RedirectResponse
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
+from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.leads import repository, service
-from evenhand.leads.schemas import LeadFilter
+from evenhand.leads import outcomes, repository, service
+from evenhand.leads.schemas import LeadFilter, LeadOutcomeSet
 from evenhand.models import BehaviourEvent, Lead, LeadStatus
 from evenhand.notify import service as notify
 from evenhand.org import service as org_service
 from evenhand.web import context
+from evenhand.web.forms import problem
 from evenhand.web.labels import feature_text, label, source_label
 from evenhand.web.layout import LEAD_SIDE, Tr, shell
 
@@ -133,6 +135,7 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
         with ui.row().classes("w-full gap-6 items-start"):
             with ui.column().classes("gap-2 w-80"):
                 _facts(view.lead, view.owner, regions, tr, zone)
+                _outcome(principal, view.lead, tr, zone)
                 LEAD_SIDE.draw(principal, tr, lead_id)
             with ui.column().classes("gap-4"):
                 _explanation(view.lead, view.explanation, tr)
@@ -164,6 +167,40 @@ def _facts(lead: Lead, owner: str | None, regions: dict[str, str], tr: Tr, zone:
         if lead.backfilled:
             ui.label(tr("Imported from history: not routed, nobody was notified.")).classes("text-grey-7").props(
                 'data-testid="backfilled"')
+
+
+def _outcome(principal: Principal, lead: Lead, tr: Tr, zone: ZoneInfo) -> None:
+    """What became of the lead, and (for whoever may write) the buttons that record it."""
+    with ui.card().classes("w-80").props('data-testid="lead-outcome"'):
+        ui.label(tr("Outcome")).classes("text-subtitle1")
+        if lead.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
+            when = local(lead.closed_at, zone).strftime("%Y-%m-%d %H:%M") if lead.closed_at else "—"
+            ui.label(tr("{outcome} on {when}", outcome=tr(label(lead.status)), when=when)).props(
+                'data-testid="outcome-text"')
+            if lead.disqualify_reason:
+                ui.label(tr("Reason: {reason}", reason=lead.disqualify_reason)).classes("text-grey-7")
+        else:
+            ui.label(tr("Still open.")).classes("text-grey-7")
+        if not principal.can_write:
+            return
+        with ui.row().classes("gap-2"):
+            ui.button(tr("Converted"), on_click=lambda: _record(principal, lead.id, "converted", None, tr)).props(
+                'flat color=positive data-testid="mark-converted"')
+            reason = ui.input(tr("Reason")).props('dense data-testid="disqualify-reason"').classes("w-40")
+            ui.button(tr("Disqualify"), on_click=lambda: _record(principal, lead.id, "disqualified",
+                                                                 reason.value.strip() or None, tr)).props(
+                'flat color=negative data-testid="mark-disqualified"')
+
+
+def _record(principal: Principal, lead_id: int, outcome: str, reason: str | None, tr: Tr) -> None:
+    try:
+        data = LeadOutcomeSet.model_validate({"outcome": outcome, "reason": reason})
+        with session_scope(context.engine()) as session:
+            outcomes.set_outcome(session, principal, lead_id, data)
+    except (ValidationError, DomainError) as exc:
+        ui.notify(problem(exc, tr), type="negative")
+        return
+    ui.navigate.reload()
 
 
 def _explanation(lead: Lead, lines: list[dict[str, Any]], tr: Tr) -> None:

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 from evenhand.deps import AppSettings, DbSession, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.kit.schema import DbId, IsoDate
-from evenhand.leads import repository, service
+from evenhand.leads import outcomes, repository, service
 from evenhand.leads.distribution import WeekOfSource, summarise
 from evenhand.leads.schemas import (
     EventBatch,
     EventCreate,
     EventRead,
     LeadFilter,
+    LeadOutcomeSet,
     LeadRead,
 )
 from evenhand.models import BehaviourEvent, Lead
@@ -64,3 +65,11 @@ def add_events(lead_id: DbId, batch: EventBatch, session: DbSession, actor: Writ
     lead = service.visible_lead(session, lead_id, repository.readable(actor))
     service.record_events(session, lead, batch.events)
     return lead
+
+
+@router.post("/leads/{lead_id}/outcome", response_model=LeadRead)
+def set_outcome(lead_id: DbId, data: LeadOutcomeSet, session: DbSession, actor: Writer) -> Lead:
+    """Converted (linked to the deal or customer it became) or disqualified with a reason; timestamped and
+    audited. The same outcome again changes nothing; a different one is a correction, audited with what it
+    replaced."""
+    return outcomes.set_outcome(session, actor, lead_id, data).lead

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from evenhand.i18n import N_
 from evenhand.kit.schema import DEFERRED, Checked, IsoDate, Moment, Strict
@@ -48,6 +48,77 @@ class LeadCreate(Strict):
     events: Annotated[list[EventCreate], Field(max_length=500)] = Field(default_factory=list)
 
 
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+Outcome = Literal["converted", "disqualified", "open"]
+# At most this many behaviour events are recorded for one count column of an import; the rest only add to nothing
+# (no shipped rule counts that far).
+MAX_EVENTS_PER_COUNT = 200
+_COUNT_KINDS = {"page_views": EventKind.PAGE_VIEW, "downloads": EventKind.WHITEPAPER_DOWNLOAD,
+                "webinars": EventKind.WEBINAR, "forms": EventKind.FORM_SUBMIT, "email_opens": EventKind.EMAIL_OPEN,
+                "email_clicks": EventKind.EMAIL_CLICK}
+
+
+class LeadImport(LeadCreate):
+    """A lead from a company's own export: besides what an arriving lead carries, its own dates, the rep who had
+    it, its outcome when known, and its behaviour as counts (``TotalVisits``, ``Total Time Spent on Website``)."""
+
+    created_at: Moment | None = None
+    owner: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    owner_id: Annotated[int, Field(ge=1)] | None = None  # the owner, once found (not a mapping field)
+    outcome: Outcome | None = None
+    outcome_at: Moment | None = None
+    disqualify_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    first_response_at: Moment | None = None
+    page_views: Count | None = None
+    dwell_seconds: Count | None = None
+    downloads: Count | None = None
+    webinars: Count | None = None
+    forms: Count | None = None
+    email_opens: Count | None = None
+    email_clicks: Count | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> LeadImport:
+        if self.outcome_at is not None and self.outcome in (None, "open"):
+            raise ValueError(N_("An outcome date needs an outcome (converted or disqualified)."))
+        for later, problem in ((self.outcome_at, N_("The outcome date is before the lead was created.")),
+                               (self.first_response_at, N_("The first response is before the lead was created."))):
+            if later is not None and self.created_at is not None and later < self.created_at:
+                raise ValueError(problem)
+        return self
+
+    def counted_events(self) -> list[EventCreate]:
+        """The behaviour counts as events at the lead's creation (dwell time spread over its page views), so
+        scoring, rescoring and the predictive model read them as they read events that arrived one by one."""
+        at = self.created_at
+        views = min(self.page_views or 0, MAX_EVENTS_PER_COUNT)
+        dwell = self.dwell_seconds or 0
+        if dwell and not views:
+            views = 1
+        events = [EventCreate.model_construct(kind=EventKind.PAGE_VIEW, occurred_at=at,
+                                              dwell_seconds=min(dwell // views + (i < dwell % views), 86_400) or None,
+                                              detail=None) for i in range(views)]
+        for field_name, kind in _COUNT_KINDS.items():
+            if kind is not EventKind.PAGE_VIEW:
+                events += [EventCreate.model_construct(kind=kind, occurred_at=at, dwell_seconds=None, detail=None)
+                           for _ in range(min(getattr(self, field_name) or 0, MAX_EVENTS_PER_COUNT))]
+        return events
+
+
+IMPORT_ONLY = frozenset(LeadImport.model_fields) - frozenset(LeadCreate.model_fields)
+MAPPED_FIELDS = tuple(name for name in LeadImport.model_fields if name not in ("events", "owner_id"))
+
+
+class LeadOutcomeSet(Strict):
+    """A lead's outcome: converted (to a deal or a customer) or disqualified with a reason."""
+
+    outcome: Literal["converted", "disqualified"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    opportunity_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    account_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    at: Moment | None = None
+
+
 class LeadRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -78,6 +149,9 @@ class LeadRead(BaseModel):
     created_at: datetime
     assigned_at: datetime | None
     first_response_at: datetime | None
+    closed_at: datetime | None = Field(description="When its outcome (converted or disqualified) was recorded")
+    disqualify_reason: str | None
+    converted_account_id: int | None
 
 
 class EventRead(BaseModel):

@@ -97,10 +97,10 @@ def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[Beha
 
 
 def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None,
-                events: Mapping[int, Sequence[BehaviourEvent]] | None = None) -> None:
-    """Score with the active model as of ``now`` (default: this moment) and store score and explanation.
-    ``events``: every event of these leads by lead id, when the caller holds them all (leads taken in by
-    this transaction have only those they came with); else they are read."""
+                events: Mapping[int, Sequence[BehaviourEvent]] | None = None, at_arrival: bool = False) -> None:
+    """Score with the active model as of ``now`` (default: this moment; ``at_arrival``: each lead's creation)
+    and store score and explanation. ``events``: every event of these leads by lead id, when the caller holds
+    them all (leads taken in by this transaction have only those they came with); else they are read."""
     if not leads:
         return
     model = active(session)
@@ -109,7 +109,7 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     if events is None:
         events = _events_of(session, [lead.id for lead in leads])
     for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
-        result = score(facts(lead, events[lead.id]), compiled, at, probability)
+        result = score(facts(lead, events[lead.id]), compiled, lead.created_at if at_arrival else at, probability)
         lead.score, lead.score_points = result.total, points_bytes(compiled, result)
         lead.score_probability, lead.score_model_version, lead.scored_at = probability, model.version, at
     session.flush()

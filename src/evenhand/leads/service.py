@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
-from evenhand.errors import Invalid, NotFound, describe
+from evenhand.errors import NotFound
 from evenhand.kit import audit
+from evenhand.kit import rows as rows_kit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.rows import RowError
 from evenhand.leads import keys, repository, scoring_service
-from evenhand.leads.schemas import EventCreate, LeadCreate
-from evenhand.models import BehaviourEvent, EventKind, Lead
+from evenhand.leads.schemas import IMPORT_ONLY, EventCreate, LeadCreate, LeadImport
+from evenhand.models import BehaviourEvent, EventKind, Lead, LeadStatus
 from evenhand.org import service as org_service
 
 DedupKey = str
@@ -37,22 +39,37 @@ class Intake:
     created: bool
 
 
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    message: str
-
-
 def find(session: Session, *, source: str, external_id: str) -> Lead | None:
     return session.scalar(select(Lead).where(Lead.source == source, Lead.external_id == external_id))
 
 
 def new_lead(data: LeadCreate, *, backfilled: bool = False) -> Lead:
-    lead = Lead(**data.model_dump(exclude={"events"}), backfilled=backfilled)
+    lead = Lead(**data.model_dump(exclude={"events", *IMPORT_ONLY}), backfilled=backfilled)
     lead.email_key, lead.phone_key = keys.email_key(data.email), keys.phone_key(data.phone)
     lead.company_key = keys.company_key(data.company)
+    if isinstance(data, LeadImport):
+        _as_exported(lead, data, backfilled=backfilled)
     return lead
+
+
+_OUTCOMES = {"converted": LeadStatus.CONVERTED, "disqualified": LeadStatus.DISQUALIFIED}
+
+
+def _as_exported(lead: Lead, data: LeadImport, *, backfilled: bool) -> None:
+    """What the export knew of the lead: its own creation time, and — for history, which is never routed — the
+    rep who had it, when it was first answered and its outcome. A newer row is routed like any arriving lead."""
+    if data.created_at is not None:
+        lead.created_at = data.created_at
+    if not backfilled:
+        return
+    if data.owner_id is not None:
+        lead.owner_id, lead.status = data.owner_id, LeadStatus.ASSIGNED
+        lead.assigned_at = data.created_at or utcnow()
+    lead.first_response_at = data.first_response_at
+    if data.outcome in _OUTCOMES:
+        lead.status = _OUTCOMES[data.outcome]
+        lead.closed_at = data.outcome_at or data.first_response_at or data.created_at or utcnow()
+        lead.disqualify_reason = data.disqualify_reason if data.outcome == "disqualified" else None
 
 
 def intake(session: Session, data: LeadCreate, *, actor: Principal | None, dedup: Sequence[DedupKey]) -> Intake:
@@ -63,29 +80,16 @@ def intake(session: Session, data: LeadCreate, *, actor: Principal | None, dedup
 _ROWS = TypeAdapter(LeadCreate)
 
 
-def validate_rows(rows: Sequence[dict[str, Any]], *,
-                  first_row: int = 1) -> tuple[list[LeadCreate | None], list[RowError]]:
-    """Validate every row; rows are numbered from ``first_row`` so errors point where the user looks."""
-    parsed: list[LeadCreate | None] = []
-    errors: list[RowError] = []
-    for offset, row in enumerate(rows):
-        try:
-            parsed.append(_ROWS.validate_python(row))
-        except ValidationError as exc:
-            parsed.append(None)
-            errors += [RowError(first_row + offset, ".".join(map(str, e["loc"])) or "row", describe(e))
-                       for e in exc.errors()]
-    return parsed, errors
+_IMPORTED = TypeAdapter(LeadImport)
 
 
-def reject(errors: Sequence[RowError], *, path: Callable[[RowError], str] | None = None) -> Invalid:
-    """All-or-nothing refusal naming the first bad row and field; ``details`` lists the first thousand."""
-    first = errors[0]
-    where = path or (lambda e: f"row {e.row}.{e.field}")
-    details = [{"row": e.row, "field": where(e), "message": e.message} for e in errors[:1000]]
-    return Invalid("Row {row}: {field_name}: {problem} ({count} problems in all; nothing was saved).",
-                   field=where(first), details=details, row=first.row, field_name=first.field,
-                   problem=first.message, count=len(errors))
+def validate_rows(rows: Sequence[dict[str, Any]], *, first_row: int = 1,
+                  exported: bool = False) -> tuple[list[LeadCreate | None], list[RowError]]:
+    """Validate every row as an arriving lead (or, ``exported``, as a row of a company's export); rows are
+    numbered from ``first_row`` so errors point where the user looks."""
+    adapter: TypeAdapter[Any] = _IMPORTED if exported else _ROWS
+    found = rows_kit.validate_rows(adapter, rows, first_row=first_row)
+    return cast(tuple[list[LeadCreate | None], list[RowError]], found)
 
 
 def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, str], Lead]:
@@ -127,7 +131,8 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
             progress(len(chunk))
     arrived = [(r.lead, data) for r, data in zip(results, rows, strict=True) if r.created]
     created = [lead for lead, _ in arrived]
-    scoring_service.score_leads(session, created, events=_events_brought(session, arrived))
+    # History is scored as it would have been on arrival; its behaviour has faded since.
+    scoring_service.score_leads(session, created, events=_events_brought(session, arrived), at_arrival=backfilled)
     for lead in created:
         audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                      payload={"source": lead.source, "external_id": lead.external_id,
@@ -138,8 +143,10 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
 
 
 def _events_brought(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]]) -> dict[int, list[BehaviourEvent]]:
-    """The events new leads arrived with, stored and counted on them: by lead id, for scoring."""
-    brought = {lead.id: _new_events(lead, data.events) for lead, data in fresh}
+    """The events new leads arrived with (an export's counts among them), stored and counted on them: by lead
+    id, for scoring."""
+    brought = {lead.id: _new_events(lead, [*data.events, *(data.counted_events() if isinstance(data, LeadImport)
+                                                            else ())]) for lead, data in fresh}
     session.add_all([event for events in brought.values() for event in events])
     return brought
 

@@ -23,11 +23,11 @@ from evenhand.errors import Invalid
 from evenhand.i18n import N_, plural
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.tables import read_table
 from evenhand.leads.predict import repository
 from evenhand.leads.predict.data import Dataset, from_leads, from_table
 from evenhand.leads.predict.evaluate import Step, evaluate
 from evenhand.leads.predict.model import Contribution, LeadModel, explain, fit, predict, scores
-from evenhand.leads.tables import read_table
 from evenhand.models import Lead, PredictiveModelVersion
 
 __all__ = ["ActiveModel", "Contribution", "LeadModel", "explain", "file_dataset", "history_dataset", "intake_rows",
