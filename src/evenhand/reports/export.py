@@ -87,6 +87,7 @@ def to_html(report: FairnessReport, locale: str) -> str:
     generated = local(report.generated_at, ZoneInfo(report.zone)).strftime("%Y-%m-%d %H:%M")
     return _environment().get_template("fairness.html.j2").render(
         lang=locale, title=view.title(report, tr), policy=view.policy_line(report, tr),
+        arrivals=view.arrivals_line(report, tr),
         generated=tr("Generated {at} ({zone})", at=generated, zone=report.zone), method=view.method_lines(tr),
         rep_headers=[(key, tr(header)) for key, header in view.REP_COLUMNS],
         appeals_heading=tr("Appeals filed this month"), no_teams=tr("No team to report on."),

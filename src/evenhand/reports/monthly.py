@@ -139,6 +139,18 @@ class PolicyNote:
 
 
 @dataclass(frozen=True)
+class MonthLeads:
+    """How the leads that arrived in the month (company-wide) came to a rep: each is counted once, in the first
+    of these that holds."""
+
+    arrived: int = 0
+    routed: int = 0  # given to a rep by evenhand's routing
+    backfilled: int = 0  # imported as history: never routed, their rep came from the export
+    held: int = 0  # routed but still waiting in the holding queue
+    never_routed: int = 0  # arrived without a routing decision (imported before routing was on, or by hand)
+
+
+@dataclass(frozen=True)
 class Inputs:
     month: Month
     zone: str
@@ -150,6 +162,7 @@ class Inputs:
     unrouted: Sequence[Unrouted]
     won: frozenset[tuple[int, int]] = frozenset()  # (lead id, rep id) of won deals from the month's leads
     appeals: Sequence[AppealRow] = ()
+    arrivals: MonthLeads = MonthLeads()
 
 
 # --- outputs ---------------------------------------------------------------------------------------
@@ -217,6 +230,7 @@ class FairnessReport:
     generated_at: datetime
     policy: PolicyNote
     teams: tuple[TeamReport, ...]
+    arrivals: MonthLeads = MonthLeads()
 
 
 # --- computation -----------------------------------------------------------------------------------
@@ -250,7 +264,7 @@ def compute(inputs: Inputs) -> FairnessReport:
     people = {p.id: p for p in inputs.people}
     counts = _count(inputs, people)
     teams = tuple(_team(team, inputs, people, counts) for team in inputs.teams)
-    return FairnessReport(inputs.month, inputs.zone, inputs.generated_at, inputs.policy, teams)
+    return FairnessReport(inputs.month, inputs.zone, inputs.generated_at, inputs.policy, teams, inputs.arrivals)
 
 
 def _count(inputs: Inputs, people: Mapping[int, Person]) -> _Counts:

@@ -84,6 +84,7 @@ def _toolbar(month: Month, zone: ZoneInfo, tr: Tr) -> None:
 
 def _report(report: FairnessReport, principal: Principal, tr: Tr, selected: int | None) -> None:
     ui.label(view.policy_line(report, tr)).classes("text-grey-8").props('data-testid="fairness-policy"')
+    ui.label(view.arrivals_line(report, tr)).classes("text-grey-8").props('data-testid="fairness-arrivals"')
     with ui.expansion(tr("How the figures are computed")).classes("w-full text-grey-8"):
         for line in view.method_lines(tr):
             ui.label(line).classes("text-caption")

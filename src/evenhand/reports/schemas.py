@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evenhand.kit.schema import DbId, Strict
-from evenhand.reports.monthly import Month, RepLine
+from evenhand.reports.monthly import Month, MonthLeads, RepLine
 
 MonthText = Annotated[str, Field(min_length=1, max_length=20, examples=["2026-11"])]
 
@@ -74,6 +74,7 @@ class FairnessReportRead(BaseModel):
     generated_at: datetime
     policy: PolicyNoteRead
     teams: list[TeamReportRead]
+    arrivals: MonthLeads = Field(description="How the month's leads (company-wide) came to a rep")
 
     @field_validator("month", mode="before")
     @classmethod

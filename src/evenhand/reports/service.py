@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, select, union
+from sqlalchemy import Select, and_, case, exists, func, select, union
 from sqlalchemy.orm import Session
 
 from evenhand.activities import repository as activity_repo
@@ -48,6 +48,7 @@ from evenhand.reports.monthly import (
     FairnessReport,
     Inputs,
     Month,
+    MonthLeads,
     Person,
     PolicyNote,
     TeamInfo,
@@ -136,11 +137,12 @@ def gather(session: Session, *, month: Month, zone: ZoneInfo, teams: list[TeamIn
     progress("decisions", 2, total)
     unrouted = _unrouted(session, start, end, zone, [p.id for p in people])
     progress("leads", 3, total)
+    arrivals = _arrivals(session, start, end)
     won = _won(session, start, end)
     appeals = _appeals(session, start, end, [t.id for t in teams])
     progress("outcomes", 4, total)
     return Inputs(month, str(zone), now or utcnow(), policy_note(session), teams, people, decisions, unrouted,
-                  won, appeals)
+                  won, appeals, arrivals)
 
 
 def _people(session: Session, month: Month, team_ids: list[int]) -> list[Person]:
@@ -176,6 +178,20 @@ def _unrouted(session: Session, start: datetime, end: datetime, zone: ZoneInfo, 
         Lead.assigned_at >= start, Lead.assigned_at < end, Lead.owner_id.in_(rep_ids), ~routed)
     return [Unrouted(lead_id, owner, as_utc(at).astimezone(zone).date(), score or 0)
             for lead_id, owner, at, score in session.execute(stmt).tuples() if owner is not None and at is not None]
+
+
+def _arrivals(session: Session, start: datetime, end: datetime) -> MonthLeads:
+    assigned = exists().where(RoutingDecision.lead_id == Lead.id, RoutingDecision.outcome == "assigned")
+    decided = exists().where(RoutingDecision.lead_id == Lead.id)
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = session.execute(select(
+        func.count(), count(assigned), count(and_(~assigned, Lead.backfilled)),
+        count(and_(~assigned, ~Lead.backfilled, decided)), count(and_(~Lead.backfilled, ~decided)),
+    ).where(Lead.created_at >= start, Lead.created_at < end)).one()
+    return MonthLeads(*(int(n) for n in row))
 
 
 def _month_leads(start: datetime, end: datetime) -> Select[Any]:

@@ -80,6 +80,14 @@ def policy_line(report: FairnessReport, tr: Tr) -> str:
               "(active).", threshold=policy.threshold, name=policy.name, version=policy.version)
 
 
+def arrivals_line(report: FairnessReport, tr: Tr) -> str:
+    """Every lead of the month accounted for, so a month of imported history never reads as an empty month."""
+    a = report.arrivals
+    return tr("Leads that arrived this month: {arrived}; routed by evenhand {routed}, imported as history "
+              "{backfilled}, waiting in the holding queue {held}, never routed {never}.", arrived=a.arrived,
+              routed=a.routed, backfilled=a.backfilled, held=a.held, never=a.never_routed)
+
+
 def method_lines(tr: Tr) -> list[str]:
     return [tr("Expected share: for each routed lead, the share the policy meant each available rep to have "
                "(equal on the round-robin track, by weight on the high-value track), added up over the month."),
