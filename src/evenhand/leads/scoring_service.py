@@ -109,9 +109,10 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     if events is None:
         events = _events_of(session, [lead.id for lead in leads])
     for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
-        result = score(facts(lead, events[lead.id]), compiled, lead.created_at if at_arrival else at, probability)
+        when = lead.created_at if at_arrival else at
+        result = score(facts(lead, events[lead.id]), compiled, when, probability)
         lead.score, lead.score_points = result.total, points_bytes(compiled, result)
-        lead.score_probability, lead.score_model_version, lead.scored_at = probability, model.version, at
+        lead.score_probability, lead.score_model_version, lead.scored_at = probability, model.version, when
     session.flush()
 
 
