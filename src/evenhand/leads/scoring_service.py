@@ -53,10 +53,11 @@ def save(session: Session, body: str, *, author: Principal | None, note: str = "
     return MODELS.save(session, body, author_id=author.user_id if author else None, note=note)
 
 
-def facts(lead: Lead, events: Sequence[BehaviourEvent]) -> LeadFacts:
+def facts(lead: Lead, events: Sequence[BehaviourEvent | Event]) -> LeadFacts:
     return LeadFacts(industry=lead.industry, company_size=lead.company_size, region=lead.region, title=lead.title,
                      source=lead.source, email=lead.email, phone=lead.phone,
-                     events=tuple(Event(e.kind.value, e.occurred_at, e.dwell_seconds) for e in events))
+                     events=tuple(e if isinstance(e, Event) else Event(e.kind.value, e.occurred_at, e.dwell_seconds)
+                                  for e in events))
 
 
 BLEND_LINE = "blend.predictive"
@@ -97,7 +98,7 @@ def _events_of(session: Session, lead_ids: Sequence[int]) -> dict[int, list[Beha
 
 
 def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None = None,
-                events: Mapping[int, Sequence[BehaviourEvent]] | None = None, at_arrival: bool = False) -> None:
+                events: Mapping[int, Sequence[BehaviourEvent | Event]] | None = None, at_arrival: bool = False) -> None:
     """Score with the active model as of ``now`` (default: this moment; ``at_arrival``: each lead's creation)
     and store score and explanation. ``events``: every event of these leads by lead id, when the caller holds
     them all (leads taken in by this transaction have only those they came with); else they are read."""

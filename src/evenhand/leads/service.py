@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -24,6 +25,7 @@ from evenhand.kit.clock import utcnow
 from evenhand.kit.rows import RowError
 from evenhand.leads import keys, repository, scoring_service
 from evenhand.leads.schemas import IMPORT_ONLY, EventCreate, LeadCreate, LeadImport
+from evenhand.leads.scoring.rules import Event
 from evenhand.models import BehaviourEvent, EventKind, Lead, LeadStatus
 from evenhand.org import service as org_service
 
@@ -142,12 +144,23 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
     return results
 
 
-def _events_brought(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]]) -> dict[int, list[BehaviourEvent]]:
-    """The events new leads arrived with (an export's counts among them), stored and counted on them: by lead
-    id, for scoring."""
-    brought = {lead.id: _new_events(lead, [*data.events, *(data.counted_events() if isinstance(data, LeadImport)
-                                                            else ())]) for lead, data in fresh}
-    session.add_all([event for events in brought.values() for event in events])
+def _events_brought(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]]) -> dict[int, list[Event]]:
+    """The events new leads arrived with (an export's counts among them), stored in one bulk INSERT and counted
+    on them: by lead id, for scoring."""
+    brought: dict[int, list[Event]] = {}
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for lead, data in fresh:
+        events = [*data.events, *(data.counted_events() if isinstance(data, LeadImport) else ())]
+        brought[lead.id] = []
+        for e in events:
+            at = e.occurred_at or now
+            _count(lead, e.kind, at, e.dwell_seconds)
+            brought[lead.id].append(Event(e.kind.value, at, e.dwell_seconds))
+            rows.append({"lead_id": lead.id, "kind": e.kind, "occurred_at": at, "dwell_seconds": e.dwell_seconds,
+                         "detail": e.detail})
+    if rows:
+        session.execute(insert(BehaviourEvent), rows)
     return brought
 
 
@@ -231,10 +244,14 @@ _COUNTERS = {EventKind.WHITEPAPER_DOWNLOAD: "downloads", EventKind.WEBINAR: "web
 
 
 def _aggregate(lead: Lead, event: BehaviourEvent) -> None:
-    setattr(lead, _COUNTERS[event.kind], getattr(lead, _COUNTERS[event.kind]) + 1)
-    lead.dwell_seconds += event.dwell_seconds or 0
-    if lead.last_event_at is None or event.occurred_at > lead.last_event_at:
-        lead.last_event_at = event.occurred_at
+    _count(lead, event.kind, event.occurred_at, event.dwell_seconds)
+
+
+def _count(lead: Lead, kind: EventKind, at: datetime, dwell_seconds: int | None) -> None:
+    setattr(lead, _COUNTERS[kind], getattr(lead, _COUNTERS[kind]) + 1)
+    lead.dwell_seconds += dwell_seconds or 0
+    if lead.last_event_at is None or at > lead.last_event_at:
+        lead.last_event_at = at
 
 
 def record_events(session: Session, lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:
