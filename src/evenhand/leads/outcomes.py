@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, StringConstraints, TypeAdapter
+from pydantic import StringConstraints, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,7 +102,6 @@ class OutcomeRow(Strict):
     opportunity: Key | None = None  # the deal's external id (its source: the lead's unless given)
     account: Key | None = None  # the customer's external id
     opportunity_source: Key | None = None
-    amount: Annotated[float, Field(ge=0)] | None = None  # ignored unless a deal is named; kept for the report
 
 
 OUTCOME_FIELDS = tuple(OutcomeRow.model_fields)
