@@ -217,3 +217,19 @@ def test_the_import_commands_print_what_they_did(run: Run, reps: dict[str, int],
     assert "1 converted" in " ".join(result.output.split()) and "1 rejected" in " ".join(result.output.split())
     written = list((tmp_path / "rejects").glob("closed.*.rejected.csv"))  # under the data directory
     assert len(written) == 1 and "nope" in written[0].read_text(encoding="utf-8-sig")
+
+
+def test_leads_that_were_never_routed_are_routed_later_and_history_is_left_alone(run: Run, engine: Engine,
+                                                                                 reps: dict[str, int],
+                                                                                 tmp_path: Path) -> None:
+    take_in(engine, write(tmp_path / "leads.csv", HEADER, ROWS), backfilled=True)
+    with session_scope(engine) as session:  # taken in while routing was off: nobody's, no decision
+        session.add_all(Lead(source="web", external_id=f"old-{n}", company=f"Old {n}") for n in range(3))
+    result = run("routing", "route-unrouted")
+    assert result.exit_code == 0, result.output
+    assert "3 leads that were never routed" in result.output
+    with session_scope(engine, readonly=True) as session:
+        decided = set(session.scalars(select(Lead.external_id).join(RoutingDecision,
+                                                                    RoutingDecision.lead_id == Lead.id)))
+    assert decided == {"old-0", "old-1", "old-2"}
+    assert "0 leads that were never routed" in run("routing", "route-unrouted").output

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -183,6 +183,24 @@ def release(db: Db = None) -> None:
         left = len(holding.waiting(session))
     out.print(t(plural(len(routed), N_("{routed} held lead found a rep; {left} still waiting."),
                        N_("{routed} held leads found a rep; {left} still waiting.")), routed=len(routed), left=left))
+
+
+@routing_app.command("route-unrouted", help=N_("Route the leads that came in without ever being routed (an older "
+                                                "import, or while routing was off), oldest first. History is left "
+                                                "alone."))
+def route_unrouted(since: Annotated[datetime | None, typer.Option(
+        "--since", formats=["%Y-%m-%d"], metavar="<date>", help=N_("Only leads created on or after this day"))] = None,
+        db: Db = None) -> None:
+    from evenhand.routing import flows
+
+    start = since.replace(tzinfo=get_settings().zone) if since else None
+    with session_scope(_engine(db)) as session:
+        decisions = flows.route_unrouted(session, since=start)
+    routed = sum(1 for d in decisions.values() if d.rep_id is not None)
+    out.print(t(plural(len(decisions), N_("{count} lead that was never routed: {routed} given to reps, {held} waiting "
+                                          "in the holding queue."),
+                       N_("{count} leads that were never routed: {routed} given to reps, {held} waiting in the "
+                          "holding queue.")), count=len(decisions), routed=routed, held=len(decisions) - routed))
 
 
 def _replayed(body: str, first: date, last: date, db: str | None) -> dict[str, Any]:

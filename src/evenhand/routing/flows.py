@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.leads import service as lead_service
-from evenhand.models import Presence, RoutingDecision, User
+from evenhand.models import Lead, LeadStatus, Presence, RoutingDecision, User
 from evenhand.org import service as org_service
 from evenhand.routing import holds, router
 
@@ -29,4 +31,21 @@ def route_new(session: Session, intakes: Sequence[lead_service.Intake], *,
         return {}
     batch = router.Router(session)
     batch.route_all([r.lead for r in intakes if r.created], actor=actor)
+    return {row.lead_id: row for row in batch.finish()}
+
+
+def route_unrouted(session: Session, *, since: datetime | None = None, actor: Principal | None = None,
+                   limit: int = 50_000) -> dict[int, RoutingDecision]:
+    """Route, oldest first, the leads that came in without ever being routed: not history, nobody's, no outcome,
+    and no routing decision (taken in by an older import, or while routing was off)."""
+    decided = exists().where(RoutingDecision.lead_id == Lead.id)
+    stmt = (select(Lead).where(Lead.owner_id.is_(None), Lead.status == LeadStatus.NEW, ~Lead.backfilled, ~decided)
+            .order_by(Lead.created_at, Lead.id).limit(limit))
+    if since is not None:
+        stmt = stmt.where(Lead.created_at >= since)
+    leads = list(session.scalars(stmt))
+    if not leads:
+        return {}
+    batch = router.Router(session)
+    batch.route_all(leads, actor=actor)
     return {row.lead_id: row for row in batch.finish()}
