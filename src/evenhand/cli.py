@@ -21,6 +21,7 @@ from evenhand.kit import terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
+from evenhand.org import cli as org_cli
 from evenhand.routing.cli import routing_app
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
+import_app.command("org", help=org_cli.HELP)(org_cli.import_org)
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
 app.add_typer(report_app, name="report")
@@ -61,9 +63,10 @@ def init() -> None:
     console.print(t("Database ready: {url}", url=engine.url.render_as_string(hide_password=True)))
 
 
-@users_app.command("create", help=N_("Create a user who can sign in."))
+@users_app.command("create", help=N_("Create a user who can sign in. Given a person's name (\"Anna Lee\", 张伟) "
+                                     "instead of a username, it makes the username from the name and prints it."))
 def users_create(
-    username: Annotated[str, typer.Argument(help=N_("The name to sign in with"))],
+    username: Annotated[str, typer.Argument(help=N_("The name to sign in with, or the person's name"))],
     display_name: Annotated[str, typer.Option("--name", help=N_("Display name; default: the username"))] = "",
     role: Annotated[Role, typer.Option(case_sensitive=False, help=N_("What the user may see and do"))] = Role.REP,
     level: Annotated[Level, typer.Option(case_sensitive=False, help=N_("Seniority"))] = Level.JUNIOR,
@@ -72,10 +75,14 @@ def users_create(
 ) -> None:
     from pydantic import ValidationError
 
-    from evenhand.errors import DomainError
-    from evenhand.org import service
+    from evenhand.errors import DomainError, describe
+    from evenhand.org import service, usernames
     from evenhand.org.schemas import UserCreate
 
+    if not display_name and usernames.looks_like_a_name(username):
+        with session_scope(readonly=True) as session:
+            display_name, username = username.strip(), service.username_for(session, username) or username
+        console.print(t("Username {username}, made from the name {name}.", username=username, name=display_name))
     secret = password or typer.prompt(t("Password"), hide_input=True, confirmation_prompt=True)
     try:
         data = UserCreate(username=username, display_name=display_name or username, role=role, level=level,
@@ -84,7 +91,7 @@ def users_create(
             user = service.create_user(session, data, actor=None)
     except ValidationError as exc:
         first = exc.errors()[0]
-        _fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+        _fail(f"{'.'.join(map(str, first['loc']))}: {describe(first)}")
     except DomainError as exc:
         _fail(f"{exc.field}: {t(exc.message, **exc.params)}")
     console.print(t("Created user {name} (id {id}, role {role}).", name=user.username, id=user.id,

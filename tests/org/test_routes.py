@@ -313,6 +313,8 @@ def org_writes(org: Org, engine: Engine) -> list[Write]:
               Write("PUT", f"/users/{ids['user']}/product-lines", {"codes": [code]},
                     "/users/{user_id}/product-lines"),
               Write("PUT", f"/users/{ids['user']}/grants", {"grant": "key_account"}, "/users/{user_id}/grants"),
+              Write("PUT", "/users/by-external-id/HR-1", {"display_name": "New Hire"},
+                    "/users/by-external-id/{external_id}"),
               Write("DELETE", f"/users/{ids['user']}/grants/key_account", None, "/users/{user_id}/grants/{name}")]
     for path, key in (("departments", "dept"), ("regions", "region"), ("product-lines", "line")):
         writes += [Write("POST", f"/{path}", {"code": "NEW", "name": "New"}, f"/{path}"),

@@ -1,9 +1,9 @@
 """REST endpoints for the organisation: /departments, /regions, /product-lines, /teams, /users."""
 
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel
 
 from evenhand.deps import DbSession, OrgManager, Reader, Writer
@@ -11,7 +11,8 @@ from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.kit.schema import DbId
 from evenhand.models import Department, ProductLine, Region, Team, User
 from evenhand.models.base import Base
-from evenhand.org import service
+from evenhand.org import imports, service
+from evenhand.org.importer import PersonFields
 from evenhand.org.schemas import (
     GrantCreate,
     GrantRead,
@@ -76,6 +77,28 @@ def list_users(session: DbSession, reader: Reader, paging: Paging) -> dict[str, 
     """Everyone reads who works here; e-mail, phone and quota only within their own teams."""
     items, total = paginate(session, service.listing(User), paging)
     return {"items": service.people(session, items, viewer=reader), "total": total, **paging.model_dump()}
+
+
+ExternalIdPath = Annotated[str, Path(min_length=1, max_length=120,
+                                     description="The id the HR system gives the person.")]
+
+
+@router.get("/users/by-external-id/{external_id}", response_model=UserRead)
+def get_by_external_id(external_id: ExternalIdPath, session: DbSession, reader: Reader) -> UserRead:
+    return service.person(session, service.by_external_id(session, external_id).id, viewer=reader)
+
+
+@router.put("/users/by-external-id/{external_id}", response_model=UserRead,
+            responses={201: {"model": UserRead, "description": "Created"}})
+def sync_person(external_id: ExternalIdPath, data: PersonFields, session: DbSession, actor: OrgManager,
+                response: Response) -> UserRead:
+    """Keep one person in step with the HR system, by the rules of ``evenhand import org``: found by external id
+    (else e-mail, else username) and updated in place, or created (201) with a username made from the name; their
+    team, department and region are created when missing, and their manager named by external id, e-mail or
+    username. The same body again changes nothing."""
+    user, created = imports.upsert_person(session, external_id, data, actor=actor)
+    response.status_code = 201 if created else 200
+    return service.person(session, user.id, viewer=actor)
 
 
 @router.get("/users/{user_id}", response_model=UserRead)

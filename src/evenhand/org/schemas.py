@@ -7,16 +7,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from evenhand.kit.schema import DbId, Moment, Strict
 from evenhand.models import Level, Presence, Role
+from evenhand.org import usernames
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
                                         pattern=r"^[A-Za-z0-9_.-]+$")]
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
-                                            pattern=r"^[A-Za-z0-9_.@-]+$")]
+# Refused with the rule in words (``usernames.RULE``), never the pattern.
+Username = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(usernames.check)]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+() -]{3,40}$")]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WorkingHours = dict[str, list[tuple[str, str]]]
@@ -32,6 +36,17 @@ def check_working_hours(value: WorkingHours | None) -> WorkingHours | None:
         for start, end in spans:
             if not span_ok(start, end):
                 raise ValueError(f"{day}: {start}-{end} is not a span like 09:00-18:00")
+    return value
+
+
+def check_zone(value: str | None) -> str | None:
+    from zoneinfo import ZoneInfo
+
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
     return value
 
 
@@ -80,9 +95,10 @@ class TeamRead(BaseModel):
 
 
 class _UserFields(Strict):
+    external_id: ExternalId | None = Field(None, description="The id the company's HR system gives this person.")
     display_name: Name | None = None
-    email: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    phone: Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9+() -]{3,40}$")] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
     role: Role | None = None
     level: Level | None = None
     team_id: DbId | None = None
@@ -94,22 +110,12 @@ class _UserFields(Strict):
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
     working_hours: WorkingHours | None = None
     hired_on: date | None = None
+    left_on: date | None = None
     active: bool | None = None
     password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
 
     _hours = field_validator("working_hours")(check_working_hours)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        from zoneinfo import ZoneInfo
-
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (KeyError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _zone = field_validator("timezone")(check_zone)
 
 
 class UserCreate(_UserFields):
@@ -133,6 +139,7 @@ class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     username: str
+    external_id: str | None = Field(None, description="The id the company's HR system gives this person.")
     display_name: str
     email: str | None = Field(description="E-mail address." + _HIDDEN)
     phone: str | None = Field(description="Phone number." + _HIDDEN)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -21,7 +22,7 @@ from evenhand.kit.clock import utcnow
 from evenhand.models import Department, Leave, Presence, ProductLine, Region, Role, Team, User, UserGrant
 from evenhand.models.base import Base
 from evenhand.models.org import user_product_lines
-from evenhand.org import repository
+from evenhand.org import repository, usernames
 from evenhand.org.schemas import GrantCreate, LeaveCreate, LeaveRead, UserCreate, UserRead, UserUpdate
 
 M = TypeVar("M", bound=Base)
@@ -56,7 +57,7 @@ def _flush(session: Session, obj: Base, what: str) -> None:
 
 def _clash(exc: IntegrityError) -> str | None:
     text = str(exc.orig)
-    for name in ("username", "code", "name", "email"):
+    for name in ("external_id", "username", "code", "name", "email"):
         if name in text:
             return name
     return None
@@ -112,11 +113,29 @@ def create_user(session: Session, data: UserCreate, *, actor: Principal | None) 
     taken = session.scalar(select(User.id).where(func.lower(User.username) == data.username.lower()))
     if taken is not None:
         raise Conflict("That {what} clashes with an existing one.", field="username", what="user")
+    _check_external_id(session, data.external_id, user_id=None)
     _check_refs(session, values)
     user = User(**values, password_hash=hash_password(data.password) if data.password else None)
     _flush(session, user, "user")
     _record(session, actor, "users.create", user, {**values, "password_set": bool(data.password)})
     return user
+
+
+def by_external_id(session: Session, external_id: str) -> User:
+    user = session.scalar(select(User).where(User.external_id == external_id))
+    if user is None:
+        raise NotFound("Nobody has the external id {value}.", field="external_id", value=external_id)
+    return user
+
+
+def username_for(session: Session, display_name: str, email: str | None = None) -> str | None:
+    """The username a person's name gives (``usernames.derive``: 张伟 → zhang.wei), numbered past those taken."""
+    base = usernames.derive(display_name, email)
+    if base is None:
+        return None
+    taken: set[str] = set(session.scalars(select(func.lower(User.username)).where(
+        func.lower(User.username).startswith(base.lower(), autoescape=True))))
+    return usernames.unique(base, taken)
 
 
 def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Principal | None) -> User:
@@ -126,10 +145,13 @@ def update_user(session: Session, user_id: int, data: UserUpdate, *, actor: Prin
     if empty:
         raise Invalid("{name} cannot be empty.", field=empty[0], name=empty[0])
     _check_refs(session, values)
+    _check_external_id(session, values.get("external_id"), user_id=user_id)
     if values.get("active") is False:
         _keep_an_admin(session, user_id, actor=actor, field="active")
     if "role" in values and values["role"] is not user.role:
         _keep_an_admin(session, user_id, actor=actor, field="role")
+    if "active" in values and values["active"] is not user.active:
+        values = _leaving_or_back(user, values)
     for key, value in values.items():
         setattr(user, key, value)
     if data.password:
@@ -142,11 +164,30 @@ def deactivate_user(session: Session, user_id: int, *, actor: Principal | None) 
     """Users are never deleted (their history stays attributable); they leave."""
     user = get(session, User, user_id)
     _keep_an_admin(session, user_id, actor=actor, field="id")
-    now = utcnow()
-    user.active, user.presence, user.presence_since = False, Presence.OFFLINE, now
-    user.left_on = now.astimezone(get_settings().zone).date()  # the organisation's day, not the server's
+    user.active, user.presence, user.presence_since = False, Presence.OFFLINE, utcnow()
+    user.left_on = _today()
     _record(session, actor, "users.deactivate", user, {"id": user_id})
     return user
+
+
+def _leaving_or_back(user: User, values: dict[str, Any]) -> dict[str, Any]:
+    """Someone who leaves goes offline and has a last day (today, unless given); someone who comes back has none."""
+    if values["active"]:
+        return {**values, "left_on": values.get("left_on")}
+    user.presence, user.presence_since = Presence.OFFLINE, utcnow()
+    return {**values, "left_on": values.get("left_on") or _today()}
+
+
+def _today() -> date:
+    return utcnow().astimezone(get_settings().zone).date()  # the organisation's day, not the server's
+
+
+def _check_external_id(session: Session, external_id: str | None, *, user_id: int | None) -> None:
+    if external_id is None:
+        return
+    holder = session.scalar(select(User.id).where(User.external_id == external_id))
+    if holder is not None and holder != user_id:
+        raise Conflict("External id {value} is already someone else's.", field="external_id", value=external_id)
 
 
 def _keep_an_admin(session: Session, user_id: int, *, actor: Principal | None, field: str) -> None:
