@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
@@ -54,13 +55,38 @@ def _fail(message: str) -> NoReturn:
     terminal.fail(console, message)
 
 
-@app.command(help=N_("Create or upgrade the database schema."))
-def init() -> None:
+class Starter(StrEnum):
+    DEMO = "demo"
+    NEUTRAL = "neutral"
+
+
+StarterOption = Annotated[Starter, typer.Option(
+    "--starter", case_sensitive=False,
+    help=N_("The rule model and routing policy a new database starts with: demo (the demo company's, for a Chinese "
+            "B2B vendor with regional teams; the default, as before) or neutral (no industry, region or source "
+            "assumptions; one pool for everyone). A database that has them already keeps its own."))]
+
+
+@app.command(help=N_("Create or upgrade the database schema, and install the starting rule model and routing policy."))
+def init(starter: StarterOption = Starter.DEMO) -> None:
+    from evenhand.leads import scoring_service
+    from evenhand.leads.scoring.schema import starter_text as scoring_starter
     from evenhand.migrate import upgrade
+    from evenhand.routing import policy_versions
+    from evenhand.routing.policy import starter_text as routing_starter
 
     engine = get_engine()
     upgrade(engine)
     console.print(t("Database ready: {url}", url=engine.url.render_as_string(hide_password=True)))
+    note = f"the {starter.value} starter shipped with evenhand"
+    with session_scope(engine) as session:
+        model = scoring_service.MODELS.install(session, scoring_starter(starter.value), note=note)
+        policy = policy_versions.POLICIES.install(session, routing_starter(starter.value), note=note)
+    for label, (row, installed) in ((N_("Scoring model"), model), (N_("Routing policy"), policy)):
+        console.print(t("{document}: installed the {starter} starter as version 1.", document=t(label),
+                        starter=starter.value) if installed else
+                      t("{document}: version {version} is active and stays as it is.", document=t(label),
+                        version=row.version))
 
 
 @users_app.command("create", help=N_("Create a user who can sign in. Given a person's name (\"Anna Lee\", 张伟) "

@@ -137,6 +137,14 @@ class Document(Generic[V, C]):
         return active(session, self.model, lambda: table(version=1, name=self.name_of(self.compiled(body)), body=body,
                                                          note=self.default_note, active=True))
 
+    def install(self, session: Session, body: str, *, note: str) -> tuple[V, bool]:
+        """``body`` as version 1 on a database without versions (True); otherwise the active version, untouched."""
+        table: Any = self.model
+        if session.scalar(select(table.version).limit(1)) is not None:
+            return self.active(session), False
+        name = self.name_of(self.validate(body))
+        return active(session, self.model, lambda: table(version=1, name=name, body=body, note=note, active=True)), True
+
     def save(self, session: Session, body: str, *, author_id: int | None, note: str = "",
              payload: dict[str, Any] | None = None, **fields: Any) -> V:
         """Validate, store as the next active version; the audit entry carries the diff and ``payload``."""

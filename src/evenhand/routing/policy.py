@@ -234,6 +234,14 @@ def load_default() -> RoutingPolicy:
     return parse(default_text())
 
 
+# Policies ``evenhand init --starter`` installs: the demo company's (also the default) and a neutral one.
+STARTERS = {"demo": "default.yaml", "neutral": "neutral.yaml"}
+
+
+def starter_text(name: str) -> str:
+    return resources.files(__package__).joinpath(STARTERS[name]).read_text(encoding="utf-8")
+
+
 # --- compiling -------------------------------------------------------------------------------------
 
 

@@ -337,7 +337,15 @@ def _clean_loc(loc: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
 
 def default_text() -> str:
     """The shipped default model (``default.yaml``), comments included."""
-    return resources.files(__package__).joinpath("default.yaml").read_text(encoding="utf-8")
+    return starter_text("demo")
+
+
+# Models ``evenhand init --starter`` installs: the demo company's (also the default) and a neutral one.
+STARTERS = {"demo": "default.yaml", "neutral": "neutral.yaml"}
+
+
+def starter_text(name: str) -> str:
+    return resources.files(__package__).joinpath(STARTERS[name]).read_text(encoding="utf-8")
 
 
 def load_default() -> ScoringModel:
