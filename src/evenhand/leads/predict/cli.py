@@ -1,4 +1,5 @@
-"""``evenhand scoring train|evaluate``: the predictive model from the command line.
+"""``evenhand scoring train|evaluate``: the predictive model from the command line; ``scoring suggest``: rule points
+learned from the same outcomes.
 
 Heavy imports (scikit-learn) happen inside the commands, so mounting this app costs the CLI nothing.
 """
@@ -43,6 +44,10 @@ Horizon = Annotated[int, typer.Option("--horizon-days", min=1, help=N_("Open lea
 TestSize = Annotated[float, typer.Option("--test-size", min=0.05, max=0.9, help=N_("Share of rows held out"))]
 Seed = Annotated[int, typer.Option("--seed", help=N_("Random seed: the same seed and data give the same model"))]
 AsJson = Annotated[bool, typer.Option("--json", help=N_("Print one JSON object instead of tables"))]
+Months = Annotated[int, typer.Option("--months", min=1, max=120, help=N_("Learn from the leads created in this many "
+                                                                          "past months"))]
+Out = Annotated[Path | None, typer.Option("--out", help=N_("Where to write the suggested model; default: "
+                                                           "suggested-model-<time>.yaml in the data directory"))]
 
 _READING = N_("Reading the data")
 _SAVING = N_("Saving the model version")
@@ -62,6 +67,8 @@ def evaluate_command(csv: Csv = None, target: Target = None, id_column: IdColumn
     with _failing_cleanly(), _steps(as_json, [_READING, *STEPS]) as step:
         dataset = _dataset(csv, target, id_column, exclude, mapping, horizon_days, step)
         report = evaluate(dataset, test_size=test_size, seed=seed, step=step)
+        if csv is None:
+            report["rule_scores"] = _stored_spread()
     _show(report, as_json)
 
 
@@ -84,6 +91,51 @@ def train_command(csv: Csv = None, target: Target = None, id_column: IdColumn = 
     if not as_json:
         _warn_unknown_columns(row.metrics)
         console.print(t("Stored predictive model version {version}; it is now the active one.", version=row.version))
+
+
+_READING_LEADS = N_("Reading the leads whose outcome is known")
+_WRITING = N_("Writing the suggested model")
+
+
+@scoring_app.command("suggest", help=N_("Learn the rule model's points from your own leads' outcomes and write them "
+                                         "as a rule model to review and make active with 'evenhand scoring set'."))
+def suggest_command(months: Months = 12, horizon_days: Horizon = 60, test_size: TestSize = 0.3, seed: Seed = 42,
+                    out: Out = None, as_json: AsJson = False) -> None:
+    from evenhand.config import get_settings
+    from evenhand.db import session_scope
+    from evenhand.kit.clock import utcnow
+    from evenhand.leads import scoring_suggest
+    from evenhand.leads.scoring import suggest
+
+    now = utcnow()
+    target = out or get_settings().data_dir / f"suggested-model-{now:%Y%m%d-%H%M%S}.yaml"
+    with _failing_cleanly(), _steps(as_json, [_READING_LEADS, *suggest.STEPS, _WRITING]) as step:
+        step(_READING_LEADS)
+        with session_scope() as session:  # not read-only: a new database installs its first rule model here
+            found = scoring_suggest.inputs(session, now=now, months=months, horizon_days=horizon_days)
+        result = suggest.suggest(found.active, found.history, seed=seed, test_size=test_size, step=step)
+        step(_WRITING)
+        _write(target, result.text)
+    _show_suggestion({**result.report(), "active_version": found.active_version, "months": months,
+                      "since": found.since.date().isoformat(), "horizon_days": horizon_days, "file": str(target)},
+                     as_json)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(t("Cannot write {path}: {error}", path=str(path), error=exc.strerror or str(exc)))
+
+
+def _stored_spread() -> dict[str, Any] | None:
+    from evenhand.db import session_scope
+    from evenhand.leads import scoring_suggest
+
+    with session_scope(readonly=True) as session:
+        found = scoring_suggest.stored_spread(session)
+    return None if found is None else found.as_dict()
 
 
 def _dataset(csv: Path | None, target: str | None, id_column: str | None, exclude: str, mapping: Path | None,
@@ -162,6 +214,70 @@ def _show(report: dict[str, Any], as_json: bool) -> None:
     if report["skipped_rows"]:
         console.print(t(plural(report["skipped_rows"], N_("{count} row without an outcome was left out."),
                                N_("{count} rows without an outcome were left out.")), count=report["skipped_rows"]))
+    _warn_leaks(report)
+    if (report.get("rule_scores") or {}).get("narrow"):
+        _warn(_narrow(report["rule_scores"]) + " " + t("Run 'evenhand scoring suggest' to learn points from your own "
+                                                      "leads' outcomes."))
+
+
+_LEAKS = {"separates": N_("Column '{column}' alone separates the outcome (AUC {auc}): it is probably recorded after "
+                          "the outcome."),
+          "after_outcome": N_("Column '{column}' is later than '{outcome}' on {share} of rows: it is recorded after "
+                              "the outcome."),
+          "post_outcome_name": N_("Column '{column}' is named like a field filled in once the outcome is known.")}
+_EXCLUDE = N_("Re-run with --exclude {columns}")
+
+
+def _warn_leaks(report: dict[str, Any]) -> None:
+    """One line per column that looks recorded after the outcome; for a file, the --exclude that leaves it out."""
+    leaks = report.get("leakage") or []
+    from_file = report.get("origin") == "file"
+    for leak in leaks:
+        auc, share = leak.get("auc"), leak.get("later_share")
+        line = t(_LEAKS[leak["reason"]], column=leak["column"], auc="" if auc is None else f"{auc:.2f}",
+                 outcome=leak.get("outcome_column") or "", share="" if share is None else f"{share:.0%}")
+        _warn(line + (" " + t(_EXCLUDE, columns=_exclude_value([leak["column"]])) if from_file else ""))
+    if from_file and len(leaks) > 1:
+        _warn(t(_EXCLUDE, columns=_exclude_value([leak["column"] for leak in leaks])))
+
+
+def _exclude_value(columns: list[str]) -> str:
+    import shlex
+
+    return shlex.quote(",".join(columns))
+
+
+def _warn(line: str) -> None:
+    console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def _narrow(spread: dict[str, Any]) -> str:
+    return t("With the active rule model, {share} of the leads score within {width} points ({low}–{high}): the score "
+             "hardly tells them apart.", share=f"{spread['share']:.0%}", width=spread["width"], low=spread["low"],
+             high=spread["high"])
+
+
+def _show_suggestion(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=t("Held-out comparison: {n_test} leads (stratified split, seed {seed})",
+                          n_test=report["n_test"], seed=report["seed"]))
+    table.add_column(t("Figure"))
+    table.add_column(t("Suggested model"), justify="right")
+    table.add_column(t("Active model (version {version})", version=report["active_version"]), justify="right")
+    table.add_row(t("ROC AUC ↑"), f"{report['suggested_auc']:.4f}", f"{report['active_auc']:.4f}")
+    table.add_row(t("Leads in the fullest {width}-point band ↓", width=report["active_spread"]["width"]),
+                  f"{report['suggested_spread']['share']:.0%}", f"{report['active_spread']['share']:.0%}")
+    console.print(table)
+    console.print(t("Learned from the leads created since {since} whose outcome is known: {leads} with {positives} "
+                    "converted.", since=report["since"], leads=report["leads"], positives=report["positives"]),
+                  soft_wrap=True)
+    if report["active_spread"]["narrow"]:
+        _warn(_narrow(report["active_spread"]))
+    console.print(t("Suggested rule model written to {path}", path=report["file"]), soft_wrap=True, markup=False)
+    console.print(t("Review it, then make it active with: evenhand scoring set {path}", path=report["file"]),
+                  soft_wrap=True, markup=False)
 
 
 _FIGURES = ((N_("ROC AUC ↑"), "auc", max), (N_("Brier score ↓"), "brier", min), (N_("Log loss ↓"), "log_loss", min),

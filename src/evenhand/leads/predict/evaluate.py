@@ -17,6 +17,7 @@ from evenhand.i18n import N_
 from evenhand.leads.predict.data import Dataset
 from evenhand.leads.predict.estimators import FrequencyNaiveBayes, logistic_baseline
 from evenhand.leads.predict.features import FeatureSchema, fit_schema
+from evenhand.leads.predict.leakage import find_leaks
 from evenhand.leads.predict.metrics import compare_auc, figures
 from evenhand.leads.predict.model import fit_encoded
 
@@ -51,7 +52,10 @@ def split(y: NDArray[Any], *, test_size: float, seed: int) -> tuple[NDArray[np.i
 
 def evaluate(dataset: Dataset, *, test_size: float = 0.3, seed: int = 42,
              step: Step | None = None) -> dict[str, Any]:
-    """Train on a stratified (1 − test_size) share, report on the rest; see ``report`` for the keys."""
+    """Train on a stratified (1 − test_size) share, report on the rest; see ``report`` for the keys.
+
+    ``leakage`` lists the columns that look recorded after the outcome (``leakage.find_leaks`` on the training
+    part), each as a dict with its ``column`` and ``reason``."""
     check_trainable(dataset.target)
     train_idx, test_idx = split(dataset.target, test_size=test_size, seed=seed)
     train, test = dataset.take(train_idx), dataset.take(test_idx)
@@ -62,7 +66,8 @@ def evaluate(dataset: Dataset, *, test_size: float = 0.3, seed: int = 42,
     head = {"source": dataset.description, "origin": dataset.origin, "n_rows": len(dataset), "n_train": len(train),
             "n_test": len(test), "test_size": test_size, "seed": seed, "skipped_rows": dataset.skipped,
             "algorithm": algorithm}
-    return {**head, **report(test.target, predictions), **_schema_summary(schema)}
+    leakage = [leak.as_dict() for leak in find_leaks(train.columns, train.target, missing=dataset.missing, seed=seed)]
+    return {**head, **report(test.target, predictions), **_schema_summary(schema), "leakage": leakage}
 
 
 def _predictions(schema: FeatureSchema, X_train: NDArray[np.float64], y_train: NDArray[Any],

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.kit.clock import as_utc
@@ -30,11 +30,23 @@ def history(session: Session, *, now: datetime, horizon_days: int) -> tuple[list
     Converted → 1. Disqualified, or open for more than ``horizon_days`` without converting → 0. Younger
     open leads are left out: their outcome is not known yet.
     """
-    cutoff = as_utc(now) - timedelta(days=horizon_days)
-    known = or_(Lead.status.in_([LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED]), Lead.created_at < cutoff)
+    known = known_outcome(now=now, horizon_days=horizon_days)
     rows = intake_rows(session, known)
     outcome = dict(session.execute(select(Lead.id, Lead.status).where(known)).tuples().all())
     return rows, [1 if outcome[r["id"]] is LeadStatus.CONVERTED else 0 for r in rows]
+
+
+def known_outcome(*, now: datetime, horizon_days: int) -> ColumnElement[bool]:
+    """Leads whose outcome is known: converted or disqualified, or open for more than ``horizon_days``."""
+    cutoff = as_utc(now) - timedelta(days=horizon_days)
+    return or_(Lead.status.in_([LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED]), Lead.created_at < cutoff)
+
+
+def outcomes(session: Session, *, now: datetime, horizon_days: int, since: datetime) -> dict[int, int]:
+    """Lead id → outcome (1 converted, 0 not, as in ``history``) of the leads created since ``since``."""
+    known = known_outcome(now=now, horizon_days=horizon_days) & (Lead.created_at >= as_utc(since))
+    rows = session.execute(select(Lead.id, Lead.status).where(known)).tuples()
+    return {lead_id: int(status is LeadStatus.CONVERTED) for lead_id, status in rows}
 
 
 def intake_rows(session: Session, condition: Any) -> list[dict[str, Any]]:
