@@ -22,6 +22,7 @@ from evenhand.kit import terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
+from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
 from evenhand.routing.cli import routing_app
 
@@ -38,6 +39,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
 import_app.command("org", help=org_cli.HELP)(org_cli.import_org)
+import_app.command("accounts", help=opportunities_cli.ACCOUNTS_HELP)(opportunities_cli.import_accounts)
+import_app.command("opportunities", help=opportunities_cli.OPPORTUNITIES_HELP)(opportunities_cli.import_opportunities)
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
 app.add_typer(report_app, name="report")
