@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from evenhand.activities import cli as activities_cli
 from evenhand.audit.cli import audit_app
 from evenhand.config import forget_settings, get_settings
 from evenhand.db import get_engine, session_scope
@@ -41,6 +42,8 @@ app.add_typer(import_app, name="import")
 import_app.command("org", help=org_cli.HELP)(org_cli.import_org)
 import_app.command("accounts", help=opportunities_cli.ACCOUNTS_HELP)(opportunities_cli.import_accounts)
 import_app.command("opportunities", help=opportunities_cli.OPPORTUNITIES_HELP)(opportunities_cli.import_opportunities)
+import_app.command("activities", help=activities_cli.IMPORT_HELP)(activities_cli.import_activities)
+app.add_typer(activities_cli.activities_app, name="activities")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
 app.add_typer(report_app, name="report")

@@ -1,12 +1,28 @@
-"""Activity queries; ``readable`` is the only place activity visibility is decided."""
+"""Activity queries; ``readable`` is the only place activity visibility is decided.
+
+Captured activities are written in bulk: plain Core ``INSERT``/``UPDATE`` statements sent as one ``executemany``
+per chunk, never ORM objects, so an import of a million rows holds one chunk at a time."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
-from evenhand.models import Activity, ActivityType
+from evenhand.kit.clock import as_utc
+from evenhand.models import Activity, ActivityType, Lead, Opportunity, SourceSystem, UnmatchedActivity, User
+
+ACTIVITIES = cast(Table, Activity.__table__)
+WAITING = cast(Table, UnmatchedActivity.__table__)
+# What an import compares to tell an updated activity from an unchanged one, in this order.
+COMPARED = ("type", "direction", "rep_id", "lead_id", "opportunity_id", "occurred_at", "duration_seconds", "answered",
+            "replied", "subject", "recording_ref")
 
 
 def readable(principal: Principal) -> Select[Activity]:
@@ -14,10 +30,146 @@ def readable(principal: Principal) -> Select[Activity]:
 
 
 def listing(principal: Principal, *, rep_id: int | None = None, lead_id: int | None = None,
-            type: ActivityType | None = None) -> Select[Activity]:
-    """The readable activities that match every filter given, newest first."""
+            type: ActivityType | None = None, since: date | None = None, until: date | None = None,
+            zone: ZoneInfo | None = None) -> Select[Activity]:
+    """The readable activities that match every filter given, newest first (``since``/``until``: whole days in
+    ``zone``)."""
     stmt = readable(principal).order_by(Activity.occurred_at.desc(), Activity.id.desc())
     for column, wanted in ((Activity.rep_id, rep_id), (Activity.lead_id, lead_id), (Activity.type, type)):
         if wanted is not None:
             stmt = stmt.where(column == wanted)
+    zone = zone or ZoneInfo("Asia/Shanghai")
+    if since is not None:
+        stmt = stmt.where(Activity.occurred_at >= datetime.combine(since, time.min, tzinfo=zone))
+    if until is not None:
+        stmt = stmt.where(Activity.occurred_at < datetime.combine(until, time.min, tzinfo=zone) + timedelta(days=1))
     return stmt
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def with_names(session: Session, stmt: Select[Any], *, limit: int
+               ) -> list[tuple[Activity, str | None, str | None, str | None]]:
+    """Each activity with its rep's name, its lead's company and its deal's name (for a list a person reads)."""
+    page = stmt.add_columns(User.display_name, Lead.company, Opportunity.name).outerjoin(
+        User, User.id == Activity.rep_id).outerjoin(Lead, Lead.id == Activity.lead_id).outerjoin(
+        Opportunity, Opportunity.id == Activity.opportunity_id).limit(limit)
+    return [(a, rep, company, deal) for a, rep, company, deal in session.execute(page).tuples()]
+
+
+def rep_ids(session: Session, principal: Principal) -> list[int]:
+    """Whose activities the principal reads, among those who have any (a list's rep filter)."""
+    stmt = select(Activity.rep_id).where(owned_by_visible(principal, Activity.rep_id)).distinct()
+    return list(session.scalars(stmt))
+
+
+def by_key(session: Session, source: SourceSystem, external_id: str) -> Activity | None:
+    """Read afresh: the bulk writes below go past the session, so what it holds may be stale."""
+    stmt = select(Activity).where(Activity.source_system == source, Activity.external_id == external_id)
+    return session.scalar(stmt.execution_options(populate_existing=True))
+
+
+# --- bulk capture: statements built once (see CONVENTIONS.md, hot paths) -----------------------------------
+
+_STORED = select(ACTIVITIES.c.external_id, ACTIVITIES.c.id, *(ACTIVITIES.c[name] for name in COMPARED)).where(
+    ACTIVITIES.c.source_system == bindparam("source"), ACTIVITIES.c.external_id.in_(bindparam("ids", expanding=True)))
+_WAITING = select(WAITING.c.external_id, WAITING.c.id, WAITING.c.reason, WAITING.c.fields).where(
+    WAITING.c.source_system == bindparam("source"), WAITING.c.external_id.in_(bindparam("ids", expanding=True)),
+    WAITING.c.resolved_at.is_(None))
+_IDS = select(ACTIVITIES.c.external_id, ACTIVITIES.c.id).where(
+    ACTIVITIES.c.source_system == bindparam("source"), ACTIVITIES.c.external_id.in_(bindparam("ids", expanding=True)))
+_UPDATE = update(ACTIVITIES).where(ACTIVITIES.c.id == bindparam("row_id"))
+_INSERT_WAITING = insert(WAITING)
+_UPDATE_WAITING = update(WAITING).where(WAITING.c.id == bindparam("row_id"))
+
+
+def stored(session: Session, source: SourceSystem, external_ids: Collection[str]
+           ) -> dict[str, tuple[int, tuple[Any, ...]]]:
+    """The activities already captured under these ids: external id → (id, the ``COMPARED`` values)."""
+    rows = session.connection().execute(_STORED, {"source": source, "ids": list(external_ids)})
+    return {row[0]: (row[1], tuple(row[2:])) for row in rows}
+
+
+def waiting(session: Session, source: SourceSystem, external_ids: Collection[str]
+            ) -> dict[str, tuple[int, str, dict[str, Any]]]:
+    """The open reconciliation entries under these ids: external id → (entry id, reason, fields)."""
+    rows: Any = session.connection().execute(_WAITING, {"source": source, "ids": list(external_ids)})
+    return {external_id: (entry_id, reason, fields) for external_id, entry_id, reason, fields in rows}
+
+
+def ids(session: Session, source: SourceSystem, external_ids: Collection[str]) -> dict[str, int]:
+    rows: Any = session.connection().execute(_IDS, {"source": source, "ids": list(external_ids)})
+    return {external_id: activity_id for external_id, activity_id in rows}
+
+
+def insert_activities(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    """New activities (``source_system``, ``external_id`` and the ``COMPARED`` columns) as plain tuples through
+    the driver's ``executemany``: SQLAlchemy's per-row parameter handling costs more than the INSERT itself. Values
+    are stored as the ORM stores them (enums by value, times as naive UTC in SQLAlchemy's SQLite format)."""
+    if not values:
+        return
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    stored_time = _sqlite_time if conn.dialect.name == "sqlite" else _naive_utc
+    sql = f"INSERT INTO activities ({', '.join(_INSERTED)}) VALUES ({', '.join([mark] * len(_INSERTED))})"
+    conn.exec_driver_sql(sql, [(v["source_system"].value, v["external_id"], v["type"].value, v["direction"].value,
+                                v["rep_id"], v["lead_id"], v["opportunity_id"], stored_time(v["occurred_at"]),
+                                v["duration_seconds"], v["answered"], v["replied"], v["subject"], v["recording_ref"], 0)
+                               for v in values])
+
+
+_INSERTED = ("source_system", "external_id", *COMPARED, "attachment_count")
+
+
+def _naive_utc(at: datetime) -> datetime:
+    return as_utc(at).replace(tzinfo=None)
+
+
+def _sqlite_time(at: datetime) -> str:
+    return _naive_utc(at).isoformat(" ", "microseconds")  # SQLAlchemy's storage format for DateTime on SQLite
+
+
+def update_activities(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    """Changed activities: each with its ``row_id`` and the same set of columns."""
+    if values:
+        session.connection().execute(_UPDATE, list(values))
+
+
+def insert_waiting(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    if values:
+        session.connection().execute(_INSERT_WAITING, list(values))
+
+
+def update_waiting(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    """Changed reconciliation entries: each with its ``row_id`` and the same set of columns."""
+    if values:
+        session.connection().execute(_UPDATE_WAITING, list(values))
+
+
+# --- the reconciliation list ----------------------------------------------------------------------------
+
+def unmatched(*, reason: str | None = None, include_resolved: bool = False) -> Select[UnmatchedActivity]:
+    """The reconciliation list, oldest activity first (it has waited longest)."""
+    stmt = select(UnmatchedActivity).order_by(UnmatchedActivity.occurred_at, UnmatchedActivity.id)
+    if not include_resolved:
+        stmt = stmt.where(UnmatchedActivity.resolved_at.is_(None))
+    if reason is not None:
+        stmt = stmt.where(UnmatchedActivity.reason == reason)
+    return stmt
+
+
+def open_after(session: Session, after_id: int, *, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    """Open entries past ``after_id`` in id order, (id, fields): a walk over the whole list a batch at a time."""
+    stmt = select(UnmatchedActivity.id, UnmatchedActivity.fields).where(
+        UnmatchedActivity.resolved_at.is_(None), UnmatchedActivity.id > after_id).order_by(
+        UnmatchedActivity.id).limit(limit)
+    return [(entry_id, fields) for entry_id, fields in session.execute(stmt).tuples()]
+
+
+def waiting_counts(session: Session) -> dict[str, int]:
+    """Open entries by reason."""
+    stmt = select(UnmatchedActivity.reason, func.count()).where(UnmatchedActivity.resolved_at.is_(None)).group_by(
+        UnmatchedActivity.reason)
+    return {reason: n for reason, n in session.execute(stmt).tuples()}

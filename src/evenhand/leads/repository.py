@@ -95,3 +95,43 @@ def score_rows(session: Session, principal: Principal, *, since: date | None, un
         stmt = stmt.where(visible.c.created_at < _day_start(until, zone) + timedelta(days=1))
     rows = cast(Sequence[tuple[str, datetime, int | None]], session.execute(stmt).all())
     return [(source, as_utc(created), score) for source, created, score in rows]
+
+
+
+def lead_ids_by_key(session: Session, *, external_ids: Collection[str] = (), emails: Collection[str] = (),
+                    phones: Collection[str] = ()) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """The leads that values from a company's export name, one query per kind of key: external ids (of any
+    source), e-mails and phones (compared by their normalised keys, so '+86 138 0000 0000' finds a lead stored as
+    '13800000000'). Three maps, value as given → lead id; where several leads carry a value, the newest. A value
+    naming no lead is left out. Reads through the connection, past the session: the caller flushes first."""
+    from evenhand.leads import keys
+
+    wanted = ({v: v for v in external_ids if v}, {v: k for v in emails if (k := keys.email_key(v))},
+              {v: k for v in phones if (k := keys.phone_key(v))})
+    found: list[dict[str, int]] = []
+    for stmt, given in zip(_LEADS_BY_KEY, wanted, strict=True):
+        rows: Any = session.connection().execute(stmt, {"keys": list(set(given.values()))}) if given else ()
+        newest = {key: lead_id for key, lead_id in rows}  # the statements sort oldest first
+        found.append({value: newest[key] for value, key in given.items() if key in newest})
+    return found[0], found[1], found[2]
+
+
+def _leads_by_key() -> tuple[Any, ...]:
+    """Built once (CONVENTIONS.md, hot paths). The unique index starts with the source: the external ids are
+    sought under each of its few distinct sources, found by a loose index scan, rather than by scanning every lead."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.orm import aliased
+
+    first = select(func.min(Lead.source).label("v")).cte("lead_sources", recursive=True)
+    later = aliased(Lead)
+    sources = first.union_all(select(select(func.min(later.source)).where(later.source > first.c.v)
+                                     .scalar_subquery()).where(first.c.v.is_not(None)))
+    keys: Any = bindparam("keys", expanding=True)
+    oldest_first = (Lead.created_at, Lead.id)
+    return (select(Lead.external_id, Lead.id).where(Lead.source.in_(select(sources.c.v)), Lead.external_id.in_(keys))
+            .order_by(*oldest_first),
+            select(Lead.email_key, Lead.id).where(Lead.email_key.in_(keys)).order_by(*oldest_first),
+            select(Lead.phone_key, Lead.id).where(Lead.phone_key.in_(keys)).order_by(*oldest_first))
+
+
+_LEADS_BY_KEY = _leads_by_key()

@@ -1,0 +1,57 @@
+"""Matching activities to the rep who did them and the lead or deal they concern, a batch at a time: one query
+per kind of key for the whole batch (reps; deals by CRM id; leads by CRM id, e-mail and phone).
+
+The matching order: a deal named by its CRM id; then a lead by its CRM id, by the contact's e-mail, by the
+contact's phone (each compared normalised; the newest lead carrying it). A deal's own lead stands in for a lead
+the row does not name. An activity with no known rep, or linking neither a lead nor a deal, is not matched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from evenhand.activities.schemas import NO_LINK, NO_REP, ActivityUpdate, Reason
+from evenhand.leads import repository as lead_repository
+from evenhand.opportunities import repository as deal_repository
+from evenhand.org import service as org_service
+
+
+@dataclass(frozen=True)
+class Links:
+    rep_id: int | None
+    lead_id: int | None
+    opportunity_id: int | None
+
+    @property
+    def reason(self) -> Reason | None:
+        """Why the activity must wait, or None when it is matched."""
+        if self.rep_id is None:
+            return NO_REP
+        return NO_LINK if self.lead_id is None and self.opportunity_id is None else None
+
+
+def resolve(session: Session, rows: Sequence[ActivityUpdate]) -> list[Links]:
+    """The rep, lead and deal of each row, in the rows' order."""
+    reps = _reps(session, {r.rep for r in rows if r.rep})
+    deals = deal_repository.ids_by_external_id(session, {r.opportunity for r in rows if r.opportunity})
+    by_id, by_email, by_phone = lead_repository.lead_ids_by_key(
+        session, external_ids={r.lead for r in rows if r.lead}, emails={r.email for r in rows if r.email},
+        phones={r.phone for r in rows if r.phone})
+    out = []
+    for r in rows:
+        deal_id, deal_lead = deals.get(r.opportunity or "", (None, None))
+        lead_id = (by_id.get(r.lead or "") or by_email.get(r.email or "") or by_phone.get(r.phone or "")
+                   or deal_lead)
+        out.append(Links(reps.get(r.rep or ""), lead_id, deal_id))
+    return out
+
+
+def _reps(session: Session, keys: set[str]) -> dict[str, int]:
+    """Reps by key; e-mails in any case, also where one export writes the same address in two cases (the
+    lookup answers one key per address)."""
+    found = org_service.people_by_key(session, keys)
+    by_address = {key.casefold(): user_id for key, user_id in found.items() if "@" in key}
+    return {key: user_id for key in keys
+            if (user_id := found.get(key) or (by_address.get(key.casefold()) if "@" in key else None))}
