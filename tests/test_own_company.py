@@ -1,0 +1,221 @@
+"""A small company built entirely from its own exports, through the commands a sales-ops admin runs: its sales
+team, accounts, pipeline with stage dates, two years of leads with outcomes and behaviour counts, and a call log.
+On it the predictive model trains and evaluates, ``scoring suggest`` learns rule points, the fairness report of
+a backfilled month names its teams and every lead, and the what-if replay reads the history (R1.1–R1.5, R2.2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from evenhand.db import make_engine, session_scope
+from evenhand.models import Activity, Lead, LeadStatus, Opportunity, StageChange, Team, UnmatchedActivity, User
+from tests.support import Run
+
+OFFICES = {"Central": ["Dustin Brinkmann", "Melvin Marxen"], "East": ["Cara Losch", "Rocco Neubert"],
+           "West": ["Summer Sewald", "Celia Rouche"]}
+AGENTS = ["Moses Frase", "Darcel Schlecht", "Zane Levy", "Anna Lee", "Vicki Laflamme", "Hayden Neloms",
+          "Versie Hillebrand", "Gladys Colclough", "Kami Bicknell", "Boris Faz", "Jonathan Berthelot", "James Ascencio"]
+MANAGERS = [m for managers in OFFICES.values() for m in managers]
+SECTORS = ["software", "retail", "medical", "finance", "telecom"]
+DAY0 = date(2024, 1, 1)
+LEADS = 360
+
+
+def slug(name: str) -> str:
+    return name.lower().replace(" ", ".")
+
+
+def write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    return path
+
+
+def exports(folder: Path) -> dict[str, Path]:
+    """The company's files as its CRM, its sales-team sheet, its marketing platform and its call centre give them."""
+    rng = random.Random(20240101)
+    team = [[agent, f"{slug(agent)}@acme.com", MANAGERS[i % len(MANAGERS)],
+             next(o for o, ms in OFFICES.items() if MANAGERS[i % len(MANAGERS)] in ms)] for i, agent in enumerate(AGENTS)]
+    accounts = [[f"Acme Customer {n}", SECTORS[n % len(SECTORS)], 1990 + n, "United States"] for n in range(20)]
+    pipeline = []
+    for n in range(60):
+        stage = ("Prospecting", "Engaging", "Won", "Lost")[n % 4]
+        engaged = DAY0 + timedelta(days=n * 5)
+        closed = engaged + timedelta(days=20) if stage in ("Won", "Lost") else None
+        pipeline.append([f"D{n:04d}", AGENTS[n % len(AGENTS)], "GTX Pro", f"Acme Customer {n % 20}" if n % 4 else "",
+                         stage, "" if stage == "Prospecting" else engaged.isoformat(),
+                         closed.isoformat() if closed else "", 4000 + 100 * n if stage == "Won" else 0])
+    leads, calls = [], []
+    for n in range(LEADS):
+        sector = SECTORS[n % len(SECTORS)]
+        visits = rng.choice([0, 1, 2, 4, 6])
+        likely = 0.08 + (0.35 if sector == "medical" else 0) + 0.06 * visits
+        converted = rng.random() < likely
+        created = DAY0 + timedelta(days=n * 2)
+        owner = AGENTS[n % len(AGENTS)]
+        phone = f"+1 (555) 01{n:04d}"
+        leads.append([f"L{n:05d}", f"Prospect {n}", sector, rng.choice(["Google", "Referral", "Web"]), visits,
+                      visits * rng.randrange(60, 400), "1" if converted else "0",
+                      f"{created.isoformat()} 10:00", f"{slug(owner)}@acme.com", phone])
+        if n % 3 == 0:
+            calls.append([f"C-{n:05d}", f"{slug(owner)}@acme.com", phone.replace(" ", "").replace("(", "")
+                          .replace(")", ""), created.strftime("%m/%d/%Y"), "0:03:25", "Outbound", "Answered"])
+    calls.append(["C-99999", "nobody@acme.com", "+15550000000", "03/01/2024", "0:01:00", "Outbound", "No answer"])
+    return {
+        "team": write(folder / "sales_teams.csv", ["sales_agent", "email", "manager", "regional_office"], team),
+        "accounts": write(folder / "accounts.csv", ["account", "sector", "year_established", "office_location"],
+                          accounts),
+        "pipeline": write(folder / "sales_pipeline.csv", ["opportunity_id", "sales_agent", "product", "account",
+                                                          "deal_stage", "engage_date", "close_date", "close_value"],
+                          pipeline),
+        "leads": write(folder / "Leads.csv", ["Prospect ID", "Company", "Industry", "Lead Source", "TotalVisits",
+                                              "Total Time Spent on Website", "Converted", "Created On",
+                                              "Owner Email", "Phone"], leads),
+        "calls": write(folder / "call_log.csv", ["Call ID", "Agent", "Customer Phone", "Call Date", "Duration",
+                                                 "Direction", "Outcome"], calls),
+    }
+
+
+MAPPINGS = {
+    "team": """
+fields:
+  external_id: sales_agent
+  display_name: sales_agent
+  email: email
+  manager_name: manager
+  region: regional_office
+""",
+    "accounts": """
+fields:
+  source: {value: crm}
+  external_id: account
+  name: account
+  industry: sector
+""",
+    "pipeline": """
+fields:
+  source: {value: crm}
+  external_id: opportunity_id
+  name: opportunity_id
+  owner: sales_agent
+  account: account
+  stage: {column: deal_stage, map: {Prospecting: qualification, Engaging: needs_analysis, Won: won, Lost: lost}}
+  engaged_at: engage_date
+  closed_at: close_date
+  amount: close_value
+""",
+    "leads": """
+fields:
+  external_id: Prospect ID
+  company: Company
+  industry: Industry
+  source: {column: Lead Source, case: lower}
+  page_views: TotalVisits
+  dwell_seconds: Total Time Spent on Website
+  outcome: {column: Converted, map: {"1": converted, "0": disqualified}}
+  created_at: Created On
+  owner: Owner Email
+  phone: Phone
+timezone: America/New_York
+""",
+    "calls": """
+fields:
+  source_system: {value: telephony}
+  external_id: Call ID
+  type: {value: call}
+  rep: Agent
+  phone: Customer Phone
+  occurred_at: {column: Call Date, format: "%m/%d/%Y"}
+  duration: Duration
+  direction: {column: Direction, case: lower}
+  answered: {column: Outcome, map: {Answered: "true", No answer: "false"}}
+timezone: America/New_York
+""",
+}
+
+
+@pytest.fixture
+def company(run: Run, tmp_path: Path) -> dict[str, Path]:
+    files = exports(tmp_path)
+    for kind, mapping in MAPPINGS.items():
+        (tmp_path / f"{kind}.yaml").write_text(mapping, encoding="utf-8")
+    return files
+
+
+def imported(run: Run, tmp_path: Path, command: str, kind: str, path: Path, *extra: str) -> str:
+    result = run("import", command, str(path), "--mapping", str(tmp_path / f"{kind}.yaml"), *extra)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_a_company_from_its_own_exports(run: Run, db_url: str, company: dict[str, Path], tmp_path: Path) -> None:
+    started = run("init", "--starter", "neutral")  # no Chinese B2B assumptions in its scores and pools
+    assert started.exit_code == 0, started.output
+    imported(run, tmp_path, "org", "team", company["team"])
+    again = imported(run, tmp_path, "org", "team", company["team"])
+    imported(run, tmp_path, "accounts", "accounts", company["accounts"])
+    imported(run, tmp_path, "opportunities", "pipeline", company["pipeline"])
+    leads = imported(run, tmp_path, "leads", "leads", company["leads"], "--history")
+    calls = imported(run, tmp_path, "activities", "calls", company["calls"])
+    assert "360 new leads" in leads and "360, not routed" in leads, leads
+    engine = make_engine(db_url)
+    try:
+        _check_what_came_in(engine)
+    finally:
+        engine.dispose()
+    assert "people created: 0, updated: 0, unchanged: 12" in again and "Created 0 departments, 0 regions and 0 teams" in again
+    assert "120 created" in calls and "1 waiting to be matched (1 with no known rep" in calls
+
+    evaluated = run("scoring", "evaluate", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    figures = json.loads(evaluated.stdout)
+    assert (figures["n_rows"], figures["skipped_rows"]) == (LEADS, 0)
+    assert figures["auc"] > 0.6 and figures["baselines"]["logistic"]["auc"] > 0.6  # sector and visits drive it
+    trained = run("scoring", "train")
+    assert trained.exit_code == 0, trained.output
+    suggested = run("scoring", "suggest", "--months", "36", "--json", "--out", str(tmp_path / "suggested.yaml"))
+    assert suggested.exit_code == 0, suggested.output
+    assert (tmp_path / "suggested.yaml").exists()
+    accepted = run("scoring", "set", str(tmp_path / "suggested.yaml"), "--note", "learned from our outcomes")
+    assert accepted.exit_code == 0, accepted.output
+
+    report = run("report", "fairness", "--month", "2024-03", "--format", "csv", "--out", str(tmp_path / "f.csv"))
+    assert report.exit_code == 0, report.output
+    said = " ".join(report.output.split())
+    assert "6 teams, 16 leads" in said and "imported as history 16" in said, said
+    rows = list(csv.DictReader((tmp_path / "f.csv").open(encoding="utf-8-sig")))
+    assert sum(int(r["Leads received"]) for r in rows) == 16, rows
+    (tmp_path / "policy.yaml").write_text(run("routing", "show").stdout, encoding="utf-8")
+    replay = run("routing", "replay", "--policy", str(tmp_path / "policy.yaml"), "--from", "2024-03-01", "--to",
+                 "2024-03-31", "--json")
+    assert replay.exit_code == 0, replay.output
+    replayed = json.loads(replay.stdout)
+    assert replayed["leads"] == 16 and 0 < sum(rep["current"]["leads"] for rep in replayed["reps"]) <= 16
+    assert sum(rep["actual"] for rep in replayed["reps"]) == 16
+
+
+def _check_what_came_in(engine: Engine) -> None:
+    with session_scope(engine, readonly=True) as session:
+        people = {u.display_name: u for u in session.scalars(select(User))}
+        assert set(AGENTS) <= set(people) and set(MANAGERS) <= set(people)
+        assert people["Anna Lee"].username == "anna.lee"
+        assert session.scalar(select(func.count()).select_from(Team)) == len(MANAGERS)
+        deals = {o.external_id: o for o in session.scalars(select(Opportunity))}
+        assert len(deals) == 60 and deals["D0002"].stage.value == "won" and deals["D0002"].closed_at is not None
+        history = session.scalars(select(StageChange).where(StageChange.opportunity_id == deals["D0002"].id)).all()
+        assert history and all(change.derived for change in history)
+        leads = session.scalars(select(Lead)).all()
+        assert len(leads) == LEADS and all(lead.backfilled and lead.owner_id for lead in leads)
+        assert {lead.status for lead in leads} == {LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED}
+        assert min(lead.created_at for lead in leads).date() == DAY0
+        linked = session.scalar(select(func.count()).select_from(Activity).where(Activity.lead_id.is_not(None)))
+        assert linked == LEADS // 3
+        waiting = session.scalars(select(UnmatchedActivity)).all()
+        assert [(w.external_id, w.reason) for w in waiting] == [("C-99999", "no_rep")]
