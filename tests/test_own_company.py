@@ -41,8 +41,9 @@ def write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 def exports(folder: Path) -> dict[str, Path]:
     """The company's files as its CRM, its sales-team sheet, its marketing platform and its call centre give them."""
     rng = random.Random(20240101)
-    team = [[agent, f"{slug(agent)}@acme.com", MANAGERS[i % len(MANAGERS)],
-             next(o for o, ms in OFFICES.items() if MANAGERS[i % len(MANAGERS)] in ms)] for i, agent in enumerate(AGENTS)]
+    office = {manager: o for o, managers in OFFICES.items() for manager in managers}
+    team = [[agent, f"{slug(agent)}@acme.com", MANAGERS[i % len(MANAGERS)], office[MANAGERS[i % len(MANAGERS)]]]
+            for i, agent in enumerate(AGENTS)]
     accounts = [[f"Acme Customer {n}", SECTORS[n % len(SECTORS)], 1990 + n, "United States"] for n in range(20)]
     pipeline = []
     for n in range(60):
@@ -170,7 +171,8 @@ def test_a_company_from_its_own_exports(run: Run, db_url: str, company: dict[str
         _check_what_came_in(engine)
     finally:
         engine.dispose()
-    assert "people created: 0, updated: 0, unchanged: 12" in again and "Created 0 departments, 0 regions and 0 teams" in again
+    assert "people created: 0, updated: 0, unchanged: 12" in again
+    assert "Created 0 departments, 0 regions and 0 teams" in again
     assert "120 created" in calls and "1 waiting to be matched (1 with no known rep" in calls
 
     evaluated = run("scoring", "evaluate", "--json")
