@@ -44,6 +44,10 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/teams"): TEAM, ("PATCH", "/api/v1/teams/{obj_id}"): TEAM,
     ("POST", "/api/v1/users"): {"username": "newrep", **USER},
     ("PATCH", "/api/v1/users/{user_id}"): USER,
+    ("PUT", "/api/v1/users/by-external-id/{external_id}"): {
+        "username": "new.rep", "display_name": "New Rep", "email": "new@acme.test", "phone": "+86 139",
+        "team": "West", "department": "SALES", "region": "EAST", "manager": "admin", "manager_name": "Boss",
+        "timezone": "Asia/Shanghai"},
     ("PUT", "/api/v1/users/{user_id}/presence"): {"presence": "online"},
     ("PUT", "/api/v1/users/{user_id}/product-lines"): {"codes": ["CLOUD"]},
     ("POST", "/api/v1/users/{user_id}/leaves"): {"starts_on": "2026-03-02", "ends_on": "2026-03-03", "reason": "ill"},

@@ -17,21 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
-from evenhand.errors import DomainError, Invalid
+from evenhand.errors import DomainError, Invalid, describe
 from evenhand.i18n import N_, t
 from evenhand.kit import audit
 from evenhand.kit.rows import Progress, Rejects, RowError, chunks, reject
 from evenhand.kit.tables import FIRST_DATA_ROW, open_table
 from evenhand.models import Department, Region, Role, Team, User
 from evenhand.org import service, usernames
-from evenhand.org.importer import KIND, USER_FIELDS, OrgRow, PersonFields, code_for
+from evenhand.org.importer import KIND, USER_FIELDS, OrgRow, PersonFields
 from evenhand.org.planning import Person, Plan, Planner, TeamPlan
-from evenhand.org.schemas import RefCreate, TeamCreate, TeamUpdate, UserCreate, UserUpdate
+from evenhand.org.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 
 NO_USERNAME = N_("No username can be made from this name; add a username column.")
 
@@ -83,7 +84,11 @@ def import_org(session: Session, path: Path, mapping_text: str, *, actor: Princi
 def upsert_person(session: Session, external_id: str, data: PersonFields, *,
                   actor: Principal | None) -> tuple[User, bool]:
     """One person from the HR system, by the same rules as a file's row: the user and whether they are new."""
-    row = OrgRow.model_validate({**data.model_dump(exclude_unset=True), "external_id": external_id})
+    try:
+        row = OrgRow.model_validate({**data.model_dump(exclude_unset=True), "external_id": external_id})
+    except ValidationError as exc:  # the external id, from the path
+        raise Invalid("{field_name}: {problem}", field="external_id", field_name="external_id",
+                      problem=describe(exc.errors()[0])) from exc
     errors: list[RowError] = []
     report = sync(session, [(1, row)], actor=actor, errors=errors)
     if errors:
@@ -133,12 +138,9 @@ class _Writer:
     # --- departments, regions and teams -----------------------------------------------------------------
 
     def _references(self, model: type[Department] | type[Region], names: list[str]) -> int:
-        codes = {c.lower() for c in self.session.scalars(select(model.code))}
         for name in names:
-            code = code_for(name, codes)
-            codes.add(code)
-            self.created[f"{model.__tablename__}:{name.casefold()}"] = service.create(
-                self.session, model, RefCreate(code=code, name=name), actor=self.actor)
+            self.created[f"{model.__tablename__}:{name.casefold()}"] = service.create_reference(
+                self.session, model, name=name, code=None, actor=self.actor)
         return len(names)
 
     def _ref(self, model: type[Department] | type[Region], value: Any) -> Any:

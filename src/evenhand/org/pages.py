@@ -16,10 +16,10 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_
 from evenhand.kit.clock import local
-from evenhand.models import KEY_ACCOUNT_GRANT, Level, Role, User
+from evenhand.models import KEY_ACCOUNT_GRANT, Department, Level, Region, Role, Team, User
 from evenhand.org import repository, service
 from evenhand.org.rep_settings import RepSettings
-from evenhand.org.schemas import GrantCreate, UserCreate
+from evenhand.org.schemas import GrantCreate, TeamCreate, UserCreate
 from evenhand.web import context, forms
 from evenhand.web.labels import label
 from evenhand.web.layout import STAFF, Tr, presence_chip, shell
@@ -65,8 +65,8 @@ def rosters_panel(principal: Principal, tr: Tr, *, settings: bool = False) -> ui
 def _picture(teams: list[Any]) -> list[Any]:
     """What a roster shows, to tell whether it changed."""
     return [(team.name, dept, region, supervisor.display_name if supervisor else None,
-             [(m.id, m.display_name, m.username, m.role, m.level, m.presence, m.presence_since, m.active)
-              for m in members]) for team, dept, region, supervisor, members in teams]
+             [(m.id, m.display_name, m.username, m.external_id, m.role, m.level, m.presence, m.presence_since,
+               m.active) for m in members]) for team, dept, region, supervisor, members in teams]
 
 
 def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str | None,
@@ -83,7 +83,11 @@ def _team_card(tr: Tr, name: str, dept: str, region: str | None, supervisor: str
             for header in (N_("Name"), N_("Role"), N_("Level"), N_("Presence"), N_("Since"), N_("Status")):
                 ui.label(tr(header)).classes("text-weight-bold")
             for m in members:
-                who = ui.label(f"{m.display_name} ({m.username})").props(f'data-rep="{m.username}"')
+                with ui.row().classes("items-baseline gap-2 no-wrap"):
+                    who = ui.label(f"{m.display_name} ({m.username})").props(f'data-rep="{m.username}"')
+                    if m.external_id:  # the HR system's id, which imports find the person by
+                        ui.label(m.external_id).classes("text-caption text-grey-7").props(
+                            f'data-external-id="{m.external_id}"').tooltip(tr("External id"))
                 if (open_settings := opens(m)) is not None:
                     who.classes("text-primary cursor-pointer").on("click", open_settings)
                     who.tooltip(tr("Routing settings and leave"))
@@ -145,43 +149,128 @@ def register() -> None:
         if principal.role not in STAFF:
             return RedirectResponse("/", status_code=303)
         with shell(principal, tr, title=tr("Teams and reps"), path="/admin"):
-            dialog = _new_user_dialog(principal, tr) if principal.manages_org else None
-            if dialog is not None:
-                ui.button(tr("New user"), icon="person_add", on_click=dialog.open).props('data-testid="new-user"')
+            dialogs = _org_dialogs(principal, tr) if principal.manages_org else []
             roster = rosters_panel(principal, tr, settings=True)
             key_accounts_panel(principal, tr)
-            if dialog is not None:
+            for dialog in dialogs:
                 dialog.on("hide", roster.refresh)
         return None
 
 
+def _org_dialogs(principal: Principal, tr: Tr) -> list[ui.dialog]:
+    """Sales ops adds people, departments, regions and teams from here (each audited, like the API's)."""
+    people = _new_user_dialog(principal, tr)
+    departments = _reference_dialog(principal, tr, Department, N_("New department"), "department")
+    regions = _reference_dialog(principal, tr, Region, N_("New region"), "region")
+    teams = _new_team_dialog(principal, tr)
+    with ui.row().classes("gap-2"):
+        for dialog, text, icon, testid in ((people, N_("New user"), "person_add", "new-user"),
+                                           (departments, N_("New department"), "domain_add", "new-department"),
+                                           (regions, N_("New region"), "add_location_alt", "new-region"),
+                                           (teams, N_("New team"), "group_add", "new-team")):
+            ui.button(tr(text), icon=icon, on_click=dialog.open).props(f'outline data-testid="{testid}"')
+    return [people, departments, regions, teams]
+
+
+def _reference_dialog(principal: Principal, tr: Tr, model: type[Department] | type[Region], title: str,
+                      kind: str) -> ui.dialog:
+    with ui.dialog() as dialog, ui.card().classes("w-96").props(f'data-testid="{kind}-dialog"'):
+        ui.label(tr(title)).classes("text-h6")
+        name = ui.input(tr("Name")).props('data-field="name"')
+        code = ui.input(tr("Code (made from the name when left empty)")).props('data-field="code"')
+        alert = ui.label().classes("text-negative").props('role="alert"')
+
+        def save() -> None:
+            try:
+                with session_scope(context.engine()) as session:
+                    row = service.create_reference(session, model, name=name.value or "", code=code.value or None,
+                                                   actor=principal)
+                    created = f"{row.name} ({row.code})"
+            except (ValidationError, DomainError) as exc:
+                alert.text = forms.problem(exc, tr)
+                return
+            ui.notify(tr("Created {name}.", name=created), type="positive")
+            name.value = code.value = alert.text = ""
+            dialog.close()
+
+        _actions(tr, dialog, save, f"save-{kind}")
+    return dialog
+
+
+def _new_team_dialog(principal: Principal, tr: Tr) -> ui.dialog:
+    """A team: its name, department, region and supervisor; the choices are read again each time it opens."""
+    with ui.dialog() as dialog, ui.card().classes("w-96").props('data-testid="team-dialog"'):
+        ui.label(tr("New team")).classes("text-h6")
+        name = ui.input(tr("Name")).props('data-field="team-name"')
+        department = ui.select({}, label=tr("Department")).props('data-field="department"')
+        region = ui.select({}, label=tr("Region"), clearable=True).props('data-field="region"')
+        supervisor = ui.select({}, label=tr("Supervisor"), clearable=True).props('data-field="supervisor"')
+        alert = ui.label().classes("text-negative").props('role="alert"')
+
+        def choices() -> None:
+            with session_scope(context.engine(), readonly=True) as session:
+                department.set_options(service.names_by_id(session, Department))
+                region.set_options(service.names_by_id(session, Region))
+                supervisor.set_options(service.supervisor_names(session))
+
+        def save() -> None:
+            try:
+                data = TeamCreate(name=name.value or "", department_id=department.value, region_id=region.value,
+                                  supervisor_id=supervisor.value)
+                with session_scope(context.engine()) as session:
+                    team = service.create(session, Team, data, actor=principal)
+                    created = team.name
+            except (ValidationError, DomainError) as exc:
+                alert.text = forms.problem(exc, tr)
+                return
+            ui.notify(tr("Created team {name}.", name=created), type="positive")
+            name.value, alert.text = "", ""
+            dialog.close()
+
+        _actions(tr, dialog, save, "save-team")
+    dialog.on("show", choices)
+    return dialog
+
+
+def _actions(tr: Tr, dialog: ui.dialog, save: Callable[[], None], testid: str) -> None:
+    with ui.row().classes("justify-end w-full"):
+        ui.button(tr("Cancel"), on_click=dialog.close).props("flat")
+        ui.button(tr("Save"), on_click=save).props(f'color=primary data-testid="{testid}"')
+
+
 def _new_user_dialog(principal: Principal, tr: Tr) -> ui.dialog:
     """Sales ops adds a rep without leaving the page; errors name the field and nothing is saved."""
-    with session_scope(context.engine(), readonly=True) as session:
-        teams = service.team_names(session)
     with ui.dialog() as dialog, ui.card().classes("w-96"):
         ui.label(tr("New user")).classes("text-h6")
-        username = ui.input(tr("Username")).props('data-field="username"')
         name = ui.input(tr("Name")).props('data-field="display_name"')
+        username = ui.input(tr("Username (made from the name when left empty)")).props('data-field="username"')
+        external_id = ui.input(tr("External id")).props('data-field="external_id"')
         role = ui.select({r.value: tr(label(r)) for r in Role}, value=Role.REP.value, label=tr("Role"))
         level = ui.select({lv.value: tr(label(lv)) for lv in Level}, value=Level.JUNIOR.value, label=tr("Level"))
-        team = ui.select(teams, label=tr("Team"), clearable=True)
+        team = ui.select({}, label=tr("Team"), clearable=True)
         password = ui.input(tr("Password"), password=True).props('data-field="password"')
         alert = ui.label().classes("text-negative").props('role="alert"')
 
         def save() -> None:
             try:
-                data = UserCreate(username=username.value, display_name=name.value, role=role.value,
-                                  level=level.value, team_id=team.value, password=password.value or None)
                 with session_scope(context.engine()) as session:
+                    login = username.value or service.username_for(session, name.value or "") or ""
+                    data = UserCreate(username=login, display_name=name.value, role=role.value, level=level.value,
+                                      team_id=team.value, external_id=external_id.value or None,
+                                      password=password.value or None)
                     user = service.create_user(session, data, actor=principal)
+                    created = user.username
             except (ValidationError, DomainError) as exc:
                 alert.text = forms.problem(exc, tr)
                 return
-            ui.notify(tr("Created user {name}.", name=user.username), type="positive")
+            ui.notify(tr("Created user {name}.", name=created), type="positive")
             dialog.close()
 
-        with ui.row().classes("justify-end w-full"):
-            ui.button(tr("Cancel"), on_click=dialog.close).props("flat")
-            ui.button(tr("Save"), on_click=save).props('color=primary data-testid="save-user"')
+        _actions(tr, dialog, save, "save-user")
+
+    def teams_now() -> None:  # a team made from this page since it opened is offered too
+        with session_scope(context.engine(), readonly=True) as session:
+            team.set_options(service.team_names(session))
+
+    dialog.on("show", teams_now)
     return dialog

@@ -17,7 +17,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
                                         pattern=r"^[A-Za-z0-9_.-]+$")]
 # Refused with the rule in words (``usernames.RULE``), never the pattern.
-Username = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(usernames.check)]
+Username = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(usernames.check),
+                     Field(json_schema_extra={"pattern": usernames.PATTERN})]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+() -]{3,40}$")]

@@ -23,7 +23,8 @@ from evenhand.models import Department, Leave, Presence, ProductLine, Region, Ro
 from evenhand.models.base import Base
 from evenhand.models.org import user_product_lines
 from evenhand.org import repository, usernames
-from evenhand.org.schemas import GrantCreate, LeaveCreate, LeaveRead, UserCreate, UserRead, UserUpdate
+from evenhand.org.importer import code_for
+from evenhand.org.schemas import GrantCreate, LeaveCreate, LeaveRead, RefCreate, UserCreate, UserRead, UserUpdate
 
 M = TypeVar("M", bound=Base)
 REFERENCES: dict[str, type[Base]] = {"department": Department, "region": Region, "product_line": ProductLine}
@@ -101,6 +102,14 @@ def delete(session: Session, model: type[M], obj_id: int, *, actor: Principal | 
     except IntegrityError as exc:
         raise Conflict("It is still in use; move what refers to it first.", field="id") from exc
     _record(session, actor, f"{model.__tablename__}.delete", obj, {"id": obj_id})
+
+
+def create_reference(session: Session, model: type[Department] | type[Region], *, name: str, code: str | None,
+                     actor: Principal | None) -> Department | Region:
+    """A department or region; without a code, one is made from the name (华东 → huadong), numbered when taken."""
+    if not code:
+        code = code_for(name.strip(), {c.lower() for c in session.scalars(select(model.code))})
+    return create(session, model, RefCreate(code=code, name=name), actor=actor)
 
 
 def listing(model: type[M]) -> Select[M]:
@@ -302,6 +311,17 @@ def set_product_lines(session: Session, user_id: int, codes: list[str], *, actor
 def team_names(session: Session) -> dict[int, str]:
     """Every team by id, by name: what a form offers to choose from."""
     return dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).tuples().all())
+
+
+def names_by_id(session: Session, model: type[Department] | type[Region]) -> dict[int, str]:
+    """Every department or region by id, by name: what a form offers to choose from."""
+    return dict(session.execute(select(model.id, model.name).order_by(model.name)).tuples().all())
+
+
+def supervisor_names(session: Session) -> dict[int, str]:
+    """The active supervisors by id, by name: who may lead a team."""
+    return dict(session.execute(select(User.id, User.display_name).where(
+        User.role == Role.SUPERVISOR, User.active.is_(True)).order_by(User.display_name)).tuples().all())
 
 
 _REGION_NAMES = select(Region.code, Region.name).order_by(Region.code)  # read on every intake: built once

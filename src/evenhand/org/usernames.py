@@ -16,11 +16,13 @@ from collections.abc import Collection
 from anyascii import anyascii
 
 from evenhand.i18n import N_
+from evenhand.kit import text
 
 MIN_LENGTH, MAX_LENGTH = 2, 64
 RULE = N_("A username has 2–64 characters: letters, digits, '.', '_', '-' or '@', with no spaces (for example "
           "zhang.wei).")
-_VALID = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+PATTERN = r"^[A-Za-z0-9_.@-]{2,64}$"  # for the API's schema; people read ``RULE``
+_VALID = re.compile(PATTERN)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -38,9 +40,10 @@ def is_valid(value: str) -> bool:
 
 
 def check(value: str) -> str:
-    """The pydantic check of a username: the rule in words, never the pattern."""
+    """The pydantic check of a username: the rule in words, never the pattern (a control character is named as
+    such, as in any other text)."""
     if not is_valid(value):
-        raise ValueError(RULE)
+        raise ValueError(text.refusal(value) or RULE)
     return value
 
 
