@@ -133,8 +133,10 @@ class TestCrmTasks:
                                                          tmp_path: Path) -> None:
         run("import", "activities", str(write_csv(tmp_path / "tasks.csv", TASK_EXPORT, TASKS)),
             "--mapping", str(mapping(tmp_path / "tasks.yaml", TASK_MAPPING)))
+        entries = len(audit_entries(engine))
         nothing_yet = run("activities", "reconcile")
         assert "Tried 2 waiting activities: 0 matched now, 2 still waiting." in " ".join(nothing_yet.output.split())
+        assert len(audit_entries(engine)) == entries  # it changed nothing, so it recorded nothing
         with session_scope(engine) as session:
             late = make_lead(session, source="salesforce", external_id="00Q404").id
         result = run("activities", "reconcile")

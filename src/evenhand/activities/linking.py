@@ -34,6 +34,7 @@ class Links:
 
 def resolve(session: Session, rows: Sequence[ActivityUpdate]) -> list[Links]:
     """The rep, lead and deal of each row, in the rows' order."""
+    session.flush()  # the lookups read through the connection, past the session
     reps = _reps(session, {r.rep for r in rows if r.rep})
     deals = deal_repository.ids_by_external_id(session, {r.opportunity for r in rows if r.opportunity})
     by_id, by_email, by_phone = lead_repository.lead_ids_by_key(

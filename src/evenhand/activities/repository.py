@@ -59,12 +59,6 @@ def with_names(session: Session, stmt: Select[Any], *, limit: int
     return [(a, rep, company, deal) for a, rep, company, deal in session.execute(page).tuples()]
 
 
-def rep_ids(session: Session, principal: Principal) -> list[int]:
-    """Whose activities the principal reads, among those who have any (a list's rep filter)."""
-    stmt = select(Activity.rep_id).where(owned_by_visible(principal, Activity.rep_id)).distinct()
-    return list(session.scalars(stmt))
-
-
 def by_key(session: Session, source: SourceSystem, external_id: str) -> Activity | None:
     """Read afresh: the bulk writes below go past the session, so what it holds may be stale."""
     stmt = select(Activity).where(Activity.source_system == source, Activity.external_id == external_id)

@@ -288,14 +288,15 @@ def check_reconciler(principal: Principal) -> None:
 
 def reconcile(session: Session, *, actor: Principal | None) -> tuple[int, int, int]:
     """Try every waiting activity again, a batch at a time: those that match now become activities and leave
-    the list. (tried, linked, still waiting); one audit entry."""
+    the list (a waiting one whose reason changed is kept with the new one). (tried, linked, still waiting); one
+    audit entry when anything changed."""
     tally, after, tried = Tally(), 0, 0
     while batch := repository.open_after(session, after, limit=BATCH):
         after = batch[-1][0]
         tried += len(batch)
         capture_many(session, [ActivityCreate.model_validate(fields) for _, fields in batch], tally=tally)
     waiting = sum(tally.waiting.values())
-    if tried:
+    if tally.linked or tally.parked:  # a run that changed nothing wrote nothing
         audit.append(session, action="activities.reconciled", subject_type="unmatched_activities",
                      payload={"tried": tried, "linked": tally.linked, "waiting": waiting},
                      actor_id=actor.user_id if actor else None)
@@ -361,9 +362,9 @@ def lines(session: Session, principal: Principal, *, limit: int, **filters: Any)
 
 
 def rep_choices(session: Session, principal: Principal) -> dict[int, str]:
-    """The reps whose activities the principal reads, by id, by name (a list's filter)."""
-    names = org_service.display_names(session, repository.rep_ids(session, principal))
-    return dict(sorted(names.items(), key=lambda item: item[1]))
+    """The people whose activities the principal reads, by id, by name (a list's filter): everyone who carries
+    leads for staff; a supervisor's teams and themself; a rep themself."""
+    return org_service.carrier_names(session) if principal.reads_everything else linkable_reps(session, principal)
 
 
 def waiting_entries(session: Session, principal: Principal, *, reason: str | None, limit: int

@@ -97,7 +97,6 @@ def score_rows(session: Session, principal: Principal, *, since: date | None, un
     return [(source, as_utc(created), score) for source, created, score in rows]
 
 
-
 def lead_ids_by_key(session: Session, *, external_ids: Collection[str] = (), emails: Collection[str] = (),
                     phones: Collection[str] = ()) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """The leads that values from a company's export name, one query per kind of key: external ids (of any
