@@ -233,3 +233,16 @@ def test_leads_that_were_never_routed_are_routed_later_and_history_is_left_alone
                                                                     RoutingDecision.lead_id == Lead.id)))
     assert decided == {"old-0", "old-1", "old-2"}
     assert "0 leads that were never routed" in run("routing", "route-unrouted").output
+
+
+def test_a_wrong_mapping_is_refused_before_the_progress_bar_starts(run: Run, tmp_path: Path) -> None:
+    export = write(tmp_path / "Leads.csv", HEADER, ROWS)
+    (tmp_path / "leads.yaml").write_text(MAPPING.replace("timezone:", "  colour: Tags\n  size: Sizes\ntimezone:"),
+                                         encoding="utf-8")
+    result = run("import", "leads", str(export), "--mapping", str(tmp_path / "leads.yaml"), "--history")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "colour, size" in said and "Importing leads" not in said
+    (tmp_path / "leads.yaml").write_text(MAPPING.replace("Lead Owner Email", "Owner").replace("TotalVisits", "Visits"),
+                                         encoding="utf-8")
+    said = " ".join(run("import", "leads", str(export), "--mapping", str(tmp_path / "leads.yaml")).output.split())
+    assert "page_views ← 'Visits', owner ← 'Owner'" in said and "Importing leads" not in said

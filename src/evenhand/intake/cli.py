@@ -17,7 +17,7 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural, t
-from evenhand.kit import terminal
+from evenhand.kit import rows, terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import utcnow
 from evenhand.kit.rows import Rejects, rejects_path
@@ -47,6 +47,8 @@ def import_leads(
     settings = get_settings()
     cutoff = history_before.replace(tzinfo=settings.zone) if history_before else None
     text = _mapping_text(mapping)
+    with _refusals():
+        rows.check(file, text, flows.LEAD_ROWS)
     with _refusals(), terminal.progress_bar(console) as bar, session_scope() as session:
         task = bar.add_task(t("Importing leads"), total=None)
         done = flows.take_in_file(session, file, text, actor=None, dedup=settings.dedup_keys,
@@ -78,6 +80,8 @@ def import_outcomes(
     from evenhand.leads import outcomes
 
     text = _mapping_text(mapping)
+    with _refusals():
+        rows.check(file, text, outcomes.OUTCOME_ROWS)
     with _refusals(), terminal.progress_bar(console) as bar, session_scope() as session:
         task = bar.add_task(t("Recording outcomes"), total=None)
         report, refused = outcomes.take_outcomes_file(

@@ -96,6 +96,16 @@ class Kind(Generic[T]):
         return validate_rows(self.adapter, rows, first_row=first_row)
 
 
+def check(path: Path, mapping_text: str, kind: Kind[Any]) -> None:
+    """The mapping against the kind's fields and the file's header, before a row is read (and before a command
+    starts its progress bar): every unknown field, every missing column named at once."""
+    spec = mapping_mod.parse(mapping_text, known=kind.fields, kind=kind.name)
+    table = open_table(path)
+    next(table.rows, None)  # enters the reader, so that closing it closes the file
+    table.rows.close()
+    mapping_mod.check_columns(spec, table.header)
+
+
 def chunks(path: Path, mapping_text: str, kind: Kind[T], *, zone: ZoneInfo, rejects: Rejects | None = None,
            validate: Validate[T] | None = None, size: int = 2000,
            progress: Progress | None = None) -> Iterator[list[tuple[int, T]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ _BLOCK = 1 << 20
 @dataclass(frozen=True)
 class TableFile:
     header: list[str]
-    rows: Iterator[Row]
+    rows: Generator[Row, None, None]  # close() it when not read to the end: it holds the file open
     estimated_rows: int  # for a progress bar's total: lines in a CSV, the sheet's dimension in a workbook
 
 
@@ -57,9 +57,9 @@ def _open_csv(path: Path) -> TableFile:
     return TableFile(header, _csv_rows(handle, reader, header), max(lines - 1, 0))
 
 
-def _csv_rows(handle: io.TextIOWrapper, reader: Any, header: list[str]) -> Iterator[Row]:
+def _csv_rows(handle: io.TextIOWrapper, reader: Any, header: list[str]) -> Generator[Row, None, None]:
     width = len(header)
-    with handle:
+    with handle:  # closed when the rows are read to the end, or the generator is closed
         for number, values in enumerate(reader, start=FIRST_DATA_ROW):
             if len(values) > width:
                 raise Invalid("Row {row} has {got} values but the header has {want} columns.", field=f"{number}",
@@ -101,7 +101,7 @@ def _open_xlsx(path: Path) -> TableFile:
     return TableFile(header, _xlsx_rows(book, values, header), max((sheet.max_row or 1) - 1, 0))
 
 
-def _xlsx_rows(book: Any, values: Iterator[tuple[Any, ...]], header: list[str]) -> Iterator[Row]:
+def _xlsx_rows(book: Any, values: Iterator[tuple[Any, ...]], header: list[str]) -> Generator[Row, None, None]:
     try:
         for row in values:
             if any(v is not None for v in row):
