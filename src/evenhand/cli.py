@@ -239,6 +239,7 @@ def report_fairness(
     from evenhand.i18n import current_locale
     from evenhand.reports import export
     from evenhand.reports import service as report_service
+    from evenhand.reports import view as report_view
 
     zone = get_settings().zone
     try:
@@ -266,6 +267,7 @@ def report_fairness(
     console.print(t("Fairness report for {month}: {teams}, {leads} → {path}", month=parsed.label, path=str(target),
                     teams=t(plural(teams, N_("{count} team"), N_("{count} teams")), count=teams),
                     leads=t(plural(leads, N_("{count} lead"), N_("{count} leads")), count=leads)))
+    console.print(report_view.arrivals_line(report, t))
 
 
 _REPORT_STEPS = {"teams": N_("Reading routing decisions"), "decisions": N_("Reading leads without a routing decision"),
