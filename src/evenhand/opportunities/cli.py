@@ -97,15 +97,20 @@ def _summary(report: importer.Report, *, with_history: bool) -> None:
         console.print(t(plural(report.accounts_created, N_("{count} account created by name."),
                                N_("{count} accounts created by name.")), count=report.accounts_created))
     if with_history:
-        console.print(t("Stage history: {lines} read, {rejected} rejected; added to {deals} deals.",
-                        lines=_rows(report.stage_lines), rejected=report.stage_rejected, deals=report.histories))
+        console.print(t("Stage history: {lines} read, {rejected} rejected; added to {deals}.",
+                        lines=_rows(report.stage_lines), rejected=report.stage_rejected,
+                        deals=_deals(report.histories)))
     if report.derived:
-        console.print(t("Stage history derived from the dates of {count} deals (marked as derived).",
-                        count=report.derived))
+        console.print(t("Stage history derived from the dates of {deals} (marked as derived).",
+                        deals=_deals(report.derived)))
 
 
 def _rows(count: int) -> str:
     return t(plural(count, N_("{count} row"), N_("{count} rows")), count=count)
+
+
+def _deals(count: int) -> str:
+    return t(plural(count, N_("{count} deal"), N_("{count} deals")), count=count)
 
 
 def _write_rejects(refused: Rejects, target: Path | None, source: Path) -> None:
