@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from evenhand.db import session_scope
 from evenhand.kit.text import CONTROL, NUL
@@ -201,6 +201,16 @@ class TestReconciliationList:
         refused = client.post(f"/api/v1/activities/unmatched/{ids['W1']}/link",
                               json={"rep_id": outsider, "lead_id": company.leads["email"]}, headers=tokens["sup_east"])
         assert (refused.status_code, error_of(refused)["field"]) == (403, "rep_id")
+
+    def test_an_entry_whose_activity_is_gone_waits_again(self, client: TestClient, engine: Engine,
+                                                        company: Company, tokens: dict[str, Any]) -> None:
+        ids = self.park(client, tokens)
+        client.post(f"/api/v1/activities/unmatched/{ids['W1']}/link", json={
+            "rep_id": company.reps["chenxiao"], "lead_id": company.leads["email"]}, headers=tokens["ops"])
+        with session_scope(engine) as session:
+            session.execute(delete(Activity).where(Activity.external_id == "W1"))
+        again = post(client, tokens, {**CALL, "external_id": "W1", "rep": "A999"})
+        assert (again.status_code, again.json()["id"], again.json()["resolved_at"]) == (202, ids["W1"], None)
 
     def test_reconcile_turns_what_matches_now_into_activities(self, client: TestClient, engine: Engine,
                                                               company: Company, tokens: dict[str, Any]) -> None:

@@ -69,9 +69,9 @@ def by_key(session: Session, source: SourceSystem, external_id: str) -> Activity
 
 _STORED = select(ACTIVITIES.c.external_id, ACTIVITIES.c.id, *(ACTIVITIES.c[name] for name in COMPARED)).where(
     ACTIVITIES.c.source_system == bindparam("source"), ACTIVITIES.c.external_id.in_(bindparam("ids", expanding=True)))
-_WAITING = select(WAITING.c.external_id, WAITING.c.id, WAITING.c.reason, WAITING.c.fields).where(
-    WAITING.c.source_system == bindparam("source"), WAITING.c.external_id.in_(bindparam("ids", expanding=True)),
-    WAITING.c.resolved_at.is_(None))
+_WAITING = select(WAITING.c.external_id, WAITING.c.id, WAITING.c.reason, WAITING.c.fields,
+                  WAITING.c.resolved_at.is_(None)).where(
+    WAITING.c.source_system == bindparam("source"), WAITING.c.external_id.in_(bindparam("ids", expanding=True)))
 _IDS = select(ACTIVITIES.c.external_id, ACTIVITIES.c.id).where(
     ACTIVITIES.c.source_system == bindparam("source"), ACTIVITIES.c.external_id.in_(bindparam("ids", expanding=True)))
 _UPDATE = update(ACTIVITIES).where(ACTIVITIES.c.id == bindparam("row_id"))
@@ -87,10 +87,10 @@ def stored(session: Session, source: SourceSystem, external_ids: Collection[str]
 
 
 def waiting(session: Session, source: SourceSystem, external_ids: Collection[str]
-            ) -> dict[str, tuple[int, str, dict[str, Any]]]:
-    """The open reconciliation entries under these ids: external id → (entry id, reason, fields)."""
+            ) -> dict[str, tuple[int, str, dict[str, Any], bool]]:
+    """The reconciliation entries under these ids: external id → (entry id, reason, fields, whether still open)."""
     rows: Any = session.connection().execute(_WAITING, {"source": source, "ids": list(external_ids)})
-    return {external_id: (entry_id, reason, fields) for external_id, entry_id, reason, fields in rows}
+    return {row[0]: (row[1], row[2], row[3], bool(row[4])) for row in rows}
 
 
 def ids(session: Session, source: SourceSystem, external_ids: Collection[str]) -> dict[str, int]:

@@ -112,22 +112,23 @@ class _Writer:
             self.tally.parked += len(self.park) + len(self.repark)
 
     def _sort(self, row: ActivityCreate, links: Links, stored: dict[str, tuple[int, tuple[Any, ...]]],
-              waiting: dict[str, tuple[int, str, dict[str, Any]]]) -> tuple[Outcome, Reason | None]:
+              waiting: dict[str, tuple[int, str, dict[str, Any], bool]]) -> tuple[Outcome, Reason | None]:
         key = row.external_id
-        if key in waiting and (key in stored or links.reason is None):
-            self.resolve[key] = waiting[key][0]
+        entry = waiting.get(key)
+        if entry is not None and entry[3] and (key in stored or links.reason is None):
+            self.resolve[key] = entry[0]
         if key in stored:
             return self._existing(row, links, *stored[key])
         if links.reason is None:
             self.new.append({"source_system": self.source, "external_id": key, **_values(row, links)})
             return "created", None
         fields = row.stored()
-        if key not in waiting:
+        if entry is None:
             self.park.append({"source_system": self.source, "external_id": key, "occurred_at": row.occurred_at,
                               "reason": links.reason, "fields": fields})
-        elif waiting[key][1:] != (links.reason, fields):
-            self.repark.append({"row_id": waiting[key][0], "occurred_at": row.occurred_at, "reason": links.reason,
-                                "fields": fields})
+        elif not entry[3] or entry[1:3] != (links.reason, fields):  # changed, or resolved once (its activity gone)
+            self.repark.append({"row_id": entry[0], "occurred_at": row.occurred_at, "reason": links.reason,
+                                "fields": fields, "resolved_at": None, "activity_id": None})
         return "waiting", links.reason
 
     def _existing(self, row: ActivityCreate, links: Links, activity_id: int, before: tuple[Any, ...]
