@@ -258,6 +258,21 @@ class TestRefusals:
         assert rejected[1][3:] == [str(v) for v in rows[3]]  # the row as it was, ready to fix
         assert "李娜" not in {u.display_name for u in people(engine).values()}
 
+    def test_rejects_go_where_named(self, run: Run, engine: Engine, tmp_path: Path) -> None:
+        rows = [list(r) for r in HR_ROWS]
+        rows[0][3] = "call me"  # row 2: not a phone number
+        target = tmp_path / "fix-these.csv"
+        result = run("import", "org", str(write_xlsx(tmp_path / "hr.xlsx", HR_HEADER, rows)), "--mapping",
+                     str(mapping(tmp_path, HR_MAPPING)), "--skip-invalid", "--rejects", str(target))
+        assert result.exit_code == 0, result.output
+        with target.open(encoding="utf-8-sig") as handle:
+            refused = [r[:3] for r in csv.reader(handle)][1:]
+        assert not (tmp_path / "rejects").exists()
+        # 赵敏's row is refused, and so are the rows naming her as their manager: none of them is made up
+        assert [r[:2] for r in refused] == [["2", "phone"], ["3", "manager"], ["6", "manager"], ["10", "manager"]]
+        assert refused[1][2] == "The manager E001 is on row 2, which was refused."
+        assert "people created: 5" in said(result) and "rows rejected: 4" in said(result)
+
     def test_a_username_that_breaks_the_rule_is_refused_with_the_rule_in_words(self, run: Run, engine: Engine,
                                                                                 tmp_path: Path) -> None:
         file = write_csv(tmp_path / "people.csv", ["login", "name"], [["Anna Lee", "Anna Lee"]])

@@ -26,12 +26,12 @@ from evenhand.config import get_settings
 from evenhand.errors import DomainError, Invalid, describe
 from evenhand.i18n import N_, t
 from evenhand.kit import audit
-from evenhand.kit.rows import Progress, Rejects, RowError, chunks, reject
+from evenhand.kit.rows import Progress, Rejects, RowError, Validate, chunks, reject
 from evenhand.kit.tables import FIRST_DATA_ROW, open_table
 from evenhand.models import Department, Region, Role, Team, User
 from evenhand.org import service, usernames
 from evenhand.org.importer import KIND, USER_FIELDS, OrgRow, PersonFields
-from evenhand.org.planning import Person, Plan, Planner, TeamPlan
+from evenhand.org.planning import Person, Plan, Planner, TeamPlan, refused_keys
 from evenhand.org.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 
 NO_USERNAME = N_("No username can be made from this name; add a username column.")
@@ -67,10 +67,11 @@ def import_org(session: Session, path: Path, mapping_text: str, *, actor: Princi
     """The file's people, teams, departments and regions, created or updated; all or nothing unless
     ``skip_invalid`` (then the refused rows, as they were in the file, are in ``rejects``)."""
     rejects = rejects if rejects is not None else Rejects(header=[])
+    refused: dict[str, int] = {}
     rows = [pair for chunk in chunks(path, mapping_text, KIND, zone=get_settings().zone, rejects=rejects,
-                                     progress=progress) for pair in chunk]
-    report = sync(session, rows, actor=actor, errors=rejects.errors, deactivate_missing=deactivate_missing,
-                  progress=progress)
+                                     validate=_noting(refused), progress=progress) for pair in chunk]
+    report = sync(session, rows, actor=actor, errors=rejects.errors, all_or_nothing=not skip_invalid,
+                  deactivate_missing=deactivate_missing, progress=progress, refused=refused)
     report.rows = rejects.read
     if rejects.errors and not skip_invalid:
         raise reject(sorted(rejects.errors, key=lambda e: e.row))
@@ -90,7 +91,7 @@ def upsert_person(session: Session, external_id: str, data: PersonFields, *,
         raise Invalid("{field_name}: {problem}", field="external_id", field_name="external_id",
                       problem=describe(exc.errors()[0])) from exc
     errors: list[RowError] = []
-    report = sync(session, [(1, row)], actor=actor, errors=errors)
+    report = sync(session, [(1, row)], actor=actor, errors=errors, all_or_nothing=True)
     if errors:
         first = errors[0]
         raise Invalid("{field_name}: {problem}", field=first.field, field_name=first.field, problem=first.message,
@@ -98,10 +99,26 @@ def upsert_person(session: Session, external_id: str, data: PersonFields, *,
     return report.users[1], report.outcome[1] == "created"
 
 
+def _noting(refused: dict[str, int]) -> Validate[OrgRow]:
+    """The rows' own validation, noting whom each refused row names (``planning.refused_keys``)."""
+    def validate(rows: list[dict[str, Any]], first: int) -> tuple[list[OrgRow | None], list[RowError]]:
+        parsed, errors = KIND.validate(rows, first)
+        for number, (row, person) in enumerate(zip(rows, parsed, strict=True), start=first):
+            if person is None:
+                refused.update(dict.fromkeys(refused_keys(row), number))
+        return parsed, errors
+    return validate
+
+
 def sync(session: Session, rows: Sequence[tuple[int, OrgRow]], *, actor: Principal | None, errors: list[RowError],
-         deactivate_missing: bool = False, progress: Progress | None = None) -> OrgReport:
-    """Plan the rows against the organisation, then write what the plan changes. Refused rows go to ``errors``."""
-    plan = Planner(session, errors).plan(rows)
+         all_or_nothing: bool, deactivate_missing: bool = False, progress: Progress | None = None,
+         refused: dict[str, int] | None = None) -> OrgReport:
+    """Plan the rows against the organisation, then write what the plan changes. Refused rows go to ``errors``
+    (``refused``: whom the rows refused before this named); ``all_or_nothing`` writes nothing once a row is
+    refused (the caller refuses the whole)."""
+    plan = Planner(session, errors, refused=refused).plan(rows)
+    if errors and all_or_nothing:
+        return OrgReport(rejected=len({e.row for e in errors}))
     report = _Writer(session, actor, errors, progress).write(plan)
     report.rejected = len({e.row for e in errors})
     if deactivate_missing:

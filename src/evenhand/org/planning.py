@@ -4,11 +4,11 @@ the rows name. Every problem is a ``RowError`` naming the row and the field, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evenhand.i18n import N_, t
@@ -88,18 +88,13 @@ class Directory:
     emails: dict[str, list[User]]
     usernames: dict[str, User]
     names: dict[str, list[User]]
-    by_id: dict[int, User]
 
     @classmethod
-    def read(cls, session: Session, rows: Sequence[OrgRow]) -> Directory:
-        keys = {k for r in rows for k in (r.external_id, r.email, r.username, r.display_name, r.manager,
-                                          r.manager_name) if k}
-        folded = [k.casefold() for k in keys]
-        users = list(session.scalars(select(User).where(or_(
-            User.external_id.in_(keys), func.lower(User.email).in_(folded), func.lower(User.username).in_(folded),
-            User.display_name.in_(keys))).order_by(User.id))) if keys else []
-        found = cls({}, {}, {}, {}, {u.id: u for u in users})
-        for u in users:
+    def read(cls, session: Session) -> Directory:
+        """Everyone: an organisation's people are thousands, and a file may name any of them by any key (a list of
+        every key a file holds would pass the number of parameters a statement may carry)."""
+        found = cls({}, {}, {}, {})
+        for u in session.scalars(select(User).order_by(User.id)):
             if u.external_id:
                 found.external[u.external_id] = u
             if u.email:
@@ -115,21 +110,32 @@ class Directory:
 
 
 class Planner:
-    def __init__(self, session: Session, errors: list[RowError]) -> None:
+    def __init__(self, session: Session, errors: list[RowError], *, refused: dict[str, int] | None = None) -> None:
         self.errors = errors
         self.refused: set[int] = set()
+        # Who the refused rows name (external id, e-mail, username or name, folded) → row: a manager named there is
+        # neither someone unknown nor someone new.
+        self.refused_keys = dict(refused or {})
         self.departments = Named(session.scalars(select(Department).order_by(Department.id)))
         self.regions = Named(session.scalars(select(Region).order_by(Region.id)))
         self.teams = list(session.scalars(select(Team).order_by(Team.id)))
         self.plans: dict[object, TeamPlan] = {}
         self.session = session
 
-    def refuse(self, row: int, refusal: Refusal) -> None:
+    def refuse(self, row: int, refusal: Refusal, data: OrgRow | None = None) -> None:
         self.errors.append(RowError(row, refusal.field, t(refusal.message, **refusal.params)))
         self.refused.add(row)
+        for key in refused_keys(data.model_dump() if data else {}):
+            self.refused_keys.setdefault(key, row)
+
+    def _on_a_refused_row(self, value: str) -> None:
+        row = self.refused_keys.get(value.strip().casefold())
+        if row is not None:
+            raise Refusal("manager", N_("The manager {value} is on row {other}, which was refused."), value=value,
+                          other=row)
 
     def plan(self, rows: Sequence[tuple[int, OrgRow]]) -> Plan:
-        directory = Directory.read(self.session, [r for _, r in rows])
+        directory = Directory.read(self.session)
         people = self.people(rows, directory)
         people = self._kept(people + self.managers(people, directory))
         for p in people:
@@ -163,7 +169,7 @@ class Planner:
                 if user is None and not data.display_name:
                     raise Refusal("display_name", N_("A person new to evenhand needs a display name."))
             except Refusal as refusal:
-                self.refuse(row, refusal)
+                self.refuse(row, refusal, data)
                 continue
             if user is not None:
                 claimed[user.id] = row
@@ -206,6 +212,7 @@ class Planner:
             raise Refusal("manager", N_("Several people are called {value}; name the manager by external id, "
                                         "e-mail or username."), value=value)
         if not users:
+            self._on_a_refused_row(value)
             raise Refusal("manager", N_("Nobody in the file or in evenhand has the external id, e-mail, username "
                                         "or name {value}."), value=value)
         user = users[0]
@@ -222,6 +229,7 @@ class Planner:
             return named[0]
         if directory.names.get(name):
             return self._known(directory.names[name], name, rows, others)
+        self._on_a_refused_row(name)
         return others.setdefault(name.casefold(), Person(p.row, OrgRow(display_name=name, role=Role.SUPERVISOR),
                                                          implied=True))
 
@@ -342,6 +350,12 @@ def _same_person(data: OrgRow, user: User, name: str, value: str) -> User:
         raise Refusal(name, N_("{value} belongs to {name}, whose external id is {other}, not {external_id}."),
                       value=value, name=user.display_name, other=user.external_id, external_id=data.external_id)
     return user
+
+
+def refused_keys(fields: Mapping[str, Any]) -> list[str]:
+    """What a row tells its person by, folded: how its reports may name them as their manager."""
+    return [value.strip().casefold() for name in ("external_id", "email", "username", "display_name")
+            if isinstance(value := fields.get(name), str) and value.strip()]
 
 
 def region_of(people: Iterable[Person]) -> Region | str | None:
