@@ -37,6 +37,8 @@ USER = {"display_name": "New Rep", "email": "new@acme.test", "phone": "+86 139",
         "timezone": "Asia/Shanghai", "working_hours": {"mon": [["09:00", "18:00"]]}, "password": "long enough pw"}
 PREFERENCES = {"channels": ["sms"], "personal": {"sms": "+86 138"}, "quiet_start": "22:00", "quiet_end": "07:00"}
 CHANNEL = {"name": "Ops SMS", "channel": "sms", "url": "json://hooks.example/{phone}"}
+ACCOUNT = {"name": "Acme", "industry": "IT", "region": "EAST", "owner": "rep_n1"}
+DEAL = {"name": "Acme renewal", "account": "Acme", "account_name": "Acme", "product": "CLOUD", "stage": "proposal"}
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/departments"): REF, ("PATCH", "/api/v1/departments/{obj_id}"): REF,
     ("POST", "/api/v1/regions"): REF, ("PATCH", "/api/v1/regions/{obj_id}"): REF,
@@ -67,6 +69,11 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/appeals"): {"decision_id": 1, "reason_code": "other", "reason": "not mine", "corrections": {
         "industry": "IT", "region": "EAST", "title": "CTO", "source": "web", "company_size": 5}},
     ("POST", "/api/v1/appeals/{appeal_id}/ruling"): {"outcome": "uphold", "note": "fine"},
+    ("POST", "/api/v1/leads/{lead_id}/outcome"): {"outcome": "disqualified", "reason": "no budget"},
+    ("POST", "/api/v1/accounts"): {"source": "crm", "external_id": "A-1", **ACCOUNT},
+    ("PATCH", "/api/v1/accounts/{source}/{external_id}"): ACCOUNT,
+    ("POST", "/api/v1/opportunities"): {"source": "crm", "external_id": "D-1", "owner": "rep_n1", **DEAL},
+    ("PATCH", "/api/v1/opportunities/{source}/{external_id}"): {"owner": "rep_n1", **DEAL},
     ("PUT", "/api/v1/notifications/settings"): PREFERENCES,
     ("PUT", "/api/v1/notifications/users/{user_id}/settings"): PREFERENCES,
     ("POST", "/api/v1/notifications/channels"): CHANNEL,
@@ -74,6 +81,8 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 }
 # The batch's rows are validated one by one, so that an error names its row; a YAML document's characters are
 # checked by its reader, naming the line (see the tests below).
+# A record a CRM names by its source and external id (an all-digit source would be read as a record's id).
+PATH_TEXT = {"source": "crm", "source_system": "crm", "external_id": "X-1"}
 ROWS_CHECKED_ONE_BY_ONE = {("POST", "/api/v1/leads/batch")}
 DOCUMENT = "body"
 
@@ -184,7 +193,7 @@ def test_the_walk_finds_the_text_fields_it_should() -> None:
 def test_each_text_field_refuses_nul_and_bidi_controls(english: TestClient, engine: Engine, org: Org,
                                                       operation: tuple[str, str]) -> None:
     method, template = operation
-    path = re.sub(r"\{\w+\}", str(org.leads[0].id), template)
+    path = re.sub(r"\{(\w+)\}", lambda m: PATH_TEXT.get(m.group(1), str(org.leads[0].id)), template)
     example, before = EXAMPLES[operation], row_counts(engine)
     for leaf in _checked_leaves(operation):
         for char, message in BAD.items():
