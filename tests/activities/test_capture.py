@@ -99,6 +99,17 @@ class TestPost:
         assert refused.status_code == 422, refused.text
 
 
+def test_the_list_narrows_to_days_in_the_company_zone(client: TestClient, company: Company,
+                                                       tokens: dict[str, Any]) -> None:
+    for external_id, at in (("D1", "2024-03-12T23:30:00+08:00"), ("D2", "2024-03-13T00:30:00+08:00")):
+        assert post(client, tokens, {**CALL, "external_id": external_id, "occurred_at": at}).status_code == 201
+    day = client.get("/api/v1/activities", params={"since": "2024-03-13", "until": "2024-03-13"},
+                     headers=tokens["sup_east"]).json()
+    assert [i["external_id"] for i in day["items"]] == ["D2"]
+    mine = client.get("/api/v1/activities", headers=tokens["lina"]).json()
+    assert mine["total"] == 0  # a rep reads only their own
+
+
 class TestPatch:
     def test_changes_the_fields_given_and_matches_keys_again(self, client: TestClient, engine: Engine,
                                                              company: Company, tokens: dict[str, Any]) -> None:

@@ -17,9 +17,9 @@ from evenhand.activities.schemas import (
     ReconcileRead,
     UnmatchedRead,
 )
-from evenhand.deps import DbSession, OrgManager, Reader, Writer
+from evenhand.deps import AppSettings, DbSession, OrgManager, Reader, Writer
 from evenhand.kit.pagination import Page, Paging, paginate
-from evenhand.kit.schema import DbId
+from evenhand.kit.schema import DbId, IsoDate
 from evenhand.models import Activity, ActivityType, UnmatchedActivity
 
 router = APIRouter(tags=["activities"])
@@ -39,9 +39,12 @@ def _answer(response: Response, outcome: str, found: Activity | UnmatchedActivit
 
 
 @router.get("/activities", response_model=Page[ActivityRead])
-def list_activities(session: DbSession, principal: Reader, paging: Paging, rep_id: DbId | None = None,
-                    lead_id: DbId | None = None, type: ActivityType | None = None) -> dict[str, Any]:
-    stmt = repository.listing(principal, rep_id=rep_id, lead_id=lead_id, type=type)
+def list_activities(session: DbSession, principal: Reader, paging: Paging, settings: AppSettings,
+                    rep_id: DbId | None = None, lead_id: DbId | None = None, type: ActivityType | None = None,
+                    since: IsoDate | None = None, until: IsoDate | None = None) -> dict[str, Any]:
+    """Newest first; ``since`` and ``until`` are whole days in the company's time zone."""
+    stmt = repository.listing(principal, rep_id=rep_id, lead_id=lead_id, type=type, since=since, until=until,
+                              zone=settings.zone)
     items, total = paginate(session, stmt, paging)
     return {"items": items, "total": total, **paging.model_dump()}
 
