@@ -12,7 +12,7 @@ from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural, t
-from evenhand.kit import terminal
+from evenhand.kit import rows, terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import utcnow
 from evenhand.kit.rows import rejects_path
@@ -42,12 +42,14 @@ def import_activities(
         terminal.fail(console, t("No such file: {path}", path=str(mapping)))
     settings = get_settings()
     target = rejects or rejects_path(settings.data_dir, file, now=utcnow())
+    text = mapping.read_text(encoding="utf-8")
     try:
+        rows.check(file, text, importer.KIND)  # a wrong mapping is refused before the progress bar starts
         with terminal.progress_bar(console) as bar, session_scope() as session:
             task = bar.add_task(t("Importing activities"), total=None)
             report = importer.import_file(
-                session, file, mapping.read_text(encoding="utf-8"), zone=settings.zone, skip_invalid=skip_invalid,
-                rejects_to=target, progress=lambda _stage, n, total: bar.update(task, completed=n, total=total))
+                session, file, text, zone=settings.zone, skip_invalid=skip_invalid, rejects_to=target,
+                progress=lambda _stage, n, total: bar.update(task, completed=n, total=total))
     except DomainError as exc:
         terminal.print_domain_error(console, exc)
         raise typer.Exit(code=1) from exc

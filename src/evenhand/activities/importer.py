@@ -87,7 +87,7 @@ def import_file(session: Session, path: Path, mapping_text: str, *, zone: ZoneIn
                 size: int = service.BATCH) -> ImportReport:
     """Stream the file into activities in the caller's transaction. Refuses the whole file (``Invalid`` naming
     every bad row) unless ``skip_invalid``, which keeps the good rows and writes the rejected ones to
-    ``rejects_to``. One audit entry for the import."""
+    ``rejects_to``. One audit entry for the import, with its counts, when it changed anything."""
     rejects = rows_kit.Rejects(header=[])
     report = ImportReport(file=path.name)
     for chunk in rows_kit.chunks(path, mapping_text, KIND, zone=zone, rejects=rejects, size=size, progress=progress):
@@ -100,7 +100,8 @@ def import_file(session: Session, path: Path, mapping_text: str, *, zone: ZoneIn
     if rejects.errors:
         rejects.write(rejects_to)
         report.rejects_file = rejects_to
-    audit.append(session, action="activities.imported", subject_type="imports", subject_id=path.name,
-                 payload={"file": path.name, "rows": report.rows, "rejected": report.rejected,
-                          **report.tally.as_dict()}, actor_id=actor.user_id if actor else None)
+    if report.tally.changed():  # a file imported again writes nothing
+        audit.append(session, action="activities.imported", subject_type="imports", subject_id=path.name,
+                     payload={"file": path.name, "rows": report.rows, "rejected": report.rejected,
+                              **report.tally.as_dict()}, actor_id=actor.user_id if actor else None)
     return report

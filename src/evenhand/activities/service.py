@@ -51,6 +51,9 @@ class Tally:
             else:
                 setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.linked or self.parked)
+
     def as_dict(self) -> dict[str, Any]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
                 "waiting": dict(self.waiting), "linked": self.linked}
@@ -297,7 +300,7 @@ def reconcile(session: Session, *, actor: Principal | None) -> tuple[int, int, i
         tried += len(batch)
         capture_many(session, [ActivityCreate.model_validate(fields) for _, fields in batch], tally=tally)
     waiting = sum(tally.waiting.values())
-    if tally.linked or tally.parked:  # a run that changed nothing wrote nothing
+    if tally.changed():  # a run that changed nothing writes nothing
         audit.append(session, action="activities.reconciled", subject_type="unmatched_activities",
                      payload={"tried": tried, "linked": tally.linked, "waiting": waiting},
                      actor_id=actor.user_id if actor else None)
