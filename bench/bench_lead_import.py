@@ -113,10 +113,10 @@ def child_executemany(tmp: Path) -> dict[str, float]:
 
 def _child(kind: str, tmp: Path) -> dict[str, float]:
     """Run one side in a fresh interpreter and read back its figures with its peak memory."""
-    code = ("import json, resource, sys; sys.path.insert(0, %r); import bench_lead_import as b; "
-            "from pathlib import Path; out = b.child_%s(Path(%r)); "
-            "out['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(out))"
-            % (str(Path(__file__).parent), kind, str(tmp)))
+    here = str(Path(__file__).parent)
+    code = (f"import json, resource, sys; sys.path.insert(0, {here!r}); import bench_lead_import as b; "
+            f"from pathlib import Path; out = b.child_{kind}(Path({str(tmp)!r})); "
+            "out['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(out))")
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 

@@ -33,10 +33,14 @@ LEAD: dict[str, Any] = {
     "events": [{"kind": "page_view", "dwell_seconds": 30, "detail": "/pricing"}]}
 REF = {"code": "NEW", "name": "New"}
 TEAM = {"name": "West", "department_id": 1}
-USER = {"display_name": "New Rep", "email": "new@acme.test", "phone": "+86 139", "skills": ["cloud"],
-        "timezone": "Asia/Shanghai", "working_hours": {"mon": [["09:00", "18:00"]]}, "password": "long enough pw"}
+USER = {"display_name": "New Rep", "external_id": "E-1", "email": "new@acme.test", "phone": "+86 139",
+        "skills": ["cloud"], "timezone": "Asia/Shanghai", "working_hours": {"mon": [["09:00", "18:00"]]},
+        "password": "long enough pw"}
 PREFERENCES = {"channels": ["sms"], "personal": {"sms": "+86 138"}, "quiet_start": "22:00", "quiet_end": "07:00"}
 CHANNEL = {"name": "Ops SMS", "channel": "sms", "url": "json://hooks.example/{phone}"}
+ACTIVITY = {"external_id": "T-1", "type": "call", "direction": "outbound", "occurred_at": "2026-03-02T09:30:00+08:00",
+            "occurred_time": "09:30", "duration": "0:03:25", "subject": "Intro", "recording_ref": "rec/1",
+            "rep": "rep_n1", "opportunity": "006A", "lead": "00Q1", "email": "a@b.cn", "phone": "+86 138"}
 ACCOUNT = {"name": "Acme", "industry": "IT", "region": "EAST", "owner": "rep_n1"}
 DEAL = {"name": "Acme renewal", "account": "Acme", "account_name": "Acme", "product": "CLOUD", "stage": "proposal"}
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -74,6 +78,10 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/accounts/{source}/{external_id}"): ACCOUNT,
     ("POST", "/api/v1/opportunities"): {"source": "crm", "external_id": "D-1", "owner": "rep_n1", **DEAL},
     ("PATCH", "/api/v1/opportunities/{source}/{external_id}"): {"owner": "rep_n1", **DEAL},
+    ("POST", "/api/v1/activities"): ACTIVITY,
+    ("PATCH", "/api/v1/activities/{source_system}/{external_id}"): {
+        k: v for k, v in ACTIVITY.items() if k not in ("external_id", "occurred_time")},
+    ("POST", "/api/v1/activities/unmatched/{entry_id}/link"): {"rep_id": 1, "lead_id": 1},
     ("PUT", "/api/v1/notifications/settings"): PREFERENCES,
     ("PUT", "/api/v1/notifications/users/{user_id}/settings"): PREFERENCES,
     ("POST", "/api/v1/notifications/channels"): CHANNEL,

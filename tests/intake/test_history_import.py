@@ -27,7 +27,6 @@ from evenhand.models import (
     Presence,
     Role,
     RoutingDecision,
-    Team,
     User,
 )
 from tests.builders import make_department, make_team
@@ -142,7 +141,8 @@ def test_an_unknown_rep_or_a_bad_count_names_the_row_and_nothing_is_written(engi
 
 def test_every_unknown_mapping_field_is_listed_before_a_row_is_read(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as caught:
-        parse(MAPPING.replace("timezone:", "  colour: Tags\n  size: Lead Number\ntimezone:"), known=flows.LEAD_ROWS.fields, kind="lead")
+        parse(MAPPING.replace("timezone:", "  colour: Tags\n  size: Lead Number\ntimezone:"),
+              known=flows.LEAD_ROWS.fields, kind="lead")
     assert caught.value.params["names"] == "colour, size" and "page_views" in caught.value.params["known"]
 
 

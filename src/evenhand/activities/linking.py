@@ -50,9 +50,5 @@ def resolve(session: Session, rows: Sequence[ActivityUpdate]) -> list[Links]:
 
 
 def _reps(session: Session, keys: set[str]) -> dict[str, int]:
-    """Reps by key; e-mails in any case, also where one export writes the same address in two cases (the
-    lookup answers one key per address)."""
-    found = org_service.people_by_key(session, keys)
-    by_address = {key.casefold(): user_id for key, user_id in found.items() if "@" in key}
-    return {key: user_id for key in keys
-            if (user_id := found.get(key) or (by_address.get(key.casefold()) if "@" in key else None))}
+    """Reps by key: external id, username, or e-mail in any case."""
+    return org_service.people_by_key(session, keys)

@@ -401,14 +401,16 @@ def people_by_key(session: Session, keys: Collection[str]) -> dict[str, int]:
     wanted = {k.strip() for k in keys if k and k.strip()}
     if not wanted:
         return {}
-    folded = {k.casefold(): k for k in wanted}
+    folded: dict[str, list[str]] = {}
+    for key in wanted:
+        folded.setdefault(key.casefold(), []).append(key)
     found: dict[str, int] = {}
     rows = session.execute(select(User.id, User.external_id, User.email, User.username).where(
         User.external_id.in_(wanted) | func.lower(User.email).in_(list(folded)) | User.username.in_(wanted))).tuples()
     for user_id, external_id, email, username in rows:
-        for key in (external_id, username):
-            if key in wanted:
-                found.setdefault(key, user_id)
-        if email and email.casefold() in folded:
-            found.setdefault(folded[email.casefold()], user_id)
+        for exact in (external_id, username):
+            if exact in wanted:
+                found.setdefault(exact, user_id)
+        for key in folded.get(email.casefold(), []) if email else []:
+            found.setdefault(key, user_id)
     return found
