@@ -130,3 +130,30 @@ def test_ops_sees_the_holding_queue_and_routes_it_again(server: Server, page: Pa
     with session_scope(engine) as session:
         session.execute(update(User).where(User.id == rep_id).values(presence=Presence.OFFLINE))
     engine.dispose()
+
+
+def test_a_rep_disqualifies_a_lead_with_a_reason_and_then_records_it_converted(server: Server, page: Page) -> None:
+    """The outcome card on a lead's page: disqualified with the reason typed beside the button, then corrected."""
+    import httpx
+
+    from evenhand.auth.service import create_token
+    from evenhand.db import make_engine, session_scope
+
+    engine = make_engine(server.db_url)
+    with session_scope(engine) as session:
+        token, _ = create_token(session, username="admin", role=Role.ADMIN)
+    engine.dispose()
+    created = httpx.post(f"{server.base}/api/v1/leads", headers={"Authorization": f"Bearer {token}"}, json={
+        "source": "website", "external_id": "OUTCOME-1", "company": "常州结果测试有限公司", "region": "east"}).json()
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/leads/{created['id']}")
+    card = page.get_by_test_id("lead-outcome")
+    expect(card).to_contain_text("尚未有结果")
+    field(page, "disqualify-reason").fill("预算不足")
+    page.get_by_test_id("mark-disqualified").click()
+    expect(page.get_by_test_id("outcome-text")).to_contain_text("已淘汰", timeout=10_000)
+    expect(card).to_contain_text("原因：预算不足")
+    page.get_by_test_id("mark-converted").click()
+    expect(page.get_by_test_id("outcome-text")).to_contain_text("已转化", timeout=10_000)
+    response = httpx.get(f"{server.base}/api/v1/leads/{created['id']}", headers={"Authorization": f"Bearer {token}"})
+    assert response.json()["status"] == "converted" and response.json()["disqualify_reason"] is None

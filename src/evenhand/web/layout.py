@@ -55,6 +55,7 @@ NAV = (
     NavItem(N_("Home"), "home", "/"),
     NavItem(N_("Leads"), "contacts", "/leads"),
     NavItem(N_("Opportunities"), "handshake", "/opportunities"),
+    NavItem(N_("Activities"), "call", "/activities"),
     NavItem(N_("Lead scoring"), "tune", "/scoring"),
     NavItem(N_("Routing"), "alt_route", "/routing"),
     NavItem(N_("Appeals"), "gavel", "/appeals"),
