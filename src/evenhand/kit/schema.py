@@ -9,7 +9,8 @@ added later cannot forget the check.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -38,9 +39,18 @@ class Deferred:
 DEFERRED = Deferred()
 
 
+_SCALARS = (int, float, Decimal, date, time, timedelta)
+
+
 def clean_text(value: Any) -> Any:
-    """Refuse NUL, control and bidirectional characters in ``value`` and anything it holds (see ``kit.text``)."""
-    reason = text.refusal_in(_plain(value))
+    """Refuse NUL, control and bidirectional characters in ``value`` and anything it holds (see ``kit.text``).
+    Text and plain values are checked at once: this runs on every field of every row of an import."""
+    if isinstance(value, str):
+        reason = text.refusal(value)
+    elif value is None or isinstance(value, _SCALARS):
+        return value
+    else:
+        reason = text.refusal_in(_plain(value))
     if reason:
         raise ValueError(reason)
     return value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
@@ -87,7 +87,7 @@ class LeadImport(LeadCreate):
                 raise ValueError(problem)
         return self
 
-    def counted_events(self) -> list[EventCreate]:
+    def counted_events(self) -> list[CountedEvent]:
         """The behaviour counts as events at the lead's creation (dwell time spread over its page views), so
         scoring, rescoring and the predictive model read them as they read events that arrived one by one."""
         at = self.created_at
@@ -95,14 +95,21 @@ class LeadImport(LeadCreate):
         dwell = self.dwell_seconds or 0
         if dwell and not views:
             views = 1
-        events = [EventCreate.model_construct(kind=EventKind.PAGE_VIEW, occurred_at=at,
-                                              dwell_seconds=min(dwell // views + (i < dwell % views), 86_400) or None,
-                                              detail=None) for i in range(views)]
+        events = [CountedEvent(EventKind.PAGE_VIEW, at, min(dwell // views + (i < dwell % views), 86_400) or None)
+                  for i in range(views)]
         for field_name, kind in _COUNT_KINDS.items():
             if kind is not EventKind.PAGE_VIEW:
-                events += [EventCreate.model_construct(kind=kind, occurred_at=at, dwell_seconds=None, detail=None)
-                           for _ in range(min(getattr(self, field_name) or 0, MAX_EVENTS_PER_COUNT))]
+                events += [CountedEvent(kind, at)] * min(getattr(self, field_name) or 0, MAX_EVENTS_PER_COUNT)
         return events
+
+
+class CountedEvent(NamedTuple):
+    """An event an export's count stands for: what ``EventCreate`` carries, without validating it again."""
+
+    kind: EventKind
+    occurred_at: datetime | None
+    dwell_seconds: int | None = None
+    detail: str | None = None
 
 
 IMPORT_ONLY = frozenset(LeadImport.model_fields) - frozenset(LeadCreate.model_fields)
