@@ -20,18 +20,13 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural
 from evenhand.kit.clock import local
-from evenhand.models import ActivityType, Direction, SourceSystem, UnmatchedActivity
+from evenhand.models import ActivityType, Direction, UnmatchedActivity
 from evenhand.web import context, forms
+from evenhand.web.labels import label
 from evenhand.web.layout import HOME, Tr, shell
 
 LIST_SIZE = 500
 WAITING_SHOWN = 100
-TYPES = {ActivityType.CALL: N_("Call"), ActivityType.EMAIL: N_("E-mail"), ActivityType.MESSAGE: N_("Message"),
-         ActivityType.MEETING: N_("Meeting"), ActivityType.VISIT: N_("Visit"), ActivityType.NOTE: N_("Note")}
-DIRECTIONS = {Direction.INBOUND: N_("Inbound"), Direction.OUTBOUND: N_("Outbound"),
-              Direction.INTERNAL: N_("Internal")}
-SOURCES = {SourceSystem.WECOM: N_("WeCom"), SourceSystem.DINGTALK: N_("DingTalk"), SourceSystem.OUTLOOK: N_("Outlook"),
-           SourceSystem.TELEPHONY: N_("Telephony"), SourceSystem.CRM: N_("CRM")}
 REASONS: dict[str, str] = {NO_REP: N_("No known rep"), NO_LINK: N_("No known lead or deal")}
 COLUMNS = (("at", N_("Time")), ("type", N_("Type")), ("direction", N_("Direction")), ("rep", N_("Rep")),
            ("company", N_("Lead")), ("deal", N_("Deal")), ("duration", N_("Duration")), ("subject", N_("Subject")))
@@ -49,8 +44,8 @@ def _duration(seconds: int | None) -> str:
 
 def _row(line: service.Line, tr: Tr, zone: ZoneInfo) -> dict[str, Any]:
     a = line.activity
-    return {"id": a.id, "at": local(a.occurred_at, zone).strftime("%Y-%m-%d %H:%M"), "type": tr(TYPES[a.type]),
-            "direction": tr(DIRECTIONS[a.direction]), "rep": line.rep or "", "company": line.company or "",
+    return {"id": a.id, "at": local(a.occurred_at, zone).strftime("%Y-%m-%d %H:%M"), "type": tr(label(a.type)),
+            "direction": tr(label(a.direction)), "rep": line.rep or "", "company": line.company or "",
             "lead_id": a.lead_id, "deal": line.deal or "", "duration": _duration(a.duration_seconds),
             "subject": a.subject or ""}
 
@@ -81,7 +76,7 @@ def activities_page(request: Request) -> RedirectResponse | None:
         with ui.row().classes("items-end gap-3 w-full"):
             ui.select(reps, label=tr("Rep"), clearable=True, on_change=lambda e: pick("rep_id", e.value)).classes(
                 "w-48").props('data-testid="activity-rep"')
-            ui.select({k.value: tr(v) for k, v in TYPES.items()}, label=tr("Type"), clearable=True,
+            ui.select({k.value: tr(label(k)) for k in ActivityType}, label=tr("Type"), clearable=True,
                       on_change=lambda e: pick("type", e.value)).classes("w-32")
             ui.input(tr("From"), on_change=lambda e: pick("since", _day(e.value))).props("type=date dense")
             ui.input(tr("To"), on_change=lambda e: pick("until", _day(e.value))).props("type=date dense")
@@ -162,9 +157,9 @@ def _entry(principal: Principal, tr: Tr, entry: UnmatchedActivity, reps: dict[in
         with ui.row().classes("items-center gap-3"):
             ui.badge(tr(REASONS.get(entry.reason, entry.reason)), color="warning").props(
                 f'outline data-reason="{entry.reason}"')
-            ui.label(f"{tr(SOURCES[entry.source_system])} · {entry.external_id}").classes("text-weight-bold")
+            ui.label(f"{tr(label(entry.source_system))} · {entry.external_id}").classes("text-weight-bold")
             ui.label(local(entry.occurred_at, zone).strftime("%Y-%m-%d %H:%M")).classes("text-grey-7")
-            ui.label(f"{tr(TYPES[ActivityType(fields['type'])])} · {tr(DIRECTIONS[Direction(fields['direction'])])}")
+            ui.label(f"{tr(label(ActivityType(fields['type'])))} · {tr(label(Direction(fields['direction'])))}")
         with ui.row().classes("gap-6 text-body2"):
             for name, caption in NAMED:
                 if fields.get(name):

@@ -281,8 +281,9 @@ def _audit(session: Session, action: str, subject: Activity | UnmatchedActivity 
 # --- the reconciliation list ----------------------------------------------------------------------------
 
 def may_reconcile(principal: Principal) -> bool:
-    """Who works the reconciliation list: sales ops, admin and supervisors (auditors read it)."""
-    return principal.reads_everything or principal.role is Role.SUPERVISOR
+    """Who works the reconciliation list (``Principal.reconciles_activities``; auditors read it, writing is refused
+    them as every write is)."""
+    return principal.reconciles_activities
 
 
 def check_reconciler(principal: Principal) -> None:

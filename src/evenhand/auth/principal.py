@@ -38,6 +38,12 @@ class Principal:
         return self.role is not Role.AUDITOR
 
     @property
+    def reconciles_activities(self) -> bool:
+        """Who reads the list of activities that matched no rep, lead or deal: sales ops, auditors, admin and
+        supervisors (what they may change is a writer's rule)."""
+        return self.reads_everything or self.role is Role.SUPERVISOR
+
+    @property
     def sees_team_figures(self) -> bool:
         """Colleagues' figures side by side (what-if replays): sales ops, auditors, admin and supervisors."""
         return self.reads_everything or self.role is Role.SUPERVISOR

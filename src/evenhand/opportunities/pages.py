@@ -20,15 +20,11 @@ from evenhand.models import Stage
 from evenhand.opportunities import reading
 from evenhand.opportunities.reading import DealLine
 from evenhand.web import context
+from evenhand.web.labels import label
 from evenhand.web.layout import Tr, shell
 
 PATH = "/opportunities"  # the navigation entry both lists stand under
 PAGE_SIZE = 500
-# Shown here until the shared labels (web.labels) carry the stages.
-STAGES: dict[Stage, str] = {
-    Stage.QUALIFICATION: N_("Qualification"), Stage.NEEDS_ANALYSIS: N_("Needs analysis"),
-    Stage.PROPOSAL: N_("Proposal"), Stage.NEGOTIATION: N_("Negotiation"), Stage.WON: N_("Won"), Stage.LOST: N_("Lost"),
-}
 STAGE_COLOURS = {Stage.WON: "positive", Stage.LOST: "negative"}
 DEAL_COLUMNS = (("name", N_("Opportunity")), ("account", N_("Account")), ("owner", N_("Owner")),
                 ("amount", N_("Amount")), ("stage", N_("Stage")), ("created", N_("Created")), ("closed", N_("Closed")))
@@ -42,7 +38,7 @@ def _day(at: datetime | None, zone: ZoneInfo) -> str:
 
 def _deal_row(line: DealLine, tr: Tr, zone: ZoneInfo) -> dict[str, Any]:
     return {"id": line.id, "name": line.name, "account": line.account or "", "owner": line.owner or "",
-            "amount": f"{line.amount:,.2f}", "stage": tr(STAGES[line.stage]),
+            "amount": f"{line.amount:,.2f}", "stage": tr(label(line.stage)),
             "colour": STAGE_COLOURS.get(line.stage, "primary"), "created": _day(line.created_at, zone),
             "closed": _day(line.closed_at, zone)}
 
@@ -75,7 +71,7 @@ def opportunity_list(request: Request) -> RedirectResponse | None:
         _tabs(tr, PATH)
         state: dict[str, Any] = {"stage": None, "owner": None}
         with ui.row().classes("items-end gap-3"):
-            ui.select({s.value: tr(text) for s, text in STAGES.items()}, label=tr("Stage"), clearable=True,
+            ui.select({s.value: tr(label(s)) for s in Stage}, label=tr("Stage"), clearable=True,
                       on_change=lambda e: _set(state, "stage", e.value, refresh)).classes("w-40").props(
                 'data-testid="stage-filter"')
             ui.select(owners, label=tr("Owner"), clearable=True,
@@ -134,7 +130,7 @@ def opportunity_detail(request: Request, opportunity_id: int) -> RedirectRespons
 
 def _deal_facts(view: reading.DealView, tr: Tr, zone: ZoneInfo) -> None:
     line, deal = view.line, view.deal
-    facts = ((N_("Stage"), tr(STAGES[line.stage])), (N_("Owner"), line.owner), (N_("Product line"), view.product),
+    facts = ((N_("Stage"), tr(label(line.stage))), (N_("Owner"), line.owner), (N_("Product line"), view.product),
              (N_("Amount"), f"{line.amount:,.2f}"), (N_("Discount"), f"{deal.discount_pct:g}%"),
              (N_("Created"), _day(line.created_at, zone)), (N_("Engaged"), _day(deal.engaged_at, zone)),
              (N_("Closed"), _day(line.closed_at, zone)), (N_("Source"), deal.source),
@@ -159,7 +155,7 @@ def _history(view: reading.DealView, tr: Tr, zone: ZoneInfo) -> None:
                         "history.")).classes("text-caption text-grey-7")
         with ui.timeline(side="right"):
             for step in view.steps:
-                title = tr(STAGES[step.to_stage]) + (f" ({tr('derived')})" if step.derived else "")
+                title = tr(label(step.to_stage)) + (f" ({tr('derived')})" if step.derived else "")
                 body = tr("by {name}", name=step.by) if step.by else ""
                 ui.timeline_entry(body, title=title, color="grey" if step.derived else None,
                                   subtitle=local(step.changed_at, zone).strftime("%Y-%m-%d %H:%M")).props(

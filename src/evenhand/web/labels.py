@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 from evenhand.i18n import N_
-from evenhand.models import Channel, EventKind, LeadStatus, Level, Presence, Role
+from evenhand.models import (
+    ActivityType,
+    Channel,
+    Direction,
+    EventKind,
+    LeadStatus,
+    Level,
+    Presence,
+    Role,
+    SourceSystem,
+    Stage,
+)
 
 SOURCES: dict[str, str] = {
     "website": N_("Website form"), "baidu_ads": N_("Baidu ads"), "trade_show": N_("Trade show"),
@@ -25,19 +37,30 @@ FEATURES: dict[str, str] = {
     "downloads": N_("Whitepaper downloads"), "webinars": N_("Webinars attended"), "forms": N_("Forms submitted"),
     "email_opens": N_("Emails opened"), "email_clicks": N_("Email links clicked"),
 }
-LABELS: dict[Enum, str] = {
-    **EVENTS,
-    Role.ADMIN: N_("Admin"), Role.OPS: N_("Sales ops"), Role.SUPERVISOR: N_("Supervisor"), Role.REP: N_("Rep"),
-    Role.AUDITOR: N_("Auditor"),
-    Level.JUNIOR: N_("Junior"), Level.SENIOR: N_("Senior"),
-    Presence.ONLINE: N_("Online"), Presence.AWAY: N_("Away"), Presence.OFFLINE: N_("Offline"),
-    LeadStatus.NEW: N_("New"), LeadStatus.ASSIGNED: N_("Assigned"), LeadStatus.CONTACTED: N_("Contacted"),
-    LeadStatus.QUALIFIED: N_("Qualified"), LeadStatus.CONVERTED: N_("Converted"),
-    LeadStatus.DISQUALIFIED: N_("Disqualified"),
-    Channel.SMS: N_("SMS"), Channel.EMAIL: N_("E-mail"), Channel.DINGTALK: N_("DingTalk robot"),
-    Channel.WECOM: N_("WeCom robot"), Channel.WEBHOOK: N_("Webhook"), Channel.IN_APP: N_("In-app inbox"),
-    Channel.APP_PUSH: N_("App push"),
-}
+# One table per enum: string enums of different kinds share values ("email", "wecom"), so they are keyed by kind.
+_TABLES: tuple[dict[Any, str], ...] = (
+    EVENTS,
+    {Role.ADMIN: N_("Admin"), Role.OPS: N_("Sales ops"), Role.SUPERVISOR: N_("Supervisor"), Role.REP: N_("Rep"),
+     Role.AUDITOR: N_("Auditor")},
+    {Level.JUNIOR: N_("Junior"), Level.SENIOR: N_("Senior")},
+    {Presence.ONLINE: N_("Online"), Presence.AWAY: N_("Away"), Presence.OFFLINE: N_("Offline")},
+    {LeadStatus.NEW: N_("New"), LeadStatus.ASSIGNED: N_("Assigned"), LeadStatus.CONTACTED: N_("Contacted"),
+     LeadStatus.QUALIFIED: N_("Qualified"), LeadStatus.CONVERTED: N_("Converted"),
+     LeadStatus.DISQUALIFIED: N_("Disqualified")},
+    {Channel.SMS: N_("SMS"), Channel.EMAIL: N_("E-mail"), Channel.DINGTALK: N_("DingTalk robot"),
+     Channel.WECOM: N_("WeCom robot"), Channel.WEBHOOK: N_("Webhook"), Channel.IN_APP: N_("In-app inbox"),
+     Channel.APP_PUSH: N_("App push")},
+    {ActivityType.CALL: N_("Call"), ActivityType.EMAIL: N_("E-mail"), ActivityType.MESSAGE: N_("Message"),
+     ActivityType.MEETING: N_("Meeting"), ActivityType.VISIT: N_("Visit"), ActivityType.NOTE: N_("Note")},
+    {Direction.INBOUND: N_("Inbound"), Direction.OUTBOUND: N_("Outbound"), Direction.INTERNAL: N_("Internal")},
+    {SourceSystem.WECOM: N_("WeCom"), SourceSystem.DINGTALK: N_("DingTalk"), SourceSystem.OUTLOOK: N_("Outlook"),
+     SourceSystem.TELEPHONY: N_("Telephony"), SourceSystem.CRM: N_("CRM")},
+    {Stage.QUALIFICATION: N_("Qualification"), Stage.NEEDS_ANALYSIS: N_("Needs analysis"),
+     Stage.PROPOSAL: N_("Proposal"), Stage.NEGOTIATION: N_("Negotiation"), Stage.WON: N_("Won"),
+     Stage.LOST: N_("Lost")},
+)
+LABELS: dict[tuple[type[Enum], Any], str] = {(type(member), member.value): text for table in _TABLES
+                                             for member, text in table.items()}
 # Notification message kinds (``Notification.kind``): a string, since each domain adds its own.
 MESSAGE_KINDS: dict[str, str] = {
     "lead_assigned": N_("New lead"), "escalation": N_("Not acknowledged"), "alert": N_("Alert"),
@@ -65,4 +88,4 @@ def message_kind_label(kind: str) -> str:
 
 def label(value: Enum) -> str:
     """The untranslated label; pass it through the page's translator."""
-    return LABELS.get(value, str(value.value))
+    return LABELS.get((type(value), value.value), str(value.value))
