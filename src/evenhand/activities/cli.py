@@ -10,11 +10,11 @@ from rich.console import Console
 
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural, t
-from evenhand.kit import rows, terminal
+from evenhand.kit import importcli
 from evenhand.kit.clihelp import Typer
 from evenhand.kit.clock import utcnow
+from evenhand.kit.importcli import ImportFile, RejectsTo, SkipInvalid
 from evenhand.kit.rows import rejects_path
 
 if TYPE_CHECKING:
@@ -30,29 +30,19 @@ console = Console()
 
 
 def import_activities(
-    file: Annotated[Path, typer.Argument(help=N_("A .csv or .xlsx export"))],
+    file: ImportFile,
     mapping: Annotated[Path, typer.Option("--mapping", help=N_("YAML mapping of columns to activity fields"))],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid",
-                                               help=N_("Import the valid rows, list the rest"))] = False,
-    rejects: Annotated[Path | None, typer.Option(help=N_("Where --skip-invalid writes rejected rows"))] = None,
+    skip_invalid: SkipInvalid = False,
+    rejects: RejectsTo = None,
 ) -> None:
     from evenhand.activities import importer
 
-    if not mapping.exists():
-        terminal.fail(console, t("No such file: {path}", path=str(mapping)))
     settings = get_settings()
     target = rejects or rejects_path(settings.data_dir, file, now=utcnow())
-    text = mapping.read_text(encoding="utf-8")
-    try:
-        rows.check(file, text, importer.KIND)  # a wrong mapping is refused before the progress bar starts
-        with terminal.progress_bar(console) as bar, session_scope() as session:
-            task = bar.add_task(t("Importing activities"), total=None)
-            report = importer.import_file(
-                session, file, text, zone=settings.zone, skip_invalid=skip_invalid, rejects_to=target,
-                progress=lambda _stage, n, total: bar.update(task, completed=n, total=total))
-    except DomainError as exc:
-        terminal.print_domain_error(console, exc)
-        raise typer.Exit(code=1) from exc
+    text = importcli.mapping_text(console, mapping)
+    importcli.checked(console, (file, text, importer.KIND))
+    report = importcli.run(console, N_("Importing activities"), lambda session, progress: importer.import_file(
+        session, file, text, zone=settings.zone, skip_invalid=skip_invalid, rejects_to=target, progress=progress))
     _summary(report)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +10,9 @@ import typer
 from rich.console import Console
 
 from evenhand.config import get_settings
-from evenhand.db import session_scope
-from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural, t
-from evenhand.kit import terminal
-from evenhand.kit.clock import utcnow
-from evenhand.kit.rows import Rejects, rejects_path
+from evenhand.kit import importcli, terminal
+from evenhand.kit.importcli import ImportFile, RejectsTo, SkipInvalid
 from evenhand.opportunities import importer
 
 console = Console()
@@ -25,68 +21,49 @@ ACCOUNTS_HELP = N_("Create or update accounts from a CRM export (.csv or .xlsx) 
 OPPORTUNITIES_HELP = N_("Create or update opportunities from a CRM export (.csv or .xlsx) by source and external id, "
                         "with their stage history from --stages or derived from their dates. All or nothing unless "
                         "--skip-invalid.")
-File = Annotated[Path, typer.Argument(help=N_("A .csv or .xlsx export"))]
-SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help=N_("Import the valid rows, list the rest"))]
-RejectsOption = Annotated[Path | None, typer.Option(
-    help=N_("Where --skip-invalid writes rejected rows (default: under the data directory)"))]
-
-
 def import_accounts(
-    file: File,
+    file: ImportFile,
     mapping: Annotated[Path, typer.Option("--mapping", help=N_("YAML mapping of columns to account fields"))],
     skip_invalid: SkipInvalid = False,
-    rejects: RejectsOption = None,
+    rejects: RejectsTo = None,
 ) -> None:
-    text = _read(mapping)
+    text = importcli.mapping_text(console, mapping)
+    importcli.checked(console, (file, text, importer.ACCOUNTS))
     refused = importer.Refused()
-    report = _run(N_("Importing accounts"), lambda session, progress: importer.import_accounts(
+    report = importcli.run(console, N_("Importing accounts"), lambda session, progress: importer.import_accounts(
         session, file, text, zone=get_settings().zone, skip_invalid=skip_invalid, refused=refused,
         progress=progress))
     console.print(t("{rows}: accounts created {created}, updated {updated}, unchanged {unchanged}; rows rejected "
                     "{rejected}.", rows=_rows(report.rows), created=report.created, updated=report.updated,
                     unchanged=report.unchanged, rejected=report.rejected))
-    _write_rejects(refused.rows, rejects, file)
+    importcli.write_rejects(console, refused.rows, file, rejects)
 
 
 def import_opportunities(
-    file: File,
+    file: ImportFile,
     mapping: Annotated[Path, typer.Option("--mapping", help=N_("YAML mapping of columns to opportunity fields"))],
     stages: Annotated[Path | None, typer.Option(
         "--stages", help=N_("The deals' stage history export (.csv or .xlsx), one line per stage change"))] = None,
     stages_mapping: Annotated[Path | None, typer.Option(
         "--stages-mapping", help=N_("YAML mapping of the stage history's columns"))] = None,
     skip_invalid: SkipInvalid = False,
-    rejects: RejectsOption = None,
+    rejects: RejectsTo = None,
 ) -> None:
     if (stages is None) != (stages_mapping is None):
         terminal.fail(console, t("--stages and --stages-mapping go together."))
-    text = _read(mapping)
-    history = (stages, _read(stages_mapping)) if stages and stages_mapping else None
+    text = importcli.mapping_text(console, mapping)
+    history = (stages, importcli.mapping_text(console, stages_mapping)) if stages and stages_mapping else None
+    importcli.checked(console, (file, text, importer.OPPORTUNITIES),
+                      *([(history[0], history[1], importer.STAGE_LINES)] if history else []))
     refused = importer.Refused()
-    report = _run(N_("Importing opportunities"), lambda session, progress: importer.import_opportunities(
+    report = importcli.run(console, N_("Importing opportunities"), lambda session, progress: (
+        importer.import_opportunities(
         session, file, text, zone=get_settings().zone, skip_invalid=skip_invalid, refused=refused,
-        stages_file=history, progress=progress))
+        stages_file=history, progress=progress)))
     _summary(report, with_history=history is not None)
-    _write_rejects(refused.rows, rejects, file)
+    importcli.write_rejects(console, refused.rows, file, rejects)
     if stages is not None:
-        _write_rejects(refused.stages, None, stages)
-
-
-def _read(path: Path) -> str:
-    if not path.exists():
-        terminal.fail(console, t("No such file: {path}", path=str(path)))
-    return path.read_text(encoding="utf-8")
-
-
-def _run(title: str, work: Callable[..., importer.Report]) -> importer.Report:
-    """One transaction, a progress bar while the file is read; a refusal printed with its rows, exit status 1."""
-    try:
-        with terminal.progress_bar(console) as bar, session_scope() as session:
-            task = bar.add_task(t(title), total=None)
-            return work(session, lambda stage, n, total: bar.update(task, completed=n, total=total))
-    except DomainError as exc:
-        terminal.print_domain_error(console, exc)
-        raise typer.Exit(code=1) from exc
+        importcli.write_rejects(console, refused.stages, stages, None)
 
 
 def _summary(report: importer.Report, *, with_history: bool) -> None:
@@ -111,10 +88,3 @@ def _rows(count: int) -> str:
 
 def _deals(count: int) -> str:
     return t(plural(count, N_("{count} deal"), N_("{count} deals")), count=count)
-
-
-def _write_rejects(refused: Rejects, target: Path | None, source: Path) -> None:
-    if refused.errors:
-        path = target or rejects_path(get_settings().data_dir, source, now=utcnow())
-        refused.write(path)
-        console.print(t("Rejected rows with reasons: {path}", path=str(path)))

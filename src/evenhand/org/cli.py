@@ -9,14 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from evenhand.config import get_settings
-from evenhand.db import session_scope
-from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural, t
-from evenhand.kit import terminal
-from evenhand.kit.clock import utcnow
-from evenhand.kit.rows import Rejects, rejects_path
+from evenhand.kit import importcli
+from evenhand.kit.importcli import ImportFile, RejectsTo, SkipInvalid
+from evenhand.kit.rows import Rejects
 from evenhand.org import imports
+from evenhand.org.importer import KIND
 
 console = Console()
 HELP = N_("Create or update departments, regions, teams and people from an HR or sales-team export (.csv or .xlsx); "
@@ -25,33 +23,21 @@ STAGES = {"read": N_("Reading rows"), "written": N_("Saving people")}
 
 
 def import_org(
-    file: Annotated[Path, typer.Argument(help=N_("A .csv or .xlsx export"))],
+    file: ImportFile,
     mapping: Annotated[Path, typer.Option("--mapping", help=N_("YAML mapping of columns to organisation fields"))],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid",
-                                               help=N_("Import the valid rows, list the rest"))] = False,
-    rejects: Annotated[Path | None, typer.Option(help=N_("Where --skip-invalid writes rejected rows"))] = None,
+    skip_invalid: SkipInvalid = False,
+    rejects: RejectsTo = None,
     deactivate_missing: Annotated[bool, typer.Option(
         "--deactivate-missing", help=N_("Deactivate everyone the file leaves out, except admins"))] = False,
 ) -> None:
-    if not mapping.exists():
-        terminal.fail(console, t("No such file: {path}", path=str(mapping)))
+    text = importcli.mapping_text(console, mapping)
+    importcli.checked(console, (file, text, KIND))
     refused = Rejects(header=[])
-    try:
-        with terminal.progress_bar(console) as bar, session_scope() as session:
-            task = bar.add_task(t("Importing the organisation"), total=None)
-            report = imports.import_org(
-                session, file, mapping.read_text(encoding="utf-8"), actor=None, skip_invalid=skip_invalid,
-                rejects=refused, deactivate_missing=deactivate_missing,
-                progress=lambda stage, n, total: bar.update(task, completed=n, total=total,
-                                                            description=t(STAGES[stage])))
-    except DomainError as exc:
-        terminal.print_domain_error(console, exc)
-        raise typer.Exit(code=1) from exc
+    report = importcli.run(console, N_("Importing the organisation"), lambda session, progress: imports.import_org(
+        session, file, text, actor=None, skip_invalid=skip_invalid, rejects=refused,
+        deactivate_missing=deactivate_missing, progress=progress), stages=STAGES)
     _summary(report)
-    if refused.errors:
-        target = rejects or rejects_path(get_settings().data_dir, file, now=utcnow())
-        refused.write(target)
-        console.print(t("Rejected rows with reasons: {path}", path=str(target)))
+    importcli.write_rejects(console, refused, file, rejects)
 
 
 def _summary(report: imports.OrgReport) -> None:
