@@ -22,6 +22,7 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.once import first_writer_wins
 from evenhand.leads import repository as lead_repository
 from evenhand.models import Activity, Role, SourceSystem, UnmatchedActivity, User
 from evenhand.opportunities import service as deal_service
@@ -174,7 +175,7 @@ def capture(session: Session, data: ActivityCreate, *, actor: Principal | None
     """``POST``: create the activity, or return the one already captured under its key unchanged; one that
     cannot be matched waits (a repeat with other values replaces what waits)."""
     tally = Tally()
-    (outcome, reason), = capture_many(session, [data], update=False, tally=tally)
+    (outcome, reason), = first_writer_wins(session, lambda: capture_many(session, [data], update=False, tally=tally))
     found = repository.by_key(session, data.source_system, data.external_id)
     if outcome == "created":
         _audit(session, "activities.captured", found, actor)

@@ -195,7 +195,9 @@ def append(session: Session, *, action: str, subject_type: str, subject_id: obje
     session.add(entry)
     if flush:
         session.flush()
-    if not session.in_nested_transaction():
+    if session.in_nested_transaction():
+        session.info.pop(_TAIL, None)  # what the outer transaction knew of the tail is behind this entry now
+    else:
         session.info[_TAIL] = (session.get_transaction(), seq, entry.hash)
     return entry
 

@@ -28,3 +28,13 @@ def get_or_create(session: Session, find: Select[Any], make: Callable[[], T]) ->
         if found is None:
             raise
         return found
+
+
+def first_writer_wins(session: Session, attempt: Callable[[], T]) -> T:
+    """``attempt`` (a create-or-return on a natural key) in a savepoint; when a concurrent request created the same
+    key first (PostgreSQL raises on the unique index once that request commits), it runs again and finds that row."""
+    try:
+        with session.begin_nested():
+            return attempt()
+    except IntegrityError:
+        return attempt()

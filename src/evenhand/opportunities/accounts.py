@@ -16,6 +16,7 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc
+from evenhand.kit.once import first_writer_wins
 from evenhand.models import Account
 from evenhand.opportunities import lookups, repository
 from evenhand.opportunities.lookups import Problem
@@ -142,8 +143,9 @@ def _record(session: Session, w: Written, *, actor: Principal | None, via: str) 
 
 def create_or_return(session: Session, data: AccountCreate, *, actor: Principal) -> Written:
     """The account with this source and external id: created (and audited) when new, otherwise as it is."""
-    prepared = _prepared_one(session, (data.source, data.external_id), data)
-    written = write(session, [prepared], actor=actor, update=False, via="api")[0]
+    written = first_writer_wins(session, lambda: write(
+        session, [_prepared_one(session, (data.source, data.external_id), data)], actor=actor, update=False,
+        via="api")[0])
     if not _readable(session, actor, written.account.id):
         if written.outcome == "created":
             raise Forbidden("You would not see this account afterwards: give it an owner whose records you read.",

@@ -21,6 +21,7 @@ from evenhand.errors import Conflict, Forbidden, NotFound
 from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.once import first_writer_wins
 from evenhand.models import Account, Opportunity, Stage, StageChange
 from evenhand.opportunities import accounts, lookups, repository, stages
 from evenhand.opportunities.lookups import Problem
@@ -342,8 +343,9 @@ def record_histories(session: Session, histories: Mapping[Opportunity, Sequence[
 def create_or_return(session: Session, data: OpportunityCreate, *, actor: Principal) -> Written:
     """The deal with this source and external id: created (its history derived from its dates, audited) when new,
     otherwise as it is."""
-    prepared = _prepared_one(session, (data.source, data.external_id), data)
-    written = write(session, [prepared], actor=actor, update=False, via="api")[0]
+    written = first_writer_wins(session, lambda: write(
+        session, [_prepared_one(session, (data.source, data.external_id), data)], actor=actor, update=False,
+        via="api")[0])
     if not _readable(session, actor, written.deal.id):
         if written.outcome == "created":
             raise Forbidden(NOT_YOURS, field="owner")
