@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from evenhand.leads.predict import synthetic
-from evenhand.leads.predict.cli import scoring_app
+from tests.leads.predict.conftest import Run
 from tests.support import clear_caches
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("EVENHAND_LOCALE", "en")
-    clear_caches()
-
-    def invoke(*args: object) -> Result:
-        return CliRunner().invoke(scoring_app, [str(a) for a in args])
-
-    yield invoke
-    clear_caches()
 
 
 @pytest.fixture

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner, Result
 
 from evenhand.leads.predict import synthetic
-from evenhand.leads.predict.cli import scoring_app
 from evenhand.leads.predict.leakage import Leak, datetimes, find_leaks
-from tests.support import clear_caches
+from tests.leads.predict.conftest import Run
 
 N = 400
 
@@ -105,20 +102,6 @@ class TestFindLeaks:
 
 # --- the commands -------------------------------------------------------------------------------------
 
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    monkeypatch.setenv("EVENHAND_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("EVENHAND_LOCALE", "en")
-    clear_caches()
-
-    def invoke(*args: object) -> Result:
-        return CliRunner().invoke(scoring_app, [str(a) for a in args])
-
-    yield invoke
-    clear_caches()
 
 
 @pytest.fixture(scope="module")
