@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     # Hosts and networks notifications may reach although they are not public (loopback, RFC 1918, link-local,
     # metadata …): host names or CIDRs, comma-separated. Everything else must resolve to public addresses.
     outbound_allowed_hosts: Annotated[list[str], NoDecode] = []
+    # Capture connectors (docs/capture.md): each platform's callback secrets, as its admin console shows them. A
+    # connector whose secrets are missing refuses every callback. An event older than the replay window, or one
+    # seen before, is acknowledged and not stored again.
+    wecom_token: SecretStr | None = None
+    wecom_encoding_aes_key: SecretStr | None = None
+    wecom_corp_id: str | None = None
+    dingtalk_token: SecretStr | None = None
+    dingtalk_aes_key: SecretStr | None = None
+    dingtalk_app_key: str | None = None
+    capture_replay_window_seconds: int = Field(default=300, ge=1)
 
     @field_validator("timezone")
     @classmethod
