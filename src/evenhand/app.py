@@ -21,6 +21,7 @@ from evenhand.activities.routes import router as activities_router
 from evenhand.appeals.routes import router as appeals_router
 from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
+from evenhand.capture.dingtalk import router as dingtalk_router
 from evenhand.capture.wecom import router as wecom_router
 from evenhand.config import Settings, bound, get_settings
 from evenhand.db import get_engine
@@ -45,6 +46,7 @@ def api_router() -> APIRouter:
     for router in (auth_api, org_router, intake_router, leads_router, scoring_router, routing_router,
                    opportunities_router, activities_router, reports_router, appeals_router, notify_router):
         api.include_router(router)
+    api.include_router(dingtalk_router)
     api.include_router(wecom_router)
     return api
 
