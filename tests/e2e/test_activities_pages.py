@@ -16,8 +16,6 @@ from evenhand.activities.schemas import ActivityCreate
 from evenhand.db import make_engine, session_scope
 from evenhand.models import Activity, Lead, UnmatchedActivity, User
 from tests.e2e.conftest import Server, _seed, seed_leads, serving
-from tests.e2e.conftest import browser as browser  # the browser tests' fixtures, for this module
-from tests.e2e.conftest import page as page
 from tests.e2e.test_shell import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
