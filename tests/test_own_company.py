@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from evenhand.db import make_engine, session_scope
 from evenhand.models import Activity, Lead, LeadStatus, Opportunity, StageChange, Team, UnmatchedActivity, User
+from tests.files import write_csv
 from tests.support import Run
 
 OFFICES = {"Central": ["Dustin Brinkmann", "Melvin Marxen"], "East": ["Cara Losch", "Rocco Neubert"],
@@ -30,12 +31,6 @@ LEADS = 360
 
 def slug(name: str) -> str:
     return name.lower().replace(" ", ".")
-
-
-def write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    return path
 
 
 def exports(folder: Path) -> dict[str, Path]:
@@ -70,16 +65,16 @@ def exports(folder: Path) -> dict[str, Path]:
                           .replace(")", ""), created.strftime("%m/%d/%Y"), "0:03:25", "Outbound", "Answered"])
     calls.append(["C-99999", "nobody@acme.com", "+15550000000", "03/01/2024", "0:01:00", "Outbound", "No answer"])
     return {
-        "team": write(folder / "sales_teams.csv", ["sales_agent", "email", "manager", "regional_office"], team),
-        "accounts": write(folder / "accounts.csv", ["account", "sector", "year_established", "office_location"],
+        "team": write_csv(folder / "sales_teams.csv", ["sales_agent", "email", "manager", "regional_office"], team),
+        "accounts": write_csv(folder / "accounts.csv", ["account", "sector", "year_established", "office_location"],
                           accounts),
-        "pipeline": write(folder / "sales_pipeline.csv", ["opportunity_id", "sales_agent", "product", "account",
+        "pipeline": write_csv(folder / "sales_pipeline.csv", ["opportunity_id", "sales_agent", "product", "account",
                                                           "deal_stage", "engage_date", "close_date", "close_value"],
                           pipeline),
-        "leads": write(folder / "Leads.csv", ["Prospect ID", "Company", "Industry", "Lead Source", "TotalVisits",
+        "leads": write_csv(folder / "Leads.csv", ["Prospect ID", "Company", "Industry", "Lead Source", "TotalVisits",
                                               "Total Time Spent on Website", "Converted", "Created On",
                                               "Owner Email", "Phone"], leads),
-        "calls": write(folder / "call_log.csv", ["Call ID", "Agent", "Customer Phone", "Call Date", "Duration",
+        "calls": write_csv(folder / "call_log.csv", ["Call ID", "Agent", "Customer Phone", "Call Date", "Duration",
                                                  "Direction", "Outcome"], calls),
     }
 

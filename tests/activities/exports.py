@@ -3,11 +3,9 @@ like) and an Outlook mail log (XLSX), each with its mapping file as a user write
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy import Engine
 
 from evenhand.db import session_scope
@@ -103,22 +101,6 @@ def _lead(session: object, owner: object, external_id: str, **contact: str) -> L
     return make_lead(session, owner=owner, external_id=external_id,  # type: ignore[arg-type]
                      email_key=keys.email_key(contact.get("email")), phone_key=keys.phone_key(contact.get("phone")),
                      **contact)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    return path
-
-
-def write_xlsx(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in [header, *rows]:
-        sheet.append(row)
-    book.save(path)
-    return path
 
 
 def mapping(path: Path, text: str) -> Path:

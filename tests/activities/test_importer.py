@@ -28,10 +28,9 @@ from tests.activities.exports import (
     Company,
     build,
     mapping,
-    write_csv,
-    write_xlsx,
 )
 from tests.builders import make_lead
+from tests.files import write_csv, write_xlsx
 from tests.support import Run, audit_entries, row_counts
 
 SHANGHAI_2PM = datetime(2024, 3, 12, 6, 5, tzinfo=UTC)  # 14:05 in Shanghai

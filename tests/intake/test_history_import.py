@@ -4,7 +4,6 @@ second file joined on each lead's id, as a funnel's closed-deals file is (R1.1, 
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from evenhand.models import (
     User,
 )
 from tests.builders import make_department, make_team
+from tests.files import write_csv
 from tests.support import Run, row_counts
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -61,12 +61,6 @@ timezone: Asia/Kolkata
 """
 
 
-def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    return path
-
-
 @pytest.fixture
 def reps(engine: Engine) -> dict[str, int]:
     with session_scope(engine) as session:
@@ -91,7 +85,7 @@ def leads(engine: Engine) -> dict[str, Lead]:
 
 def test_history_keeps_its_dates_reps_outcomes_and_counts(engine: Engine, reps: dict[str, int],
                                                           tmp_path: Path) -> None:
-    done = take_in(engine, write(tmp_path / "Leads.csv", HEADER, ROWS), backfilled=True)
+    done = take_in(engine, write_csv(tmp_path / "Leads.csv", HEADER, ROWS), backfilled=True)
     assert (done.rows, done.created, done.backfilled, done.routed, done.held) == (5, 5, 5, 0, 0)
     found = leads(engine)
     first, won = found["7927b2df"], found["8cc8c611"]
@@ -113,7 +107,7 @@ def test_history_keeps_its_dates_reps_outcomes_and_counts(engine: Engine, reps: 
 def test_rows_after_the_cutoff_are_routed_and_the_older_ones_are_history(engine: Engine, reps: dict[str, int],
                                                                           tmp_path: Path) -> None:
     cutoff = datetime(2026, 11, 1, tzinfo=KOLKATA)
-    done = take_in(engine, write(tmp_path / "leads.csv", HEADER, ROWS), history_before=cutoff)
+    done = take_in(engine, write_csv(tmp_path / "leads.csv", HEADER, ROWS), history_before=cutoff)
     assert (done.created, done.backfilled, done.routed + done.held) == (5, 4, 1)
     found = leads(engine)
     assert [k for k, lead in found.items() if not lead.backfilled] == ["3256f628"]
@@ -121,7 +115,7 @@ def test_rows_after_the_cutoff_are_routed_and_the_older_ones_are_history(engine:
         decided = set(session.scalars(select(RoutingDecision.lead_id)))
     assert decided == {found["3256f628"].id}
     assert found["3256f628"].created_at == datetime(2026, 11, 30, 8, 0, tzinfo=KOLKATA).astimezone(UTC)
-    again = take_in(engine, write(tmp_path / "leads.csv", HEADER, ROWS), history_before=cutoff)
+    again = take_in(engine, write_csv(tmp_path / "leads.csv", HEADER, ROWS), history_before=cutoff)
     assert (again.created, again.existing) == (0, 5)
 
 
@@ -130,12 +124,12 @@ def test_an_unknown_rep_or_a_bad_count_names_the_row_and_nothing_is_written(engi
     bad = [*ROWS[:2], [*ROWS[2][:8], "nobody@acme.in", ""], [*ROWS[3][:5], "many", *ROWS[3][6:]]]
     before = row_counts(engine)
     with pytest.raises(Invalid) as caught:
-        take_in(engine, write(tmp_path / "leads.csv", HEADER, bad), backfilled=True)
+        take_in(engine, write_csv(tmp_path / "leads.csv", HEADER, bad), backfilled=True)
     assert [(d["row"], d["field"].split(".")[-1]) for d in caught.value.details or []] == [(4, "owner"),
                                                                                           (5, "page_views")]
     assert "nobody@acme.in" in caught.value.details[0]["message"]  # type: ignore[index]
     assert row_counts(engine) == before
-    done = take_in(engine, write(tmp_path / "leads.csv", HEADER, bad), backfilled=True, skip_invalid=True)
+    done = take_in(engine, write_csv(tmp_path / "leads.csv", HEADER, bad), backfilled=True, skip_invalid=True)
     assert (done.created, sorted(done.rejects.rows)) == (2, [4, 5])
 
 
@@ -173,11 +167,11 @@ timezone: America/Sao_Paulo
 
 def test_closed_deals_joined_on_the_lead_id_convert_their_leads_once(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(Invalid) as caught:  # a field no lead has is named before anything is read
-        take_in(engine, write(tmp_path / "mql.csv", MQL_HEADER, MQLS), mapping=MQL_MAPPING, backfilled=True)
+        take_in(engine, write_csv(tmp_path / "mql.csv", MQL_HEADER, MQLS), mapping=MQL_MAPPING, backfilled=True)
     assert caught.value.params["names"] == "events_source"
-    take_in(engine, write(tmp_path / "mql.csv", MQL_HEADER, MQLS),
+    take_in(engine, write_csv(tmp_path / "mql.csv", MQL_HEADER, MQLS),
             mapping=MQL_MAPPING.replace("  events_source: origin\n", ""), backfilled=True)
-    deals = write(tmp_path / "closed_deals.csv", DEALS_HEADER, DEALS)
+    deals = write_csv(tmp_path / "closed_deals.csv", DEALS_HEADER, DEALS)
     for expected in ((1, 0), (0, 1)):  # the second time, already recorded
         with session_scope(engine) as session:
             report, _ = outcomes.take_outcomes_file(session, deals, DEALS_MAPPING, actor_id=None, skip_invalid=False,
@@ -195,7 +189,7 @@ def test_closed_deals_joined_on_the_lead_id_convert_their_leads_once(engine: Eng
 
 
 def test_a_closed_deal_naming_no_lead_is_refused_by_row(engine: Engine, tmp_path: Path) -> None:
-    deals = write(tmp_path / "closed_deals.csv", DEALS_HEADER, [*DEALS, ["ffffffff", *DEALS[0][1:]]])
+    deals = write_csv(tmp_path / "closed_deals.csv", DEALS_HEADER, [*DEALS, ["ffffffff", *DEALS[0][1:]]])
     with pytest.raises(Invalid) as caught, session_scope(engine) as session:
         outcomes.take_outcomes_file(session, deals, DEALS_MAPPING, actor_id=None, skip_invalid=False,
                                     zone=ZoneInfo("UTC"))
@@ -204,14 +198,14 @@ def test_a_closed_deal_naming_no_lead_is_refused_by_row(engine: Engine, tmp_path
 
 
 def test_the_import_commands_print_what_they_did(run: Run, reps: dict[str, int], tmp_path: Path) -> None:
-    export = write(tmp_path / "Leads.csv", HEADER, ROWS)
+    export = write_csv(tmp_path / "Leads.csv", HEADER, ROWS)
     (tmp_path / "leads.yaml").write_text(MAPPING, encoding="utf-8")
     result = run("import", "leads", str(export), "--mapping", str(tmp_path / "leads.yaml"), "--history-before",
                  "2026-11-01")
     assert result.exit_code == 0, result.output
     assert "5 new leads" in result.output and "Taken in as history: 4" in result.output
     (tmp_path / "deals.yaml").write_text(DEALS_MAPPING.replace("olist", "olark chat"), encoding="utf-8")
-    deals = write(tmp_path / "closed.csv", DEALS_HEADER, [["7927b2df", *DEALS[0][1:]], ["nope", *DEALS[0][1:]]])
+    deals = write_csv(tmp_path / "closed.csv", DEALS_HEADER, [["7927b2df", *DEALS[0][1:]], ["nope", *DEALS[0][1:]]])
     result = run("import", "outcomes", str(deals), "--mapping", str(tmp_path / "deals.yaml"), "--skip-invalid")
     assert result.exit_code == 0, result.output
     assert "1 converted" in " ".join(result.output.split()) and "1 rejected" in " ".join(result.output.split())
@@ -222,7 +216,7 @@ def test_the_import_commands_print_what_they_did(run: Run, reps: dict[str, int],
 def test_leads_that_were_never_routed_are_routed_later_and_history_is_left_alone(run: Run, engine: Engine,
                                                                                  reps: dict[str, int],
                                                                                  tmp_path: Path) -> None:
-    take_in(engine, write(tmp_path / "leads.csv", HEADER, ROWS), backfilled=True)
+    take_in(engine, write_csv(tmp_path / "leads.csv", HEADER, ROWS), backfilled=True)
     with session_scope(engine) as session:  # taken in while routing was off: nobody's, no decision
         session.add_all(Lead(source="web", external_id=f"old-{n}", company=f"Old {n}") for n in range(3))
     result = run("routing", "route-unrouted")
@@ -236,7 +230,7 @@ def test_leads_that_were_never_routed_are_routed_later_and_history_is_left_alone
 
 
 def test_a_wrong_mapping_is_refused_before_the_progress_bar_starts(run: Run, tmp_path: Path) -> None:
-    export = write(tmp_path / "Leads.csv", HEADER, ROWS)
+    export = write_csv(tmp_path / "Leads.csv", HEADER, ROWS)
     (tmp_path / "leads.yaml").write_text(MAPPING.replace("timezone:", "  colour: Tags\n  size: Sizes\ntimezone:"),
                                          encoding="utf-8")
     result = run("import", "leads", str(export), "--mapping", str(tmp_path / "leads.yaml"), "--history")

@@ -4,11 +4,8 @@ user writes for them; and the company they are imported into (sales agents, prod
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Sequence
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from evenhand.models import Role, User
@@ -117,22 +114,6 @@ fields:
           Proposal/Price Quote: proposal, Negotiation/Review: negotiation, Closed Won: won, Closed Lost: lost}
   changed_at: {column: CreatedDate, format: "%Y-%m-%dT%H:%M:%S.%f%z"}
 """
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    return path
-
-
-def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in [header, *rows]:
-        sheet.append([cell or None for cell in row])
-    book.save(path)
-    return path
 
 
 def write(path: Path, text: str) -> Path:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from evenhand.db import session_scope
 from evenhand.models import Account, Opportunity, ProductLine, Stage, StageChange, User
+from tests.files import write_csv, write_xlsx
 from tests.opportunities.exports import (
     MAVEN_ACCOUNTS,
     MAVEN_ACCOUNTS_HEADER,
@@ -33,8 +34,6 @@ from tests.opportunities.exports import (
     maven_company,
     salesforce_company,
     write,
-    write_csv,
-    write_xlsx,
 )
 from tests.support import Run, audit_entries, row_counts
 

@@ -20,6 +20,7 @@ from evenhand.opportunities import importer
 from tests.builders import make_product_line, make_team, make_user
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Server, missing, serving
 from tests.e2e.test_shell import sign_in
+from tests.files import write_csv
 from tests.opportunities.exports import (
     MAVEN_ACCOUNTS,
     MAVEN_ACCOUNTS_HEADER,
@@ -28,7 +29,6 @@ from tests.opportunities.exports import (
     PIPELINE_HEADER,
     PIPELINE_MAPPING,
     PRODUCTS,
-    write_csv,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

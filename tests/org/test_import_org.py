@@ -8,12 +8,12 @@ import csv
 from pathlib import Path
 
 from click.testing import Result
-from openpyxl import Workbook
 from sqlalchemy import Engine, select
 
 from evenhand.db import session_scope
 from evenhand.models import Department, Level, Region, Role, Team, User
 from tests.builders import make_user
+from tests.files import write_csv, write_xlsx
 from tests.support import Run, audit_entries, row_counts
 
 # The sales-team file of an "opportunities pipeline" export: 35 agents, 6 managers, 3 regional offices.
@@ -67,22 +67,6 @@ fields:
 def sales_rows(moves: dict[str, tuple[str, str]] | None = None) -> list[list[str]]:
     rows = [[agent, manager, office] for (manager, office), agents in SALES_TEAMS.items() for agent in agents]
     return [[agent, *(moves or {}).get(agent, (manager, office))] for agent, manager, office in rows]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    return path
-
-
-def write_xlsx(path: Path, header: list[str], rows: list[list[str | None]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in [header, *rows]:
-        sheet.append(row)
-    book.save(path)
-    return path
 
 
 def mapping(tmp_path: Path, text: str, name: str = "mapping.yaml") -> Path:
