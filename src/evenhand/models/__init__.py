@@ -4,6 +4,7 @@ from evenhand.models.activity import Activity, ActivityType, Direction, SourceSy
 from evenhand.models.audit import AuditEntry
 from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
 from evenhand.models.base import Base
+from evenhand.models.capture import CaptureQueueItem, CaptureReceipt, ConnectorStatus, GraphSubscription
 from evenhand.models.change import ChangeEntry
 from evenhand.models.customer import Account, Contract, ContractKind, Payment, SurveyKind, SurveyResponse
 from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
@@ -18,6 +19,7 @@ from evenhand.models.notify import (
 )
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
+from evenhand.models.process import FlagKind, FlagStatus, HonestyFlag, StandardVersion
 from evenhand.models.routing import (
     KEY_ACCOUNT_GRANT,
     Appeal,
@@ -42,15 +44,22 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BehaviourEvent",
+    "CaptureQueueItem",
+    "CaptureReceipt",
     "ChangeEntry",
     "Channel",
+    "ConnectorStatus",
     "Contract",
     "ContractKind",
     "DeliveryAttempt",
     "Department",
     "Direction",
     "EventKind",
+    "FlagKind",
+    "FlagStatus",
+    "GraphSubscription",
     "HeldLead",
+    "HonestyFlag",
     "Lead",
     "LeadStatus",
     "Leave",
@@ -75,6 +84,7 @@ __all__ = [
     "SourceSystem",
     "Stage",
     "StageChange",
+    "StandardVersion",
     "SurveyKind",
     "SurveyResponse",
     "Team",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.kit.clock import utcnow
@@ -58,6 +58,9 @@ class Activity(IdMixin, Base):
     attachment_count: Mapped[int] = mapped_column(default=0)
     subject: Mapped[str | None] = mapped_column(String(300))
     recording_ref: Mapped[str | None] = mapped_column(String(300))
+    message_count: Mapped[int | None]  # messages a conversation's record stands for (a chat session)
+    body: Mapped[str | None] = mapped_column(Text)  # a CRM note's text
+    declared_type: Mapped[ActivityType | None] = mapped_column(str_enum(ActivityType))  # what a note says it records
 
 
 class UnmatchedActivity(IdMixin, Base):
