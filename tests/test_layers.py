@@ -28,7 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"opportunities", "audit"}),
     frozenset({"leads"}),
     frozenset({"activities", "routing"}),
-    frozenset({"appeals", "capture"}),
+    frozenset({"appeals", "capture", "standards", "honesty"}),
     frozenset({"intake"}),
     frozenset({"reports"}),
     frozenset({"demo"}),

@@ -24,7 +24,7 @@ from evenhand.org import service as org_service
 from evenhand.web import context
 from evenhand.web.forms import problem
 from evenhand.web.labels import feature_text, label, source_label
-from evenhand.web.layout import LEAD_SIDE, Tr, shell
+from evenhand.web.layout import LEAD_SIDE, LEAD_WORK, Tr, shell
 
 PAGE_SIZE = 500
 BANDS = {"all": (None, None), "high": (80, None), "medium": (40, 79), "low": (None, 39)}
@@ -141,6 +141,8 @@ def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
                 _explanation(view.lead, view.explanation, tr)
                 _predictive(view.predictive, tr)
             _timeline(view.events, tr, zone)
+        with ui.row().classes("w-full gap-6 items-start"):
+            LEAD_WORK.draw(principal, tr, lead_id)
     return None
 
 

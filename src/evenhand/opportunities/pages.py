@@ -21,7 +21,7 @@ from evenhand.opportunities import reading
 from evenhand.opportunities.reading import DealLine
 from evenhand.web import context
 from evenhand.web.labels import label
-from evenhand.web.layout import Tr, shell
+from evenhand.web.layout import DEAL_WORK, Tr, shell
 
 PATH = "/opportunities"  # the navigation entry both lists stand under
 PAGE_SIZE = 500
@@ -125,6 +125,8 @@ def opportunity_detail(request: Request, opportunity_id: int) -> RedirectRespons
         with ui.row().classes("w-full gap-6 items-start"):
             _deal_facts(view, tr, zone)
             _history(view, tr, zone)
+        with ui.row().classes("w-full gap-6 items-start"):
+            DEAL_WORK.draw(principal, tr, opportunity_id)
     return None
 
 

@@ -38,6 +38,8 @@ HEADER = Slot()  # the controls in the header of every page (the presence switch
 HOME = Slot()  # the sections of the home page
 LEAD_SIDE = Slot()  # under a lead's facts, given its id (routing: why this rep, and the decision's actions)
 DECISION_ACTIONS = Slot()  # under a routing decision, given its id (appeals: appeal, reassign)
+LEAD_WORK = Slot()  # below a lead's page, given its id (activities: the timeline; standards: the checklist)
+DEAL_WORK = Slot()  # below an opportunity's page, given its id (activities: the timeline; standards: the checklist)
 
 
 @dataclass(frozen=True)
