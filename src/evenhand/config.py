@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     dingtalk_aes_key: SecretStr | None = None
     dingtalk_app_key: str | None = None
     capture_replay_window_seconds: int = Field(default=300, ge=1)
+    # Microsoft Graph (Outlook mail and calendar): an app registration's client credentials (application permissions
+    # Mail.Read and Calendars.Read), the public URL Graph posts change notifications to, and the mailboxes (user ids
+    # or UPNs, comma-separated) whose mail and calendar are captured. Both bases pass the outbound host check.
+    graph_tenant_id: str | None = None
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    graph_notification_url: str = ""
+    graph_api_base: str = "https://graph.microsoft.com/v1.0"
+    graph_login_base: str = "https://login.microsoftonline.com"
+    graph_mailboxes: Annotated[list[str], NoDecode] = []
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +115,11 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{entry!r} is neither a host name nor a network like 10.0.0.0/8") from None
         return entries
+
+    @field_validator("graph_mailboxes", mode="before")
+    @classmethod
+    def _mailbox_list(cls, value: Any) -> Any:
+        return _entries(value)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
