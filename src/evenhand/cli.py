@@ -15,6 +15,7 @@ from rich.table import Table
 
 from evenhand.activities import cli as activities_cli
 from evenhand.audit.cli import audit_app
+from evenhand.capture.cli import capture_app
 from evenhand.config import forget_settings, get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, plural, t
@@ -47,6 +48,7 @@ app.add_typer(activities_cli.activities_app, name="activities")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
 app.add_typer(report_app, name="report")
+app.add_typer(capture_app, name="capture")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
 Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]

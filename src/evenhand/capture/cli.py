@@ -1,0 +1,8 @@
+"""``evenhand capture``: the connectors' status and test events."""
+
+from __future__ import annotations
+
+from evenhand.i18n import N_
+from evenhand.kit.clihelp import Typer
+
+capture_app = Typer(help=N_("Capture connectors: their status, and test events."), no_args_is_help=True)
