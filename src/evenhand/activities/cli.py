@@ -1,4 +1,4 @@
-"""``evenhand import activities`` and ``evenhand activities reconcile``."""
+"""``evenhand import activities`` (also ``evenhand activities import``) and ``evenhand activities reconcile``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ def import_activities(
     report = importcli.run(console, N_("Importing activities"), lambda session, progress: importer.import_file(
         session, file, text, zone=settings.zone, skip_invalid=skip_invalid, rejects_to=target, progress=progress))
     _summary(report)
+
+
+activities_app.command("import", help=IMPORT_HELP)(import_activities)  # the same command as `evenhand import activities`
 
 
 def _summary(report: ImportReport) -> None:

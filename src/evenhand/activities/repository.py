@@ -22,7 +22,7 @@ ACTIVITIES = cast(Table, Activity.__table__)
 WAITING = cast(Table, UnmatchedActivity.__table__)
 # What an import compares to tell an updated activity from an unchanged one, in this order.
 COMPARED = ("type", "direction", "rep_id", "lead_id", "opportunity_id", "occurred_at", "duration_seconds", "answered",
-            "replied", "subject", "recording_ref")
+            "replied", "subject", "recording_ref", "attachment_count", "message_count", "body", "declared_type")
 
 
 def readable(principal: Principal) -> Select[Activity]:
@@ -110,11 +110,12 @@ def insert_activities(session: Session, values: Sequence[dict[str, Any]]) -> Non
     sql = f"INSERT INTO activities ({', '.join(_INSERTED)}) VALUES ({', '.join([mark] * len(_INSERTED))})"
     conn.exec_driver_sql(sql, [(v["source_system"].value, v["external_id"], v["type"].value, v["direction"].value,
                                 v["rep_id"], v["lead_id"], v["opportunity_id"], stored_time(v["occurred_at"]),
-                                v["duration_seconds"], v["answered"], v["replied"], v["subject"], v["recording_ref"], 0)
-                               for v in values])
+                                v["duration_seconds"], v["answered"], v["replied"], v["subject"], v["recording_ref"],
+                                v["attachment_count"], v["message_count"], v["body"],
+                                v["declared_type"] and v["declared_type"].value) for v in values])
 
 
-_INSERTED = ("source_system", "external_id", *COMPARED, "attachment_count")
+_INSERTED = ("source_system", "external_id", *COMPARED)
 
 
 def _naive_utc(at: datetime) -> datetime:

@@ -10,7 +10,16 @@ import re
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from evenhand.i18n import N_
 from evenhand.kit.schema import DbId, Moment, Strict, clean_text
@@ -23,10 +32,13 @@ NO_LINK: Reason = "no_link"
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]  # a CRM note's text, lines kept
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Seconds = Annotated[int, Field(ge=0, le=7 * 86_400)]  # a week: anything longer is a mistake in the export
 _SPAN = re.compile(r"^(\d{1,3}):([0-5]\d)(?::([0-5]\d))?$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 BAD_DURATION = N_("Must be a duration like 0:03:25 (H:MM:SS) or 3:25 (MM:SS), or whole seconds")
+NOTES_ONLY = N_("Only a note declares the activity it records; leave declared_type empty for other types.")
 BAD_CLOCK = N_("Must be a time of day like 14:05 or 14:05:30")
 
 
@@ -75,6 +87,12 @@ class ActivityUpdate(Strict):
     replied: bool | None = None
     subject: Note | None = None
     recording_ref: Note | None = None
+    attachment_count: Count | None = Field(default=None, description="An e-mail's attachments")
+    message_count: Count | None = Field(default=None, description="The messages a conversation's record stands for")
+    body: Body | None = Field(default=None, description="A CRM note's text")
+    note: Body | None = Field(default=None, description="Another name for body (an export's Notes column)")
+    declared_type: ActivityType | None = Field(
+        default=None, description="The activity a CRM note says it records (call, visit, meeting…); notes only")
     rep: Person | None = Field(default=None, description="The rep's external id, e-mail or username")
     opportunity: Key | None = Field(default=None, description="The deal's id in the CRM")
     lead: Key | None = Field(default=None, description="The lead's id in the CRM")
@@ -89,6 +107,23 @@ class ActivityUpdate(Strict):
             if self.duration_seconds is not None and self.duration_seconds != self.duration:
                 raise ValueError(N_("Give duration or duration_seconds, not both."))
             self.duration_seconds, self.duration = self.duration, None
+        return self
+
+    @field_validator("declared_type")
+    @classmethod
+    def _declared_by_notes(cls, value: ActivityType | None, info: ValidationInfo) -> ActivityType | None:
+        """Only a CRM note declares what it records; any other activity is what its type says."""
+        if value is not None and info.data.get("type") not in (None, ActivityType.NOTE):
+            raise ValueError(NOTES_ONLY)
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Any:
+        """``note`` is another name for ``body``: folded into it, and never both with different text."""
+        if self.note is not None:
+            if self.body is not None and self.body != self.note:
+                raise ValueError(N_("Give body or note, not both."))
+            self.body, self.note = self.note, None
         return self
 
 
@@ -120,8 +155,8 @@ class ActivityCreate(ActivityUpdate):
 
 # The fields a mapping file may name for an activity import, in the order the documentation lists them.
 FIELDS = ("source_system", "external_id", "type", "direction", "occurred_at", "occurred_time", "duration_seconds",
-          "duration", "answered", "replied", "subject", "recording_ref", "rep", "opportunity", "lead", "email",
-          "phone")
+          "duration", "answered", "replied", "subject", "recording_ref", "attachment_count", "message_count", "body",
+          "note", "declared_type", "rep", "opportunity", "lead", "email", "phone")
 
 
 class ActivityRead(BaseModel):
@@ -141,6 +176,9 @@ class ActivityRead(BaseModel):
     attachment_count: int
     subject: str | None
     recording_ref: str | None
+    message_count: int | None
+    body: str | None
+    declared_type: ActivityType | None
 
 
 class UnmatchedRead(BaseModel):

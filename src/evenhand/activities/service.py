@@ -17,14 +17,22 @@ from sqlalchemy.orm import Session
 
 from evenhand.activities import linking, repository
 from evenhand.activities.linking import Links
-from evenhand.activities.schemas import NO_LINK, NO_REP, ActivityCreate, ActivityUpdate, LinkRequest, Reason
+from evenhand.activities.schemas import (
+    NO_LINK,
+    NO_REP,
+    NOTES_ONLY,
+    ActivityCreate,
+    ActivityUpdate,
+    LinkRequest,
+    Reason,
+)
 from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import first_writer_wins
 from evenhand.leads import repository as lead_repository
-from evenhand.models import Activity, Role, SourceSystem, UnmatchedActivity, User
+from evenhand.models import Activity, ActivityType, Role, SourceSystem, UnmatchedActivity, User
 from evenhand.opportunities import service as deal_service
 from evenhand.org import repository as org_repository
 from evenhand.org import service as org_service
@@ -165,7 +173,8 @@ def _values(row: ActivityUpdate | ActivityCreate, links: Links) -> dict[str, Any
     return {"type": row.type, "direction": row.direction, "rep_id": links.rep_id, "lead_id": links.lead_id,
             "opportunity_id": links.opportunity_id, "occurred_at": row.occurred_at,
             "duration_seconds": row.duration_seconds, "answered": row.answered, "replied": row.replied,
-            "subject": row.subject, "recording_ref": row.recording_ref}
+            "subject": row.subject, "recording_ref": row.recording_ref, "attachment_count": row.attachment_count or 0,
+            "message_count": row.message_count, "body": row.body, "declared_type": row.declared_type}
 
 
 # --- one activity through the API ---------------------------------------------------------------------
@@ -196,7 +205,7 @@ def patch(session: Session, source: str, external_id: str, data: ActivityUpdate,
     if act is not None:
         return _patch_activity(session, act, data, actor=actor)
     entry = _entry_by_key(session, system, external_id, open_only=True)
-    changes = data.model_dump(mode="json", exclude_unset=True, exclude={"duration"})
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude={"duration", "note"})
     try:
         merged = ActivityCreate.model_validate({**entry.fields, **changes})
     except ValidationError as exc:
@@ -209,17 +218,14 @@ def patch(session: Session, source: str, external_id: str, data: ActivityUpdate,
 
 def _patch_activity(session: Session, act: Activity, data: ActivityUpdate, *, actor: Principal | None
                     ) -> tuple[Outcome, Activity]:
-    given = data.model_dump(exclude_unset=True, exclude={"duration"})
-    emptied = [name for name in ("type", "direction", "occurred_at") if name in given and given[name] is None]
+    given = data.model_dump(exclude_unset=True, exclude={"duration", "note"})
+    emptied = [name for name in _KEPT if name in given and given[name] is None]
     if emptied:
         raise Invalid("An activity keeps its {name}.", field=emptied[0], name=emptied[0])
     links = _relinked(session, data, given)
     changes = {name: value for name, value in {**given, **links}.items()
                if name in repository.COMPARED and getattr(act, name) != value}
-    if changes.get("rep_id", act.rep_id) is None:
-        raise Invalid("An activity keeps its rep.", field="rep")
-    if changes.get("lead_id", act.lead_id) is None and changes.get("opportunity_id", act.opportunity_id) is None:
-        raise Invalid("An activity links a lead or a deal.", field="lead")
+    _check_kept(act, changes)
     for name, value in changes.items():
         setattr(act, name, value)
     if not changes:
@@ -227,6 +233,22 @@ def _patch_activity(session: Session, act: Activity, data: ActivityUpdate, *, ac
     session.flush()
     _audit(session, "activities.updated", act, actor, changed=sorted(changes))
     return "updated", act
+
+
+_KEPT = ("type", "direction", "occurred_at", "attachment_count")  # never emptied by a PATCH
+
+
+def _check_kept(act: Activity, changes: dict[str, Any]) -> None:
+    """What an activity keeps after a ``PATCH``: a rep, a lead or a deal, and a declared type only on a note."""
+    def after(name: str) -> Any:
+        return changes.get(name, getattr(act, name))
+
+    if after("rep_id") is None:
+        raise Invalid("An activity keeps its rep.", field="rep")
+    if after("lead_id") is None and after("opportunity_id") is None:
+        raise Invalid("An activity links a lead or a deal.", field="lead")
+    if after("declared_type") is not None and after("type") != ActivityType.NOTE:
+        raise Invalid(NOTES_ONLY, field="declared_type")
 
 
 def _relinked(session: Session, data: ActivityUpdate, given: dict[str, Any]) -> dict[str, Any]:
