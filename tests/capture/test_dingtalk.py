@@ -22,7 +22,8 @@ from evenhand.db import session_scope
 from evenhand.kit.clock import utcnow
 from evenhand.models import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity
 from tests.builders import Org, make_lead
-from tests.support import audit_entries, error_of, row_counts
+from tests.capture.support import health, stored_counts
+from tests.support import audit_entries, error_of
 
 TOKEN = "callback-token"
 AES_KEY = "o1w0aum42yaptlz8alnhwikjd3jenzt9cb9wmzptgus"
@@ -105,10 +106,10 @@ def stored(engine: Engine) -> list[Activity]:
 
 def test_check_url_is_answered_with_encrypted_success_and_stores_nothing(client: TestClient, engine: Engine,
                                                                           org: Org) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     assert_success(post(client, {"EventType": "check_url"}))
     assert_success(post(client, {"EventType": "check_url"}, millis=False))
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_a_call_record_becomes_a_call(client: TestClient, engine: Engine, org: Org, lead_id: int) -> None:
@@ -160,41 +161,54 @@ def test_an_unknown_rep_waits_in_the_reconciliation_list(client: TestClient, eng
 def test_the_same_event_again_is_acknowledged_and_not_stored_again(client: TestClient, engine: Engine, org: Org,
                                                                    lead_id: int) -> None:
     assert_success(post(client, call()))
-    before = row_counts(engine)
+    before = stored_counts(engine)
     assert_success(post(client, call(callId="C-2", duration=1), nonce="other"))  # same EventId
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
     without_id = {k: v for k, v in message().items() if k != "eventId"}
     assert_success(post(client, without_id))
-    after_first = row_counts(engine)
+    after_first = stored_counts(engine)
     assert_success(post(client, without_id, nonce="again"))  # the same plaintext: the same hash
-    assert row_counts(engine) == after_first
+    assert stored_counts(engine) == after_first
 
 
 @pytest.mark.parametrize("shift", [timedelta(seconds=-301), timedelta(hours=-2), timedelta(seconds=301)])
 def test_a_timestamp_outside_the_window_is_acknowledged_and_not_stored(client: TestClient, engine: Engine,
                                                                        org: Org, lead_id: int,
                                                                        shift: timedelta) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     assert_success(post(client, call(), at=utcnow() + shift))
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_a_bad_signature_is_refused_and_nothing_stored(client: TestClient, engine: Engine, org: Org,
                                                        lead_id: int) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     response = post(client, call(), token="not-the-token")
     assert response.status_code == 401 and error_of(response)["field"] == "signature", response.text
     encrypted = seal(json.dumps(call()).encode())
     response = client.post(URL, json={"encrypt": encrypted})  # no signature at all
     assert response.status_code == 401
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
+    counted = health(engine, "dingtalk")
+    assert (counted.events, counted.errors) == (0, 2)
+    assert counted.last_error == "401: The DingTalk callback's signature does not match. (signature)"
+
+
+def test_a_test_event_is_answered_and_counted_and_stores_no_activity(client: TestClient, engine: Engine, org: Org,
+                                                                     lead_id: int) -> None:
+    before = len(audit_entries(engine))
+    assert_success(post(client, call(EventId="evenhand-test-1")))
+    assert stored(engine) == [] and len(audit_entries(engine)) == before
+    assert_success(post(client, call()))
+    assert [a.external_id for a in stored(engine)] == ["C-1"]
+    assert health(engine, "dingtalk").events == 2
 
 
 def test_another_app_key_is_refused(client: TestClient, engine: Engine, org: Org, lead_id: int) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     response = post(client, call(), owner="dingsomeoneelse")
     assert response.status_code == 401 and error_of(response)["field"] == "encrypt", response.text
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_an_event_that_is_no_json_object_is_refused(client: TestClient, org: Org) -> None:
@@ -203,16 +217,16 @@ def test_an_event_that_is_no_json_object_is_refused(client: TestClient, org: Org
 
 
 def test_other_events_are_acknowledged_and_store_nothing(client: TestClient, engine: Engine, org: Org) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     assert_success(post(client, {"EventType": "user_add_org", "UserId": ["rep_n1"]}))
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 @pytest.mark.parametrize("missing", ["dingtalk_token", "dingtalk_aes_key", "dingtalk_app_key"])
 def test_missing_secrets_answer_503_naming_the_setting(client: TestClient, engine: Engine, org: Org,
                                                        settings: Settings, missing: str) -> None:
     client.app.state.settings = settings.model_copy(update={missing: None})  # type: ignore[attr-defined]
-    before = row_counts(engine)
+    before = stored_counts(engine)
     response = post(client, call())
     assert response.status_code == 503, response.text
     error = error_of(response)
@@ -221,4 +235,4 @@ def test_missing_secrets_answer_503_naming_the_setting(client: TestClient, engin
     chinese = client.post(URL, json={"encrypt": "x"}, headers={"Accept-Language": "zh-CN"})
     assert chinese.status_code == 503 and missing in error_of(chinese)["message"]
     assert error_of(chinese)["message"] != error["message"]
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before

@@ -20,12 +20,8 @@ from evenhand.deps import DbSession
 from evenhand.errors import Unauthorized
 from evenhand.kit.clock import utcnow
 from evenhand.models import CaptureReceipt
+from tests.capture.support import health
 from tests.support import row_counts
-
-
-def health(engine: Engine, connector: str) -> service.Health:
-    with session_scope(engine, readonly=True) as session:
-        return service.statuses(session).get(connector, service.Health(connector))
 
 
 def test_an_event_is_taken_the_first_time_only(engine: Engine) -> None:

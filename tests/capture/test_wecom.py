@@ -17,6 +17,7 @@ from evenhand.config import Settings
 from evenhand.db import session_scope
 from evenhand.models import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity
 from tests.builders import make_lead, make_user
+from tests.capture.support import health, stored_counts
 from tests.capture.test_wecom_crypto import (
     CORP_ID,
     ECHO,
@@ -31,7 +32,7 @@ from tests.capture.test_wecom_crypto import (
     POST_TIMESTAMP,
     TOKEN,
 )
-from tests.support import audit_entries, error_of, row_counts
+from tests.support import audit_entries, error_of
 
 URL = "/api/v1/capture/wecom"
 CONFIGURED = {"wecom_token": SecretStr(TOKEN), "wecom_encoding_aes_key": SecretStr(ENCODING_AES_KEY),
@@ -92,11 +93,11 @@ def test_url_verification_with_a_wrong_signature_is_refused(client: TestClient, 
 
 def test_another_corp_id_is_refused(client: TestClient, app: FastAPI, wecom: Settings, engine: Engine) -> None:
     app.state.settings = wecom.model_copy(update={"wecom_corp_id": "ww-other"})
-    before = row_counts(engine)
+    before = stored_counts(engine)
     answer = push(client, contact_added(MsgId="1"))
     assert answer.status_code == 401
     assert error_of(answer)["field"] == "wecom_corp_id"
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 @pytest.mark.parametrize("missing", ["wecom_token", "wecom_encoding_aes_key", "wecom_corp_id"])
@@ -123,10 +124,10 @@ def test_a_contact_event_becomes_one_message_and_a_replay_stores_nothing(client:
     entries = [e for e in audit_entries(engine) if e.action == "capture.wecom"]
     assert len(entries) == 1 and entries[0].payload["external_id"] == act.external_id
 
-    before = row_counts(engine)
+    before = stored_counts(engine)
     again = push(client, message, nonce="999")  # the same event, pushed again (freshly encrypted and signed)
     assert again.status_code == 200 and again.text == "success"
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_a_call_record_becomes_a_call_with_duration_keyed_by_its_msg_id(client: TestClient, wecom: Settings,
@@ -161,29 +162,29 @@ def test_an_unknown_rep_waits_in_the_reconciliation_list(client: TestClient, wec
 ])
 def test_events_that_are_no_activity_are_acknowledged(client: TestClient, wecom: Settings, engine: Engine,
                                                       message: bytes) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     assert push(client, message).text == "success"
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_a_stale_timestamp_is_acknowledged_and_stores_nothing(client: TestClient, wecom: Settings,
                                                               engine: Engine) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     old = str(int(time.time()) - wecom.capture_replay_window_seconds - 5)
     assert push(client, contact_added(MsgId="OLD"), timestamp=old).text == "success"
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_the_samples_push_with_a_32_byte_pad_is_accepted(client: TestClient, wecom: Settings,
                                                          engine: Engine) -> None:
     """WeCom's own sample (pad 30, beyond a 16-byte unpadder) is signed, decrypts and carries the corp id; its
     2014 timestamp is outside the window, so it is acknowledged as a replay."""
-    before = row_counts(engine)
+    before = stored_counts(engine)
     body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{POST}]]></Encrypt></xml>"
     answer = client.post(URL, params={"msg_signature": POST_SIGNATURE, "timestamp": POST_TIMESTAMP,
                                       "nonce": POST_NONCE}, content=body.encode())
     assert answer.status_code == 200 and answer.text == "success", answer.text
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_an_own_push_with_a_pad_above_16_is_captured(client: TestClient, wecom: Settings, engine: Engine) -> None:
@@ -199,11 +200,24 @@ def test_an_own_push_with_a_pad_above_16_is_captured(client: TestClient, wecom: 
 
 def test_a_bad_signature_is_refused_and_stores_nothing(client: TestClient, wecom: Settings,
                                                        engine: Engine) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     answer = push(client, contact_added(MsgId="X"), token="not-the-token")
     assert answer.status_code == 401
     assert error_of(answer)["field"] == "msg_signature"
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
+    counted = health(engine, "wecom")
+    assert (counted.events, counted.errors) == (0, 1)
+    assert counted.last_error == "401: The WeCom signature does not match. (msg_signature)"
+
+
+def test_a_test_event_is_acknowledged_and_counted_and_stores_no_activity(client: TestClient, wecom: Settings,
+                                                                         engine: Engine) -> None:
+    before = stored_counts(engine)
+    assert push(client, contact_added(MsgId="evenhand-test-1")).text == "success"
+    assert activities(engine) == [] and audit_entries(engine) == []
+    assert stored_counts(engine) == {**before, "capture_receipts": before["capture_receipts"] + 1}
+    assert push(client, contact_added(MsgId="evenhand-test-1")).text == "success"  # a replay: not counted
+    assert health(engine, "wecom").events == 1
 
 
 @pytest.mark.parametrize("body", [
@@ -212,11 +226,11 @@ def test_a_bad_signature_is_refused_and_stores_nothing(client: TestClient, wecom
     "<xml><ToUserName>no encrypt</ToUserName></xml>",
 ])
 def test_unsafe_or_broken_xml_is_refused(client: TestClient, wecom: Settings, engine: Engine, body: str) -> None:
-    before = row_counts(engine)
+    before = stored_counts(engine)
     answer = push(client, contact_added(), body=body)
     assert answer.status_code == 422
     assert error_of(answer)["field"] in ("body", "Encrypt")
-    assert row_counts(engine) == before
+    assert stored_counts(engine) == before
 
 
 def test_a_decrypted_event_with_a_doctype_is_refused(client: TestClient, wecom: Settings, engine: Engine) -> None:

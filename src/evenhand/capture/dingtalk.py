@@ -25,7 +25,9 @@ Keys are matched without regard to case or underscores:
   record's position when there are several).
 
 A callback is a replay, acknowledged and not stored again, when its event id (``EventId`` / ``eventId``, else a
-hash of the plaintext) was stored before, or its signed timestamp lies outside ``capture_replay_window_seconds``.
+hash of the plaintext) was taken before (its receipt, ``capture.service.first_time``), or its signed timestamp lies
+outside ``capture_replay_window_seconds``. A test event (``EventId`` ``evenhand-test-…``) is answered and counted
+and stores nothing. Every refusal is counted in the connector's status (``capture.service.watch``).
 A record without a rep or a time, or with a value the activity refuses, is skipped and counted in the audit
 entry the callback appends when it stored something."""
 
@@ -36,24 +38,25 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, StringConstraints, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evenhand.activities import service as activities
 from evenhand.activities.schemas import ActivityCreate
 from evenhand.capture import dingtalk_crypto as crypto
+from evenhand.capture import service as capture
 from evenhand.config import Settings
 from evenhand.deps import AppSettings, DbSession
 from evenhand.errors import DomainError, Invalid, Unauthorized
 from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
-from evenhand.models import ActivityType, AuditEntry, Direction, SourceSystem
+from evenhand.models import ActivityType, Direction, SourceSystem
 
 router = APIRouter(tags=["capture"])
 
+CONNECTOR = "dingtalk"
 ACTION = "capture.dingtalk"
 SUBJECT = "dingtalk_event"
 CALL_EVENTS = frozenset({"call_record", "call_log"})
@@ -78,7 +81,8 @@ class Envelope(BaseModel):
 Param = Annotated[str, Query(max_length=200)]
 
 
-@router.post("/capture/dingtalk", include_in_schema=False)
+@router.post("/capture/dingtalk", include_in_schema=False,
+             dependencies=[Depends(capture.watch(CONNECTOR), scope="function")])
 def dingtalk_callback(envelope: Envelope, session: DbSession, settings: AppSettings, signature: Param = "",
                       timestamp: Param = "", nonce: Param = "") -> dict[str, str]:
     """Take one DingTalk callback: verify, decrypt, store its activities unless it is a replay, answer success."""
@@ -125,16 +129,9 @@ def event_id(event: dict[str, Any], plain: bytes) -> str:
     return hashlib.sha1(plain).hexdigest()
 
 
-def seen(session: Session, key: str) -> bool:
-    """Whether an event under this id was stored before (its audit entry)."""
-    found = session.scalar(select(AuditEntry.id).where(AuditEntry.action == ACTION,
-                                                       AuditEntry.subject_type == SUBJECT,
-                                                       AuditEntry.subject_id == key).limit(1))
-    return found is not None
-
-
 def take(session: Session, plain: bytes) -> int:
-    """Store the event's activities unless it was stored before; how many rows were created or parked."""
+    """Store the event's activities unless it was taken before (its receipt); how many rows were created or
+    parked. A test event (``EventId`` ``evenhand-test-…``) is counted and stores nothing."""
     try:
         event = json.loads(plain)
     except ValueError as exc:
@@ -145,8 +142,13 @@ def take(session: Session, plain: bytes) -> int:
     if kind not in CALL_EVENTS and kind not in MESSAGE_EVENTS:
         return 0  # check_url, and every event that is no activity
     key = event_id(event, plain)
-    if seen(session, key):
+    if not capture.first_time(session, CONNECTOR, key):
         return 0
+    capture.took(session, CONNECTOR)
+    return 0 if capture.is_test(key) else _store(session, event, key, kind)
+
+
+def _store(session: Session, event: dict[str, Any], key: str, kind: str) -> int:
     rows, skipped = activity_rows(event, key, call=kind in CALL_EVENTS)
     outcomes = activities.capture_many(session, rows, update=False) if rows else []
     created = sum(outcome == "created" for outcome, _ in outcomes)

@@ -13,8 +13,10 @@ same way over ``Encrypt``. The decrypted event becomes one activity through ``ac
 - any other event naming a rep and a contact (messages): a ``message``;
 - ``Direction`` (``inbound``/``outbound``), when given, sets the direction (calls default to outbound).
 
-The event's id is ``MsgId`` when present, else the SHA-256 of the decrypted XML: an event sent again, or one whose
-``timestamp`` is older than ``capture_replay_window_seconds``, is acknowledged (``success``) and stores nothing.
+The event's id is ``MsgId`` when present, else the SHA-256 of the decrypted XML: an event sent again (its receipt,
+``capture.service.first_time``), or one whose ``timestamp`` is older than ``capture_replay_window_seconds``, is
+acknowledged (``success``) and stores nothing. A test event (``MsgId`` ``evenhand-test-…``) is acknowledged and
+counted and stores no activity. Every refusal is counted in the connector's status (``capture.service.watch``).
 The callbacks are authenticated by WeCom's signature and the corp id inside the ciphertext, not by a token; they
 make no network call. XML with a DOCTYPE or an entity declaration is refused before it is parsed.
 """
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.activities.schemas import ActivityCreate
 from evenhand.activities.service import Tally, capture_many
+from evenhand.capture import service as capture
 from evenhand.capture import wecom_crypto
 from evenhand.config import Settings
 from evenhand.deps import AppSettings, DbSession
@@ -45,6 +48,8 @@ from evenhand.kit.once import first_writer_wins
 from evenhand.models import ActivityType, Direction, SourceSystem
 
 router = APIRouter(tags=["capture"])
+CONNECTOR = "wecom"
+WATCHED = Depends(capture.watch(CONNECTOR), scope="function")  # refusals counted in the connector's status
 PATH = "/capture/wecom"
 SUCCESS = "success"
 MAX_BODY = 1 << 20  # WeCom's pushes are a few KiB
@@ -159,8 +164,14 @@ def receive(session: Session, settings: Settings, body: bytes, signature: str, t
     if _stale(settings, timestamp):
         return
     row = activity(parse_xml(message, "Encrypt"), message)
-    if row is None:
+    if row is None or not capture.first_time(session, CONNECTOR, row.external_id):
         return
+    capture.took(session, CONNECTOR)
+    if not capture.is_test(row.external_id):
+        _store(session, row)
+
+
+def _store(session: Session, row: ActivityCreate) -> None:
     tally = Tally()
     first_writer_wins(session, lambda: capture_many(session, [row], update=False, tally=tally))
     if tally.created or tally.parked:
@@ -176,7 +187,7 @@ async def _body(request: Request) -> bytes:
 Signature = Annotated[str, Query(max_length=200)]
 
 
-@router.get(PATH, response_class=PlainTextResponse, include_in_schema=False)
+@router.get(PATH, response_class=PlainTextResponse, include_in_schema=False, dependencies=[WATCHED])
 def verify_url(settings: AppSettings, msg_signature: Signature, timestamp: Signature, nonce: Signature,
                echostr: Annotated[str, Query(max_length=4096)]) -> PlainTextResponse:
     """WeCom's URL check: answer ``echostr`` decrypted when the signature and the corp id hold."""
@@ -184,7 +195,7 @@ def verify_url(settings: AppSettings, msg_signature: Signature, timestamp: Signa
     return PlainTextResponse(message.decode("utf-8", errors="replace"))
 
 
-@router.post(PATH, response_class=PlainTextResponse, include_in_schema=False)
+@router.post(PATH, response_class=PlainTextResponse, include_in_schema=False, dependencies=[WATCHED])
 def callback(session: DbSession, settings: AppSettings, body: Annotated[bytes, Depends(_body)],
              msg_signature: Signature, timestamp: Signature, nonce: Signature) -> PlainTextResponse:
     """One encrypted event push: ``success`` when it was captured, was no activity, or was a replay."""
