@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     dingtalk_token: SecretStr | None = None
     dingtalk_aes_key: SecretStr | None = None
     dingtalk_app_key: str | None = None
+    # The HMAC-SHA256 key a call centre signs its call records with (POST /api/v1/capture/telephony).
+    telephony_hmac_secret: SecretStr | None = None
     capture_replay_window_seconds: int = Field(default=300, ge=1)
     # Microsoft Graph (Outlook mail and calendar): an app registration's client credentials (application permissions
     # Mail.Read and Calendars.Read), the public URL Graph posts change notifications to, and the mailboxes (user ids
@@ -97,6 +99,18 @@ class Settings(BaseSettings):
     graph_api_base: str = "https://graph.microsoft.com/v1.0"
     graph_login_base: str = "https://login.microsoftonline.com"
     graph_mailboxes: Annotated[list[str], NoDecode] = []
+    # Honesty checks on CRM notes (docs/honesty.md): the window around a note in which a captured contact backs
+    # its claim, extra claim patterns per kind (call, meeting, visit, message; regular expressions added to the
+    # built-in ones), the near-duplicate rule (minimum length without spaces and punctuation, Jaccard similarity
+    # of character 3-grams, how far back copies are looked for), and the worker's daily scan of the last days.
+    honesty_window_before_hours: float = Field(default=12.0, ge=0, le=24 * 30)
+    honesty_window_after_hours: float = Field(default=2.0, ge=0, le=24 * 30)
+    honesty_claim_patterns: dict[Literal["call", "meeting", "visit", "message"], list[str]] = {}
+    honesty_duplicate_min_chars: int = Field(default=40, ge=5)
+    honesty_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
+    honesty_duplicate_lookback_days: int = Field(default=90, ge=1)
+    honesty_scan_days: int = Field(default=7, ge=1)
+    honesty_scan_every_seconds: float = Field(default=86400.0, gt=0)
 
     @field_validator("timezone")
     @classmethod

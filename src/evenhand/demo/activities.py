@@ -4,6 +4,11 @@ Every contact a rep makes becomes a call (telephony), a message (WeCom, or DingT
 an e-mail (Outlook), a meeting or an on-site visit check-in; calls that go unanswered are often
 followed by a message, answered calls and meetings are often written up in a CRM note. A follow-up
 the rep only pretended to make leaves a CRM note and nothing else.
+
+A note keeps its text in ``body`` (and, as before, in ``subject``) and declares the contact it writes up
+(``declared_type``): the call, meeting, visit or message it follows. A fabricated follow-up declares the
+call it pretends to. Which notes are fabricated is the simulation's ground truth (``fabricated``), kept out
+of the written table and handed to whoever measures the honesty checks.
 """
 
 from __future__ import annotations
@@ -34,7 +39,15 @@ STAGE_MIX = np.array([[0.45, 0.25, 0.2, 0.1, 0.0], [0.3, 0.2, 0.15, 0.25, 0.1],
                       [0.25, 0.15, 0.3, 0.2, 0.1], [0.35, 0.2, 0.25, 0.1, 0.1]])
 STAGE_TOUCHES = np.array([3.0, 4.0, 4.0, 4.0])
 COLUMNS = ("kind", "direction", "source", "rep", "lead", "opp", "at", "duration", "answered", "replied",
-           "attachments", "subject", "recorded")
+           "attachments", "subject", "recorded", "declared", "fabricated")
+
+
+@dataclass(frozen=True)
+class ActivityRows:
+    """The activities table and the ids of its notes that write up contacts never made."""
+
+    table: Table
+    fabricated: NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class Contacts:
 
 
 def activity_table(leads: Leads, resp: Response, deals: Deals, org: Org, frame: Frame,
-                   rng: np.random.Generator) -> Table:
+                   rng: np.random.Generator) -> ActivityRows:
     t = resp.touches
     real, fake = ~t.fabricated, t.fabricated
     first = t.step == 0
@@ -80,6 +93,7 @@ def _traces(c: Contacts, org: Org, frame: Frame, rng: np.random.Generator) -> li
     note_after = np.where(answered, c.at + talk, np.where(meet | visit, c.at + length, msg_at))
     noted = (answered & (rng.random(n) < 0.55)) | ((meet | visit) & (rng.random(n) < 0.7)) | \
         (replied & (rng.random(n) < 0.2))
+    declared = np.where(answered, "call", np.where(meet, "meeting", np.where(visit, "visit", "message")))
     mail = c.kind == "email"
     return [
         _part(c, call, "call", "outbound", "telephony", duration=np.where(answered, talk, 0),
@@ -92,7 +106,7 @@ def _traces(c: Contacts, org: Org, frame: Frame, rng: np.random.Generator) -> li
               subject=MEET0 + rng.integers(0, len(MEETINGS), n)),
         _part(c, visit, "visit", "outbound", im, duration=length, subject=VISIT0 + rng.integers(0, 2, n)),
         _part(c, noted, "note", "internal", "crm", at=note_after + rng.integers(300, 1800, n),
-              subject=NOTE0 + rng.integers(0, len(NOTE_TEXTS), n)),
+              subject=NOTE0 + rng.integers(0, len(NOTE_TEXTS), n), declared=declared),
     ]
 
 
@@ -109,7 +123,8 @@ def _fake_notes(rep: I64, lead: I64, at: I64, rng: np.random.Generator) -> dict[
     n = len(at)
     c = Contacts(rep, lead, np.zeros(n, dtype=np.int64), at, np.full(n, "note"), np.zeros(n))
     text = np.where(rng.random(n) < 0.7, 0, NOTE0 + rng.integers(0, 3, n))
-    return _part(c, np.ones(n, dtype=bool), "note", "internal", "crm", subject=text)
+    return _part(c, np.ones(n, dtype=bool), "note", "internal", "crm", subject=text, declared=np.full(n, "call"),
+                 fabricated=np.ones(n, dtype=bool))
 
 
 def _nurture(leads: Leads, resp: Response, frame: Frame, rng: np.random.Generator) -> Contacts:
@@ -153,13 +168,13 @@ def _part(c: Contacts, mask: NDArray[np.bool_], kind: str, direction: str, sourc
            "source": np.broadcast_to(source, mask.shape)[mask], "rep": c.rep[mask], "lead": c.lead[mask],
            "opp": c.opp[mask], "at": c.at[mask], "duration": np.full(n, -1), "answered": np.full(n, -1, np.int8),
            "replied": np.full(n, -1, np.int8), "attachments": np.zeros(n, np.int64), "subject": np.full(n, -1),
-           "recorded": np.zeros(n, dtype=bool)}
+           "recorded": np.zeros(n, dtype=bool), "declared": np.full(n, ""), "fabricated": np.zeros(n, dtype=bool)}
     for key, value in cols.items():
         out[key] = np.broadcast_to(value, mask.shape)[mask]
     return out
 
 
-def _table(parts: list[dict[str, NDArray]], org: Org, frame: Frame) -> Table:
+def _table(parts: list[dict[str, NDArray]], org: Org, frame: Frame) -> ActivityRows:
     cols = {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
     keep = cols["at"] <= frame.now
     order = np.argsort(cols["at"][keep], kind="stable")
@@ -169,7 +184,9 @@ def _table(parts: list[dict[str, NDArray]], org: Org, frame: Frame) -> Table:
     ids = np.arange(1, n + 1)
     day = cols["at"].astype("datetime64[s]").astype("datetime64[M]").astype(str)
     source = cols["source"].tolist()
-    return Table("activities", {
+    notes = [SUBJECTS[s] if s >= 0 and k == "note" else None
+             for s, k in zip(cols["subject"].tolist(), cols["kind"].tolist(), strict=True)]
+    table = Table("activities", {
         "id": ids, "type": cols["kind"].tolist(), "direction": cols["direction"].tolist(), "source_system": source,
         "external_id": [f"{s}-{i:09d}" for s, i in zip(source, ids.tolist(), strict=True)],
         "rep_id": cols["rep"], "lead_id": _nullable(cols["lead"]), "opportunity_id": _nullable(cols["opp"]),
@@ -179,7 +196,9 @@ def _table(parts: list[dict[str, NDArray]], org: Org, frame: Frame) -> Table:
         "subject": [SUBJECTS[s] if s >= 0 else None for s in cols["subject"].tolist()],
         "recording_ref": [f"recordings/{m}/call-{i:09d}.mp3" if r else None
                           for m, i, r in zip(day.tolist(), ids.tolist(), cols["recorded"].tolist(), strict=True)],
+        "body": notes, "declared_type": [d or None for d in cols["declared"].tolist()],
     }, ("occurred_at",))
+    return ActivityRows(table, ids[cols["fabricated"]])
 
 
 def _nullable(values: I64, none: int = 0) -> list[int | None]:

@@ -30,7 +30,7 @@ from evenhand.kit.clock import utcnow
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
-from evenhand.models import Base, Lead, User
+from evenhand.models import AuditEntry, Base, Lead, User
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
@@ -60,6 +60,7 @@ class DemoSummary:
     seconds: float  # wall time of the whole build
     accounts: list[DemoLogin]  # everyone still employed; all share ``password``
     password: str = DEMO_PASSWORD
+    fabricated_note_ids: tuple[int, ...] = ()  # the ground truth the honesty checks are measured against
 
 
 def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progress: Progress | None = None,
@@ -86,7 +87,20 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         counts = _go_live(conn, seed, end, scale, counts)
         _audit(conn, seed, end, scale, counts)
     report(DONE, 1.0)
-    return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world))
+    return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world),
+                       fabricated_note_ids=tuple(world.fabricated_notes.tolist()))
+
+
+def fabricated_note_ids(session: Session) -> list[int]:
+    """The ids of the demo's CRM notes that write up contacts never made, for a database the demo built: the
+    simulation is run again from the seed, end date and scale its build recorded in the audit log (the rows
+    it writes are the same, so are their ids). Empty when the database was not built by the demo."""
+    payload = session.scalar(select(AuditEntry.payload).where(AuditEntry.action == "demo.built")
+                             .order_by(AuditEntry.seq.desc()).limit(1))
+    if payload is None:
+        return []
+    world = simulate(int(payload["seed"]), date.fromisoformat(payload["end_date"]), scale=float(payload["scale"]))
+    return world.fabricated_notes.tolist()
 
 
 def last_snapshot_day(now: datetime) -> date:

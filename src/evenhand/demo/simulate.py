@@ -42,6 +42,7 @@ class World:
     org: Org
     tables: list[Table]  # in insertion order
     team_supervisors: list[tuple[int, int]]  # (team id, user id), set once users exist
+    fabricated_notes: np.ndarray  # activity ids of the CRM notes that write up contacts never made
 
 
 def simulate(seed: int, end: date, *, scale: float = 1.0, progress: Progress | None = None) -> World:
@@ -68,9 +69,10 @@ def simulate(seed: int, end: date, *, scale: float = 1.0, progress: Progress | N
     opps, stages = opportunity_tables(deals, book.account_of_deal, org, frame)
     tables += [book.accounts, opps, stages, book.contracts, book.payments, book.surveys]
     report(PHASES[5], 5 / 6)
-    tables.append(activity_table(leads, resp, deals, org, frame, rngs[5]))
+    activities = activity_table(leads, resp, deals, org, frame, rngs[5])
+    tables.append(activities.table)
     report(PHASES[5], 1.0)
-    return World(frame, plan, org, tables, [(t.id, t.supervisor_id) for t in org.teams])
+    return World(frame, plan, org, tables, [(t.id, t.supervisor_id) for t in org.teams], activities.fabricated)
 
 
 def _leads(frame: Frame, plan: ChangePlan, rng: np.random.Generator, rnd: random.Random) -> tuple[Leads, Events]:
