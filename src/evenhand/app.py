@@ -23,6 +23,7 @@ from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
 from evenhand.capture.dingtalk import router as dingtalk_router
 from evenhand.capture.graph import router as graph_router
+from evenhand.capture.telephony import router as telephony_router
 from evenhand.capture.wecom import router as wecom_router
 from evenhand.config import Settings, bound, get_settings
 from evenhand.db import get_engine
@@ -49,6 +50,7 @@ def api_router() -> APIRouter:
         api.include_router(router)
     api.include_router(dingtalk_router)
     api.include_router(wecom_router)
+    api.include_router(telephony_router)
     api.include_router(graph_router)
     return api
 

@@ -32,7 +32,7 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
-from evenhand.models import CaptureReceipt, ConnectorStatus
+from evenhand.models import CaptureReceipt, ConnectorStatus, User
 
 log = logging.getLogger(__name__)
 TEST_PREFIX = "evenhand-test-"
@@ -122,6 +122,18 @@ def watch(connector: str) -> Callable[[Request], Iterator[None]]:
             raise
 
     return watching
+
+
+def reps_by_extension(session: Session, extensions: set[str]) -> dict[str, str]:
+    """A call centre's extensions → the username of the one person whose phone in evenhand is that extension
+    (an extension two people carry names nobody)."""
+    if not extensions:
+        return {}
+    found: dict[str, list[str]] = {}
+    rows = session.execute(select(User.phone, User.username).where(User.phone.in_(extensions))).tuples()
+    for phone, username in rows:
+        found.setdefault(phone or "", []).append(username)
+    return {phone: names[0] for phone, names in found.items() if len(names) == 1}
 
 
 @dataclass(frozen=True)
