@@ -18,6 +18,7 @@ from evenhand.audit.cli import audit_app
 from evenhand.capture.cli import capture_app
 from evenhand.config import forget_settings, get_settings
 from evenhand.db import get_engine, session_scope
+from evenhand.honesty.cli import honesty_app
 from evenhand.i18n import N_, plural, t
 from evenhand.intake.cli import import_app
 from evenhand.kit import terminal
@@ -49,6 +50,7 @@ app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
 app.add_typer(report_app, name="report")
 app.add_typer(capture_app, name="capture")
+app.add_typer(honesty_app, name="honesty")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
 Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]

@@ -44,9 +44,8 @@ CLAIM_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 SHIFT = np.int64(1) << np.int64(40)  # customer rank above any epoch second, so one sorted key orders both
 NUM_HASHES, BANDS = 64, 16
-_PRIME = (1 << 61) - 1
-_HASH_A = np.random.default_rng(20260).integers(1, 1 << 31, NUM_HASHES, dtype=np.uint64)
-_HASH_B = np.random.default_rng(20261).integers(0, 1 << 31, NUM_HASHES, dtype=np.uint64)
+_SEEDS = np.random.default_rng(20260).integers(0, np.iinfo(np.int64).max, NUM_HASHES, dtype=np.int64).astype(np.uint64)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -232,8 +231,13 @@ def duplicates(ids: I64, customers: I64, texts: Sequence[str], rules: Rules, *,
 
 
 def _minhash(values: frozenset[int]) -> NDArray[np.uint64]:
-    x = np.fromiter(values, dtype=np.uint64, count=len(values))
-    return ((np.outer(_HASH_A, x) + _HASH_B[:, None]) % np.uint64(_PRIME)).min(axis=1)
+    """The least of each of ``NUM_HASHES`` seeded SplitMix64 hashes over the shingles (unsigned arithmetic wraps,
+    as the mix intends). A linear hash modulo a prime would keep the shingles nearly in order and agree far
+    more rarely than the similarity says."""
+    z = np.fromiter(values, dtype=np.uint64, count=len(values))[None, :] + _SEEDS[:, None]
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return (z ^ (z >> np.uint64(31))).min(axis=1)
 
 
 def _candidates(signatures: Mapping[int, NDArray[np.uint64]]) -> set[tuple[int, int]]:

@@ -162,6 +162,12 @@ def companies(session: Session, lead_ids: Collection[int], deal_ids: Collection[
     return leads, deals
 
 
+def teams(session: Session, user_ids: Collection[int]) -> dict[int, int | None]:
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.team_id).where(User.id.in_(set(user_ids)))).tuples().all())
+
+
 def team_of(session: Session, rep_id: int) -> int | None:
     return session.scalar(select(User.team_id).where(User.id == rep_id))
 

@@ -31,6 +31,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import Settings, get_settings
 from evenhand.errors import Conflict, Forbidden, NotFound
 from evenhand.honesty import detect, repository
+from evenhand.honesty.schemas import FlagDetail, FlagRead
 from evenhand.i18n import N_, plural
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, utcnow
@@ -253,9 +254,7 @@ def visible(session: Session, principal: Principal, flag_id: int, *, lock: bool 
 
 def may_decide(session: Session, principal: Principal, flag: HonestyFlag) -> bool:
     """Sales ops and admin, or the supervisor of the rep's team; never on one's own notes."""
-    if not principal.can_write or flag.rep_id == principal.user_id:
-        return False
-    return principal.manages_org or repository.team_of(session, flag.rep_id) in principal.supervised_team_ids
+    return _may(principal, flag, repository.team_of(session, flag.rep_id))
 
 
 def decide(session: Session, flag_id: int, decision: Decision, *, note: str, actor: Principal,
@@ -282,3 +281,29 @@ def listed(session: Session, principal: Principal, *, status: FlagStatus | None 
            limit: int = 200) -> list[HonestyFlag]:
     return list(session.scalars(repository.listed(principal, status=status, kind=kind, limit=limit)))
 
+
+
+def detail(session: Session, principal: Principal, flag_id: int) -> FlagDetail:
+    flag = visible(session, principal, flag_id)
+    name = repository.names(session, {flag.rep_id}).get(flag.rep_id, "")
+    return FlagDetail.model_validate({**FlagRead.model_validate(flag).model_dump(), "evidence": flag.evidence,
+                                      "rep_name": name, "may_decide": may_decide(session, principal, flag)})
+
+
+def reviewed(session: Session, principal: Principal, *, status: FlagStatus | None, limit: int = 100,
+             mine: bool = False) -> list[FlagDetail]:
+    """Flags with their evidence, the rep's name and whether the reader may decide them (what a page lays out);
+    ``mine``: only the reader's own."""
+    flags = list(session.scalars(repository.listed(principal, status=status, limit=limit,
+                                                   rep_id=principal.user_id if mine else None)))
+    reps = {f.rep_id for f in flags}
+    names, teams = repository.names(session, reps), repository.teams(session, reps)
+    return [FlagDetail.model_validate({**FlagRead.model_validate(f).model_dump(), "evidence": f.evidence,
+                                       "rep_name": names.get(f.rep_id, ""),
+                                       "may_decide": _may(principal, f, teams.get(f.rep_id))}) for f in flags]
+
+
+def _may(principal: Principal, flag: HonestyFlag, team_id: int | None) -> bool:
+    if not principal.can_write or flag.rep_id == principal.user_id:
+        return False
+    return principal.manages_org or team_id in principal.supervised_team_ids

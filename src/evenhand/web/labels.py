@@ -12,6 +12,8 @@ from evenhand.models import (
     Channel,
     Direction,
     EventKind,
+    FlagKind,
+    FlagStatus,
     LeadStatus,
     Level,
     Presence,
@@ -58,6 +60,8 @@ _TABLES: tuple[dict[Any, str], ...] = (
     {Stage.QUALIFICATION: N_("Qualification"), Stage.NEEDS_ANALYSIS: N_("Needs analysis"),
      Stage.PROPOSAL: N_("Proposal"), Stage.NEGOTIATION: N_("Negotiation"), Stage.WON: N_("Won"),
      Stage.LOST: N_("Lost")},
+    {FlagKind.UNBACKED: N_("Unbacked note"), FlagKind.DUPLICATE: N_("Near-duplicate note")},
+    {FlagStatus.OPEN: N_("Open"), FlagStatus.CONFIRMED: N_("Confirmed"), FlagStatus.DISMISSED: N_("Dismissed")},
 )
 LABELS: dict[tuple[type[Enum], Any], str] = {(type(member), member.value): text for table in _TABLES
                                              for member, text in table.items()}
@@ -67,6 +71,7 @@ MESSAGE_KINDS: dict[str, str] = {
     "notify_health": N_("Notification health"), "lead_reassigned": N_("Lead reassigned"),
     "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
     "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
+    "honesty_flags": N_("Notes to review"),
 }
 
 
