@@ -45,6 +45,7 @@ class GraphStandIn:
     failures: dict[str, list[int]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     tokens: int = 0
+    made: int = 0  # subscriptions created, for their ids
     port: int = 0
 
     @property
@@ -86,7 +87,8 @@ class GraphStandIn:
 
     def _subscriptions(self, method: str, parts: list[str], body: Any) -> tuple[int, Any]:
         if method == "POST" and len(parts) == 1:
-            made = {**body, "id": f"sub-{len(self.subscriptions) + 1}"}
+            self.made += 1
+            made = {**body, "id": f"sub-{self.made}"}
             self.subscriptions[made["id"]] = made
             return 201, made
         found = self.subscriptions.get(parts[1]) if len(parts) > 1 else None
