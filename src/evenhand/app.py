@@ -27,6 +27,7 @@ from evenhand.capture.telephony import router as telephony_router
 from evenhand.capture.wecom import router as wecom_router
 from evenhand.config import Settings, bound, get_settings
 from evenhand.db import get_engine
+from evenhand.honesty.routes import router as honesty_router
 from evenhand.i18n import request_locale, set_locale
 from evenhand.intake.routes import router as intake_router
 from evenhand.leads.routes import router as leads_router
@@ -46,7 +47,8 @@ _CATCH_ALL = f"{API_PREFIX}/{{rest:path}}"
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth_api, org_router, intake_router, leads_router, scoring_router, routing_router,
-                   opportunities_router, activities_router, reports_router, appeals_router, notify_router):
+                   opportunities_router, activities_router, reports_router, appeals_router, notify_router,
+                   honesty_router):
         api.include_router(router)
     api.include_router(dingtalk_router)
     api.include_router(wecom_router)
@@ -177,6 +179,7 @@ def _pages() -> list[Callable[[], None]]:
     """Every domain's UI, in the order the pages register (NiceGUI is imported only when the UI is served)."""
     from evenhand.activities import pages as activity_pages
     from evenhand.appeals import pages as appeal_pages
+    from evenhand.honesty import pages as honesty_pages
     from evenhand.leads import pages as lead_pages
     from evenhand.leads import scoring_pages
     from evenhand.notify import ops_pages as notify_ops_pages
@@ -192,7 +195,8 @@ def _pages() -> list[Callable[[], None]]:
 
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
-        notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages)]
+        notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
+        honesty_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
