@@ -105,10 +105,9 @@ def accept(session: Session, settings: Settings, body: bytes) -> int:
     """Check every item of a notification collection and queue the real ones; how many were queued."""
     items = collection(body)
     known = subscriptions(session, {str(i.get("subscriptionId")) for i in items})
-    test_state = test_client_state(settings)
     for item in items:
         sub_id, given = str(item.get("subscriptionId") or ""), str(item.get("clientState") or "")
-        expected = test_state if sub_id == TEST_SUBSCRIPTION else (
+        expected = test_client_state(settings) if sub_id == TEST_SUBSCRIPTION else (
             known[sub_id].client_state if sub_id in known else None)
         if expected is None:
             raise Unauthorized(UNKNOWN, field="subscriptionId")
@@ -521,13 +520,16 @@ def retire(engine: Engine, subscription_id: str) -> None:
 
 def lifecycle(engine: Engine, settings: Settings, client: GraphClient, owners: Callable[[str], str],
               payload: dict[str, Any], *, now: datetime) -> list[Draft]:
-    """Act on a lifecycle notification, then pull the last day of the subscription's mailbox and kind."""
+    """Act on a lifecycle notification (renew the subscription, or create it again), then pull the last day of its
+    mailbox's messages or events: notifications may have been lost meanwhile."""
     sub = next((s for s in active(engine) if s.subscription_id == payload["subscription"]), None)
     if payload["lifecycle"] == "reauthorizationRequired" and sub is not None:
         renew_one(engine, settings, client, sub, now=now)
     elif payload["lifecycle"] == "subscriptionRemoved":
         retire(engine, payload["subscription"])
-        create(engine, settings, client, f"users/{payload['mailbox']}/{payload['kind']}", now=now)
+        resource = f"users/{payload['mailbox']}/{payload['kind']}"
+        if resource in resources(settings):  # a mailbox no longer configured is not subscribed to again
+            create(engine, settings, client, resource, now=now)
     return delta(client, owners, payload["mailbox"], payload["kind"], since=now - LOOKBACK, now=now)
 
 
