@@ -121,9 +121,9 @@ def _unbacked(evidence: dict[str, Any], tr: Tr) -> None:
 def _similar(evidence: dict[str, Any], tr: Tr) -> None:
     ui.label(tr("Near-copies of notes about other customers (similarity {threshold} or more):",
                 threshold=evidence.get("threshold", "—"))).props('data-testid="flag-window"')
-    rows = [{"id": s["id"], "similarity": f"{100 * s['similarity']:.0f}%", "at": _when(s.get("at")),
-             "customer": tr("Opportunity {id}", id=s["opportunity_id"]) if s.get("opportunity_id")
-             else tr("Lead {id}", id=s.get("lead_id"))} for s in evidence.get("similar", [])]
+    rows = [{"id": copy["id"], "similarity": f"{100 * copy['similarity']:.0f}%", "at": _when(copy.get("at")),
+             "customer": tr("Opportunity {id}", id=copy["opportunity_id"]) if copy.get("opportunity_id")
+             else tr("Lead {id}", id=copy.get("lead_id"))} for copy in evidence.get("similar", [])]
     columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
         ("id", N_("Note")), ("similarity", N_("Similarity")), ("at", N_("Written")), ("customer", N_("Customer")))]
     ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props('dense data-testid="flag-similar"')
