@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 
 from evenhand.db import make_engine, session_scope
 from tests.builders import build_org
-from tests.support import Run
 from tests.honesty import factory
+from tests.support import Run
 
 
 def seed(db_url: str) -> dict[str, int]:

@@ -43,7 +43,8 @@ def test_a_flag_is_read_with_its_evidence(client: TestClient, org: Org, notes: d
     body = answer.json()
     assert body["evidence"]["note"]["id"] == notes["fake"] and body["evidence"]["claims"] == ["call"]
     assert body["may_decide"] is True and body["rep_name"] == org.users["rep_n1"].display_name
-    assert client.get(f"/api/v1/honesty/flags/{flag['id']}", headers=org.headers("rep_n1")).json()["may_decide"] is False
+    own = client.get(f"/api/v1/honesty/flags/{flag['id']}", headers=org.headers("rep_n1"))
+    assert own.json()["may_decide"] is False
     missing = client.get(f"/api/v1/honesty/flags/{flag['id']}", headers=org.headers("sup_b"))
     assert missing.status_code == 404 and missing.json()["error"]["field"] == "flag_id"
 

@@ -12,8 +12,18 @@ from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
 from evenhand.errors import Conflict, Forbidden, NotFound
 from evenhand.honesty import service
-from evenhand.models import (ActivityType, AuditEntry, FlagKind, FlagStatus, HonestyFlag, Lead, Notification, Role,
-                             SourceSystem, User)
+from evenhand.models import (
+    ActivityType,
+    AuditEntry,
+    FlagKind,
+    FlagStatus,
+    HonestyFlag,
+    Lead,
+    Notification,
+    Role,
+    SourceSystem,
+    User,
+)
 from tests.builders import Org, make_activity
 from tests.honesty import factory
 from tests.honesty.factory import DAY, SINCE, UNTIL
@@ -138,7 +148,8 @@ def test_sales_ops_decide_a_flag_without_a_supervisor(engine: Engine, org: Org, 
     scan(engine)
     flag = flags(engine)[(notes["solo"], FlagKind.UNBACKED)]
     with session_scope(engine) as session:
-        done = service.decide(session, flag.id, "dismiss", note="客户到访登记在纸质表", actor=principal(session, org, "ops"))
+        done = service.decide(session, flag.id, "dismiss", note="客户到访登记在纸质表",
+                              actor=principal(session, org, "ops"))
         assert done.status is FlagStatus.DISMISSED
 
 
