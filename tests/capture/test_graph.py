@@ -383,3 +383,24 @@ def test_a_command_without_the_settings_names_the_missing_one(run: Any) -> None:
     forget_settings()
     done = run("capture", "graph", "subscribe")
     assert done.exit_code == 1 and "graph_tenant_id" in done.output
+
+
+# --- the worker's jobs ----------------------------------------------------------------------------------------
+
+def test_the_jobs_subscribe_and_drain_with_the_workers_settings(client: TestClient, outlook: Settings,
+                                                                engine: Engine,
+                                                                stand_in: GraphStandIn) -> None:  # noqa: F811
+    from evenhand.capture import tasks
+    from evenhand.config import bound
+
+    with bound(outlook.model_copy(update={"graph_mailboxes": []})), session_scope(engine) as session:
+        tasks.graph_subscriptions(session, T)  # nothing to subscribe to: Graph is not even asked for a token
+    assert stand_in.requests == []
+    with bound(outlook), session_scope(engine) as session:
+        tasks.graph_subscriptions(session, T)
+    assert sorted(s.resource for s in rows(engine).values()) == [EVENTS, MESSAGES]
+    state = rows(engine)["sub-1"].client_state
+    assert post(client, change(QUESTION, state=state)).status_code == 202
+    with bound(outlook), session_scope(engine) as session:
+        tasks.graph_queue(session, utcnow())
+    assert list(outlook_activities(engine)) == ["Price?"]

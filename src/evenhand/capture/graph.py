@@ -408,6 +408,8 @@ def _work(engine: Engine, settings: Settings, client: GraphClient, items: list[t
                 drafts += fetch(client, owners, payload)
         except GraphError as failed:
             errors[item_id] = failed
+        except NotConfigured as unset:  # a lifecycle step needs the notification URL: kept, and tried again
+            errors[item_id] = GraphError(unset.message.format(**unset.params))
     with session_scope(engine) as session:
         tally, problems = capture(session, drafts)
         result = _record(session, items, errors, now)
