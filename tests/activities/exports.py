@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -97,8 +98,8 @@ def build(engine: Engine) -> Company:
                        leads={"00Q001": by_id.id, "phone": by_phone.id, "email": by_email.id}, deal=deal.id)
 
 
-def _lead(session: object, owner: object, external_id: str, **contact: str) -> Lead:
-    return make_lead(session, owner=owner, external_id=external_id,  # type: ignore[arg-type]
+def _lead(session: Any, owner: Any, external_id: str, **contact: Any) -> Lead:
+    return make_lead(session, owner=owner, external_id=external_id,
                      email_key=keys.email_key(contact.get("email")), phone_key=keys.phone_key(contact.get("phone")),
                      **contact)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select
@@ -220,9 +221,7 @@ def test_a_stream_in_small_chunks_gives_what_one_chunk_does(engine: Engine, comp
     assert [e.action for e in audit_entries(engine)[entries:]] == ["activities.imported"]
 
 
-def _zone():  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
+def _zone() -> ZoneInfo:
     return ZoneInfo("Asia/Shanghai")
 
 

@@ -46,7 +46,8 @@ def import_activities(
     _summary(report)
 
 
-activities_app.command("import", help=IMPORT_HELP)(import_activities)  # the same command as `evenhand import activities`
+# `evenhand activities import` is the same command as `evenhand import activities`.
+activities_app.command("import", help=IMPORT_HELP)(import_activities)
 
 
 def _summary(report: ImportReport) -> None:

@@ -8,18 +8,17 @@ the row does not name. An activity with no known rep, or linking neither a lead 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from evenhand.activities import repository
 from evenhand.activities.schemas import NO_LINK, NO_REP, ActivityUpdate, Reason
-from evenhand.leads import repository as lead_repository
-from evenhand.opportunities import repository as deal_repository
+from evenhand.leads import keys
 from evenhand.org import service as org_service
 
 
-@dataclass(frozen=True)
-class Links:
+class Links(NamedTuple):  # a tuple: one is made for every row of a bulk capture
     rep_id: int | None
     lead_id: int | None
     opportunity_id: int | None
@@ -36,10 +35,14 @@ def resolve(session: Session, rows: Sequence[ActivityUpdate]) -> list[Links]:
     """The rep, lead and deal of each row, in the rows' order."""
     session.flush()  # the lookups read through the connection, past the session
     reps = _reps(session, {r.rep for r in rows if r.rep})
-    deals = deal_repository.ids_by_external_id(session, {r.opportunity for r in rows if r.opportunity})
-    by_id, by_email, by_phone = lead_repository.lead_ids_by_key(
-        session, external_ids={r.lead for r in rows if r.lead}, emails={r.email for r in rows if r.email},
-        phones={r.phone for r in rows if r.phone})
+    deals = repository.deals_by_key(session, {r.opportunity for r in rows if r.opportunity})
+    email_keys = {v: k for v in {r.email for r in rows if r.email} if (k := keys.email_key(v))}
+    phone_keys = {v: k for v in {r.phone for r in rows if r.phone} if (k := keys.phone_key(v))}
+    by_id, by_email, by_phone = repository.leads_by_key(session, external_ids={r.lead for r in rows if r.lead},
+                                                        email_keys=set(email_keys.values()),
+                                                        phone_keys=set(phone_keys.values()))
+    by_email = {v: by_email[k] for v, k in email_keys.items() if k in by_email}
+    by_phone = {v: by_phone[k] for v, k in phone_keys.items() if k in by_phone}
     out = []
     for r in rows:
         deal_id, deal_lead = deals.get(r.opportunity or "", (None, None))

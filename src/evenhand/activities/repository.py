@@ -5,13 +5,14 @@ per chunk, never ORM objects, so an import of a million rows holds one chunk at 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+import orjson
+from sqlalchemy import ARRAY, Select, String, Table, bindparam, func, insert, literal_column, select, update
+from sqlalchemy.orm import Session, aliased
 
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
@@ -66,56 +67,114 @@ def by_key(session: Session, source: SourceSystem, external_id: str) -> Activity
 
 
 # --- bulk capture: statements built once (see CONVENTIONS.md, hot paths) -----------------------------------
+# A batch's keys go as ONE parameter (a JSON array read by json_each on SQLite, an array on PostgreSQL), not as an
+# expanding IN: SQLAlchemy renders an expanding list afresh on every call, thousands of bind names per batch, and that
+# cost more than the queries themselves.
 
-_STORED = select(ACTIVITIES.c.external_id, ACTIVITIES.c.id, *(ACTIVITIES.c[name] for name in COMPARED)).where(
-    ACTIVITIES.c.source_system == bindparam("source"), ACTIVITIES.c.external_id.in_(bindparam("ids", expanding=True)))
-_WAITING = select(WAITING.c.external_id, WAITING.c.id, WAITING.c.reason, WAITING.c.fields,
-                  WAITING.c.resolved_at.is_(None)).where(
-    WAITING.c.source_system == bindparam("source"), WAITING.c.external_id.in_(bindparam("ids", expanding=True)))
-_IDS = select(ACTIVITIES.c.external_id, ACTIVITIES.c.id).where(
-    ACTIVITIES.c.source_system == bindparam("source"), ACTIVITIES.c.external_id.in_(bindparam("ids", expanding=True)))
+def _among(column: Any, dialect: str) -> Any:
+    """``column`` is one of the batch's keys (the ``ids`` parameter, see ``_keys``)."""
+    if dialect == "sqlite":
+        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
+    return column == func.any(bindparam("ids", type_=ARRAY(String)))
+
+
+def _by_dialect(build: Callable[[str], Any]) -> dict[str, Any]:
+    return {dialect: build(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+_STORED = _by_dialect(lambda d: select(ACTIVITIES.c.external_id, ACTIVITIES.c.id, *(ACTIVITIES.c[n] for n in COMPARED))
+                      .where(ACTIVITIES.c.source_system == bindparam("source"), _among(ACTIVITIES.c.external_id, d)))
+_WAITING = _by_dialect(lambda d: select(WAITING.c.external_id, WAITING.c.id, WAITING.c.reason, WAITING.c.fields,
+                                        WAITING.c.resolved_at.is_(None))
+                       .where(WAITING.c.source_system == bindparam("source"), _among(WAITING.c.external_id, d)))
+_IDS = _by_dialect(lambda d: select(ACTIVITIES.c.external_id, ACTIVITIES.c.id).where(
+    ACTIVITIES.c.source_system == bindparam("source"), _among(ACTIVITIES.c.external_id, d)))
+
+
+def _sources(model: Any) -> Any:
+    """The distinct sources of a table whose unique index is (source, external_id), by a loose index scan (one
+    index seek per source): an external id is then sought under each source rather than by reading every row."""
+    first = select(func.min(model.source).label("v")).cte(f"{model.__tablename__}_sources", recursive=True)
+    later = aliased(model)
+    return select(first.union_all(select(select(func.min(later.source)).where(later.source > first.c.v)
+                                         .scalar_subquery()).where(first.c.v.is_not(None))).c.v)
+
+
+_OLDEST_FIRST = (Lead.created_at, Lead.id)
+_LEADS_BY_ID = _by_dialect(lambda d: select(Lead.external_id, Lead.id).where(
+    Lead.source.in_(_sources(Lead)), _among(Lead.external_id, d)).order_by(*_OLDEST_FIRST))
+_LEADS_BY_EMAIL = _by_dialect(lambda d: select(Lead.email_key, Lead.id).where(_among(Lead.email_key, d))
+                              .order_by(*_OLDEST_FIRST))
+_LEADS_BY_PHONE = _by_dialect(lambda d: select(Lead.phone_key, Lead.id).where(_among(Lead.phone_key, d))
+                              .order_by(*_OLDEST_FIRST))
+_DEALS = _by_dialect(lambda d: select(Opportunity.external_id, Opportunity.id, Opportunity.lead_id).where(
+    Opportunity.source.in_(_sources(Opportunity)), _among(Opportunity.external_id, d)).order_by(Opportunity.id.desc()))
 _UPDATE = update(ACTIVITIES).where(ACTIVITIES.c.id == bindparam("row_id"))
 _INSERT_WAITING = insert(WAITING)
 _UPDATE_WAITING = update(WAITING).where(WAITING.c.id == bindparam("row_id"))
 
 
+def _keys(session: Session, statements: dict[str, Any], keys: Collection[str], **params: Any) -> Any:
+    conn = session.connection()
+    dialect = conn.dialect.name
+    ids: Any = orjson.dumps(list(keys)).decode() if dialect == "sqlite" else list(keys)
+    return conn.execute(statements[dialect], {"ids": ids, **params})
+
+
+def leads_by_key(session: Session, *, external_ids: Collection[str], email_keys: Collection[str],
+                 phone_keys: Collection[str]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """The leads carrying these keys, one query per kind (as ``leads.repository.lead_ids_by_key``, whose results a
+    test holds equal, with the batch's keys as one parameter): key → lead id, the newest where several carry it.
+    E-mails and phones are given already normalised (``leads.keys``)."""
+    found = []
+    for statements, keys in ((_LEADS_BY_ID, external_ids), (_LEADS_BY_EMAIL, email_keys),
+                             (_LEADS_BY_PHONE, phone_keys)):
+        found.append({key: lead_id for key, lead_id in _keys(session, statements, keys)} if keys else {})
+    return found[0], found[1], found[2]
+
+
+def deals_by_key(session: Session, external_ids: Collection[str]) -> dict[str, tuple[int, int | None]]:
+    """Deals by their CRM id, whatever their source: (deal id, its lead's id); where two sources share an id, the
+    deal made first (as ``opportunities.repository.ids_by_external_id``)."""
+    if not external_ids:
+        return {}
+    return {key: (deal_id, lead_id) for key, deal_id, lead_id in _keys(session, _DEALS, external_ids)}
+
+
 def stored(session: Session, source: SourceSystem, external_ids: Collection[str]
            ) -> dict[str, tuple[int, tuple[Any, ...]]]:
     """The activities already captured under these ids: external id → (id, the ``COMPARED`` values)."""
-    rows = session.connection().execute(_STORED, {"source": source, "ids": list(external_ids)})
-    return {row[0]: (row[1], tuple(row[2:])) for row in rows}
+    return {row[0]: (row[1], tuple(row[2:])) for row in _keys(session, _STORED, external_ids, source=source)}
 
 
 def waiting(session: Session, source: SourceSystem, external_ids: Collection[str]
             ) -> dict[str, tuple[int, str, dict[str, Any], bool]]:
     """The reconciliation entries under these ids: external id → (entry id, reason, fields, whether still open)."""
-    rows: Any = session.connection().execute(_WAITING, {"source": source, "ids": list(external_ids)})
+    rows = _keys(session, _WAITING, external_ids, source=source)
     return {row[0]: (row[1], row[2], row[3], bool(row[4])) for row in rows}
 
 
 def ids(session: Session, source: SourceSystem, external_ids: Collection[str]) -> dict[str, int]:
-    rows: Any = session.connection().execute(_IDS, {"source": source, "ids": list(external_ids)})
-    return {external_id: activity_id for external_id, activity_id in rows}
+    return {external_id: activity_id for external_id, activity_id in _keys(session, _IDS, external_ids, source=source)}
 
 
-def insert_activities(session: Session, values: Sequence[dict[str, Any]]) -> None:
-    """New activities (``source_system``, ``external_id`` and the ``COMPARED`` columns) as plain tuples through
-    the driver's ``executemany``: SQLAlchemy's per-row parameter handling costs more than the INSERT itself. Values
-    are stored as the ORM stores them (enums by value, times as naive UTC in SQLAlchemy's SQLite format)."""
-    if not values:
+def insert_activities(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    """New activities, each a tuple in ``INSERTED`` order, through the driver's ``executemany``: SQLAlchemy's per-row
+    parameter handling costs more than the INSERT itself. Values are stored as the ORM stores them (enums by value,
+    times as naive UTC in SQLAlchemy's SQLite format)."""
+    if not rows:
         return
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     stored_time = _sqlite_time if conn.dialect.name == "sqlite" else _naive_utc
-    sql = f"INSERT INTO activities ({', '.join(_INSERTED)}) VALUES ({', '.join([mark] * len(_INSERTED))})"
-    conn.exec_driver_sql(sql, [(v["source_system"].value, v["external_id"], v["type"].value, v["direction"].value,
-                                v["rep_id"], v["lead_id"], v["opportunity_id"], stored_time(v["occurred_at"]),
-                                v["duration_seconds"], v["answered"], v["replied"], v["subject"], v["recording_ref"],
-                                v["attachment_count"], v["message_count"], v["body"],
-                                v["declared_type"] and v["declared_type"].value) for v in values])
+    sql = f"INSERT INTO activities ({', '.join(INSERTED)}) VALUES ({', '.join([mark] * len(INSERTED))})"
+    conn.exec_driver_sql(sql, [
+        (source.value, key, kind.value, direction.value, rep, lead, deal, stored_time(at), *middle,
+         declared and declared.value)
+        for source, key, kind, direction, rep, lead, deal, at, *middle, declared in rows])
 
 
-_INSERTED = ("source_system", "external_id", *COMPARED)
+INSERTED = ("source_system", "external_id", *COMPARED)
 
 
 def _naive_utc(at: datetime) -> datetime:

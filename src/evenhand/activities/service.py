@@ -103,7 +103,7 @@ class _Writer:
     def __init__(self, session: Session, source: SourceSystem, rows: Sequence[ActivityCreate], *, update: bool,
                  tally: Tally | None) -> None:
         self.session, self.source, self.rows, self.update, self.tally = session, source, rows, update, tally
-        self.new: list[dict[str, Any]] = []
+        self.new: list[tuple[Any, ...]] = []  # in ``repository.INSERTED`` order
         self.changed: list[dict[str, Any]] = []
         self.park: list[dict[str, Any]] = []
         self.repark: list[dict[str, Any]] = []
@@ -132,7 +132,7 @@ class _Writer:
         if key in stored:
             return self._existing(row, links, *stored[key])
         if links.reason is None:
-            self.new.append({"source_system": self.source, "external_id": key, **_values(row, links)})
+            self.new.append((self.source, key, *_compared(row, links)))
             return "created", None
         fields = row.stored()
         if entry is None:
@@ -149,13 +149,12 @@ class _Writer:
         since merged) and takes every other value from the row."""
         if not self.update:
             return "unchanged", None
-        after = _values(row, links)
-        for name in ("rep_id", "lead_id", "opportunity_id"):
-            if after[name] is None:
-                after[name] = before[repository.COMPARED.index(name)]
-        if tuple(after.values()) == before:
+        kept = Links(links.rep_id or before[_REP], links.lead_id or before[_LEAD],
+                     links.opportunity_id or before[_DEAL])
+        after = _compared(row, kept)
+        if after == before:
             return "unchanged", None
-        self.changed.append({"row_id": activity_id, **after})
+        self.changed.append({"row_id": activity_id, **dict(zip(repository.COMPARED, after, strict=True))})
         return "updated", None
 
     def _mark_resolved(self) -> None:
@@ -168,13 +167,19 @@ class _Writer:
             self.tally.linked += len(self.resolve)
 
 
+def _compared(row: ActivityUpdate | ActivityCreate, links: Links) -> tuple[Any, ...]:
+    """The ``COMPARED`` columns of a row, in their order (a tuple: this runs for every row of a bulk capture)."""
+    return (row.type, row.direction, links.rep_id, links.lead_id, links.opportunity_id, row.occurred_at,
+            row.duration_seconds, row.answered, row.replied, row.subject, row.recording_ref, row.attachment_count or 0,
+            row.message_count, row.body, row.declared_type)
+
+
 def _values(row: ActivityUpdate | ActivityCreate, links: Links) -> dict[str, Any]:
-    """The ``COMPARED`` columns of a row, in their order."""
-    return {"type": row.type, "direction": row.direction, "rep_id": links.rep_id, "lead_id": links.lead_id,
-            "opportunity_id": links.opportunity_id, "occurred_at": row.occurred_at,
-            "duration_seconds": row.duration_seconds, "answered": row.answered, "replied": row.replied,
-            "subject": row.subject, "recording_ref": row.recording_ref, "attachment_count": row.attachment_count or 0,
-            "message_count": row.message_count, "body": row.body, "declared_type": row.declared_type}
+    """The ``COMPARED`` columns of a row, by name."""
+    return dict(zip(repository.COMPARED, _compared(row, links), strict=True))
+
+
+_REP, _LEAD, _DEAL = (repository.COMPARED.index(name) for name in ("rep_id", "lead_id", "opportunity_id"))
 
 
 # --- one activity through the API ---------------------------------------------------------------------
