@@ -179,6 +179,7 @@ def _pages() -> list[Callable[[], None]]:
     """Every domain's UI, in the order the pages register (NiceGUI is imported only when the UI is served)."""
     from evenhand.activities import pages as activity_pages
     from evenhand.appeals import pages as appeal_pages
+    from evenhand.capture import pages as capture_pages
     from evenhand.honesty import pages as honesty_pages
     from evenhand.leads import pages as lead_pages
     from evenhand.leads import scoring_pages
@@ -196,7 +197,7 @@ def _pages() -> list[Callable[[], None]]:
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
-        honesty_pages)]
+        honesty_pages, capture_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

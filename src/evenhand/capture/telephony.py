@@ -131,7 +131,8 @@ def parse(body: bytes) -> list[Call]:
         raise Invalid("The body is not JSON.", field="body") from None
     items = data.get("calls") if isinstance(data, dict) and "calls" in data else [data]
     if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
-        raise Invalid("Send one call as a JSON object, or {\"calls\": [...]} with at least one.", field="calls")
+        raise Invalid("Send one call as a JSON object, or an object whose calls list holds at least one.",
+                      field="calls")
     if len(items) > MAX_CALLS:
         raise Invalid("At most {limit} calls in one request.", field="calls", limit=MAX_CALLS)
     parsed, errors = rows_kit.validate_rows(_CALLS, items)

@@ -68,6 +68,7 @@ NAV = (
     NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),
     NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
     NavItem(N_("Notification delivery"), "notifications_active", "/notifications/ops", roles=STAFF),
+    NavItem(N_("Connectors"), "cable", "/admin/connectors", roles=frozenset({Role.ADMIN, Role.OPS})),
     NavItem(N_("Admin"), "admin_panel_settings", "/admin", roles=STAFF),
 )
 PRESENCE_COLOURS = {Presence.ONLINE: "positive", Presence.AWAY: "warning", Presence.OFFLINE: "grey"}
