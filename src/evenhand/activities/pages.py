@@ -1,5 +1,6 @@
-"""Activity pages: the activities a person may see (a rep their own, a supervisor their teams'), and the
-reconciliation list where activities that matched no rep, lead or deal wait to be linked by hand or tried again."""
+"""Activity pages: the activities a person may see (a rep their own, a supervisor their teams'), the
+reconciliation list where activities that matched no rep, lead or deal wait to be linked by hand or tried again, and
+the timeline drawn below a lead's and a deal's page (``LEAD_WORK``, ``DEAL_WORK``)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from evenhand.db import session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, plural
 from evenhand.kit.clock import local
-from evenhand.models import ActivityType, Direction, UnmatchedActivity
+from evenhand.models import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity
 from evenhand.web import context, forms
 from evenhand.web.labels import label
-from evenhand.web.layout import HOME, Tr, shell
+from evenhand.web.layout import DEAL_WORK, HOME, LEAD_WORK, Tr, shell
 
 LIST_SIZE = 500
 WAITING_SHOWN = 100
@@ -212,7 +213,115 @@ def home_links(principal: Principal, tr: Tr) -> None:
         _waiting_link(principal, tr)
 
 
+# --- the timeline below a lead's and a deal's page ------------------------------------------------------------
+
+SOURCE_ICONS = {SourceSystem.WECOM: "forum", SourceSystem.DINGTALK: "chat", SourceSystem.OUTLOOK: "mail",
+                SourceSystem.TELEPHONY: "phone_in_talk", SourceSystem.CRM: "edit_note"}
+BODY_SHOWN = 160  # characters of a note shown before "Show all"
+ALL = "all"
+
+
+def lead_work(principal: Principal, tr: Tr, lead_id: int) -> None:
+    _timeline_card(tr, lambda session, source: service.lead_timeline(session, principal, lead_id, source=source),
+                   caption=N_("Activities on this lead and on the deals it became."))
+
+
+def deal_work(principal: Principal, tr: Tr, opportunity_id: int) -> None:
+    _timeline_card(tr, lambda session, source: service.deal_timeline(session, principal, opportunity_id,
+                                                                      source=source),
+                   caption=N_("Activities on this deal, and on its lead before the deal was made."))
+
+
+def _timeline_card(tr: Tr, read: Any, *, caption: str) -> None:
+    """The activities newest first, with a filter by source system (each with its count)."""
+    with session_scope(context.engine(), readonly=True) as session:
+        first = read(session, None)
+    if first is None:
+        return
+    with ui.card().classes("gap-2").style("flex: 2 1 36rem").props('data-testid="activity-timeline"'):
+        ui.label(tr("Activity timeline")).classes("text-h6")
+        ui.label(tr(caption)).classes("text-caption text-grey-7")
+        total = sum(first.by_source.values())
+        options = {ALL: f"{tr('All')} ({total})"} | {
+            s.value: f"{tr(label(s))} ({first.by_source[s]})" for s in SourceSystem if s in first.by_source}
+
+        @ui.refreshable
+        def lines(source: str = ALL) -> None:
+            shown = first
+            if source != ALL:
+                with session_scope(context.engine(), readonly=True) as session:
+                    shown = read(session, SourceSystem(source)) or first
+            if not shown.lines:
+                ui.label(tr("No activities recorded yet.")).classes("text-grey-7")
+            for line in shown.lines:
+                _timeline_line(line, tr, shown.zone)
+
+        ui.toggle(options, value=ALL, on_change=lambda e: lines.refresh(e.value)).props(
+            'dense no-caps data-testid="timeline-sources"')
+        lines()
+
+
+def _timeline_line(line: service.Line, tr: Tr, zone: ZoneInfo) -> None:
+    a = line.activity
+    with ui.row().classes("w-full items-start gap-3 no-wrap q-py-xs").props(
+            f'data-activity="{a.external_id}" data-source="{a.source_system.value}"'):
+        ui.icon(SOURCE_ICONS[a.source_system], size="sm").classes("text-blue-grey-7").props(
+            f'aria-label="{tr(label(a.source_system))}"')
+        with ui.column().classes("gap-0"):
+            head = [local(a.occurred_at, zone).strftime("%Y-%m-%d %H:%M"), tr(label(a.source_system)),
+                    tr(label(a.type)), tr(label(a.direction)), line.rep or ""]
+            ui.label(" · ".join(part for part in head if part)).classes("text-weight-medium")
+            details = _details(a, tr)
+            if details:
+                ui.label(" · ".join(details)).classes("text-body2").props('data-part="details"')
+            if a.subject:
+                ui.label(a.subject).classes("text-body2")
+            if a.type is ActivityType.NOTE:
+                _note(a, tr)
+
+
+def _details(a: Activity, tr: Tr) -> list[str]:
+    """What kind of activity it was, in facts: a call's length and whether it was answered, a conversation's
+    messages, an e-mail's attachments and whether it was replied to, where the recording is."""
+    parts = []
+    if a.duration_seconds is not None:
+        parts.append(_duration(a.duration_seconds))
+    if a.answered is not None:
+        parts.append(tr("Answered") if a.answered else tr("Not answered"))
+    if a.message_count is not None:
+        parts.append(tr(plural(a.message_count, N_("{count} message"), N_("{count} messages")), count=a.message_count))
+    if a.type is ActivityType.EMAIL or a.attachment_count:
+        parts.append(tr(plural(a.attachment_count, N_("{count} attachment"), N_("{count} attachments")),
+                        count=a.attachment_count))
+    if a.replied is not None:
+        parts.append(tr("Replied") if a.replied else tr("Not replied"))
+    if a.recording_ref:
+        parts.append(tr("Recording: {ref}", ref=a.recording_ref))
+    return parts
+
+
+def _note(a: Activity, tr: Tr) -> None:
+    """A CRM note: the activity it says it records, and its text (long text cut, with a way to read it all)."""
+    if a.declared_type is not None:
+        ui.badge(tr("Says it records: {type}", type=tr(label(a.declared_type))), color="blue-grey").props(
+            f'outline data-declared="{a.declared_type.value}"')
+    body = a.body or ""
+    if not body:
+        return
+    cut = len(body) > BODY_SHOWN
+    text = ui.label(body[:BODY_SHOWN] + "…" if cut else body).classes("text-body2").style(
+        "white-space: pre-wrap").props('data-part="body"')
+    if cut:
+        def show_all() -> None:
+            text.set_text(body)
+            more.delete()
+
+        more = ui.button(tr("Show all"), on_click=show_all).props('flat dense no-caps size=sm data-testid="show-body"')
+
+
 def register() -> None:
     HOME.add(home_links, order=15)
+    LEAD_WORK.add(lead_work, order=20)
+    DEAL_WORK.add(deal_work, order=20)
     ui.page("/activities")(activities_page)
     ui.page("/activities/unmatched")(reconciliation_page)

@@ -11,7 +11,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import ARRAY, Select, String, Table, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import ARRAY, Select, String, Table, and_, bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from evenhand.auth.principal import Principal
@@ -45,6 +45,33 @@ def listing(principal: Principal, *, rep_id: int | None = None, lead_id: int | N
     if until is not None:
         stmt = stmt.where(Activity.occurred_at < datetime.combine(until, time.min, tzinfo=zone) + timedelta(days=1))
     return stmt
+
+
+def lead_work(principal: Principal, lead_id: int) -> Select[Activity]:
+    """The readable activities of a lead: linked to it, or to a deal it became; newest first."""
+    deals = select(Opportunity.id).where(Opportunity.lead_id == lead_id)
+    return _newest(readable(principal).where(or_(Activity.lead_id == lead_id, Activity.opportunity_id.in_(deals))))
+
+
+def deal_work(principal: Principal, deal: Opportunity) -> Select[Activity]:
+    """The readable activities of a deal: linked to it, and its lead's linked to no deal from before the deal was
+    made (the work that led to it); newest first."""
+    mine = Activity.opportunity_id == deal.id
+    if deal.lead_id is not None:
+        mine = or_(mine, and_(Activity.lead_id == deal.lead_id, Activity.opportunity_id.is_(None),
+                              Activity.occurred_at < deal.created_at))
+    return _newest(readable(principal).where(mine))
+
+
+def _newest(stmt: Select[Activity]) -> Select[Activity]:
+    return stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc())
+
+
+def by_source(session: Session, stmt: Select[Any]) -> dict[SourceSystem, int]:
+    """How many of ``stmt``'s activities came from each source system."""
+    found = stmt.order_by(None).subquery()
+    rows = session.execute(select(found.c.source_system, func.count()).group_by(found.c.source_system)).tuples()
+    return {SourceSystem(source): n for source, n in rows}
 
 
 def count(session: Session, stmt: Select[Any]) -> int:

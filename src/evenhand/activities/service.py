@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from evenhand.activities.schemas import (
     Reason,
 )
 from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound, describe
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
@@ -392,6 +394,57 @@ def lines(session: Session, principal: Principal, *, limit: int, **filters: Any)
     """The newest readable activities matching ``filters`` (``repository.listing``'s), and how many match."""
     stmt = repository.listing(principal, **filters)
     return [Line(*row) for row in repository.with_names(session, stmt, limit=limit)], repository.count(session, stmt)
+
+
+TIMELINE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A lead's or a deal's activities as its page shows them: the newest ``lines`` (of one source system when one
+    is picked), how many there are from each source system, and the time zone to show them in (the viewer's)."""
+
+    lines: list[Line]
+    by_source: dict[SourceSystem, int]
+    zone: ZoneInfo
+
+
+def lead_timeline(session: Session, principal: Principal, lead_id: int, *, source: SourceSystem | None = None,
+                  limit: int = TIMELINE_SIZE) -> Timeline | None:
+    """A lead's activities and those of the deals it became (``repository.lead_work``), of those the principal
+    reads; None when the lead is not theirs to read."""
+    if lead_repository.readable_lead(session, principal, lead_id) is None:
+        return None
+    return _timeline(session, principal, repository.lead_work(principal, lead_id), source, limit)
+
+
+def deal_timeline(session: Session, principal: Principal, opportunity_id: int, *, source: SourceSystem | None = None,
+                  limit: int = TIMELINE_SIZE) -> Timeline | None:
+    """A deal's activities and its lead's from before it (``repository.deal_work``), of those the principal reads;
+    None when the deal is not theirs to read."""
+    try:
+        deal = deal_service.visible_opportunity(session, principal, opportunity_id)
+    except NotFound:
+        return None
+    return _timeline(session, principal, repository.deal_work(principal, deal), source, limit)
+
+
+def _timeline(session: Session, principal: Principal, stmt: Any, source: SourceSystem | None, limit: int
+              ) -> Timeline:
+    counts = repository.by_source(session, stmt)
+    if source is not None:
+        stmt = stmt.where(Activity.source_system == source)
+    found = [Line(*row) for row in repository.with_names(session, stmt, limit=limit)]
+    return Timeline(found, counts, viewer_zone(session, principal))
+
+
+def viewer_zone(session: Session, principal: Principal) -> ZoneInfo:
+    """Times are shown in the viewer's own zone (their profile's), else the company's."""
+    user = session.get(User, principal.user_id)
+    try:
+        return ZoneInfo(user.timezone) if user is not None and user.timezone else get_settings().zone
+    except (ZoneInfoNotFoundError, ValueError):
+        return get_settings().zone
 
 
 def rep_choices(session: Session, principal: Principal) -> dict[int, str]:
