@@ -38,6 +38,7 @@ from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
 from evenhand.reports.routes import router as reports_router
 from evenhand.routing.routes import router as routing_router
+from evenhand.standards.routes import router as standards_router
 
 API_PREFIX = "/api/v1"
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -48,7 +49,7 @@ def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth_api, org_router, intake_router, leads_router, scoring_router, routing_router,
                    opportunities_router, activities_router, reports_router, appeals_router, notify_router,
-                   honesty_router):
+                   honesty_router, standards_router):
         api.include_router(router)
     api.include_router(dingtalk_router)
     api.include_router(wecom_router)
@@ -193,11 +194,12 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.routing import editor_pages as policy_pages
     from evenhand.routing import pages as routing_pages
     from evenhand.routing import presence_pages
+    from evenhand.standards import pages as standards_pages
 
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
-        honesty_pages, capture_pages)]
+        honesty_pages, capture_pages, standards_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

@@ -28,6 +28,7 @@ from evenhand.models import Level, Role
 from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
 from evenhand.routing.cli import routing_app
+from evenhand.standards.cli import standards_app
 
 if TYPE_CHECKING:
     from evenhand.demo.service import DemoSummary
@@ -48,6 +49,7 @@ import_app.command("activities", help=activities_cli.IMPORT_HELP)(activities_cli
 app.add_typer(activities_cli.activities_app, name="activities")
 app.add_typer(scoring_app, name="scoring")
 app.add_typer(routing_app, name="routing")
+app.add_typer(standards_app, name="standards")
 app.add_typer(report_app, name="report")
 app.add_typer(capture_app, name="capture")
 app.add_typer(honesty_app, name="honesty")

@@ -1,0 +1,159 @@
+"""``evenhand standards``: the stage standards and their versions, and compliance figures, from the command line.
+Each command opens its own unit of work and calls the standards service; a refused document lists every problem
+with its line and exits with 1, having changed nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.db import get_engine, session_scope
+from evenhand.errors import DomainError
+from evenhand.i18n import N_, t
+from evenhand.kit import terminal
+from evenhand.kit.clihelp import Typer
+from evenhand.models import Role
+
+standards_app = Typer(help=N_("Stage action standards: the document and its versions, and compliance with it."),
+                      no_args_is_help=True)
+# Commands read every record, as sales ops would; they act as nobody (the audit log names no author).
+OPERATOR = Principal(user_id=0, username="cli", display_name="cli", role=Role.AUDITOR, via="system")
+Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
+out, err = Console(), Console(stderr=True)
+
+
+@standards_app.command("show", help=N_("Print a version of the stage standards (YAML) with its number and note."))
+def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; default the active one"))] = None,
+         db: Db = None) -> None:
+    from evenhand.standards import service
+
+    try:
+        with session_scope(_engine(db)) as session:  # the first read on a new database installs version 1
+            row = service.version(session, version) if version else service.active(session)
+            number, name, note, body = row.version, row.name, row.note, row.body
+    except DomainError as exc:
+        _fail_domain(exc)
+    # The header goes to stderr: stdout carries the document alone, which `standards set` takes back.
+    err.print(t("Version {version} ({name}), {note}", version=number, name=name, note=note or "—"), style="bold")
+    sys.stdout.write(body if body.endswith("\n") else body + "\n")
+
+
+@standards_app.command("set", help=N_("Validate stage standards and save them as the next active version."))
+def set_standards(file: Annotated[Path, typer.Argument(help=N_("YAML stage standards"))],
+                  note: Annotated[str, typer.Option(help=N_("What changed and why"))] = "",
+                  db: Db = None) -> None:
+    from evenhand.standards import service
+
+    body = _read(file)
+    try:
+        service.validate(body)
+        with session_scope(_engine(db)) as session:
+            if service.active(session).body == body:
+                _fail(t("Nothing to save: the text is the active version."))
+            number = service.save(session, body, author=None, note=note).version
+    except DomainError as exc:
+        _fail_domain(exc, source=file)
+    out.print(t("Saved as version {version}.", version=number))
+
+
+@standards_app.command("check", help=N_("Compliance with the active standards: the share of first contacts and stage "
+                                         "entries met on time, overall, per stage, team and rep."))
+def check(rep: Annotated[str | None, typer.Option(help=N_("Only this rep (username, e-mail or external id)"))] = None,
+          team: Annotated[str | None, typer.Option(help=N_("Only this team (its name)"))] = None,
+          since: Annotated[str | None, typer.Option(help=N_("First day, YYYY-MM-DD; default 30 days ago"))] = None,
+          until: Annotated[str | None, typer.Option(help=N_("Last day, inclusive, YYYY-MM-DD; default today"))] = None,
+          as_json: Annotated[bool, typer.Option("--json", help=N_("Print one JSON object instead of tables"))] = False,
+          db: Db = None) -> None:
+    from evenhand.kit.clock import utcnow
+    from evenhand.standards import service
+
+    zone = get_settings().zone
+    now = utcnow()
+    first = _day(since, "--since") if since else (now.astimezone(zone) - timedelta(days=30)).date()
+    end = datetime.combine(_day(until, "--until") + timedelta(days=1), time.min, zone) if until else now
+    with session_scope(_engine(db), readonly=True) as session:
+        rep_id, team_id = _who(session, rep, team)
+        result = service.figures(session, OPERATOR, since=datetime.combine(first, time.min, zone), until=min(end, now),
+                                 now=now, rep_id=rep_id, team_id=team_id)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print(result)
+
+
+def _who(session: Any, rep: str | None, team: str | None) -> tuple[int | None, int | None]:
+    from evenhand.org import service as org_service
+
+    rep_id = team_id = None
+    if rep:
+        rep_id = org_service.people_by_key(session, {rep}).get(rep)
+        if rep_id is None:
+            _fail(t("No rep {rep}.", rep=rep))
+    if team:
+        team_id = next((i for i, name in org_service.team_names(session).items() if name == team), None)
+        if team_id is None:
+            _fail(t("No team {team}.", team=team))
+    return rep_id, team_id
+
+
+COLUMNS = (N_("Entries"), N_("Judged"), N_("Met on time"), N_("Met late"), N_("Overdue"), N_("Missed"), N_("Open"),
+           N_("Share on time"))
+
+
+def _print(result: dict[str, Any]) -> None:
+    out.print(t("Clocks started from {since} to {until}, standards version {version}.", since=result["since"],
+                until=result["until"], version=result["version"]), style="bold")
+    out.print(_table(t("Overall"), [("", result["overall"])]))
+    out.print(_table(t("Stage"), sorted(result["stages"].items())))
+    out.print(_table(t("Team"), [(row["team"] or "—", row) for row in result["teams"]]))
+    out.print(_table(t("Rep"), [(row["rep"], row) for row in result["reps"]]))
+
+
+def _table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    table = Table(title=title)
+    table.add_column("")
+    for column in COLUMNS:
+        table.add_column(t(column), justify="right")
+    for name, row in rows:
+        share = row["share_on_time"]
+        table.add_row(name, *(str(row[k]) for k in ("entries", "judged", "met", "late", "overdue", "missed", "open")),
+                      f"{share:.1%}" if share is not None else "—")
+    return table
+
+
+def _engine(db: str | None) -> Any:
+    return get_engine(db) if db else None
+
+
+def _read(file: Path) -> str:
+    if not file.is_file():
+        _fail(t("No such file: {path}", path=str(file)))
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        _fail(t("{path} is not UTF-8 text.", path=str(file)))
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(t("{option} must be a date like 2026-11-01.", option=option))
+
+
+def _fail(message: str) -> NoReturn:
+    terminal.fail(err, message)
+
+
+def _fail_domain(exc: DomainError, *, source: Path | None = None) -> NoReturn:
+    terminal.print_domain_error(err, exc, source=str(source) if source else None)
+    raise typer.Exit(code=1) from exc

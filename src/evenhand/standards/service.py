@@ -1,0 +1,266 @@
+"""The one place compliance with the stage standards is read: an opportunity's stages, a lead's first contact,
+and figures per rep and team over a period (the share of first contacts and stage entries met on time). The
+process board, alerts and scorecards read it through here.
+
+The standards are a versioned document (``STANDARDS``, table ``stage_standards``); a result names the version it
+was judged under. Visibility is the leads' and deals' own ``readable``: a rep's figures cover their own records,
+a supervisor's their teams'. Callers commit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.i18n import N_
+from evenhand.kit import versions as versions_kit
+from evenhand.kit.clock import as_utc, utcnow
+from evenhand.leads import repository as lead_repository
+from evenhand.leads import service as lead_service
+from evenhand.models import Opportunity, StandardVersion, User
+from evenhand.models.lead import Lead
+from evenhand.opportunities import repository as deal_repository
+from evenhand.opportunities import service as deal_service
+from evenhand.org import service as org_service
+from evenhand.standards import repository
+from evenhand.standards.compliance import StageResult, Tally, evaluate
+from evenhand.standards.document import (
+    FIRST_CONTACT,
+    MESSAGES,
+    STAGES,
+    CompiledStandards,
+    StandardsError,
+    compile,
+    default_text,
+    parse,
+)
+from evenhand.standards.repository import LeadClock, Rep, StageClock, Timelines
+
+STANDARDS: versions_kit.Document[StandardVersion, CompiledStandards] = versions_kit.Document(
+    StandardVersion, compile=lambda body: compile(parse(body)), error=StandardsError, messages=MESSAGES,
+    wrong=N_("The stage standards are wrong at {where} (line {line}): {problem}"),
+    missing=N_("No stage standards version {version}."), default_text=default_text,
+    default_note="the default standards shipped with evenhand", name_of=lambda compiled: compiled.name,
+    saved_action="standards.saved")
+compiled_body, validate, active = STANDARDS.compiled, STANDARDS.validate, STANDARDS.active
+versions, version = STANDARDS.versions, STANDARDS.version
+PREVIEW_DAYS = 30
+LEAVE_MARGIN = timedelta(days=120)  # leave read beyond a period: working-day deadlines run past its end
+
+
+def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> StandardVersion:
+    """Validate, store as the next active version; the audit entry carries the diff."""
+    return STANDARDS.save(session, body, author_id=author.user_id if author else None, note=note)
+
+
+def history(session: Session) -> list[tuple[StandardVersion, str | None]]:
+    """Every version, newest first, with its author's display name (None: the system or the CLI)."""
+    STANDARDS.active(session)
+    stmt = (select(StandardVersion, User.display_name).outerjoin(User, User.id == StandardVersion.author_id)
+            .order_by(StandardVersion.version.desc()))
+    return list(session.execute(stmt).tuples())
+
+
+# --- one record ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One clock (a first contact or a stage entry) judged under a version of the standards."""
+
+    kind: str  # "lead" or "deal"
+    record_id: int
+    rep_id: int
+    result: StageResult
+
+
+@dataclass(frozen=True)
+class RecordCompliance:
+    version: int
+    entries: list[Judged]  # oldest first; a deal's every stage entry, a lead's first contact
+    names: dict[int, str]  # the reps named in ``entries`` and their activities
+
+    @property
+    def current(self) -> Judged | None:
+        return self.entries[-1] if self.entries else None
+
+
+def for_lead(session: Session, principal: Principal, lead_id: int, *, now: datetime | None = None
+             ) -> RecordCompliance:
+    """A lead's first contact under the active standards (nothing when it has no owner or no such standard)."""
+    lead = lead_service.visible_lead(session, lead_id, lead_repository.readable(principal))
+    row = STANDARDS.active(session)
+    clocks = repository.lead_clocks(session, select(Lead.id).where(Lead.id == lead.id))
+    return _record(session, STANDARDS.compiled(row.body), row.version, clocks, [], now or utcnow())
+
+
+def for_opportunity(session: Session, principal: Principal, opportunity_id: int, *, now: datetime | None = None
+                    ) -> RecordCompliance:
+    """Every entry of the deal into a stage that has a standard, the current one last."""
+    deal = deal_service.visible_opportunity(session, principal, opportunity_id)
+    row = STANDARDS.active(session)
+    standards = STANDARDS.compiled(row.body)
+    clocks = repository.stage_clocks(session, select(Opportunity.id).where(Opportunity.id == deal.id),
+                                     standards.stages)
+    if not clocks:
+        fallback = repository.unrecorded_stage(session, deal)
+        clocks = [fallback] if fallback and fallback.stage in standards.stages else []
+    return _record(session, standards, row.version, [], clocks, now or utcnow())
+
+
+def _record(session: Session, standards: CompiledStandards, number: int, leads: list[LeadClock],
+            deals: list[StageClock], now: datetime) -> RecordCompliance:
+    period = Period(leads, deals, _timelines(session, leads, deals), {})
+    period.reps = _reps(session, period, standards, now)
+    entries = judge(period, standards, now=now)
+    people = {e.rep_id for e in entries} | {line.activity.rep_id for e in entries for line in e.result.lines
+                                            if line.activity}
+    return RecordCompliance(number, entries, org_service.display_names(session, people))
+
+
+def _timelines(session: Session, leads: Sequence[LeadClock], deals: Sequence[StageClock]) -> Timelines:
+    starts: list[datetime] = [c.start for c in leads] + [c.start for c in deals]
+    since = min(starts, default=None)
+    return repository.timelines(session, lead_ids=[c.lead_id for c in leads],
+                                deal_ids=[c.opportunity_id for c in deals],
+                                deal_lead_ids=[c.lead_id for c in deals if c.lead_id], since=since)
+
+
+# --- a period -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Period:
+    """Everything a period's figures are computed from, read once and judged under one or more versions."""
+
+    leads: list[LeadClock]
+    deals: list[StageClock]
+    timelines: Timelines
+    reps: dict[int, Rep]
+
+
+def read_period(session: Session, principal: Principal, *, since: datetime, until: datetime,
+                rep_ids: Iterable[int] | None = None) -> Period:
+    """The first contacts and stage entries whose clock started in [since, until), among the records the
+    principal reads (and owned by ``rep_ids`` when given), with their activities: four statements."""
+    lead_ids = _narrow(lead_repository.readable(principal).with_only_columns(Lead.id), Lead.owner_id, rep_ids)
+    deal_ids = _narrow(deal_repository.readable(principal).with_only_columns(Opportunity.id), Opportunity.owner_id,
+                       rep_ids)
+    leads = repository.lead_clocks(session, lead_ids, since=since, until=until)
+    deals = repository.stage_clocks(session, deal_ids, STAGES, since=since, until=until)
+    return Period(leads, deals, _timelines(session, leads, deals), {})
+
+
+def _narrow(stmt: Select[Any], owner: Any, rep_ids: Iterable[int] | None) -> Select[Any]:
+    return stmt if rep_ids is None else stmt.where(owner.in_(sorted(set(rep_ids))))
+
+
+def _clocks(period: Period) -> list[LeadClock | StageClock]:
+    return [*period.leads, *period.deals]
+
+
+def _reps(session: Session, period: Period, standards: CompiledStandards, now: datetime) -> dict[int, Rep]:
+    starts = [c.start for c in _clocks(period)]
+    if not starts:
+        return {}
+    first, last = (min(starts) - timedelta(days=1)).date(), (max(max(starts), now) + LEAVE_MARGIN).date()
+    return repository.reps(session, {c.rep_id for c in _clocks(period)},
+                           holidays=standards.holidays, first=first, last=last)
+
+
+def judge(period: Period, standards: CompiledStandards, *, now: datetime) -> list[Judged]:
+    """Every clock of the period under ``standards`` (clocks of stages it sets no standard for are skipped),
+    in the order they started."""
+    out: list[Judged] = []
+    first = standards.stages.get(FIRST_CONTACT)
+    for c in period.leads if first is not None else ():
+        assert first is not None
+        result = evaluate(first, c.start, period.timelines.by_lead.get(c.lead_id, ()), period.reps[c.rep_id].calendar,
+                          now=now, ended=c.ended, rep_id=c.rep_id, roll=standards.roll_past_days_off)
+        out.append(Judged("lead", c.lead_id, c.rep_id, result))
+    for d in period.deals:
+        stage = standards.stages.get(d.stage)
+        if stage is not None:
+            result = evaluate(stage, d.start, period.timelines.of_deal(d.opportunity_id, d.lead_id),
+                              period.reps[d.rep_id].calendar, now=now, ended=d.ended,
+                              roll=standards.roll_past_days_off)
+            out.append(Judged("deal", d.opportunity_id, d.rep_id, result))
+    return sorted(out, key=lambda j: (j.result.start, j.kind, j.record_id))
+
+
+def tallies(entries: Iterable[Judged], key: Callable[[Judged], Any]) -> dict[Any, Tally]:
+    found: dict[Any, Tally] = defaultdict(Tally)
+    for entry in entries:
+        found[key(entry)].add(entry.result)
+    return found
+
+
+def figures(session: Session, principal: Principal, *, since: datetime, until: datetime | None = None,
+            now: datetime | None = None, rep_id: int | None = None, team_id: int | None = None,
+            body: str | None = None) -> dict[str, Any]:
+    """The share of first contacts and stage entries met on time, overall, per stage, team and rep, for clocks
+    started in [since, until) under the active standards (or the text ``body``)."""
+    now = as_utc(now or utcnow())
+    row = None if body is not None else STANDARDS.active(session)
+    standards = STANDARDS.validate(body) if body is not None else STANDARDS.compiled(row.body)  # type: ignore[union-attr]
+    owners = [rep_id] if rep_id is not None else (repository.team_members(session, team_id) if team_id else None)
+    period = read_period(session, principal, since=as_utc(since), until=as_utc(until or now), rep_ids=owners)
+    period.reps = _reps(session, period, standards, now)
+    entries = judge(period, standards, now=now)
+    return {"since": as_utc(since), "until": as_utc(until or now), "now": now,
+            "version": row.version if row is not None else None, **summary(session, period, entries)}
+
+
+def summary(session: Session, period: Period, entries: Sequence[Judged]) -> dict[str, Any]:
+    teams = repository.team_names(session, {r.team_id for r in period.reps.values() if r.team_id})
+    team_of = {i: r.team_id for i, r in period.reps.items()}
+    overall = tallies(entries, lambda e: None).get(None, Tally())
+    by_team = tallies(entries, lambda e: team_of.get(e.rep_id))
+    return {"overall": overall.as_dict(),
+            "stages": {s: t.as_dict() for s, t in tallies(entries, lambda e: e.result.stage).items()},
+            "teams": sorted(({"team_id": t, "team": teams.get(t) if t else None, **v.as_dict()}
+                             for t, v in by_team.items()), key=lambda x: (x["team"] is None, x["team"] or "")),
+            "reps": sorted(({"rep_id": r, "rep": period.reps[r].name, "team": teams.get(team_of.get(r) or 0),
+                             **v.as_dict()} for r, v in tallies(entries, lambda e: e.rep_id).items()),
+                           key=lambda x: (x["team"] or "", x["rep"]))}
+
+
+def preview(session: Session, principal: Principal, body: str, *, days: int = PREVIEW_DAYS,
+            now: datetime | None = None) -> dict[str, Any]:
+    """The last ``days`` days judged under the text ``body`` and under the active standards, per team and overall:
+    read once, judged twice."""
+    candidate = STANDARDS.validate(body)
+    row = STANDARDS.active(session)
+    current = STANDARDS.compiled(row.body)
+    now = as_utc(now or utcnow())
+    period = read_period(session, principal, since=now - timedelta(days=days), until=now)
+    period.reps = _reps(session, period, current, now)
+    both = {name: summary(session, period, judge(_calendars(session, period, s, current, now), s, now=now))
+            for name, s in (("current", current), ("candidate", candidate))}
+    return {"days": days, "since": now - timedelta(days=days), "until": now, "version": row.version,
+            "current": both["current"], "candidate": both["candidate"]}
+
+
+def _calendars(session: Session, period: Period, standards: CompiledStandards, read_under: CompiledStandards,
+               now: datetime) -> Period:
+    """The period with its reps' calendars carrying these standards' holidays (another text may list other days)."""
+    if standards.holidays == read_under.holidays:
+        return period
+    return Period(period.leads, period.deals, period.timelines, _reps(session, period, standards, now))
+
+
+def viewer_zone(session: Session, principal: Principal) -> ZoneInfo:
+    """Deadlines are shown in the viewer's own zone (their profile's), else the company's."""
+    zone = repository.timezone_of(session, principal.user_id)
+    try:
+        return ZoneInfo(zone) if zone else get_settings().zone
+    except (ZoneInfoNotFoundError, ValueError):
+        return get_settings().zone
