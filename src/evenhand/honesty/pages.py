@@ -4,6 +4,7 @@ what was decided recently; and a rep's own flags, read only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -53,15 +54,21 @@ def honesty_page(request: Request) -> RedirectResponse | None:
         ui.label(tr("CRM notes that claim a call, meeting or visit nothing captured backs, and notes copied across "
                     "customers. Confirm what is so, dismiss what is not.")).classes("text-grey-7")
         if oversees:
-            _queue(principal, tr)
-            _decided(principal, tr)
+            others: list[Callable[[], Any]] = []  # what else redraws once a flag is decided
+            _queue(principal, tr, others)
+            others.append(_decided(principal, tr).refresh)
         if principal.role in (Role.REP, Role.SUPERVISOR):
             _mine(principal, tr, always=not oversees)
     return None
 
 
-def _queue(principal: Principal, tr: Tr) -> None:
+def _queue(principal: Principal, tr: Tr, others: list[Callable[[], Any]]) -> None:
     ui.label(tr("Open flags")).classes("text-h6")
+
+    def redraw() -> None:
+        render.refresh()
+        for other in others:
+            other()
 
     @ui.refreshable
     def render() -> None:
@@ -70,7 +77,7 @@ def _queue(principal: Principal, tr: Tr) -> None:
         if not flags:
             ui.label(tr("No open flags.")).classes("text-grey-7").props('data-testid="no-open-flags"')
         for flag in flags:
-            _flag_card(principal, flag, tr, render.refresh)
+            _flag_card(principal, flag, tr, redraw)
 
     render()
 
@@ -167,12 +174,18 @@ def _table(rows: list[dict[str, Any]], tr: Tr, test_id: str) -> None:
         f'data-testid="{test_id}"')
 
 
-def _decided(principal: Principal, tr: Tr) -> None:
-    ui.label(tr("Decided recently")).classes("text-h6")
-    with session_scope(context.engine(), readonly=True) as session:
-        flags = [f for status in (FlagStatus.CONFIRMED, FlagStatus.DISMISSED)
-                 for f in service.reviewed(session, principal, status=status, limit=50)]
-    _table(_rows(sorted(flags, key=lambda f: -f.id), tr), tr, "decided-flags")
+def _decided(principal: Principal, tr: Tr) -> Any:
+    """The decided flags, as a section that can be redrawn."""
+    @ui.refreshable
+    def render() -> None:
+        ui.label(tr("Decided recently")).classes("text-h6")
+        with session_scope(context.engine(), readonly=True) as session:
+            flags = [f for status in (FlagStatus.CONFIRMED, FlagStatus.DISMISSED)
+                     for f in service.reviewed(session, principal, status=status, limit=50)]
+        _table(_rows(sorted(flags, key=lambda f: -f.id), tr), tr, "decided-flags")
+
+    render()
+    return render
 
 
 def _mine(principal: Principal, tr: Tr, *, always: bool) -> None:
