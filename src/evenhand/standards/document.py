@@ -66,7 +66,6 @@ MESSAGES: dict[str, str] = {
     "bad_duration": N_("Write a duration as 90s, 3m, 1h or a number of seconds, not {value}."),
     "bad_count": N_("Write a count as >=1, >0, ==0, <=2 or a number (at least), not {value}."),
     "one_group": N_("A stage asks for all_of or any_of: exactly one of them."),
-    "empty_group": N_("A group needs at least one action."),
     "not_an_action": N_("An action is a type (call, email, …) or a mapping with a type."),
     "bad_date": N_("Not a date (YYYY-MM-DD): {value}."),
 }
