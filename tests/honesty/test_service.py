@@ -174,3 +174,16 @@ def test_who_reads_which_flags(engine: Engine, org: Org, notes: dict[str, int]) 
 
 def test_roles_are_what_the_org_says(org: Org) -> None:
     assert org.users["ops"].role is Role.OPS and org.users["rep_solo"].team_id is None
+
+
+def test_the_workers_daily_job_scans_the_last_days(engine: Engine, notes: dict[str, int]) -> None:
+    from evenhand.honesty import tasks
+    from evenhand.notify import jobs
+
+    assert "honesty.scan" in {job.name for job in jobs.registered()}
+    with session_scope(engine) as session:
+        tasks.scan_recent_notes(session, DAY + timedelta(days=3))
+    assert (notes["fake"], FlagKind.UNBACKED) in flags(engine)
+    with session_scope(engine) as session:
+        tasks.scan_recent_notes(session, DAY + timedelta(days=30))  # a month on: the notes are out of its reach
+        assert session.scalar(select(func.count()).select_from(HonestyFlag)) == 4
