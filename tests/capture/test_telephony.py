@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,3 +191,44 @@ def test_the_docs_shell_recipe_signs_as_the_server_checks() -> None:
                                                       "PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, check=True).stdout.strip()
     assert f"sha256={out}" == telephony.signature(SECRET, "1772415000", body.encode())
+
+
+def test_requests_sharing_a_transaction_take_each_call_once(engine: Engine, org: Org, lead_id: int) -> None:
+    """Group commit: requests at the same moment are written together, each answered for its own calls; a call
+    two of them carry is taken by the first."""
+    first, second = [telephony.Call.model_validate(call(call_id=c)) for c in ("G-1", "G-2")], [
+        telephony.Call.model_validate(call(call_id=c)) for c in ("G-2", "G-3", "G-3")]
+    with session_scope(engine) as session:
+        answers = telephony.take(session, [first, second])
+    assert [(a.received, a.taken, a.replayed) for a in answers] == [(2, 2, 0), (3, 1, 2)]
+    assert set(calls(engine)) == {"G-1", "G-2", "G-3"}
+    assert health(engine, "telephony").events == 3
+
+
+def test_concurrent_requests_are_all_answered_after_their_commit(engine: Engine, org: Org, lead_id: int) -> None:
+    arrivals = telephony.Arrivals(engine)
+    batches = [[telephony.Call.model_validate(call(call_id=f"T-{i}"))] for i in range(24)]
+    batches.append([telephony.Call.model_validate(call(call_id="T-0"))])  # the same call again
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(arrivals.take, batches))
+    assert sum(a.taken for a in answers) == 24 and sum(a.replayed for a in answers) == 1
+    assert len(calls(engine)) == 24
+    assert health(engine, "telephony").events == 24
+
+
+def test_a_request_that_fails_in_a_group_fails_alone(engine: Engine, org: Org, lead_id: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    real_take = telephony.take
+
+    def refusing(session: Any, requests: Any) -> Any:
+        if any(c.call_id == "POISON" for calls in requests for c in calls):
+            raise RuntimeError("this call cannot be stored")
+        return real_take(session, requests)
+
+    monkeypatch.setattr(telephony, "take", refusing)
+    arrivals = telephony.Arrivals(engine)
+    group = [telephony._Waiting([telephony.Call.model_validate(call(call_id=c))]) for c in ("OK-1", "POISON", "OK-2")]
+    arrivals._write(group)  # one group, as when the three arrive at once
+    assert [w.result.taken if w.result else None for w in group] == [1, None, 1]
+    assert isinstance(group[1].error, RuntimeError)
+    assert set(calls(engine)) == {"OK-1", "OK-2"}

@@ -17,7 +17,7 @@ health (events taken, requests refused, the last refusal).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -40,6 +40,7 @@ KEY_LENGTH = 200  # CaptureReceipt.event_key
 ERROR_LENGTH = 500  # ConnectorStatus.last_error
 _STATUS = cast(Table, ConnectorStatus.__table__)
 _RECEIPTS = cast(Table, CaptureReceipt.__table__)
+RECEIPTS_PER_INSERT = 500  # three values a row: well under SQLite's limit of bound values per statement
 MIN_KEEP = timedelta(days=1)  # platforms retry for hours (Graph up to 4 h); receipts outlive their retries
 
 
@@ -49,14 +50,24 @@ def is_test(event_id: str | None) -> bool:
 
 
 def first_time(session: Session, connector: str, key: str) -> bool:
-    """Record that ``connector`` took the event ``key``; False when it was taken before (a replay). Race-safe:
-    ``INSERT … ON CONFLICT DO NOTHING`` waits on PostgreSQL for a concurrent insert of the same key and then
-    inserts nothing, and SQLite's writers take turns."""
-    values = {"connector": connector, "event_key": key[:KEY_LENGTH], "received_at": utcnow()}
+    """Record that ``connector`` took the event ``key``; False when it was taken before (a replay)."""
+    return bool(first_times(session, connector, [key]))
+
+
+def first_times(session: Session, connector: str, keys: Sequence[str]) -> set[str]:
+    """Record receipts for many events at once; the keys taken now for the first time (a key repeated in ``keys``
+    counts once). Race-safe: ``INSERT … ON CONFLICT DO NOTHING`` waits on PostgreSQL for a concurrent insert of the
+    same key and then inserts nothing, and SQLite's writers take turns."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(_RECEIPTS).values(values).on_conflict_do_nothing(
-        index_elements=["connector", "event_key"]).returning(_RECEIPTS.c.id)
-    return session.execute(stmt).first() is not None
+    now, fresh = utcnow(), set[str]()
+    wanted = list(dict.fromkeys(key[:KEY_LENGTH] for key in keys))
+    for start in range(0, len(wanted), RECEIPTS_PER_INSERT):
+        values = [{"connector": connector, "event_key": key, "received_at": now}
+                  for key in wanted[start:start + RECEIPTS_PER_INSERT]]
+        stmt = dialect.insert(_RECEIPTS).values(values).on_conflict_do_nothing(
+            index_elements=["connector", "event_key"]).returning(_RECEIPTS.c.event_key)
+        fresh.update(session.execute(stmt).scalars())
+    return {key for key in keys if key[:KEY_LENGTH] in fresh}
 
 
 def took(session: Session, connector: str, count: int = 1) -> None:

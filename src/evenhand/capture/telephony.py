@@ -19,18 +19,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, StringConstraints, TypeAdapter, model_validator
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from evenhand.activities.schemas import ActivityCreate, Key, Note, Person, Seconds
 from evenhand.activities.service import Tally, capture_many
 from evenhand.capture import service as capture
 from evenhand.config import Settings
-from evenhand.deps import AppSettings, DbSession
+from evenhand.db import session_scope
+from evenhand.deps import AppSettings
 from evenhand.errors import DomainError, Invalid, Unauthorized
 from evenhand.i18n import N_
 from evenhand.kit import audit
@@ -158,15 +163,31 @@ def activity(call: Call, extensions: dict[str, str]) -> ActivityCreate:
 
 # --- taking them -------------------------------------------------------------------------------------------------
 
-def take(session: Session, calls: Sequence[Call]) -> Taken:
-    """Take the calls not taken before, in the caller's transaction: receipts, the connector's count, the
-    activities (test calls store none) and one audit entry when anything was stored."""
-    fresh = [call for call in calls if capture.first_time(session, CONNECTOR, call.call_id)]
+def take(session: Session, requests: Sequence[Sequence[Call]]) -> list[Taken]:
+    """Take the calls of one or several requests in the caller's transaction, each call once (the first request
+    naming it, unless it was taken before): receipts, the connector's count, the activities (test calls store
+    none) and one audit entry when anything was stored. One ``Taken`` per request."""
+    first = capture.first_times(session, CONNECTOR, [call.call_id for calls in requests for call in calls])
+    answers, fresh = [], []
+    for calls in requests:
+        mine = _claim(calls, first)
+        fresh += mine
+        answers.append(Taken(received=len(calls), taken=len(mine), replayed=len(calls) - len(mine)))
     capture.took(session, CONNECTOR, len(fresh))
     real = [call for call in fresh if not capture.is_test(call.call_id)]
     if real:
         _store(session, real)
-    return Taken(received=len(calls), taken=len(fresh), replayed=len(calls) - len(fresh))
+    return answers
+
+
+def _claim(calls: Sequence[Call], first: set[str]) -> list[Call]:
+    """The calls taken now: each id by its first occurrence only, out of the ids taken for the first time."""
+    mine = []
+    for call in calls:
+        if call.call_id in first:
+            first.remove(call.call_id)
+            mine.append(call)
+    return mine
 
 
 def _store(session: Session, calls: Sequence[Call]) -> None:
@@ -177,7 +198,94 @@ def _store(session: Session, calls: Sequence[Call]) -> None:
     if tally.created or tally.parked:
         audit.append(session, action="capture.telephony", subject_type="telephony_calls",
                      subject_id=rows[0].external_id, payload={"created": tally.created, "waiting": tally.parked,
-                              "external_ids": [row.external_id for row in rows]})
+                                                              "external_ids": [row.external_id for row in rows]})
+
+
+# --- group commit ----------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Waiting:
+    calls: list[Call]
+    woken: threading.Event = field(default_factory=threading.Event)
+    writes: bool = False  # its request writes the next group
+    result: Taken | None = None
+    error: BaseException | None = None
+
+
+class Arrivals:
+    """Requests posted at the same moment are taken in one transaction (group commit, as ``intake.arrivals`` does
+    for leads): whoever arrives while no group is being written writes one — its own calls and those of every
+    request queued meanwhile — then passes the turn to the oldest request still waiting. A request on its own is
+    written at once. Every request is answered after the transaction carrying it has committed; if a group fails,
+    each request is tried again alone, so a request that cannot be taken fails alone with its own error."""
+
+    def __init__(self, engine: Engine, *, max_group: int = 100, gather_ms: float = 2.0) -> None:
+        self._engine, self._max, self._gather = engine, max_group, gather_ms / 1000
+        self._lock = threading.Condition()
+        self._queue: list[_Waiting] = []
+        self._writing = False
+        self._last = 1
+
+    def take(self, calls: list[Call]) -> Taken:
+        me = _Waiting(calls)
+        with self._lock:
+            self._queue.append(me)
+            if not self._writing:
+                self._writing = me.writes = True
+            self._lock.notify_all()
+        if not me.writes:
+            me.woken.wait()  # done in someone else's group, or asked to write the next one
+        if me.writes and me.result is None and me.error is None:
+            self._write_next()
+        if me.error is not None:
+            raise me.error
+        if me.result is None:
+            raise RuntimeError("the transaction carrying this request was interrupted")
+        return me.result
+
+    def _write_next(self) -> None:
+        with self._lock:
+            if self._last > 1:  # under load: wait a moment for as many requests as the last group had
+                self._lock.wait_for(lambda: len(self._queue) >= min(self._last, self._max), self._gather)
+            group, self._queue = self._queue[:self._max], self._queue[self._max:]
+            self._last = len(group)
+        try:
+            self._write(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].writes = True
+                    self._queue[0].woken.set()
+                else:
+                    self._writing = False
+            for waiting in group:
+                waiting.woken.set()
+
+    def _write(self, group: list[_Waiting]) -> None:
+        try:
+            with session_scope(self._engine) as session:
+                results = take(session, [waiting.calls for waiting in group])
+        except Exception as exc:  # find the request that failed, and write the others without it
+            if len(group) == 1:
+                group[0].error = exc
+                return
+            for waiting in group:
+                self._write([waiting])
+            return
+        for waiting, result in zip(group, results, strict=True):
+            waiting.result = result
+
+
+_BY_ENGINE: WeakKeyDictionary[Engine, Arrivals] = WeakKeyDictionary()
+_MADE = threading.Lock()
+
+
+def arrivals_for(engine: Engine) -> Arrivals:
+    """The one queue of a database, shared by every request to the webhook."""
+    with _MADE:
+        if engine not in _BY_ENGINE:
+            _BY_ENGINE[engine] = Arrivals(engine)
+        return _BY_ENGINE[engine]
 
 
 async def raw_body(request: Request) -> bytes:
@@ -199,11 +307,12 @@ Signed = Annotated[str, Header(alias=SIGNATURE, max_length=100)]
 
 @router.post(PATH, response_model=Taken, include_in_schema=False,
              dependencies=[Depends(capture.watch(CONNECTOR), scope="function")])
-def telephony_callback(session: DbSession, settings: AppSettings, body: Annotated[bytes, Depends(raw_body)],
+def telephony_callback(request: Request, settings: AppSettings, body: Annotated[bytes, Depends(raw_body)],
                        timestamp: Stamp = "", sig: Signed = "") -> Taken:
     """Calls from a call centre, signed (docs/capture.md): new calls become activities linked by the customer's
-    phone; replayed calls and stale requests are acknowledged and store nothing."""
+    phone; replayed calls and stale requests are acknowledged and store nothing. The handler holds no database
+    session: its calls are written by the group that carries them (``Arrivals``)."""
     check_signature(settings, timestamp, body, sig)
     if stale(settings, timestamp):
         return Taken(received=0, taken=0, replayed=0, stale=True)
-    return take(session, parse(body))
+    return arrivals_for(request.app.state.engine).take(parse(body))
