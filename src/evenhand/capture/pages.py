@@ -31,7 +31,6 @@ def connectors_page(request: Request) -> RedirectResponse | None:
         if not principal.manages_org:
             ui.label(tr("Only admin and sales ops see the connectors.")).classes("text-grey-7")
             return None
-        ui.label(tr("Connectors")).classes("text-h5")
         ui.label(tr("A test event is signed as the platform signs its requests and sent to this server; it is "
                     "counted as an event and stores no activity.")).classes("text-grey-7")
         base_url = str(request.base_url)
@@ -77,7 +76,7 @@ def _status(tr: Tr, view: connectors.View, zone: ZoneInfo) -> None:
     else:
         ui.label(tr("Missing settings: {settings}", settings=", ".join(view.missing))).classes(
             "text-negative").props('data-testid="missing"')
-    with ui.grid(columns=2).classes("gap-x-4 gap-y-1"):
+    with ui.grid(columns="auto 1fr").classes("gap-x-4 gap-y-1"):
         for caption, value, key in ((tr("Events"), str(health.events), "events"),
                                     (tr("Last event"), _when(health.last_event_at, zone), "last-event"),
                                     (tr("Errors"), str(health.errors), "errors"),
