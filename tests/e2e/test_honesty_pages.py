@@ -60,7 +60,8 @@ def test_a_supervisor_confirms_a_flag_with_its_evidence_in_view(server: Server, 
     expect(nearest).to_contain_text("之前")
     expect(nearest).to_contain_text("电话")
 
-    card.locator('[data-testid="decision-note"] input, input[data-testid="decision-note"]').first.fill("系统中没有接通记录")
+    note = card.locator('[data-testid="decision-note"] input, input[data-testid="decision-note"]').first
+    note.fill("系统中没有接通记录")
     card.get_by_test_id("confirm").click()
     expect(page.get_by_text("标记已确认。")).to_be_visible()
     expect(page.get_by_test_id("no-open-flags")).to_be_visible()

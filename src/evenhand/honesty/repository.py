@@ -39,6 +39,7 @@ from evenhand.models import (
 _EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
           else "CAST(strftime('%s', {}) AS INTEGER)",
           "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
+CHUNK = 5000  # ids per IN list: far below either database's limit on bound parameters
 
 
 def readable(principal: Principal) -> Select[HonestyFlag]:
@@ -121,8 +122,8 @@ def flags_of(session: Session, note_ids: Collection[int]) -> dict[tuple[int, Fla
     """The flags already raised on these notes, by (note, kind)."""
     found: dict[tuple[int, FlagKind], HonestyFlag] = {}
     ids = sorted(note_ids)
-    for start in range(0, len(ids), 5000):  # bounded IN lists
-        stmt = select(HonestyFlag).where(HonestyFlag.activity_id.in_(ids[start:start + 5000]))
+    for start in range(0, len(ids), CHUNK):
+        stmt = select(HonestyFlag).where(HonestyFlag.activity_id.in_(ids[start:start + CHUNK]))
         found.update({(f.activity_id, f.kind): f for f in session.scalars(stmt)})
     return found
 
@@ -148,9 +149,12 @@ def names(session: Session, user_ids: Collection[int]) -> dict[int, str]:
 
 
 def activities(session: Session, ids: Collection[int]) -> dict[int, Activity]:
-    if not ids:
-        return {}
-    return {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(set(ids))))}
+    found: dict[int, Activity] = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), CHUNK):
+        found.update({a.id: a for a in session.scalars(select(Activity).where(
+            Activity.id.in_(wanted[start:start + CHUNK])))})
+    return found
 
 
 def companies(session: Session, lead_ids: Collection[int], deal_ids: Collection[int]) -> tuple[dict[int, str],
