@@ -141,11 +141,11 @@ _INSERT_WAITING = insert(WAITING)
 _UPDATE_WAITING = update(WAITING).where(WAITING.c.id == bindparam("row_id"))
 
 
-def _keys(session: Session, statements: dict[str, Any], keys: Collection[str], **params: Any) -> Any:
+def _keys(session: Session, statements: dict[str, Any], keys: Collection[str], **params: Any) -> Sequence[Any]:
     conn = session.connection()
     dialect = conn.dialect.name
     ids: Any = orjson.dumps(list(keys)).decode() if dialect == "sqlite" else list(keys)
-    return conn.execute(statements[dialect], {"ids": ids, **params})
+    return conn.execute(statements[dialect], {"ids": ids, **params}).all()  # fetchall: rows one by one cost more
 
 
 def leads_by_key(session: Session, *, external_ids: Collection[str], email_keys: Collection[str],
