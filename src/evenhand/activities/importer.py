@@ -1,5 +1,5 @@
-"""``evenhand import activities``: a company's activity exports (a call log, a CRM's tasks, an e-mail archive)
-streamed through a mapping file, chunk by chunk, in the caller's one transaction.
+"""``evenhand import activities`` (or ``evenhand activities import``): a company's activity exports (a call log, a
+CRM's tasks, an e-mail archive) streamed through a mapping file, chunk by chunk, in the caller's one transaction.
 
 The fields a mapping may name (``schemas.FIELDS``)::
 
@@ -12,6 +12,8 @@ The fields a mapping may name (``schemas.FIELDS``)::
     duration_seconds | duration   whole seconds, or H:MM:SS / MM:SS
     answered, replied             true/false (``map`` an Outcome column's words to them)
     subject, recording_ref
+    attachment_count              an e-mail's attachments;  message_count: the messages a chat record stands for
+    body | note                   a CRM note's text;  declared_type: the activity a note says it records (notes only)
     rep             the rep's external id, e-mail or username
     opportunity     a deal's CRM id;  lead: a lead's CRM id;  email, phone: the contact's, matched to a lead
 
