@@ -56,3 +56,5 @@ def test_check_prints_the_figures(run: Run, company: Company) -> None:
     assert table.exit_code == 0 and "37.5%" in table.output and "North" in table.output
     nobody = run("standards", "check", "--rep", "nobody")
     assert nobody.exit_code == 1 and "No rep nobody" in nobody.output
+    too_long = run("standards", "check", "--since", "2024-01-01", "--until", "2026-11-29")
+    assert too_long.exit_code == 1 and "366 days" in too_long.output

@@ -101,3 +101,5 @@ def test_figures_over_the_records_the_caller_reads(client: TestClient, company: 
     team = client.get(f"{API}/standards/compliance", params={**query, "team_id": c.teams["south"].id},
                       headers=headers["ops"]).json()
     assert [t["team"] for t in team["teams"]] == ["South"]
+    long = client.get(f"{API}/standards/compliance", params={"since": "2024-01-01T00:00:00Z"}, headers=headers["ops"])
+    assert long.status_code == 422 and long.json()["error"]["field"] == "since"

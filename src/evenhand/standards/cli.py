@@ -80,10 +80,13 @@ def check(rep: Annotated[str | None, typer.Option(help=N_("Only this rep (userna
     now = utcnow()
     first = _day(since, "--since") if since else (now.astimezone(zone) - timedelta(days=30)).date()
     end = datetime.combine(_day(until, "--until") + timedelta(days=1), time.min, zone) if until else now
-    with session_scope(_engine(db), readonly=True) as session:
-        rep_id, team_id = _who(session, rep, team)
-        result = service.figures(session, OPERATOR, since=datetime.combine(first, time.min, zone), until=min(end, now),
-                                 now=now, rep_id=rep_id, team_id=team_id)
+    try:
+        with session_scope(_engine(db), readonly=True) as session:
+            rep_id, team_id = _who(session, rep, team)
+            result = service.figures(session, OPERATOR, since=datetime.combine(first, time.min, zone),
+                                     until=min(end, now), now=now, rep_id=rep_id, team_id=team_id)
+    except DomainError as exc:
+        _fail_domain(exc)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str, ensure_ascii=False, indent=2) + "\n")
         return

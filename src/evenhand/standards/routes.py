@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from evenhand.deps import DbSession, DocumentEditor, DocumentReader, Reader
 from evenhand.kit.clock import utcnow
-from evenhand.kit.schema import DbId
+from evenhand.kit.schema import DbId, IsoDatetime
 from evenhand.kit.versions import DocumentText, Note, Validation, VersionRead
 from evenhand.models import StandardVersion
 from evenhand.standards import service
@@ -158,7 +158,8 @@ def preview_standards(data: PreviewRequest, session: DbSession, principal: Docum
 
 
 @router.get("/standards/compliance", response_model=Figures)
-def compliance(session: DbSession, principal: Reader, since: datetime | None = None, until: datetime | None = None,
+def compliance(session: DbSession, principal: Reader, since: IsoDatetime | None = None,
+               until: IsoDatetime | None = None,
                rep_id: DbId | None = None, team_id: DbId | None = None,
                days: Annotated[int, Query(ge=1, le=366)] = service.PREVIEW_DAYS) -> dict[str, Any]:
     """The share of first contacts and stage entries met on time, per stage, team and rep, for clocks started in

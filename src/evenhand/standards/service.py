@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
+from evenhand.errors import Invalid
 from evenhand.i18n import N_
 from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import as_utc, utcnow
@@ -53,6 +54,7 @@ STANDARDS: versions_kit.Document[StandardVersion, CompiledStandards] = versions_
 compiled_body, validate, active = STANDARDS.compiled, STANDARDS.validate, STANDARDS.active
 versions, version = STANDARDS.versions, STANDARDS.version
 PREVIEW_DAYS = 30
+MAX_DAYS = 366  # the longest period one request judges: a year of a company's clocks, read in seconds
 LEAVE_MARGIN = timedelta(days=120)  # leave read beyond a period: working-day deadlines run past its end
 
 
@@ -207,8 +209,10 @@ def figures(session: Session, principal: Principal, *, since: datetime, until: d
             now: datetime | None = None, rep_id: int | None = None, team_id: int | None = None,
             body: str | None = None) -> dict[str, Any]:
     """The share of first contacts and stage entries met on time, overall, per stage, team and rep, for clocks
-    started in [since, until) under the active standards (or the text ``body``)."""
+    started in [since, until) (at most ``MAX_DAYS``) under the active standards (or the text ``body``)."""
     now = as_utc(now or utcnow())
+    if as_utc(until or now) - as_utc(since) > timedelta(days=MAX_DAYS):
+        raise Invalid("A period spans at most {days} days.", field="since", days=MAX_DAYS)
     row = None if body is not None else STANDARDS.active(session)
     standards = STANDARDS.validate(body) if body is not None else STANDARDS.compiled(row.body)  # type: ignore[union-attr]
     owners = [rep_id] if rep_id is not None else (repository.team_members(session, team_id) if team_id else None)
