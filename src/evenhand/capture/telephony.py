@@ -52,6 +52,7 @@ SIGNATURE = "X-Evenhand-Signature"
 MAX_BODY = 1 << 20  # 1 MiB: a thousand calls with room to spare
 MAX_CALLS = 1000
 NOT_CONFIGURED = N_("Telephony capture is not configured: set {setting}.")
+TOO_LARGE = N_("The request is larger than {limit} bytes.")
 NO_REP_KEY = N_("Name the rep by rep_external_id, rep_email or rep_extension.")
 
 router = APIRouter(tags=["capture"])
@@ -292,12 +293,12 @@ async def raw_body(request: Request) -> bytes:
     """The body as sent (the signature covers its bytes), read no further than ``MAX_BODY``."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        raise TooLarge("The request is larger than {limit} bytes.", field="body", limit=MAX_BODY)
+        raise TooLarge(TOO_LARGE, field="body", limit=MAX_BODY)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise TooLarge("The request is larger than {limit} bytes.", field="body", limit=MAX_BODY)
+            raise TooLarge(TOO_LARGE, field="body", limit=MAX_BODY)
     return bytes(body)
 
 
