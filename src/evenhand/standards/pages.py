@@ -198,7 +198,7 @@ def _history(tr: Tr, history: list[tuple[Any, ...]]) -> None:
     zone = get_settings().zone
     ui.label(tr("Versions")).classes("text-h6")
     columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
-        ("version", N_("Version")), ("name", N_("Name")), ("note", N_("Note")), ("author", N_("Author")),
+        ("version", N_("Version")), ("name", N_("Standards name")), ("note", N_("Note")), ("author", N_("Author")),
         ("created", N_("Saved")), ("active", N_("In use")))]
     rows = [{"version": n, "name": name, "note": note, "author": author,
              "created": local(at, zone).strftime("%Y-%m-%d %H:%M"), "active": "✓" if active else ""}
