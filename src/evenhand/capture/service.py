@@ -17,7 +17,7 @@ health (events taken, requests refused, the last refusal).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from evenhand.db import session_scope
@@ -118,18 +119,19 @@ def reason(exc: Exception) -> str:
     return f"{type(exc).__name__}"
 
 
-def watch(connector: str) -> Callable[[Request], Iterator[None]]:
+def watch(connector: str) -> Callable[[Request], AsyncIterator[None]]:
     """A dependency for a connector's webhook (``dependencies=[Depends(watch(name), scope="function")]`` on the
     route): a request the handler refuses, or whose body or parameters are malformed, is counted as the
     connector's error by ``refused`` and answered as before. Set on the route, it is entered before the request's
     session and left after it, so the request's transaction has ended (on SQLite: its write lock released)
-    before the refusal is written."""
+    before the refusal is written. Asynchronous, so a request that is not refused costs no trip to a worker
+    thread; the refusal is written on one."""
 
-    def watching(request: Request) -> Iterator[None]:
+    async def watching(request: Request) -> AsyncIterator[None]:
         try:
             yield
         except (DomainError, RequestValidationError) as exc:
-            refused(request.app.state.engine, connector, reason(exc))
+            await run_in_threadpool(refused, request.app.state.engine, connector, reason(exc))
             raise
 
     return watching
