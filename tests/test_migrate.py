@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select
 
 from evenhand.db import make_engine
 from evenhand.migrate import alembic_config, upgrade
@@ -73,3 +75,35 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
 def test_the_test_template_is_at_head(engine: Engine) -> None:
     """Guards the fixtures: the copied template carries the whole schema."""
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+
+
+def _row(table: Table, **given: object) -> dict[str, object]:
+    """A row with every required column filled with a value of its type."""
+    samples = {bool: True, int: 1, float: 1.0, Decimal: Decimal(1), str: "x", dict: {}, list: [], object: {},
+               datetime: datetime(2026, 1, 1), date: date(2026, 1, 1)}
+    row = dict(given)
+    for column in table.columns:
+        if column.name not in row and not column.nullable and not column.primary_key:
+            row[column.name] = samples[column.type.python_type]
+    return row
+
+
+@pytest.mark.parametrize("start", ["0004", "0005"])
+def test_an_upgrade_keeps_the_rows_that_reference_a_table_it_rebuilds(tmp_path: Path, start: str) -> None:
+    """SQLite rebuilds a table to alter it (copy, drop, rename): with foreign keys on, dropping ``users`` would
+    delete every leave and token (``CASCADE``) or fail on a rep's leads (``RESTRICT``). Upgrades keep them all."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(engine, start)
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(tables.tables["users"]).values(_row(tables.tables["users"], id=1)))
+        for name in ("leaves", "api_tokens"):
+            conn.execute(insert(tables.tables[name]).values(_row(tables.tables[name], user_id=1)))
+    upgrade(engine)
+    with engine.connect() as conn:
+        kept = {name: conn.execute(select(func.count()).select_from(tables.tables[name])).scalar_one()
+                for name in ("users", "leaves", "api_tokens")}
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # back on for the app
+    engine.dispose()
+    assert kept == {"users": 1, "leaves": 1, "api_tokens": 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from evenhand.db import make_engine
+from evenhand.migrate import migrating
 from evenhand.models import Base
 
 config = context.config
@@ -16,7 +17,7 @@ def run() -> None:
         _migrate(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as conn:
+    with migrating(engine) as conn:
         _migrate(conn)
     engine.dispose()
 
