@@ -88,14 +88,17 @@ def test_one_digest_per_reviewer_the_teams_supervisor_or_sales_ops(engine: Engin
     assert "3" in title and "1" in body and "2" in body
 
 
-def test_scanning_again_raises_nothing_and_tells_nobody(engine: Engine, notes: dict[str, int]) -> None:
+def test_scanning_again_raises_nothing_tells_nobody_and_writes_nothing(engine: Engine, notes: dict[str, int]) -> None:
     scan(engine)
+    with session_scope(engine, readonly=True) as session:
+        entries = session.scalar(select(func.count()).select_from(AuditEntry))
     again = scan(engine)
     assert again.new == {"unbacked": 0, "duplicate": 0} and again.digests == 0
     assert again.open == {"unbacked": 2, "duplicate": 2}
     with session_scope(engine, readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(HonestyFlag)) == 4
         assert session.scalar(select(func.count()).where(Notification.kind == "honesty_flags")) == 2
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == entries
 
 
 def test_a_contact_captured_late_closes_the_open_flag(engine: Engine, org: Org, notes: dict[str, int]) -> None:

@@ -99,9 +99,10 @@ def scan(session: Session, *, since: datetime | None = None, until: datetime | N
     still = repository.open_flags_between(session, start, end)
     result = ScanResult(start, end, count, _by_kind(new), _by_kind(still), _by_kind(closed), digests,
                         time.perf_counter() - started)
-    audit.append(session, action="honesty.scanned", subject_type="honesty_flags",
-                 payload={**result.as_dict(), "seconds": None, "raised": sorted(f.id for f in new),
-                          "closed_ids": sorted(f.id for f in closed)})
+    if new or closed:  # a scan that changed nothing writes nothing
+        audit.append(session, action="honesty.scanned", subject_type="honesty_flags",
+                     payload={**result.as_dict(), "seconds": None, "raised": sorted(f.id for f in new),
+                              "closed_ids": sorted(f.id for f in closed)})
     return result
 
 
