@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from evenhand.capture import telephony
 from evenhand.config import Settings
 from evenhand.db import session_scope
+from evenhand.kit import groupcommit
 from evenhand.models import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity, User
 from tests.builders import Org, make_lead
 from tests.capture.support import health, stored_counts
@@ -227,7 +228,7 @@ def test_a_request_that_fails_in_a_group_fails_alone(engine: Engine, org: Org, l
 
     monkeypatch.setattr(telephony, "take", refusing)
     arrivals = telephony.Arrivals(engine)
-    group = [telephony._Waiting([telephony.Call.model_validate(call(call_id=c))]) for c in ("OK-1", "POISON", "OK-2")]
+    group = [groupcommit._Waiting([telephony.Call.model_validate(call(call_id=c))]) for c in ("OK-1", "POISON", "OK-2")]
     arrivals._write(group)  # one group, as when the three arrive at once
     assert [w.result.taken if w.result else None for w in group] == [1, None, 1]
     assert isinstance(group[1].error, RuntimeError)

@@ -19,11 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Annotated
-from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, StringConstraints, TypeAdapter, model_validator
@@ -34,13 +31,13 @@ from evenhand.activities.schemas import ActivityCreate, Key, Note, Person, Secon
 from evenhand.activities.service import Tally, capture_many
 from evenhand.capture import service as capture
 from evenhand.config import Settings
-from evenhand.db import session_scope
 from evenhand.deps import AppSettings
 from evenhand.errors import DomainError, Invalid, Unauthorized
 from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit import rows as rows_kit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.groupcommit import GroupCommit, PerEngine
 from evenhand.kit.once import first_writer_wins
 from evenhand.kit.schema import Moment, Strict
 from evenhand.models import ActivityType, Direction, SourceSystem
@@ -204,89 +201,19 @@ def _store(session: Session, calls: Sequence[Call]) -> None:
 
 # --- group commit ----------------------------------------------------------------------------------------------
 
-@dataclass(eq=False)
-class _Waiting:
-    calls: list[Call]
-    woken: threading.Event = field(default_factory=threading.Event)
-    writes: bool = False  # its request writes the next group
-    result: Taken | None = None
-    error: BaseException | None = None
-
-
-class Arrivals:
-    """Requests posted at the same moment are taken in one transaction (group commit, as ``intake.arrivals`` does
-    for leads): whoever arrives while no group is being written writes one — its own calls and those of every
-    request queued meanwhile — then passes the turn to the oldest request still waiting. A request on its own is
-    written at once. Every request is answered after the transaction carrying it has committed; if a group fails,
-    each request is tried again alone, so a request that cannot be taken fails alone with its own error."""
+class Arrivals(GroupCommit[list[Call], Taken]):
+    """Requests posted at the same moment are taken in one transaction (``kit.groupcommit``), each answered after
+    the commit that carries its calls; a request that cannot be taken fails alone with its own error."""
 
     def __init__(self, engine: Engine, *, max_group: int = 100, gather_ms: float = 2.0) -> None:
-        self._engine, self._max, self._gather = engine, max_group, gather_ms / 1000
-        self._lock = threading.Condition()
-        self._queue: list[_Waiting] = []
-        self._writing = False
-        self._last = 1
+        super().__init__(engine, lambda session, requests: take(session, requests), max_group=max_group,
+                         gather_ms=gather_ms)
 
     def take(self, calls: list[Call]) -> Taken:
-        me = _Waiting(calls)
-        with self._lock:
-            self._queue.append(me)
-            if not self._writing:
-                self._writing = me.writes = True
-            self._lock.notify_all()
-        if not me.writes:
-            me.woken.wait()  # done in someone else's group, or asked to write the next one
-        if me.writes and me.result is None and me.error is None:
-            self._write_next()
-        if me.error is not None:
-            raise me.error
-        if me.result is None:
-            raise RuntimeError("the transaction carrying this request was interrupted")
-        return me.result
-
-    def _write_next(self) -> None:
-        with self._lock:
-            if self._last > 1:  # under load: wait a moment for as many requests as the last group had
-                self._lock.wait_for(lambda: len(self._queue) >= min(self._last, self._max), self._gather)
-            group, self._queue = self._queue[:self._max], self._queue[self._max:]
-            self._last = len(group)
-        try:
-            self._write(group)
-        finally:
-            with self._lock:
-                if self._queue:
-                    self._queue[0].writes = True
-                    self._queue[0].woken.set()
-                else:
-                    self._writing = False
-            for waiting in group:
-                waiting.woken.set()
-
-    def _write(self, group: list[_Waiting]) -> None:
-        try:
-            with session_scope(self._engine) as session:
-                results = take(session, [waiting.calls for waiting in group])
-        except Exception as exc:  # find the request that failed, and write the others without it
-            if len(group) == 1:
-                group[0].error = exc
-                return
-            for waiting in group:
-                self._write([waiting])
-            return
-        for waiting, result in zip(group, results, strict=True):
-            waiting.result = result
+        return self.submit(calls)
 
 
-_BY_ENGINE: WeakKeyDictionary[Engine, Arrivals] = WeakKeyDictionary()
-_MADE = threading.Lock()
-
-
-def arrivals_for(engine: Engine) -> Arrivals:
-    """The one queue of a database, shared by every request to the webhook."""
-    with _MADE:
-        if engine not in _BY_ENGINE:
-            _BY_ENGINE[engine] = Arrivals(engine)
-        return _BY_ENGINE[engine]
+arrivals_for = PerEngine(Arrivals)
 
 
 async def raw_body(request: Request) -> bytes:
