@@ -40,7 +40,8 @@ PREFERENCES = {"channels": ["sms"], "personal": {"sms": "+86 138"}, "quiet_start
 CHANNEL = {"name": "Ops SMS", "channel": "sms", "url": "json://hooks.example/{phone}"}
 ACTIVITY = {"external_id": "T-1", "type": "call", "direction": "outbound", "occurred_at": "2026-03-02T09:30:00+08:00",
             "occurred_time": "09:30", "duration": "0:03:25", "subject": "Intro", "recording_ref": "rec/1",
-            "rep": "rep_n1", "opportunity": "006A", "lead": "00Q1", "email": "a@b.cn", "phone": "+86 138"}
+            "rep": "rep_n1", "opportunity": "006A", "lead": "00Q1", "email": "a@b.cn", "phone": "+86 138",
+            "body": "已电话沟通", "note": "已电话沟通"}
 ACCOUNT = {"name": "Acme", "industry": "IT", "region": "EAST", "owner": "rep_n1"}
 DEAL = {"name": "Acme renewal", "account": "Acme", "account_name": "Acme", "product": "CLOUD", "stage": "proposal"}
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -67,6 +68,10 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/scoring/preview"): {"body": POLICY, "days": 30},
     ("PUT", "/api/v1/routing/policy"): {"body": POLICY, "note": "why", "affected_metrics": ["wait"]},
     ("POST", "/api/v1/routing/validate"): {"body": POLICY},
+    ("PUT", "/api/v1/standards"): {"body": POLICY, "note": "why"},
+    ("POST", "/api/v1/standards/validate"): {"body": POLICY},
+    ("POST", "/api/v1/standards/preview"): {"body": POLICY, "days": 30},
+    ("POST", "/api/v1/honesty/flags/{flag_id}/decision"): {"decision": "dismiss", "note": "the call was on a mobile"},
     ("POST", "/api/v1/leads/{lead_id}/reassign"): {"reason": "on leave", "rep_id": 1},
     ("POST", "/api/v1/routing/whatif"): {"body": POLICY, "from": "2026-03-02", "to": "2026-03-03"},
     ("POST", "/api/v1/reports/fairness/publish"): {"month": "2026-11", "team_id": 1},

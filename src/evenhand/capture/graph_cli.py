@@ -41,10 +41,10 @@ def _client() -> Iterator[GraphClient]:
         terminal.fail(out, escape(t("Microsoft Graph refused: {problem}", problem=str(exc))))
 
 
-def _ids(work: Callable[[GraphClient], list[str]], one: str, many: str) -> None:
+def _ids(work: Callable[[GraphClient], list[str]], counted: Callable[[int], str]) -> None:
     with _client() as client:
         done = work(client)
-    out.print(t(plural(len(done), one, many), count=len(done)))
+    out.print(t(counted(len(done)), count=len(done)))
     for subscription_id in done:
         out.print(f"  {subscription_id}")
 
@@ -54,7 +54,7 @@ def _ids(work: Callable[[GraphClient], list[str]], one: str, many: str) -> None:
 def subscribe() -> None:
     settings, engine = get_settings(), get_engine()
     _ids(lambda client: graph.subscribe(engine, settings, client, now=utcnow()),
-         N_("{count} subscription created."), N_("{count} subscriptions created."))
+         lambda n: plural(n, N_("{count} subscription created."), N_("{count} subscriptions created.")))
 
 
 @graph_app.command("renew", help=N_("Renew the subscriptions that expire within the margin; one Graph no longer "
@@ -64,7 +64,7 @@ def renew(hours: Annotated[float, typer.Option("--within-hours", min=0,
           ) -> None:
     settings, engine = get_settings(), get_engine()
     _ids(lambda client: graph.renew(engine, settings, client, now=utcnow(), margin=timedelta(hours=hours)),
-         N_("{count} subscription renewed."), N_("{count} subscriptions renewed."))
+         lambda n: plural(n, N_("{count} subscription renewed."), N_("{count} subscriptions renewed.")))
 
 
 @graph_app.command("pull", help=N_("Backfill: capture every mailbox's mail and meetings since a day, by delta query "

@@ -202,7 +202,8 @@ def _by_kind(flags: Sequence[HonestyFlag]) -> dict[str, int]:
 
 # --- telling supervisors ------------------------------------------------------------------------------------------
 
-DIGEST_TITLES = (N_("{count} CRM note to review"), N_("{count} CRM notes to review"))
+DIGEST_TITLE_ONE = N_("{count} CRM note to review")
+DIGEST_TITLE = N_("{count} CRM notes to review")
 DIGEST_BODY = N_("The honesty checks doubt {count} notes of your team: {unbacked} claim a contact nothing captured "
                  "backs, {duplicate} are near-copies of notes about other customers. Confirm or dismiss each.")
 
@@ -233,7 +234,7 @@ def _tell(session: Session, flags: Sequence[HonestyFlag]) -> int:
 
 def _digest(person: int, flags: list[HonestyFlag]) -> notify.Message:
     kinds = Counter(f.kind for f in flags)
-    return notify.Message(person, KIND, plural(len(flags), *DIGEST_TITLES), DIGEST_BODY, LINK,
+    return notify.Message(person, KIND, plural(len(flags), DIGEST_TITLE_ONE, DIGEST_TITLE), DIGEST_BODY, LINK,
                           key=f"honesty:{min(f.id for f in flags)}:{person}",
                           params={"count": len(flags), "unbacked": kinds[FlagKind.UNBACKED],
                                   "duplicate": kinds[FlagKind.DUPLICATE]})
