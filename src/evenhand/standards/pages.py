@@ -261,8 +261,11 @@ def _line(line: Any, names: dict[int, str], tr: Tr, zone: ZoneInfo) -> None:
         ui.label(wanted)
         if act is not None:
             kind, when = tr(label(ActivityType(act.type))), local(act.at, zone).strftime("%Y-%m-%d %H:%M")
-            ui.label(tr("{type} by {rep}, {when}", type=kind, rep=names.get(act.rep_id, "—"), when=when)).classes(
-                "text-caption text-grey-7")
+            rep = names.get(act.rep_id, "—")
+            alone = len(line.requirement.actions) == 1 and not line.requirement.label  # the line names its type
+            done = tr("by {rep}, {when}", rep=rep, when=when) if alone else tr(
+                "{type} by {rep}, {when}", type=kind, rep=rep, when=when)
+            ui.label(done).classes("text-caption text-grey-7")
             if not line.on_time:
                 ui.label(tr("after the deadline")).classes("text-caption text-warning")
         else:

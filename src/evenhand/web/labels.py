@@ -53,7 +53,7 @@ _TABLES: tuple[dict[Any, str], ...] = (
      Channel.WECOM: N_("WeCom robot"), Channel.WEBHOOK: N_("Webhook"), Channel.IN_APP: N_("In-app inbox"),
      Channel.APP_PUSH: N_("App push")},
     {ActivityType.CALL: N_("Call"), ActivityType.EMAIL: N_("E-mail"), ActivityType.MESSAGE: N_("Message"),
-     ActivityType.MEETING: N_("Meeting"), ActivityType.VISIT: N_("Visit"), ActivityType.NOTE: N_("Note")},
+     ActivityType.MEETING: N_("Meeting"), ActivityType.VISIT: N_("Visit"), ActivityType.NOTE: N_("CRM note")},
     {Direction.INBOUND: N_("Inbound"), Direction.OUTBOUND: N_("Outbound"), Direction.INTERNAL: N_("Internal")},
     {SourceSystem.WECOM: N_("WeCom"), SourceSystem.DINGTALK: N_("DingTalk"), SourceSystem.OUTLOOK: N_("Outlook"),
      SourceSystem.TELEPHONY: N_("Telephony"), SourceSystem.CRM: N_("CRM")},
