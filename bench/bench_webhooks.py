@@ -1,6 +1,7 @@
 """Signed webhooks on one server process (uvicorn) over SQLite: call records posted to the telephony webhook
 (``POST /api/v1/capture/telephony``), each request one distinct call signed with HMAC-SHA256, from a few concurrent
-keep-alive clients. Every request is verified, its call checked, receipted, counted, linked to its rep and to a lead
+keep-alive connections of a lean asyncio client (bench/http_load.py). Every request is verified, its call
+checked, receipted, counted, linked to its rep and to a lead
 by the customer's phone, stored and audited, and committed (``synchronous=FULL``) before the answer.
 
 Baselines, measured in the same run on an identical database: a plain ``executemany`` of the same activity rows
@@ -25,14 +26,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+import http_load
 
 N = int(os.environ.get("EVENHAND_BENCH_WEBHOOKS", "4000"))
 CLIENTS = 8
@@ -100,38 +102,26 @@ def _wait(base: str) -> None:
     raise RuntimeError("the server did not start")
 
 
-def _post_all(base: str, first: int, n: int, clients: int, per_request: int = 1) -> float:
-    """Post calls ``first`` … ``first + n - 1`` from ``clients`` threads, ``per_request`` calls in each request (one:
-    the call alone; more: ``{"calls": [...]}``); events per second."""
-    local = threading.local()
-
-    def one(i: int) -> None:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=base, timeout=60)
+def _post_all(port: int, first: int, n: int, clients: int, per_request: int = 1) -> float:
+    """Post calls ``first`` … ``first + n - 1`` over ``clients`` keep-alive connections, ``per_request`` calls in each
+    request (one: the call alone; more: ``{"calls": [...]}``), signed before the clock starts; events per second."""
+    requests, expected = [], []
+    for i in range(first, first + n, per_request):
         ids = range(i, min(i + per_request, first + n))
         body = _call(i) if per_request == 1 else json.dumps({"calls": [_record(j) for j in ids]}).encode()
-        answer = local.client.post("/api/v1/capture/telephony", content=body, headers=_signed(body))
-        assert answer.status_code == 200 and answer.json()["taken"] == len(ids), answer.text
+        requests.append(http_load.request("POST", "/api/v1/capture/telephony", _signed(body), body))
+        expected.append(len(ids))
+    seconds, answers = http_load.send_all(port, requests, clients)
+    for (status, body), taken in zip(answers, expected, strict=True):
+        assert status == 200 and json.loads(body)["taken"] == taken, body
+    return n / seconds
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(first, first + n, per_request)))
-    return n / (time.perf_counter() - started)
 
-
-def _pings(base: str, n: int, clients: int) -> float:
-    """``GET /healthz`` (one ``SELECT 1``) from the same clients: what the server answers with no work to do."""
-    local = threading.local()
-
-    def one(_: int) -> None:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=base, timeout=60)
-        assert local.client.get("/healthz").status_code == 200
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(n)))
-    return n / (time.perf_counter() - started)
+def _pings(port: int, n: int, clients: int) -> float:
+    """``GET /healthz`` (one ``SELECT 1``) over the same connections: what the server answers with no work to do."""
+    seconds, answers = http_load.send_all(port, [http_load.request("GET", "/healthz", {})] * n, clients)
+    assert all(status == 200 for status, _ in answers)
+    return n / seconds
 
 
 def _served(tmp: Path, url: str, n: int, clients: int) -> tuple[float, float, float]:
@@ -141,12 +131,11 @@ def _served(tmp: Path, url: str, n: int, clients: int) -> tuple[float, float, fl
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port),
                                "--log-level", "warning"], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait(base)
-        _post_all(base, 10_000_000, 200, clients)  # warm: statements compiled, connections opened
-        _pings(base, 200, clients)
-        single = _post_all(base, 0, n, clients)
-        return single, _post_all(base, 20_000_000, n, clients, BATCHED), _pings(base, n, clients)
+        _wait(f"http://127.0.0.1:{port}")
+        _post_all(port, 10_000_000, 200, clients)  # warm: statements compiled, connections opened
+        _pings(port, 200, clients)
+        single = _post_all(port, 0, n, clients)
+        return single, _post_all(port, 20_000_000, n, clients, BATCHED), _pings(port, n, clients)
     finally:
         server.terminate()
         server.wait(timeout=30)
