@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -39,3 +41,27 @@ def print_domain_error(console: Console, exc: DomainError, *, source: str | None
             console.print(t("  line {line}, {field}: {message}", **detail))
         else:
             console.print(t("  {source}, line {line}: {message}", source=source or t("the document"), **detail))
+
+
+def refuse(console: Console, exc: DomainError, *, source: Path | None = None) -> NoReturn:
+    """A service's refusal printed with its details, exit status 1."""
+    print_domain_error(console, exc, source=str(source) if source else None)
+    raise typer.Exit(code=1) from exc
+
+
+def read_text(console: Console, file: Path) -> str:
+    """A document given on the command line: refused, naming the path, when it is missing or not UTF-8."""
+    if not file.is_file():
+        fail(console, t("No such file: {path}", path=str(file)))
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        fail(console, t("{path} is not UTF-8 text.", path=str(file)))
+
+
+def day(console: Console, value: str, option: str) -> date:
+    """An option's day (``2026-11-01``), refused naming the option."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(console, t("{option} must be a date like 2026-11-01.", option=option))

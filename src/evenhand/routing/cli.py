@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -46,7 +46,7 @@ def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; d
         with session_scope(_engine(db), readonly=True) as session:
             row = policy_versions.version(session, version) if version else policy_versions.active(session)
     except DomainError as exc:
-        _fail_domain(exc)
+        terminal.refuse(err, exc)
     # The header goes to stderr: what stdout carries is the document alone, which `routing set` takes back.
     err.print(t("Version {version} ({name}), {note}", version=row.version, name=row.name, note=row.note or "—"),
               style="bold")
@@ -80,9 +80,9 @@ def check(file: PolicyText) -> None:
     from evenhand.routing import policy_versions
 
     try:
-        policy = policy_versions.validate(_read(file)).policy
+        policy = policy_versions.validate(terminal.read_text(err, file)).policy
     except DomainError as exc:
-        _fail_domain(exc, source=file)
+        terminal.refuse(err, exc, source=file)
     out.print(t(plural(len(policy.pools), N_("Valid: {name}, {pools} pool, high-value threshold {threshold}."),
                        N_("Valid: {name}, {pools} pools, high-value threshold {threshold}.")),
                 name=policy.name, pools=len(policy.pools), threshold=policy.threshold_high_value))
@@ -103,13 +103,13 @@ def set_policy(
 ) -> None:
     from evenhand.routing import policy_versions, whatif
 
-    body = _read(file)
+    body = terminal.read_text(err, file)
     today = utcnow().astimezone(get_settings().zone).date()
     try:
         policy_versions.validate(body)
         with session_scope(_engine(db), readonly=True) as session:
             if policy_versions.active(session).body == body:
-                _fail(t("Nothing to save: the text is the active version."))
+                terminal.fail(err, t("Nothing to save: the text is the active version."))
         result = _replayed(body, today - timedelta(days=days - 1), today, db)
         _print(result)
         with session_scope(_engine(db)) as session:
@@ -117,16 +117,17 @@ def set_policy(
                                        affected_metrics=metric or whatif.suggested_metrics(result))
             number = row.version
     except DomainError as exc:
-        _fail_domain(exc, source=file)
+        terminal.refuse(err, exc, source=file)
     out.print(t("Saved as version {version}.", version=number), style="bold green")
 
 
 def replay_command(policy: PolicyFile, start: From, end: To, as_json: AsJson = False, db: Db = None) -> None:
-    first, last, body = _day(start, "--from"), _day(end, "--to"), _read(policy)
+    first, last = terminal.day(err, start, "--from"), terminal.day(err, end, "--to")
+    body = terminal.read_text(err, policy)
     try:
         result = _replayed(body, first, last, db)
     except DomainError as exc:
-        _fail_domain(exc, source=policy)
+        terminal.refuse(err, exc, source=policy)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
@@ -147,11 +148,11 @@ def replay_decision(decision_id: Annotated[int, typer.Argument(help=N_("The rout
         with session_scope(_engine(db), readonly=True) as session:
             recorded, replayed = service.replay(session, decision_id)
     except DomainError as exc:
-        _fail_domain(exc)
+        terminal.refuse(err, exc)
     who = replayed.rep_id if replayed.outcome == "assigned" else t("nobody (held)")
     if recorded.to_dict() != replayed.to_dict():
-        _fail(t("Decision {id} does NOT replay: recorded rep {recorded}, recomputed {replayed}.", id=decision_id,
-                recorded=recorded.rep_id, replayed=who))
+        terminal.fail(err, t("Decision {id} does NOT replay: recorded rep {recorded}, recomputed {replayed}.",
+                             id=decision_id, recorded=recorded.rep_id, replayed=who))
     out.print(t("Decision {id} replays exactly: {track} track, pool {pool}, rep {rep}.", id=decision_id,
                 track=replayed.track, pool=replayed.pool_id, rep=who))
 
@@ -222,29 +223,8 @@ def _metric(name: str) -> str:
     return t(METRICS[name]) if name in METRICS else name
 
 
-def _read(file: Path) -> str:
-    if not file.is_file():
-        _fail(t("No such file: {path}", path=str(file)))
-    try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        _fail(t("{path} is not UTF-8 text.", path=str(file)))
 
 
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _fail(t("{option} must be a date like 2026-11-01.", option=option))
-
-
-def _fail(message: str) -> NoReturn:
-    terminal.fail(err, message)
-
-
-def _fail_domain(exc: DomainError, *, source: Path | None = None) -> NoReturn:
-    terminal.print_domain_error(err, exc, source=str(source) if source else None)
-    raise typer.Exit(code=1) from exc
 
 
 def _print(result: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from evenhand.kit.figures import p_cell
 from evenhand.routing import policy_versions, whatif
 from evenhand.routing.diagram import flowchart
 from evenhand.web import context
+from evenhand.web.forms import show_problems
 from evenhand.web.layout import Tr, shell
 
 PATH = "/routing/policy"
@@ -118,17 +119,7 @@ class _Editor:
 
     def check(self) -> bool:
         tr, found = self.tr, problems(self.editor.value)
-        self.problem_list.clear()
-        with self.problem_list:
-            for p in found:
-                item = ui.label(f"{tr('Line {line}', line=p['line'] or '?')} · {p['field'] or '—'}: {p['message']}")
-                item.classes("text-negative text-caption cursor-pointer")
-                if p.get("line"):  # a click shows the line in the editor
-                    item.on("click", lambda _, n=int(p["line"]): self.editor.reveal_line(n))
-        lines = {int(p["line"]): p["message"] for p in found if p.get("line")}
-        self.editor.line_tooltips = dict(lines)
-        self.editor.decorations = [{"kind": "line", "line": n, "class": "eh-problem-line"} for n in sorted(lines)]
-        self.editor.update()
+        show_problems(self.editor, self.problem_list, found, tr)
         self.valid = not found
         counted = plural(len(found), N_("{count} problem"), N_("{count} problems"))
         self.status.text = tr("The policy is valid.") if not found else tr(counted, count=len(found))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -41,7 +41,7 @@ def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; d
             row = service.version(session, version) if version else service.active(session)
             number, name, note, body = row.version, row.name, row.note, row.body
     except DomainError as exc:
-        _fail_domain(exc)
+        terminal.refuse(err, exc)
     # The header goes to stderr: stdout carries the document alone, which `standards set` takes back.
     err.print(t("Version {version} ({name}), {note}", version=number, name=name, note=note or "—"), style="bold")
     sys.stdout.write(body if body.endswith("\n") else body + "\n")
@@ -53,15 +53,15 @@ def set_standards(file: Annotated[Path, typer.Argument(help=N_("YAML stage stand
                   db: Db = None) -> None:
     from evenhand.standards import service
 
-    body = _read(file)
+    body = terminal.read_text(err, file)
     try:
         service.validate(body)
         with session_scope(_engine(db)) as session:
             if service.active(session).body == body:
-                _fail(t("Nothing to save: the text is the active version."))
+                terminal.fail(err, t("Nothing to save: the text is the active version."))
             number = service.save(session, body, author=None, note=note).version
     except DomainError as exc:
-        _fail_domain(exc, source=file)
+        terminal.refuse(err, exc, source=file)
     out.print(t("Saved as version {version}.", version=number))
 
 
@@ -78,15 +78,15 @@ def check(rep: Annotated[str | None, typer.Option(help=N_("Only this rep (userna
 
     zone = get_settings().zone
     now = utcnow()
-    first = _day(since, "--since") if since else (now.astimezone(zone) - timedelta(days=30)).date()
-    end = datetime.combine(_day(until, "--until") + timedelta(days=1), time.min, zone) if until else now
+    first = terminal.day(err, since, "--since") if since else (now.astimezone(zone) - timedelta(days=30)).date()
+    end = datetime.combine(terminal.day(err, until, "--until") + timedelta(days=1), time.min, zone) if until else now
     try:
         with session_scope(_engine(db), readonly=True) as session:
             rep_id, team_id = _who(session, rep, team)
             result = service.figures(session, OPERATOR, since=datetime.combine(first, time.min, zone),
                                      until=min(end, now), now=now, rep_id=rep_id, team_id=team_id)
     except DomainError as exc:
-        _fail_domain(exc)
+        terminal.refuse(err, exc)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str, ensure_ascii=False, indent=2) + "\n")
         return
@@ -100,11 +100,11 @@ def _who(session: Any, rep: str | None, team: str | None) -> tuple[int | None, i
     if rep:
         rep_id = org_service.people_by_key(session, {rep}).get(rep)
         if rep_id is None:
-            _fail(t("No rep {rep}.", rep=rep))
+            terminal.fail(err, t("No rep {rep}.", rep=rep))
     if team:
         team_id = next((i for i, name in org_service.team_names(session).items() if name == team), None)
         if team_id is None:
-            _fail(t("No team {team}.", team=team))
+            terminal.fail(err, t("No team {team}.", team=team))
     return rep_id, team_id
 
 
@@ -137,26 +137,4 @@ def _engine(db: str | None) -> Any:
     return get_engine(db) if db else None
 
 
-def _read(file: Path) -> str:
-    if not file.is_file():
-        _fail(t("No such file: {path}", path=str(file)))
-    try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        _fail(t("{path} is not UTF-8 text.", path=str(file)))
 
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _fail(t("{option} must be a date like 2026-11-01.", option=option))
-
-
-def _fail(message: str) -> NoReturn:
-    terminal.fail(err, message)
-
-
-def _fail_domain(exc: DomainError, *, source: Path | None = None) -> NoReturn:
-    terminal.print_domain_error(err, exc, source=str(source) if source else None)
-    raise typer.Exit(code=1) from exc
