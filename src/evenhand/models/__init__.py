@@ -1,6 +1,7 @@
 """Every table, imported here so metadata and Alembic see them all."""
 
 from evenhand.models.activity import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity
+from evenhand.models.alerts import Alert, AlertAction, AlertRuleVersion, AlertStatus
 from evenhand.models.audit import AuditEntry
 from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
 from evenhand.models.base import Base
@@ -20,6 +21,7 @@ from evenhand.models.notify import (
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
 from evenhand.models.process import FlagKind, FlagStatus, HonestyFlag, StandardVersion
+from evenhand.models.qa import QaReview, QaSample, ReviewStatus, RubricVersion
 from evenhand.models.routing import (
     KEY_ACCOUNT_GRANT,
     Appeal,
@@ -38,6 +40,10 @@ __all__ = [
     "Account",
     "Activity",
     "ActivityType",
+    "Alert",
+    "AlertAction",
+    "AlertRuleVersion",
+    "AlertStatus",
     "ApiToken",
     "Appeal",
     "AppealStatus",
@@ -75,10 +81,14 @@ __all__ = [
     "PredictiveModelVersion",
     "Presence",
     "ProductLine",
+    "QaReview",
+    "QaSample",
     "Region",
+    "ReviewStatus",
     "Role",
     "RoutingDecision",
     "RoutingPolicyVersion",
+    "RubricVersion",
     "ScheduledJob",
     "ScoringModelVersion",
     "SourceSystem",

@@ -1,0 +1,65 @@
+"""Alerts to supervisors: the versioned alert rules, each alert raised on an entity, and what people did with it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evenhand.kit.clock import utcnow
+from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
+
+
+class AlertRuleVersion(IdMixin, CreatedMixin, Base):
+    """One saved version of the alert rules (YAML with CEL conditions); exactly one is active at a time."""
+
+    __tablename__ = "alert_rules"
+    version: Mapped[int] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(default=False, index=True)
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Alert(IdMixin, Base):
+    """A rule's condition holding for one entity (a deal, a lead, a rep). ``open_key`` (rule, entity) is set while
+    the alert is not resolved and unique, so an entity has at most one live alert per rule; resolving clears it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_rep", "status", "rep_id"),)
+    rule: Mapped[str] = mapped_column(String(80), index=True)
+    entity_type: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[int]
+    open_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[AlertStatus] = mapped_column(str_enum(AlertStatus), default=AlertStatus.OPEN)
+    rule_version: Mapped[int]
+    evidence: Mapped[dict[str, Any]]
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    snoozed_until: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))  # None: itself
+
+
+class AlertAction(IdMixin, Base):
+    """What someone did with an alert: acknowledged, commented, snoozed (with a reason and an end), resolved."""
+
+    __tablename__ = "alert_actions"
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str] = mapped_column(String(2000), default="")
+    until: Mapped[datetime | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
