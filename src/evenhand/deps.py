@@ -20,7 +20,8 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    """Asynchronous (it only reads an attribute): a synchronous dependency costs each request a worker thread."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -13,12 +13,14 @@ request that submits must not hold a write transaction of its own while it waits
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from weakref import WeakKeyDictionary
 
+import anyio.to_thread
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -37,6 +39,24 @@ class _Waiting(Generic[Item, Result]):
     writes: bool = False  # its request writes the next group
     result: Result | None = None
     error: BaseException | None = None
+    future: asyncio.Future[None] | None = None  # an asynchronous request waits on this instead of ``woken``
+
+    def wake(self) -> None:
+        self.woken.set()
+        if self.future is not None:
+            self.future.get_loop().call_soon_threadsafe(_settle, self.future)
+
+    def outcome(self) -> Result:
+        if self.error is not None:
+            raise self.error
+        if self.result is None:
+            raise RuntimeError("the transaction carrying this item was interrupted")
+        return self.result
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -54,21 +74,31 @@ class GroupCommit(Generic[Item, Result]):
 
     def submit(self, item: Item) -> Result:
         """Write one item; returns its result once the transaction carrying it has committed."""
-        me: _Waiting[Item, Result] = _Waiting(item)
+        me = self._enqueue(_Waiting(item))
+        if not me.writes:
+            me.woken.wait()  # done in someone else's group, or asked to write the next one
+        if me.writes and me.result is None and me.error is None:
+            self._write_next()
+        return me.outcome()
+
+    async def submit_async(self, item: Item) -> Result:
+        """``submit`` for a request served on the event loop: it waits without a thread, and takes one only when it
+        is its turn to write a group."""
+        me = self._enqueue(_Waiting(item, future=asyncio.get_running_loop().create_future()))
+        if not me.writes:
+            assert me.future is not None
+            await me.future
+        if me.writes and me.result is None and me.error is None:
+            await anyio.to_thread.run_sync(self._write_next)
+        return me.outcome()
+
+    def _enqueue(self, me: _Waiting[Item, Result]) -> _Waiting[Item, Result]:
         with self._lock:
             self._queue.append(me)
             if not self._writing:
                 self._writing = me.writes = True
             self._lock.notify_all()
-        if not me.writes:
-            me.woken.wait()  # done in someone else's group, or asked to write the next one
-        if me.writes and me.result is None and me.error is None:
-            self._write_next()
-        if me.error is not None:
-            raise me.error
-        if me.result is None:
-            raise RuntimeError("the transaction carrying this item was interrupted")
-        return me.result
+        return me
 
     def _write_next(self) -> None:
         """Write the group at the head of the queue (the caller's item is in it), then pass the turn on."""
@@ -83,11 +113,11 @@ class GroupCommit(Generic[Item, Result]):
             with self._lock:
                 if self._queue:
                     self._queue[0].writes = True
-                    self._queue[0].woken.set()
+                    self._queue[0].wake()
                 else:
                     self._writing = False
             for waiting in group:
-                waiting.woken.set()
+                waiting.wake()
 
     def _write(self, group: list[_Waiting[Item, Result]]) -> None:
         try:

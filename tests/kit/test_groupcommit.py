@@ -1,0 +1,77 @@
+"""Group commit: items submitted together share a transaction, each gets its own result, one that fails fails alone —
+whether its request waits in a thread (``submit``) or on the event loop (``submit_async``)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from evenhand.kit.groupcommit import GroupCommit
+
+
+class Writer:
+    """Doubles each item; the first group waits until ``release`` is set, so the others queue up behind it."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[int]] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, session: Session, items: Sequence[int]) -> list[int]:
+        self.started.set()
+        self.release.wait(10)
+        if any(item < 0 for item in items):
+            raise ValueError("negative")
+        self.groups.append(list(items))
+        return [2 * item for item in items]
+
+
+async def _submitted_together(queue: GroupCommit[int, int], writer: Writer, items: list[int]) -> list[object]:
+    first = asyncio.ensure_future(queue.submit_async(items[0]))
+    await asyncio.to_thread(writer.started.wait, 10)  # the first group is being written
+    rest = [asyncio.ensure_future(queue.submit_async(item)) for item in items[1:]]
+    await asyncio.sleep(0.05)  # every other request is queued behind it
+    writer.release.set()
+    return await asyncio.gather(first, *rest, return_exceptions=True)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_requests_waiting_on_the_event_loop_share_one_transaction(engine: Engine) -> None:
+    writer = Writer()
+    results = asyncio.run(_submitted_together(GroupCommit(engine, writer), writer, list(range(1, 13))))
+    assert results == [2 * n for n in range(1, 13)]
+    assert writer.groups == [[1], list(range(2, 13))]  # the one alone, then all who came meanwhile
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_one_that_fails_in_a_group_fails_alone_on_the_event_loop(engine: Engine) -> None:
+    writer = Writer()
+    results = asyncio.run(_submitted_together(GroupCommit(engine, writer), writer, [1, 2, -3, 4]))
+    assert results[:2] == [2, 4] and results[3] == 8
+    assert isinstance(results[2], ValueError)
+    assert sorted(map(tuple, writer.groups)) == [(1,), (2,), (4,)]  # the group failed and was written one by one
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_threads_and_the_event_loop_wait_in_one_queue(engine: Engine) -> None:
+    writer = Writer()
+    queue = GroupCommit(engine, writer)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(queue.submit, 1)
+        assert writer.started.wait(10)
+        threaded = [pool.submit(queue.submit, n) for n in (2, 3)]
+
+        async def on_the_loop() -> list[int]:
+            return list(await asyncio.gather(queue.submit_async(4), queue.submit_async(5)))
+
+        looped = pool.submit(asyncio.run, on_the_loop())
+        threading.Event().wait(0.1)
+        writer.release.set()
+        assert [first.result(10), *(f.result(10) for f in threaded), *looped.result(10)] == [2, 4, 6, 8, 10]
+    assert writer.groups[0] == [1] and sorted(writer.groups[1]) == [2, 3, 4, 5]
