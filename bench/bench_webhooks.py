@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import http_load
 
 N = int(os.environ.get("EVENHAND_BENCH_WEBHOOKS", "4000"))
-CLIENTS = 8
+CLIENTS = 32  # a call centre's senders posting at once; FEW connections are measured too
+FEW = 8
 BATCHED = 20  # calls in one request, the second measure: a call centre posting its records in batches
 REPS, LEADS = 20, 1_000
 SECRET = "bench-webhook-secret"
@@ -124,7 +125,7 @@ def _pings(port: int, n: int, clients: int) -> float:
     return n / seconds
 
 
-def _served(tmp: Path, url: str, n: int, clients: int) -> tuple[float, float, float]:
+def _served(tmp: Path, url: str, n: int, clients: int) -> tuple[float, float, float, float]:
     port, log = _port(), (tmp / "server.log").open("wb")
     env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(tmp), "EVENHAND_LOCALE": "en",
            "EVENHAND_TELEPHONY_HMAC_SECRET": SECRET, "EVENHAND_WORKER_IN_SERVE": "false"}
@@ -134,8 +135,8 @@ def _served(tmp: Path, url: str, n: int, clients: int) -> tuple[float, float, fl
         _wait(f"http://127.0.0.1:{port}")
         _post_all(port, 10_000_000, 200, clients)  # warm: statements compiled, connections opened
         _pings(port, 200, clients)
-        single = _post_all(port, 0, n, clients)
-        return single, _post_all(port, 20_000_000, n, clients, BATCHED), _pings(port, n, clients)
+        single, few = _post_all(port, 0, n, clients), _post_all(port, 30_000_000, n, FEW)
+        return single, few, _post_all(port, 20_000_000, n, clients, BATCHED), _pings(port, n, clients)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -186,7 +187,7 @@ def run(n: int = N, clients: int = CLIENTS) -> dict[str, Any]:
         _seed(f"sqlite:///{template}")
         for copy in (served, tmp / "plain.sqlite", tmp / "each.sqlite"):
             shutil.copy(template, copy)
-        events, batched, bare = _served(tmp, f"sqlite:///{served}", n, clients)
+        events, few, batched, bare = _served(tmp, f"sqlite:///{served}", n, clients)
         rows = _rows(f"sqlite:///{served}")
         assert len(rows) == n and all(r[5] is not None and r[4] is not None for r in rows), "calls not all linked"
         plain = _plain(f"sqlite:///{tmp / 'plain.sqlite'}", rows, per_row=False)
@@ -196,6 +197,7 @@ def run(n: int = N, clients: int = CLIENTS) -> dict[str, Any]:
             "webhooks_vs_executemany": round(events / plain, 4),
             "webhooks_vs_one_commit_per_row": round(events / each, 3), "bare_healthz_per_s": round(bare, 1),
             "webhooks_vs_bare_healthz": round(events / bare, 3),
+            f"webhook_events_per_s_{FEW}_connections": round(few, 1),
             f"webhook_events_per_s_{BATCHED}_calls_a_request": round(batched, 1), "aim_events_per_s": 1000}
 
 
