@@ -1,0 +1,282 @@
+"""The process board: per stage, for everyone the caller reads, each team and each rep — time in stage, conversion,
+where open deals are stuck, the lead-to-won cycle and first response — for a period beside the one before it, and
+the deals (or leads) behind any figure. Computed from the tables on every request (``figures`` says how).
+
+Visibility is the deals' and leads' own ``readable``: a rep's board covers their own records, a supervisor's their
+teams', staff's everyone's. Team rows are shown to those who see colleagues' figures (``sees_team_figures``).
+Compliance with the stage standards is read from ``standards.service.figures``, never recomputed here."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.board import figures as core
+from evenhand.board import repository
+from evenhand.board.figures import OPEN, STAGES, Facts, Window
+from evenhand.board.repository import Filters, Pipeline
+from evenhand.errors import Invalid
+from evenhand.kit.clock import as_utc, utcnow
+from evenhand.org import service as org_service
+from evenhand.standards import service as standards
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+DRILL_LIMIT = 500
+FIGURES = ("time_in_stage", "conversion", "stuck", "cycle", "first_response")
+OUTCOMES = ("open", "advanced", "lost")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+@dataclass(frozen=True)
+class Period:
+    since: datetime
+    until: datetime
+    previous_since: datetime
+
+    def windows(self, now: datetime) -> tuple[Window, Window]:
+        def w(a: datetime, b: datetime) -> Window:
+            return Window(_epoch(a), _epoch(b), _epoch(min(b, now)))
+        return w(self.since, self.until), w(self.previous_since, self.since)
+
+
+@dataclass(frozen=True)
+class Query:
+    period: Period
+    filters: Filters
+    now: datetime
+
+
+def _epoch(moment: datetime) -> int:
+    return int(as_utc(moment).timestamp())
+
+
+# --- the question -------------------------------------------------------------------------------------------------
+
+
+def period(zone: ZoneInfo, *, first: date | None = None, last: date | None = None, month: str | None = None,
+           now: datetime | None = None) -> Period:
+    """Days ``first``..``last`` (inclusive, in ``zone``; default the last 30 days) or a month ``YYYY-MM``. The previous
+    period is the month before a whole month, else as many days just before."""
+    if month is not None:
+        first, last = _month(month)
+    today = as_utc(now or utcnow()).astimezone(zone).date()
+    last = last or today
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise Invalid("The period's first day comes after its last.", field="from")
+    if (last - first).days >= MAX_DAYS:
+        raise Invalid("A period spans at most {days} days.", field="from", days=MAX_DAYS)
+    whole = first.day == 1 and last == first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    before = (first - timedelta(days=1)).replace(day=1) if whole else first - (last - first) - timedelta(days=1)
+    start = datetime.combine
+    return Period(start(first, time.min, zone), start(last + timedelta(days=1), time.min, zone),
+                  start(before, time.min, zone))
+
+
+def _month(text: str) -> tuple[date, date]:
+    found = _MONTH.fullmatch(text.strip())
+    if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 2000:
+        raise Invalid("The month must look like 2026-11, not {value}.", field="period", value=text)
+    first = date(int(found[1]), int(found[2]), 1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def filters(session: Session, *, team_id: int | None = None, region: str | None = None,
+            product_line: str | None = None, rep_id: int | None = None) -> Filters:
+    """Region and product line by code (or name); an unknown one is refused, naming the field."""
+    return Filters(team_id=_known(team_id, org_service.team_names(session), "team"),
+                   region_id=_code(session, "region", region), product_line_id=_code(session, "product_line",
+                                                                                      product_line),
+                   rep_id=rep_id)
+
+
+def _known(value: int | None, names: dict[int, str], field: str) -> int | None:
+    if value is not None and value not in names:
+        raise Invalid("No {what} {value}.", field=field, what=field, value=value)
+    return value
+
+
+def _code(session: Session, field: str, value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    codes = repository.codes(session, field)
+    found = codes.get(value.strip().casefold())
+    if found is None:
+        raise Invalid("No {what} {value}.", field=field, what=field, value=value)
+    return found
+
+
+# --- the figures --------------------------------------------------------------------------------------------------
+
+
+def board(session: Session, principal: Principal, query: Query) -> dict[str, Any]:
+    """Every figure of the period and of the one before, overall, per team (for those who see colleagues' figures)
+    and per rep, each per stage where it has stages."""
+    now = as_utc(query.now)
+    windows = query.period.windows(now)
+    pipe, leads = _read(session, principal, query, windows)
+    facts = [Facts.of(pipe.deals, pipe.visits, leads, w) for w in windows]
+
+    def pair(deal_mask: np.ndarray, lead_mask: np.ndarray) -> dict[str, Any]:
+        return {name: core.block(pipe.visits, f, deal_mask, lead_mask)
+                for name, f in zip(("current", "previous"), facts, strict=True)}
+
+    everyone = pair(np.ones(len(pipe.deals.id), bool), np.ones(len(leads.id), bool))
+    return {**_header(query, now), "overall": everyone,
+            "teams": _teams(session, principal, pipe, leads, pair), "reps": _reps(session, pipe, leads, pair)}
+
+
+def _read(session: Session, principal: Principal, query: Query, windows: tuple[Window, Window]
+          ) -> tuple[Pipeline, core.Leads]:
+    pipe = repository.pipeline(session, repository.readable_deals(principal), query.filters)
+    leads, _ = repository.leads(session, repository.readable_leads(principal), query.filters,
+                                since=query.period.previous_since, until=min(query.period.until, as_utc(query.now)))
+    return pipe, leads
+
+
+def _header(query: Query, now: datetime) -> dict[str, Any]:
+    p, f = query.period, query.filters
+    return {"since": p.since, "until": p.until, "as_of": min(p.until, now),
+            "previous": {"since": p.previous_since, "until": p.since, "as_of": min(p.since, now)},
+            "filters": {"team_id": f.team_id, "region_id": f.region_id, "product_line_id": f.product_line_id},
+            "stages": list(STAGES[:OPEN]), "stuck_days": list(core.STUCK_DAYS),
+            "response_hours": list(core.RESPONSE_HOURS)}
+
+
+def _teams(session: Session, principal: Principal, pipe: Pipeline, leads: core.Leads, pair: Any
+           ) -> list[dict[str, Any]]:
+    if not principal.sees_team_figures:
+        return []
+    names = org_service.team_names(session)
+    present = sorted({int(t) for t in np.concatenate([pipe.deals.team, leads.team]) if t >= 0},
+                     key=lambda t: names.get(t, ""))
+    return [{"team_id": t, "team": names.get(t), **pair(pipe.deals.team == t, leads.team == t)} for t in present]
+
+
+def _reps(session: Session, pipe: Pipeline, leads: core.Leads, pair: Any) -> list[dict[str, Any]]:
+    owners = {int(o) for o in np.concatenate([pipe.deals.owner, leads.owner])}
+    names = org_service.display_names(session, owners)
+    team_of = {int(o): int(t) for o, t in zip(np.concatenate([pipe.deals.owner, leads.owner]),
+                                              np.concatenate([pipe.deals.team, leads.team]), strict=True)}
+    return [{"rep_id": o, "rep": names.get(o, str(o)), "team_id": team_of[o] if team_of[o] >= 0 else None,
+             **pair(pipe.deals.owner == o, leads.owner == o)} for o in sorted(owners, key=lambda o: names.get(o, ""))]
+
+
+def compliance(session: Session, principal: Principal, query: Query) -> dict[str, Any]:
+    """The share of first contacts and stage entries met on time in the period and the one before, from the
+    standards' own figures (the team filter applies; they are not split by region or product line)."""
+    p, f = query.period, query.filters
+    now = min(as_utc(query.now), p.until)
+
+    def read(since: datetime, until: datetime) -> dict[str, Any]:
+        return standards.figures(session, principal, since=since, until=min(until, now), now=now,
+                                 rep_id=f.rep_id, team_id=f.team_id)
+    return {"current": read(p.since, p.until), "previous": read(p.previous_since, p.since)}
+
+
+# --- what is behind a figure --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drill:
+    figure: str
+    stage: str | None = None
+    bucket: int | None = None
+    outcome: str | None = None
+    previous: bool = False
+
+
+def drill(session: Session, principal: Principal, query: Query, what: Drill) -> dict[str, Any]:
+    """The deals (or, for first response, the leads) behind one figure, longest first (at most ``DRILL_LIMIT``)."""
+    _check(what)
+    now, p = as_utc(query.now), query.period
+    window = p.windows(now)[1 if what.previous else 0]
+    if what.figure == "first_response":
+        since, until = (p.previous_since, p.since) if what.previous else (p.since, p.until)
+        leads, _ = repository.leads(session, repository.readable_leads(principal), query.filters, since=since,
+                                    until=min(until, now))
+        return _lead_items(session, what, _response_leads(leads, window, what))
+    pipe = repository.pipeline(session, repository.readable_deals(principal), query.filters)
+    found = [(int(pipe.deals.id[i]), s, d) for i, s, d in _behind(pipe, window, what)]
+    return _deal_items(session, what, found)
+
+
+def _check(what: Drill) -> None:
+    if what.figure not in FIGURES:
+        raise Invalid("No figure {value}; one of {choices}.", field="figure", value=what.figure,
+                      choices=", ".join(FIGURES))
+    if what.stage is not None and what.stage not in STAGES[:OPEN]:
+        raise Invalid("No open stage {value}.", field="stage", value=what.stage)
+    if what.outcome is not None and what.outcome not in OUTCOMES:
+        raise Invalid("No outcome {value}; one of {choices}.", field="outcome", value=what.outcome,
+                      choices=", ".join(OUTCOMES))
+
+
+Behind = list[tuple[int, int, float]]  # (deal index, stage code, days)
+
+
+def _behind(pipe: Pipeline, w: Window, what: Drill) -> Behind:
+    v, n = pipe.visits, len(pipe.deals.id)
+    stage = STAGES.index(what.stage) if what.stage else None
+    if what.figure == "time_in_stage":
+        ended = np.flatnonzero(core.ended_visits(v, w) & ((v.stage == stage) if stage is not None else True))
+        return _zip(v.deal[ended], v.stage[ended], (v.end - v.start)[ended] / core.DAY)
+    if what.figure == "stuck":
+        deals, stages, days, bucket = core.stuck_rows(v, w, n)
+        keep = np.ones(len(deals), bool)
+        if stage is not None:
+            keep &= stages == stage
+        if what.bucket is not None:
+            keep &= bucket == what.bucket
+        return _zip(deals[keep], stages[keep], days[keep])
+    if what.figure == "cycle":
+        f = Facts.of(pipe.deals, v, core.Leads(*(np.zeros(0, np.int64),) * 5), w)
+        return _zip(v.deal[f.won], v.stage[f.won], f.cycle_days)
+    out: Behind = []
+    for s in [stage] if stage is not None else range(OPEN):
+        first, result = core.entries(v, w, s, n)
+        keep = (first >= 0) & ((result == OUTCOMES.index(what.outcome)) if what.outcome else True)
+        out.extend(_zip(np.flatnonzero(keep), np.full(int(keep.sum()), s), (w.as_of - first[keep]) / core.DAY))
+    return out
+
+
+def _zip(deals: np.ndarray, stages: np.ndarray, days: np.ndarray) -> Behind:
+    return list(zip(deals.tolist(), stages.tolist(), days.tolist(), strict=True))
+
+
+def _response_leads(leads: core.Leads, w: Window, what: Drill) -> list[tuple[int, float | None]]:
+    chosen, hours, bucket = core.response_rows(leads, w)
+    keep = (bucket == what.bucket) if what.bucket is not None else np.ones(len(chosen), bool)
+    return [(int(leads.id[i]), None if np.isnan(h) else round(float(h), 2))
+            for i, h in zip(chosen[keep], hours[keep], strict=True)]
+
+
+def _deal_items(session: Session, what: Drill, found: list[tuple[int, int, float]]) -> dict[str, Any]:
+    found.sort(key=lambda x: -x[2])
+    shown = found[:DRILL_LIMIT]
+    lines = repository.deal_lines(session, {i for i, _, _ in shown})
+    owners = org_service.display_names(session, {o for _, o, _, _ in lines.values()})
+    items = [{"id": i, "name": lines[i][0], "owner": owners.get(lines[i][1]), "stage": STAGES[s],
+              "current_stage": lines[i][2], "amount": lines[i][3], "days": round(d, 2)}
+             for i, s, d in shown if i in lines]
+    return {"kind": "deals", "figure": what.figure, "total": len(found), "items": items}
+
+
+def _lead_items(session: Session, what: Drill, found: list[tuple[int, float | None]]) -> dict[str, Any]:
+    found.sort(key=lambda x: (x[1] is not None, -(x[1] or 0)))
+    shown = found[:DRILL_LIMIT]
+    lines = repository.lead_lines(session, [i for i, _ in shown])
+    owners = org_service.display_names(session, {o for _, o, _ in lines.values() if o})
+    items = [{"id": i, "company": lines[i][0], "owner": owners.get(lines[i][1] or 0), "status": lines[i][2],
+              "hours": h} for i, h in shown if i in lines]
+    return {"kind": "leads", "figure": what.figure, "total": len(found), "items": items}
+
