@@ -36,6 +36,7 @@ from evenhand.notify.policy import check_policies
 from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
+from evenhand.qa.routes import router as qa_router
 from evenhand.reports.routes import router as reports_router
 from evenhand.routing.routes import router as routing_router
 from evenhand.standards.routes import router as standards_router
@@ -50,7 +51,8 @@ def api_router() -> APIRouter:
     # Routes are matched in order, one by one: the high-rate doors (connectors' webhooks, lead intake) come first.
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
-                   reports_router, appeals_router, notify_router, honesty_router, standards_router):
+                   reports_router, appeals_router, notify_router, honesty_router, standards_router,
+                   qa_router):
         api.include_router(router)
     return api
 

@@ -27,6 +27,7 @@ from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
+from evenhand.qa.cli import qa_app
 from evenhand.routing.cli import routing_app
 from evenhand.standards.cli import standards_app
 
@@ -53,6 +54,7 @@ app.add_typer(standards_app, name="standards")
 app.add_typer(report_app, name="report")
 app.add_typer(capture_app, name="capture")
 app.add_typer(honesty_app, name="honesty")
+app.add_typer(qa_app, name="qa")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
 Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]
