@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     honesty_duplicate_lookback_days: int = Field(default=90, ge=1)
     honesty_scan_days: int = Field(default=7, ge=1)
     honesty_scan_every_seconds: float = Field(default=86400.0, gt=0)
+    # Alerts (docs/alerts.md): how often the worker judges every rule on every open deal, lead and rep.
+    alerts_scan_every_seconds: float = Field(default=300.0, gt=0)
     # Call QA (docs/qa.md): the share of a period's recorded outbound calls drawn for review, where recordings are
     # (default data_dir/recordings; a recording_ref is a path under it), and how often the worker checks whether
     # last month's sample is drawn.

@@ -8,7 +8,8 @@ the rep, lead or deal it names has arrived."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +42,28 @@ from evenhand.org import service as org_service
 
 Outcome = Literal["created", "updated", "unchanged", "waiting"]
 BATCH = 2000
+log = logging.getLogger(__name__)
+# Called after a batch is captured with the links (rep, lead, deal) of every activity it created or changed, in the
+# caller's transaction: a higher layer (alerts) registers one to judge what the activities touched, so this
+# package never imports it. A hook runs in a savepoint; if it fails, its writes are undone and capture goes on.
+CapturedHook = Callable[[Session, Sequence[Links]], None]
+_captured_hooks: list[CapturedHook] = []
+
+
+def on_captured(hook: CapturedHook) -> CapturedHook:
+    """Register ``hook`` (once, however often its module is imported); usable as a decorator."""
+    if hook not in _captured_hooks:
+        _captured_hooks.append(hook)
+    return hook
+
+
+def _captured(session: Session, touched: Sequence[Links]) -> None:
+    for hook in list(_captured_hooks):
+        try:
+            with session.begin_nested():
+                hook(session, touched)
+        except Exception:  # an alert that cannot be judged must not lose the activity
+            log.exception("capture hook %s failed", getattr(hook, "__qualname__", hook))
 
 
 @dataclass
@@ -94,6 +117,10 @@ def capture_many(session: Session, rows: Sequence[ActivityCreate], *, update: bo
         by_source.setdefault(source, []).append((i, found))
     for source, picked in by_source.items():
         _Writer(session, source, rows, update=update, tally=tally).write(picked, outcomes)
+    touched = [found for i, found in zip(latest.values(), links, strict=True)
+               if outcomes[i][0] in ("created", "updated")]
+    if touched and _captured_hooks:
+        _captured(session, touched)
     if tally is not None:
         tally.add(outcomes)
     return outcomes

@@ -88,6 +88,12 @@ def stage_clocks(session: Session, deal_ids: Select[Any], stages: Collection[str
     return clocks
 
 
+def with_history(session: Session, deal_ids: Collection[int]) -> set[int]:
+    """The deals among ``deal_ids`` that have recorded stage changes."""
+    stmt = select(StageChange.opportunity_id).where(StageChange.opportunity_id.in_(sorted(deal_ids))).distinct()
+    return set(session.scalars(stmt))
+
+
 def unrecorded_stage(session: Session, deal: Opportunity) -> StageClock | None:
     """A deal with no stage history: its current open stage since it last moved (or was created)."""
     if deal.stage in (Stage.WON, Stage.LOST):

@@ -9,7 +9,7 @@ a supervisor's their teams'. Callers commit."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +116,26 @@ def for_opportunity(session: Session, principal: Principal, opportunity_id: int,
         fallback = repository.unrecorded_stage(session, deal)
         clocks = [fallback] if fallback and fallback.stage in standards.stages else []
     return _record(session, standards, row.version, [], clocks, now or utcnow())
+
+
+def current(session: Session, *, opportunity_ids: Collection[int] = (), lead_ids: Collection[int] = (),
+            now: datetime | None = None) -> dict[tuple[str, int], Judged]:
+    """The clock each record stands on now, judged under the active standards, in bulk (the alerts' read): a
+    deal's current stage entry, a lead's first contact, by ("deal" | "lead", id). Visibility is the caller's."""
+    row = STANDARDS.active(session)
+    standards = STANDARDS.compiled(row.body)
+    leads = repository.lead_clocks(session, select(Lead.id).where(Lead.id.in_(sorted(lead_ids)))) if lead_ids else []
+    deals: list[StageClock] = []
+    if opportunity_ids:
+        ids = sorted(opportunity_ids)
+        deals = [c for c in repository.stage_clocks(session, select(Opportunity.id).where(Opportunity.id.in_(ids)),
+                                                    standards.stages) if c.ended is None]
+        bare = sorted(set(ids) - {c.opportunity_id for c in deals} - repository.with_history(session, ids))
+        for deal in session.scalars(select(Opportunity).where(Opportunity.id.in_(bare))) if bare else ():
+            fallback = repository.unrecorded_stage(session, deal)
+            deals += [fallback] if fallback and fallback.stage in standards.stages else []
+    entries = _record(session, standards, row.version, leads, deals, now or utcnow()).entries
+    return {(e.kind, e.record_id): e for e in entries}
 
 
 def _record(session: Session, standards: CompiledStandards, number: int, leads: list[LeadClock],

@@ -1,0 +1,185 @@
+"""The CEL side of the alert rules: the facts a condition may read per entity, checking a condition, and the
+thresholds of a condition that the scan turns into SQL.
+
+A condition reads its entity's facts by name (``days_since_update``, ``stage``…) and its rule's ``params``. The
+scan cannot run CEL on a million deals, so it reads the top-level conjuncts of each condition (``a && b && c``):
+a conjunct of the form ``fact >= threshold`` (or ``>``, a bare boolean fact, ``!fact``) on a fact the database
+can bound becomes a ``Bound``, and only the entities that pass every bound of a rule are read in full and judged
+by CEL. A conjunct it does not understand narrows nothing, so the bounds only ever let more entities through than
+the condition holds for: CEL decides."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import cel
+
+from evenhand.i18n import N_
+
+OPEN_STAGES = ("qualification", "needs_analysis", "proposal", "negotiation")
+OPEN_LEAD_STATUSES = ("new", "assigned", "contacted", "qualified")
+# Every fact per entity with a sample value (its type), which checking a condition evaluates it against.
+FACTS: dict[str, dict[str, Any]] = {
+    "opportunity": {"stage": "qualification", "amount": 12000.0, "days_in_stage": 3.5, "days_since_update": 2.0,
+                    "consecutive_unanswered_outbound": 0, "standard_missed": False, "unbacked_flags": 0},
+    "lead": {"status": "assigned", "score": 60, "days_since_update": 1.0, "first_response_minutes": 30.0,
+             "responded": True, "consecutive_unanswered_outbound": 0, "standard_missed": False,
+             "unbacked_flags": 0},
+    "rep": {"unbacked_flags": 0, "duplicate_flags": 0},
+}
+ENTITIES = tuple(FACTS)
+SAMPLES: dict[str, list[dict[str, Any]]] = {
+    "opportunity": [{**FACTS["opportunity"], "stage": s} for s in OPEN_STAGES],
+    "lead": [{**FACTS["lead"], "status": s} for s in OPEN_LEAD_STATUSES],
+    "rep": [FACTS["rep"]],
+}
+MESSAGES: dict[str, str] = {
+    "cel_syntax": N_("Not a valid CEL expression: {problem}"),
+    "cel_unknown_name": N_("Unknown name {name}: a condition on this entity ({entity}) reads {known} and params."),
+    "cel_unknown_param": N_("The condition reads params.{name}, which the rule does not set."),
+    "cel_fails": N_("The condition fails on a {entity} ({sample}): {problem}"),
+    "cel_not_bool": N_("The condition gives {value}, not true or false."),
+}
+MAX_CONDITION = 2_000  # the CEL parser panics formatting errors in very long expressions; conditions are short
+
+
+@lru_cache(maxsize=1024)
+def program(expression: str) -> Any:
+    """One compiled program per distinct expression (``ValueError`` on a syntax error)."""
+    return cel.compile(expression)
+
+
+def problems(expression: str, entity: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The first problem with a condition as (kind of ``MESSAGES``, parameters), or None: syntax, names other
+    than the entity's facts and ``params``, params the rule does not set, and an error or a non-boolean on any
+    sample of the entity."""
+    try:
+        compiled = program(expression)
+    except (ValueError, RuntimeError) as exc:
+        return "cel_syntax", {"problem": str(exc).split("\n")[0][:300]}
+    facts = FACTS[entity]
+    unknown = next((n for n in compiled.variables() if n != "params" and n not in facts), None)
+    if unknown is not None:
+        return "cel_unknown_name", {"name": unknown, "entity": entity, "known": ", ".join(facts)}
+    missing = next((n for n in _PARAM.findall(_code(expression)) if n not in params), None)
+    if missing is not None:
+        return "cel_unknown_param", {"name": missing}
+    return _sampled(compiled, entity, params)
+
+
+def _sampled(compiled: Any, entity: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    for sample in SAMPLES[entity]:
+        try:
+            value = compiled.execute({**sample, "params": params})
+        except Exception as exc:  # the CEL runtime's errors carry no common type
+            shown = sample.get("stage") or sample.get("status") or entity
+            return "cel_fails", {"entity": entity, "sample": shown, "problem": str(exc).split("\n")[0][:300]}
+        if not isinstance(value, bool):
+            return "cel_not_bool", {"value": repr(value)[:80]}
+    return None
+
+
+def holds(compiled: Any, facts: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether the condition holds for one entity; an error (a fact missing, say) counts as not holding."""
+    try:
+        return compiled.execute({**facts, "params": params}) is True
+    except Exception:  # a condition that cannot be judged on this entity does not fire
+        return False
+
+
+# --- the thresholds the scan hands to SQL ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``fact op value`` (``op`` ``>=`` or ``>``; ``value`` a number or, indexed by the deal's stage, a number
+    per stage), or a boolean fact that must be ``value`` (``op`` ``is``)."""
+
+    fact: str
+    op: str
+    value: float | bool | tuple[tuple[str, float], ...]
+
+
+_STRING = re.compile(r"""[rRbB]{0,2}("{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')""")
+_PARAM = re.compile(r"\bparams\s*\.\s*([A-Za-z_]\w*)")
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RHS = rf"({_NUMBER}|params\s*\.\s*[A-Za-z_]\w*(?:\s*\[\s*stage\s*\])?)"
+_COMPARE = re.compile(rf"^([A-Za-z_]\w*)\s*(>=|>)\s*{_RHS}$")
+_FLIPPED = re.compile(rf"^{_RHS}\s*(<=|<)\s*([A-Za-z_]\w*)$")
+_FLAG = re.compile(r"^(!?)\s*([A-Za-z_]\w*)(?:\s*==\s*(true|false))?$")
+
+
+def _code(expression: str) -> str:
+    """The expression with its string literals blanked out (they are not code)."""
+    return _STRING.sub(lambda m: '""', expression)
+
+
+def conjuncts(expression: str) -> list[str]:
+    """The top-level ``&&`` parts of an expression; the whole expression when it has a top-level ``||`` or ``?``."""
+    code, parts, depth, start = _code(expression), [], 0, 0
+    for i, char in enumerate(code):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and code.startswith(("||", "?"), i):
+            return [_unwrapped(code)]
+        if depth == 0 and code.startswith("&&", i):
+            parts.append(code[start:i])
+            start = i + 2
+    return [_unwrapped(p) for p in [*parts, code[start:]]]
+
+
+def _unwrapped(part: str) -> str:
+    part = part.strip()
+    while part.startswith("(") and part.endswith(")") and _balanced(part[1:-1]):
+        part = part[1:-1].strip()
+    return part
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def bounds(expression: str, entity: str, params: dict[str, Any]) -> tuple[Bound, ...]:
+    """The conjuncts of ``expression`` the scan can check in SQL (see the module's docstring)."""
+    found = [_bound(part, FACTS[entity], params) for part in conjuncts(expression)]
+    return tuple(b for b in found if b is not None)
+
+
+def _bound(part: str, facts: dict[str, Any], params: dict[str, Any]) -> Bound | None:
+    compare, flipped, flag = _COMPARE.match(part), _FLIPPED.match(part), _FLAG.match(part)
+    if compare is not None:
+        fact, op, rhs = compare.groups()
+    elif flipped is not None:
+        fact, op, rhs = flipped.group(3), {"<=": ">=", "<": ">"}[flipped.group(2)], flipped.group(1)
+    if compare is not None or flipped is not None:
+        value = _value(rhs, params)
+        numeric = isinstance(facts.get(fact), int | float) and not isinstance(facts.get(fact), bool)
+        return Bound(fact, op, value) if numeric and value is not None else None
+    if flag and isinstance(facts.get(flag.group(2)), bool):
+        return Bound(flag.group(2), "is", (flag.group(1) == "!") != (flag.group(3) != "false"))
+    return None
+
+
+def _value(rhs: str, params: dict[str, Any]) -> float | tuple[tuple[str, float], ...] | None:
+    if re.fullmatch(_NUMBER, rhs):
+        return float(rhs)
+    name = _PARAM.match(rhs).group(1)  # type: ignore[union-attr]  # _RHS matched params.name
+    value = params.get(name)
+    if "[" in rhs:
+        if not isinstance(value, dict) or not all(_number(v) for v in value.values()):
+            return None
+        return tuple(sorted((str(k), float(v)) for k, v in value.items()))
+    return float(value) if isinstance(value, int | float) and _number(value) else None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,337 @@
+"""The reads alerts need, set-based: which open entities may hold a rule (the SQL side of its bounds), the facts
+of a set of entities, and the live alerts. Which alerts a principal reads is ``auth.visibility``'s rule on the
+alert's rep (``readable``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
+from sqlalchemy.orm import Session
+
+from evenhand.alerts.conditions import OPEN_LEAD_STATUSES, OPEN_STAGES, Bound
+from evenhand.alerts.document import CompiledRule
+from evenhand.auth.principal import Principal
+from evenhand.auth.visibility import owned_by_visible
+from evenhand.kit.clock import as_utc
+from evenhand.models import Activity, Alert, AlertAction, FlagKind, FlagStatus, HonestyFlag, Opportunity, User
+from evenhand.models.activity import ActivityType, Direction
+from evenhand.models.lead import Lead, LeadStatus
+from evenhand.models.opportunity import Stage
+
+CHUNK = 5000  # ids per statement when reading facts
+CONTACTS = (ActivityType.CALL, ActivityType.EMAIL, ActivityType.MESSAGE)  # what counts as reaching out
+MET = (ActivityType.MEETING, ActivityType.VISIT)  # a meeting or a visit is the customer answering
+_OPEN_STAGES = tuple(Stage(s) for s in OPEN_STAGES)
+_OPEN_LEADS = tuple(LeadStatus(s) for s in OPEN_LEAD_STATUSES)
+
+
+def naive(moment: datetime) -> datetime:
+    """Bound parameters compared with stored times, which are naive UTC."""
+    return as_utc(moment).replace(tzinfo=None)
+
+
+# --- which entities may hold ---------------------------------------------------------------------------------
+
+
+def _unanswered() -> ColumnElement[bool]:
+    return and_(Activity.direction == Direction.OUTBOUND, Activity.type.in_(CONTACTS),
+                or_(Activity.answered.is_(None), Activity.answered.is_(False)),
+                or_(Activity.replied.is_(None), Activity.replied.is_(False)))
+
+
+def _responded() -> ColumnElement[bool]:
+    return or_(Activity.direction == Direction.INBOUND, Activity.answered.is_(True), Activity.replied.is_(True),
+               Activity.type.in_(MET))
+
+
+class Narrowing:
+    """The SQL form of one entity type's bounds: ``where(rule)`` is a condition every entity the rule holds for
+    meets (a superset); bounds on facts the database cannot bound cheaply narrow nothing."""
+
+    def __init__(self, entity: str, rules: Sequence[CompiledRule], now: datetime, stage_floor: dict[str, float]
+                 ) -> None:
+        self.entity, self.now, self.stage_floor = entity, naive(now), stage_floor
+        self.key = {"opportunity": Activity.opportunity_id, "lead": Activity.lead_id, "rep": Activity.rep_id}[entity]
+        # The latest activity of the last ``window`` days is all a ``days_since_update >= N`` bound needs to know:
+        # an activity within N days is within the window.
+        self.window = max((_largest(b) for r in rules for b in r.bounds if b.fact == "days_since_update"),
+                          default=0.0)
+        self.recent = (select(self.key.label("id"), func.max(Activity.occurred_at).label("last"))
+                       .where(self.key.is_not(None), Activity.occurred_at > self.ago(self.window))
+                       .group_by(self.key).subquery("recent"))
+
+    def ago(self, days: float) -> datetime:
+        return self.now - timedelta(days=days)
+
+    def where(self, rule: CompiledRule) -> ColumnElement[bool]:
+        found = [self._bound(b) for b in rule.bounds]
+        return and_(true(), *(c for c in found if c is not None))
+
+    def _bound(self, bound: Bound) -> ColumnElement[bool] | None:
+        method = getattr(self, f"_{self.entity}_{bound.fact}", None)
+        return method(bound) if method is not None else None
+
+    def _threshold(self, bound: Bound, stage: Any, scale: float = 1.0) -> Any:
+        """The latest moment a clock may have started for ``fact >= value`` (or ``>``) to hold, per stage."""
+        if isinstance(bound.value, tuple):
+            return case({s: literal(self.ago(v * scale)) for s, v in bound.value}, value=stage, else_=None)
+        return literal(self.ago(float(bound.value) * scale))
+
+    def _minimum(self, bound: Bound) -> float:
+        value = bound.value
+        return min((v for _, v in value), default=0.0) if isinstance(value, tuple) else float(value)
+
+    def _opportunity_days_since_update(self, bound: Bound) -> ColumnElement[bool]:
+        latest = self._threshold(bound, Opportunity.stage)
+        return and_(Opportunity.created_at <= latest,
+                    func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= latest,
+                    or_(self.recent_last.is_(None), self.recent_last <= latest))
+
+    def _opportunity_days_in_stage(self, bound: Bound) -> ColumnElement[bool]:
+        return func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= self._threshold(
+            bound, Opportunity.stage)
+
+    def _opportunity_standard_missed(self, bound: Bound) -> ColumnElement[bool] | None:
+        if bound.value is not True:
+            return None
+        floors = {s: literal(self.ago(days)) for s, days in self.stage_floor.items() if s in OPEN_STAGES}
+        if not floors:
+            return false()
+        return func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= case(
+            floors, value=Opportunity.stage, else_=None)
+
+    def _opportunity_consecutive_unanswered_outbound(self, bound: Bound) -> ColumnElement[bool] | None:
+        return self._counted(bound, Opportunity.id)
+
+    def _lead_consecutive_unanswered_outbound(self, bound: Bound) -> ColumnElement[bool] | None:
+        return self._counted(bound, Lead.id)
+
+    def _counted(self, bound: Bound, entity_id: Any) -> ColumnElement[bool] | None:
+        """At least K unanswered outbound contacts in all: needed for K in a row."""
+        least = self._minimum(bound)
+        if least <= 0:
+            return None
+        count = func.count()
+        stmt = select(self.key).where(self.key.is_not(None), _unanswered()).group_by(self.key).having(
+            count >= least if bound.op == ">=" else count > least)
+        return entity_id.in_(stmt)
+
+    def _opportunity_unbacked_flags(self, bound: Bound) -> ColumnElement[bool] | None:
+        return self._flagged(bound, Opportunity.id, Activity.opportunity_id)
+
+    def _lead_unbacked_flags(self, bound: Bound) -> ColumnElement[bool] | None:
+        return self._flagged(bound, Lead.id, Activity.lead_id)
+
+    def _rep_unbacked_flags(self, bound: Bound) -> ColumnElement[bool] | None:
+        return self._flagged(bound, User.id, HonestyFlag.rep_id)
+
+    def _rep_duplicate_flags(self, bound: Bound) -> ColumnElement[bool] | None:
+        return self._flagged(bound, User.id, HonestyFlag.rep_id, FlagKind.DUPLICATE)
+
+    def _flagged(self, bound: Bound, entity_id: Any, key: Any, kind: FlagKind = FlagKind.UNBACKED
+                 ) -> ColumnElement[bool] | None:
+        least = self._minimum(bound)
+        if not (least >= 1 or (bound.op == ">" and least >= 0)):
+            return None  # zero flags would do
+        flagged = select(key).select_from(HonestyFlag).join(Activity, Activity.id == HonestyFlag.activity_id).where(
+            HonestyFlag.kind == kind, HonestyFlag.status == FlagStatus.OPEN, key.is_not(None))
+        return entity_id.in_(flagged)
+
+    def _lead_days_since_update(self, bound: Bound) -> ColumnElement[bool]:
+        latest = self._threshold(bound, Lead.status)
+        return and_(func.coalesce(Lead.assigned_at, Lead.created_at) <= latest,
+                    or_(self.recent_last.is_(None), self.recent_last <= latest))
+
+    def _lead_first_response_minutes(self, bound: Bound) -> ColumnElement[bool] | None:
+        if isinstance(bound.value, tuple):
+            return None
+        return Lead.assigned_at <= literal(self.ago(float(bound.value) / (24 * 60)))
+
+    def _lead_responded(self, bound: Bound) -> ColumnElement[bool] | None:
+        return Lead.first_response_at.is_(None) if bound.value is False else None
+
+    @property
+    def recent_last(self) -> Any:
+        return self.recent.c.last
+
+    def joined(self, stmt: Select[Any], entity_id: Any) -> Select[Any]:
+        """``stmt`` with the latest activity of the last ``window`` days per entity, when a bound reads it."""
+        return stmt.outerjoin(self.recent, self.recent.c.id == entity_id) if self.window else stmt
+
+
+def _largest(bound: Bound) -> float:
+    value = bound.value
+    return max((v for _, v in value), default=0.0) if isinstance(value, tuple) else float(value)
+
+
+def candidates(session: Session, entity: str, rules: Sequence[CompiledRule], now: datetime,
+               stage_floor: dict[str, float]) -> set[int]:
+    """The open entities of ``entity`` that pass every bound of at least one rule: one statement."""
+    if not rules:
+        return set()
+    narrowing = Narrowing(entity, rules, now, stage_floor)
+    table, entity_id, scope = _scope(entity)
+    wanted = or_(*(narrowing.where(rule) for rule in rules))
+    stmt = narrowing.joined(select(entity_id).select_from(table), entity_id).where(scope, wanted)
+    return set(session.scalars(stmt))
+
+
+def _scope(entity: str) -> tuple[Any, Any, ColumnElement[bool]]:
+    """The table, id and the condition of an entity that rules may hold for: an open deal, an owned open lead that
+    came in live, an active person."""
+    if entity == "opportunity":
+        return Opportunity, Opportunity.id, Opportunity.stage.in_(_OPEN_STAGES)
+    if entity == "lead":
+        return Lead, Lead.id, and_(Lead.owner_id.is_not(None), Lead.status.in_(_OPEN_LEADS),
+                                   Lead.backfilled.is_(False))
+    return User, User.id, User.active.is_(True)
+
+
+# --- facts ------------------------------------------------------------------------------------------------------
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start:start + CHUNK]
+
+
+def _days(now: datetime, since: datetime | None) -> float | None:
+    return None if since is None else round((as_utc(now) - as_utc(since)).total_seconds() / 86400, 3)
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    found = [as_utc(m) for m in moments if m is not None]
+    return max(found) if found else None
+
+
+def unanswered_in_a_row(session: Session, key: Any, ids: list[int]) -> dict[int, int]:
+    """Outbound contacts (call, e-mail, message) since the customer last answered, replied, wrote or met."""
+    answered = (select(key.label("id"), func.max(Activity.occurred_at).label("at"))
+                .where(key.in_(ids), _responded()).group_by(key).subquery())
+    stmt = (select(key, func.count()).outerjoin(answered, answered.c.id == key)
+            .where(key.in_(ids), _unanswered(), or_(answered.c.at.is_(None), Activity.occurred_at > answered.c.at))
+            .group_by(key))
+    return dict(session.execute(stmt).tuples().all())
+
+
+def flag_counts(session: Session, key: Any, ids: list[int], kind: FlagKind = FlagKind.UNBACKED) -> dict[int, int]:
+    """Open honesty flags of a kind, per deal, lead or rep."""
+    stmt = (select(key, func.count()).select_from(HonestyFlag).join(Activity, Activity.id == HonestyFlag.activity_id)
+            .where(key.in_(ids), HonestyFlag.kind == kind, HonestyFlag.status == FlagStatus.OPEN).group_by(key))
+    return dict(session.execute(stmt).tuples().all())
+
+
+Facts = dict[int, tuple[int, str, dict[str, Any]]]  # entity id → (its rep, what to call it, its facts)
+
+
+def opportunity_facts(session: Session, ids: Collection[int], now: datetime) -> Facts:
+    """The facts of the open deals among ``ids`` (``standard_missed`` is the service's to add)."""
+    out: Facts = {}
+    for chunk in _chunks(ids):
+        last = select(func.max(Activity.occurred_at)).where(Activity.opportunity_id == Opportunity.id)
+        rows = session.execute(select(Opportunity.id, Opportunity.owner_id, Opportunity.name, Opportunity.stage,
+                                      Opportunity.amount, Opportunity.created_at, Opportunity.stage_changed_at,
+                                      last.scalar_subquery()).where(Opportunity.id.in_(chunk),
+                                                                    Opportunity.stage.in_(_OPEN_STAGES)))
+        quiet = unanswered_in_a_row(session, Activity.opportunity_id, chunk)
+        flags = flag_counts(session, Activity.opportunity_id, chunk)
+        for i, owner, name, stage, amount, created, moved, act in rows:
+            out[i] = (owner, name, {
+                "stage": stage.value, "amount": float(amount or 0), "days_in_stage": _days(now, moved or created),
+                "days_since_update": _days(now, _latest(created, moved, act)),
+                "consecutive_unanswered_outbound": quiet.get(i, 0), "standard_missed": False,
+                "unbacked_flags": flags.get(i, 0)})
+    return out
+
+
+def lead_facts(session: Session, ids: Collection[int], now: datetime) -> Facts:
+    """The facts of the owned open leads among ``ids``: the first response is the lead's recorded one, else the
+    owner's first outbound contact since the assignment; while there is none, the minutes keep running."""
+    out: Facts = {}
+    scope = _scope("lead")[2]
+    for chunk in _chunks(ids):
+        last = select(func.max(Activity.occurred_at)).where(Activity.lead_id == Lead.id)
+        first = select(func.min(Activity.occurred_at)).where(
+            Activity.lead_id == Lead.id, Activity.rep_id == Lead.owner_id, Activity.direction == Direction.OUTBOUND,
+            Activity.type.in_(CONTACTS + MET), Activity.occurred_at >= Lead.assigned_at)
+        rows = session.execute(select(Lead.id, Lead.owner_id, Lead.company, Lead.status, Lead.score, Lead.created_at,
+                                      Lead.assigned_at, Lead.first_response_at, last.scalar_subquery(),
+                                      first.scalar_subquery()).where(Lead.id.in_(chunk), scope))
+        quiet = unanswered_in_a_row(session, Activity.lead_id, chunk)
+        flags = flag_counts(session, Activity.lead_id, chunk)
+        for row in rows:
+            i, owner, company, status, score, created, assigned, recorded, act, contact = tuple(row)
+            response = _earliest(recorded, contact)
+            since = as_utc(assigned or created)
+            out[i] = (owner, company, {
+                "status": status.value, "score": score if score is not None else 0,
+                "days_since_update": _days(now, _latest(assigned or created, act)),
+                "first_response_minutes": round(((response or as_utc(now)) - since).total_seconds() / 60, 1),
+                "responded": response is not None, "consecutive_unanswered_outbound": quiet.get(i, 0),
+                "standard_missed": False, "unbacked_flags": flags.get(i, 0)})
+    return out
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    found = [as_utc(m) for m in moments if m is not None]
+    return min(found) if found else None
+
+
+def rep_facts(session: Session, ids: Collection[int], now: datetime) -> Facts:
+    out: Facts = {}
+    for chunk in _chunks(ids):
+        unbacked = flag_counts(session, HonestyFlag.rep_id, chunk)
+        copied = flag_counts(session, HonestyFlag.rep_id, chunk, FlagKind.DUPLICATE)
+        rows = session.execute(select(User.id, User.display_name).where(User.id.in_(chunk), User.active.is_(True)))
+        for i, name in rows:
+            out[i] = (i, name, {"unbacked_flags": unbacked.get(i, 0), "duplicate_flags": copied.get(i, 0)})
+    return out
+
+
+def flagged_evidence(session: Session, entity: str, ids: list[int]) -> dict[int, list[int]]:
+    """The open unbacked flags' ids per deal, lead or rep (an alert's evidence names them)."""
+    key = {"opportunity": Activity.opportunity_id, "lead": Activity.lead_id, "rep": HonestyFlag.rep_id}[entity]
+    stmt = (select(key, HonestyFlag.id).select_from(HonestyFlag).join(Activity, Activity.id == HonestyFlag.activity_id)
+            .where(key.in_(ids), HonestyFlag.kind == FlagKind.UNBACKED, HonestyFlag.status == FlagStatus.OPEN)
+            .order_by(HonestyFlag.id))
+    found: dict[int, list[int]] = defaultdict(list)
+    for owner, flag in session.execute(stmt).tuples():
+        found[int(owner or 0)].append(flag)
+    return found
+
+
+# --- alerts -----------------------------------------------------------------------------------------------------
+
+
+def live(session: Session, entity: str, ids: Collection[int] | None = None) -> list[Alert]:
+    """The unresolved alerts on ``entity`` (on those ``ids`` when given)."""
+    stmt = select(Alert).where(Alert.entity_type == entity, Alert.open_key.is_not(None))
+    if ids is None:
+        return list(session.scalars(stmt))
+    return [a for chunk in _chunks(ids) for a in session.scalars(stmt.where(Alert.entity_id.in_(chunk)))]
+
+
+def live_ids(session: Session, entity: str) -> set[int]:
+    return set(session.scalars(select(Alert.entity_id).where(Alert.entity_type == entity,
+                                                             Alert.open_key.is_not(None))))
+
+
+def readable(principal: Principal) -> Select[Any]:
+    return select(Alert).where(owned_by_visible(principal, Alert.rep_id))
+
+
+def actions(session: Session, alert_id: int) -> list[tuple[AlertAction, str | None]]:
+    stmt = (select(AlertAction, User.display_name).outerjoin(User, User.id == AlertAction.actor_id)
+            .where(AlertAction.alert_id == alert_id).order_by(AlertAction.id))
+    return list(session.execute(stmt).tuples())
+
+
+def team_of(session: Session, user_ids: Collection[int]) -> dict[int, int | None]:
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.team_id).where(User.id.in_(sorted(user_ids)))).tuples().all())

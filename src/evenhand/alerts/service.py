@@ -1,0 +1,389 @@
+"""Alerts to supervisors: the versioned rules (``RULES``, table ``alert_rules``), judging them on the entities an
+event touched and on every open entity (the scan), and what people do with an alert. Callers commit.
+
+Rules:
+
+- One live alert per rule and entity (``Alert.open_key``): a rule that keeps holding raises nothing new.
+- A new alert is a message (kind ``alert``) through the notification outbox to the rep's supervisor (sales ops,
+  else admins, for a supervisor's own records or a rep without a team), and to the rep where the rule says
+  ``tell: [rep]``; the ``alert`` escalation policy escalates it like any other unacknowledged message.
+- An alert resolves itself when its condition stops holding, its entity closes or its rule leaves the document;
+  audited with no one as actor.
+- A snoozed alert comes back (open, the people told again) when its time is up and its rule still holds.
+- Everyone reads the alerts of the records they read (``auth.visibility`` on the alert's rep). The rep
+  acknowledges and comments on their own; snoozing and resolving by hand is for the supervisor of the rep's team,
+  sales ops and admins. Each action is an ``AlertAction`` and an audit entry.
+- ``standard_missed`` is read from ``standards.service`` and never judged here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from evenhand.alerts import evaluate, repository
+from evenhand.alerts.conditions import ENTITIES
+from evenhand.alerts.document import (
+    MESSAGES,
+    AlertRulesError,
+    CompiledRule,
+    CompiledRules,
+    compile,
+    default_text,
+    parse,
+)
+from evenhand.auth.principal import Principal
+from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
+from evenhand.i18n import N_
+from evenhand.kit import audit
+from evenhand.kit import versions as versions_kit
+from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.text import require_clean
+from evenhand.models import Alert, AlertAction, AlertRuleVersion, AlertStatus, User
+from evenhand.notify import service as notify
+from evenhand.standards import service as standards
+
+KIND = "alert"  # the message kind; ``notify.policy`` escalates it
+LINK = "/alerts"
+MAX_SNOOZE = timedelta(days=90)
+RULES: versions_kit.Document[AlertRuleVersion, CompiledRules] = versions_kit.Document(
+    AlertRuleVersion, compile=lambda body: compile(parse(body)), error=AlertRulesError, messages=MESSAGES,
+    wrong=N_("The alert rules are wrong at {where} (line {line}): {problem}"),
+    missing=N_("No alert rules version {version}."), default_text=default_text,
+    default_note="the default alert rules shipped with evenhand", name_of=lambda compiled: compiled.name,
+    saved_action="alerts.rules_saved")
+active, validate, versions, version = RULES.active, RULES.validate, RULES.versions, RULES.version
+
+
+def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> AlertRuleVersion:
+    """Validate, store as the next active version; the audit entry carries the diff. Live alerts of rules the
+    new version drops resolve themselves at the next scan."""
+    return RULES.save(session, body, author_id=author.user_id if author else None, note=note)
+
+
+def history(session: Session) -> list[tuple[AlertRuleVersion, str | None]]:
+    """Every version, newest first, with its author's display name (None: the system or the CLI)."""
+    RULES.active(session)
+    stmt = (select(AlertRuleVersion, User.display_name).outerjoin(User, User.id == AlertRuleVersion.author_id)
+            .order_by(AlertRuleVersion.version.desc()))
+    return list(session.execute(stmt).tuples())
+
+
+# --- judging ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    version: int
+    candidates: dict[str, int] = field(default_factory=dict)  # entities read in full, per entity type
+    opened: int = 0
+    resolved: int = 0
+    woke: int = 0
+    live: int = 0  # live alerts after the run
+    messages: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "candidates": dict(self.candidates), "opened": self.opened,
+                "resolved": self.resolved, "woke": self.woke, "live": self.live, "messages": self.messages,
+                "seconds": round(self.seconds, 3)}
+
+
+def _rules(session: Session) -> tuple[int, CompiledRules]:
+    row = RULES.active(session)
+    return row.version, RULES.compiled(row.body)
+
+
+def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
+    """Judge every rule on every open entity: SQL narrows each entity type to those that pass a rule's bounds
+    (plus those with a live alert), CEL decides on their facts."""
+    started, now = time.perf_counter(), as_utc(now or utcnow())
+    number, rules = _rules(session)
+    result = ScanResult(number)
+    floors = _stage_floors(session) if any("standard_missed" in r.reads for r in rules.rules) else {}
+    for entity in ENTITIES:
+        ids = repository.candidates(session, entity, rules.of(entity), now, floors)
+        ids |= repository.live_ids(session, entity)
+        result.candidates[entity] = len(ids)
+        _judge(session, entity, ids, rules, number, now, result)
+    result.live = _count_live(session)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def evaluate_entities(session: Session, *, opportunity_ids: Iterable[int] = (), lead_ids: Iterable[int] = (),
+                      rep_ids: Iterable[int] = (), now: datetime | None = None) -> ScanResult:
+    """Judge every rule on these entities only (what an ingested event touched)."""
+    now = as_utc(now or utcnow())
+    number, rules = _rules(session)
+    result = ScanResult(number)
+    for entity, ids in (("opportunity", opportunity_ids), ("lead", lead_ids), ("rep", rep_ids)):
+        wanted = {i for i in ids if i is not None}
+        if wanted and (rules.of(entity) or repository.live(session, entity, wanted)):
+            result.candidates[entity] = len(wanted)
+            _judge(session, entity, wanted, rules, number, now, result)
+    return result
+
+
+def _stage_floors(session: Session) -> dict[str, float]:
+    """Per stage, the fewest calendar days before its standard's deadline can have passed (a working day is at
+    least a calendar day; a deadline rolled past days off only comes later)."""
+    row = standards.active(session)
+    stages = standards.compiled_body(row.body).stages
+    return {name: (max(s.within.amount - 1, 0) if s.within.working else s.within.hours / 24)
+            for name, s in stages.items()}
+
+
+def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, number: int, now: datetime,
+           result: ScanResult) -> None:
+    mine = rules.of(entity)
+    facts = _facts(session, entity, ids, mine, now)
+    alerts = {a.id: a for a in repository.live(session, entity, ids)}
+    plan = evaluate.plan(mine, facts, [_live(a) for a in alerts.values()], ids, now)
+    if plan.open or plan.resolve or plan.wake:
+        audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
+        alerts = {a.id: a for a in repository.live(session, entity, ids)}
+        plan = evaluate.plan(mine, facts, [_live(a) for a in alerts.values()], ids, now)
+    _write(session, entity, plan, alerts, number, now, result)
+
+
+def _live(alert: Alert) -> evaluate.Live:
+    snoozed = alert.snoozed_until if alert.status is AlertStatus.SNOOZED else None
+    return evaluate.Live(alert.id, alert.rule, alert.entity_id, snoozed)
+
+
+def _facts(session: Session, entity: str, ids: set[int], rules: Collection[CompiledRule], now: datetime
+           ) -> repository.Facts:
+    if not ids:
+        return {}
+    reader = {"opportunity": repository.opportunity_facts, "lead": repository.lead_facts,
+              "rep": repository.rep_facts}[entity]
+    facts = reader(session, ids, now)
+    if entity != "rep" and facts and any("standard_missed" in r.reads for r in rules):
+        kind = "deal" if entity == "opportunity" else "lead"
+        judged = standards.current(session, now=now, **{f"{entity}_ids": set(facts)})
+        for i, (_, _, known) in facts.items():
+            entry = judged.get((kind, i))
+            known["standard_missed"] = entry is not None and entry.result.status.value in ("overdue", "missed")
+    return facts
+
+
+def _write(session: Session, entity: str, plan: evaluate.Plan, alerts: dict[int, Alert], number: int,
+           now: datetime, result: ScanResult) -> None:
+    opened = [_open(session, entity, o, number, now) for o in plan.open]
+    session.flush()
+    for why_alert, why in plan.resolve:
+        _resolve(session, alerts[why_alert.id], actor=None, why=why, now=now)
+    woke = [_wake(session, alerts[live.id], facts, now) for live, facts in plan.wake]
+    if plan.seen:
+        session.execute(update(Alert).where(Alert.id.in_([a.id for a, _ in plan.seen])).values(last_seen_at=now))
+    for alert in opened:
+        audit.append(session, action="alerts.opened", subject_type="alerts", subject_id=alert.id, flush=False,
+                     payload={"rule": alert.rule, "entity": entity, "entity_id": alert.entity_id,
+                              "rep_id": alert.rep_id, "rule_version": number}, at=now)
+    result.messages += _tell(session, [*opened, *woke])
+    result.opened, result.resolved, result.woke = (result.opened + len(opened), result.resolved + len(plan.resolve),
+                                                   result.woke + len(woke))
+    session.flush()
+
+
+def _open(session: Session, entity: str, opening: evaluate.Opening, number: int, now: datetime) -> Alert:
+    rule = opening.rule
+    evidence: dict[str, Any] = {"subject": opening.subject, "facts": opening.facts, "severity": rule.severity,
+                "rule": {"label": rule.label, "when": rule.when, "params": rule.params, "tell": list(rule.tell)}}
+    if "unbacked_flags" in rule.reads:
+        evidence["flags"] = repository.flagged_evidence(session, entity, [opening.entity_id]).get(opening.entity_id, [])
+    alert = Alert(rule=rule.id, entity_type=entity, entity_id=opening.entity_id, rep_id=opening.rep_id,
+                  open_key=evaluate.key(rule.id, entity, opening.entity_id), status=AlertStatus.OPEN,
+                  rule_version=number, evidence=evidence, opened_at=now, last_seen_at=now)
+    session.add(alert)
+    return alert
+
+
+def _resolve(session: Session, alert: Alert, *, actor: Principal | None, why: str, now: datetime,
+             comment: str = "") -> None:
+    alert.status, alert.open_key, alert.resolved_at = AlertStatus.RESOLVED, None, now
+    alert.resolved_by = actor.user_id if actor else None
+    alert.snoozed_until = None
+    _act(session, alert, actor, "resolved", comment=comment or ("" if actor else why), now=now,
+         payload={"by_itself": actor is None, "why": why})
+    _acknowledge_messages(session, alert)
+
+
+def _wake(session: Session, alert: Alert, facts: dict[str, Any], now: datetime) -> Alert:
+    alert.status, alert.snoozed_until, alert.last_seen_at = AlertStatus.OPEN, None, now
+    alert.evidence = {**alert.evidence, "facts": facts}
+    _act(session, alert, None, "returned", now=now, payload={"why": "snooze_ended"})
+    return alert
+
+
+def _tell(session: Session, alerts: list[Alert]) -> int:
+    """One message per alert and person told, through the outbox; their ids are kept in the evidence, so handling
+    the alert acknowledges them."""
+    if not alerts:
+        return 0
+    session.flush()
+    batch = [(alert, person) for alert in alerts for person in _told(session, alert)]
+    sent = notify.send_all(session, [notify.Message(
+        person, KIND, N_("Alert: {rule}"), N_("{subject}: open the alert to acknowledge, comment, snooze or resolve "
+                                              "it."), f"{LINK}/{alert.id}", None,
+        f"{KIND}:{alert.id}:{person}:{len(alert.evidence.get('messages', []))}",
+        {"rule": alert.evidence["rule"]["label"], "subject": alert.evidence["subject"]}) for alert, person in batch])
+    for (alert, person), message in zip(batch, sent, strict=True):
+        alert.evidence = {**alert.evidence, "messages": [*alert.evidence.get("messages", []), [message.id, person]]}
+    return len(sent)
+
+
+def _told(session: Session, alert: Alert) -> list[int]:
+    tell = alert.evidence["rule"]["tell"]
+    people = list(notify.supervisors_of(session, alert.rep_id)) if "supervisor" in tell and alert.rep_id else []
+    if "rep" in tell and alert.rep_id and alert.rep_id not in people:
+        people.append(alert.rep_id)
+    return people
+
+
+def _acknowledge_messages(session: Session, alert: Alert) -> None:
+    """The alert was handled: its messages stop escalating."""
+    for message_id, recipient_id in alert.evidence.get("messages", []):
+        notify.acknowledge(session, message_id, recipient_id)
+
+
+def _count_live(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Alert).where(Alert.open_key.is_not(None))) or 0
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+def visible(session: Session, principal: Principal, alert_id: int) -> Alert:
+    alert = session.scalar(repository.readable(principal).where(Alert.id == alert_id))
+    if alert is None:
+        raise NotFound("No alert with id {id}.", field="alert_id", id=alert_id)
+    return alert
+
+
+def listed(session: Session, principal: Principal, *, status: AlertStatus | None = None, scope: str = "all",
+           include_snoozed: bool = False, limit: int = 200, now: datetime | None = None) -> list[Alert]:
+    """The alerts the principal reads, newest first: live ones by default (snoozed ones hidden until their time),
+    or those of one ``status``. ``scope`` "mine" keeps those on the principal's own records."""
+    stmt = repository.readable(principal)
+    if status is not None:
+        stmt = stmt.where(Alert.status == status)
+    else:
+        stmt = stmt.where(Alert.open_key.is_not(None))
+        if not include_snoozed:
+            stmt = stmt.where((Alert.status != AlertStatus.SNOOZED) | (Alert.snoozed_until <= (now or utcnow())))
+    if scope == "mine":
+        stmt = stmt.where(Alert.rep_id == principal.user_id)
+    elif scope == "teams":
+        stmt = stmt.where(Alert.rep_id.in_(sorted(supervised_reps(session, principal)) or [0]))
+    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+
+
+def actions(session: Session, principal: Principal, alert_id: int) -> list[tuple[AlertAction, str | None]]:
+    visible(session, principal, alert_id)
+    return repository.actions(session, alert_id)
+
+
+def rep_names(session: Session, alerts: Iterable[Alert]) -> dict[int, str]:
+    ids = sorted({a.rep_id for a in alerts if a.rep_id})
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
+
+
+# --- acting -----------------------------------------------------------------------------------------------------
+
+
+def may_handle(session: Session, principal: Principal, alert: Alert) -> bool:
+    """Snoozing and resolving by hand: the supervisor of the rep's team (as it is now), sales ops and admins."""
+    if principal.manages_org:
+        return True
+    team = repository.team_of(session, [alert.rep_id]).get(alert.rep_id) if alert.rep_id else None
+    return team is not None and team in principal.supervised_team_ids and alert.rep_id != principal.user_id
+
+
+def acknowledge(session: Session, principal: Principal, alert_id: int, *, comment: str = "") -> Alert:
+    """Seen and being handled: its messages stop escalating. Once; a resolved alert is not acknowledged."""
+    alert = _writable(session, principal, alert_id)
+    if alert.status is not AlertStatus.OPEN:
+        raise Conflict("Only an open alert can be acknowledged (this one is {status}).", field="alert_id",
+                       status=alert.status.value)
+    alert.status = AlertStatus.ACKNOWLEDGED
+    _act(session, alert, principal, "acknowledged", comment=comment)
+    _acknowledge_messages(session, alert)
+    return alert
+
+
+def comment(session: Session, principal: Principal, alert_id: int, text: str) -> Alert:
+    alert = _writable(session, principal, alert_id, resolved_ok=True)
+    if not text.strip():
+        raise Invalid("Write a comment.", field="comment")
+    _act(session, alert, principal, "commented", comment=text)
+    return alert
+
+
+def snooze(session: Session, principal: Principal, alert_id: int, *, until: datetime, reason: str,
+           now: datetime | None = None) -> Alert:
+    """Out of sight until ``until`` (at most ``MAX_SNOOZE`` ahead), with a reason; it comes back then if its rule
+    still holds, and resolves itself meanwhile if it stops holding."""
+    now = as_utc(now or utcnow())
+    alert = _handled(session, principal, alert_id)
+    if not reason.strip():
+        raise Invalid("Say why the alert is snoozed.", field="reason")
+    if not now < as_utc(until) <= now + MAX_SNOOZE:
+        raise Invalid("Snooze until a time in the next {days} days.", field="until", days=MAX_SNOOZE.days)
+    alert.status, alert.snoozed_until = AlertStatus.SNOOZED, as_utc(until)
+    _act(session, alert, principal, "snoozed", comment=reason, until=as_utc(until), now=now)
+    _acknowledge_messages(session, alert)
+    return alert
+
+
+def resolve(session: Session, principal: Principal, alert_id: int, *, comment: str = "") -> Alert:
+    """Resolved by hand; if the rule still holds at the next scan, a new alert opens."""
+    alert = _handled(session, principal, alert_id)
+    _resolve(session, alert, actor=principal, why="by_hand", now=utcnow(), comment=comment)
+    session.flush()
+    return alert
+
+
+def _writable(session: Session, principal: Principal, alert_id: int, *, resolved_ok: bool = False) -> Alert:
+    if not principal.can_write:
+        raise Forbidden("Auditors read alerts; they do not act on them.")
+    alert = visible(session, principal, alert_id)
+    if alert.status is AlertStatus.RESOLVED and not resolved_ok:
+        raise Conflict("This alert is resolved.", field="alert_id")
+    return alert
+
+
+def _handled(session: Session, principal: Principal, alert_id: int) -> Alert:
+    alert = _writable(session, principal, alert_id)
+    if not may_handle(session, principal, alert):
+        raise Forbidden("Only the supervisor of the rep's team, sales ops or an admin snooze or resolve an alert.")
+    return alert
+
+
+def _act(session: Session, alert: Alert, actor: Principal | None, action: str, *, comment: str = "",
+         until: datetime | None = None, now: datetime | None = None, payload: dict[str, Any] | None = None) -> None:
+    require_clean(comment, field="comment")
+    at = as_utc(now or utcnow())
+    session.add(AlertAction(alert_id=alert.id, actor_id=actor.user_id if actor else None, action=action,
+                            comment=comment[:2000], until=until, at=at))
+    audit.append(session, action=f"alerts.{action}", subject_type="alerts", subject_id=alert.id,
+                 actor_id=actor.user_id if actor else None, at=at, flush=False,
+                 payload={"rule": alert.rule, "entity": alert.entity_type, "entity_id": alert.entity_id,
+                          "comment": comment[:2000], "until": until.isoformat() if until else None, **(payload or {})})
+
+
+def supervised_reps(session: Session, principal: Principal) -> set[int]:
+    """The members of the teams the principal supervises (the inbox's "my teams")."""
+    if not principal.supervised_team_ids:
+        return set()
+    return set(session.scalars(select(User.id).where(User.team_id.in_(principal.supervised_team_ids))))
+
