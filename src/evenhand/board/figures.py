@@ -38,7 +38,7 @@ class Deals:
     id: np.ndarray
     owner: np.ndarray
     team: np.ndarray
-    started: np.ndarray  # the lead's arrival, else the deal's creation: where its cycle starts
+    started: np.ndarray  # the lead's arrival, else the deal's creation: where its cycle starts (never missing)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class Facts:
         n = len(d.id)
         won = np.flatnonzero((v.stage == WON) & (v.start >= w.since) & _known(v, w))
         days = (v.start[won] - d.started[v.deal[won]]) / DAY
-        known = (d.started[v.deal[won]] >= 0) & (days >= 0)  # a lead recorded after the win tells no cycle
+        known = days >= 0  # a lead recorded after the win tells no cycle
         return cls(np.flatnonzero(ended_visits(v, w)), [entries(v, w, s, n) for s in range(OPEN)],
                    stuck_rows(v, w, n), won[known], days[known], response_rows(leads, w))
 
