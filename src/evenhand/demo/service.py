@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from evenhand.auth.passwords import hash_password
 from evenhand.demo.frame import SNAPSHOT_HOUR
 from evenhand.demo.live import LIVE_TABLES, go_live
+from evenhand.demo.recordings import write_clips
 from evenhand.demo.simulate import World, simulate
 from evenhand.demo.writer import write_tables
 from evenhand.i18n import N_
@@ -31,6 +33,7 @@ from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
 from evenhand.models import AuditEntry, Base, Lead, User
+from evenhand.qa.audio import root as audio_root
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
@@ -64,11 +67,13 @@ class DemoSummary:
 
 
 def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progress: Progress | None = None,
-          scale: float = 1.0) -> DemoSummary:
+          scale: float = 1.0, recordings: Path | None = None) -> DemoSummary:
     """Simulate the company and write it into an empty, migrated database in one transaction.
 
     ``end_date`` defaults to ``last_snapshot_day()``; the data stops at 17:00 that day. ``scale``
-    shrinks or grows the volume of leads and deals (the organisation stays the same size).
+    shrinks or grows the volume of leads and deals (the organisation stays the same size). The calls' recordings
+    are played from a few generated clips written under ``recordings`` (default: the configured recordings
+    directory, ``qa.audio.root``).
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, not {scale}")
@@ -86,6 +91,7 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         report(GOING_LIVE, 0.98)
         counts = _go_live(conn, seed, end, scale, counts)
         _audit(conn, seed, end, scale, counts)
+    write_clips(recordings or audio_root())
     report(DONE, 1.0)
     return DemoSummary(seed, end, counts, time.perf_counter() - started, _logins(world),
                        fabricated_note_ids=tuple(world.fabricated_notes.tolist()))
