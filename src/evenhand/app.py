@@ -188,6 +188,7 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.opportunities import pages as opportunity_pages
     from evenhand.org import home_pages as org_home_pages
     from evenhand.org import pages as org_pages
+    from evenhand.qa import pages as qa_pages
     from evenhand.reports import home_pages as report_home_pages
     from evenhand.reports import pages as report_pages
     from evenhand.routing import editor_pages as policy_pages
@@ -198,7 +199,7 @@ def _pages() -> list[Callable[[], None]]:
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
-        honesty_pages, capture_pages, standards_pages)]
+        honesty_pages, capture_pages, standards_pages, qa_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

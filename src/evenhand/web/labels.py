@@ -17,6 +17,7 @@ from evenhand.models import (
     LeadStatus,
     Level,
     Presence,
+    ReviewStatus,
     Role,
     SourceSystem,
     Stage,
@@ -62,6 +63,8 @@ _TABLES: tuple[dict[Any, str], ...] = (
      Stage.LOST: N_("Lost")},
     {FlagKind.UNBACKED: N_("Unbacked note"), FlagKind.DUPLICATE: N_("Near-duplicate note")},
     {FlagStatus.OPEN: N_("Open"), FlagStatus.CONFIRMED: N_("Confirmed"), FlagStatus.DISMISSED: N_("Dismissed")},
+    {ReviewStatus.PENDING: N_("To review"), ReviewStatus.REVIEWED: N_("Reviewed"),
+     ReviewStatus.ACKNOWLEDGED: N_("Acknowledged")},
 )
 LABELS: dict[tuple[type[Enum], Any], str] = {(type(member), member.value): text for table in _TABLES
                                              for member, text in table.items()}
@@ -71,7 +74,7 @@ MESSAGE_KINDS: dict[str, str] = {
     "notify_health": N_("Notification health"), "lead_reassigned": N_("Lead reassigned"),
     "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
     "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
-    "honesty_flags": N_("Notes to review"),
+    "honesty_flags": N_("Notes to review"), "qa_feedback": N_("Call QA feedback"),
 }
 
 

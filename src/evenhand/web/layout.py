@@ -65,7 +65,7 @@ NAV = (
     NavItem(N_("Stage standards"), "checklist", "/process/standards"),
     NavItem(N_("Process"), "timeline", "/process", ready=False),
     NavItem(N_("Honesty checks"), "fact_check", "/process/honesty"),
-    NavItem(N_("QA"), "record_voice_over", "/qa", ready=False),
+    NavItem(N_("QA"), "record_voice_over", "/qa"),
     NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),
     NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
     NavItem(N_("Notification delivery"), "notifications_active", "/notifications/ops", roles=STAFF),

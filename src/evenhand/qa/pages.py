@@ -1,0 +1,379 @@
+"""The call QA pages. ``/qa``: for a reviewer (the supervisor of the rep's team, sales ops, an admin) the queue of
+the current samples' calls, each with its recording, the rep's open coaching items, and the rubric with its anchors;
+for a rep their feedback to acknowledge and their coaching items; for everyone the trend of the average score per
+criterion, and the samples with their seeds. ``/qa/rubric``: the rubric's editor (admin and ops edit)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.db import session_scope
+from evenhand.errors import DomainError, Invalid
+from evenhand.i18n import N_, current_locale, plural
+from evenhand.kit.clock import local
+from evenhand.models import ReviewStatus, Role
+from evenhand.qa import service
+from evenhand.qa.rubric import CompiledRubric
+from evenhand.qa.schemas import CoachingItem, ReviewRead, ReviewSave
+from evenhand.web import context
+from evenhand.web.forms import problem, show_problems
+from evenhand.web.labels import label
+from evenhand.web.layout import Tr, shell
+
+PATH = "/qa"
+RUBRIC_PATH = "/qa/rubric"
+DEBOUNCE_SECONDS = 0.4
+CSS = ".eh-problem-line { background-color: rgba(193, 0, 21, 0.10); }"
+STATUS_COLOURS = {ReviewStatus.PENDING: "grey", ReviewStatus.REVIEWED: "primary", ReviewStatus.ACKNOWLEDGED: "positive"}
+
+
+def _when(value: Any) -> str:
+    return local(value, get_settings().zone).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _duration(seconds: int | None) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds is not None else "—"
+
+
+def qa_page(request: Request) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse(f"/login?next={PATH}", status_code=303)
+    tr = context.use_locale(request)
+    locale = current_locale()
+    with session_scope(context.engine()) as session:  # the first read on a new database installs rubric version 1
+        compiled = service.rubric(session)
+    with shell(principal, tr, title=tr("Call QA"), path=PATH):
+        ui.label(tr("Each month a random share of the recorded outbound calls is reviewed against the rubric; the "
+                    "rep reads the feedback, acknowledges it, and works on the coaching items.")).classes(
+            "text-grey-7")
+        ui.link(tr("The rubric"), RUBRIC_PATH).props('data-testid="rubric-link"')
+        if service.reviews_anyone(principal):
+            _queue(principal, tr, compiled, locale)
+        if not principal.reads_everything:
+            _feedback(principal, tr, compiled, locale)
+        _trends(principal, tr, locale)
+        _samples(principal, tr)
+    return None
+
+
+# --- the reviewer's queue ------------------------------------------------------------------------------------------
+
+
+def _queue(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str) -> None:
+    ui.label(tr("Calls to review")).classes("text-h6")
+
+    @ui.refreshable
+    def render() -> None:
+        with session_scope(context.engine(), readonly=True) as session:
+            waiting = service.queue(session, principal)
+            carried = {rep: service.open_coaching(session, principal, rep) for rep in {r.rep_id for r in waiting}}
+        if not waiting:
+            ui.label(tr("No calls waiting for a review.")).classes("text-grey-7").props('data-testid="queue-empty"')
+        for review in waiting:
+            _review_card(principal, tr, compiled, locale, review, carried.get(review.rep_id, []), render.refresh)
+
+    render()
+
+
+def _call_line(review: ReviewRead, tr: Tr) -> None:
+    with ui.row().classes("items-center gap-3"):
+        ui.label(review.rep).classes("text-subtitle1 text-weight-bold")
+        ui.label(tr("Call at {when}, {duration}", when=_when(review.call_at), duration=_duration(
+            review.duration_seconds))).classes("text-grey-8")
+        ui.badge(tr(label(review.status)), color=STATUS_COLOURS[review.status]).props(
+            f'data-testid="review-status" data-status="{review.status.value}"')
+        if review.opportunity_id:
+            ui.link(tr("Opportunity {id}", id=review.opportunity_id), f"/opportunities/{review.opportunity_id}")
+        elif review.lead_id:
+            ui.link(tr("Lead {id}", id=review.lead_id), f"/leads/{review.lead_id}")
+    ui.audio(review.recording).props('preload="none" data-testid="recording"').classes("w-full max-w-xl")
+
+
+def _review_card(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str, review: ReviewRead,
+                 carried: list[CoachingItem], refresh: Callable[[], Any]) -> None:
+    with ui.card().classes("w-full max-w-5xl").props(f'data-review="{review.id}"'):
+        _call_line(review, tr)
+        if carried:
+            ui.label(tr("Open coaching from earlier reviews")).classes("text-subtitle2")
+            _coaching(principal, tr, carried, refresh, test_id="carried-coaching")
+        choices: dict[str, ui.radio] = {}
+        with ui.row().classes("w-full gap-4 items-start"):
+            for key, criterion in compiled.criteria.items():
+                with ui.column().classes("gap-1 w-64").props(f'data-criterion="{key}"'):
+                    ui.label(criterion.label.says(locale)).classes("text-weight-bold")
+                    options = {n: f"{n} · {anchor.says(locale)}" for n, anchor in sorted(criterion.anchors.items())}
+                    choices[key] = ui.radio(options).props("dense").classes("text-caption")
+        comment = ui.textarea(tr("Comment")).classes("w-full").props('data-testid="review-comment" outlined')
+        coaching = ui.textarea(tr("Coaching items, one per line")).classes("w-full").props(
+            'data-testid="review-coaching" outlined')
+
+        def save() -> None:
+            missing = [k for k, radio in choices.items() if radio.value is None]
+            if missing:
+                ui.notify(tr("Score {criterion} too: every criterion of the rubric gets a score.",
+                             criterion=compiled.label(missing[0], locale)), type="negative")
+                return
+            items = [line.strip() for line in (coaching.value or "").splitlines() if line.strip()]
+            try:
+                data = ReviewSave.model_validate({"scores": {k: r.value for k, r in choices.items()},
+                                                  "comment": comment.value or "", "coaching": items})
+                with session_scope(context.engine()) as session:
+                    service.save_review(session, review.id, data, actor=principal)
+            except (DomainError, ValidationError) as exc:
+                ui.notify(problem(exc, tr), type="negative")
+                return
+            ui.notify(tr("Review saved; {rep} has been told.", rep=review.rep), type="positive")
+            refresh()
+
+        ui.button(tr("Save the review"), on_click=save).props('color=primary data-testid="save-review"')
+
+
+def _coaching(principal: Principal, tr: Tr, items: list[CoachingItem], refresh: Callable[[], Any], *,
+              test_id: str) -> None:
+    with ui.column().classes("gap-1").props(f'data-testid="{test_id}"'):
+        for item in items:
+            with ui.row().classes("items-center gap-2").props(f'data-coaching="{item.review_id}-{item.index}"'):
+                ui.icon("check_circle" if item.done else "radio_button_unchecked",
+                        color="positive" if item.done else "grey")
+                ui.label(item.text)
+                if item.period:
+                    ui.label(item.period).classes("text-caption text-grey-7")
+                if not item.done:
+                    ui.button(tr("Done"), on_click=lambda _, i=item: _mark_done(principal, tr, i, refresh)).props(
+                        'flat dense size=sm data-testid="coaching-done"')
+
+
+def _mark_done(principal: Principal, tr: Tr, item: CoachingItem, refresh: Callable[[], Any]) -> None:
+    try:
+        with session_scope(context.engine()) as session:
+            service.coaching_done(session, item.review_id, item.index, actor=principal)
+    except DomainError as exc:
+        ui.notify(problem(exc, tr), type="negative")
+        return
+    ui.notify(tr("Coaching item done."), type="positive")
+    refresh()
+
+
+# --- the rep's feedback --------------------------------------------------------------------------------------------
+
+
+def _feedback(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str) -> None:
+    @ui.refreshable
+    def render() -> None:
+        with session_scope(context.engine(), readonly=True) as session:
+            mine = service.feedback(session, principal)
+            carried = service.open_coaching(session, principal, principal.user_id)
+        if not mine and service.reviews_anyone(principal):
+            return  # a supervisor whose own calls nobody reviewed yet sees only the queue
+        ui.label(tr("My feedback")).classes("text-h6")
+        if carried:
+            ui.label(tr("My open coaching items")).classes("text-subtitle2")
+            _coaching(principal, tr, carried, render.refresh, test_id="my-coaching")
+        if not mine:
+            ui.label(tr("None of your calls has been reviewed yet.")).classes("text-grey-7").props(
+                'data-testid="no-feedback"')
+        for review in mine:
+            _feedback_card(principal, tr, compiled, locale, review, render.refresh)
+
+    render()
+
+
+def _feedback_card(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str, review: ReviewRead,
+                   refresh: Callable[[], Any]) -> None:
+    with ui.card().classes("w-full max-w-5xl").props(f'data-feedback="{review.id}"'):
+        _call_line(review, tr)
+        ui.label(tr("Reviewed by {reviewer} at {when}", reviewer=review.reviewer or "—",
+                    when=_when(review.reviewed_at))).classes("text-caption text-grey-7")
+        rows = [{"criterion": compiled.label(k, locale), "score": v,
+                 "anchor": _anchor(compiled, k, v, locale)} for k, v in review.scores.items()]
+        columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
+            ("criterion", N_("Criterion")), ("score", N_("Score")), ("anchor", N_("What the score means")))]
+        ui.table(columns=columns, rows=rows, row_key="criterion").classes("w-full").props(
+            'dense flat bordered data-testid="feedback-scores"')
+        ui.label(review.comment or "—").classes("text-italic").props('data-testid="feedback-comment"')
+        if review.coaching:
+            _coaching(principal, tr, review.coaching, refresh, test_id="feedback-coaching")
+        if review.status is ReviewStatus.REVIEWED and review.rep_id == principal.user_id:
+            ui.button(tr("Acknowledge"), on_click=lambda: _acknowledge(principal, tr, review.id, refresh)).props(
+                'color=primary data-testid="acknowledge"')
+
+
+def _anchor(compiled: CompiledRubric, key: str, score: int, locale: str) -> str:
+    criterion = compiled.criteria.get(key)
+    anchor = criterion.anchors.get(score) if criterion else None
+    return anchor.says(locale) if anchor else "—"
+
+
+def _acknowledge(principal: Principal, tr: Tr, review_id: int, refresh: Callable[[], Any]) -> None:
+    try:
+        with session_scope(context.engine()) as session:
+            service.acknowledge(session, review_id, actor=principal)
+    except DomainError as exc:
+        ui.notify(problem(exc, tr), type="negative")
+        return
+    ui.notify(tr("Feedback acknowledged."), type="positive")
+    refresh()
+
+
+# --- trends and samples --------------------------------------------------------------------------------------------
+
+
+def _trends(principal: Principal, tr: Tr, locale: str) -> None:
+    with session_scope(context.engine(), readonly=True) as session:
+        found = service.trends(session, principal, locale=locale)
+    teams = found["teams"] if principal.role is not Role.REP else []  # a rep's only team line would be their own
+    lines = [(tr("Team {name}", name=line["name"]), line) for line in teams]
+    lines += [(line["name"], line) for line in found["reps"]]
+    ui.label(tr("Trends")).classes("text-h6")
+    if not lines:
+        ui.label(tr("No reviews in the last months yet.")).classes("text-grey-7").props('data-testid="no-trends"')
+        return
+    choice = ui.select({i: name for i, (name, _) in enumerate(lines)}, value=0, label=tr("Whose trend")).classes(
+        "w-64").props('data-testid="trend-choice"')
+    chart = ui.echart(_chart(found, lines[0][1], tr)).classes("w-full max-w-4xl h-80").props(
+        'data-testid="trend-chart"')
+
+    def show() -> None:
+        chart.options.clear()
+        chart.options.update(_chart(found, lines[int(choice.value or 0)][1], tr))
+        chart.update()
+
+    choice.on_value_change(show)
+
+
+def _chart(found: dict[str, Any], line: dict[str, Any], tr: Tr) -> dict[str, Any]:
+    series = [{"name": found["labels"][key], "type": "line", "connectNulls": True,
+               "data": [p["averages"].get(key) for p in line["periods"]]} for key in found["criteria"]]
+    return {"tooltip": {"trigger": "axis"}, "legend": {"bottom": 0},
+            "xAxis": {"type": "category", "data": found["periods"]},
+            "yAxis": {"type": "value", "min": 1, "max": 5, "name": tr("Average score")}, "series": series}
+
+
+def _samples(principal: Principal, tr: Tr) -> None:
+    with session_scope(context.engine(), readonly=True) as session:
+        drawn = service.samples(session)[:12]
+    ui.label(tr("Samples")).classes("text-h6")
+    ui.label(tr("Each sample records its seed: `evenhand qa verify --period YYYY-MM` draws it again and compares."
+                )).classes("text-caption text-grey-7")
+    rows = [{"id": s.id, "period": s.period, "seed": str(s.seed), "share": f"{s.share:.0%}", "calls": s.calls,
+             "drawn": s.drawn, "at": _when(s.drawn_at), "current": "✓" if s.current else ""} for s, _ in drawn]
+    columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
+        ("period", N_("Month")), ("seed", N_("Seed")), ("share", N_("Share")), ("calls", N_("Recorded calls")),
+        ("drawn", N_("Drawn")), ("at", N_("Drawn at")), ("current", N_("Current")))]
+    ui.table(columns=columns, rows=rows, row_key="id").classes("w-full max-w-4xl").props(
+        'dense flat bordered data-testid="qa-samples"')
+    if principal.manages_org:
+        _draw_controls(principal, tr)
+
+
+def _draw_controls(principal: Principal, tr: Tr) -> None:
+    with ui.row().classes("items-end gap-2"):
+        period = ui.input(tr("Month (YYYY-MM)")).props('data-testid="draw-period"')
+
+        def draw() -> None:
+            try:
+                with session_scope(context.engine()) as session:
+                    drawn = service.draw(session, (period.value or "").strip(), actor_id=principal.user_id)
+                    count, seed = len(drawn.ids), drawn.sample.seed
+            except DomainError as exc:
+                ui.notify(problem(exc, tr), type="negative")
+                return
+            ui.notify(tr(plural(count, N_("{count} call drawn with seed {seed}."),
+                                N_("{count} calls drawn with seed {seed}.")), count=count, seed=seed), type="positive")
+            ui.navigate.reload()
+
+        ui.button(tr("Draw a new sample"), on_click=draw).props('outline data-testid="draw-sample"')
+
+
+# --- the rubric editor ---------------------------------------------------------------------------------------------
+
+
+def problems(body: str) -> list[dict[str, Any]]:
+    try:
+        service.RUBRIC.validate(body)
+    except Invalid as exc:
+        return list(exc.details or [])
+    return []
+
+
+def rubric_page(request: Request) -> RedirectResponse | None:
+    principal = context.principal(request)
+    if principal is None:
+        return RedirectResponse(f"/login?next={RUBRIC_PATH}", status_code=303)
+    tr = context.use_locale(request)
+    with session_scope(context.engine()) as session:  # the first read on a new database installs version 1
+        current = service.RUBRIC.active(session)
+        body, number = current.body, current.version
+    ui.add_css(CSS)
+    with shell(principal, tr, title=tr("QA rubric"), path=PATH):
+        ui.label(tr("Active QA rubric: version {version}", version=number)).classes("text-grey-7").props(
+            'data-testid="active-version"')
+        _RubricEditor(principal, tr, body).build()
+    return None
+
+
+class _RubricEditor:
+    def __init__(self, principal: Principal, tr: Tr, active_body: str) -> None:
+        self.principal, self.tr, self.active_body = principal, tr, active_body
+        self.editable = principal.manages_org
+        self.changed_at: float | None = None
+
+    def build(self) -> None:
+        with ui.row().classes("w-full gap-4 items-start no-wrap"):
+            self.editor = ui.codemirror(self.active_body, language="YAML").classes("w-1/2 h-[32rem] border").props(
+                'data-testid="rubric-editor"')
+            self.editor.set_enabled(self.editable)
+            with ui.column().classes("w-1/2 gap-2"):
+                self.status = ui.label().props('data-testid="rubric-status" role="status"')
+                self.problem_list = ui.column().classes("gap-1").props('data-testid="rubric-problems"')
+                if self.editable:
+                    self.note = ui.input(self.tr("What changed and why")).classes("w-full").props(
+                        'data-testid="rubric-note"')
+                    self.save_button = ui.button(self.tr("Save as new version"), on_click=self.save).props(
+                        'color=primary data-testid="save-rubric"')
+        self.editor.on_value_change(lambda: setattr(self, "changed_at", time.monotonic()))
+        ui.timer(0.2, self._debounced)
+        self.check()
+
+    def _debounced(self) -> None:
+        if self.changed_at is not None and time.monotonic() - self.changed_at >= DEBOUNCE_SECONDS:
+            self.changed_at = None
+            self.check()
+
+    def check(self) -> bool:
+        tr, found = self.tr, problems(self.editor.value)
+        show_problems(self.editor, self.problem_list, found, tr)
+        counted = plural(len(found), N_("{count} problem"), N_("{count} problems"))
+        self.status.text = tr("The rubric is valid.") if not found else tr(counted, count=len(found))
+        self.status.classes(replace="text-positive" if not found else "text-negative")
+        if self.editable:
+            self.save_button.set_enabled(not found and self.editor.value != self.active_body)
+        return not found
+
+    def save(self) -> None:
+        text, tr = self.editor.value, self.tr
+        if problems(text) or text == self.active_body:
+            return
+        try:
+            with session_scope(context.engine()) as session:
+                number = service.save_rubric(session, text, author=self.principal, note=self.note.value or "").version
+        except DomainError as exc:
+            ui.notify(tr(exc.message, **exc.params), type="negative")
+            return
+        ui.notify(tr("Saved as version {version}.", version=number), type="positive")
+        ui.navigate.reload()
+
+
+def register() -> None:
+    ui.page(PATH)(qa_page)
+    ui.page(RUBRIC_PATH)(rubric_page)
