@@ -21,6 +21,7 @@ from evenhand.activities.routes import router as activities_router
 from evenhand.appeals.routes import router as appeals_router
 from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
+from evenhand.board.routes import router as board_router
 from evenhand.capture.dingtalk import router as dingtalk_router
 from evenhand.capture.graph import router as graph_router
 from evenhand.capture.telephony import router as telephony_router
@@ -51,7 +52,7 @@ def api_router() -> APIRouter:
     # Routes are matched in order, one by one: the high-rate doors (connectors' webhooks, lead intake) come first.
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
-                   reports_router, appeals_router, notify_router, honesty_router, standards_router,
+                   reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
                    qa_router):
         api.include_router(router)
     return api
@@ -179,6 +180,7 @@ def _pages() -> list[Callable[[], None]]:
     """Every domain's UI, in the order the pages register (NiceGUI is imported only when the UI is served)."""
     from evenhand.activities import pages as activity_pages
     from evenhand.appeals import pages as appeal_pages
+    from evenhand.board import pages as board_pages
     from evenhand.capture import pages as capture_pages
     from evenhand.honesty import pages as honesty_pages
     from evenhand.leads import pages as lead_pages
@@ -199,7 +201,7 @@ def _pages() -> list[Callable[[], None]]:
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
-        honesty_pages, capture_pages, standards_pages, qa_pages)]
+        honesty_pages, capture_pages, standards_pages, board_pages, qa_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from evenhand.activities import cli as activities_cli
 from evenhand.audit.cli import audit_app
+from evenhand.board.cli import board_app
 from evenhand.capture.cli import capture_app
 from evenhand.config import forget_settings, get_settings
 from evenhand.db import get_engine, session_scope
@@ -54,6 +55,7 @@ app.add_typer(standards_app, name="standards")
 app.add_typer(report_app, name="report")
 app.add_typer(capture_app, name="capture")
 app.add_typer(honesty_app, name="honesty")
+app.add_typer(board_app, name="board")
 app.add_typer(qa_app, name="qa")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]

@@ -161,6 +161,12 @@ def codes(session: Session, kind: str) -> dict[str, int]:
     return found
 
 
+def names(session: Session, kind: str) -> dict[str, str]:
+    """Regions or product lines: code → name, by name."""
+    model = Region if kind == "region" else ProductLine
+    return dict(session.execute(select(model.code, model.name).order_by(model.name)).tuples().all())
+
+
 def deal_lines(session: Session, ids: Collection[int]) -> dict[int, tuple[str, int, str, float]]:
     """Name, owner, stage and amount of the given deals."""
     if not ids:

@@ -24,6 +24,7 @@ from evenhand.board import repository
 from evenhand.board.figures import OPEN, STAGES, Facts, Window
 from evenhand.board.repository import Filters, Pipeline
 from evenhand.errors import Invalid
+from evenhand.i18n import N_
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.org import service as org_service
 from evenhand.standards import service as standards
@@ -99,9 +100,13 @@ def filters(session: Session, *, team_id: int | None = None, region: str | None 
                    rep_id=rep_id)
 
 
+UNKNOWN = {"team": N_("No team {value}."), "region": N_("No region {value}."),
+           "product_line": N_("No product line {value}.")}
+
+
 def _known(value: int | None, names: dict[int, str], field: str) -> int | None:
     if value is not None and value not in names:
-        raise Invalid("No {what} {value}.", field=field, what=field, value=value)
+        raise Invalid(UNKNOWN[field], field=field, value=value)
     return value
 
 
@@ -111,8 +116,18 @@ def _code(session: Session, field: str, value: str | None) -> int | None:
     codes = repository.codes(session, field)
     found = codes.get(value.strip().casefold())
     if found is None:
-        raise Invalid("No {what} {value}.", field=field, what=field, value=value)
+        raise Invalid(UNKNOWN[field], field=field, value=value)
     return found
+
+
+def choices(session: Session, principal: Principal) -> dict[str, dict[Any, str]]:
+    """What the board may be narrowed to: the teams whose figures the principal sees side by side (a supervisor's
+    own teams), and every region and product line, by name."""
+    teams = org_service.team_names(session) if principal.sees_team_figures else {}
+    if not principal.reads_everything:
+        teams = {i: n for i, n in teams.items() if i in principal.supervised_team_ids}
+    return {"teams": teams, "regions": repository.names(session, "region"),
+            "product_lines": repository.names(session, "product_line")}
 
 
 # --- the figures --------------------------------------------------------------------------------------------------

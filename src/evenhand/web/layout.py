@@ -63,7 +63,7 @@ NAV = (
     NavItem(N_("Appeals"), "gavel", "/appeals"),
     NavItem(N_("Reports"), "assessment", "/reports/fairness"),
     NavItem(N_("Stage standards"), "checklist", "/process/standards"),
-    NavItem(N_("Process"), "timeline", "/process", ready=False),
+    NavItem(N_("Process"), "timeline", "/process"),
     NavItem(N_("Honesty checks"), "fact_check", "/process/honesty"),
     NavItem(N_("QA"), "record_voice_over", "/qa"),
     NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),
