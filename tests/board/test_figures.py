@@ -3,6 +3,8 @@ window is seen, a deal not yet created, leads answered late or never."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,8 @@ PIPELINE = {
     "E": (45, [(QUAL, 45)]),  # created after it
 }
 # lead: (assigned day, first response in hours after it, None: never)
-LEADS = {1: (11, 2.0), 2: (12, None), 3: (20, 25 * 24.0), 4: (5, 0.5), 5: (30, 0.25)}
+LEADS: dict[int, tuple[float, float | None]] = {1: (11, 2.0), 2: (12, None), 3: (20, 25 * 24.0), 4: (5, 0.5),
+                                                5: (30, 0.25)}
 
 
 def pipeline() -> tuple[Deals, Visits]:
@@ -37,11 +40,12 @@ def pipeline() -> tuple[Deals, Visits]:
 def leads() -> Leads:
     ids = np.array(sorted(LEADS))
     assigned = np.array([int(LEADS[i][0] * DAY) for i in ids])
-    answered = np.array([-1 if LEADS[i][1] is None else int(LEADS[i][0] * DAY + LEADS[i][1] * HOUR) for i in ids])
+    answered = np.array([-1 if (hours := LEADS[i][1]) is None else int(LEADS[i][0] * DAY + hours * HOUR)
+                         for i in ids])
     return Leads(ids, np.full(len(ids), 7), np.full(len(ids), 1), assigned, answered)
 
 
-def figures(window: Window, deal_mask: np.ndarray | None = None) -> dict[str, object]:
+def figures(window: Window, deal_mask: np.ndarray | None = None) -> dict[str, Any]:
     deals, visits = pipeline()
     found = leads()
     mask = np.ones(len(deals.id), bool) if deal_mask is None else deal_mask

@@ -144,5 +144,5 @@ def test_periods_a_month_is_compared_with_the_month_before() -> None:
     for bad, field in (({"month": "2026-13"}, "period"), ({"first": NOW.date(), "last": NOW.date() - timedelta(1)},
                                                            "from")):
         with pytest.raises(Invalid) as refused:
-            service.period(zone, now=NOW, **bad)  # type: ignore[arg-type]
+            service.period(zone, now=NOW, **bad)
         assert refused.value.field == field
