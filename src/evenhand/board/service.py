@@ -45,7 +45,8 @@ class Period:
 
     def windows(self, now: datetime) -> tuple[Window, Window]:
         def w(a: datetime, b: datetime) -> Window:
-            return Window(_epoch(a), _epoch(b), _epoch(min(b, now)))
+            # up to now means up to the end of its second: times are read truncated to seconds
+            return Window(_epoch(a), _epoch(b), min(_epoch(b), _epoch(now) + 1))
         return w(self.since, self.until), w(self.previous_since, self.since)
 
 
