@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evenhand import __version__, errors
 from evenhand.activities.routes import router as activities_router
+from evenhand.alerts import tasks as alert_tasks  # noqa: F401 - every door activities come in by judges alerts
+from evenhand.alerts.routes import router as alerts_router
 from evenhand.appeals.routes import router as appeals_router
 from evenhand.auth.routes import api as auth_api
 from evenhand.auth.routes import web as auth_web
@@ -53,7 +55,7 @@ def api_router() -> APIRouter:
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
                    reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
-                   qa_router):
+                   qa_router, alerts_router):
         api.include_router(router)
     return api
 
@@ -179,6 +181,7 @@ class RequestContext:
 def _pages() -> list[Callable[[], None]]:
     """Every domain's UI, in the order the pages register (NiceGUI is imported only when the UI is served)."""
     from evenhand.activities import pages as activity_pages
+    from evenhand.alerts import pages as alert_pages
     from evenhand.appeals import pages as appeal_pages
     from evenhand.board import pages as board_pages
     from evenhand.capture import pages as capture_pages
@@ -201,7 +204,7 @@ def _pages() -> list[Callable[[], None]]:
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
-        honesty_pages, capture_pages, standards_pages, board_pages, qa_pages)]
+        honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

@@ -14,6 +14,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from evenhand.activities import cli as activities_cli
+from evenhand.alerts import tasks as alert_tasks  # noqa: F401 - every door activities come in by judges alerts
+from evenhand.alerts.cli import alerts_app
 from evenhand.audit.cli import audit_app
 from evenhand.board.cli import board_app
 from evenhand.capture.cli import capture_app
@@ -55,6 +57,7 @@ app.add_typer(standards_app, name="standards")
 app.add_typer(report_app, name="report")
 app.add_typer(capture_app, name="capture")
 app.add_typer(honesty_app, name="honesty")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(board_app, name="board")
 app.add_typer(qa_app, name="qa")
 console = Console()

@@ -9,6 +9,7 @@ from typing import Any
 from evenhand.i18n import N_
 from evenhand.models import (
     ActivityType,
+    AlertStatus,
     Channel,
     Direction,
     EventKind,
@@ -63,6 +64,8 @@ _TABLES: tuple[dict[Any, str], ...] = (
      Stage.LOST: N_("Lost")},
     {FlagKind.UNBACKED: N_("Unbacked note"), FlagKind.DUPLICATE: N_("Near-duplicate note")},
     {FlagStatus.OPEN: N_("Open"), FlagStatus.CONFIRMED: N_("Confirmed"), FlagStatus.DISMISSED: N_("Dismissed")},
+    {AlertStatus.OPEN: N_("Open"), AlertStatus.ACKNOWLEDGED: N_("Acknowledged"), AlertStatus.SNOOZED: N_("Snoozed"),
+     AlertStatus.RESOLVED: N_("Resolved")},
     {ReviewStatus.PENDING: N_("To review"), ReviewStatus.REVIEWED: N_("Reviewed"),
      ReviewStatus.ACKNOWLEDGED: N_("Acknowledged")},
 )

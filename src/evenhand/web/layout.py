@@ -65,6 +65,7 @@ NAV = (
     NavItem(N_("Stage standards"), "checklist", "/process/standards"),
     NavItem(N_("Process"), "timeline", "/process"),
     NavItem(N_("Honesty checks"), "fact_check", "/process/honesty"),
+    NavItem(N_("Alerts"), "notification_important", "/alerts"),
     NavItem(N_("QA"), "record_voice_over", "/qa"),
     NavItem(N_("Performance"), "leaderboard", "/performance", ready=False),
     NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
