@@ -12,8 +12,8 @@ from evenhand.i18n import N_
 from evenhand.kit.schema import Strict
 from evenhand.models import ReviewStatus
 
-PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-BAD_PERIOD = N_("A period is a month written YYYY-MM, not {value}.")
+PERIOD = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")  # the years the clock's arithmetic is sane in
+BAD_PERIOD = N_("A period is a month written YYYY-MM, from 2000 to 2099, not {value}.")
 Period = Annotated[str, StringConstraints(pattern=PERIOD.pattern)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 CoachingText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
