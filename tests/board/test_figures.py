@@ -105,8 +105,16 @@ def test_visits_end_at_the_next_change_of_the_same_deal_only() -> None:
     assert visits.end.tolist() == [5, -1, -1]
 
 
-def test_quantiles_match_numpy() -> None:
+def test_grouped_quantiles_match_numpy() -> None:
     rng = np.random.default_rng(3)
-    for n in (1, 2, 5, 50):
-        values = rng.exponential(size=n)
-        assert core._quantiles(np.sort(values), (0.5, 0.9)) == pytest.approx(np.percentile(values, [50, 90]))
+    keys = rng.integers(-1, 6, size=300)
+    keys[keys == 4] = 5  # group 4 has no values
+    values = rng.exponential(size=300)
+    found = core._grouped_stats(keys, values, 6, 1.0)
+    for g in range(6):
+        mine = values[keys == g]
+        if not len(mine):
+            assert found[g] == {"count": 0, "median": None, "p90": None}
+            continue
+        assert found[g]["count"] == len(mine)
+        assert [found[g]["median"], found[g]["p90"]] == pytest.approx(np.percentile(mine, [50, 90]), abs=0.006)

@@ -146,3 +146,14 @@ def test_periods_a_month_is_compared_with_the_month_before() -> None:
         with pytest.raises(Invalid) as refused:
             service.period(zone, now=NOW, **bad)
         assert refused.value.field == field
+
+
+def test_each_team_and_rep_row_is_the_board_narrowed_to_them(engine: Engine, company: Company) -> None:
+    """The rows computed for every group in one pass equal the board read again for that team or rep alone."""
+    everyone = board(engine, company, "ops")
+    for row in everyone["reps"]:
+        alone = board(engine, company, "ops", Filters(rep_id=row["rep_id"]))["overall"]
+        assert {k: row[k] for k in ("current", "previous")} == alone, row["rep"]
+    for row in everyone["teams"]:
+        alone = board(engine, company, "ops", Filters(team_id=row["team_id"]))["overall"]
+        assert {k: row[k] for k in ("current", "previous")} == alone, row["team"]

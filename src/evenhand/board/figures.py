@@ -75,25 +75,6 @@ class Window:
     as_of: int  # min(until, now)
 
 
-def _stats(values: np.ndarray, unit: float) -> dict[str, Any]:
-    if not len(values):
-        return {"count": 0, "median": None, "p90": None}
-    median, p90 = _quantiles(np.sort(values) / unit, (0.5, 0.9))
-    return {"count": len(values), "median": round(float(median), 2), "p90": round(float(p90), 2)}
-
-
-def _quantiles(ordered: np.ndarray, qs: tuple[float, ...]) -> list[float]:
-    """``np.percentile``'s default (linear between the two nearest ranks) on sorted values, without its overhead:
-    the board takes hundreds of them per request."""
-    out = []
-    for q in qs:
-        at = (len(ordered) - 1) * q
-        low = int(at)
-        high = min(low + 1, len(ordered) - 1)
-        out.append(float(ordered[low] + (ordered[high] - ordered[low]) * (at - low)))
-    return out
-
-
 def _known(v: Visits, w: Window) -> np.ndarray:
     """The visits that had begun by ``as_of``, with their ends as known then (-1: still open)."""
     return v.start < w.as_of
@@ -177,24 +158,68 @@ class Facts:
 
 def block(v: Visits, f: Facts, deal_mask: np.ndarray, lead_mask: np.ndarray) -> dict[str, Any]:
     """Every figure of one window for the deals and leads in the masks."""
-    ended = f.ended[deal_mask[v.deal[f.ended]]]
-    durations, stages = v.end[ended] - v.start[ended], v.stage[ended]
+    return blocks(v, f, np.where(deal_mask, 0, -1), np.where(lead_mask, 0, -1), 1)[0]
+
+
+def blocks(v: Visits, f: Facts, deal_group: np.ndarray, lead_group: np.ndarray, groups: int) -> list[dict[str, Any]]:
+    """Every figure of one window for each of ``groups`` groups at once: ``deal_group`` and ``lead_group`` give each
+    deal's and lead's group (0 … groups - 1; -1 in none). One pass over the rows whatever the number of groups."""
+    ended = f.ended
+    times = _grouped_stats(deal_group[v.deal[ended]] * OPEN + v.stage[ended], v.end[ended] - v.start[ended],
+                           groups * OPEN, DAY)
     deals, stage, _, bucket = f.stuck
-    keep = deal_mask[deals]
+    buckets = len(STUCK_DAYS) + 1
+    stuck = _counts(deal_group[deals] * OPEN * buckets + stage * buckets + bucket, groups * OPEN * buckets)
+    conversion = [_conversions(first, outcome, deal_group, groups) for first, outcome in f.entry]
+    cycle = _grouped_stats(deal_group[v.deal[f.won]], f.cycle_days * DAY, groups, DAY)
     leads, hours, answer = f.response
-    mine = lead_mask[leads]
-    return {"time_in_stage": {STAGES[s]: _stats(durations[stages == s], DAY) for s in range(OPEN)},
-            "conversion": {STAGES[s]: _conversion(*f.entry[s], deal_mask) for s in range(OPEN)},
-            "stuck": {STAGES[s]: [int(((stage[keep] == s) & (bucket[keep] == b)).sum())
-                                  for b in range(len(STUCK_DAYS) + 1)] for s in range(OPEN)},
-            "cycle": _stats(f.cycle_days[deal_mask[v.deal[f.won]]] * DAY, DAY),
-            "first_response": {"leads": int(mine.sum()), **_stats(hours[mine & ~np.isnan(hours)] * HOUR, HOUR),
-                               "buckets": [int((answer[mine] == b).sum()) for b in range(len(RESPONSE_HOURS) + 2)]}}
+    group = lead_group[leads]
+    answered = ~np.isnan(hours)
+    response = _grouped_stats(np.where(answered, group, -1), np.nan_to_num(hours) * HOUR, groups, HOUR)
+    width = len(RESPONSE_HOURS) + 2
+    received, spread = _counts(group, groups), _counts(group * width + answer, groups * width)
+    return [{"time_in_stage": {STAGES[s]: times[g * OPEN + s] for s in range(OPEN)},
+             "conversion": {STAGES[s]: conversion[s][g] for s in range(OPEN)},
+             "stuck": {STAGES[s]: stuck[(g * OPEN + s) * buckets:(g * OPEN + s + 1) * buckets] for s in range(OPEN)},
+             "cycle": cycle[g],
+             "first_response": {"leads": received[g], **response[g], "buckets": spread[g * width:(g + 1) * width]}}
+            for g in range(groups)]
 
 
-def _conversion(first: np.ndarray, outcome: np.ndarray, deal_mask: np.ndarray) -> dict[str, Any]:
-    entered = (first >= 0) & deal_mask
-    total = int(entered.sum())
-    counts = [int((entered & (outcome == c)).sum()) for c in (0, 1, 2)]
-    return {"entered": total, "advanced": counts[1], "lost": counts[2], "open": counts[0],
-            "rate": round(counts[1] / total, 4) if total else None}
+def _counts(keys: np.ndarray, size: int) -> list[int]:
+    """How many of ``keys`` fall on each of 0 … size - 1 (negative keys: in no group)."""
+    return np.bincount(keys[keys >= 0], minlength=size).tolist() if size else []
+
+
+def _grouped_stats(keys: np.ndarray, values: np.ndarray, size: int, unit: float) -> list[dict[str, Any]]:
+    """How many values each key 0 … size - 1 has, and their median and 90th percentile in ``unit``, from one sort
+    (negative keys: in no group)."""
+    kept = keys >= 0
+    keys, values = keys[kept], values[kept]
+    order = np.lexsort((values, keys))
+    ordered = values[order] / unit
+    counts = np.bincount(keys, minlength=size)
+    starts = np.cumsum(counts) - counts
+    found = [_segment(ordered, starts, counts, q) for q in (0.5, 0.9)]
+    return [{"count": int(n), "median": round(float(found[0][i]), 2) if n else None,
+             "p90": round(float(found[1][i]), 2) if n else None} for i, n in enumerate(counts.tolist())]
+
+
+def _segment(ordered: np.ndarray, starts: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """The q-quantile of each sorted run ``ordered[start:start + count]`` (as ``np.percentile``'s default)."""
+    at = np.maximum(counts - 1, 0) * q
+    low = np.floor(at).astype(np.int64)
+    high = np.minimum(low + 1, np.maximum(counts - 1, 0))
+    if not len(ordered):
+        return np.zeros(len(counts))
+    first, second = ordered[np.minimum(starts + low, len(ordered) - 1)], ordered[np.minimum(starts + high,
+                                                                                           len(ordered) - 1)]
+    return first + (second - first) * (at - low)
+
+
+def _conversions(first: np.ndarray, outcome: np.ndarray, deal_group: np.ndarray, groups: int) -> list[dict[str, Any]]:
+    entered = (first >= 0) & (deal_group >= 0)
+    total = _counts(deal_group[entered], groups)
+    by = [_counts(deal_group[entered & (outcome == c)], groups) for c in (0, 1, 2)]
+    return [{"entered": total[g], "advanced": by[1][g], "lost": by[2][g], "open": by[0][g],
+             "rate": round(by[1][g] / total[g], 4) if total[g] else None} for g in range(groups)]

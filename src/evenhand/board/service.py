@@ -142,13 +142,23 @@ def board(session: Session, principal: Principal, query: Query) -> dict[str, Any
     pipe, leads = _read(session, principal, query, windows)
     facts = [Facts.of(pipe.deals, pipe.visits, leads, w) for w in windows]
 
-    def pair(deal_mask: np.ndarray, lead_mask: np.ndarray) -> dict[str, Any]:
-        return {name: core.block(pipe.visits, f, deal_mask, lead_mask)
-                for name, f in zip(("current", "previous"), facts, strict=True)}
+    def pairs(deal_group: np.ndarray, lead_group: np.ndarray, groups: int) -> list[dict[str, Any]]:
+        found = [core.blocks(pipe.visits, f, deal_group, lead_group, groups) for f in facts]
+        return [{"current": now, "previous": before} for now, before in zip(*found, strict=True)]
 
-    everyone = pair(np.ones(len(pipe.deals.id), bool), np.ones(len(leads.id), bool))
+    everyone = pairs(np.zeros(len(pipe.deals.id), np.int64), np.zeros(len(leads.id), np.int64), 1)[0]
     return {**_header(query, now), "overall": everyone,
-            "teams": _teams(session, principal, pipe, leads, pair), "reps": _reps(session, pipe, leads, pair)}
+            "teams": _teams(session, principal, pipe, leads, pairs), "reps": _reps(session, pipe, leads, pairs)}
+
+
+def _dense(deal_keys: np.ndarray, lead_keys: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The keys present (a team, a rep; negative: none) and each deal's and lead's index among them (-1: none)."""
+    present = np.unique(np.concatenate([deal_keys, lead_keys]))
+    present = present[present >= 0]
+
+    def index(keys: np.ndarray) -> np.ndarray:
+        return np.where(keys >= 0, np.searchsorted(present, keys), -1)
+    return present.tolist(), index(deal_keys), index(lead_keys)
 
 
 def _read(session: Session, principal: Principal, query: Query, windows: tuple[Window, Window]
@@ -168,23 +178,25 @@ def _header(query: Query, now: datetime) -> dict[str, Any]:
             "response_hours": list(core.RESPONSE_HOURS)}
 
 
-def _teams(session: Session, principal: Principal, pipe: Pipeline, leads: core.Leads, pair: Any
+def _teams(session: Session, principal: Principal, pipe: Pipeline, leads: core.Leads, pairs: Any
            ) -> list[dict[str, Any]]:
     if not principal.sees_team_figures:
         return []
     names = org_service.team_names(session)
-    present = sorted({int(t) for t in np.concatenate([pipe.deals.team, leads.team]) if t >= 0},
-                     key=lambda t: names.get(t, ""))
-    return [{"team_id": t, "team": names.get(t), **pair(pipe.deals.team == t, leads.team == t)} for t in present]
+    teams, deal_group, lead_group = _dense(pipe.deals.team, leads.team)
+    rows = [{"team_id": t, "team": names.get(t), **pair}
+            for t, pair in zip(teams, pairs(deal_group, lead_group, len(teams)), strict=True)]
+    return sorted(rows, key=lambda row: row["team"] or "")
 
 
-def _reps(session: Session, pipe: Pipeline, leads: core.Leads, pair: Any) -> list[dict[str, Any]]:
-    owners = {int(o) for o in np.concatenate([pipe.deals.owner, leads.owner])}
+def _reps(session: Session, pipe: Pipeline, leads: core.Leads, pairs: Any) -> list[dict[str, Any]]:
+    owners, deal_group, lead_group = _dense(pipe.deals.owner, leads.owner)
     names = org_service.display_names(session, owners)
-    team_of = {int(o): int(t) for o, t in zip(np.concatenate([pipe.deals.owner, leads.owner]),
-                                              np.concatenate([pipe.deals.team, leads.team]), strict=True)}
-    return [{"rep_id": o, "rep": names.get(o, str(o)), "team_id": team_of[o] if team_of[o] >= 0 else None,
-             **pair(pipe.deals.owner == o, leads.owner == o)} for o in sorted(owners, key=lambda o: names.get(o, ""))]
+    team_of = dict(zip(np.concatenate([pipe.deals.owner, leads.owner]).tolist(),
+                       np.concatenate([pipe.deals.team, leads.team]).tolist(), strict=True))
+    rows = [{"rep_id": o, "rep": names.get(o, str(o)), "team_id": team_of[o] if team_of[o] >= 0 else None, **pair}
+            for o, pair in zip(owners, pairs(deal_group, lead_group, len(owners)), strict=True)]
+    return sorted(rows, key=lambda row: row["rep"])
 
 
 def compliance(session: Session, principal: Principal, query: Query) -> dict[str, Any]:
