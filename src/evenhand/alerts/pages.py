@@ -106,7 +106,7 @@ def _listing(principal: Principal, tr: Tr, scope: str, refresh: Any) -> None:
     with session_scope(context.engine(), readonly=True) as session:
         found = service.listed(session, principal, scope=scope)
         names = service.rep_names(session, found)
-        rows = [_row(a, names) for a in found]
+        rows = [{**_row(a, names), "may_handle": service.may_handle(session, principal, a)} for a in found]
     counted = plural(len(rows), N_("{count} live alert"), N_("{count} live alerts"))
     ui.label(tr(counted, count=len(rows))).classes("text-subtitle1").props('data-testid="alert-count"')
     if not rows:
@@ -152,6 +152,7 @@ def _controls(principal: Principal, tr: Tr, row: dict[str, Any], refresh: Any) -
     with ui.row().classes("items-end gap-2 w-full"):
         note = ui.input(tr("Comment or reason")).classes("w-72").props('data-testid="alert-comment"')
         until = ui.input(tr("Snooze until")).props('type=datetime-local data-testid="alert-until"')
+        until.set_visibility(row["may_handle"])
 
         def act(kind: str) -> None:
             try:
@@ -167,8 +168,9 @@ def _controls(principal: Principal, tr: Tr, row: dict[str, Any], refresh: Any) -
             ui.button(tr("Acknowledge"), on_click=lambda: act("acknowledge")).props(
                 'color=primary data-testid="acknowledge"')
         ui.button(tr("Comment"), on_click=lambda: act("comment")).props('outline data-testid="comment"')
-        ui.button(tr("Snooze"), on_click=lambda: act("snooze")).props('outline data-testid="snooze"')
-        ui.button(tr("Resolve"), on_click=lambda: act("resolve")).props('color=positive data-testid="resolve"')
+        if row["may_handle"]:  # the supervisor of the rep's team, sales ops, admins
+            ui.button(tr("Snooze"), on_click=lambda: act("snooze")).props('outline data-testid="snooze"')
+            ui.button(tr("Resolve"), on_click=lambda: act("resolve")).props('color=positive data-testid="resolve"')
 
 
 DONE = {"acknowledge": N_("Alert acknowledged."), "comment": N_("Comment added."), "snooze": N_("Alert snoozed."),
@@ -216,7 +218,8 @@ def _one(principal: Principal, tr: Tr, alert_id: int, refresh: Any) -> None:
     try:
         with session_scope(context.engine(), readonly=True) as session:
             alert = service.visible(session, principal, alert_id)
-            row = _row(alert, service.rep_names(session, [alert]))
+            row = {**_row(alert, service.rep_names(session, [alert])),
+                   "may_handle": service.may_handle(session, principal, alert)}
             rule = alert.evidence.get("rule", {})
             history = [(a.action, name or "—", a.comment, a.until, a.at)
                        for a, name in service.actions(session, principal, alert_id)]
