@@ -191,8 +191,14 @@ def reviews_anyone(principal: Principal) -> bool:
     return principal.can_write and (principal.manages_org or bool(principal.supervised_team_ids))
 
 
-def _visible(session: Session, principal: Principal, review_id: int) -> tuple[Any, ...]:
-    row = repository.rows(session, repository.readable(principal).where(QaReview.id == review_id))
+def _visible(session: Session, principal: Principal, review_id: int, *, lock: bool = False) -> tuple[Any, ...]:
+    """The review with its period, call and rep; ``lock``: for a change, held until commit (the audit chain's lock
+    first, then the row, as every writer takes them) so a revision and the rep's acknowledgement cannot cross."""
+    stmt = repository.readable(principal).where(QaReview.id == review_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        audit.lock(session)
+        stmt = stmt.with_for_update(of=QaReview)
+    row = repository.rows(session, stmt)
     if not row:
         raise NotFound("No QA review with id {id}.", field="review_id", id=review_id)
     return tuple(row[0])
@@ -202,7 +208,8 @@ def _visible(session: Session, principal: Principal, review_id: int) -> tuple[An
 
 
 def listed(session: Session, principal: Principal, *, status: ReviewStatus | None = None, rep_id: int | None = None,
-           current_only: bool = False, period: str | None = None, limit: int = 200) -> list[ReviewRead]:
+           current_only: bool = False, period: str | None = None, periods: list[str] | None = None,
+           limit: int = 200) -> list[ReviewRead]:
     """Reviews the principal reads, newest calls first (a pending queue: oldest first)."""
     stmt = repository.readable(principal)
     if status is not None:
@@ -213,6 +220,8 @@ def listed(session: Session, principal: Principal, *, status: ReviewStatus | Non
         stmt = stmt.where(QaSample.current.is_(True))
     if period is not None:
         stmt = stmt.where(QaSample.period == period)
+    if periods is not None:
+        stmt = stmt.where(QaSample.period.in_(periods))
     order = Activity.occurred_at.asc() if status is ReviewStatus.PENDING else Activity.occurred_at.desc()
     return _reads(session, principal, repository.rows(session, stmt.order_by(order, QaReview.id).limit(limit)))
 
@@ -274,7 +283,7 @@ def save_review(session: Session, review_id: int, data: ReviewSave, *, actor: Pr
                 now: datetime | None = None) -> ReviewRead:
     """Score the call against the active rubric (every criterion, 1–5), with a comment and coaching items; audited,
     and the rep is told. A review may be revised until the rep acknowledges it."""
-    review, _period, _current, act, _name, team = _visible(session, actor, review_id)
+    review, _period, _current, act, _name, team = _visible(session, actor, review_id, lock=True)
     if not may_review(actor, review.rep_id, team):
         raise Forbidden("Only the supervisor of the rep's team, sales ops or an admin review this call.",
                         field="review_id")
@@ -314,7 +323,7 @@ def _tell(session: Session, review: QaReview, call_at: datetime, actor: Principa
 
 def acknowledge(session: Session, review_id: int, *, actor: Principal, now: datetime | None = None) -> ReviewRead:
     """The rep confirms they read the feedback on their call; only they can, once; audited."""
-    review = _visible(session, actor, review_id)[0]
+    review = _visible(session, actor, review_id, lock=True)[0]
     if review.rep_id != actor.user_id:
         raise Forbidden("Only the rep whose call it is acknowledges the feedback.", field="review_id")
     if review.status is not ReviewStatus.REVIEWED:
@@ -331,7 +340,7 @@ def acknowledge(session: Session, review_id: int, *, actor: Principal, now: date
 def coaching_done(session: Session, review_id: int, index: int, *, actor: Principal,
                   now: datetime | None = None) -> ReviewRead:
     """The rep, or whoever may review them, marks a coaching item done: it stops carrying into later periods."""
-    review, _period, _current, _act, _name, team = _visible(session, actor, review_id)
+    review, _period, _current, _act, _name, team = _visible(session, actor, review_id, lock=True)
     if review.rep_id != actor.user_id and not may_review(actor, review.rep_id, team):
         raise Forbidden("Only the rep or their reviewers mark coaching done.", field="review_id")
     items = [dict(item) for item in review.coaching or []]
@@ -365,7 +374,7 @@ def trends(session: Session, principal: Principal, *, until: str | None = None, 
     """The average score per criterion per period (months, the last ``periods`` up to ``until``) for each rep and
     team the principal reads. A call reviewed under two samples of a period counts once."""
     months = _months(until or period_of(utcnow()), periods)
-    finished = [r for r in listed(session, principal, limit=100_000) if r.status in FINISHED and r.period in months]
+    finished = [r for r in listed(session, principal, periods=months, limit=100_000) if r.status in FINISHED]
     latest: dict[tuple[str, int], Any] = {}
     for r in sorted(finished, key=lambda r: (r.reviewed_at or r.call_at, r.id)):
         latest[(r.period, r.activity_id)] = r
