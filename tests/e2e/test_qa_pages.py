@@ -133,6 +133,7 @@ def test_the_rep_reads_the_feedback_and_acknowledges_it_in_english(server: Serve
     expect(card.get_by_test_id("feedback-scores")).to_contain_text("Asked only surface questions")
     expect(card.locator("audio")).to_have_count(1)
     expect(page.get_by_test_id("my-coaching")).to_contain_text("先问预算再报价")
+    expect(page.get_by_test_id("trend-chart")).to_be_visible()  # the rep's own average per criterion per month
     card.get_by_test_id("acknowledge").click()
     expect(page.get_by_text("Feedback acknowledged.")).to_be_visible()
     card = page.locator("[data-feedback]").filter(has_text=FIRST_COMMENT)

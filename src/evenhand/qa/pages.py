@@ -79,8 +79,9 @@ def _queue(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str) 
             carried = {rep: service.open_coaching(session, principal, rep) for rep in {r.rep_id for r in waiting}}
         if not waiting:
             ui.label(tr("No calls waiting for a review.")).classes("text-grey-7").props('data-testid="queue-empty"')
-        for review in waiting:
-            _review_card(principal, tr, compiled, locale, review, carried.get(review.rep_id, []), render.refresh)
+        for n, review in enumerate(waiting):  # the first is open; the others open one at a time
+            _review_card(principal, tr, compiled, locale, review, carried.get(review.rep_id, []), render.refresh,
+                         open=n == 0)
 
     render()
 
@@ -100,42 +101,48 @@ def _call_line(review: ReviewRead, tr: Tr) -> None:
 
 
 def _review_card(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str, review: ReviewRead,
-                 carried: list[CoachingItem], refresh: Callable[[], Any]) -> None:
+                 carried: list[CoachingItem], refresh: Callable[[], Any], *, open: bool) -> None:
     with ui.card().classes("w-full max-w-5xl").props(f'data-review="{review.id}"'):
         _call_line(review, tr)
-        if carried:
-            ui.label(tr("Open coaching from earlier reviews")).classes("text-subtitle2")
-            _coaching(principal, tr, carried, refresh, test_id="carried-coaching")
-        choices: dict[str, ui.radio] = {}
-        with ui.row().classes("w-full gap-4 items-start"):
-            for key, criterion in compiled.criteria.items():
-                with ui.column().classes("gap-1 w-64").props(f'data-criterion="{key}"'):
-                    ui.label(criterion.label.says(locale)).classes("text-weight-bold")
-                    options = {n: f"{n} · {anchor.says(locale)}" for n, anchor in sorted(criterion.anchors.items())}
-                    choices[key] = ui.radio(options).props("dense").classes("text-caption")
-        comment = ui.textarea(tr("Comment")).classes("w-full").props('data-testid="review-comment" outlined')
-        coaching = ui.textarea(tr("Coaching items, one per line")).classes("w-full").props(
-            'data-testid="review-coaching" outlined')
+        with ui.expansion(tr("Score this call"), value=open).classes("w-full").props('data-testid="review-form"'):
+            _review_form(principal, tr, compiled, locale, review, carried, refresh)
 
-        def save() -> None:
-            missing = [k for k, radio in choices.items() if radio.value is None]
-            if missing:
-                ui.notify(tr("Score {criterion} too: every criterion of the rubric gets a score.",
-                             criterion=compiled.label(missing[0], locale)), type="negative")
-                return
-            items = [line.strip() for line in (coaching.value or "").splitlines() if line.strip()]
-            try:
-                data = ReviewSave.model_validate({"scores": {k: r.value for k, r in choices.items()},
-                                                  "comment": comment.value or "", "coaching": items})
-                with session_scope(context.engine()) as session:
-                    service.save_review(session, review.id, data, actor=principal)
-            except (DomainError, ValidationError) as exc:
-                ui.notify(problem(exc, tr), type="negative")
-                return
-            ui.notify(tr("Review saved; {rep} has been told.", rep=review.rep), type="positive")
-            refresh()
 
-        ui.button(tr("Save the review"), on_click=save).props('color=primary data-testid="save-review"')
+def _review_form(principal: Principal, tr: Tr, compiled: CompiledRubric, locale: str, review: ReviewRead,
+                 carried: list[CoachingItem], refresh: Callable[[], Any]) -> None:
+    if carried:
+        ui.label(tr("Open coaching from earlier reviews")).classes("text-subtitle2")
+        _coaching(principal, tr, carried, refresh, test_id="carried-coaching")
+    choices: dict[str, ui.radio] = {}
+    with ui.row().classes("w-full gap-4 items-start"):
+        for key, criterion in compiled.criteria.items():
+            with ui.column().classes("gap-1 w-56").props(f'data-criterion="{key}"'):
+                ui.label(criterion.label.says(locale)).classes("text-weight-bold")
+                options = {n: f"{n} · {anchor.says(locale)}" for n, anchor in sorted(criterion.anchors.items())}
+                choices[key] = ui.radio(options).props("dense").classes("text-caption")
+    comment = ui.textarea(tr("Comment")).classes("w-full").props('data-testid="review-comment" outlined rows=2')
+    coaching = ui.textarea(tr("Coaching items, one per line")).classes("w-full").props(
+        'data-testid="review-coaching" outlined rows=2')
+
+    def save() -> None:
+        missing = [k for k, radio in choices.items() if radio.value is None]
+        if missing:
+            ui.notify(tr("Score {criterion} too: every criterion of the rubric gets a score.",
+                         criterion=compiled.label(missing[0], locale)), type="negative")
+            return
+        items = [line.strip() for line in (coaching.value or "").splitlines() if line.strip()]
+        try:
+            data = ReviewSave.model_validate({"scores": {k: r.value for k, r in choices.items()},
+                                              "comment": comment.value or "", "coaching": items})
+            with session_scope(context.engine()) as session:
+                service.save_review(session, review.id, data, actor=principal)
+        except (DomainError, ValidationError) as exc:
+            ui.notify(problem(exc, tr), type="negative")
+            return
+        ui.notify(tr("Review saved; {rep} has been told.", rep=review.rep), type="positive")
+        refresh()
+
+    ui.button(tr("Save the review"), on_click=save).props('color=primary data-testid="save-review"')
 
 
 def _coaching(principal: Principal, tr: Tr, items: list[CoachingItem], refresh: Callable[[], Any], *,
