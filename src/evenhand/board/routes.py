@@ -133,12 +133,14 @@ def compliance(session: DbSession, principal: Reader, first: From = None, last: 
 
 @router.get("/board/deals", response_model=Drilled)
 def deals(session: DbSession, principal: Reader,
-          figure: Annotated[str, Query(description=", ".join(service.FIGURES), max_length=40)],
           first: From = None, last: To = None, team: DbId | None = None, region: Text = None,
           product_line: Text = None, rep: DbId | None = None, stage: Text = None,
           bucket: Annotated[int | None, Query(ge=0, le=10)] = None, outcome: Text = None,
-          previous: bool = False) -> dict[str, Any]:
-    """The deals behind a figure (the leads, for first response), longest first: ``stage``, ``bucket`` (a stuck or
-    first-response bar), ``outcome`` (conversion: open, advanced, lost), ``previous`` for the period before."""
+          previous: bool = False,
+          figure: Annotated[str, Query(description=", ".join(service.FIGURES), max_length=40)] = "stuck",
+          ) -> dict[str, Any]:
+    """The deals behind a figure (default: the stuck deals; the leads, for first response), longest first:
+    ``stage``, ``bucket`` (a stuck or first-response bar), ``outcome`` (conversion: open, advanced, lost),
+    ``previous`` for the period before."""
     query = _query(session, first, last, team, region, product_line, rep)
     return service.drill(session, principal, query, service.Drill(figure, stage, bucket, outcome, previous))
