@@ -15,10 +15,10 @@ from evenhand.board import service
 from evenhand.board.repository import Filters
 from evenhand.db import session_scope
 from evenhand.errors import Invalid
-from evenhand.models import Opportunity, Stage, StageChange, User
+from evenhand.models import Lead, Opportunity, Stage, StageChange, User
 from evenhand.standards import service as standards
 from tests.board.conftest import NOW, PERIOD, Company, day, query
-from tests.builders import make_opportunity
+from tests.builders import make_activity, make_opportunity
 
 
 def _principal(session: Session, company: Company, who: str) -> Principal:
@@ -157,3 +157,13 @@ def test_each_team_and_rep_row_is_the_board_narrowed_to_them(engine: Engine, com
     for row in everyone["teams"]:
         alone = board(engine, company, "ops", Filters(team_id=row["team_id"]))["overall"]
         assert {k: row[k] for k in ("current", "previous")} == alone, row["team"]
+
+
+def test_a_captured_call_shows_as_a_first_response_on_the_next_read(engine: Engine, company: Company) -> None:
+    assert board(engine, company, "ops")["overall"]["current"]["first_response"]["buckets"][6] == 2
+    with session_scope(engine) as session:
+        lead = session.get_one(Lead, company.leads[2])
+        make_activity(session, rep=session.get_one(User, company.users["rep1"]), lead=lead,
+                      occurred_at=day(12) + timedelta(hours=30))
+    after = board(engine, company, "ops")["overall"]["current"]["first_response"]
+    assert after["buckets"] == [1, 1, 0, 1, 0, 0, 1]  # lead 2 answered in 30 hours
