@@ -4,29 +4,64 @@ alert's rep (``readable``)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from evenhand.alerts.conditions import OPEN_LEAD_STATUSES, OPEN_STAGES, Bound
 from evenhand.alerts.document import CompiledRule
+from evenhand.alerts.evaluate import Live
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
 from evenhand.kit.clock import as_utc
-from evenhand.models import Activity, Alert, AlertAction, FlagKind, FlagStatus, HonestyFlag, Opportunity, User
+from evenhand.models import (
+    Activity,
+    Alert,
+    AlertAction,
+    AlertStatus,
+    FlagKind,
+    FlagStatus,
+    HonestyFlag,
+    Opportunity,
+    User,
+)
 from evenhand.models.activity import ActivityType, Direction
 from evenhand.models.lead import Lead, LeadStatus
 from evenhand.models.opportunity import Stage
 
-CHUNK = 5000  # ids per statement when reading facts
+CHUNK = 20_000  # ids per statement when reading facts
 CONTACTS = (ActivityType.CALL, ActivityType.EMAIL, ActivityType.MESSAGE)  # what counts as reaching out
 MET = (ActivityType.MEETING, ActivityType.VISIT)  # a meeting or a visit is the customer answering
 _OPEN_STAGES = tuple(Stage(s) for s in OPEN_STAGES)
 _OPEN_LEADS = tuple(LeadStatus(s) for s in OPEN_LEAD_STATUSES)
+
+
+def among(session: Session, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``, sent as ONE parameter (a JSON array read by json_each on SQLite, an array on
+    PostgreSQL): an expanding IN of thousands of ids costs more to render and send than the query does."""
+    values = sorted(set(ids))
+    if session.get_bind().dialect.name == "sqlite":
+        return column.in_(select(literal_column("value")).select_from(func.json_each(literal(json.dumps(values)))))
+    return column == func.any(literal(values, ARRAY(BigInteger)))
 
 
 def naive(moment: datetime) -> datetime:
@@ -52,9 +87,9 @@ class Narrowing:
     """The SQL form of one entity type's bounds: ``where(rule)`` is a condition every entity the rule holds for
     meets (a superset); bounds on facts the database cannot bound cheaply narrow nothing."""
 
-    def __init__(self, entity: str, rules: Sequence[CompiledRule], now: datetime, stage_floor: dict[str, float]
-                 ) -> None:
-        self.entity, self.now, self.stage_floor = entity, naive(now), stage_floor
+    def __init__(self, entity: str, rules: Sequence[CompiledRule], now: datetime,
+                 deadlines: dict[str, tuple[float, float]]) -> None:
+        self.entity, self.now, self.deadlines, self.rule = entity, naive(now), deadlines, ""
         self.key = {"opportunity": Activity.opportunity_id, "lead": Activity.lead_id, "rep": Activity.rep_id}[entity]
         # The latest activity of the last ``window`` days is all a ``days_since_update >= N`` bound needs to know:
         # an activity within N days is within the window.
@@ -68,6 +103,7 @@ class Narrowing:
         return self.now - timedelta(days=days)
 
     def where(self, rule: CompiledRule) -> ColumnElement[bool]:
+        self.rule = rule.id
         found = [self._bound(b) for b in rule.bounds]
         return and_(true(), *(c for c in found if c is not None))
 
@@ -96,13 +132,20 @@ class Narrowing:
             bound, Opportunity.stage)
 
     def _opportunity_standard_missed(self, bound: Bound) -> ColumnElement[bool] | None:
+        """The deals whose current stage's deadline has passed, and not long ago: entered between ``latest`` and
+        ``earliest`` days ago (see ``service.deadline_band``). Not a superset: an entry whose deadline passed before
+        the band was judged by the scans that ran then, and an activity on the deal judges it again (the hook)."""
         if bound.value is not True:
             return None
-        floors = {s: literal(self.ago(days)) for s, days in self.stage_floor.items() if s in OPEN_STAGES}
-        if not floors:
+        band = {s: band for s, band in self.deadlines.items() if s in OPEN_STAGES}
+        if not band:
             return false()
-        return func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= case(
-            floors, value=Opportunity.stage, else_=None)
+        entered, stage = func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at), Opportunity.stage
+        alerted = select(Alert.entity_id).where(Alert.rule == self.rule, Alert.entity_type == "opportunity",
+                                                Alert.open_key.is_not(None))
+        return and_(entered <= case({s: literal(self.ago(lo)) for s, (lo, _) in band.items()}, value=stage),
+                    entered >= case({s: literal(self.ago(hi)) for s, (_, hi) in band.items()}, value=stage),
+                    Opportunity.id.not_in(alerted))
 
     def _opportunity_consecutive_unanswered_outbound(self, bound: Bound) -> ColumnElement[bool] | None:
         return self._counted(bound, Opportunity.id)
@@ -169,11 +212,11 @@ def _largest(bound: Bound) -> float:
 
 
 def candidates(session: Session, entity: str, rules: Sequence[CompiledRule], now: datetime,
-               stage_floor: dict[str, float]) -> set[int]:
+               deadlines: dict[str, tuple[float, float]]) -> set[int]:
     """The open entities of ``entity`` that pass every bound of at least one rule: one statement."""
     if not rules:
         return set()
-    narrowing = Narrowing(entity, rules, now, stage_floor)
+    narrowing = Narrowing(entity, rules, now, deadlines)
     table, entity_id, scope = _scope(entity)
     wanted = or_(*(narrowing.where(rule) for rule in rules))
     stmt = narrowing.joined(select(entity_id).select_from(table), entity_id).where(scope, wanted)
@@ -212,9 +255,10 @@ def _latest(*moments: datetime | None) -> datetime | None:
 def unanswered_in_a_row(session: Session, key: Any, ids: list[int]) -> dict[int, int]:
     """Outbound contacts (call, e-mail, message) since the customer last answered, replied, wrote or met."""
     answered = (select(key.label("id"), func.max(Activity.occurred_at).label("at"))
-                .where(key.in_(ids), _responded()).group_by(key).subquery())
+                .where(among(session, key, ids), _responded()).group_by(key).subquery())
     stmt = (select(key, func.count()).outerjoin(answered, answered.c.id == key)
-            .where(key.in_(ids), _unanswered(), or_(answered.c.at.is_(None), Activity.occurred_at > answered.c.at))
+            .where(among(session, key, ids), _unanswered(),
+                   or_(answered.c.at.is_(None), Activity.occurred_at > answered.c.at))
             .group_by(key))
     return dict(session.execute(stmt).tuples().all())
 
@@ -222,7 +266,8 @@ def unanswered_in_a_row(session: Session, key: Any, ids: list[int]) -> dict[int,
 def flag_counts(session: Session, key: Any, ids: list[int], kind: FlagKind = FlagKind.UNBACKED) -> dict[int, int]:
     """Open honesty flags of a kind, per deal, lead or rep."""
     stmt = (select(key, func.count()).select_from(HonestyFlag).join(Activity, Activity.id == HonestyFlag.activity_id)
-            .where(key.in_(ids), HonestyFlag.kind == kind, HonestyFlag.status == FlagStatus.OPEN).group_by(key))
+            .where(among(session, key, ids), HonestyFlag.kind == kind, HonestyFlag.status == FlagStatus.OPEN)
+            .group_by(key))
     return dict(session.execute(stmt).tuples().all())
 
 
@@ -236,7 +281,7 @@ def opportunity_facts(session: Session, ids: Collection[int], now: datetime) -> 
         last = select(func.max(Activity.occurred_at)).where(Activity.opportunity_id == Opportunity.id)
         rows = session.execute(select(Opportunity.id, Opportunity.owner_id, Opportunity.name, Opportunity.stage,
                                       Opportunity.amount, Opportunity.created_at, Opportunity.stage_changed_at,
-                                      last.scalar_subquery()).where(Opportunity.id.in_(chunk),
+                                      last.scalar_subquery()).where(among(session, Opportunity.id, chunk),
                                                                     Opportunity.stage.in_(_OPEN_STAGES)))
         quiet = unanswered_in_a_row(session, Activity.opportunity_id, chunk)
         flags = flag_counts(session, Activity.opportunity_id, chunk)
@@ -261,7 +306,7 @@ def lead_facts(session: Session, ids: Collection[int], now: datetime) -> Facts:
             Activity.type.in_(CONTACTS + MET), Activity.occurred_at >= Lead.assigned_at)
         rows = session.execute(select(Lead.id, Lead.owner_id, Lead.company, Lead.status, Lead.score, Lead.created_at,
                                       Lead.assigned_at, Lead.first_response_at, last.scalar_subquery(),
-                                      first.scalar_subquery()).where(Lead.id.in_(chunk), scope))
+                                      first.scalar_subquery()).where(among(session, Lead.id, chunk), scope))
         quiet = unanswered_in_a_row(session, Activity.lead_id, chunk)
         flags = flag_counts(session, Activity.lead_id, chunk)
         for row in rows:
@@ -287,7 +332,8 @@ def rep_facts(session: Session, ids: Collection[int], now: datetime) -> Facts:
     for chunk in _chunks(ids):
         unbacked = flag_counts(session, HonestyFlag.rep_id, chunk)
         copied = flag_counts(session, HonestyFlag.rep_id, chunk, FlagKind.DUPLICATE)
-        rows = session.execute(select(User.id, User.display_name).where(User.id.in_(chunk), User.active.is_(True)))
+        rows = session.execute(select(User.id, User.display_name).where(among(session, User.id, chunk),
+                                                                               User.active.is_(True)))
         for i, name in rows:
             out[i] = (i, name, {"unbacked_flags": unbacked.get(i, 0), "duplicate_flags": copied.get(i, 0)})
     return out
@@ -297,7 +343,8 @@ def flagged_evidence(session: Session, entity: str, ids: list[int]) -> dict[int,
     """The open unbacked flags' ids per deal, lead or rep (an alert's evidence names them)."""
     key = {"opportunity": Activity.opportunity_id, "lead": Activity.lead_id, "rep": HonestyFlag.rep_id}[entity]
     stmt = (select(key, HonestyFlag.id).select_from(HonestyFlag).join(Activity, Activity.id == HonestyFlag.activity_id)
-            .where(key.in_(ids), HonestyFlag.kind == FlagKind.UNBACKED, HonestyFlag.status == FlagStatus.OPEN)
+            .where(among(session, key, ids), HonestyFlag.kind == FlagKind.UNBACKED,
+                   HonestyFlag.status == FlagStatus.OPEN)
             .order_by(HonestyFlag.id))
     found: dict[int, list[int]] = defaultdict(list)
     for owner, flag in session.execute(stmt).tuples():
@@ -313,12 +360,34 @@ def live(session: Session, entity: str, ids: Collection[int] | None = None) -> l
     stmt = select(Alert).where(Alert.entity_type == entity, Alert.open_key.is_not(None))
     if ids is None:
         return list(session.scalars(stmt))
-    return [a for chunk in _chunks(ids) for a in session.scalars(stmt.where(Alert.entity_id.in_(chunk)))]
+    return list(session.scalars(stmt.where(among(session, Alert.entity_id, ids))))
 
 
-def live_ids(session: Session, entity: str) -> set[int]:
-    return set(session.scalars(select(Alert.entity_id).where(Alert.entity_type == entity,
-                                                             Alert.open_key.is_not(None))))
+def live_rows(session: Session, entity: str, ids: Collection[int]) -> list[Live]:
+    """The unresolved alerts on those entities, as the pure core reads them (no ORM objects: a scan sees thousands)."""
+    if not ids:
+        return []
+    stmt = select(Alert.id, Alert.rule, Alert.entity_id, Alert.status, Alert.snoozed_until).where(
+        Alert.entity_type == entity, Alert.open_key.is_not(None), among(session, Alert.entity_id, ids))
+    return [Live(i, rule, entity_id, snoozed if status is AlertStatus.SNOOZED else None)
+            for i, rule, entity_id, status, snoozed in session.execute(stmt).tuples()]
+
+
+def by_ids(session: Session, ids: Collection[int]) -> dict[int, Alert]:
+    if not ids:
+        return {}
+    return {a.id: a for a in session.scalars(select(Alert).where(among(session, Alert.id, ids)))}
+
+
+def live_ids(session: Session, entity: str, *, settled: Collection[str] = ()) -> set[int]:
+    """The entities with a live alert, to judge again. Those of a ``settled`` rule (whose fact changes only by an
+    event: an activity, which the hook judges, or a deal moving) count only once their deal moved or closed since."""
+    stmt = select(Alert.entity_id).where(Alert.entity_type == entity, Alert.open_key.is_not(None))
+    if not settled or entity != "opportunity":
+        return set(session.scalars(stmt))
+    moved = select(Opportunity.id).where(Opportunity.id == Alert.entity_id, or_(
+        ~Opportunity.stage.in_(_OPEN_STAGES), Opportunity.stage_changed_at > Alert.opened_at)).exists()
+    return set(session.scalars(stmt.where(or_(Alert.rule.not_in(sorted(settled)), moved))))
 
 
 def readable(principal: Principal) -> Select[Any]:

@@ -52,6 +52,8 @@ from evenhand.standards import service as standards
 KIND = "alert"  # the message kind; ``notify.policy`` escalates it
 LINK = "/alerts"
 MAX_SNOOZE = timedelta(days=90)
+LOOKBACK = timedelta(days=2)  # how long after its deadline a missed stage standard is still looked for by the scan
+CHUNK = 5000  # deals per read of the standards (PostgreSQL takes at most 65,535 parameters)
 RULES: versions_kit.Document[AlertRuleVersion, CompiledRules] = versions_kit.Document(
     AlertRuleVersion, compile=lambda body: compile(parse(body)), error=AlertRulesError, messages=MESSAGES,
     wrong=N_("The alert rules are wrong at {where} (line {line}): {problem}"),
@@ -106,10 +108,11 @@ def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
     started, now = time.perf_counter(), as_utc(now or utcnow())
     number, rules = _rules(session)
     result = ScanResult(number)
-    floors = _stage_floors(session) if any("standard_missed" in r.reads for r in rules.rules) else {}
+    settled = {r.id for r in rules.rules if "standard_missed" in r.reads}
+    band = deadline_band(session) if settled else {}
     for entity in ENTITIES:
-        ids = repository.candidates(session, entity, rules.of(entity), now, floors)
-        ids |= repository.live_ids(session, entity)
+        ids = repository.candidates(session, entity, rules.of(entity), now, band)
+        ids |= repository.live_ids(session, entity, settled=settled)
         result.candidates[entity] = len(ids)
         _judge(session, entity, ids, rules, number, now, result)
     result.live = _count_live(session)
@@ -131,31 +134,35 @@ def evaluate_entities(session: Session, *, opportunity_ids: Iterable[int] = (), 
     return result
 
 
-def _stage_floors(session: Session) -> dict[str, float]:
-    """Per stage, the fewest calendar days before its standard's deadline can have passed (a working day is at
-    least a calendar day; a deadline rolled past days off only comes later)."""
+def deadline_band(session: Session) -> dict[str, tuple[float, float]]:
+    """Per stage, the days since entering it between which its standard's deadline passes: from the fewest (a
+    working day is at least a calendar day) to the most a working week, the company's holidays and a roll past days
+    off allow, plus ``LOOKBACK``. The scan judges a deal's stage standard (in ``standards.service``, per deal) only
+    inside this band: before it no deadline has passed, after it the scans that ran then have judged it."""
     row = standards.active(session)
-    stages = standards.compiled_body(row.body).stages
-    return {name: (max(s.within.amount - 1, 0) if s.within.working else s.within.hours / 24)
-            for name, s in stages.items()}
+    compiled = standards.compiled_body(row.body)
+    off = len(compiled.holidays) + 3  # a weekend and a day, besides the holidays
+    return {name: (_fewest(s.within), _most(s.within) + off + LOOKBACK.days) for name, s in compiled.stages.items()}
+
+
+def _fewest(within: Any) -> float:
+    return float(max(within.amount - 1, 0)) if within.working else within.hours / 24
+
+
+def _most(within: Any) -> float:
+    return float(within.amount + 2 * (within.amount // 5 + 1)) if within.working else within.hours / 24
 
 
 def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, number: int, now: datetime,
            result: ScanResult) -> None:
     mine = rules.of(entity)
     facts = _facts(session, entity, ids, mine, now)
-    alerts = {a.id: a for a in repository.live(session, entity, ids)}
-    plan = evaluate.plan(mine, facts, [_live(a) for a in alerts.values()], ids, now)
+    plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now)
     if plan.open or plan.resolve or plan.wake:
         audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
-        alerts = {a.id: a for a in repository.live(session, entity, ids)}
-        plan = evaluate.plan(mine, facts, [_live(a) for a in alerts.values()], ids, now)
+        plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now)
+    alerts = repository.by_ids(session, [a.id for a, _ in plan.resolve] + [a.id for a, _ in plan.wake])
     _write(session, entity, plan, alerts, number, now, result)
-
-
-def _live(alert: Alert) -> evaluate.Live:
-    snoozed = alert.snoozed_until if alert.status is AlertStatus.SNOOZED else None
-    return evaluate.Live(alert.id, alert.rule, alert.entity_id, snoozed)
 
 
 def _facts(session: Session, entity: str, ids: set[int], rules: Collection[CompiledRule], now: datetime
@@ -167,7 +174,9 @@ def _facts(session: Session, entity: str, ids: set[int], rules: Collection[Compi
     facts = reader(session, ids, now)
     if entity != "rep" and facts and any("standard_missed" in r.reads for r in rules):
         kind = "deal" if entity == "opportunity" else "lead"
-        judged = standards.current(session, now=now, **{f"{entity}_ids": set(facts)})
+        ordered = sorted(facts)
+        judged = {k: v for start in range(0, len(ordered), CHUNK) for k, v in standards.current(
+            session, now=now, **{f"{entity}_ids": ordered[start:start + CHUNK]}).items()}
         for i, (_, _, known) in facts.items():
             entry = judged.get((kind, i))
             known["standard_missed"] = entry is not None and entry.result.status.value in ("overdue", "missed")
