@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -25,8 +25,9 @@ def population(session: Session, start: datetime, end: datetime) -> tuple[np.nda
                    Activity.recording_ref.is_not(None), Activity.recording_ref != "",
                    Activity.occurred_at >= start, Activity.occurred_at < end)
             .order_by(Activity.id))
-    rows = session.execute(stmt).all()
-    return np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64)
+    rows = session.execute(stmt).all()  # numpy reads SQLAlchemy's rows one attribute at a time: take the columns
+    return (np.fromiter((r[0] for r in rows), np.int64, len(rows)),
+            np.fromiter((r[1] for r in rows), np.int64, len(rows)))
 
 
 def samples(session: Session, period: str | None = None) -> list[QaSample]:
@@ -52,13 +53,19 @@ def sampled_ids(session: Session, sample_id: int) -> list[int]:
                                 .order_by(QaReview.activity_id)))
 
 
-def finished_in(session: Session, period: str, activity_ids: Collection[int]) -> dict[int, QaReview]:
-    """The latest finished review of each of these calls in the period's earlier samples."""
+def finished_in(session: Session, period: str) -> dict[int, QaReview]:
+    """The latest finished review of each call reviewed in the period's samples (a few hundred a month: read whole
+    rather than matched against a sample's thousands of ids)."""
     stmt = (select(QaReview).join(QaSample, QaSample.id == QaReview.sample_id)
-            .where(QaSample.period == period, QaReview.status.in_(FINISHED),
-                   QaReview.activity_id.in_(list(activity_ids)))
-            .order_by(QaReview.reviewed_at))
+            .where(QaSample.period == period, QaReview.status.in_(FINISHED))
+            .order_by(QaReview.reviewed_at, QaReview.id))
     return {r.activity_id: r for r in session.scalars(stmt)}
+
+
+def insert_reviews(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Pending review rows, one ``executemany``: a sample holds thousands of calls."""
+    if rows:
+        session.execute(insert(QaReview), list(rows))
 
 
 def readable(principal: Principal) -> Select[QaReview, str, bool, Activity, str, int | None]:

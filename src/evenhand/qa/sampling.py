@@ -57,11 +57,13 @@ def apportion(counts: I64, share: float) -> I64:
 
 def draw(ids: I64, reps: I64, share: float, seed: int) -> Draw:
     """The sample of the population (``ids`` with their ``reps``, in any order) under ``seed``."""
-    order = np.argsort(ids, kind="stable")
-    ids, reps = np.asarray(ids, np.int64)[order], np.asarray(reps, np.int64)[order]
-    strata, counts = np.unique(reps, return_counts=True)
+    ids, reps = np.asarray(ids, np.int64), np.asarray(reps, np.int64)
+    order = np.lexsort((ids, reps))  # by rep, then by id: each rep's calls form one ascending run
+    ids, reps = ids[order], reps[order]
+    strata, starts, counts = np.unique(reps, return_index=True, return_counts=True)
     seats = apportion(counts.astype(np.int64), share)
     rng = np.random.default_rng(seed)
-    chosen = [rng.choice(ids[reps == rep], size=int(n), replace=False) for rep, n in zip(strata, seats, strict=True)]
+    chosen = [rng.choice(ids[a:a + c], size=int(n), replace=False)
+              for a, c, n in zip(starts.tolist(), counts.tolist(), seats.tolist(), strict=True)]
     picked = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
     return Draw(picked.astype(np.int64), {int(r): int(n) for r, n in zip(strata, seats, strict=True)}, len(ids))

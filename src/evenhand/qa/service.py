@@ -126,12 +126,13 @@ def _again(session: Session, sample: QaSample, share: float | None, actor_id: in
 
 def _reviews(session: Session, sample: QaSample, ids: np.ndarray, reps: dict[int, int]) -> None:
     """A pending review per sampled call; a call reviewed under an earlier sample of the period keeps its review."""
-    done = repository.finished_in(session, sample.period, ids.tolist())
+    done = repository.finished_in(session, sample.period)
     kept = ("status", "reviewer_id", "rubric_version", "scores", "comment", "coaching", "reviewed_at",
             "acknowledged_at")
-    rows = [QaReview(sample_id=sample.id, activity_id=i, rep_id=reps[i],
-                     **({k: getattr(done[i], k) for k in kept} if i in done else {})) for i in ids.tolist()]
-    session.add_all(rows)
+    fresh = [i for i in ids.tolist() if i not in done]
+    repository.insert_reviews(session, [{"sample_id": sample.id, "activity_id": i, "rep_id": reps[i]} for i in fresh])
+    session.add_all([QaReview(sample_id=sample.id, activity_id=i, rep_id=reps[i],
+                              **{k: getattr(done[i], k) for k in kept}) for i in ids.tolist() if i in done])
     session.flush()
 
 
