@@ -59,3 +59,14 @@ def test_an_empty_population_draws_nothing() -> None:
 def test_a_fresh_seed_fits_the_column() -> None:
     seeds = {sampling.new_seed() for _ in range(20)}
     assert len(seeds) == 20 and all(0 <= s < 2**63 for s in seeds)
+
+
+def test_a_seed_keeps_drawing_the_same_calls_across_versions() -> None:
+    """Stored samples are verified by drawing them again: a change to the algorithm (or to numpy's generator) that
+    moves these ids would make every stored sample fail verification."""
+    ids, reps = np.arange(1, 101, dtype=np.int64), np.array([1] * 50 + [2] * 45 + [3] * 5, dtype=np.int64)
+    result = sampling.draw(ids, reps, 0.1, 42)
+    assert result.ids.tolist() == [5, 22, 32, 37, 50, 54, 73, 83, 85, 92, 100]
+    # The quota is 10: 5 and 4 whole seats; the last seat's tie (.5 and .5) goes to the lower rep, 2; rep 3 gets one
+    # call anyway.
+    assert result.quotas == {1: 5, 2: 5, 3: 1}
