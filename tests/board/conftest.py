@@ -64,7 +64,7 @@ def company(engine: Engine) -> Company:
         people = {"rep1": make_user(session, username="rep1", team=north),
                   "rep3": make_user(session, username="rep3", team=south),
                   "ops": make_user(session, username="ops", role=Role.OPS), "sup": sup}
-        owner = {"A": "rep1", "B": "rep1", "C": "rep3", "D": "rep3", "E": "rep3"}
+        owner = {"A": "rep1", "B": "rep1", "C": "rep3", "D": "rep3", "E": "rep3", "F": "rep1"}
         for name, (arrived, steps) in sorted(PIPELINE.items()):
             lead = make_lead(session, owner=people[owner[name]], created_at=day(arrived))
             deal = make_opportunity(session, owner=people[owner[name]], name=f"Deal {name}", lead=lead,

@@ -21,6 +21,7 @@ PIPELINE = {
     "C": (5, [(QUAL, 5), (NEEDS, 8)]),  # still in needs analysis
     "D": (38, [(QUAL, 38), (NEGOTIATION, 45)]),  # moved after the window closed
     "E": (45, [(QUAL, 45)]),  # created after it
+    "F": (-70, [(QUAL, -60), (WON, -30)]),  # won before either window
 }
 # lead: (assigned day, first response in hours after it, None: never)
 LEADS: dict[int, tuple[float, float | None]] = {1: (11, 2.0), 2: (12, None), 3: (20, 25 * 24.0), 4: (5, 0.5),
@@ -32,7 +33,7 @@ def pipeline() -> tuple[Deals, Visits]:
     rows = [(i, stage, int(day * DAY)) for i, name in enumerate(names) for stage, day in PIPELINE[name][1]]
     table = np.array(rows, dtype=np.int64)
     n = len(names)
-    deals = Deals(np.arange(1, n + 1), np.array([7, 7, 8, 8, 8]), np.array([1, 1, 2, 2, 2]),
+    deals = Deals(np.arange(1, n + 1), np.array([7, 7, 8, 8, 8, 7]), np.array([1, 1, 2, 2, 2, 1]),
                   np.array([int(PIPELINE[k][0] * DAY) for k in names]))
     return deals, Visits.of(table[:, 0], table[:, 1], table[:, 2])
 
@@ -94,7 +95,7 @@ def test_first_response_buckets_and_leads_never_answered() -> None:
 
 
 def test_a_mask_keeps_a_group_to_its_own_deals() -> None:
-    mine = figures(WINDOW, np.array([True, True, False, False, False]))  # A and B
+    mine = figures(WINDOW, np.array([True, True, False, False, False, False]))  # A and B
     assert mine["stuck"]["needs_analysis"] == [0] * 5
     assert mine["conversion"]["qualification"]["entered"] == 1
     assert mine["time_in_stage"]["proposal"]["count"] == 3

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.auth.service import principal_for
-from evenhand.board import service
+from evenhand.board import figures as core
+from evenhand.board import repository, service
+from evenhand.board.figures import Facts
 from evenhand.board.repository import Filters
 from evenhand.db import session_scope
 from evenhand.errors import Invalid
@@ -167,3 +170,19 @@ def test_a_captured_call_shows_as_a_first_response_on_the_next_read(engine: Engi
                       occurred_at=day(12) + timedelta(hours=30))
     after = board(engine, company, "ops")["overall"]["current"]["first_response"]
     assert after["buckets"] == [1, 1, 0, 1, 0, 0, 1]  # lead 2 answered in 30 hours
+
+
+def test_leaving_out_deals_closed_before_the_periods_changes_no_figure(engine: Engine, company: Company) -> None:
+    """The read skips deals closed before the period before began (deal F, won on day -30); reading every deal gives
+    the same figures."""
+    with session_scope(engine, readonly=True) as session:
+        readable = repository.readable_deals(_principal(session, company, "ops"))
+        narrow = repository.pipeline(session, readable, Filters(), since=PERIOD.previous_since)
+        every = repository.pipeline(session, readable, Filters(), since=day(-1000))
+        found = repository.leads(session, repository.readable_leads(_principal(session, company, "ops")), Filters(),
+                                 since=PERIOD.previous_since, until=PERIOD.until)[0]
+    assert company.deals["F"] not in narrow.deals.id.tolist() and company.deals["F"] in every.deals.id.tolist()
+    for window in PERIOD.windows(NOW):
+        blocks = [core.block(p.visits, Facts.of(p.deals, p.visits, found, window), np.ones(len(p.deals.id), bool),
+                             np.ones(len(found.id), bool)) for p in (narrow, every)]
+        assert blocks[0] == blocks[1]

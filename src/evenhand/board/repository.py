@@ -22,7 +22,7 @@ from evenhand.auth.principal import Principal
 from evenhand.board.figures import STAGES, Deals, Leads, Visits
 from evenhand.kit.clock import as_utc
 from evenhand.leads import repository as lead_repository
-from evenhand.models import Activity, Lead, Opportunity, ProductLine, Region, StageChange, Team, User
+from evenhand.models import OPEN_STAGES, Activity, Lead, Opportunity, ProductLine, Region, StageChange, Team, User
 from evenhand.opportunities import repository as deal_repository
 
 _EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
@@ -81,9 +81,10 @@ def _owner_dimensions(stmt: Select[Any], owner: Any, f: Filters) -> Select[Any]:
     return stmt
 
 
-def pipeline(session: Session, readable: Select[Any], f: Filters) -> Pipeline:
-    """The readable deals matching the filters, and every stage change of theirs, in two statements. A deal without
-    any recorded change stands in its current stage since it last moved (or was created)."""
+def pipeline(session: Session, readable: Select[Any], f: Filters, *, since: datetime) -> Pipeline:
+    """The readable deals matching the filters that a figure from ``since`` on can count, and every stage change of
+    theirs, in two statements. A deal without any recorded change stands in its current stage since it last moved
+    (or was created)."""
     conn = session.connection()
     deals = _owner_dimensions(readable.with_only_columns(
         Opportunity.id, Opportunity.owner_id, func.coalesce(User.team_id, -1),
@@ -94,6 +95,7 @@ def pipeline(session: Session, readable: Select[Any], f: Filters) -> Pipeline:
     ).outerjoin(Lead, Lead.id == Opportunity.lead_id), Opportunity.owner_id, f)
     if f.product_line_id is not None:
         deals = deals.where(Opportunity.product_line_id == f.product_line_id)
+    deals = _moving(conn, deals, since)
     table = np.array(rows(conn, deals.order_by(Opportunity.id)), dtype=np.int64).reshape(-1, 7)
     changes = select(StageChange.opportunity_id, literal_column(_CODE.format("stage_changes.to_stage")),
                      _epoch(conn, "stage_changes.changed_at")).where(
@@ -101,6 +103,14 @@ def pipeline(session: Session, readable: Select[Any], f: Filters) -> Pipeline:
         StageChange.opportunity_id, StageChange.changed_at, StageChange.id)
     history = np.array(rows(conn, changes), dtype=np.int64).reshape(-1, 3)
     return Pipeline(Deals(table[:, 0], table[:, 1], table[:, 2], table[:, 4]), _visits(table, history), table[:, 3])
+
+
+def _moving(conn: Connection, deals: Select[Any], since: datetime) -> Select[Any]:
+    """Leave out the deals that were closed before ``since`` and never moved after it: no visit of theirs ends,
+    starts or stands open from then on, so no figure counts them (most of a company's history)."""
+    moved = select(StageChange.opportunity_id).where(StageChange.changed_at >= _time(conn, since))
+    return deals.where(Opportunity.stage.in_([s.value for s in OPEN_STAGES]) | Opportunity.id.in_(moved)
+                       | (func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) >= _time(conn, since)))
 
 
 def _visits(table: np.ndarray, history: np.ndarray) -> Visits:

@@ -163,7 +163,8 @@ def _dense(deal_keys: np.ndarray, lead_keys: np.ndarray) -> tuple[list[int], np.
 
 def _read(session: Session, principal: Principal, query: Query, windows: tuple[Window, Window]
           ) -> tuple[Pipeline, core.Leads]:
-    pipe = repository.pipeline(session, repository.readable_deals(principal), query.filters)
+    pipe = repository.pipeline(session, repository.readable_deals(principal), query.filters,
+                               since=query.period.previous_since)
     leads, _ = repository.leads(session, repository.readable_leads(principal), query.filters,
                                 since=query.period.previous_since, until=min(query.period.until, as_utc(query.now)))
     return pipe, leads
@@ -233,7 +234,8 @@ def drill(session: Session, principal: Principal, query: Query, what: Drill) -> 
         leads, _ = repository.leads(session, repository.readable_leads(principal), query.filters, since=since,
                                     until=min(until, now))
         return _lead_items(session, what, _response_leads(leads, window, what))
-    pipe = repository.pipeline(session, repository.readable_deals(principal), query.filters)
+    pipe = repository.pipeline(session, repository.readable_deals(principal), query.filters,
+                               since=p.previous_since if what.previous else p.since)
     found = [(int(pipe.deals.id[i]), s, d) for i, s, d in _behind(pipe, window, what)]
     return _deal_items(session, what, found)
 
