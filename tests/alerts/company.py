@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from evenhand.activities import service as activities
 from evenhand.activities.schemas import ActivityCreate
 from evenhand.auth.principal import Principal
+from evenhand.db import session_scope
 from evenhand.kit.clock import frozen
 from evenhand.models import ActivityType, Direction, Lead, LeadStatus, Opportunity, Role, SourceSystem, Stage, User
 from tests.builders import make_activity, make_department, make_team, make_user
@@ -84,8 +86,9 @@ def act(session: Session, company: Company, rep: str, *, ago: timedelta, type: A
     session.flush()
 
 
-def capture(session: Session, rows: Sequence[dict[str, Any]], *, at: datetime = NOW + timedelta(minutes=10)) -> None:
-    """Through the one door every activity comes in by (and so through its hooks), the clock standing at ``at``."""
-    with frozen(at):
+def capture(engine: Engine, rows: Sequence[dict[str, Any]], *, at: datetime = NOW + timedelta(minutes=10)) -> None:
+    """Through the one door every activity comes in by, in a transaction of its own (its hooks judge the alerts as
+    it commits), the clock standing at ``at``."""
+    with frozen(at), session_scope(engine) as session:
         activities.capture_many(session, [ActivityCreate.model_validate(
             {"source_system": SourceSystem.TELEPHONY, "direction": "outbound", "type": "call", **r}) for r in rows])

@@ -83,9 +83,8 @@ def test_an_activity_through_the_ingest_door_resolves_the_stale_alert_by_itself(
     with session_scope(engine) as session:
         quiet = co.deal(session, company, "chen", age=8 * DAY, key="D-1").id
     scan(engine)
-    with session_scope(engine) as session:
-        co.capture(session, [{"external_id": "c-1", "rep": "chen", "opportunity": "D-1",
-                              "occurred_at": (NOW + timedelta(minutes=5)).isoformat(), "answered": True}])
+    co.capture(engine, [{"external_id": "c-1", "rep": "chen", "opportunity": "D-1",
+                         "occurred_at": (NOW + timedelta(minutes=5)).isoformat(), "answered": True}])
     [alert] = alerts(engine, "stale_opportunity")
     assert alert.entity_id == quiet and alert.status is AlertStatus.RESOLVED and alert.open_key is None
     assert alert.resolved_by is None
@@ -101,23 +100,22 @@ def test_three_unanswered_contacts_across_channels_raise_one_alert_on_arrival(en
     with session_scope(engine) as session:
         target = co.deal(session, company, "zhang", stage=Stage.QUALIFICATION, age=DAY, key="D-2").id
     rows: list[dict[str, Any]] = [{"external_id": "x-1", "type": "call", "answered": False},
-            {"external_id": "x-2", "type": "email", "replied": False, "source_system": "outlook"},
-            {"external_id": "x-3", "type": "message", "source_system": "wecom"}]
+                                  {"external_id": "x-2", "type": "email", "replied": False, "source_system": "outlook"},
+                                  {"external_id": "x-3", "type": "message", "source_system": "wecom"}]
     for i, row in enumerate(rows):
-        with session_scope(engine) as session:
-            co.capture(session, [{**row, "rep": "zhang", "opportunity": "D-2",
-                                  "occurred_at": (NOW - timedelta(hours=5 - i)).isoformat()}])
+        co.capture(engine, [{**row, "rep": "zhang", "opportunity": "D-2",
+                             "occurred_at": (NOW - timedelta(hours=5 - i)).isoformat()}])
         assert len(alerts(engine, "customer_silent")) == (1 if i == 2 else 0)
     [alert] = alerts(engine, "customer_silent")
     assert alert.entity_id == target and alert.evidence["facts"]["consecutive_unanswered_outbound"] == 3
-    with session_scope(engine) as session:  # a fourth unanswered call: the same alert, nothing new
-        co.capture(session, [{"external_id": "x-4", "rep": "zhang", "opportunity": "D-2", "answered": False,
-                              "occurred_at": (NOW - timedelta(hours=1)).isoformat()}])
+    # a fourth unanswered call: the same alert, nothing new
+    co.capture(engine, [{"external_id": "x-4", "rep": "zhang", "opportunity": "D-2", "answered": False,
+                         "occurred_at": (NOW - timedelta(hours=1)).isoformat()}])
     assert len(alerts(engine, "customer_silent")) == 1
-    with session_scope(engine) as session:  # the customer writes back
-        co.capture(session, [{"external_id": "in-1", "rep": "zhang", "opportunity": "D-2", "type": "email",
-                              "direction": "inbound", "source_system": "outlook",
-                              "occurred_at": (NOW - timedelta(minutes=30)).isoformat()}])
+    # the customer writes back
+    co.capture(engine, [{"external_id": "in-1", "rep": "zhang", "opportunity": "D-2", "type": "email",
+                         "direction": "inbound", "source_system": "outlook",
+                         "occurred_at": (NOW - timedelta(minutes=30)).isoformat()}])
     [resolved] = alerts(engine, "customer_silent")
     assert resolved.status is AlertStatus.RESOLVED
 
@@ -132,9 +130,8 @@ def test_a_late_first_response_alerts_until_the_rep_responds(engine: Engine, com
     [alert] = alerts(engine, "late_first_response")
     assert alert.entity_type == "lead" and alert.entity_id == late and alert.evidence["facts"]["responded"] is False
     assert alert.evidence["facts"]["first_response_minutes"] == 180.0
-    with session_scope(engine) as session:
-        co.capture(session, [{"external_id": "r-1", "rep": "chen", "lead": "L-late", "answered": True,
-                              "occurred_at": NOW.isoformat()}])
+    co.capture(engine, [{"external_id": "r-1", "rep": "chen", "lead": "L-late", "answered": True,
+                         "occurred_at": NOW.isoformat()}])
     assert alerts(engine, "late_first_response")[0].status is AlertStatus.RESOLVED
 
 
@@ -223,3 +220,31 @@ def test_the_scan_reads_in_full_every_deal_a_rule_holds_for(engine: Engine, comp
     assert holding <= found
     stale = {i for i, (_, _, f) in facts.items() if rules.rule("stale_opportunity").holds(f)}  # type: ignore[union-attr]
     assert len(stale) == 3
+
+
+def test_an_alert_that_cannot_be_judged_loses_no_activity(engine: Engine, company: Company,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_scope(engine) as session:
+        co.deal(session, company, "chen", age=8 * DAY, key="D-9")
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("rules unreadable")
+
+    monkeypatch.setattr(service, "evaluate_entities", broken)
+    co.capture(engine, [{"external_id": "k-1", "rep": "chen", "opportunity": "D-9", "occurred_at": NOW.isoformat()}])
+    with session_scope(engine, readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(Activity).where(Activity.external_id == "k-1")) == 1
+    assert alerts(engine) == []
+
+
+def test_a_capture_rolled_back_judges_nothing(engine: Engine, company: Company) -> None:
+    with session_scope(engine) as session:
+        co.deal(session, company, "chen", stage=Stage.QUALIFICATION, age=DAY, key="D-8")
+    rows = [{"external_id": f"u-{i}", "rep": "chen", "opportunity": "D-8", "answered": False,
+             "occurred_at": (NOW - timedelta(hours=3 - i)).isoformat()} for i in range(3)]
+    with pytest.raises(RuntimeError), frozen(NOW), session_scope(engine) as session:
+        co.activities.capture_many(session, [co.ActivityCreate.model_validate(
+            {"source_system": "telephony", "direction": "outbound", "type": "call", **r}) for r in rows])
+        raise RuntimeError("the import failed on a later row")
+    co.capture(engine, rows[:1])  # the next transaction on the same engine judges only what it captured
+    assert alerts(engine, "customer_silent") == []

@@ -1,12 +1,17 @@
 """Alerts in the background: the scan every ``alerts_scan_every_seconds`` through the worker, and the hook that
-judges the deals, leads and reps an ingested batch of activities touched (``activities.service.on_captured``).
-The app and the command line import this module too, so every door activities come in by runs the hook."""
+judges the deals and leads ingested activities touched (``activities.service.on_captured``).
+
+The hook collects what each batch touched in the transaction and judges it once, just before the transaction
+commits: an import of many batches judges each deal once, in bulk, and a batch that rolls back judges nothing. The
+app and the command line import this module too, so every door activities come in by runs the hook."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from evenhand.activities import service as activities
@@ -14,6 +19,9 @@ from evenhand.activities.linking import Links
 from evenhand.alerts import service
 from evenhand.config import get_settings
 from evenhand.notify import jobs
+
+log = logging.getLogger(__name__)
+TOUCHED = "alerts.touched"  # session.info: (deal ids, lead ids) captured in the open transaction
 
 
 @jobs.every(get_settings().alerts_scan_every_seconds, name="alerts.scan")
@@ -23,5 +31,26 @@ def scan_open_entities(session: Session, now: datetime) -> None:
 
 @activities.on_captured
 def judge_touched(session: Session, touched: Sequence[Links]) -> None:
-    service.evaluate_entities(session, opportunity_ids={t.opportunity_id for t in touched if t.opportunity_id},
-                              lead_ids={t.lead_id for t in touched if t.lead_id})
+    pending: tuple[set[int], set[int]] | None = session.info.get(TOUCHED)
+    if pending is None:
+        pending = session.info[TOUCHED] = (set(), set())
+        event.listen(session, "before_commit", judge_pending, once=True)
+        event.listen(session, "after_rollback", forget_pending, once=True)
+    pending[0].update(t.opportunity_id for t in touched if t.opportunity_id)
+    pending[1].update(t.lead_id for t in touched if t.lead_id)
+
+
+def judge_pending(session: Session) -> None:
+    """In a savepoint: an alert that cannot be judged must not lose the activities (it is logged)."""
+    deals, leads = session.info.pop(TOUCHED, (set(), set()))
+    if not deals and not leads:
+        return
+    try:
+        with session.begin_nested():
+            service.evaluate_entities(session, opportunity_ids=deals, lead_ids=leads)
+    except Exception:
+        log.exception("judging the alerts of %s deals and %s leads failed", len(deals), len(leads))
+
+
+def forget_pending(session: Session, *_: object) -> None:
+    session.info.pop(TOUCHED, None)
