@@ -72,6 +72,7 @@ def test_ops_reads_the_board_and_opens_the_deals_behind_a_bar(server: Server, pa
         expect(page.get_by_test_id(chart)).to_be_visible()
     expect(page.get_by_test_id("board-cycle")).to_contain_text("赢单 1 个")
     expect(page.get_by_test_id("board-compliance")).to_contain_text("阶段标准按时达成率")
+    expect(page.get_by_test_id("board-stages")).to_contain_text("方案")
     people = page.get_by_test_id("board-people")
     expect(people).to_contain_text("华东一组")
     expect(people).to_contain_text("张伟")

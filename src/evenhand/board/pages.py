@@ -182,7 +182,16 @@ def _figures(data: dict[str, Any], principal: Principal, tr: Tr, drill: Drill) -
         _time_chart(pair, stages, names, tr, drill)
         _funnel_chart(pair, stages, names, tr, drill)
         _response_chart(pair, tr, drill)
+    _stages(pair, stages, tr)
     _people(data, principal, tr, drill)
+
+
+def _stages(pair: dict[str, Any], stages: list[str], tr: Tr) -> None:
+    """The charts' figures per stage as a table, the period before in brackets."""
+    columns = [{"name": k, "label": tr(v), "field": k, "align": "left" if k == "stage" else "right"}
+               for k, v in view.STAGE_COLUMNS]
+    ui.table(columns=columns, rows=view.stage_rows(pair, stages, tr), row_key="stage").classes("w-full").props(
+        'dense flat bordered data-testid="board-stages"')
 
 
 def _card(title: str, value: str, before: str, testid: str) -> ui.card:
