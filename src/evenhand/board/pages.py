@@ -230,7 +230,7 @@ def _compliance_card(found: dict[str, Any], tr: Tr) -> None:
 
 def _chart(options: dict[str, Any], testid: str, on_click: Callable[[Any], None]) -> None:
     base = {"animation": False, "tooltip": {"trigger": "axis"}, "legend": {"top": 0},
-            "grid": {"left": 50, "right": 50, "top": 40, "bottom": 30}}
+            "grid": {"left": 50, "right": 50, "top": 64, "bottom": 30}}  # room for a legend on two lines
     ui.echart({**base, **options}, on_point_click=on_click).classes("w-full h-72").props(f'data-testid="{testid}"')
 
 
