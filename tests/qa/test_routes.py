@@ -147,3 +147,14 @@ def test_stand_in_clips_play_for_missing_recordings_the_same_each_time(tmp_path:
     chosen = {audio.locate(f"recordings/2026-11/call-{i:09d}.mp3", root).name for i in range(40)}
     assert chosen == {f"clip-{n}.wav" for n in range(4)}
     assert audio.locate("2026-11/call-7.mp3", root) == audio.locate("2026-11/call-7.mp3", root)
+
+
+def test_a_rubric_with_bidi_controls_is_not_saved(client: TestClient, org: Org) -> None:
+    body = client.get("/api/v1/qa/rubric", headers=org.headers("ops")).json()["body"]
+    refused = client.put("/api/v1/qa/rubric", json={"body": body + "# \u202e reads backwards\n"},
+                         headers=org.headers("admin"))
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "body"
+    assert client.get("/api/v1/qa/rubric", headers=org.headers("ops")).json()["version"] == 1
+    checked = client.post("/api/v1/qa/rubric/validate", json={"body": body + "# \x1b\n"},
+                          headers=org.headers("ops")).json()
+    assert checked["valid"] is False and checked["problems"][0]["line"] == body.count("\n") + 1
