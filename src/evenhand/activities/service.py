@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,10 +44,10 @@ from evenhand.org import service as org_service
 Outcome = Literal["created", "updated", "unchanged", "waiting"]
 BATCH = 2000
 log = logging.getLogger(__name__)
-# Called after a batch is captured with the links (rep, lead, deal) of every activity it created or changed, in the
-# caller's transaction: a higher layer (alerts) registers one to judge what the activities touched, so this
-# package never imports it. A hook runs in a savepoint; if it fails, its writes are undone and capture goes on.
-CapturedHook = Callable[[Session, Sequence[Links]], None]
+# Called after a batch is captured with the links (rep, lead, deal) and the time of every activity it created or
+# changed, in the caller's transaction: a higher layer (alerts) registers one to judge what the activities touched, so
+# this package never imports it. A hook runs in a savepoint; if it fails, its writes are undone and capture goes on.
+CapturedHook = Callable[[Session, Sequence[tuple[Links, datetime]]], None]
 _captured_hooks: list[CapturedHook] = []
 
 
@@ -57,7 +58,7 @@ def on_captured(hook: CapturedHook) -> CapturedHook:
     return hook
 
 
-def _captured(session: Session, touched: Sequence[Links]) -> None:
+def _captured(session: Session, touched: Sequence[tuple[Links, datetime]]) -> None:
     for hook in list(_captured_hooks):
         try:
             with session.begin_nested():
@@ -117,7 +118,7 @@ def capture_many(session: Session, rows: Sequence[ActivityCreate], *, update: bo
         by_source.setdefault(source, []).append((i, found))
     for source, picked in by_source.items():
         _Writer(session, source, rows, update=update, tally=tally).write(picked, outcomes)
-    touched = [found for i, found in zip(latest.values(), links, strict=True)
+    touched = [(found, rows[i].occurred_at) for i, found in zip(latest.values(), links, strict=True)
                if outcomes[i][0] in ("created", "updated")]
     if touched and _captured_hooks:
         _captured(session, touched)

@@ -54,6 +54,7 @@ LINK = "/alerts"
 MAX_SNOOZE = timedelta(days=90)
 LOOKBACK = timedelta(days=2)  # how long after its deadline a missed stage standard is still looked for by the scan
 CHUNK = 5000  # deals per read of the standards (PostgreSQL takes at most 65,535 parameters)
+MESSAGES_PER_SEND = 5000  # the outbox reads a batch's keys as one IN list
 RULES: versions_kit.Document[AlertRuleVersion, CompiledRules] = versions_kit.Document(
     AlertRuleVersion, compile=lambda body: compile(parse(body)), error=AlertRulesError, messages=MESSAGES,
     wrong=N_("The alert rules are wrong at {where} (line {line}): {problem}"),
@@ -191,7 +192,9 @@ def _write(session: Session, entity: str, plan: evaluate.Plan, alerts: dict[int,
         _resolve(session, alerts[why_alert.id], actor=None, why=why, now=now)
     woke = [_wake(session, alerts[live.id], facts, now) for live, facts in plan.wake]
     if plan.seen:
-        session.execute(update(Alert).where(Alert.id.in_([a.id for a, _ in plan.seen])).values(last_seen_at=now))
+        seen = repository.among(session, Alert.id, [a.id for a, _ in plan.seen])
+        session.execute(update(Alert).where(seen).values(last_seen_at=now), execution_options={
+            "synchronize_session": False})
     for alert in opened:
         audit.append(session, action="alerts.opened", subject_type="alerts", subject_id=alert.id, flush=False,
                      payload={"rule": alert.rule, "entity": entity, "entity_id": alert.entity_id,
@@ -239,6 +242,12 @@ def _tell(session: Session, alerts: list[Alert]) -> int:
         return 0
     session.flush()
     batch = [(alert, person) for alert in alerts for person in _told(session, alert)]
+    for start in range(0, len(batch), MESSAGES_PER_SEND):
+        _send(session, batch[start:start + MESSAGES_PER_SEND])
+    return len(batch)
+
+
+def _send(session: Session, batch: list[tuple[Alert, int]]) -> None:
     sent = notify.send_all(session, [notify.Message(
         person, KIND, N_("Alert: {rule}"), N_("{subject}: open the alert to acknowledge, comment, snooze or resolve "
                                               "it."), f"{LINK}/{alert.id}", None,
@@ -246,7 +255,6 @@ def _tell(session: Session, alerts: list[Alert]) -> int:
         {"rule": alert.evidence["rule"]["label"], "subject": alert.evidence["subject"]}) for alert, person in batch])
     for (alert, person), message in zip(batch, sent, strict=True):
         alert.evidence = {**alert.evidence, "messages": [*alert.evidence.get("messages", []), [message.id, person]]}
-    return len(sent)
 
 
 def _told(session: Session, alert: Alert) -> list[int]:

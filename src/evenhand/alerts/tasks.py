@@ -2,14 +2,16 @@
 judges the deals and leads ingested activities touched (``activities.service.on_captured``).
 
 The hook collects what each batch touched in the transaction and judges it once, just before the transaction
-commits: an import of many batches judges each deal once, in bulk, and a batch that rolls back judges nothing. The
-app and the command line import this module too, so every door activities come in by runs the hook."""
+commits: an import of many batches judges each deal once, in bulk, and a batch that rolls back judges nothing. Only
+activities of the last ``EVENT_WINDOW`` count as events: a company's history imported, or a sync days late, is left
+to the next scan rather than judged (and told) as it arrives. The app and the command line import this module too, so
+every door activities come in by runs the hook."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -18,10 +20,12 @@ from evenhand.activities import service as activities
 from evenhand.activities.linking import Links
 from evenhand.alerts import service
 from evenhand.config import get_settings
+from evenhand.kit.clock import as_utc, utcnow
 from evenhand.notify import jobs
 
 log = logging.getLogger(__name__)
 TOUCHED = "alerts.touched"  # session.info: (deal ids, lead ids) captured in the open transaction
+EVENT_WINDOW = timedelta(days=2)
 
 
 @jobs.every(get_settings().alerts_scan_every_seconds, name="alerts.scan")
@@ -30,7 +34,11 @@ def scan_open_entities(session: Session, now: datetime) -> None:
 
 
 @activities.on_captured
-def judge_touched(session: Session, touched: Sequence[Links]) -> None:
+def judge_touched(session: Session, captured: Sequence[tuple[Links, datetime]]) -> None:
+    since = utcnow() - EVENT_WINDOW
+    touched = [links for links, at in captured if as_utc(at) >= since]
+    if not touched:
+        return
     pending: tuple[set[int], set[int]] | None = session.info.get(TOUCHED)
     if pending is None:
         pending = session.info[TOUCHED] = (set(), set())
