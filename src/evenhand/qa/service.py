@@ -234,9 +234,8 @@ def queue(session: Session, principal: Principal, *, limit: int = 200) -> list[R
 
 
 def feedback(session: Session, principal: Principal) -> list[ReviewRead]:
-    """The principal's own finished reviews, newest first."""
-    return [r for status in FINISHED for r in listed(session, principal, status=status, rep_id=principal.user_id)
-            ] if principal.user_id else []
+    """The principal's own finished reviews (reviewed, then acknowledged), newest call first."""
+    return [r for r in listed(session, principal, rep_id=principal.user_id, limit=500) if r.status in FINISHED]
 
 
 def detail(session: Session, principal: Principal, review_id: int) -> ReviewRead:
