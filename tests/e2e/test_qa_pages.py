@@ -144,3 +144,25 @@ def test_the_rep_reads_the_feedback_and_acknowledges_it_in_english(server: Serve
     page.get_by_test_id("my-coaching").locator('[data-coaching]').filter(has_text="先问预算再报价").get_by_test_id(
         "coaching-done").click()
     expect(page.get_by_text("Coaching item done.")).to_be_visible()
+
+
+def test_an_admin_sees_a_rubric_problem_with_its_line_and_saves_a_version(server: Server, page: Page) -> None:
+    sign_in(page, server.base, "admin")
+    page.goto(f"{server.base}/qa")
+    page.get_by_test_id("rubric-link").click()
+    status, problems = page.get_by_test_id("rubric-status"), page.get_by_test_id("rubric-problems")
+    expect(status).to_contain_text("评分表有效")
+    page.get_by_test_id("rubric-editor").locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    typed = "extra: 1\n"
+    page.keyboard.type(typed)
+    expect(status).to_contain_text("处问题")
+    expect(problems).to_contain_text("extra")
+    expect(page.get_by_test_id("save-rubric")).to_be_disabled()
+    for _ in typed:
+        page.keyboard.press("Backspace")
+    page.keyboard.type("# 合规项以公司法务口径为准\n")
+    expect(status).to_contain_text("评分表有效")
+    page.locator('[data-testid="rubric-note"] input, input[data-testid="rubric-note"]').first.fill("加注释")
+    page.get_by_test_id("save-rubric").click()
+    expect(page.get_by_test_id("active-version")).to_contain_text("版本 2", timeout=10_000)
