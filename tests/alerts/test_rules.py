@@ -248,3 +248,34 @@ def test_a_capture_rolled_back_judges_nothing(engine: Engine, company: Company) 
         raise RuntimeError("the import failed on a later row")
     co.capture(engine, rows[:1])  # the next transaction on the same engine judges only what it captured
     assert alerts(engine, "customer_silent") == []
+
+
+def test_every_shipped_rule_fires_once_and_each_alert_escalates(engine: Engine, company: Company) -> None:
+    """One entity per shipped rule (liu's, of team Beta: zhao supervises it, sales ops li is above him)."""
+    with session_scope(engine) as session:
+        quiet = co.deal(session, company, "liu", stage=Stage.PROPOSAL, age=8 * DAY)  # stale, standard overdue
+        silent = co.deal(session, company, "liu", stage=Stage.QUALIFICATION, age=timedelta(hours=10))
+        waiting = co.lead(session, company, "liu", assigned=timedelta(hours=6), key="L-wait")  # contacted, silent
+        untouched = co.lead(session, company, "liu", assigned=timedelta(hours=3), key="L-none")  # not contacted
+        for hours in (3, 2, 1):
+            co.act(session, company, "liu", ago=timedelta(hours=hours), opportunity_id=silent.id, answered=False)
+            co.act(session, company, "liu", ago=timedelta(hours=hours, minutes=5), lead=waiting, answered=False,
+                   direction=Direction.OUTBOUND, type=ActivityType.MESSAGE, source_system="wecom")
+        co.act(session, company, "liu", ago=DAY, type=ActivityType.NOTE, direction=Direction.INTERNAL,
+               source_system="crm", body="已上门拜访")
+        session.add(HonestyFlag(activity_id=session.scalar(select(func.max(Activity.id))), kind=FlagKind.UNBACKED,
+                                rep_id=company.id("liu"), status=FlagStatus.OPEN, evidence={}))
+    first = scan(engine)
+    again = scan(engine, NOW + timedelta(minutes=5))
+    found = {(a.rule, a.entity_id) for a in alerts(engine)}
+    assert found == {("stale_opportunity", quiet.id), ("stage_standard_missed", quiet.id),
+                     ("customer_silent", silent.id), ("lead_silent", waiting.id),
+                     ("late_first_response", untouched.id), ("unbacked_record", company.id("liu"))}
+    assert first.opened == 6 and again.opened == 0 and again.live == 6
+    policies = active_policies()
+    for minutes in (31, 62):
+        escalation.run_due(engine, now=NOW + timedelta(minutes=minutes), policies=policies)
+    with session_scope(engine, readonly=True) as session:
+        escalated = {row.link for row in session.scalars(select(Notification).where(
+            Notification.kind == "escalation", Notification.recipient_id == company.id("li")))}
+    assert escalated == {f"/alerts/{a.id}" for a in alerts(engine)}  # zhao acknowledged none of them
