@@ -212,15 +212,19 @@ def _largest(bound: Bound) -> float:
 
 
 def candidates(session: Session, entity: str, rules: Sequence[CompiledRule], now: datetime,
-               deadlines: dict[str, tuple[float, float]]) -> set[int]:
-    """The open entities of ``entity`` that pass every bound of at least one rule: one statement."""
+               deadlines: dict[str, tuple[float, float]]) -> tuple[set[int], set[int]]:
+    """The open entities of ``entity`` that pass every bound of at least one rule, and among them those that pass
+    the bounds of a rule reading ``standard_missed`` (whose standards must be judged): one statement."""
     if not rules:
-        return set()
+        return set(), set()
     narrowing = Narrowing(entity, rules, now, deadlines)
     table, entity_id, scope = _scope(entity)
-    wanted = or_(*(narrowing.where(rule) for rule in rules))
-    stmt = narrowing.joined(select(entity_id).select_from(table), entity_id).where(scope, wanted)
-    return set(session.scalars(stmt))
+    conditions = {rule.id: narrowing.where(rule) for rule in rules}
+    judged = [conditions[r.id] for r in rules if "standard_missed" in r.reads]
+    stmt = narrowing.joined(select(entity_id, or_(false(), *judged)).select_from(table), entity_id).where(
+        scope, or_(*conditions.values()))
+    rows = session.execute(stmt).tuples().all()
+    return {i for i, _ in rows}, {i for i, standard in rows if standard}
 
 
 def _scope(entity: str) -> tuple[Any, Any, ColumnElement[bool]]:

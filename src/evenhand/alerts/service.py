@@ -112,10 +112,10 @@ def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
     settled = {r.id for r in rules.rules if "standard_missed" in r.reads}
     band = deadline_band(session) if settled else {}
     for entity in ENTITIES:
-        ids = repository.candidates(session, entity, rules.of(entity), now, band)
+        ids, in_band = repository.candidates(session, entity, rules.of(entity), now, band)
         ids |= repository.live_ids(session, entity, settled=settled)
         result.candidates[entity] = len(ids)
-        _judge(session, entity, ids, rules, number, now, result)
+        _judge(session, entity, ids, rules, number, now, result, standards_for=in_band)
     result.live = _count_live(session)
     result.seconds = time.perf_counter() - started
     return result
@@ -155,10 +155,16 @@ def _most(within: Any) -> float:
 
 
 def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, number: int, now: datetime,
-           result: ScanResult) -> None:
+           result: ScanResult, *, standards_for: set[int] | None = None) -> None:
+    """Judge ``ids``. The stage standards are read for ``standards_for`` and the entities with a live alert of a
+    rule reading them (every entity when None); elsewhere ``standard_missed`` is false and such a rule opens
+    nothing."""
     mine = rules.of(entity)
-    facts = _facts(session, entity, ids, mine, now)
-    plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now)
+    live = repository.live_rows(session, entity, ids)
+    settled = {r.id for r in mine if "standard_missed" in r.reads}
+    wanted = None if standards_for is None else standards_for | {a.entity_id for a in live if a.rule in settled}
+    facts = _facts(session, entity, ids, mine, now, wanted)
+    plan = evaluate.plan(mine, facts, live, ids, now)
     if plan.open or plan.resolve or plan.wake:
         audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
         plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now)
@@ -166,8 +172,8 @@ def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, n
     _write(session, entity, plan, alerts, number, now, result)
 
 
-def _facts(session: Session, entity: str, ids: set[int], rules: Collection[CompiledRule], now: datetime
-           ) -> repository.Facts:
+def _facts(session: Session, entity: str, ids: set[int], rules: Collection[CompiledRule], now: datetime,
+           standards_for: set[int] | None = None) -> repository.Facts:
     if not ids:
         return {}
     reader = {"opportunity": repository.opportunity_facts, "lead": repository.lead_facts,
@@ -175,7 +181,7 @@ def _facts(session: Session, entity: str, ids: set[int], rules: Collection[Compi
     facts = reader(session, ids, now)
     if entity != "rep" and facts and any("standard_missed" in r.reads for r in rules):
         kind = "deal" if entity == "opportunity" else "lead"
-        ordered = sorted(facts)
+        ordered = sorted(set(facts) if standards_for is None else set(facts) & standards_for)
         judged = {k: v for start in range(0, len(ordered), CHUNK) for k, v in standards.current(
             session, now=now, **{f"{entity}_ids": ordered[start:start + CHUNK]}).items()}
         for i, (_, _, known) in facts.items():
