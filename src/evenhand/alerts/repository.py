@@ -23,6 +23,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -91,13 +92,6 @@ class Narrowing:
                  deadlines: dict[str, tuple[float, float]]) -> None:
         self.entity, self.now, self.deadlines, self.rule = entity, naive(now), deadlines, ""
         self.key = {"opportunity": Activity.opportunity_id, "lead": Activity.lead_id, "rep": Activity.rep_id}[entity]
-        # The latest activity of the last ``window`` days is all a ``days_since_update >= N`` bound needs to know:
-        # an activity within N days is within the window.
-        self.window = max((_largest(b) for r in rules for b in r.bounds if b.fact == "days_since_update"),
-                          default=0.0)
-        self.recent = (select(self.key.label("id"), func.max(Activity.occurred_at).label("last"))
-                       .where(self.key.is_not(None), Activity.occurred_at > self.ago(self.window))
-                       .group_by(self.key).subquery("recent"))
 
     def ago(self, days: float) -> datetime:
         return self.now - timedelta(days=days)
@@ -125,7 +119,11 @@ class Narrowing:
         latest = self._threshold(bound, Opportunity.stage)
         return and_(Opportunity.created_at <= latest,
                     func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= latest,
-                    or_(self.recent_last.is_(None), self.recent_last <= latest))
+                    self._untouched_since(Opportunity.id, latest))
+
+    def _untouched_since(self, entity_id: Any, latest: Any) -> ColumnElement[bool]:
+        """No activity on the entity after ``latest``: an anti-join (PostgreSQL hashes it, in parallel)."""
+        return ~select(Activity.id).where(self.key == entity_id, Activity.occurred_at > latest).exists()
 
     def _opportunity_days_in_stage(self, bound: Bound) -> ColumnElement[bool]:
         return func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= self._threshold(
@@ -187,7 +185,7 @@ class Narrowing:
     def _lead_days_since_update(self, bound: Bound) -> ColumnElement[bool]:
         latest = self._threshold(bound, Lead.status)
         return and_(func.coalesce(Lead.assigned_at, Lead.created_at) <= latest,
-                    or_(self.recent_last.is_(None), self.recent_last <= latest))
+                    self._untouched_since(Lead.id, latest))
 
     def _lead_first_response_minutes(self, bound: Bound) -> ColumnElement[bool] | None:
         if isinstance(bound.value, tuple):
@@ -197,33 +195,18 @@ class Narrowing:
     def _lead_responded(self, bound: Bound) -> ColumnElement[bool] | None:
         return Lead.first_response_at.is_(None) if bound.value is False else None
 
-    @property
-    def recent_last(self) -> Any:
-        return self.recent.c.last
-
-    def joined(self, stmt: Select[Any], entity_id: Any) -> Select[Any]:
-        """``stmt`` with the latest activity of the last ``window`` days per entity, when a bound reads it."""
-        return stmt.outerjoin(self.recent, self.recent.c.id == entity_id) if self.window else stmt
-
-
-def _largest(bound: Bound) -> float:
-    value = bound.value
-    return max((v for _, v in value), default=0.0) if isinstance(value, tuple) else float(value)
-
-
 def candidates(session: Session, entity: str, rules: Sequence[CompiledRule], now: datetime,
                deadlines: dict[str, tuple[float, float]]) -> tuple[set[int], set[int]]:
     """The open entities of ``entity`` that pass every bound of at least one rule, and among them those that pass
-    the bounds of a rule reading ``standard_missed`` (whose standards must be judged): one statement."""
+    the bounds of a rule reading ``standard_missed`` (whose standards must be judged): one statement, a branch per
+    rule (an ``OR`` of the rules' bounds would keep PostgreSQL from planning each as the join it is)."""
     if not rules:
         return set(), set()
     narrowing = Narrowing(entity, rules, now, deadlines)
     table, entity_id, scope = _scope(entity)
-    conditions = {rule.id: narrowing.where(rule) for rule in rules}
-    judged = [conditions[r.id] for r in rules if "standard_missed" in r.reads]
-    stmt = narrowing.joined(select(entity_id, or_(false(), *judged)).select_from(table), entity_id).where(
-        scope, or_(*conditions.values()))
-    rows = session.execute(stmt).tuples().all()
+    branches = [select(entity_id, literal("standard_missed" in rule.reads).label("standard")).select_from(table)
+                .where(scope, narrowing.where(rule)) for rule in rules]
+    rows = session.execute(union_all(*branches)).tuples().all()
     return {i for i, _ in rows}, {i for i, standard in rows if standard}
 
 

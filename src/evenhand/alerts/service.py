@@ -136,8 +136,8 @@ def evaluate_entities(session: Session, *, opportunity_ids: Iterable[int] = (), 
 
 
 def deadline_band(session: Session) -> dict[str, tuple[float, float]]:
-    """Per stage, the days since entering it between which its standard's deadline passes: from the fewest (a
-    working day is at least a calendar day) to the most a working week, the company's holidays and a roll past days
+    """Per stage, the days since entering it between which its standard's deadline passes: from the fewest (N
+    working days are at least N calendar days) to the most a working week, the company's holidays and a roll past days
     off allow, plus ``LOOKBACK``. The scan judges a deal's stage standard (in ``standards.service``, per deal) only
     inside this band: before it no deadline has passed, after it the scans that ran then have judged it."""
     row = standards.active(session)
@@ -147,7 +147,9 @@ def deadline_band(session: Session) -> dict[str, tuple[float, float]]:
 
 
 def _fewest(within: Any) -> float:
-    return float(max(within.amount - 1, 0)) if within.working else within.hours / 24
+    """N working days end at midnight after the N-th working day following the day the clock started: at least N
+    calendar days after it started."""
+    return float(within.amount) if within.working else within.hours / 24
 
 
 def _most(within: Any) -> float:
