@@ -50,18 +50,25 @@ def key(rule: str, entity: str, entity_id: int) -> str:
     return f"{rule}:{entity}:{entity_id}"
 
 
+def holding(rules: Sequence[CompiledRule], facts: Mapping[int, tuple[int, str, dict[str, Any]]]
+            ) -> set[tuple[str, int]]:
+    """(rule, entity) for every rule that holds on an entity's facts."""
+    return {(r.id, i) for i, (_, _, f) in facts.items() for r in rules if r.holds(f)}
+
+
 def plan(rules: Sequence[CompiledRule], facts: Mapping[int, tuple[int, str, dict[str, Any]]],
-         live: Collection[Live], judged: Collection[int], now: datetime) -> Plan:
+         live: Collection[Live], judged: Collection[int], now: datetime,
+         holds: set[tuple[str, int]] | None = None) -> Plan:
     """The plan for the entities ``judged`` (their facts in ``facts``: an entity without facts is no longer open).
-    Live alerts of entities not judged are left alone."""
+    Live alerts of entities not judged are left alone. ``holds`` is ``holding(rules, facts)`` when known."""
     out, by_rule = Plan(), {r.id: r for r in rules}
-    holding = {(r.id, i) for i, (_, _, f) in facts.items() for r in rules if r.holds(f)}
+    holding_now = holding(rules, facts) if holds is None else holds
     alive = {(a.rule, a.entity_id) for a in live}
     wanted = set(judged)
     for alert in live:
         if alert.entity_id in wanted:
-            _live(out, alert, by_rule, facts, (alert.rule, alert.entity_id) in holding, now)
-    for rule_id, entity_id in sorted(holding - alive):
+            _live(out, alert, by_rule, facts, (alert.rule, alert.entity_id) in holding_now, now)
+    for rule_id, entity_id in sorted(holding_now - alive):
         rep_id, subject, known = facts[entity_id]
         out.open.append(Opening(by_rule[rule_id], entity_id, rep_id, subject, known))
     return out

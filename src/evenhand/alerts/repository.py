@@ -50,6 +50,7 @@ from evenhand.models.lead import Lead, LeadStatus
 from evenhand.models.opportunity import Stage
 
 CHUNK = 20_000  # ids per statement when reading facts
+FEW = 500  # up to this many entities, live alerts are looked up by id
 CONTACTS = (ActivityType.CALL, ActivityType.EMAIL, ActivityType.MESSAGE)  # what counts as reaching out
 MET = (ActivityType.MEETING, ActivityType.VISIT)  # a meeting or a visit is the customer answering
 _OPEN_STAGES = tuple(Stage(s) for s in OPEN_STAGES)
@@ -351,13 +352,18 @@ def live(session: Session, entity: str, ids: Collection[int] | None = None) -> l
 
 
 def live_rows(session: Session, entity: str, ids: Collection[int]) -> list[Live]:
-    """The unresolved alerts on those entities, as the pure core reads them (no ORM objects: a scan sees thousands)."""
+    """The unresolved alerts on those entities, as the pure core reads them (no ORM objects: a scan sees thousands).
+    Alerts are not indexed by entity: for many ids every live alert of the entity type is read and sifted here, as
+    matching each row against a long id array would cost more."""
     if not ids:
         return []
     stmt = select(Alert.id, Alert.rule, Alert.entity_id, Alert.status, Alert.snoozed_until).where(
-        Alert.entity_type == entity, Alert.open_key.is_not(None), among(session, Alert.entity_id, ids))
+        Alert.entity_type == entity, Alert.open_key.is_not(None))
+    wanted = set(ids)
+    if len(wanted) <= FEW:
+        stmt = stmt.where(among(session, Alert.entity_id, wanted))
     return [Live(i, rule, entity_id, snoozed if status is AlertStatus.SNOOZED else None)
-            for i, rule, entity_id, status, snoozed in session.execute(stmt).tuples()]
+            for i, rule, entity_id, status, snoozed in session.execute(stmt).tuples() if entity_id in wanted]
 
 
 def by_ids(session: Session, ids: Collection[int]) -> dict[int, Alert]:

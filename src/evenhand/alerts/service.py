@@ -166,10 +166,11 @@ def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, n
     settled = {r.id for r in mine if "standard_missed" in r.reads}
     wanted = None if standards_for is None else standards_for | {a.entity_id for a in live if a.rule in settled}
     facts = _facts(session, entity, ids, mine, now, wanted)
-    plan = evaluate.plan(mine, facts, live, ids, now)
+    holds = evaluate.holding(mine, facts)
+    plan = evaluate.plan(mine, facts, live, ids, now, holds)
     if plan.open or plan.resolve or plan.wake:
         audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
-        plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now)
+        plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now, holds)
     alerts = repository.by_ids(session, [a.id for a, _ in plan.resolve] + [a.id for a, _ in plan.wake])
     _write(session, entity, plan, alerts, number, now, result)
 
