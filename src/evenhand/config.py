@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     dingtalk_token: SecretStr | None = None
     dingtalk_aes_key: SecretStr | None = None
     dingtalk_app_key: str | None = None
+    # Backfill pulls (docs/capture.md, "Backfill"): WeCom's app secret (with the corp id above) and DingTalk's app
+    # secret (with the app key above), and each platform's API base, which passes the outbound host check.
+    wecom_corp_secret: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    dingtalk_app_secret: SecretStr | None = None
+    dingtalk_api_base: str = "https://oapi.dingtalk.com"
     # The HMAC-SHA256 key a call centre signs its call records with (POST /api/v1/capture/telephony).
     telephony_hmac_secret: SecretStr | None = None
     capture_replay_window_seconds: int = Field(default=300, ge=1)
