@@ -397,3 +397,13 @@ def team_of(session: Session, user_ids: Collection[int]) -> dict[int, int | None
     if not user_ids:
         return {}
     return dict(session.execute(select(User.id, User.team_id).where(User.id.in_(sorted(user_ids)))).tuples().all())
+
+
+def live_counts(session: Session, principal: Principal, now: datetime) -> list[tuple[int | None, str, int]]:
+    """(team of the alert's rep, rule, how many) of the live alerts the principal reads; an alert snoozed until
+    later is left out, as the inbox leaves it out."""
+    awake = (Alert.status != AlertStatus.SNOOZED) | (Alert.snoozed_until <= now)
+    stmt = (readable(principal).with_only_columns(User.team_id, Alert.rule, func.count(Alert.id))
+            .outerjoin(User, User.id == Alert.rep_id).where(Alert.open_key.is_not(None), awake)
+            .group_by(User.team_id, Alert.rule))
+    return [(team, rule, int(n)) for team, rule, n in session.execute(stmt).tuples()]

@@ -47,6 +47,7 @@ from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.text import require_clean
 from evenhand.models import Alert, AlertAction, AlertRuleVersion, AlertStatus, User
 from evenhand.notify import service as notify
+from evenhand.org import service as org_service
 from evenhand.standards import service as standards
 
 KIND = "alert"  # the message kind; ``notify.policy`` escalates it
@@ -413,3 +414,44 @@ def supervised_reps(session: Session, principal: Principal) -> set[int]:
         return set()
     return set(session.scalars(select(User.id).where(User.team_id.in_(principal.supervised_team_ids))))
 
+
+
+# --- counting for the home page ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamAlerts:
+    """The live alerts of one team's records (``team_id`` None: a rep without a team), per rule."""
+
+    team_id: int | None
+    team: str | None
+    by_rule: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_rule.values())
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    teams: list[TeamAlerts]  # most alerts first
+    labels: dict[str, str]  # rule id → its label in the active rules (the id, for a rule no longer there)
+
+    @property
+    def total(self) -> int:
+        return sum(t.total for t in self.teams)
+
+
+def counts_by_team(session: Session, principal: Principal, *, now: datetime | None = None) -> AlertCounts:
+    """The live alerts the principal reads, counted per team of the alert's rep and per rule (as the inbox shows
+    them: snoozed ones only once their time is up)."""
+    found: dict[int | None, dict[str, int]] = {}
+    for team_id, rule, count in repository.live_counts(session, principal, as_utc(now or utcnow())):
+        found.setdefault(team_id, {})[rule] = count
+    names = org_service.team_names(session)
+    teams = [TeamAlerts(t, names.get(t) if t is not None else None, dict(sorted(rules.items())))
+             for t, rules in found.items()]
+    rules = sorted({rule for t in teams for rule in t.by_rule})
+    compiled = _rules(session)[1] if rules else None  # no alert without a rules version: nothing to install
+    labels = {rule: (r.label if compiled and (r := compiled.rule(rule)) else rule) for rule in rules}
+    return AlertCounts(sorted(teams, key=lambda t: (-t.total, t.team or "")), labels)
