@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import literal_column, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from evenhand.config import Settings
@@ -87,6 +87,17 @@ def window(session: Session, *, since: datetime, until: datetime) -> dict[Dimens
                 groups[name].append(row)
         out[by] = sorted((figures(g, rs) for g, rs in groups.items()), key=lambda f: (-f.messages, f.group))
     return out
+
+
+def delivery(session: Session, *, since: datetime, until: datetime) -> tuple[int, int]:
+    """(delivered, with an outcome) of the copies created in [since, until) on every channel but the in-app inbox
+    (always delivered): the delivery rate the per-kind view adds up to, counted by the database."""
+    n = Notification
+    delivered = func.coalesce(func.sum(case((n.delivered_at.is_not(None), 1), else_=0)), 0)
+    row = session.execute(select(delivered, func.count()).where(
+        n.created_at >= since, n.created_at < until, n.channel != Channel.IN_APP,
+        n.status.in_([NotificationStatus(s) for s in sorted(_FINAL)]))).one()
+    return int(row[0]), int(row[1])
 
 
 def series(session: Session, *, by: Dimension, since: datetime, until: datetime, bucket_hours: float = 24,
