@@ -310,3 +310,51 @@ def _lead_items(session: Session, what: Drill, found: list[tuple[int, float | No
               "hours": h} for i, h in shown if i in lines]
     return {"kind": "leads", "figure": what.figure, "total": len(found), "items": items}
 
+
+
+# --- the board in brief (the home page) ---------------------------------------------------------------------------
+
+BOTTLENECK_DAYS = 14  # a deal open in its stage this long is stuck there (the stuck chart's buckets from 14 days)
+
+
+def overall(session: Session, principal: Principal, query: Query) -> dict[str, Any]:
+    """Every figure of the period and of the one before for everything the principal reads (narrowed by the
+    query's filters), without the rows per team and rep: ``board``'s ``overall``, for less work."""
+    now = as_utc(query.now)
+    windows = query.period.windows(now)
+    pipe, leads = _read(session, principal, query, windows)
+    deal_group, lead_group = np.zeros(len(pipe.deals.id), np.int64), np.zeros(len(leads.id), np.int64)
+    found = [core.blocks(pipe.visits, Facts.of(pipe.deals, pipe.visits, leads, w), deal_group, lead_group, 1)[0]
+             for w in windows]
+    return {**_header(query, now), "overall": {"current": found[0], "previous": found[1]}}
+
+
+@dataclass(frozen=True)
+class Brief:
+    """A team's board in brief for a month so far, beside the month before."""
+
+    team_id: int
+    month: str  # YYYY-MM
+    open_deals: dict[str, int]  # per open stage, the deals open in it now
+    stuck: dict[str, int]  # per open stage, those open in it for BOTTLENECK_DAYS or more
+    bottleneck: str | None  # the stage with the most stuck deals (the earlier stage on a tie), None when none is
+    first_response: tuple[dict[str, Any], dict[str, Any]]  # this month's and the month before's (leads, median, p90)
+    compliance: tuple[float | None, float | None]  # share of stage standards met on time, this month and before
+
+
+def brief(session: Session, principal: Principal, *, team_id: int, zone: ZoneInfo,
+          now: datetime | None = None) -> Brief:
+    """The figures the home page shows of a team's board: where its open deals are stuck, its first response and
+    its compliance with the stage standards, this month so far beside last month (the board's own figures, read
+    as the principal reads the team's deals and leads)."""
+    now = as_utc(now or utcnow())
+    month = now.astimezone(zone).strftime("%Y-%m")
+    query = Query(period(zone, month=month, now=now), Filters(team_id=team_id), now)
+    pair = overall(session, principal, query)["overall"]
+    shares = compliance(session, principal, query)
+    edge = core.STUCK_DAYS.index(BOTTLENECK_DAYS)
+    stuck = {s: sum(buckets[edge + 1:]) for s, buckets in pair["current"]["stuck"].items()}
+    worst = max(stuck, key=lambda s: stuck[s]) if any(stuck.values()) else None
+    return Brief(team_id, month, {s: sum(b) for s, b in pair["current"]["stuck"].items()}, stuck, worst,
+                 (pair["current"]["first_response"], pair["previous"]["first_response"]),
+                 (shares["current"]["overall"]["share_on_time"], shares["previous"]["overall"]["share_on_time"]))
