@@ -9,7 +9,6 @@ rule's ``when``) and saves a version with a note; admin and ops edit, everyone e
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,14 +25,13 @@ from evenhand.errors import DomainError, Invalid
 from evenhand.i18n import N_, plural
 from evenhand.kit.clock import local
 from evenhand.models import AlertStatus, Stage
-from evenhand.web import context
-from evenhand.web.forms import problem, show_problems
+from evenhand.web import context, document_editor
+from evenhand.web.forms import problem
 from evenhand.web.labels import label
 from evenhand.web.layout import Tr, shell
 
 PATH = "/alerts"
 RULES_PATH = "/alerts/rules"
-DEBOUNCE_SECONDS = 0.4
 SEVERITIES = {"info": N_("Info"), "warning": N_("Warning"), "critical": N_("Critical")}
 SEVERITY_COLOURS = {"info": "primary", "warning": "warning", "critical": "negative"}
 ENTITIES = {"opportunity": N_("Opportunity"), "lead": N_("Lead"), "rep": N_("Rep")}
@@ -49,7 +47,6 @@ FACTS = {"stage": N_("Stage"), "amount": N_("Amount"), "days_in_stage": N_("Days
          "duplicate_flags": N_("Near-duplicate notes flagged"), "status": N_("Status"), "score": N_("Score"),
          "first_response_minutes": N_("Minutes to first response"), "responded": N_("Responded")}
 SCOPES = {"all": N_("All I read"), "teams": N_("My teams"), "mine": N_("Mine")}
-CSS = ".eh-problem-line { background-color: rgba(193, 0, 21, 0.10); }"
 
 
 def _zone() -> ZoneInfo:
@@ -249,97 +246,14 @@ def _history(tr: Tr, history: list[tuple[str, str, str, datetime | None, datetim
 # --- the rules editor ---------------------------------------------------------------------------------------------
 
 
-def problems(body: str) -> list[dict[str, Any]]:
-    try:
-        service.validate(body)
-    except Invalid as exc:
-        return list(exc.details or [])
-    return []
+RULES = document_editor.Document(
+    key="rules", title=N_("Alert rules"), active_label=N_("Active alert rules: version {version}"),
+    valid=N_("The rules are valid."), name_column=N_("Rules name"), active=service.RULES.active,
+    history=service.RULES.history, validate=service.RULES.validate, save=service.save)
 
 
 def rules_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={RULES_PATH}", status_code=303)
-    tr = context.use_locale(request)
-    with session_scope(context.engine()) as session:  # the first read on a new database installs version 1
-        current = service.active(session)
-        body, number = current.body, current.version
-        history = [(row.version, row.name, row.note, author or "—", row.created_at, row.active)
-                   for row, author in service.history(session)]
-    ui.add_css(CSS)
-    with shell(principal, tr, title=tr("Alert rules"), path=PATH):
-        ui.label(tr("Active alert rules: version {version}", version=number)).classes("text-grey-7").props(
-            'data-testid="active-version"')
-        _Editor(principal, tr, body).build()
-        _versions(tr, history)
-    return None
-
-
-class _Editor:
-    def __init__(self, principal: Principal, tr: Tr, active_body: str) -> None:
-        self.principal, self.tr, self.active_body = principal, tr, active_body
-        self.editable = principal.manages_org
-        self.changed_at: float | None = None
-
-    def build(self) -> None:
-        with ui.row().classes("w-full gap-4 items-start no-wrap"):
-            self.editor = ui.codemirror(self.active_body, language="YAML").classes("w-1/2 h-[32rem] border").props(
-                'data-testid="rules-editor"')
-            self.editor.set_enabled(self.editable)
-            with ui.column().classes("w-1/2 gap-2"):
-                self.status = ui.label().props('data-testid="rules-status" role="status"')
-                self.problem_list = ui.column().classes("gap-1").props('data-testid="rules-problems"')
-                if self.editable:
-                    self.note = ui.input(self.tr("What changed and why")).classes("w-full").props(
-                        'data-testid="rules-note"')
-                    self.save_button = ui.button(self.tr("Save as new version"), on_click=self.save).props(
-                        'color=primary data-testid="save-rules"')
-        self.editor.on_value_change(self._changed)
-        ui.timer(0.2, self._debounced)
-        self.check()
-
-    def _changed(self) -> None:
-        self.changed_at = time.monotonic()
-
-    def _debounced(self) -> None:
-        if self.changed_at is not None and time.monotonic() - self.changed_at >= DEBOUNCE_SECONDS:
-            self.changed_at = None
-            self.check()
-
-    def check(self) -> bool:
-        tr, found = self.tr, problems(self.editor.value)
-        show_problems(self.editor, self.problem_list, found, tr)
-        counted = plural(len(found), N_("{count} problem"), N_("{count} problems"))
-        self.status.text = tr("The rules are valid.") if not found else tr(counted, count=len(found))
-        self.status.classes(replace="text-positive" if not found else "text-negative")
-        if self.editable:
-            self.save_button.set_enabled(not found and self.editor.value != self.active_body)
-        return not found
-
-    def save(self) -> None:
-        text, tr = self.editor.value, self.tr
-        if problems(text) or text == self.active_body:
-            return
-        try:
-            with session_scope(context.engine()) as session:
-                number = service.save(session, text, author=self.principal, note=self.note.value or "").version
-        except DomainError as exc:
-            ui.notify(tr(exc.message, **exc.params), type="negative")
-            return
-        ui.notify(tr("Saved as version {version}.", version=number), type="positive")
-        ui.navigate.reload()
-
-
-def _versions(tr: Tr, history: list[tuple[Any, ...]]) -> None:
-    ui.label(tr("Versions")).classes("text-h6")
-    columns = [{"name": k, "label": tr(v), "field": k, "align": "left"} for k, v in (
-        ("version", N_("Version")), ("name", N_("Rules name")), ("note", N_("Note")), ("author", N_("Author")),
-        ("created", N_("Saved")), ("active", N_("In use")))]
-    rows = [{"version": n, "name": name, "note": note, "author": author, "created": _when(at),
-             "active": "✓" if active else ""} for n, name, note, author, at, active in history]
-    ui.table(columns=columns, rows=rows, row_key="version").classes("w-full").props(
-        'dense flat bordered data-testid="rules-versions"')
+    return document_editor.page(request, RULES, path=RULES_PATH, nav=PATH)
 
 
 def register() -> None:

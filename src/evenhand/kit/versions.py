@@ -19,6 +19,7 @@ from evenhand.kit.once import get_or_create
 from evenhand.kit.schema import DEFERRED, Strict
 from evenhand.kit.text import require_clean
 from evenhand.kit.yamldoc import DocumentError, refused
+from evenhand.models import User
 
 V = TypeVar("V")
 
@@ -157,6 +158,14 @@ class Document(Generic[V, C]):
         self.active(session)
         table: Any = self.model
         return list(session.scalars(select(table).order_by(table.version.desc())))
+
+    def history(self, session: Session) -> list[tuple[V, str | None]]:
+        """Every version, newest first, with its author's display name (None: the system or the CLI)."""
+        self.active(session)
+        table: Any = self.model
+        stmt = (select(table, User.display_name).outerjoin(User, User.id == table.author_id)
+                .order_by(table.version.desc()))
+        return list(session.execute(stmt).tuples())
 
     def version(self, session: Session, number: int) -> V:
         row = numbered(session, self.model, number)

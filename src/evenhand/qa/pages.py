@@ -5,7 +5,6 @@ criterion, and the samples with their seeds. ``/qa/rubric``: the rubric's editor
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,22 +16,20 @@ from starlette.responses import RedirectResponse
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
-from evenhand.errors import DomainError, Invalid
+from evenhand.errors import DomainError
 from evenhand.i18n import N_, current_locale, plural
 from evenhand.kit.clock import local
 from evenhand.models import ReviewStatus, Role
 from evenhand.qa import service
 from evenhand.qa.rubric import CompiledRubric
 from evenhand.qa.schemas import CoachingItem, ReviewRead, ReviewSave
-from evenhand.web import context
-from evenhand.web.forms import problem, show_problems
+from evenhand.web import context, document_editor
+from evenhand.web.forms import problem
 from evenhand.web.labels import label
 from evenhand.web.layout import Tr, shell
 
 PATH = "/qa"
 RUBRIC_PATH = "/qa/rubric"
-DEBOUNCE_SECONDS = 0.4
-CSS = ".eh-problem-line { background-color: rgba(193, 0, 21, 0.10); }"
 STATUS_COLOURS = {ReviewStatus.PENDING: "grey", ReviewStatus.REVIEWED: "primary", ReviewStatus.ACKNOWLEDGED: "positive"}
 
 
@@ -305,80 +302,14 @@ def _draw_controls(principal: Principal, tr: Tr) -> None:
 # --- the rubric editor ---------------------------------------------------------------------------------------------
 
 
-def problems(body: str) -> list[dict[str, Any]]:
-    try:
-        service.RUBRIC.validate(body)
-    except Invalid as exc:
-        return list(exc.details or [])
-    return []
+RUBRIC = document_editor.Document(
+    key="rubric", title=N_("QA rubric"), active_label=N_("Active QA rubric: version {version}"),
+    valid=N_("The rubric is valid."), name_column=N_("Rubric name"), active=service.RUBRIC.active,
+    history=service.RUBRIC.history, validate=service.RUBRIC.validate, save=service.save_rubric)
 
 
 def rubric_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={RUBRIC_PATH}", status_code=303)
-    tr = context.use_locale(request)
-    with session_scope(context.engine()) as session:  # the first read on a new database installs version 1
-        current = service.RUBRIC.active(session)
-        body, number = current.body, current.version
-    ui.add_css(CSS)
-    with shell(principal, tr, title=tr("QA rubric"), path=PATH):
-        ui.label(tr("Active QA rubric: version {version}", version=number)).classes("text-grey-7").props(
-            'data-testid="active-version"')
-        _RubricEditor(principal, tr, body).build()
-    return None
-
-
-class _RubricEditor:
-    def __init__(self, principal: Principal, tr: Tr, active_body: str) -> None:
-        self.principal, self.tr, self.active_body = principal, tr, active_body
-        self.editable = principal.manages_org
-        self.changed_at: float | None = None
-
-    def build(self) -> None:
-        with ui.row().classes("w-full gap-4 items-start no-wrap"):
-            self.editor = ui.codemirror(self.active_body, language="YAML").classes("w-1/2 h-[32rem] border").props(
-                'data-testid="rubric-editor"')
-            self.editor.set_enabled(self.editable)
-            with ui.column().classes("w-1/2 gap-2"):
-                self.status = ui.label().props('data-testid="rubric-status" role="status"')
-                self.problem_list = ui.column().classes("gap-1").props('data-testid="rubric-problems"')
-                if self.editable:
-                    self.note = ui.input(self.tr("What changed and why")).classes("w-full").props(
-                        'data-testid="rubric-note"')
-                    self.save_button = ui.button(self.tr("Save as new version"), on_click=self.save).props(
-                        'color=primary data-testid="save-rubric"')
-        self.editor.on_value_change(lambda: setattr(self, "changed_at", time.monotonic()))
-        ui.timer(0.2, self._debounced)
-        self.check()
-
-    def _debounced(self) -> None:
-        if self.changed_at is not None and time.monotonic() - self.changed_at >= DEBOUNCE_SECONDS:
-            self.changed_at = None
-            self.check()
-
-    def check(self) -> bool:
-        tr, found = self.tr, problems(self.editor.value)
-        show_problems(self.editor, self.problem_list, found, tr)
-        counted = plural(len(found), N_("{count} problem"), N_("{count} problems"))
-        self.status.text = tr("The rubric is valid.") if not found else tr(counted, count=len(found))
-        self.status.classes(replace="text-positive" if not found else "text-negative")
-        if self.editable:
-            self.save_button.set_enabled(not found and self.editor.value != self.active_body)
-        return not found
-
-    def save(self) -> None:
-        text, tr = self.editor.value, self.tr
-        if problems(text) or text == self.active_body:
-            return
-        try:
-            with session_scope(context.engine()) as session:
-                number = service.save_rubric(session, text, author=self.principal, note=self.note.value or "").version
-        except DomainError as exc:
-            ui.notify(tr(exc.message, **exc.params), type="negative")
-            return
-        ui.notify(tr("Saved as version {version}.", version=number), type="positive")
-        ui.navigate.reload()
+    return document_editor.page(request, RUBRIC, path=RUBRIC_PATH, nav=PATH)
 
 
 def register() -> None:
