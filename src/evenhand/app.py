@@ -181,7 +181,9 @@ class RequestContext:
 def _pages() -> list[Callable[[], None]]:
     """Every domain's UI, in the order the pages register (NiceGUI is imported only when the UI is served)."""
     from evenhand.activities import pages as activity_pages
+    from evenhand.alerts import home_pages as alert_home_pages
     from evenhand.alerts import pages as alert_pages
+    from evenhand.appeals import home_pages as appeal_home_pages
     from evenhand.appeals import pages as appeal_pages
     from evenhand.board import pages as board_pages
     from evenhand.capture import pages as capture_pages
@@ -193,18 +195,22 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.opportunities import pages as opportunity_pages
     from evenhand.org import home_pages as org_home_pages
     from evenhand.org import pages as org_pages
+    from evenhand.qa import home_pages as qa_home_pages
     from evenhand.qa import pages as qa_pages
     from evenhand.reports import home_pages as report_home_pages
     from evenhand.reports import pages as report_pages
     from evenhand.routing import editor_pages as policy_pages
+    from evenhand.routing import home_pages as routing_home_pages
     from evenhand.routing import pages as routing_pages
     from evenhand.routing import presence_pages
+    from evenhand.standards import home_pages as standards_home_pages
     from evenhand.standards import pages as standards_pages
 
     return [module.register for module in (
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
-        honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages)]
+        honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
+        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.alerts import evaluate, repository
@@ -299,6 +299,18 @@ def listed(session: Session, principal: Principal, *, status: AlertStatus | None
            include_snoozed: bool = False, limit: int = 200, now: datetime | None = None) -> list[Alert]:
     """The alerts the principal reads, newest first: live ones by default (snoozed ones hidden until their time),
     or those of one ``status``. ``scope`` "mine" keeps those on the principal's own records."""
+    stmt = _narrowed(session, principal, status, scope, include_snoozed, now)
+    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+
+
+def counted(session: Session, principal: Principal, *, scope: str = "all", now: datetime | None = None) -> int:
+    """How many alerts ``listed`` would show live (snoozed ones hidden until their time), however many."""
+    stmt = _narrowed(session, principal, None, scope, False, now).with_only_columns(func.count(Alert.id))
+    return session.scalar(stmt) or 0
+
+
+def _narrowed(session: Session, principal: Principal, status: AlertStatus | None, scope: str, include_snoozed: bool,
+              now: datetime | None) -> Select[Any]:
     stmt = repository.readable(principal)
     if status is not None:
         stmt = stmt.where(Alert.status == status)
@@ -310,7 +322,7 @@ def listed(session: Session, principal: Principal, *, status: AlertStatus | None
         stmt = stmt.where(Alert.rep_id == principal.user_id)
     elif scope == "teams":
         stmt = stmt.where(Alert.rep_id.in_(sorted(supervised_reps(session, principal)) or [0]))
-    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+    return stmt
 
 
 def actions(session: Session, principal: Principal, alert_id: int) -> list[tuple[AlertAction, str | None]]:

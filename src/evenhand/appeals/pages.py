@@ -105,7 +105,7 @@ def _queue(principal: Principal, tr: Tr) -> None:
 def _appeal_card(principal: Principal, item: QueueItem, tr: Tr, refresh: Any) -> None:
     appeal = item.appeal
     filed = local(appeal.created_at, get_settings().zone).strftime("%m-%d %H:%M")
-    with ui.card().classes("w-full max-w-5xl").props(f'data-appeal="{appeal.id}"'):
+    with ui.card().classes("w-full max-w-5xl").props(f'data-appeal="{appeal.id}" id="appeal-{appeal.id}"'):
         with ui.row().classes("items-center gap-3"):
             ui.label(f"{item.company} · {tr('Score')} {item.score}").classes("text-subtitle1 text-weight-bold")
             ui.badge(tr(REASON_CODES.get(appeal.reason_code, appeal.reason_code)), color="warning")

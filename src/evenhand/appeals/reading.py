@@ -102,6 +102,13 @@ def filed_by(session: Session, principal: Principal, *, limit: int = 100) -> lis
     return _rows(session, list(session.scalars(repository.filed_by(principal, limit=limit))))
 
 
+def waiting(session: Session, principal: Principal) -> list[Row]:
+    """The open appeals the principal may rule on (their teams' for a supervisor), oldest first: the home page's
+    list, without the evidence the queue reads for each."""
+    return _rows(session, [a for a in listed(session, principal, status=AppealStatus.OPEN)
+                           if service.may_rule(principal, a)])
+
+
 def queue(session: Session, principal: Principal) -> list[QueueItem]:
     """Open appeals, oldest first. An appeal whose lead has moved out of the caller's sight since stays in the
     queue, without its evidence: it is still theirs to rule on."""

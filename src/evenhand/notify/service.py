@@ -22,7 +22,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.errors import NotFound
 from evenhand.i18n import N_, t
-from evenhand.kit.clock import utcnow
+from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import Channel, Lead, Notification, NotificationStatus, Role, Team, User
 from evenhand.notify import preferences, wakeup
 from evenhand.notify.policy import EscalationPolicy, policies
@@ -208,6 +208,36 @@ def acknowledge_lead(session: Session, lead_id: int, user_id: int) -> int:
         return _acknowledge(session, ids, utcnow())
     with Session(bind=bind.execution_options(evenhand_readonly=False)) as writer, writer.begin():
         return _acknowledge(writer, ids, utcnow())
+
+
+@dataclass(frozen=True)
+class WaitingLead:
+    """A lead assigned to someone that they have not yet opened or accepted."""
+
+    message_id: int  # the "new lead" message that is waiting
+    lead_id: int
+    company: str
+    score: int | None
+    sent_at: datetime
+    escalate_at: datetime | None  # when the next escalation step falls due (None: no more steps)
+    escalated: bool  # a step has been taken already
+
+
+def waiting_leads(session: Session, user_id: int) -> list[WaitingLead]:
+    """The leads a person owns whose "new lead" message they have not acknowledged, the one escalating first at the
+    top (those with no step left last). A lead that has changed hands since is no longer theirs to accept."""
+    stmt = (select(Notification.id, Lead.id, Lead.company, Lead.score, Notification.created_at,
+                   Notification.escalate_at, Notification.escalation_step)
+            .join(Lead, Lead.id == Notification.lead_id)
+            .where(Notification.recipient_id == user_id, Notification.kind == LEAD_ASSIGNED,
+                   Notification.channel == Channel.IN_APP, Notification.acknowledged_at.is_(None),
+                   Lead.owner_id == user_id)
+            .order_by(Notification.id.desc()))
+    newest: dict[int, WaitingLead] = {}
+    for message_id, lead_id, company, score, sent, due, step in session.execute(stmt):
+        newest.setdefault(lead_id, WaitingLead(message_id, lead_id, company, score, as_utc(sent),
+                                               as_utc(due) if due else None, step > 0))
+    return sorted(newest.values(), key=lambda w: (w.escalate_at is None, w.escalate_at or w.sent_at, w.lead_id))
 
 
 def acknowledge(session: Session, message_id: int, user_id: int) -> Notification:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,18 +26,19 @@ from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.leads import repository as lead_repository
 from evenhand.leads import service as lead_service
-from evenhand.models import Opportunity, StandardVersion, User
+from evenhand.models import OPEN_STAGES, Opportunity, StandardVersion, User
 from evenhand.models.lead import Lead
 from evenhand.opportunities import repository as deal_repository
 from evenhand.opportunities import service as deal_service
 from evenhand.org import service as org_service
 from evenhand.standards import repository
-from evenhand.standards.compliance import StageResult, Tally, evaluate
+from evenhand.standards.compliance import StageResult, Status, Tally, evaluate
 from evenhand.standards.document import (
     FIRST_CONTACT,
     MESSAGES,
     STAGES,
     CompiledStandards,
+    Requirement,
     StandardsError,
     compile,
     default_text,
@@ -136,6 +137,46 @@ def current(session: Session, *, opportunity_ids: Collection[int] = (), lead_ids
             deals += [fallback] if fallback and fallback.stage in standards.stages else []
     entries = _record(session, standards, row.version, leads, deals, now or utcnow()).entries
     return {(e.kind, e.record_id): e for e in entries}
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An action the standards still ask of a record's owner, due by the end of their day or overdue already."""
+
+    kind: str  # "lead" or "deal"
+    record_id: int
+    name: str  # the lead's company, the deal's name
+    result: StageResult
+
+    @property
+    def missing(self) -> list[Requirement]:
+        return [line.requirement for line in self.result.lines if line.activity is None]
+
+
+def follow_ups(session: Session, principal: Principal, *, now: datetime | None = None) -> list[FollowUp]:
+    """The principal's own open leads and deals whose current standard misses an action with a deadline before the
+    end of their day (their zone), or past already. Those still to be met on time come first, soonest deadline
+    first; then the overdue ones, the most recently missed first: today's work before an old backlog."""
+    now = as_utc(now or utcnow())
+    leads = dict(session.execute(lead_repository.readable(principal).with_only_columns(Lead.id, Lead.company).where(
+        Lead.owner_id == principal.user_id, Lead.closed_at.is_(None))).tuples().all())
+    deals = dict(session.execute(deal_repository.readable(principal).with_only_columns(
+        Opportunity.id, Opportunity.name).where(Opportunity.owner_id == principal.user_id,
+                                                Opportunity.stage.in_(OPEN_STAGES))).tuples().all())
+    judged = current(session, lead_ids=leads, opportunity_ids=deals, now=now) if leads or deals else {}
+    end_of_day = _end_of_day(now, viewer_zone(session, principal))
+    due = [FollowUp(kind, i, (leads if kind == "lead" else deals)[i], j.result) for (kind, i), j in judged.items()
+           if j.result.status is Status.OVERDUE or (j.result.status is Status.OPEN and j.result.deadline < end_of_day)]
+    return sorted(due, key=_pressing)
+
+
+def _pressing(follow_up: FollowUp) -> tuple[bool, float]:
+    overdue, stamp = follow_up.result.status is Status.OVERDUE, follow_up.result.deadline.timestamp()
+    return overdue, -stamp if overdue else stamp
+
+
+def _end_of_day(now: datetime, zone: ZoneInfo) -> datetime:
+    return datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time.min, tzinfo=zone)
 
 
 def _record(session: Session, standards: CompiledStandards, number: int, leads: list[LeadClock],

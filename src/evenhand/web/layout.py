@@ -76,6 +76,26 @@ NAV = (
 PRESENCE_COLOURS = {Presence.ONLINE: "positive", Presence.AWAY: "warning", Presence.OFFLINE: "grey"}
 
 
+@contextmanager
+def home_tile(tr: Tr, name: str, title: str, count: int | None, *, see_all: str | None = None) -> Iterator[None]:
+    """A tile of the home page, read as a work list: a heading with its count, then the few rows drawn inside,
+    and a link to the page behind it. ``name`` marks the tile (``data-home``)."""
+    with ui.card().classes("w-full max-w-4xl gap-1").props(f'data-home="{name}" flat bordered'):
+        with ui.row().classes("w-full items-center gap-2"):
+            ui.label(title).classes("text-h6")
+            if count is not None:
+                ui.badge(f"{count:,}", color="primary" if count else "grey").props('data-testid="home-count"')
+            ui.space()
+            if see_all is not None:
+                ui.link(tr("See all"), see_all).props('data-testid="see-all"')
+        yield
+
+
+def home_empty(text: str) -> None:
+    """What a tile says when nothing waits."""
+    ui.label(text).classes("text-grey-7").props('data-testid="home-empty"')
+
+
 def presence_chip(presence: Presence, tr: Tr) -> None:
     ui.badge(tr(label(presence)), color=PRESENCE_COLOURS[presence]).props("outline").classes(
         f"presence-{presence.value} w-fit")
