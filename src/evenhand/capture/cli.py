@@ -1,5 +1,5 @@
 """``evenhand capture``: the connectors' status and test events (``capture.connectors``); ``graph`` holds Microsoft
-Graph's subscriptions and backfill."""
+Graph's subscriptions and backfill, ``wecom`` and ``dingtalk`` their platforms' backfill pulls."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from evenhand.capture import connectors
 from evenhand.capture.graph_cli import graph_app
+from evenhand.capture.pull_cli import dingtalk_app, wecom_app
 from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.i18n import N_, t
@@ -25,6 +26,8 @@ from evenhand.kit.clock import local
 
 capture_app = Typer(help=N_("Capture connectors: their status, and test events."), no_args_is_help=True)
 capture_app.add_typer(graph_app, name="graph")
+capture_app.add_typer(wecom_app, name="wecom")
+capture_app.add_typer(dingtalk_app, name="dingtalk")
 out = Console()
 AsJson = Annotated[bool, typer.Option("--json", help=N_("Print one JSON object instead of tables"))]
 Url = Annotated[str, typer.Option("--url", help=N_("This server's address, when EVENHAND_PUBLIC_URL is not set"))]

@@ -1,6 +1,7 @@
 """The connectors page (``/admin/connectors``, admin and sales ops): for each connector whether it is configured
 (else the settings it lacks, by name), the events it took and the requests it refused with the last of each, in the
-viewer's zone, and a button that sends it a test event over HTTP and shows the answer."""
+viewer's zone, the last backfill pull (WeCom, DingTalk: when, its counts, the error it stopped on), and a button that
+sends it a test event over HTTP and shows the answer."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
-from evenhand.capture import connectors
+from evenhand.capture import connectors, pull
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.kit.clock import local
@@ -48,7 +49,10 @@ def _card(principal: Principal, tr: Tr, name: str, base_url: str) -> None:
             with session_scope(context.engine(), readonly=True) as session:
                 view = next(v for v in connectors.overview(session, settings) if v.connector.name == name)
                 zone = connectors.viewer_zone(session, principal, settings.zone)
+                last = pull.last_pulls(session, [name]).get(name)
             _status(tr, view, zone)
+            if last is not None:
+                _last_pull(tr, last, zone)
 
         status()
         result = ui.label().classes("text-caption").props(f'data-testid="result-{name}" role="status"')
@@ -85,6 +89,17 @@ def _status(tr: Tr, view: connectors.View, zone: ZoneInfo) -> None:
             ui.label(value).props(f'data-testid="{key}"')
     if health.last_error:
         ui.label(health.last_error).classes("text-caption text-negative").props('data-testid="last-error"')
+
+
+def _last_pull(tr: Tr, last: pull.LastPull, zone: ZoneInfo) -> None:
+    counts = last.counts
+    with ui.column().classes("gap-0").props('data-testid="last-pull"'):
+        ui.label(tr("Last pull: {when}", when=_when(last.at, zone))).classes("text-grey-7")
+        ui.label(tr("{fetched} fetched, {stored} stored, {already_had} already had, {unmatched} unmatched",
+                    fetched=counts["fetched"], stored=counts["stored"], already_had=counts["already_had"],
+                    unmatched=counts["unmatched"])).classes("text-caption")
+        if last.error:
+            ui.label(last.error).classes("text-caption text-negative")
 
 
 def _when(at: datetime | None, zone: ZoneInfo) -> str:

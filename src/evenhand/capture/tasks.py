@@ -1,17 +1,22 @@
 """The capture connectors' part in the worker: receipts of events taken are pruned once no replay can need them;
 Microsoft Graph's queued notifications are worked every 30 seconds, and its subscriptions renewed (or created) every
-hour, well before they expire."""
+hour, well before they expire. WeCom's call records are pulled every three hours and DingTalk's CRM follow records
+daily, each over a window reaching back past the previous run (a pull stores nothing twice), while the platform's
+secret is set."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from evenhand.capture import graph, service
+from evenhand.capture import graph, pull, service
+from evenhand.capture.dingtalk_client import DingTalkClient
 from evenhand.capture.graph_client import GraphClient
+from evenhand.capture.platform import PlatformError
+from evenhand.capture.wecom_client import WeComClient
 from evenhand.config import Settings, get_settings
 from evenhand.notify import jobs
 
@@ -44,3 +49,30 @@ def graph_subscriptions(session: Session, now: datetime) -> None:
     with GraphClient(settings) as client:
         graph.renew(engine, settings, client, now=now)
         graph.subscribe(engine, settings, client, now=now)
+
+
+@jobs.every(3 * 3600, name="capture.wecom_pull")
+def wecom_pull(session: Session, now: datetime) -> None:
+    """The call records of the last day (WeCom has no callback for them); nothing while the corp secret is unset. A
+    platform error is counted as the connector's error and kept with the pull (``capture.pull``)."""
+    settings = get_settings()
+    if not (settings.wecom_corp_id and settings.wecom_corp_secret):
+        return
+    try:
+        with WeComClient(settings) as client:
+            pull.pull_wecom(cast(Engine, session.get_bind()), client, since=now - timedelta(days=1), until=now)
+    except PlatformError:
+        pass  # recorded by the pull; the next run reaches back over this one's window
+
+
+@jobs.every(24 * 3600, name="capture.dingtalk_pull")
+def dingtalk_pull(session: Session, now: datetime) -> None:
+    """The CRM follow records created in the last two days; nothing while the app secret is unset."""
+    settings = get_settings()
+    if not (settings.dingtalk_app_key and settings.dingtalk_app_secret):
+        return
+    try:
+        with DingTalkClient(settings) as client:
+            pull.pull_dingtalk(cast(Engine, session.get_bind()), client, since=now - timedelta(days=2), until=now)
+    except PlatformError:
+        pass  # recorded by the pull, as above
