@@ -23,13 +23,16 @@ def _principal(session: Session, company: Company, who: str) -> Principal:
     return principal_for(session, session.get_one(User, company.users[who]))
 
 
-def test_overall_is_the_boards_overall_for_every_reader_and_filter(engine: Engine, company: Company) -> None:
+def test_overall_and_first_response_are_the_boards_own_for_each_reader(engine: Engine, company: Company) -> None:
     with session_scope(engine) as session:
         for who, filters in (("ops", None), ("sup", None), ("rep1", None), ("ops", Filters(team_id=company.teams[
                 "South"]))):
             principal = _principal(session, company, who)
             found = service.overall(session, principal, query(filters))
             assert found["overall"] == service.board(session, principal, query(filters))["overall"]
+            first = service.first_response(session, principal, query(filters))
+            assert (first["current"], first["previous"]) == tuple(found["overall"][p]["first_response"]
+                                                                  for p in ("current", "previous"))
 
 
 def test_a_teams_brief_names_the_stage_where_deals_are_stuck(engine: Engine, company: Company) -> None:

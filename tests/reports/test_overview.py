@@ -93,10 +93,10 @@ def test_the_company_at_a_glance_reads_each_domains_figures(engine: Engine, comp
         ops = _principal(session, company, "ops")
         found = overview.overview(session, ops, zone=ZONE, now=NOW)
         period = board.period(ZONE, month="2026-04", now=NOW)
-        first = board.overall(session, ops, board.Query(period, Filters(), NOW))["overall"]
+        first = board.first_response(session, ops, board.Query(period, Filters(), NOW))
     assert (found.month, found.previous) == ("2026-04", "2026-03")
     assert found.funnel == (overview.Funnel(5, 3, 2, 2), overview.Funnel(2, 1, 1, 0))
-    assert found.response == (first["current"]["first_response"], first["previous"]["first_response"])
+    assert found.response == (first["current"], first["previous"])
     assert found.response[0]["leads"] == 5 and found.response_hours == [1, 4, 24, 48, 168]
     assert found.routing == overview.RoutingHealth(0, None, (0, 0), (0, 0))
     assert [g.month for g in found.fairness] == ["2026-04", "2026-03"] and found.fairness[0].teams == 2

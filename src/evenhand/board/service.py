@@ -329,6 +329,21 @@ def overall(session: Session, principal: Principal, query: Query) -> dict[str, A
     return {**_header(query, now), "overall": {"current": found[0], "previous": found[1]}}
 
 
+
+def first_response(session: Session, principal: Principal, query: Query) -> dict[str, Any]:
+    """The board's first response figure of the period and of the one before for everything the principal reads,
+    reading the leads only (no deal is needed for it)."""
+    now = as_utc(query.now)
+    p = query.period
+    leads, _ = repository.leads(session, repository.readable_leads(principal), query.filters, since=p.previous_since,
+                                until=min(p.until, now))
+    none = np.zeros(0, np.int64)
+    deals, visits = core.Deals(none, none, none, none), core.Visits.of(none, none, none)
+    found = [core.blocks(visits, Facts.of(deals, visits, leads, w), none, np.zeros(len(leads.id), np.int64), 1)[0]
+             for w in p.windows(now)]
+    return {"current": found[0]["first_response"], "previous": found[1]["first_response"],
+            "response_hours": list(core.RESPONSE_HOURS)}
+
 @dataclass(frozen=True)
 class Brief:
     """A team's board in brief for a month so far, beside the month before."""

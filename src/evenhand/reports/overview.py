@@ -7,7 +7,7 @@ the company's zone) beside last month.
   and was contacted this month counts in this month's contacts. Each step's conversion is its count over the step
   before (a deal's cycle is longer than a month, so the leads of one month are seldom won in it: following one
   month's leads would show nothing won).
-- **First response**: the board's (``board.service.overall``): leads assigned in the period, to the owner's first
+- **First response**: the board's (``board.service.first_response``): leads assigned in the period, to the owner's first
   captured outbound contact.
 - **Routing health**: the leads in the holding queue now, and the share of notification copies delivered over the
   last 24 hours and over the month (``notify.health.delivery``).
@@ -76,9 +76,8 @@ def funnel(session: Session, principal: Principal, *, since: datetime, until: da
     deals = deal_repo.readable(principal).with_only_columns(
         count(Opportunity.created_at), count(Opportunity.closed_at, Opportunity.stage == Stage.WON)).where(
         or_(Opportunity.created_at >= start, Opportunity.closed_at >= start))
-    arrived, contacted = session.execute(leads).one()
-    opened, won = session.execute(deals).one()
-    return Funnel(int(arrived), int(contacted), int(opened), int(won))
+    counts: list[Any] = [*session.execute(leads).one(), *session.execute(deals).one()]
+    return Funnel(*(int(n) for n in counts))
 
 
 # --- the company at a glance --------------------------------------------------------------------------------------
@@ -130,15 +129,14 @@ def overview(session: Session, principal: Principal, *, zone: ZoneInfo, now: dat
     now = as_utc(now or utcnow())
     month = Month.of(now.astimezone(zone).date())
     period = board.period(zone, month=month.label, now=now)
-    first = board.overall(session, principal, board.Query(period, Filters(), now))
-    return Overview(month.label, month.previous().label,
-                    (funnel(session, principal, since=period.since, until=min(period.until, now)),
-                     funnel(session, principal, since=period.previous_since, until=period.since)),
-                    (first["overall"]["current"]["first_response"], first["overall"]["previous"]["first_response"]),
-                    first["response_hours"], routing_health(session, since=period.since, now=now),
-                    (glance(service.build(session, month=month, zone=zone, principal=principal, now=now)),
-                     glance(service.build(session, month=month.previous(), zone=zone, principal=principal, now=now))),
-                    alerts.counts_by_team(session, principal, now=now))
+    first = board.first_response(session, principal, board.Query(period, Filters(), now))
+    flows = (funnel(session, principal, since=period.since, until=min(period.until, now)),
+             funnel(session, principal, since=period.previous_since, until=period.since))
+    reports = [service.build(session, month=m, zone=zone, principal=principal, now=now)
+               for m in (month, month.previous())]
+    return Overview(month.label, month.previous().label, flows, (first["current"], first["previous"]),
+                    list(first["response_hours"]), routing_health(session, since=period.since, now=now),
+                    (glance(reports[0]), glance(reports[1])), alerts.counts_by_team(session, principal, now=now))
 
 
 def routing_health(session: Session, *, since: datetime, now: datetime) -> RoutingHealth:
