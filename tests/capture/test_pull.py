@@ -223,3 +223,25 @@ def test_a_command_prints_the_platforms_refusal(run: Any, stand_in: StandIn, mon
     stand_in.errors["/cgi-bin/externalcontact/get_follow_user_list"] = [(48002, "api forbidden")]
     done = run("capture", "wecom", "pull", "--since", "2026-03-02", "--until", "2026-03-02")
     assert done.exit_code == 1 and "errcode 48002: api forbidden" in done.output
+
+
+# --- the worker's jobs ------------------------------------------------------------------------------------------
+
+def test_the_jobs_pull_the_last_days_once_configured(engine: Engine, company: Settings, stand_in: StandIn) -> None:
+    from evenhand.capture import tasks
+    from evenhand.config import bound
+
+    now = datetime(2026, 3, 3, 12, tzinfo=BEIJING)
+    with bound(company.model_copy(update={"wecom_corp_secret": None, "dingtalk_app_secret": None})), \
+            session_scope(engine) as session:
+        tasks.wecom_pull(session, now)
+        tasks.dingtalk_pull(session, now)
+    assert stand_in.requests == []  # not configured: the platforms are not even asked for a token
+    stand_in.errors["/topapi/crm/objectdata/followrecord/query"] = [(60011, "no permission")]
+    with bound(company), session_scope(engine) as session:
+        tasks.wecom_pull(session, now)  # the calls of 2 March 12:00 to 3 March 12:00
+        tasks.dingtalk_pull(session, now)  # refused: kept with the pull, not raised
+    asked = [(c.body["start_time"], c.body["end_time"]) for c in stand_in.calls("/cgi-bin/dial/get_dial_record")]
+    assert asked == [(at(2, 12), at(3, 12) - 1)]
+    assert waiting(engine) == {f"dial:{at(3, 11)}:zhangsan:13700000000": "no_link"}
+    assert "errcode 60011" in (health(engine, "dingtalk").last_error or "")
