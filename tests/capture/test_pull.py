@@ -245,3 +245,11 @@ def test_the_jobs_pull_the_last_days_once_configured(engine: Engine, company: Se
     assert asked == [(at(2, 12), at(3, 12) - 1)]
     assert waiting(engine) == {f"dial:{at(3, 11)}:zhangsan:13700000000": "no_link"}
     assert "errcode 60011" in (health(engine, "dingtalk").last_error or "")
+
+
+@pytest.mark.parametrize("days", [("--since", "2026-03-03", "--until", "2026-03-02"), ("--since", "2999-01-01")])
+def test_an_empty_window_is_refused_before_asking_the_platform(run: Any, stand_in: StandIn,
+                                                               monkeypatch: pytest.MonkeyPatch, days: Any) -> None:
+    _environment(monkeypatch, stand_in)
+    done = run("capture", "wecom", "pull", *days)
+    assert done.exit_code == 1 and "The window is empty" in done.output and stand_in.requests == []

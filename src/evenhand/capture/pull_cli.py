@@ -40,10 +40,10 @@ def window(settings: Settings, since: datetime, until: datetime | None) -> tuple
     """From the first day's midnight to the end of the last day (or now, if sooner), in the organisation's zone."""
     start = datetime.combine(since.date(), time(), settings.zone)
     now = utcnow().astimezone(settings.zone)
-    end = datetime.combine((until or now).date() + timedelta(days=1), time(), settings.zone)
+    end = min(datetime.combine((until or now).date() + timedelta(days=1), time(), settings.zone), now)
     if end <= start:
-        terminal.fail(err, t("--until must not be before --since."))
-    return start, min(end, now)
+        terminal.fail(err, t("The window is empty: --since must be a day before --until and before today."))
+    return start, end
 
 
 def run_pull(connector: str, make: Callable[[Settings], PlatformClient], work: Puller, since: datetime,
