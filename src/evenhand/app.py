@@ -185,6 +185,7 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.alerts import pages as alert_pages
     from evenhand.appeals import home_pages as appeal_home_pages
     from evenhand.appeals import pages as appeal_pages
+    from evenhand.board import home_pages as board_home_pages
     from evenhand.board import pages as board_pages
     from evenhand.capture import pages as capture_pages
     from evenhand.honesty import pages as honesty_pages
@@ -210,7 +211,7 @@ def _pages() -> list[Callable[[], None]]:
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
         honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
-        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages)]
+        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
