@@ -19,7 +19,8 @@ def company(engine: Engine) -> Company:
 
 def waiting(engine: Engine, company: Company, who: str) -> list[tuple[int, str, str]]:
     with session_scope(engine, readonly=True) as session:
-        return [(r.appeal.id, r.company, r.appellant) for r in reading.waiting(session, principal(session, who, company))]
+        rows = reading.waiting(session, principal(session, who, company))
+        return [(r.appeal.id, r.company, r.appellant) for r in rows]
 
 
 def test_open_appeals_of_the_supervisors_teams_oldest_first(engine: Engine, company: Company) -> None:

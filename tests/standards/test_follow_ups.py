@@ -3,6 +3,8 @@ of their day or overdue, read through the one compliance service, on SQLite and 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import Engine
 
@@ -25,9 +27,9 @@ def rep(c: Company, name: str) -> Principal:
     return Principal(user_id=user.id, username=name, display_name=name, role=Role.REP, team_id=user.team_id)
 
 
-def due(engine: Engine, who: Principal, at: object) -> list[service.FollowUp]:
+def due(engine: Engine, who: Principal, at: datetime) -> list[service.FollowUp]:
     with session_scope(engine) as session:
-        return service.follow_ups(session, who, now=at)  # type: ignore[arg-type]
+        return service.follow_ups(session, who, now=at)
 
 
 def test_overdue_first_contacts_and_stages_with_what_is_missing(engine: Engine, company: Company) -> None:
