@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,9 +14,8 @@ from rich.table import Table
 
 from evenhand.auth.principal import Principal
 from evenhand.db import get_engine, session_scope
-from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
-from evenhand.kit import terminal
+from evenhand.kit import documentcli
 from evenhand.kit.clihelp import Typer
 from evenhand.models import Role
 
@@ -73,37 +71,15 @@ def _table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-@rules_app.command("show", help=N_("Print a version of the alert rules (YAML) with its number and note."))
-def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; default the active one"))] = None,
-         db: Db = None) -> None:
+def _rules() -> tuple[Any, Any]:
     from evenhand.alerts import service
 
-    try:
-        with session_scope(_engine(db)) as session:  # the first read on a new database installs version 1
-            row = service.version(session, version) if version else service.active(session)
-            number, name, note, body = row.version, row.name, row.note, row.body
-    except DomainError as exc:
-        terminal.refuse(err, exc)
-    # The header goes to stderr: stdout carries the document alone, which `alerts rules set` takes back.
-    err.print(t("Version {version} ({name}), {note}", version=number, name=name, note=note or "—"), style="bold")
-    sys.stdout.write(body if body.endswith("\n") else body + "\n")
+    return service.RULES, service.save
 
 
-@rules_app.command("set", help=N_("Validate alert rules and save them as the next active version."))
-def set_rules(file: Annotated[Path, typer.Argument(help=N_("YAML alert rules"))],
-              note: Annotated[str, typer.Option(help=N_("What changed and why"))] = "", db: Db = None) -> None:
-    from evenhand.alerts import service
-
-    body = terminal.read_text(err, file)
-    try:
-        service.validate(body)
-        with session_scope(_engine(db)) as session:
-            if service.active(session).body == body:
-                terminal.fail(err, t("Nothing to save: the text is the active version."))
-            number = service.save(session, body, author=None, note=note).version
-    except DomainError as exc:
-        terminal.refuse(err, exc, source=file)
-    out.print(t("Saved as version {version}.", version=number))
+documentcli.add(rules_app, _rules, show_as="show", show_help=N_(
+    "Print a version of the alert rules (YAML) with its number and note."), set_as="set",
+    set_help=N_("Validate alert rules and save them as the next active version."), file_help=N_("YAML alert rules"))
 
 
 def _engine(db: str | None) -> Any:

@@ -20,41 +20,20 @@ from evenhand.alerts.schemas import (
     Snooze,
 )
 from evenhand.auth.principal import Principal
-from evenhand.deps import DbSession, DocumentEditor, DocumentReader, Reader, Writer
+from evenhand.deps import DbSession, Reader, Writer
 from evenhand.kit.schema import DbId
-from evenhand.kit.versions import DocumentText, Validation, VersionRead
-from evenhand.models import Alert, AlertRuleVersion, AlertStatus
+from evenhand.models import Alert, AlertStatus
+from evenhand.web import document_routes
 
 router = APIRouter(tags=["alerts"])
 
 
 # The rules first: ``/alerts/rules`` is not an alert's id.
-@router.get("/alerts/rules", response_model=RulesDetail)
-def active_rules(session: DbSession, _: DocumentReader) -> AlertRuleVersion:
-    return service.active(session)
-
-
-@router.get("/alerts/rules/versions", response_model=list[VersionRead])
-def list_versions(session: DbSession, _: DocumentReader) -> list[AlertRuleVersion]:
-    return service.versions(session)
-
-
-@router.get("/alerts/rules/versions/{version}", response_model=RulesDetail)
-def get_version(version: DbId, session: DbSession, _: DocumentReader) -> AlertRuleVersion:
-    return service.version(session, version)
-
-
-@router.put("/alerts/rules", response_model=RulesDetail)
-def save_rules(data: RulesSave, session: DbSession, actor: DocumentEditor) -> AlertRuleVersion:
-    """A new active version; the change is audited with its diff. Scans and events are judged under it from now on."""
-    return service.save(session, data.body, author=actor, note=data.note)
-
-
-@router.post("/alerts/rules/validate", response_model=Validation)
-def validate_rules(data: DocumentText, _: DocumentEditor) -> Validation:
-    """The problems in the text, each with its path and line (a CEL error names the rule's ``when``); a text
-    refused for what reading it would cost is an error (422)."""
-    return service.RULES.check(data.body)
+document_routes.add(router, "/alerts/rules", service.RULES, noun="rules", detail=RulesDetail, save_body=RulesSave,
+                    save=service.save, saved="A new active version; the change is audited with its diff. Scans and "
+                    "events are judged under it from now on.", checked="The problems in the text, each with its path "
+                    "and line (a CEL error names the rule's ``when``); a text refused for what reading it would cost "
+                    "is an error (422).")
 
 
 @router.get("/alerts", response_model=list[AlertRead])

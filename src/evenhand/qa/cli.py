@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +14,7 @@ from rich.console import Console
 from evenhand.db import get_engine, session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
-from evenhand.kit import terminal
+from evenhand.kit import documentcli, terminal
 from evenhand.kit.clihelp import Typer
 
 qa_app = Typer(help=N_("Call QA: each month's random sample of recorded calls, its verification, and the rubric."),
@@ -75,32 +74,15 @@ def verify(period: PeriodOption, seed: SeedOption = None, as_json: JsonOption = 
         raise typer.Exit(1)
 
 
-@qa_app.command("rubric", help=N_("Print the active QA rubric (YAML) with its version number."))
-def show_rubric(db: Db = None) -> None:
+def _rubric() -> tuple[Any, Any]:
     from evenhand.qa import service
 
-    with session_scope(_engine(db)) as session:  # the first read on a new database installs version 1
-        row = service.RUBRIC.active(session)
-        number, name, body = row.version, row.name, row.body
-    err.print(t("Version {version} ({name})", version=number, name=name), style="bold")
-    sys.stdout.write(body if body.endswith("\n") else body + "\n")
+    return service.RUBRIC, service.save_rubric
 
 
-@qa_app.command("set-rubric", help=N_("Validate a QA rubric and save it as the next active version."))
-def set_rubric(file: Annotated[Path, typer.Argument(help=N_("YAML rubric"))],
-               note: Annotated[str, typer.Option(help=N_("What changed and why"))] = "", db: Db = None) -> None:
-    from evenhand.qa import service
-
-    body = terminal.read_text(err, file)
-    try:
-        service.RUBRIC.validate(body)
-        with session_scope(_engine(db)) as session:
-            if service.RUBRIC.active(session).body == body:
-                terminal.fail(err, t("Nothing to save: the text is the active version."))
-            number = service.save_rubric(session, body, author=None, note=note).version
-    except DomainError as exc:
-        terminal.refuse(err, exc, source=file)
-    out.print(t("Saved as version {version}.", version=number))
+documentcli.add(qa_app, _rubric, show_as="rubric", show_help=N_(
+    "Print a version of the QA rubric (YAML) with its number and note."), set_as="set-rubric",
+    set_help=N_("Validate a QA rubric and save it as the next active version."), file_help=N_("YAML rubric"))
 
 
 def _engine(db: str | None) -> Any:

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 
-from evenhand.deps import DbSession, DocumentEditor, DocumentReader, OrgManager, Reader, Writer
+from evenhand.deps import DbSession, OrgManager, Reader, Writer
 from evenhand.i18n import current_locale
 from evenhand.kit.schema import DbId
-from evenhand.kit.versions import DocumentText, Note, Validation, VersionRead
-from evenhand.models import QaSample, ReviewStatus, RubricVersion
+from evenhand.kit.versions import DocumentText, Note, VersionRead
+from evenhand.models import QaSample, ReviewStatus
 from evenhand.qa import audio, service
 from evenhand.qa.schemas import (
     CoachingItem,
@@ -25,6 +25,7 @@ from evenhand.qa.schemas import (
     Trends,
     Verification,
 )
+from evenhand.web import document_routes
 
 router = APIRouter(prefix="/qa", tags=["qa"])
 
@@ -35,6 +36,11 @@ class RubricDetail(VersionRead):
 
 class RubricSave(DocumentText):
     note: Note = ""
+
+
+document_routes.add(router, "/rubric", service.RUBRIC, noun="rubric", detail=RubricDetail, save_body=RubricSave,
+                    save=service.save_rubric, saved="A new active version (admin, ops); audited with its diff. Reviews "
+                    "keep the version they were scored under.")
 
 
 def _sample(sample: QaSample, ids: list[int]) -> SampleRead:
@@ -120,26 +126,3 @@ def recording(activity_id: DbId, session: DbSession, principal: Reader) -> FileR
     """The call's recording, streamed (ranges supported), for whoever reads the call."""
     path = service.recording(session, principal, activity_id)
     return FileResponse(path, media_type=audio.media_type(path), headers={"Cache-Control": "private, no-store"})
-
-
-@router.get("/rubric", response_model=RubricDetail)
-def active_rubric(session: DbSession, _: DocumentReader) -> RubricVersion:
-    return service.RUBRIC.active(session)
-
-
-@router.get("/rubric/versions", response_model=list[VersionRead])
-def rubric_versions(session: DbSession, _: DocumentReader) -> list[RubricVersion]:
-    return service.RUBRIC.versions(session)
-
-
-@router.put("/rubric", response_model=RubricDetail)
-def save_rubric(data: RubricSave, session: DbSession, actor: DocumentEditor) -> RubricVersion:
-    """A new active version (admin, ops); audited with its diff. Reviews keep the version they were scored under."""
-    return service.save_rubric(session, data.body, author=actor, note=data.note)
-
-
-@router.post("/rubric/validate", response_model=Validation)
-def validate_rubric(data: DocumentText, _: DocumentEditor) -> Validation:
-    """The problems in the text, each with its path and line."""
-    return service.RUBRIC.check(data.body)
-

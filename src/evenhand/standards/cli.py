@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +18,7 @@ from evenhand.config import get_settings
 from evenhand.db import get_engine, session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
-from evenhand.kit import terminal
+from evenhand.kit import documentcli, terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.models import Role
 
@@ -31,38 +30,16 @@ Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: 
 out, err = Console(), Console(stderr=True)
 
 
-@standards_app.command("show", help=N_("Print a version of the stage standards (YAML) with its number and note."))
-def show(version: Annotated[int | None, typer.Option(help=N_("A saved version; default the active one"))] = None,
-         db: Db = None) -> None:
+def _standards() -> tuple[Any, Any]:
     from evenhand.standards import service
 
-    try:
-        with session_scope(_engine(db)) as session:  # the first read on a new database installs version 1
-            row = service.version(session, version) if version else service.active(session)
-            number, name, note, body = row.version, row.name, row.note, row.body
-    except DomainError as exc:
-        terminal.refuse(err, exc)
-    # The header goes to stderr: stdout carries the document alone, which `standards set` takes back.
-    err.print(t("Version {version} ({name}), {note}", version=number, name=name, note=note or "—"), style="bold")
-    sys.stdout.write(body if body.endswith("\n") else body + "\n")
+    return service.STANDARDS, service.save
 
 
-@standards_app.command("set", help=N_("Validate stage standards and save them as the next active version."))
-def set_standards(file: Annotated[Path, typer.Argument(help=N_("YAML stage standards"))],
-                  note: Annotated[str, typer.Option(help=N_("What changed and why"))] = "",
-                  db: Db = None) -> None:
-    from evenhand.standards import service
-
-    body = terminal.read_text(err, file)
-    try:
-        service.validate(body)
-        with session_scope(_engine(db)) as session:
-            if service.active(session).body == body:
-                terminal.fail(err, t("Nothing to save: the text is the active version."))
-            number = service.save(session, body, author=None, note=note).version
-    except DomainError as exc:
-        terminal.refuse(err, exc, source=file)
-    out.print(t("Saved as version {version}.", version=number))
+documentcli.add(standards_app, _standards, show_as="show", show_help=N_(
+    "Print a version of the stage standards (YAML) with its number and note."), set_as="set",
+    set_help=N_("Validate stage standards and save them as the next active version."),
+    file_help=N_("YAML stage standards"))
 
 
 @standards_app.command("check", help=N_("Compliance with the active standards: the share of first contacts and stage "

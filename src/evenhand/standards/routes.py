@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from evenhand.deps import DbSession, DocumentEditor, DocumentReader, Reader
+from evenhand.deps import DbSession, DocumentEditor, Reader
 from evenhand.kit.clock import utcnow
 from evenhand.kit.schema import DbId, IsoDatetime
-from evenhand.kit.versions import DocumentText, Note, Validation, VersionRead
-from evenhand.models import StandardVersion
+from evenhand.kit.versions import DocumentText, Note, VersionRead
 from evenhand.standards import service
 from evenhand.standards.service import RecordCompliance
+from evenhand.web import document_routes
 
 router = APIRouter(tags=["standards"])
 
@@ -26,6 +26,11 @@ class StandardsDetail(VersionRead):
 
 class StandardsSave(DocumentText):
     note: Note = ""
+
+
+document_routes.add(router, "/standards", service.STANDARDS, noun="standards", detail=StandardsDetail,
+                    save_body=StandardsSave, save=service.save, saved="A new active version; the change is audited "
+                    "with its diff. Compliance is judged under it from now on.")
 
 
 class PreviewRequest(DocumentText):
@@ -121,34 +126,6 @@ def _line(line: Any, names: dict[int, str]) -> LineRead:
                     actions=[a.type for a in line.requirement.actions], activity_id=act.id if act else None,
                     activity_type=act.type if act else None, activity_at=act.at if act else None,
                     activity_rep=names.get(act.rep_id) if act else None, on_time=line.on_time)
-
-
-@router.get("/standards", response_model=StandardsDetail)
-def active_standards(session: DbSession, _: DocumentReader) -> StandardVersion:
-    return service.active(session)
-
-
-@router.get("/standards/versions", response_model=list[VersionRead])
-def list_versions(session: DbSession, _: DocumentReader) -> list[StandardVersion]:
-    return service.versions(session)
-
-
-@router.get("/standards/versions/{version}", response_model=StandardsDetail)
-def get_version(version: DbId, session: DbSession, _: DocumentReader) -> StandardVersion:
-    return service.version(session, version)
-
-
-@router.put("/standards", response_model=StandardsDetail)
-def save_standards(data: StandardsSave, session: DbSession, actor: DocumentEditor) -> StandardVersion:
-    """A new active version; the change is audited with its diff. Compliance is judged under it from now on."""
-    return service.save(session, data.body, author=actor, note=data.note)
-
-
-@router.post("/standards/validate", response_model=Validation)
-def validate_standards(data: DocumentText, _: DocumentEditor) -> Validation:
-    """The problems in the text, each with its path and line; a text refused for what reading it would cost
-    (size, depth, values, time) is an error (422)."""
-    return service.STANDARDS.check(data.body)
 
 
 @router.post("/standards/preview", response_model=Preview)
