@@ -29,7 +29,9 @@ LINKS = {"lead": "/leads/{id}", "deal": "/opportunities/{id}"}
 def follow_ups(principal: Principal, tr: Tr) -> None:
     if principal.role is not Role.REP:
         return
-    with session_scope(context.engine()) as session:  # the first read on a new database installs version 1
+    # Read-only: on SQLite a home page must not hold the write lock while it judges (a deferred BEGIN; the first
+    # read on a new database still installs version 1, taking the lock then).
+    with session_scope(context.engine(), readonly=True) as session:
         due = service.follow_ups(session, principal)
         zone = service.viewer_zone(session, principal)
     with home_tile(tr, "follow-ups", tr("Follow-ups due today"), len(due)):
