@@ -84,14 +84,15 @@ def _figure(name: str, key: str, now: str, before: str) -> None:
 def _chart(brief: Brief, tr: Tr) -> dict[str, Any]:
     stages = list(brief.open_deals)
     stuck = [brief.stuck[s] for s in stages]
+    moving = [brief.open_deals[s] - n for s, n in zip(stages, stuck, strict=True)]
     return {"animation": False, "tooltip": {"trigger": "axis"}, "legend": {"top": 0},
             "grid": {"left": 8, "right": 16, "top": 30, "bottom": 4, "containLabel": True},
             "xAxis": {"type": "category", "data": [view.stage(s, tr) for s in stages]},
             "yAxis": {"type": "value", "minInterval": 1},
             "series": [{"name": tr("Open {days} days or more", days=BOTTLENECK_DAYS), "type": "bar", "stack": "open",
                         "color": STUCK, "data": stuck},
-                       {"name": tr("Open less long"), "type": "bar", "stack": "open", "color": MOVING,
-                        "data": [brief.open_deals[s] - n for s, n in zip(stages, stuck, strict=True)]}]}
+                       {"name": tr("Open under {days} days", days=BOTTLENECK_DAYS), "type": "bar", "stack": "open",
+                        "color": MOVING, "data": moving}]}
 
 
 def register() -> None:
