@@ -144,7 +144,8 @@ def _narrowing(engine: Engine) -> tuple[int, float]:
     def work(session: Any) -> int:
         rules = service.RULES.compiled(service.active(session).body)
         band = service.deadline_band(session)
-        return len(repository.candidates(session, "opportunity", rules.of("opportunity"), NOW, band)[0])
+        return len(set().union(*repository.candidates(session, "opportunity", rules.of("opportunity"), NOW,
+                                                      band).values()))
 
     found, seconds = _timed(engine, work)
     return int(found), seconds

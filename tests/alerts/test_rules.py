@@ -215,8 +215,8 @@ def test_the_scan_reads_in_full_every_deal_a_rule_holds_for(engine: Engine, comp
         facts = service._facts(session, "opportunity", every, rules.of("opportunity"), NOW)
         holding = {i for i, (_, _, f) in facts.items() for r in rules.of("opportunity")
                    if r.id != "stage_standard_missed" and r.holds(f)}
-        found, _ = service.repository.candidates(session, "opportunity", rules.of("opportunity"), NOW,
-                                                 service.deadline_band(session))
+        found = set().union(*service.repository.candidates(session, "opportunity", rules.of("opportunity"), NOW,
+                                                           service.deadline_band(session)).values())
     assert holding <= found
     stale = {i for i, (_, _, f) in facts.items() if rules.rule("stale_opportunity").holds(f)}  # type: ignore[union-attr]
     assert len(stale) == 3

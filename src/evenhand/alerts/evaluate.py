@@ -50,10 +50,13 @@ def key(rule: str, entity: str, entity_id: int) -> str:
     return f"{rule}:{entity}:{entity_id}"
 
 
-def holding(rules: Sequence[CompiledRule], facts: Mapping[int, tuple[int, str, dict[str, Any]]]
-            ) -> set[tuple[str, int]]:
-    """(rule, entity) for every rule that holds on an entity's facts."""
-    return {(r.id, i) for i, (_, _, f) in facts.items() for r in rules if r.holds(f)}
+def holding(rules: Sequence[CompiledRule], facts: Mapping[int, tuple[int, str, dict[str, Any]]],
+            judged: Mapping[str, Collection[int]] | None = None) -> set[tuple[str, int]]:
+    """(rule, entity) for every rule that holds on an entity's facts. With ``judged``, a rule is tried only on the
+    entities named for it (those that pass its bounds or carry its live alert): it cannot hold on the others."""
+    if judged is None:
+        return {(r.id, i) for i, (_, _, f) in facts.items() for r in rules if r.holds(f)}
+    return {(r.id, i) for r in rules for i in judged.get(r.id, ()) if i in facts and r.holds(facts[i][2])}
 
 
 def plan(rules: Sequence[CompiledRule], facts: Mapping[int, tuple[int, str, dict[str, Any]]],

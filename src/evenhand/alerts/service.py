@@ -106,17 +106,22 @@ def _rules(session: Session) -> tuple[int, CompiledRules]:
 
 def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
     """Judge every rule on every open entity: SQL narrows each entity type to those that pass a rule's bounds
-    (plus those with a live alert), CEL decides on their facts."""
+    (plus those with a live alert), CEL decides on their facts, each rule on its own candidates and live alerts."""
     started, now = time.perf_counter(), as_utc(now or utcnow())
     number, rules = _rules(session)
     result = ScanResult(number)
     settled = {r.id for r in rules.rules if "standard_missed" in r.reads}
     band = deadline_band(session) if settled else {}
+    remembered = standards.active(session).version if settled else None
+    repository.roomy(session)
     for entity in ENTITIES:
-        ids, in_band = repository.candidates(session, entity, rules.of(entity), now, band)
-        ids |= repository.live_ids(session, entity, settled=settled)
+        by_rule = repository.candidates(session, entity, rules.of(entity), now, band, remembered)
+        for rule, entity_id in repository.live_keys(session, entity, settled=settled):
+            by_rule.setdefault(rule, set()).add(entity_id)
+        ids = set().union(*by_rule.values())
         result.candidates[entity] = len(ids)
-        _judge(session, entity, ids, rules, number, now, result, standards_for=in_band)
+        in_band = set().union(*(found for rule, found in by_rule.items() if rule in settled))
+        _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule)
     result.live = _count_live(session)
     result.seconds = time.perf_counter() - started
     return result
@@ -158,22 +163,37 @@ def _most(within: Any) -> float:
 
 
 def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, number: int, now: datetime,
-           result: ScanResult, *, standards_for: set[int] | None = None) -> None:
-    """Judge ``ids``. The stage standards are read for ``standards_for`` and the entities with a live alert of a
-    rule reading them (every entity when None); elsewhere ``standard_missed`` is false and such a rule opens
-    nothing."""
+           result: ScanResult, *, standards_for: set[int] | None = None,
+           judged: dict[str, set[int]] | None = None) -> None:
+    """Judge ``ids``; with ``judged``, each rule only on the entities named for it and those with its live alert.
+    The stage standards are read for ``standards_for`` and the entities with a live alert of a rule reading them
+    (every entity when None); elsewhere ``standard_missed`` is false and such a rule opens nothing."""
     mine = rules.of(entity)
-    live = repository.live_rows(session, entity, ids)
     settled = {r.id for r in mine if "standard_missed" in r.reads}
+    live = _judged_again(repository.live_rows(session, entity, ids), judged, settled)
     wanted = None if standards_for is None else standards_for | {a.entity_id for a in live if a.rule in settled}
     facts = _facts(session, entity, ids, mine, now, wanted)
-    holds = evaluate.holding(mine, facts)
+    holds = evaluate.holding(mine, facts, judged)
     plan = evaluate.plan(mine, facts, live, ids, now, holds)
     if plan.open or plan.resolve or plan.wake:
         audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
-        plan = evaluate.plan(mine, facts, repository.live_rows(session, entity, ids), ids, now, holds)
+        live = _judged_again(repository.live_rows(session, entity, ids), judged, settled)
+        plan = evaluate.plan(mine, facts, live, ids, now, holds)
     alerts = repository.by_ids(session, [a.id for a, _ in plan.resolve] + [a.id for a, _ in plan.wake])
     _write(session, entity, plan, alerts, number, now, result)
+
+
+def _judged_again(live: list[evaluate.Live], judged: dict[str, set[int]] | None, settled: set[str]
+                  ) -> list[evaluate.Live]:
+    """The live alerts a scan judges on its entities: every one, except those of a rule reading the stage standards
+    that the scan did not name (their deal has not moved since they opened: only an event changes their fact, and
+    the hook judges events). Each rule is judged again where it keeps a live alert."""
+    if judged is None:
+        return live
+    kept = [a for a in live if a.rule not in settled or a.entity_id in judged.get(a.rule, ())]
+    for alert in kept:
+        judged.setdefault(alert.rule, set()).add(alert.entity_id)
+    return kept
 
 
 def _facts(session: Session, entity: str, ids: set[int], rules: Collection[CompiledRule], now: datetime,
@@ -191,7 +211,19 @@ def _facts(session: Session, entity: str, ids: set[int], rules: Collection[Compi
         for i, (_, _, known) in facts.items():
             entry = judged.get((kind, i))
             known["standard_missed"] = entry is not None and entry.result.status.value in ("overdue", "missed")
+        if kind == "deal":
+            _remember(session, judged.values(), now)
     return facts
+
+
+def _remember(session: Session, judged: Iterable[standards.Judged], now: datetime) -> None:
+    """What each deal's current standard was found to be, so the scan judges it again only once it can be overdue
+    (docs/alerts.md: the remembered clocks)."""
+    version = standards.active(session).version
+    repository.remember_clocks(session, [
+        {"opportunity_id": j.record_id, "started_at": j.result.start, "rep_id": j.rep_id, "standards_version": version,
+         "status": j.result.status.value, "due_at": j.result.deadline, "judged_at": now}
+        for j in judged if j.kind == "deal"])
 
 
 def _write(session: Session, entity: str, plan: evaluate.Plan, alerts: dict[int, Alert], number: int,

@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.kit.clock import utcnow
-from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
+from evenhand.models.base import Base, CreatedMixin, Id, IdMixin, str_enum
 
 
 class AlertRuleVersion(IdMixin, CreatedMixin, Base):
@@ -37,7 +37,10 @@ class Alert(IdMixin, Base):
     the alert is not resolved and unique, so an entity has at most one live alert per rule; resolving clears it."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_status_rep", "status", "rep_id"),)
+    __table_args__ = (Index("ix_alerts_status_rep", "status", "rep_id"),
+                      # the live alerts by entity: the scan's reads and the hook's lookups
+                      Index("ix_alerts_live", "entity_type", "entity_id", "rule",
+                            sqlite_where=text("open_key IS NOT NULL"), postgresql_where=text("open_key IS NOT NULL")))
     rule: Mapped[str] = mapped_column(String(80), index=True)
     entity_type: Mapped[str] = mapped_column(String(24))
     entity_id: Mapped[int]
@@ -63,3 +66,19 @@ class AlertAction(IdMixin, Base):
     comment: Mapped[str] = mapped_column(String(2000), default="")
     until: Mapped[datetime | None]
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertStageClock(Base):
+    """What the scan last found of a deal's current stage standard, so it does not judge again what cannot have
+    changed: a standard met (on time or late) stays met, and one still open cannot be overdue before its deadline.
+    Valid while the deal stands on the same clock (the same stage entry), owner and standards version."""
+
+    __tablename__ = "alert_stage_clocks"
+    opportunity_id: Mapped[int] = mapped_column(Id, ForeignKey("opportunities.id", ondelete="CASCADE"),
+                                                primary_key=True, autoincrement=False)
+    started_at: Mapped[datetime]
+    rep_id: Mapped[int]
+    standards_version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    judged_at: Mapped[datetime]
