@@ -218,6 +218,7 @@ def test_a_rep_reads_her_month_so_far_against_the_policys_share(server: Server, 
     expect_chart(page, "my-month")
     in_english(page, server)
     expect(month.locator('[data-figure="share"]')).to_contain_text("Your share / the policy's")
+    page.screenshot(path=str(ARTIFACTS / "home-rep-month.png"), full_page=True)
     month.get_by_test_id("home-link").click()
     page.wait_for_url(re.compile(rf"/reports/fairness\?month={MONTH}&team={team}$"))
 
