@@ -205,11 +205,10 @@ def compliance(session: Session, principal: Principal, query: Query) -> dict[str
     standards' own figures (the team filter applies; they are not split by region or product line)."""
     p, f = query.period, query.filters
     now = min(as_utc(query.now), p.until)
-
-    def read(since: datetime, until: datetime) -> dict[str, Any]:
-        return standards.figures(session, principal, since=since, until=min(until, now), now=now,
-                                 rep_id=f.rep_id, team_id=f.team_id)
-    return {"current": read(p.since, p.until), "previous": read(p.previous_since, p.since)}
+    current, previous = standards.periods(session, principal, [(p.since, min(p.until, now)),
+                                                               (p.previous_since, min(p.since, now))],
+                                          now=now, rep_id=f.rep_id, team_id=f.team_id)
+    return {"current": current, "previous": previous}
 
 
 # --- what is behind a figure --------------------------------------------------------------------------------------

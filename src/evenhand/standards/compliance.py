@@ -24,17 +24,20 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from evenhand.i18n import N_
-from evenhand.standards.document import Action, CompiledStage, Requirement, Within
+from evenhand.standards.document import ACTIONS, DIRECTIONS, SOURCES, STAGES, Action, CompiledStage, Requirement, Within
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _OPS: dict[str, Callable[[int, int], bool]] = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b,
                                                "==": lambda a, b: a == b, "<=": lambda a, b: a <= b,
                                                "<": lambda a, b: a < b}
+T = TypeVar("T")
 
 
 class Status(enum.StrEnum):
@@ -156,8 +159,11 @@ def evaluate(stage: CompiledStage, start: datetime, acts: Sequence[Act], calenda
     counted = sorted((a for a in acts if start <= a.at <= limit and (rep_id is None or a.rep_id == rep_id)),
                      key=lambda a: (a.at, a.id))
     requirements = stage.requirements
-    on_time = _match(requirements, [a for a in counted if a.at <= due], {})
-    after = _match(requirements, [a for a in counted if a.at > due or a not in on_time.values()], on_time)
+
+    def fit(i: int, act: Act) -> bool:
+        return any(fits(action, act) for action in requirements[i].actions)
+    on_time = _match(len(requirements), [a for a in counted if a.at <= due], fit, {})
+    after = _match(len(requirements), [a for a in counted if a.at > due or a not in on_time.values()], fit, on_time)
     lines = tuple(Line(r, on_time.get(i) or after.get(i), i in on_time) for i, r in enumerate(requirements))
     return StageResult(stage.stage, start, due, ended, _status(lines, due, now, ended), lines)
 
@@ -172,27 +178,27 @@ def _status(lines: Sequence[Line], due: datetime, now: datetime, ended: datetime
     return Status.OVERDUE if now > due else Status.OPEN
 
 
-def _match(requirements: Sequence[Requirement], acts: Sequence[Act], fixed: Mapping[int, Act]) -> dict[int, Act]:
-    """Requirements (by index) to distinct activities, ``fixed`` kept as it is: each activity in turn takes a
-    requirement it fits, moving an earlier activity to another requirement when that frees one (Kuhn's
-    augmenting paths), so a requirement once met stays met and the most requirements are met."""
-    pairs: dict[int, Act] = {}
-    free = [i for i in range(len(requirements)) if i not in fixed]
-    for act in acts:
+def _match(count: int, items: Sequence[T], fit: Callable[[int, T], bool], fixed: Mapping[int, T]) -> dict[int, T]:
+    """Requirements (by index, ``count`` of them) to distinct items, ``fixed`` kept as it is: each item in turn takes
+    a requirement it fits, moving an earlier item to another requirement when that frees one (Kuhn's augmenting
+    paths), so a requirement once met stays met and the most requirements are met. The one-row and the bulk path
+    both match here; only how they tell a fit differs."""
+    pairs: dict[int, T] = {}
+    free = [i for i in range(count) if i not in fixed]
+    for item in items:
         if len(pairs) == len(free):
             break
-        _augment(act, requirements, free, pairs, set())
+        _augment(item, fit, free, pairs, set())
     return {**fixed, **pairs}
 
 
-def _augment(act: Act, requirements: Sequence[Requirement], free: Sequence[int], pairs: dict[int, Act],
-             seen: set[int]) -> bool:
+def _augment(item: T, fit: Callable[[int, T], bool], free: Sequence[int], pairs: dict[int, T], seen: set[int]) -> bool:
     for i in free:
-        if i in seen or not any(fits(action, act) for action in requirements[i].actions):
+        if i in seen or not fit(i, item):
             continue
         seen.add(i)
-        if i not in pairs or _augment(pairs[i], requirements, free, pairs, seen):
-            pairs[i] = act
+        if i not in pairs or _augment(pairs[i], fit, free, pairs, seen):
+            pairs[i] = item
             return True
     return False
 
@@ -222,3 +228,291 @@ class Tally:
         share = self.share
         return {"entries": self.entries, "judged": self.judged, **{s.value: n for s, n in self.counts.items()},
                 "share_on_time": round(share, 4) if share is not None else None}
+
+
+# --- many clocks at once: the bulk path ---------------------------------------------------------------------------
+# The figures of a period judge thousands of clocks over tens of thousands of activities. They read columns (epoch
+# microseconds, enums as codes) and judge them here with numpy: which requirements each activity fits, once per
+# stage; the activities on each clock's timeline as (clock, activity) pairs; then, where no activity fits two
+# requirements, who met what is a bitwise OR per clock. A clock with such an activity is matched by ``_match`` itself,
+# so a status is exactly the one ``evaluate`` gives (tests/standards/test_bulk.py holds them equal).
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NONE = -1  # a missing id, time, flag or count in the columns below
+STATUSES = tuple(Status)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    return (moment - EPOCH) // _MICRO
+
+
+def moment(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True)
+class ActColumns:
+    """Activities as columns: times in epoch microseconds, a type, direction and source by its index in ``ACTIONS``,
+    ``DIRECTIONS``, ``SOURCES``, a flag 0/1; ``NONE`` where the row has no value (no lead, no duration)."""
+
+    id: np.ndarray
+    type: np.ndarray
+    at: np.ndarray
+    rep: np.ndarray
+    direction: np.ndarray
+    source: np.ndarray
+    duration: np.ndarray
+    answered: np.ndarray
+    replied: np.ndarray
+    attachments: np.ndarray
+    messages: np.ndarray
+    lead: np.ndarray
+    deal: np.ndarray
+
+    @classmethod
+    def of(cls, table: np.ndarray) -> ActColumns:
+        """From a table of 13 integer columns in the order of the fields."""
+        return cls(*(table[:, i] for i in range(13)))
+
+    def act(self, i: int) -> Act:
+        """Row ``i`` as the one-row path reads it."""
+        def maybe(column: np.ndarray) -> int | None:
+            return None if column[i] == NONE else int(column[i])
+        answered, replied = maybe(self.answered), maybe(self.replied)
+        return Act(id=int(self.id[i]), type=ACTIONS[self.type[i]], at=moment(int(self.at[i])), rep_id=int(self.rep[i]),
+                   direction=DIRECTIONS[self.direction[i]], source=SOURCES[self.source[i]],
+                   duration=maybe(self.duration), answered=None if answered is None else bool(answered),
+                   replied=None if replied is None else bool(replied), attachments=int(self.attachments[i]),
+                   messages=maybe(self.messages))
+
+
+@dataclass(frozen=True)
+class ClockColumns:
+    """First contacts and stage entries as columns: the stage by its index in ``STAGES`` (0: a lead's first contact,
+    else a deal's stage), the lead and the deal (``NONE``: none), the rep whose calendar counts (the current owner),
+    when the clock started and when the stage was left or the lead closed (``NONE``: not yet), in microseconds."""
+
+    stage: np.ndarray
+    lead: np.ndarray
+    deal: np.ndarray
+    rep: np.ndarray
+    start: np.ndarray
+    ended: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.stage)
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return self.stage, self.lead, self.deal, self.rep, self.start, self.ended
+
+    def take(self, keep: np.ndarray) -> ClockColumns:
+        return ClockColumns(*(column[keep] for column in self.columns()))
+
+    @classmethod
+    def joined(cls, *parts: ClockColumns) -> ClockColumns:
+        return cls(*(np.concatenate(columns) for columns in zip(*(p.columns() for p in parts), strict=True)))
+
+
+def fits_many(action: Action, acts: ActColumns) -> np.ndarray:
+    """``fits`` for every activity at once (a missing duration counts as 0, a missing message count as 1)."""
+    ok = acts.type == ACTIONS.index(action.type)
+    if action.direction is not None:
+        ok &= acts.direction == DIRECTIONS.index(action.direction)
+    for wanted, column in ((action.answered, acts.answered), (action.replied, acts.replied)):
+        if wanted is not None:
+            ok &= (column == 1) == wanted
+    if action.min_duration is not None:
+        ok &= np.where(acts.duration == NONE, 0, acts.duration) >= action.min_duration
+    if action.attachments is not None:
+        ok &= _OPS[action.attachments[0]](acts.attachments, action.attachments[1])  # type: ignore[arg-type]
+    if action.min_messages is not None:
+        ok &= np.where((acts.messages == NONE) | (acts.messages == 0), 1, acts.messages) >= action.min_messages
+    if action.sources is not None:
+        ok &= np.isin(acts.source, [SOURCES.index(s) for s in action.sources])
+    return ok
+
+
+def requirement_bits(stage: CompiledStage, acts: ActColumns) -> np.ndarray:
+    """Per activity, the requirements of ``stage`` it fits, a bit each (requirement 0 the lowest)."""
+    bits = np.zeros(len(acts.id), np.int64)
+    for i, requirement in enumerate(stage.requirements):
+        fitting = np.zeros(len(acts.id), bool)
+        for action in requirement.actions:
+            fitting |= fits_many(action, acts)
+        bits |= fitting.astype(np.int64) << i
+    return bits
+
+
+def judge_many(stages: Mapping[str, CompiledStage], clocks: ClockColumns, acts: ActColumns,
+               calendars: Mapping[int, WorkCalendar], *, now: datetime, roll: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Each clock's status (its index in ``STATUSES``; ``NONE`` for a stage without a standard) and deadline
+    (microseconds), as ``evaluate`` would judge it on its timeline: a lead's own activities (any deal's too) by its
+    owner for a first contact; a deal's, and its lead's linked to no deal, by anyone for a stage entry."""
+    standard = [stages.get(name) for name in STAGES]
+    due = deadlines(standard, clocks, calendars, roll=roll)
+    clock, act, bits = _pairs(standard, clocks, acts, now=micros(now))
+    on_time = acts.at[act] <= due[clock]
+    every, timely = np.zeros(len(clocks), np.int64), np.zeros(len(clocks), np.int64)
+    np.bitwise_or.at(every, clock, bits)
+    np.bitwise_or.at(timely, clock, np.where(on_time, bits, 0))
+    shared = np.unique(clock[(bits & (bits - 1)) != 0])  # an activity fitting two requirements: match them
+    if len(shared):
+        timely[shared], every[shared] = _matched(standard, clocks, acts, shared, (clock, act, bits, due))
+    size = np.array([len(s.requirements) if s else 0 for s in standard])[clocks.stage]
+    full = (np.int64(1) << size) - 1
+    return _statuses(clocks, size, full == timely, full == every, due, micros(now)), due
+
+
+def deadlines(standard: Sequence[CompiledStage | None], clocks: ClockColumns, calendars: Mapping[int, WorkCalendar],
+              *, roll: bool) -> np.ndarray:
+    """Each clock's deadline in microseconds, as ``deadline`` gives it (``NONE`` for a stage without a standard):
+    by numpy for the clocks of a rep whose zone keeps one offset over the days concerned, else one by one."""
+    out = np.full(len(clocks), NONE, np.int64)
+    judged = np.flatnonzero(np.array([s is not None for s in standard])[clocks.stage])
+    if not len(judged):
+        return out
+    order = judged[np.lexsort((clocks.stage[judged], clocks.rep[judged]))]
+    keys = clocks.rep[order] * len(STAGES) + clocks.stage[order]
+    reach = max(_reach(s.within, calendars.values()) for s in standard if s is not None)
+    days = _Days(int(clocks.start[order].min()) // DAY - 2, int(clocks.start[order].max()) // DAY + reach + 2)
+    for group in np.split(order, np.flatnonzero(np.diff(keys)) + 1):
+        rep, stage = int(clocks.rep[group[0]]), standard[int(clocks.stage[group[0]])]
+        assert stage is not None
+        out[group] = days.deadlines(clocks.start[group], stage.within, rep, calendars[rep], roll=roll)
+    return out
+
+
+DAY = 86_400_000_000  # microseconds
+_HOUR = 3_600_000_000
+_ROLL_DAYS = 366  # ``deadline`` rolls an hour deadline past at most this many days off
+_LONGEST = 800  # days: over a longer span a zone is not checked for one offset, and clocks are judged one by one
+
+
+def _reach(within: Within, calendars: Iterable[WorkCalendar]) -> int:
+    """How many days after a clock's start its deadline may fall, for any of these calendars."""
+    if not within.working:
+        return within.hours // 24 + _ROLL_DAYS + 2
+    fewest = min((len(c.weekdays) or 7 for c in calendars), default=7)
+    return (within.amount // fewest + 2) * 7 + max((len(c.days_off) for c in calendars), default=0) + 1
+
+
+class _Days:
+    """Local days ``first``..``last`` (days since 1970-01-01): each zone's offset over them, when it keeps one, and
+    each rep's working days among them."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first, self.last = first, last
+        self.offsets: dict[ZoneInfo, int | None] = {}
+        self.work: dict[int, np.ndarray] = {}
+
+    def offset(self, zone: ZoneInfo) -> int | None:
+        """The zone's one UTC offset (microseconds) over the days, or None when it changes (daylight saving).
+        Sampled every six hours: offsets hold for months."""
+        if zone not in self.offsets:
+            seconds = range((self.first - 1) * 86_400, (self.last + 2) * 86_400, 21_600)
+            found = {datetime.fromtimestamp(t, zone).utcoffset() for t in seconds}
+            one = found.pop() if len(found) == 1 else None
+            self.offsets[zone] = one // _MICRO if one is not None and self.last - self.first <= _LONGEST else None
+        return self.offsets[zone]
+
+    def working(self, rep: int, calendar: WorkCalendar) -> np.ndarray:
+        if rep not in self.work:
+            days = np.arange(self.first, self.last + 1)
+            work = np.isin((days + 3) % 7, sorted(calendar.weekdays)) if calendar.weekdays else np.ones(len(days), bool)
+            self.work[rep] = work & ~np.isin(days, [(d - EPOCH.date()).days for d in calendar.days_off])
+        return self.work[rep]
+
+    def deadlines(self, starts: np.ndarray, within: Within, rep: int, calendar: WorkCalendar, *, roll: bool
+                  ) -> np.ndarray:
+        """``deadline`` for clocks of one rep and stage. With one offset a local day is a fixed stretch of UTC: an
+        hour deadline moves to the next working day at the same local time, a working-day deadline ends at the
+        midnight after the N-th working day following the start."""
+        offset = self.offset(calendar.zone)
+        if offset is None:
+            return np.array([micros(deadline(moment(s), within, calendar, roll=roll)) for s in starts.tolist()],
+                            np.int64)
+        work = self.working(rep, calendar)
+        if within.working:
+            counted = np.cumsum(work)
+            last = np.searchsorted(counted, counted[(starts + offset) // DAY - self.first] + within.amount, "left")
+            return (self.first + last + 1) * DAY - offset
+        end = starts + within.hours * _HOUR
+        if not roll:
+            return end
+        index = (end + offset) // DAY - self.first
+        working = np.append(np.flatnonzero(work), len(work) + _ROLL_DAYS)
+        return end + np.minimum(working[np.searchsorted(working, index, "left")] - index, _ROLL_DAYS) * DAY
+
+
+def _pairs(standard: Sequence[CompiledStage | None], clocks: ClockColumns, acts: ActColumns, *, now: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clock, activity, requirement bits) for every activity that counts on a clock and fits some requirement."""
+    lead_clock = clocks.stage == 0
+    joined = [_join(np.flatnonzero(lead_clock), clocks.lead, acts.lead, np.ones(len(acts.id), bool)),
+              _join(np.flatnonzero(~lead_clock), clocks.deal, acts.deal, np.ones(len(acts.id), bool)),
+              _join(np.flatnonzero(~lead_clock), clocks.lead, acts.lead, acts.deal == NONE)]
+    clock = np.concatenate([c for c, _ in joined])
+    act = np.concatenate([a for _, a in joined])
+    limit = np.where(clocks.ended == NONE, now, np.minimum(clocks.ended, now))
+    keep = (acts.at[act] >= clocks.start[clock]) & (acts.at[act] <= limit[clock])
+    keep &= ~lead_clock[clock] | (acts.rep[act] == clocks.rep[clock])  # a first contact is the owner's own
+    table = np.zeros((len(STAGES), len(acts.id)), np.int64)
+    for code, stage in enumerate(standard):
+        if stage is not None:
+            table[code] = requirement_bits(stage, acts)
+    bits = table[clocks.stage[clock], act]
+    keep &= bits != 0
+    return clock[keep], act[keep], bits[keep]
+
+
+def _join(which: np.ndarray, keys: np.ndarray, act_keys: np.ndarray, eligible: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Every (clock, activity) among the clocks ``which`` whose key (a lead, a deal) the eligible activity has."""
+    which = which[keys[which] != NONE]
+    candidates = np.flatnonzero(eligible & (act_keys != NONE))
+    order = candidates[np.argsort(act_keys[candidates], kind="stable")]
+    ordered = act_keys[order]
+    low, high = np.searchsorted(ordered, keys[which], "left"), np.searchsorted(ordered, keys[which], "right")
+    counts = high - low
+    starts = np.repeat(low - (np.cumsum(counts) - counts), counts)
+    return np.repeat(which, counts), order[np.arange(int(counts.sum())) + starts]
+
+
+def _matched(standard: Sequence[CompiledStage | None], clocks: ClockColumns, acts: ActColumns, shared: np.ndarray,
+             pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The requirements met on time and met at all (bits) of the clocks ``shared``, by ``_match`` over their
+    activities in time order, as ``evaluate`` matches them."""
+    clock, act, bits, due = pairs
+    mine = np.isin(clock, shared)
+    clock, act, bits = clock[mine], act[mine], bits[mine]
+    order = np.lexsort((acts.id[act], acts.at[act], clock))
+    clock, at, bits = clock[order].tolist(), acts.at[act[order]].tolist(), bits[order].tolist()
+    timely, every, begin = [], [], 0
+    for c in shared.tolist():
+        end = begin
+        while end < len(clock) and clock[end] == c:
+            end += 1
+        count = len(standard[int(clocks.stage[c])].requirements)  # type: ignore[union-attr]
+
+        def fit(i: int, item: int) -> bool:
+            return bool(bits[item] >> i & 1)
+        on_time = _match(count, [k for k in range(begin, end) if at[k] <= due[c]], fit, {})
+        used = set(on_time.values())
+        after = _match(count, [k for k in range(begin, end) if at[k] > due[c] or k not in used], fit, on_time)
+        timely.append(sum(1 << i for i in on_time))
+        every.append(sum(1 << i for i in after))
+        begin = end
+    return np.array(timely, np.int64), np.array(every, np.int64)
+
+
+def _statuses(clocks: ClockColumns, size: np.ndarray, met: np.ndarray, done: np.ndarray, due: np.ndarray,
+              now: int) -> np.ndarray:
+    """``_status`` for every clock at once."""
+    left = (clocks.ended != NONE) & (clocks.ended <= now)
+    status = np.where(now > due, STATUSES.index(Status.OVERDUE), STATUSES.index(Status.OPEN))
+    status = np.where(left, STATUSES.index(Status.MISSED), status)
+    status = np.where(done, STATUSES.index(Status.LATE), status)
+    status = np.where(met, STATUSES.index(Status.MET), status)
+    return np.where(size > 0, status, NONE)

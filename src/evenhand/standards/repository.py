@@ -6,23 +6,39 @@ the statement of ids to cover."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+import numpy as np
+from sqlalchemy import Connection, Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from evenhand.kit.clock import as_utc
 from evenhand.models import Activity, Leave, Opportunity, Stage, StageChange, Team, User
 from evenhand.models.lead import Lead
-from evenhand.standards.compliance import Act, WorkCalendar, calendar_of
+from evenhand.standards.compliance import (
+    NONE,
+    Act,
+    ActColumns,
+    ClockColumns,
+    WorkCalendar,
+    calendar_of,
+    micros,
+    moment,
+)
+from evenhand.standards.document import ACTIONS, DIRECTIONS, SOURCES, STAGES
 
-_ACT_COLUMNS = (Activity.id, Activity.type, Activity.occurred_at, Activity.rep_id, Activity.direction,
-                Activity.source_system, Activity.duration_seconds, Activity.answered, Activity.replied,
-                Activity.attachment_count, Activity.message_count, Activity.lead_id, Activity.opportunity_id)
+# Times are read as epoch microseconds computed by the database (whole seconds by ``unixepoch`` or EXTRACT, and on
+# SQLite the stored text's fraction), so the bulk path compares exactly what the one-row path compares.
+_SECONDS = "unixepoch({c})" if sqlite3.sqlite_version_info >= (3, 38) else "strftime('%s', {c})"
+_MICROS = {"sqlite": f"(CAST({_SECONDS} AS INTEGER) * 1000000 + CAST(substr({{c}} || '000000', 21, 6) AS INTEGER))",
+           "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {c}) * 1000000) AS BIGINT)"}
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a naive UTC time in SQLite
+Ids = Iterable[int] | Select[Any]
 
 
 @dataclass(frozen=True)
@@ -43,49 +59,127 @@ class StageClock:
     ended: datetime | None  # the next stage change
 
 
-def _act(row: Any) -> Act:
-    return Act(id=row[0], type=row[1].value, at=as_utc(row[2]), rep_id=row[3], direction=row[4].value,
-               source=row[5].value, duration=row[6], answered=row[7], replied=row[8], attachments=row[9] or 0,
-               messages=row[10])
+# --- the driver's cursor ------------------------------------------------------------------------------------------
+
+
+def _micros(conn: Connection, column: str) -> Any:
+    return literal_column(_MICROS[conn.dialect.name].format(c=column))
+
+
+def _case(column: str, values: Sequence[str], other: int = 7) -> str:
+    """A text column as its value's index in ``values`` (``other``: another value)."""
+    whens = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values))
+    return f"(CASE {column} {whens} ELSE {other} END)"
+
+
+def _code(column: str, values: Sequence[str]) -> Any:
+    return literal_column(_case(column, values, NONE))
+
+
+def _time(conn: Connection, moment: datetime) -> Any:
+    """A bound time as the driver takes it: SQLite compares the stored text, PostgreSQL a naive UTC timestamp."""
+    naive = as_utc(moment).replace(tzinfo=None)
+    return naive.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else naive
+
+
+def _table(session: Session, stmt: Select[Any], width: int) -> np.ndarray:
+    """A Core statement's integer rows straight from the driver's cursor, as one int64 table. Its bound values must
+    be plain (numbers, text, times from ``_time``)."""
+    session.flush()  # the cursor reads what this transaction wrote
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(compiled.string, args)
+        return np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, width)
+    finally:
+        cursor.close()
+
+
+def _in(column: Any, ids: Ids) -> Any:
+    return column.in_(ids if isinstance(ids, Select) else sorted(set(ids)))
+
+
+def _between(conn: Connection, column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    return ([column >= _time(conn, since)] if since is not None else []) + (
+        [column < _time(conn, until)] if until is not None else [])
 
 
 # --- clocks -------------------------------------------------------------------------------------------------------
 
 
-def lead_clocks(session: Session, lead_ids: Select[Any], *, since: datetime | None = None,
-                until: datetime | None = None) -> list[LeadClock]:
-    """Owned leads among ``lead_ids`` whose assignment falls in [since, until)."""
-    stmt = select(Lead.id, Lead.owner_id, Lead.assigned_at, Lead.closed_at).where(
-        Lead.id.in_(lead_ids), Lead.owner_id.is_not(None), Lead.assigned_at.is_not(None))
-    if since is not None:
-        stmt = stmt.where(Lead.assigned_at >= since)
-    if until is not None:
-        stmt = stmt.where(Lead.assigned_at < until)
-    rows: Any = session.execute(stmt)
-    return [LeadClock(i, owner, as_utc(at), as_utc(closed) if closed else None) for i, owner, at, closed in rows]
+def assigned_leads(session: Session, lead_ids: Ids, *, since: datetime | None = None,
+                   until: datetime | None = None) -> Select[Any]:
+    """The owned leads among ``lead_ids`` (ids, or a statement of ``Lead.id`` from leads, narrowed in place so the
+    database walks the assignment index rather than every lead) whose assignment falls in [since, until) (for the
+    cursor's reads)."""
+    leads = lead_ids if isinstance(lead_ids, Select) else select(Lead.id).where(_in(Lead.id, lead_ids))
+    return leads.where(Lead.owner_id.is_not(None), Lead.assigned_at.is_not(None),
+                       *_between(session.connection(), Lead.assigned_at, since, until))
 
 
-def stage_clocks(session: Session, deal_ids: Select[Any], stages: Collection[str], *, since: datetime | None = None,
-                 until: datetime | None = None) -> list[StageClock]:
-    """Entries into ``stages`` of deals among ``deal_ids`` in [since, until), each ended by the deal's next change.
-    A deal without recorded changes stands in its current stage since it last moved (or was created)."""
-    entered = select(StageChange.opportunity_id).where(StageChange.opportunity_id.in_(deal_ids))
-    if since is not None:
-        entered = entered.where(StageChange.changed_at >= since)
-    if until is not None:
-        entered = entered.where(StageChange.changed_at < until)
-    stmt = (select(StageChange.opportunity_id, StageChange.to_stage, StageChange.changed_at, Opportunity.owner_id,
-                   Opportunity.lead_id).join(Opportunity, Opportunity.id == StageChange.opportunity_id)
+def entered_deals(session: Session, deal_ids: Ids, *, since: datetime | None = None,
+                  until: datetime | None = None) -> Select[Any]:
+    """The deals among ``deal_ids`` that changed stage in [since, until) (for the cursor's reads)."""
+    changed = _between(session.connection(), StageChange.changed_at, since, until)
+    return select(StageChange.opportunity_id).where(_in(StageChange.opportunity_id, deal_ids), *changed)
+
+
+def leads_of(deal_ids: Select[Any]) -> Select[Any]:
+    return select(Opportunity.lead_id).where(Opportunity.id.in_(deal_ids), Opportunity.lead_id.is_not(None))
+
+
+def lead_clock_columns(session: Session, lead_ids: Ids, *, since: datetime | None = None,
+                       until: datetime | None = None) -> ClockColumns:
+    """Owned leads among ``lead_ids`` whose assignment falls in [since, until): their first contact's clock."""
+    conn = session.connection()
+    stmt = select(Lead.id, Lead.owner_id, _micros(conn, "leads.assigned_at"),
+                  func.coalesce(_micros(conn, "leads.closed_at"), NONE)).where(
+        Lead.id.in_(assigned_leads(session, lead_ids, since=since, until=until))).order_by(Lead.id)
+    t = _table(session, stmt, 4)
+    return ClockColumns(np.zeros(len(t), np.int64), t[:, 0], np.full(len(t), NONE), t[:, 1], t[:, 2], t[:, 3])
+
+
+def stage_clock_columns(session: Session, deal_ids: Ids, stages: Collection[str], *, since: datetime | None = None,
+                        until: datetime | None = None) -> ClockColumns:
+    """Entries into ``stages`` of deals among ``deal_ids`` in [since, until), each ended by the deal's next change."""
+    conn = session.connection()
+    entered = entered_deals(session, deal_ids, since=since, until=until)
+    stmt = (select(StageChange.opportunity_id, _code("stage_changes.to_stage", STAGES),
+                   _micros(conn, "stage_changes.changed_at"), Opportunity.owner_id,
+                   func.coalesce(Opportunity.lead_id, NONE))
+            .join(Opportunity, Opportunity.id == StageChange.opportunity_id)
             .where(StageChange.opportunity_id.in_(entered))
             .order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id))
-    rows = session.execute(stmt).all()
-    clocks = []
-    for i, (deal, stage, at, owner, lead) in enumerate(rows):
-        after = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][0] == deal else None
-        start = as_utc(at)
-        if stage.value in stages and (since is None or start >= since) and (until is None or start < until):
-            clocks.append(StageClock(deal, lead, owner, stage.value, start, as_utc(after[2]) if after else None))
-    return clocks
+    t = _table(session, stmt, 5)
+    same = np.append(t[1:, 0] == t[:-1, 0], False) if len(t) else np.zeros(0, bool)
+    ended = np.where(same, np.append(t[1:, 2], NONE), NONE)
+    keep = np.isin(t[:, 1], [STAGES.index(s) for s in stages if s in STAGES]) & (t[:, 1] > 0)
+    keep &= (t[:, 2] >= micros(since)) if since is not None else True
+    keep &= (t[:, 2] < micros(until)) if until is not None else True
+    return ClockColumns(t[:, 1], t[:, 4], t[:, 0], t[:, 3], t[:, 2], ended).take(keep)
+
+
+def lead_clocks(session: Session, lead_ids: Ids, *, since: datetime | None = None,
+                until: datetime | None = None) -> list[LeadClock]:
+    """``lead_clock_columns`` one by one."""
+    c = lead_clock_columns(session, lead_ids, since=since, until=until)
+    return [LeadClock(lead, rep, moment(start), None if end == NONE else moment(end))
+            for lead, rep, start, end in zip(c.lead.tolist(), c.rep.tolist(), c.start.tolist(), c.ended.tolist(),
+                                             strict=True)]
+
+
+def stage_clocks(session: Session, deal_ids: Ids, stages: Collection[str], *, since: datetime | None = None,
+                 until: datetime | None = None) -> list[StageClock]:
+    """``stage_clock_columns`` one by one, in the deal's order of changes. A deal without recorded changes stands
+    in its current stage since it last moved (or was created): see ``unrecorded_stage``."""
+    c = stage_clock_columns(session, deal_ids, stages, since=since, until=until)
+    return [StageClock(deal, None if lead == NONE else lead, rep, STAGES[stage], moment(start),
+                       None if end == NONE else moment(end))
+            for stage, lead, deal, rep, start, end in zip(*(x.tolist() for x in (c.stage, c.lead, c.deal, c.rep,
+                                                                                  c.start, c.ended)), strict=True)]
 
 
 def with_history(session: Session, deal_ids: Collection[int]) -> set[int]:
@@ -105,6 +199,56 @@ def unrecorded_stage(session: Session, deal: Opportunity) -> StageClock | None:
 # --- activities ---------------------------------------------------------------------------------------------------
 
 
+def activity_columns(session: Session, *, lead_ids: Ids = (), deal_ids: Ids = (), deal_lead_ids: Ids = (),
+                     since: datetime | None = None, until: datetime | None = None, every: bool = False
+                     ) -> ActColumns:
+    """Every activity in [since, until] with those leads or deals (or, linked to no deal, those deals' leads), in
+    one statement, as columns. ``every``: all activities in [since, until] whatever they concern, for a reader of
+    the whole company, where walking the table by time (there is no index on the time alone) costs about half of
+    looking up each lead's and deal's activities in the indexes (docs/board.md)."""
+    conn = session.connection()
+    conditions = [_in(Activity.lead_id, lead_ids), _in(Activity.opportunity_id, deal_ids),
+                  _in(Activity.lead_id, deal_lead_ids) & Activity.opportunity_id.is_(None)]
+    chosen = [c for c, ids in zip(conditions, (lead_ids, deal_ids, deal_lead_ids), strict=True)
+              if isinstance(ids, Select) or ids]
+    if not chosen:
+        return _unpacked(np.zeros((0, 9), np.int64))
+    stmt = select(
+        Activity.id, _micros(conn, "activities.occurred_at"), Activity.rep_id, func.coalesce(Activity.lead_id, NONE),
+        func.coalesce(Activity.opportunity_id, NONE), _packed(), func.coalesce(Activity.duration_seconds, NONE),
+        func.coalesce(Activity.attachment_count, 0), func.coalesce(Activity.message_count, NONE),
+    ).where(*_between(conn, Activity.occurred_at, since, None))
+    if not every:
+        stmt = stmt.where(or_(*chosen))
+    if until is not None:
+        stmt = stmt.where(Activity.occurred_at <= _time(conn, until))
+    return _unpacked(_table(session, stmt, 9))
+
+
+# The small codes of a row travel as one integer, three bits each for the type, direction and source (7: another
+# value) and two for answered and replied (0 unknown, 1 no, 2 yes): the cursor hands over each column of each row
+# as an object, and four fewer columns take a sixth off reading a period.
+_FIELDS = (("type", 0, 3), ("direction", 3, 3), ("source", 6, 3), ("answered", 9, 2), ("replied", 11, 2))
+
+
+def _packed() -> Any:
+    flag = "(COALESCE(CAST(activities.{} AS INTEGER), -1) + 1)"
+    return literal_column(" + ".join((
+        _case("activities.type", ACTIONS), "8 * " + _case("activities.direction", DIRECTIONS),
+        "64 * " + _case("activities.source_system", SOURCES), "512 * " + flag.format("answered"),
+        "2048 * " + flag.format("replied"))))
+
+
+def _unpacked(t: np.ndarray) -> ActColumns:
+    fields = {name: (t[:, 5] >> shift) & ((1 << width) - 1) for name, shift, width in _FIELDS}
+    for name in ("type", "direction", "source"):
+        fields[name] = np.where(fields[name] == 7, NONE, fields[name])
+    for name in ("answered", "replied"):
+        fields[name] = fields[name] - 1
+    return ActColumns(id=t[:, 0], at=t[:, 1], rep=t[:, 2], lead=t[:, 3], deal=t[:, 4], duration=t[:, 6],
+                      attachments=t[:, 7], messages=t[:, 8], **fields)
+
+
 @dataclass
 class Timelines:
     """Activities grouped by the lead and the deal they concern; ``lead_only`` holds those linked to a lead and
@@ -117,36 +261,25 @@ class Timelines:
     def of_deal(self, deal_id: int, lead_id: int | None) -> list[Act]:
         return [*self.by_deal.get(deal_id, ()), *(self.lead_only.get(lead_id, ()) if lead_id else ())]
 
-
-def timelines(session: Session, *, lead_ids: Iterable[int] | Select[Any] = (),
-              deal_ids: Iterable[int] | Select[Any] = (), deal_lead_ids: Iterable[int] | Select[Any] = (),
-              since: datetime | None = None) -> Timelines:
-    """Every activity on or after ``since`` with those leads or deals (or, unlinked to any deal, those deals'
-    leads), in one statement."""
-    ids = [_ids(lead_ids), _ids(deal_ids), _ids(deal_lead_ids)]
-    wanted = [c for c, i in zip((Activity.lead_id.in_(ids[0]), Activity.opportunity_id.in_(ids[1]),
-                                 Activity.lead_id.in_(ids[2]) & Activity.opportunity_id.is_(None)), ids, strict=True)
-              if not (isinstance(i, list) and not i)]
-    found = Timelines(defaultdict(list), defaultdict(list), defaultdict(list))
-    if not wanted:
+    @classmethod
+    def of(cls, columns: ActColumns) -> Timelines:
+        found = cls(defaultdict(list), defaultdict(list), defaultdict(list))
+        for i, (lead, deal) in enumerate(zip(columns.lead.tolist(), columns.deal.tolist(), strict=True)):
+            act = columns.act(i)
+            if lead != NONE:
+                found.by_lead[lead].append(act)
+                if deal == NONE:
+                    found.lead_only[lead].append(act)
+            if deal != NONE:
+                found.by_deal[deal].append(act)
         return found
-    stmt = select(*_ACT_COLUMNS).where(or_(*wanted))
-    if since is not None:
-        stmt = stmt.where(Activity.occurred_at >= since)
-    rows: Any = session.execute(stmt)
-    for row in rows:
-        act, lead, deal = _act(row), row[11], row[12]
-        if lead is not None:
-            found.by_lead[lead].append(act)
-            if deal is None:
-                found.lead_only[lead].append(act)
-        if deal is not None:
-            found.by_deal[deal].append(act)
-    return found
 
 
-def _ids(ids: Iterable[int] | Select[Any]) -> list[int] | Select[Any]:
-    return ids if isinstance(ids, Select) else sorted(set(ids))
+def timelines(session: Session, *, lead_ids: Ids = (), deal_ids: Ids = (), deal_lead_ids: Ids = (),
+              since: datetime | None = None, until: datetime | None = None) -> Timelines:
+    """``activity_columns`` grouped for the one-row path."""
+    return Timelines.of(activity_columns(session, lead_ids=lead_ids, deal_ids=deal_ids, deal_lead_ids=deal_lead_ids,
+                                         since=since, until=until))
 
 
 # --- reps ---------------------------------------------------------------------------------------------------------

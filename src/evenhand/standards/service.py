@@ -8,13 +8,13 @@ a supervisor's their teams'. Callers commit."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,19 @@ from evenhand.opportunities import repository as deal_repository
 from evenhand.opportunities import service as deal_service
 from evenhand.org import service as org_service
 from evenhand.standards import repository
-from evenhand.standards.compliance import StageResult, Status, Tally, evaluate
+from evenhand.standards.compliance import (
+    NONE,
+    STATUSES,
+    ActColumns,
+    ClockColumns,
+    StageResult,
+    Status,
+    Tally,
+    evaluate,
+    judge_many,
+    micros,
+    moment,
+)
 from evenhand.standards.document import (
     FIRST_CONTACT,
     MESSAGES,
@@ -181,28 +193,27 @@ def _end_of_day(now: datetime, zone: ZoneInfo) -> datetime:
 
 def _record(session: Session, standards: CompiledStandards, number: int, leads: list[LeadClock],
             deals: list[StageClock], now: datetime) -> RecordCompliance:
-    period = Period(leads, deals, _timelines(session, leads, deals), {})
-    period.reps = _reps(session, period, standards, now)
-    entries = judge(period, standards, now=now)
+    records = Records(leads, deals, _timelines(session, leads, deals, now), {})
+    starts = [c.start for c in _clocks(records)]
+    records.reps = _reps(session, {c.rep_id for c in _clocks(records)}, starts, standards, now)
+    entries = judge(records, standards, now=now)
     people = {e.rep_id for e in entries} | {line.activity.rep_id for e in entries for line in e.result.lines
                                             if line.activity}
     return RecordCompliance(number, entries, org_service.display_names(session, people))
 
 
-def _timelines(session: Session, leads: Sequence[LeadClock], deals: Sequence[StageClock]) -> Timelines:
+def _timelines(session: Session, leads: Sequence[LeadClock], deals: Sequence[StageClock], now: datetime
+               ) -> Timelines:
     starts: list[datetime] = [c.start for c in leads] + [c.start for c in deals]
     since = min(starts, default=None)
     return repository.timelines(session, lead_ids=[c.lead_id for c in leads],
                                 deal_ids=[c.opportunity_id for c in deals],
-                                deal_lead_ids=[c.lead_id for c in deals if c.lead_id], since=since)
-
-
-# --- a period -----------------------------------------------------------------------------------------------------
+                                deal_lead_ids=[c.lead_id for c in deals if c.lead_id], since=since, until=now)
 
 
 @dataclass
-class Period:
-    """Everything a period's figures are computed from, read once and judged under one or more versions."""
+class Records:
+    """Clocks one by one with their activities: the one-row path (a deal's or a lead's checklist, the alerts)."""
 
     leads: list[LeadClock]
     deals: list[StageClock]
@@ -210,60 +221,102 @@ class Period:
     reps: dict[int, Rep]
 
 
+def _clocks(records: Records) -> list[LeadClock | StageClock]:
+    return [*records.leads, *records.deals]
+
+
+def _reps(session: Session, rep_ids: Collection[int], starts: Sequence[datetime], standards: CompiledStandards,
+          now: datetime) -> dict[int, Rep]:
+    if not starts:
+        return {}
+    first, last = (min(starts) - timedelta(days=1)).date(), (max(max(starts), now) + LEAVE_MARGIN).date()
+    return repository.reps(session, rep_ids, holidays=standards.holidays, first=first, last=last)
+
+
+def judge(records: Records, standards: CompiledStandards, *, now: datetime) -> list[Judged]:
+    """Every clock under ``standards`` (clocks of stages it sets no standard for are skipped), in the order they
+    started, each with the activity that met each requirement."""
+    out: list[Judged] = []
+    first = standards.stages.get(FIRST_CONTACT)
+    for c in records.leads if first is not None else ():
+        assert first is not None
+        result = evaluate(first, c.start, records.timelines.by_lead.get(c.lead_id, ()),
+                          records.reps[c.rep_id].calendar, now=now, ended=c.ended, rep_id=c.rep_id,
+                          roll=standards.roll_past_days_off)
+        out.append(Judged("lead", c.lead_id, c.rep_id, result))
+    for d in records.deals:
+        stage = standards.stages.get(d.stage)
+        if stage is not None:
+            result = evaluate(stage, d.start, records.timelines.of_deal(d.opportunity_id, d.lead_id),
+                              records.reps[d.rep_id].calendar, now=now, ended=d.ended,
+                              roll=standards.roll_past_days_off)
+            out.append(Judged("deal", d.opportunity_id, d.rep_id, result))
+    return sorted(out, key=lambda j: (j.result.start, j.kind, j.record_id))
+
+
+# --- a period: the bulk path --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Period:
+    """A period's clocks and their activities as columns (``compliance.judge_many``), read once and judged under one
+    or more versions."""
+
+    clocks: ClockColumns
+    acts: ActColumns
+    reps: dict[int, Rep]
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The judged clocks of a period as columns: stage (index in ``STAGES``), rep, start (microseconds), status
+    (index in ``STATUSES``)."""
+
+    stage: np.ndarray
+    rep: np.ndarray
+    start: np.ndarray
+    status: np.ndarray
+
+    def take(self, keep: np.ndarray) -> Verdicts:
+        return Verdicts(self.stage[keep], self.rep[keep], self.start[keep], self.status[keep])
+
+
 def read_period(session: Session, principal: Principal, *, since: datetime, until: datetime,
-                rep_ids: Iterable[int] | None = None) -> Period:
+                rep_ids: Iterable[int] | None = None, now: datetime | None = None) -> Period:
     """The first contacts and stage entries whose clock started in [since, until), among the records the
-    principal reads (and owned by ``rep_ids`` when given), with their activities: four statements."""
+    principal reads (and owned by ``rep_ids`` when given), with their activities up to ``now``: three statements
+    through the driver's cursor."""
     lead_ids = _narrow(lead_repository.readable(principal).with_only_columns(Lead.id), Lead.owner_id, rep_ids)
     deal_ids = _narrow(deal_repository.readable(principal).with_only_columns(Opportunity.id), Opportunity.owner_id,
                        rep_ids)
-    leads = repository.lead_clocks(session, lead_ids, since=since, until=until)
-    deals = repository.stage_clocks(session, deal_ids, STAGES, since=since, until=until)
-    return Period(leads, deals, _timelines(session, leads, deals), {})
+    clocks = ClockColumns.joined(repository.lead_clock_columns(session, lead_ids, since=since, until=until),
+                                 repository.stage_clock_columns(session, deal_ids, STAGES, since=since, until=until))
+    deals = repository.entered_deals(session, deal_ids, since=since, until=until)
+    acts = repository.activity_columns(
+        session, lead_ids=repository.assigned_leads(session, lead_ids, since=since, until=until), deal_ids=deals,
+        deal_lead_ids=repository.leads_of(deals), since=since, until=now,
+        every=principal.reads_everything and rep_ids is None)
+    return Period(clocks, acts, {})
 
 
 def _narrow(stmt: Select[Any], owner: Any, rep_ids: Iterable[int] | None) -> Select[Any]:
     return stmt if rep_ids is None else stmt.where(owner.in_(sorted(set(rep_ids))))
 
 
-def _clocks(period: Period) -> list[LeadClock | StageClock]:
-    return [*period.leads, *period.deals]
+def _period_reps(session: Session, period: Period, standards: CompiledStandards, now: datetime) -> dict[int, Rep]:
+    starts = [moment(int(period.clocks.start.min())), moment(int(period.clocks.start.max()))] if len(
+        period.clocks) else []
+    return _reps(session, set(period.clocks.rep.tolist()), starts, standards, now)
 
 
-def _reps(session: Session, period: Period, standards: CompiledStandards, now: datetime) -> dict[int, Rep]:
-    starts = [c.start for c in _clocks(period)]
-    if not starts:
-        return {}
-    first, last = (min(starts) - timedelta(days=1)).date(), (max(max(starts), now) + LEAVE_MARGIN).date()
-    return repository.reps(session, {c.rep_id for c in _clocks(period)},
-                           holidays=standards.holidays, first=first, last=last)
-
-
-def judge(period: Period, standards: CompiledStandards, *, now: datetime) -> list[Judged]:
-    """Every clock of the period under ``standards`` (clocks of stages it sets no standard for are skipped),
-    in the order they started."""
-    out: list[Judged] = []
-    first = standards.stages.get(FIRST_CONTACT)
-    for c in period.leads if first is not None else ():
-        assert first is not None
-        result = evaluate(first, c.start, period.timelines.by_lead.get(c.lead_id, ()), period.reps[c.rep_id].calendar,
-                          now=now, ended=c.ended, rep_id=c.rep_id, roll=standards.roll_past_days_off)
-        out.append(Judged("lead", c.lead_id, c.rep_id, result))
-    for d in period.deals:
-        stage = standards.stages.get(d.stage)
-        if stage is not None:
-            result = evaluate(stage, d.start, period.timelines.of_deal(d.opportunity_id, d.lead_id),
-                              period.reps[d.rep_id].calendar, now=now, ended=d.ended,
-                              roll=standards.roll_past_days_off)
-            out.append(Judged("deal", d.opportunity_id, d.rep_id, result))
-    return sorted(out, key=lambda j: (j.result.start, j.kind, j.record_id))
-
-
-def tallies(entries: Iterable[Judged], key: Callable[[Judged], Any]) -> dict[Any, Tally]:
-    found: dict[Any, Tally] = defaultdict(Tally)
-    for entry in entries:
-        found[key(entry)].add(entry.result)
-    return found
+def verdicts(period: Period, standards: CompiledStandards, *, now: datetime) -> Verdicts:
+    """Every clock of the period judged under ``standards`` (clocks of stages it sets no standard for are left out),
+    by the bulk core: the same statuses ``judge`` gives one by one."""
+    calendars = {i: r.calendar for i, r in period.reps.items()}
+    status, _ = judge_many(standards.stages, period.clocks, period.acts, calendars, now=now,
+                           roll=standards.roll_past_days_off)
+    c = period.clocks
+    return Verdicts(c.stage, c.rep, c.start, status).take(status != NONE)
 
 
 def figures(session: Session, principal: Principal, *, since: datetime, until: datetime | None = None,
@@ -271,30 +324,51 @@ def figures(session: Session, principal: Principal, *, since: datetime, until: d
             body: str | None = None) -> dict[str, Any]:
     """The share of first contacts and stage entries met on time, overall, per stage, team and rep, for clocks
     started in [since, until) (at most ``MAX_DAYS``) under the active standards (or the text ``body``)."""
+    return periods(session, principal, [(since, until)], now=now, rep_id=rep_id, team_id=team_id, body=body)[0]
+
+
+def periods(session: Session, principal: Principal, spans: Sequence[tuple[datetime, datetime | None]], *,
+            now: datetime | None = None, rep_id: int | None = None, team_id: int | None = None,
+            body: str | None = None) -> list[dict[str, Any]]:
+    """``figures`` for each span (since, until), all read and judged at once (the board's period and the one
+    before): each span's figures are those ``figures`` gives for it alone."""
     now = as_utc(now or utcnow())
-    if as_utc(until or now) - as_utc(since) > timedelta(days=MAX_DAYS):
+    bounds = [(as_utc(since), as_utc(until or now)) for since, until in spans]
+    if any(until - since > timedelta(days=MAX_DAYS) for since, until in bounds):
         raise Invalid("A period spans at most {days} days.", field="since", days=MAX_DAYS)
     row = None if body is not None else STANDARDS.active(session)
     standards = STANDARDS.validate(body) if body is not None else STANDARDS.compiled(row.body)  # type: ignore[union-attr]
     owners = [rep_id] if rep_id is not None else (repository.team_members(session, team_id) if team_id else None)
-    period = read_period(session, principal, since=as_utc(since), until=as_utc(until or now), rep_ids=owners)
-    period.reps = _reps(session, period, standards, now)
-    entries = judge(period, standards, now=now)
-    return {"since": as_utc(since), "until": as_utc(until or now), "now": now,
-            "version": row.version if row is not None else None, **summary(session, period, entries)}
+    period = read_period(session, principal, since=min(s for s, _ in bounds), until=max(u for _, u in bounds),
+                         rep_ids=owners, now=now)
+    period.reps = _period_reps(session, period, standards, now)
+    judged = verdicts(period, standards, now=now)
+    return [{"since": since, "until": until, "now": now, "version": row.version if row is not None else None,
+             **summary(session, period.reps, judged.take((judged.start >= micros(since))
+                                                         & (judged.start < micros(until))))}
+            for since, until in bounds]
 
 
-def summary(session: Session, period: Period, entries: Sequence[Judged]) -> dict[str, Any]:
-    teams = repository.team_names(session, {r.team_id for r in period.reps.values() if r.team_id})
-    team_of = {i: r.team_id for i, r in period.reps.items()}
-    overall = tallies(entries, lambda e: None).get(None, Tally())
-    by_team = tallies(entries, lambda e: team_of.get(e.rep_id))
-    return {"overall": overall.as_dict(),
-            "stages": {s: t.as_dict() for s, t in tallies(entries, lambda e: e.result.stage).items()},
-            "teams": sorted(({"team_id": t, "team": teams.get(t) if t else None, **v.as_dict()}
-                             for t, v in by_team.items()), key=lambda x: (x["team"] is None, x["team"] or "")),
-            "reps": sorted(({"rep_id": r, "rep": period.reps[r].name, "team": teams.get(team_of.get(r) or 0),
-                             **v.as_dict()} for r, v in tallies(entries, lambda e: e.rep_id).items()),
+def _tallies(keys: np.ndarray, status: np.ndarray) -> dict[int, Tally]:
+    """Statuses counted per key."""
+    found, index = np.unique(keys, return_inverse=True)
+    counts = np.bincount(index * len(STATUSES) + status, minlength=len(found) * len(STATUSES))
+    return {k: Tally(dict(zip(STATUSES, row, strict=True)))
+            for k, row in zip(found.tolist(), counts.reshape(-1, len(STATUSES)).tolist(), strict=True)}
+
+
+def summary(session: Session, reps: dict[int, Rep], judged: Verdicts) -> dict[str, Any]:
+    teams = repository.team_names(session, {r.team_id for r in reps.values() if r.team_id})
+    team_of = {i: r.team_id for i, r in reps.items()}
+    team = np.array([team_of.get(r) or NONE for r in judged.rep.tolist()], np.int64)
+    by_team = _tallies(team, judged.status)
+    return {"overall": _tallies(np.zeros(len(judged.status), np.int64), judged.status).get(0, Tally()).as_dict(),
+            "stages": {STAGES[s]: t.as_dict() for s, t in _tallies(judged.stage, judged.status).items()},
+            "teams": sorted(({"team_id": t if t != NONE else None, "team": teams.get(t) if t != NONE else None,
+                              **v.as_dict()} for t, v in by_team.items()),
+                            key=lambda x: (x["team"] is None, x["team"] or "")),
+            "reps": sorted(({"rep_id": r, "rep": reps[r].name, "team": teams.get(team_of.get(r) or 0),
+                             **v.as_dict()} for r, v in _tallies(judged.rep, judged.status).items()),
                            key=lambda x: (x["team"] or "", x["rep"]))}
 
 
@@ -306,9 +380,9 @@ def preview(session: Session, principal: Principal, body: str, *, days: int = PR
     row = STANDARDS.active(session)
     current = STANDARDS.compiled(row.body)
     now = as_utc(now or utcnow())
-    period = read_period(session, principal, since=now - timedelta(days=days), until=now)
-    period.reps = _reps(session, period, current, now)
-    both = {name: summary(session, period, judge(_calendars(session, period, s, current, now), s, now=now))
+    period = read_period(session, principal, since=now - timedelta(days=days), until=now, now=now)
+    period.reps = _period_reps(session, period, current, now)
+    both = {name: summary(session, period.reps, verdicts(_calendars(session, period, s, current, now), s, now=now))
             for name, s in (("current", current), ("candidate", candidate))}
     return {"days": days, "since": now - timedelta(days=days), "until": now, "version": row.version,
             "current": both["current"], "candidate": both["candidate"]}
@@ -319,7 +393,7 @@ def _calendars(session: Session, period: Period, standards: CompiledStandards, r
     """The period with its reps' calendars carrying these standards' holidays (another text may list other days)."""
     if standards.holidays == read_under.holidays:
         return period
-    return Period(period.leads, period.deals, period.timelines, _reps(session, period, standards, now))
+    return Period(period.clocks, period.acts, _period_reps(session, period, standards, now))
 
 
 def viewer_zone(session: Session, principal: Principal) -> ZoneInfo:
