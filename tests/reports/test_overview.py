@@ -16,7 +16,7 @@ from evenhand.auth.service import principal_for
 from evenhand.board import service as board
 from evenhand.board.repository import Filters
 from evenhand.db import session_scope
-from evenhand.models import Stage, User
+from evenhand.models import Lead, Stage, User
 from evenhand.reports import overview, service
 from evenhand.reports.monthly import Month, compute
 from evenhand.routing.fairness import ChiSquare
@@ -42,7 +42,7 @@ def _pipeline(session: Session, company: Company) -> None:
     (23:30 on 31 March) was answered in April."""
     people = {name: session.get_one(User, company.users[name]) for name in ("wangfang", "sunli")}
 
-    def lead(owner: str, created: datetime, answered: datetime | None = None) -> object:
+    def lead(owner: str, created: datetime, answered: datetime | None = None) -> Lead:
         return make_lead(session, owner=people[owner], created_at=created, assigned_at=created,
                          first_response_at=answered)
 
