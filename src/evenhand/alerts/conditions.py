@@ -154,6 +154,30 @@ def bounds(expression: str, entity: str, params: dict[str, Any]) -> tuple[Bound,
     return tuple(b for b in found if b is not None)
 
 
+# The bounds whose SQL passing implies the conjunct holds (``repository.Narrowing`` checks them as CEL reads them):
+# a clock at least N days old, and any open flag for ``>= 1`` or ``> 0``.
+_TIMED = {("opportunity", "days_since_update"), ("opportunity", "days_in_stage"), ("lead", "days_since_update")}
+_FLAGGED = {("opportunity", "unbacked_flags"), ("lead", "unbacked_flags"), ("rep", "unbacked_flags"),
+            ("rep", "duplicate_flags")}
+
+
+def implied(expression: str, entity: str, params: dict[str, Any]) -> bool:
+    """Whether an entity the scan's SQL lets through for this condition is one it holds for: every top-level
+    conjunct is a bound, and the SQL of each implies it. Then a live alert on such an entity still holds without
+    its facts being read (the scan reads them for the others, and for alerts to open)."""
+    found = [_bound(part, FACTS[entity], params) for part in conjuncts(expression)]
+    return bool(found) and all(b is not None and _implies(b, entity) for b in found)
+
+
+def _implies(bound: Bound, entity: str) -> bool:
+    values = [v for _, v in bound.value] if isinstance(bound.value, tuple) else [bound.value]
+    if (entity, bound.fact) in _TIMED:  # the fact is rounded to 0.001 day: a threshold in those steps survives
+        return bound.op == ">=" and all(isinstance(v, float) and round(v * 1000) == v * 1000 for v in values)
+    if (entity, bound.fact) in _FLAGGED:
+        return all(v == 1 for v in values) if bound.op == ">=" else all(0 <= float(v) < 1 for v in values)
+    return False
+
+
 def _bound(part: str, facts: dict[str, Any], params: dict[str, Any]) -> Bound | None:
     compare, flipped, flag = _COMPARE.match(part), _FLIPPED.match(part), _FLAG.match(part)
     if compare is not None:

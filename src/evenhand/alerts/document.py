@@ -115,6 +115,7 @@ class CompiledRule:
     program: Any  # the CEL program
     reads: frozenset[str]  # the facts the condition names
     bounds: tuple[Bound, ...]  # what the scan checks in SQL before CEL decides
+    implied: bool  # passing the bounds' SQL implies the condition (``conditions.implied``)
 
     def holds(self, facts: dict[str, Any]) -> bool:
         return conditions.holds(self.program, facts, self.params)
@@ -140,7 +141,8 @@ def _rule(rule: Rule) -> CompiledRule:
     program = conditions.program(rule.when)
     return CompiledRule(rule.id, rule.label, rule.entity, rule.when, rule.params, tuple(rule.tell), rule.severity,
                         program, frozenset(program.variables()) - {"params"},
-                        conditions.bounds(rule.when, rule.entity, rule.params))
+                        conditions.bounds(rule.when, rule.entity, rule.params),
+                        conditions.implied(rule.when, rule.entity, rule.params))
 
 
 def parse(text: str) -> AlertRules:

@@ -115,13 +115,15 @@ def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
     remembered = standards.active(session).version if settled else None
     repository.roomy(session)
     for entity in ENTITIES:
-        by_rule = repository.candidates(session, entity, rules.of(entity), now, band, remembered)
+        passed = repository.candidates(session, entity, rules.of(entity), now, band, remembered)
+        by_rule = {rule: set(found) for rule, found in passed.items()}
         for rule, entity_id in repository.live_keys(session, entity, settled=settled):
             by_rule.setdefault(rule, set()).add(entity_id)
         ids = set().union(*by_rule.values())
-        result.candidates[entity] = len(ids)
         in_band = set().union(*(found for rule, found in by_rule.items() if rule in settled))
-        _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule)
+        implied = {r.id: passed.get(r.id, set()) for r in rules.of(entity) if r.implied}
+        _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule,
+               implied=implied)
     result.live = _count_live(session)
     result.seconds = time.perf_counter() - started
     return result
@@ -163,24 +165,47 @@ def _most(within: Any) -> float:
 
 
 def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, number: int, now: datetime,
-           result: ScanResult, *, standards_for: set[int] | None = None,
-           judged: dict[str, set[int]] | None = None) -> None:
+           result: ScanResult, *, standards_for: set[int] | None = None, judged: dict[str, set[int]] | None = None,
+           implied: dict[str, set[int]] | None = None) -> None:
     """Judge ``ids``; with ``judged``, each rule only on the entities named for it and those with its live alert.
-    The stage standards are read for ``standards_for`` and the entities with a live alert of a rule reading them
-    (every entity when None); elsewhere ``standard_missed`` is false and such a rule opens nothing."""
+    A live alert of a rule in ``implied`` on an entity its SQL let through (the ids there) still holds: it is seen
+    without its facts read. The stage standards are read for ``standards_for`` and the entities with a live alert
+    of a rule reading them (every entity when None); elsewhere ``standard_missed`` is false and such a rule opens
+    nothing."""
     mine = rules.of(entity)
     settled = {r.id for r in mine if "standard_missed" in r.reads}
     live = _judged_again(repository.live_rows(session, entity, ids), judged, settled)
+    held, live = _held(live, implied or {}, now)
+    if judged is not None:
+        for alert in held:
+            judged[alert.rule].discard(alert.entity_id)
+        ids = set().union(*judged.values(), (a.entity_id for a in live))
+        result.candidates[entity] = len(ids)  # the entities read in full
     wanted = None if standards_for is None else standards_for | {a.entity_id for a in live if a.rule in settled}
     facts = _facts(session, entity, ids, mine, now, wanted)
     holds = evaluate.holding(mine, facts, judged)
     plan = evaluate.plan(mine, facts, live, ids, now, holds)
     if plan.open or plan.resolve or plan.wake:
         audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
-        live = _judged_again(repository.live_rows(session, entity, ids), judged, settled)
+        again = _judged_again(repository.live_rows(session, entity, ids | {a.entity_id for a in held}), judged,
+                              settled)
+        held, live = _held(again, implied or {}, now)
         plan = evaluate.plan(mine, facts, live, ids, now, holds)
+    plan.seen.extend((alert, {}) for alert in held)
     alerts = repository.by_ids(session, [a.id for a, _ in plan.resolve] + [a.id for a, _ in plan.wake])
     _write(session, entity, plan, alerts, number, now, result)
+
+
+def _held(live: list[evaluate.Live], implied: dict[str, set[int]], now: datetime
+          ) -> tuple[list[evaluate.Live], list[evaluate.Live]]:
+    """The live alerts that still hold because the SQL of their rule let their entity through (and are not snoozed
+    to come back now), and the others."""
+    held: list[evaluate.Live] = []
+    other: list[evaluate.Live] = []
+    for alert in live:
+        waking = alert.snoozed_until is not None and as_utc(alert.snoozed_until) <= now
+        (held if alert.entity_id in implied.get(alert.rule, ()) and not waking else other).append(alert)
+    return held, other
 
 
 def _judged_again(live: list[evaluate.Live], judged: dict[str, set[int]] | None, settled: set[str]
