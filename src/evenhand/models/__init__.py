@@ -7,7 +7,15 @@ from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
 from evenhand.models.base import Base
 from evenhand.models.capture import CaptureQueueItem, CaptureReceipt, ConnectorStatus, GraphSubscription
 from evenhand.models.change import ChangeEntry
-from evenhand.models.customer import Account, Contract, ContractKind, Payment, SurveyKind, SurveyResponse
+from evenhand.models.customer import (
+    Account,
+    Complaint,
+    Contract,
+    ContractKind,
+    Payment,
+    SurveyKind,
+    SurveyResponse,
+)
 from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
 from evenhand.models.notify import (
     Channel,
@@ -20,6 +28,17 @@ from evenhand.models.notify import (
 )
 from evenhand.models.opportunity import OPEN_STAGES, Opportunity, Stage, StageChange
 from evenhand.models.org import Department, Leave, Level, Presence, ProductLine, Region, Role, Team, User
+from evenhand.models.performance import (
+    MetricTarget,
+    PeerReview,
+    PeerReviewAssignment,
+    PeerReviewCycle,
+    PeriodStatus,
+    ReviewCycleStatus,
+    Scorecard,
+    ScorecardTemplateVersion,
+    ScorePeriod,
+)
 from evenhand.models.process import FlagKind, FlagStatus, HonestyFlag, StandardVersion
 from evenhand.models.qa import QaReview, QaSample, ReviewStatus, RubricVersion
 from evenhand.models.routing import (
@@ -54,6 +73,7 @@ __all__ = [
     "CaptureReceipt",
     "ChangeEntry",
     "Channel",
+    "Complaint",
     "ConnectorStatus",
     "Contract",
     "ContractKind",
@@ -71,12 +91,17 @@ __all__ = [
     "Leave",
     "Level",
     "LoginAttempt",
+    "MetricTarget",
     "Notification",
     "NotificationStatus",
     "NotifyEndpoint",
     "NotifyPreference",
     "Opportunity",
     "Payment",
+    "PeerReview",
+    "PeerReviewAssignment",
+    "PeerReviewCycle",
+    "PeriodStatus",
     "PoolStateRow",
     "PredictiveModelVersion",
     "Presence",
@@ -84,12 +109,16 @@ __all__ = [
     "QaReview",
     "QaSample",
     "Region",
+    "ReviewCycleStatus",
     "ReviewStatus",
     "Role",
     "RoutingDecision",
     "RoutingPolicyVersion",
     "RubricVersion",
     "ScheduledJob",
+    "ScorePeriod",
+    "Scorecard",
+    "ScorecardTemplateVersion",
     "ScoringModelVersion",
     "SourceSystem",
     "Stage",

@@ -63,3 +63,16 @@ class SurveyResponse(IdMixin, Base):
     kind: Mapped[SurveyKind] = mapped_column(str_enum(SurveyKind))
     score: Mapped[int]
     responded_at: Mapped[datetime]
+
+
+class Complaint(IdMixin, Base):
+    """A customer's complaint about the service (客户投诉), from the CRM or the service desk."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    received_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(String(500), default="")
