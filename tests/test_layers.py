@@ -30,7 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"activities", "routing"}),
     frozenset({"appeals", "capture", "standards", "honesty", "qa"}),
     frozenset({"intake", "board", "alerts"}),
-    frozenset({"reports"}),
+    frozenset({"reports", "performance"}),
     frozenset({"demo"}),
     frozenset({"app", "asgi", "cli"}),
 )
