@@ -130,8 +130,10 @@ def leads(session: Session, readable: Select[Any], f: Filters, *, since: datetim
     contact at or after the assignment (a call, e-mail, message, meeting or visit from a communication tool — not
     a CRM entry), and each lead's product line."""
     conn = session.connection()
+    # ``rep_id + 0``: SQLite would otherwise walk the owner's every activity since the assignment by
+    # (rep_id, occurred_at) rather than the lead's few by lead_id
     first = (select(func.min(Activity.occurred_at)).where(
-        Activity.lead_id == Lead.id, Activity.rep_id == Lead.owner_id, Activity.direction == "outbound",
+        Activity.lead_id == Lead.id, Activity.rep_id + 0 == Lead.owner_id, Activity.direction == "outbound",
         Activity.type != "note", Activity.source_system != "crm", Activity.occurred_at >= Lead.assigned_at)
         .correlate(Lead).scalar_subquery())
     stmt = _owner_dimensions(readable.with_only_columns(

@@ -368,19 +368,27 @@ def judge_many(stages: Mapping[str, CompiledStage], clocks: ClockColumns, acts: 
 def deadlines(standard: Sequence[CompiledStage | None], clocks: ClockColumns, calendars: Mapping[int, WorkCalendar],
               *, roll: bool) -> np.ndarray:
     """Each clock's deadline in microseconds, as ``deadline`` gives it (``NONE`` for a stage without a standard):
-    by numpy for the clocks of a rep whose zone keeps one offset over the days concerned, else one by one."""
+    by numpy, a stage at a time, for the clocks of reps whose zone keeps one offset over the days concerned (no
+    daylight saving then); one by one for the others."""
     out = np.full(len(clocks), NONE, np.int64)
-    judged = np.flatnonzero(np.array([s is not None for s in standard])[clocks.stage])
-    if not len(judged):
+    judged = np.array([s is not None for s in standard])[clocks.stage]
+    if not judged.any():
         return out
-    order = judged[np.lexsort((clocks.stage[judged], clocks.rep[judged]))]
-    keys = clocks.rep[order] * len(STAGES) + clocks.stage[order]
+    reps = np.unique(clocks.rep[judged])
     reach = max(_reach(s.within, calendars.values()) for s in standard if s is not None)
-    days = _Days(int(clocks.start[order].min()) // DAY - 2, int(clocks.start[order].max()) // DAY + reach + 2)
-    for group in np.split(order, np.flatnonzero(np.diff(keys)) + 1):
-        rep, stage = int(clocks.rep[group[0]]), standard[int(clocks.stage[group[0]])]
-        assert stage is not None
-        out[group] = days.deadlines(clocks.start[group], stage.within, rep, calendars[rep], roll=roll)
+    starts = clocks.start[judged]
+    days = _Days(int(starts.min()) // DAY - 2, int(starts.max()) // DAY + reach + 2,
+                 [calendars[r] for r in reps.tolist()])
+    row = np.searchsorted(reps, clocks.rep)
+    fixed = judged & days.fixed[np.minimum(row, len(reps) - 1)]
+    for code, stage in enumerate(standard):
+        if stage is None:
+            continue
+        mine = clocks.stage == code
+        out[mine & fixed] = days.deadlines(clocks.start[mine & fixed], row[mine & fixed], stage.within, roll=roll)
+        for i in np.flatnonzero(mine & judged & ~fixed).tolist():
+            out[i] = micros(deadline(moment(int(clocks.start[i])), stage.within, calendars[int(clocks.rep[i])],
+                                     roll=roll))
     return out
 
 
@@ -398,52 +406,51 @@ def _reach(within: Within, calendars: Iterable[WorkCalendar]) -> int:
     return (within.amount // fewest + 2) * 7 + max((len(c.days_off) for c in calendars), default=0) + 1
 
 
+def _offset(zone: ZoneInfo, first: int, last: int) -> int | None:
+    """The zone's one UTC offset (microseconds) over local days ``first``..``last``, or None when it changes
+    (daylight saving) or the span is too long to check. Sampled every six hours: offsets hold for months."""
+    if last - first > _LONGEST:
+        return None
+    found = {datetime.fromtimestamp(t, zone).utcoffset() for t in range((first - 1) * 86_400, (last + 2) * 86_400,
+                                                                        21_600)}
+    return found.pop() // _MICRO if len(found) == 1 else None  # type: ignore[operator]
+
+
 class _Days:
-    """Local days ``first``..``last`` (days since 1970-01-01): each zone's offset over them, when it keeps one, and
-    each rep's working days among them."""
+    """Local days ``first``..``last`` (days since 1970-01-01) for some reps (rows): each one's zone offset, when it
+    keeps one, and working days, counted and with the next working day from each."""
 
-    def __init__(self, first: int, last: int) -> None:
-        self.first, self.last = first, last
-        self.offsets: dict[ZoneInfo, int | None] = {}
-        self.work: dict[int, np.ndarray] = {}
+    def __init__(self, first: int, last: int, calendars: Sequence[WorkCalendar]) -> None:
+        self.first = first
+        zones: dict[ZoneInfo, int | None] = {}
+        for zone in {c.zone for c in calendars}:
+            zones[zone] = _offset(zone, first, last)
+        found = [zones[c.zone] for c in calendars]
+        self.fixed = np.array([o is not None for o in found], bool)
+        self.offset = np.array([o or 0 for o in found], np.int64)
+        days = np.arange(first, last + 1)
+        work = np.array([(np.isin((days + 3) % 7, sorted(c.weekdays)) if c.weekdays else np.ones(len(days), bool))
+                         & ~np.isin(days, [(d - EPOCH.date()).days for d in c.days_off]) for c in calendars])
+        step = len(days) + 1  # rows' counts apart, so the flattened counts still rise
+        self.counted = (np.cumsum(work, axis=1) + step * np.arange(len(calendars))[:, None]).ravel()
+        self.width = len(days)
+        later = np.where(work, np.arange(len(days)), len(days) + _ROLL_DAYS)
+        self.next = np.minimum.accumulate(later[:, ::-1], axis=1)[:, ::-1]
 
-    def offset(self, zone: ZoneInfo) -> int | None:
-        """The zone's one UTC offset (microseconds) over the days, or None when it changes (daylight saving).
-        Sampled every six hours: offsets hold for months."""
-        if zone not in self.offsets:
-            seconds = range((self.first - 1) * 86_400, (self.last + 2) * 86_400, 21_600)
-            found = {datetime.fromtimestamp(t, zone).utcoffset() for t in seconds}
-            one = found.pop() if len(found) == 1 else None
-            self.offsets[zone] = one // _MICRO if one is not None and self.last - self.first <= _LONGEST else None
-        return self.offsets[zone]
-
-    def working(self, rep: int, calendar: WorkCalendar) -> np.ndarray:
-        if rep not in self.work:
-            days = np.arange(self.first, self.last + 1)
-            work = np.isin((days + 3) % 7, sorted(calendar.weekdays)) if calendar.weekdays else np.ones(len(days), bool)
-            self.work[rep] = work & ~np.isin(days, [(d - EPOCH.date()).days for d in calendar.days_off])
-        return self.work[rep]
-
-    def deadlines(self, starts: np.ndarray, within: Within, rep: int, calendar: WorkCalendar, *, roll: bool
-                  ) -> np.ndarray:
-        """``deadline`` for clocks of one rep and stage. With one offset a local day is a fixed stretch of UTC: an
-        hour deadline moves to the next working day at the same local time, a working-day deadline ends at the
-        midnight after the N-th working day following the start."""
-        offset = self.offset(calendar.zone)
-        if offset is None:
-            return np.array([micros(deadline(moment(s), within, calendar, roll=roll)) for s in starts.tolist()],
-                            np.int64)
-        work = self.working(rep, calendar)
+    def deadlines(self, starts: np.ndarray, row: np.ndarray, within: Within, *, roll: bool) -> np.ndarray:
+        """``deadline`` for clocks of reps with one offset: a local day is then a fixed stretch of UTC. An hour
+        deadline moves to the next working day at the same local time; a working-day deadline ends at the midnight
+        after the N-th working day following the start."""
+        offset = self.offset[row]
         if within.working:
-            counted = np.cumsum(work)
-            last = np.searchsorted(counted, counted[(starts + offset) // DAY - self.first] + within.amount, "left")
+            start = row * self.width + (starts + offset) // DAY - self.first
+            last = np.searchsorted(self.counted, self.counted[start] + within.amount, "left") - row * self.width
             return (self.first + last + 1) * DAY - offset
         end = starts + within.hours * _HOUR
         if not roll:
             return end
         index = (end + offset) // DAY - self.first
-        working = np.append(np.flatnonzero(work), len(work) + _ROLL_DAYS)
-        return end + np.minimum(working[np.searchsorted(working, index, "left")] - index, _ROLL_DAYS) * DAY
+        return end + np.minimum(self.next[row, index] - index, _ROLL_DAYS) * DAY
 
 
 def _pairs(standard: Sequence[CompiledStage | None], clocks: ClockColumns, acts: ActColumns, *, now: int

@@ -200,12 +200,13 @@ def unrecorded_stage(session: Session, deal: Opportunity) -> StageClock | None:
 
 
 def activity_columns(session: Session, *, lead_ids: Ids = (), deal_ids: Ids = (), deal_lead_ids: Ids = (),
-                     since: datetime | None = None, until: datetime | None = None, every: bool = False
-                     ) -> ActColumns:
-    """Every activity in [since, until] with those leads or deals (or, linked to no deal, those deals' leads), in
-    one statement, as columns. ``every``: all activities in [since, until] whatever they concern, for a reader of
-    the whole company, where walking the table by time (there is no index on the time alone) costs about half of
-    looking up each lead's and deal's activities in the indexes (docs/board.md)."""
+                     since: datetime | None = None, until: datetime | None = None, every: bool = False,
+                     types: Collection[str] | None = None) -> ActColumns:
+    """Every activity in [since, until] with those leads or deals (or, linked to no deal, those deals' leads), of
+    ``types`` when given (those the standards name: no other can meet a requirement), in one statement, as columns.
+    ``every``: all activities in [since, until] whatever they concern, for a reader of the whole company, where
+    walking the table by time (there is no index on the time alone) costs about half of looking up each lead's and
+    deal's activities in the indexes (docs/board.md)."""
     conn = session.connection()
     conditions = [_in(Activity.lead_id, lead_ids), _in(Activity.opportunity_id, deal_ids),
                   _in(Activity.lead_id, deal_lead_ids) & Activity.opportunity_id.is_(None)]
@@ -222,6 +223,8 @@ def activity_columns(session: Session, *, lead_ids: Ids = (), deal_ids: Ids = ()
         stmt = stmt.where(or_(*chosen))
     if until is not None:
         stmt = stmt.where(Activity.occurred_at <= _time(conn, until))
+    if types is not None:
+        stmt = stmt.where(Activity.type.in_(sorted(types)))
     return _unpacked(_table(session, stmt, 9))
 
 

@@ -282,10 +282,11 @@ class Verdicts:
 
 
 def read_period(session: Session, principal: Principal, *, since: datetime, until: datetime,
-                rep_ids: Iterable[int] | None = None, now: datetime | None = None) -> Period:
+                rep_ids: Iterable[int] | None = None, now: datetime | None = None,
+                standards: Sequence[CompiledStandards] = ()) -> Period:
     """The first contacts and stage entries whose clock started in [since, until), among the records the
-    principal reads (and owned by ``rep_ids`` when given), with their activities up to ``now``: three statements
-    through the driver's cursor."""
+    principal reads (and owned by ``rep_ids`` when given), with their activities up to ``now`` (of the types these
+    ``standards`` name, when given): three statements through the driver's cursor."""
     lead_ids = _narrow(lead_repository.readable(principal).with_only_columns(Lead.id), Lead.owner_id, rep_ids)
     deal_ids = _narrow(deal_repository.readable(principal).with_only_columns(Opportunity.id), Opportunity.owner_id,
                        rep_ids)
@@ -295,7 +296,9 @@ def read_period(session: Session, principal: Principal, *, since: datetime, unti
     acts = repository.activity_columns(
         session, lead_ids=repository.assigned_leads(session, lead_ids, since=since, until=until), deal_ids=deals,
         deal_lead_ids=repository.leads_of(deals), since=since, until=now,
-        every=principal.reads_everything and rep_ids is None)
+        every=principal.reads_everything and rep_ids is None,
+        types={a.type for s in standards for stage in s.stages.values() for r in stage.requirements
+               for a in r.actions} if standards else None)
     return Period(clocks, acts, {})
 
 
@@ -340,7 +343,7 @@ def periods(session: Session, principal: Principal, spans: Sequence[tuple[dateti
     standards = STANDARDS.validate(body) if body is not None else STANDARDS.compiled(row.body)  # type: ignore[union-attr]
     owners = [rep_id] if rep_id is not None else (repository.team_members(session, team_id) if team_id else None)
     period = read_period(session, principal, since=min(s for s, _ in bounds), until=max(u for _, u in bounds),
-                         rep_ids=owners, now=now)
+                         rep_ids=owners, now=now, standards=[standards])
     period.reps = _period_reps(session, period, standards, now)
     judged = verdicts(period, standards, now=now)
     return [{"since": since, "until": until, "now": now, "version": row.version if row is not None else None,
@@ -360,7 +363,8 @@ def _tallies(keys: np.ndarray, status: np.ndarray) -> dict[int, Tally]:
 def summary(session: Session, reps: dict[int, Rep], judged: Verdicts) -> dict[str, Any]:
     teams = repository.team_names(session, {r.team_id for r in reps.values() if r.team_id})
     team_of = {i: r.team_id for i, r in reps.items()}
-    team = np.array([team_of.get(r) or NONE for r in judged.rep.tolist()], np.int64)
+    ids = np.array(sorted(reps), np.int64)
+    team = np.array([team_of[i] or NONE for i in ids.tolist()], np.int64)[np.searchsorted(ids, judged.rep)]
     by_team = _tallies(team, judged.status)
     return {"overall": _tallies(np.zeros(len(judged.status), np.int64), judged.status).get(0, Tally()).as_dict(),
             "stages": {STAGES[s]: t.as_dict() for s, t in _tallies(judged.stage, judged.status).items()},
@@ -380,7 +384,8 @@ def preview(session: Session, principal: Principal, body: str, *, days: int = PR
     row = STANDARDS.active(session)
     current = STANDARDS.compiled(row.body)
     now = as_utc(now or utcnow())
-    period = read_period(session, principal, since=now - timedelta(days=days), until=now, now=now)
+    period = read_period(session, principal, since=now - timedelta(days=days), until=now, now=now,
+                         standards=[current, candidate])
     period.reps = _period_reps(session, period, current, now)
     both = {name: summary(session, period.reps, verdicts(_calendars(session, period, s, current, now), s, now=now))
             for name, s in (("current", current), ("candidate", candidate))}
