@@ -30,6 +30,7 @@ from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
+from evenhand.performance.cli import scorecard_app
 from evenhand.qa.cli import qa_app
 from evenhand.routing.cli import routing_app
 from evenhand.standards.cli import standards_app
@@ -60,6 +61,7 @@ app.add_typer(honesty_app, name="honesty")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(board_app, name="board")
 app.add_typer(qa_app, name="qa")
+app.add_typer(scorecard_app, name="scorecard")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
 Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]
