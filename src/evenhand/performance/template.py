@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from evenhand.i18n import N_
@@ -30,6 +30,7 @@ MESSAGES: dict[str, str] = {
     "unknown_metric": N_("There is no metric {metric}; the catalog has {known}."),
     "unscored_metric": N_("The metric {metric} is weighted but has no entry under metrics."),
     "flat_metric": N_("A metric's target and zero must differ."),
+    "not_a_target": N_("A target is a number or quota, not {value}."),
     "no_weights": N_("A level's weights must add up to more than 0."),
     "unknown_grant": N_("There is no grant {grant}; the grants are {known}."),
     "gate_bound": N_("A gate names exactly one of below or above."),
@@ -73,6 +74,14 @@ class Scale(_Strict):
     target: float | Literal["quota"]
     zero: float = 0
     cap: Annotated[float, Field(ge=100, le=150)] = 100
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        """One problem for a word that is not ``quota``, rather than one per member of the union."""
+        if isinstance(value, str) and value != QUOTA:
+            raise PydanticCustomError("not_a_target", MESSAGES["not_a_target"], {"value": value})
+        return value
 
     @model_validator(mode="after")
     def _not_flat(self) -> Scale:
@@ -142,10 +151,10 @@ class Tier(_Strict):
 
     @model_validator(mode="after")
     def _grants(self) -> Tier:
-        for grant in self.grants:
+        for number, grant in enumerate(self.grants):
             if grant not in GRANTS:
                 raise PydanticCustomError("unknown_grant", MESSAGES["unknown_grant"],
-                                          {"grant": grant, "known": ", ".join(GRANTS)})
+                                          {"grant": grant, "known": ", ".join(GRANTS), "at": f"grants.{number}"})
         return self
 
 
