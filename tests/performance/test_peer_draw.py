@@ -1,0 +1,80 @@
+"""The pure draw of a peer review cycle: the rules hold for any company the draw accepts, the draw is refused (with
+the reason) exactly when it cannot be made, and a seed always draws the same pairs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evenhand.performance import peer
+from evenhand.performance.peer import Peer
+
+
+def company(sizes: list[int], loners: int = 0) -> list[Peer]:
+    """Teams of the given sizes (team ids from 1), then ``loners`` reps without a team; user ids from 10."""
+    peers: list[Peer] = []
+    uid = 10
+    for team, size in enumerate(sizes, start=1):
+        for _ in range(size):
+            peers.append(Peer(uid, team))
+            uid += 1
+    peers.extend(Peer(uid + i, None) for i in range(loners))
+    return peers
+
+
+def check_rules(peers: list[Peer], pairs: list[tuple[int, int]], k: int) -> None:
+    teams = {p.user_id: peer.team_of(p) for p in peers}
+    assert len(set(pairs)) == len(pairs) == len(peers) * k
+    assert all(r != s and teams[r] != teams[s] for r, s in pairs)
+    reviewed, writing = Counter(s for _, s in pairs), Counter(r for r, _ in pairs)
+    assert set(reviewed.values()) == {k} and set(writing.values()) == {k}
+    assert set(reviewed) == set(writing) == set(teams)
+
+
+@settings(max_examples=150, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=6), loners=st.integers(0, 3),
+       k=st.integers(1, 5), seed=st.integers(0, 2**63 - 1))
+def test_any_draw_keeps_the_rules_and_refuses_only_the_impossible(sizes: list[int], loners: int, k: int,
+                                                                  seed: int) -> None:
+    peers = company(sizes, loners)
+    pairs = peer.draw(peers, k, seed)
+    found = peer.problem(peers, k)
+    if pairs is None:
+        assert found is not None, "a draw was refused that the rules allow"
+        return
+    assert found is None
+    check_rules(peers, pairs, k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 5), min_size=2, max_size=5), seed=st.integers(0, 2**63 - 1))
+def test_the_same_seed_draws_the_same_pairs_whatever_the_order_read(sizes: list[int], seed: int) -> None:
+    peers = company(sizes)
+    assert peer.draw(peers, 1, seed) == peer.draw(list(reversed(peers)), 1, seed)
+
+
+def test_a_seed_is_pinned_so_a_stored_cycle_can_be_drawn_again() -> None:
+    """Changing the algorithm would make every stored cycle draw differently from its seed."""
+    pairs = peer.draw(company([2, 1, 2], loners=1), 3, 2026)
+    assert pairs == [(10, 12), (10, 13), (10, 14), (11, 13), (11, 14), (11, 15), (12, 10), (12, 11), (12, 15),
+                     (13, 10), (13, 12), (13, 15), (14, 10), (14, 11), (14, 12), (15, 11), (15, 13), (15, 14)]
+    assert peer.draw(company([2, 1, 2], loners=1), 3, 2027) != pairs
+
+
+def test_too_few_reps_outside_a_team_is_named() -> None:
+    found = peer.problem(company([3, 1, 1]), 3)
+    assert found is not None and found.params == {"per_reviewer": 3, "size": 3, "others": 2, "team": 1}
+    assert "only {others} reps outside it" in found.message
+
+
+def test_a_team_holding_more_than_half_is_named() -> None:
+    found = peer.problem(company([5, 2, 2]), 3)
+    assert found is not None and found.params["size"] == 5 and found.params["count"] == 9
+    assert peer.draw(company([5, 2, 2]), 3, 1) is None
+    assert peer.problem(company([4, 2, 2]), 3) is None
+
+
+def test_no_reps_at_all() -> None:
+    assert peer.problem([], 3) == peer.Problem("There are no active reps to review.", {})
