@@ -279,9 +279,12 @@ class ActColumns:
         """Row ``i`` as the one-row path reads it."""
         def maybe(column: np.ndarray) -> int | None:
             return None if column[i] == NONE else int(column[i])
+        def named(values: Sequence[str], column: np.ndarray) -> str:
+            return values[column[i]] if 0 <= column[i] < len(values) else "?"  # another value: fits no action
         answered, replied = maybe(self.answered), maybe(self.replied)
-        return Act(id=int(self.id[i]), type=ACTIONS[self.type[i]], at=moment(int(self.at[i])), rep_id=int(self.rep[i]),
-                   direction=DIRECTIONS[self.direction[i]], source=SOURCES[self.source[i]],
+        return Act(id=int(self.id[i]), type=named(ACTIONS, self.type), at=moment(int(self.at[i])),
+                   rep_id=int(self.rep[i]), direction=named(DIRECTIONS, self.direction),
+                   source=named(SOURCES, self.source),
                    duration=maybe(self.duration), answered=None if answered is None else bool(answered),
                    replied=None if replied is None else bool(replied), attachments=int(self.attachments[i]),
                    messages=maybe(self.messages))
