@@ -10,6 +10,7 @@ from evenhand.activities.importer import KIND as ACTIVITIES
 from evenhand.intake.flows import LEAD_ROWS
 from evenhand.kit.rows import Kind
 from evenhand.leads.outcomes import OUTCOME_ROWS
+from evenhand.opportunities.customers_import import COMPLAINTS, CONTRACTS, PAYMENTS, SURVEYS
 from evenhand.opportunities.importer import ACCOUNTS, OPPORTUNITIES, STAGE_LINES
 from evenhand.org.importer import KIND as ORGANISATION
 
@@ -17,6 +18,7 @@ DOC = (Path(__file__).parents[1] / "docs" / "import.md").read_text(encoding="utf
 
 
 @pytest.mark.parametrize("kind", [ORGANISATION, ACCOUNTS, OPPORTUNITIES, STAGE_LINES, LEAD_ROWS, OUTCOME_ROWS,
-                                  ACTIVITIES], ids=lambda kind: kind.name)
+                                  ACTIVITIES, *(t.kind for t in (CONTRACTS, PAYMENTS, SURVEYS, COMPLAINTS))],
+                         ids=lambda kind: kind.name)
 def test_every_mappable_field_is_documented(kind: Kind[object]) -> None:
     assert [name for name in kind.fields if f"`{name}`" not in DOC] == []

@@ -1,5 +1,7 @@
 """``evenhand import accounts`` and ``evenhand import opportunities``: a CRM's exports, created or updated on
-(source, external id) in one transaction; the fields and worked examples are in ``opportunities.importer``."""
+(source, external id) in one transaction; the fields and worked examples are in ``opportunities.importer``. Contracts,
+payments, survey answers and complaints come in by ``evenhand import contracts|payments|surveys|complaints``
+(``opportunities.customers_import``)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from evenhand.config import get_settings
 from evenhand.i18n import N_, plural, t
 from evenhand.kit import importcli, terminal
 from evenhand.kit.importcli import ImportFile, RejectsTo, SkipInvalid
-from evenhand.opportunities import importer
+from evenhand.kit.rows import Rejects
+from evenhand.opportunities import customers_import, importer
 
 console = Console()
 ACCOUNTS_HELP = N_("Create or update accounts from a CRM export (.csv or .xlsx) by source and external id; running it "
@@ -88,3 +91,49 @@ def _rows(count: int) -> str:
 
 def _deals(count: int) -> str:
     return t(plural(count, N_("{count} deal"), N_("{count} deals")), count=count)
+
+
+# --- after the sale: contracts, payments, survey answers, complaints ----------------------------------------------
+
+CONTRACTS_HELP = N_("Create or update contracts from an export (.csv or .xlsx), each found again by its account and "
+                    "start day; running it again changes nothing. All or nothing unless --skip-invalid.")
+PAYMENTS_HELP = N_("Import payments received (回款) against contracts from an export (.csv or .xlsx); a payment of "
+                   "the same contract, time and amount is not taken twice. All or nothing unless --skip-invalid.")
+SURVEYS_HELP = N_("Create or update CSAT and NPS answers from an export (.csv or .xlsx), each found again by its "
+                  "account, kind and time. All or nothing unless --skip-invalid.")
+COMPLAINTS_HELP = N_("Create or update customer complaints from an export (.csv or .xlsx) by source and external id. "
+                     "All or nothing unless --skip-invalid.")
+CustomerMapping = Annotated[Path, typer.Option("--mapping", help=N_("YAML mapping of the export's columns to fields"))]
+
+
+def import_contracts(file: ImportFile, mapping: CustomerMapping, skip_invalid: SkipInvalid = False,
+                     rejects: RejectsTo = None) -> None:
+    _import_customers(customers_import.CONTRACTS, file, mapping, skip_invalid, rejects)
+
+
+def import_payments(file: ImportFile, mapping: CustomerMapping, skip_invalid: SkipInvalid = False,
+                    rejects: RejectsTo = None) -> None:
+    _import_customers(customers_import.PAYMENTS, file, mapping, skip_invalid, rejects)
+
+
+def import_surveys(file: ImportFile, mapping: CustomerMapping, skip_invalid: SkipInvalid = False,
+                   rejects: RejectsTo = None) -> None:
+    _import_customers(customers_import.SURVEYS, file, mapping, skip_invalid, rejects)
+
+
+def import_complaints(file: ImportFile, mapping: CustomerMapping, skip_invalid: SkipInvalid = False,
+                      rejects: RejectsTo = None) -> None:
+    _import_customers(customers_import.COMPLAINTS, file, mapping, skip_invalid, rejects)
+
+
+def _import_customers(target: customers_import.Target, file: Path, mapping: Path, skip_invalid: bool,
+                      rejects: Path | None) -> None:
+    text = importcli.mapping_text(console, mapping)
+    importcli.checked(console, (file, text, target.kind))
+    refused = Rejects(header=[])
+    report = importcli.run(console, target.title, lambda session, progress: customers_import.import_file(
+        session, target, file, text, zone=get_settings().zone, skip_invalid=skip_invalid, rejects=refused,
+        progress=progress))
+    console.print(t(target.summary, rows=_rows(report.rows), created=report.created, updated=report.updated,
+                    unchanged=report.unchanged, rejected=report.rejected))
+    importcli.write_rejects(console, refused, file, rejects)
