@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,3 +19,76 @@ Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: 
 PeriodOption = Annotated[str, typer.Option("--period", help=N_("A month (2026-09) or a quarter (2026-Q3)"))]
 JsonOption = Annotated[bool, typer.Option("--json", help=N_("Print one JSON object"))]
 out, err = Console(), Console(stderr=True)
+
+
+# --- the grants a period earned, and the what-if of a tier change (incentives) ---------------------------------
+
+
+@scorecard_app.command("grants", help=N_("The grants a closed period's scorecards earned: who holds which, until "
+                                         "when, and why."))
+def grants(period: PeriodOption, as_json: JsonOption = False, db: Db = None) -> None:
+    import json
+    import sys
+    from dataclasses import asdict
+
+    from evenhand.config import get_settings
+    from evenhand.db import get_engine, session_scope
+    from evenhand.errors import DomainError
+    from evenhand.i18n import t
+    from evenhand.kit import terminal
+    from evenhand.performance import incentives
+    from evenhand.performance.period import parse
+
+    try:
+        with session_scope(get_engine(db) if db else None, readonly=True) as session:
+            found = incentives.lists(session, parse(period))
+    except DomainError as exc:
+        terminal.refuse(err, exc)
+    if as_json:
+        sys.stdout.write(json.dumps({"period": period, "grants": [asdict(h) for h in found]}, default=str) + "\n")
+        return
+    if not found:
+        out.print(t("No grants were earned in {period}, or it has not been closed.", period=period))
+    for h in found:
+        until = h.expires_at.astimezone(get_settings().zone).date().isoformat() if h.expires_at else "—"
+        out.print(t("{grant}: {name} ({team}), tier {tier}, {total} — {status}, until {until}",
+                    grant=t(incentives.GRANT_LABELS[h.grant]), name=h.name, team=h.team or "—", tier=h.tier,
+                    total="—" if h.total is None else f"{h.total:.1f}", status=t(incentives.STATUS_LABELS[h.status]),
+                    until=until))
+
+
+@scorecard_app.command("whatif", help=N_("How changed tiers would move the key-account pool: who would hold the grant "
+                                         "for a closed period, and each rep's share of the pool's recent leads."))
+def whatif(templates: Annotated[Path, typer.Option("--templates", help=N_("The changed scorecard templates (YAML)"))],
+           period: Annotated[str | None, typer.Option("--period", help=N_(
+               "A closed month or quarter; default the last one closed"))] = None,
+           days: Annotated[int, typer.Option("--days", min=1, max=92, help=N_(
+               "The recent days whose key-account leads are replayed"))] = 30,
+           as_json: JsonOption = False, db: Db = None) -> None:
+    import json
+    import sys
+
+    from evenhand.db import get_engine, session_scope
+    from evenhand.errors import DomainError
+    from evenhand.i18n import t
+    from evenhand.kit import terminal
+    from evenhand.performance import incentives
+    from evenhand.performance.period import parse
+
+    body = terminal.read_text(err, templates)
+    try:
+        with session_scope(get_engine(db) if db else None, readonly=True) as session:
+            found = incentives.whatif(session, body, period=parse(period) if period else None, days=days)
+    except DomainError as exc:
+        terminal.refuse(err, exc, source=templates)
+    if as_json:
+        sys.stdout.write(json.dumps(found) + "\n")
+        return
+    out.print(t("{period} (revision {revision}): {leads} key-account leads from {start} to {end}.",
+                period=found["period"], revision=found["revision"], leads=found["leads"], start=found["from"],
+                end=found["to"]), style="bold")
+    for rep in found["reps"]:
+        before, after = rep["before"], rep["after"]
+        out.print(t("{name}: {before_leads} leads ({before_share:.0%}) → {after_leads} leads ({after_share:.0%})",
+                    name=rep["name"], before_leads=before["leads"], before_share=before["share"],
+                    after_leads=after["leads"], after_share=after["share"]))

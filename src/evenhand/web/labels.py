@@ -78,6 +78,7 @@ MESSAGE_KINDS: dict[str, str] = {
     "appeal_filed": N_("Appeal filed"), "appeal_ruled": N_("Appeal ruled"), "appeal_withdrawn": N_("Appeal withdrawn"),
     "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
     "honesty_flags": N_("Notes to review"), "qa_feedback": N_("Call QA feedback"),
+    "performance_grant": N_("Grant earned"), "performance_revoke": N_("Grant withdrawn"),
 }
 
 
