@@ -281,7 +281,7 @@ def _responses(conn: Connection, s: Span, ids: list[int]) -> Measures:
         .correlate(Lead).scalar_subquery())
     answered = func.coalesce(Lead.first_response_at, first)
     stmt = (select(Lead.owner_id, _epoch(conn, "leads.assigned_at"), _epoch_of(conn, answered))
-            .where(_within(conn, Lead.assigned_at, s), Lead.owner_id.in_(ids)).order_by(Lead.owner_id))
+            .where(_within(conn, Lead.assigned_at, s), Lead.owner_id.in_(ids)))
     table = np.array([(o, a, -1 if r is None else r) for o, a, r in _rows(conn, stmt)], np.int64).reshape(-1, 3)
     return _medians(table, int(s.now.timestamp()))
 
@@ -290,13 +290,13 @@ def _medians(table: np.ndarray, now: int) -> Measures:
     owner, assigned, answered = table[:, 0], table[:, 1], table[:, 2]
     waiting = answered < 0
     hours = (np.where(waiting, np.maximum(now, assigned), answered) - assigned) / 3600
+    reps, index = np.unique(owner, return_inverse=True)
     found: Measures = {}
-    reps, starts = np.unique(owner, return_index=True)
-    for rep, part in zip(reps.tolist(), np.split(np.arange(len(owner)), starts[1:]), strict=True):
-        median = round(float(np.median(hours[part])), 2)
-        found[rep] = {"first_response": Measure(median, len(part), {
-            "leads": len(part), "answered": int((~waiting[part]).sum()), "waiting": int(waiting[part].sum()),
-            "median_hours": median})}
+    for n, rep in enumerate(reps.tolist()):
+        mine = index == n
+        median, count, unanswered = round(float(np.median(hours[mine])), 2), int(mine.sum()), int(waiting[mine].sum())
+        found[rep] = {"first_response": Measure(median, count, {
+            "leads": count, "answered": count - unanswered, "waiting": unanswered, "median_hours": median})}
     return found
 
 
