@@ -19,6 +19,10 @@ Routing decisions and the fairness report:
   (``every_candidate_visible``), other reps only their own verdict — not colleagues' presence or leave;
 - a team's monthly report shows its counts to the whole team, but its appeals only to staff and the
   team's supervisors (``team_appeals_visible``); anyone else sees only the appeals they filed.
+
+Scorecards: staff read every card, a supervisor the cards of their teams, a rep their own in full; a rep (or a
+supervisor) also sees where each colleague of their own team stands in its ranking — total and tier, never the
+metrics behind them (``scorecards_visible``, ``scorecard_in_full``).
 """
 
 from __future__ import annotations
@@ -67,6 +71,20 @@ def every_candidate_visible(principal: Principal, *, chosen_rep_id: int | None) 
 def team_appeals_visible(principal: Principal, team_id: int) -> bool:
     """Whether the principal reads every appeal in the report of team ``team_id``, not only their own."""
     return principal.reads_everything or team_id in principal.supervised_team_ids
+
+
+def scorecards_visible(principal: Principal, person_column: OwnerColumn, team_column: OwnerColumn
+                       ) -> ColumnElement[bool]:
+    """Whose scorecards the principal reads at all: the records they read, and their own team's ranking."""
+    if principal.reads_everything or principal.team_id is None:
+        return owned_by_visible(principal, person_column)
+    return or_(owned_by_visible(principal, person_column), team_column == principal.team_id)
+
+
+def scorecard_in_full(principal: Principal, user_id: int, team_id: int | None) -> bool:
+    """Whether the principal reads a card's metrics and inputs, not only its total and tier: staff, the rep
+    themself and the supervisor of the team the card was scored in."""
+    return principal.reads_everything or user_id == principal.user_id or team_id in principal.supervised_team_ids
 
 
 def _self_or_supervised(principal: Principal, person_column: OwnerColumn) -> ColumnElement[bool]:
