@@ -151,11 +151,11 @@ def _deals(session: Session, company: Company) -> None:
         deal = Opportunity(name=f"history {history[0][1]}", owner_id=company.ids[owner], stage=Stage(history[-1][0]))
         session.add(deal)
         session.flush()
-        previous = None
-        for stage, when in history:
-            session.add(StageChange(opportunity_id=deal.id, from_stage=previous, to_stage=Stage(stage),
+        previous: Stage | None = None
+        for name, when in history:
+            session.add(StageChange(opportunity_id=deal.id, from_stage=previous, to_stage=Stage(name),
                                     changed_at=at(when)))
-            previous = Stage(stage)
+            previous = Stage(name)
 
 
 def _activities_and_leads(session: Session, company: Company) -> None:
