@@ -5,7 +5,8 @@ same readers; and each drill-down (every figure, a stage, a bar, an outcome, the
 board query is meant to answer within ``BUDGET_MS`` on the demo; ``over_budget`` lists those that did not (p95).
 
 The demo (seed 7, ending 2026-11-27) is built into a temporary SQLite file, or read from EVENHAND_BENCH_DEMO_DB when
-set (``evenhand demo --no-serve --db FILE --end-date 2026-11-27``). Baselines in the same run: a plain read of the
+set (``evenhand demo --no-serve --db FILE --end-date 2026-11-27``), or from the database EVENHAND_BENCH_DEMO_URL names
+(the demo built there by ``evenhand.demo.service.build``). Baselines in the same run: a plain read of the
 same rows through the driver's cursor (every deal, every stage change, the leads assigned in both periods), the
 floor any computation over them pays, and a plain ``SELECT count(*)`` of the opportunities (one round trip).
 """
@@ -43,6 +44,8 @@ BASELINE = ("SELECT id, owner_id, product_line_id, lead_id, created_at, stage, s
 
 
 def _demo(folder: Path) -> str:
+    if os.environ.get("EVENHAND_BENCH_DEMO_URL"):  # the demo built in another database (PostgreSQL)
+        return os.environ["EVENHAND_BENCH_DEMO_URL"]
     path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
     if path:
         return f"sqlite:///{Path(path).resolve()}"

@@ -135,9 +135,9 @@ def lead_clock_columns(session: Session, lead_ids: Ids, *, since: datetime | Non
                        until: datetime | None = None) -> ClockColumns:
     """Owned leads among ``lead_ids`` whose assignment falls in [since, until): their first contact's clock."""
     conn = session.connection()
-    stmt = select(Lead.id, Lead.owner_id, _micros(conn, "leads.assigned_at"),
-                  func.coalesce(_micros(conn, "leads.closed_at"), NONE)).where(
-        Lead.id.in_(assigned_leads(session, lead_ids, since=since, until=until))).order_by(Lead.id)
+    stmt = assigned_leads(session, lead_ids, since=since, until=until).with_only_columns(
+        Lead.id, Lead.owner_id, _micros(conn, "leads.assigned_at"), func.coalesce(_micros(conn, "leads.closed_at"),
+                                                                                  NONE)).order_by(Lead.id)
     t = _table(session, stmt, 4)
     return ClockColumns(np.zeros(len(t), np.int64), t[:, 0], np.full(len(t), NONE), t[:, 1], t[:, 2], t[:, 3])
 
