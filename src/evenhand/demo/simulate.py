@@ -18,6 +18,7 @@ from evenhand.demo.activities import activity_table
 from evenhand.demo.assign import assign
 from evenhand.demo.catalog import CHANNELS, INDUSTRIES, REGIONS
 from evenhand.demo.changes import ChangePlan, plan_changes
+from evenhand.demo.complaints import complaint_table
 from evenhand.demo.customers import customer_book
 from evenhand.demo.deals import combine, lead_seeds, legacy_seeds, opportunity_tables, run_deals
 from evenhand.demo.frame import Frame
@@ -67,7 +68,8 @@ def simulate(seed: int, end: date, *, scale: float = 1.0, progress: Progress | N
     report(PHASES[4], 4 / 6)
     book = customer_book(deals, org, frame, rngs[4])
     opps, stages = opportunity_tables(deals, book.account_of_deal, org, frame)
-    tables += [book.accounts, opps, stages, book.contracts, book.payments, book.surveys]
+    tables += [book.accounts, opps, stages, book.contracts, book.payments, book.surveys,
+               complaint_table(book, deals, org, frame, seed)]
     report(PHASES[5], 5 / 6)
     activities = activity_table(leads, resp, deals, org, frame, rngs[5])
     tables.append(activities.table)
