@@ -56,6 +56,7 @@ MAX_SNOOZE = timedelta(days=90)
 LOOKBACK = timedelta(days=2)  # how long after its deadline a missed stage standard is still looked for by the scan
 CHUNK = 5000  # deals per read of the standards (PostgreSQL takes at most 65,535 parameters)
 MESSAGES_PER_SEND = 5000  # the outbox reads a batch's keys as one IN list
+ANALYZE_AFTER = 5000  # alerts opened or resolved by one scan, after which it refreshes the tables' statistics
 RULES: versions_kit.Document[AlertRuleVersion, CompiledRules] = versions_kit.Document(
     AlertRuleVersion, compile=lambda body: compile(parse(body)), error=AlertRulesError, messages=MESSAGES,
     wrong=N_("The alert rules are wrong at {where} (line {line}): {problem}"),
@@ -124,6 +125,8 @@ def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
         implied = {r.id: passed.get(r.id, set()) for r in rules.of(entity) if r.implied}
         _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule,
                implied=implied)
+    if result.opened + result.resolved >= ANALYZE_AFTER:
+        repository.analyze(session)
     result.live = _count_live(session)
     result.seconds = time.perf_counter() - started
     return result

@@ -29,6 +29,8 @@ def upgrade() -> None:
                             name=op.f('fk_alert_stage_clocks_opportunity_id_opportunities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('opportunity_id', name=op.f('pk_alert_stage_clocks'))
     )
+    if op.get_bind().dialect.name == 'postgresql':  # room for the scan's "last seen" to update in place
+        op.execute('ALTER TABLE alerts SET (fillfactor = 70)')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_live', ['entity_type', 'entity_id', 'rule'], unique=False,
                               sqlite_where=sa.text('open_key IS NOT NULL'),
@@ -39,4 +41,6 @@ def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_live', sqlite_where=sa.text('open_key IS NOT NULL'),
                             postgresql_where=sa.text('open_key IS NOT NULL'))
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('ALTER TABLE alerts RESET (fillfactor)')
     op.drop_table('alert_stage_clocks')
