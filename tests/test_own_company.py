@@ -15,7 +15,18 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from evenhand.db import make_engine, session_scope
-from evenhand.models import Activity, Lead, LeadStatus, Opportunity, StageChange, Team, UnmatchedActivity, User
+from evenhand.models import (
+    Activity,
+    Contract,
+    Lead,
+    LeadStatus,
+    Opportunity,
+    Payment,
+    StageChange,
+    Team,
+    UnmatchedActivity,
+    User,
+)
 from tests.files import write_csv
 from tests.support import Run
 
@@ -64,7 +75,7 @@ def exports(folder: Path) -> dict[str, Path]:
             calls.append([f"C-{n:05d}", f"{slug(owner)}@acme.com", phone.replace(" ", "").replace("(", "")
                           .replace(")", ""), created.strftime("%m/%d/%Y"), "0:03:25", "Outbound", "Answered"])
     calls.append(["C-99999", "nobody@acme.com", "+15550000000", "03/01/2024", "0:01:00", "Outbound", "No answer"])
-    return {
+    return {**_after_the_sale(folder, pipeline),
         "team": write_csv(folder / "sales_teams.csv", ["sales_agent", "email", "manager", "regional_office"], team),
         "accounts": write_csv(folder / "accounts.csv", ["account", "sector", "year_established", "office_location"],
                           accounts),
@@ -76,6 +87,32 @@ def exports(folder: Path) -> dict[str, Path]:
                                               "Owner Email", "Phone"], leads),
         "calls": write_csv(folder / "call_log.csv", ["Call ID", "Agent", "Customer Phone", "Call Date", "Duration",
                                                  "Direction", "Outcome"], calls),
+    }
+
+
+def _after_the_sale(folder: Path, pipeline: list[list[object]]) -> dict[str, Path]:
+    """Each won deal's contract from its close date, paid in two halves, a CSAT answer two months in, and a
+    complaint about every third contract's service."""
+    contracts, payments, surveys, complaints = [], [], [], []
+    for deal, agent, _, account, stage, _, closed, value in pipeline:
+        if stage != "Won":
+            continue
+        start = date.fromisoformat(str(closed))
+        contracts.append([account, deal, f"{slug(str(agent))}@acme.com", value, f"{start} 15:00", start.isoformat()])
+        payments += [[account, start.isoformat(), int(str(value)) / 2, f"{start + timedelta(days=d)} 10:00"]
+                     for d in (30, 120)]
+        surveys.append([account, f"{slug(str(agent))}@acme.com", "CSAT", 3 + len(contracts) % 3,
+                        f"{start + timedelta(days=60)} 11:00"])
+        if len(contracts) % 3 == 0:
+            complaints.append([f"Z-{len(contracts)}", account, slug(str(agent)), f"{start + timedelta(days=90)}",
+                               "Slow answers"])
+    return {
+        "contracts": write_csv(folder / "contracts.csv", ["Account", "Deal", "Owner", "Value", "Signed", "Start"],
+                               contracts),
+        "payments": write_csv(folder / "payments.csv", ["Account", "Contract Start", "Amount", "Received"], payments),
+        "surveys": write_csv(folder / "surveys.csv", ["Account", "Rep", "Survey", "Score", "Answered"], surveys),
+        "complaints": write_csv(folder / "complaints.csv", ["Case", "Account", "Rep", "Opened", "Subject"],
+                                complaints),
     }
 
 
@@ -134,6 +171,43 @@ fields:
   answered: {column: Outcome, map: {Answered: "true", No answer: "false"}}
 timezone: America/New_York
 """,
+    "contracts": """
+fields:
+  account: Account
+  opportunity: Deal
+  owner: Owner
+  amount: Value
+  signed_at: Signed
+  starts_on: Start
+timezone: America/New_York
+""",
+    "payments": """
+fields:
+  account: Account
+  contract_starts_on: Contract Start
+  amount: Amount
+  received_at: Received
+timezone: America/New_York
+""",
+    "surveys": """
+fields:
+  account: Account
+  rep: Rep
+  kind: {column: Survey, case: lower}
+  score: Score
+  responded_at: Answered
+timezone: America/New_York
+""",
+    "complaints": """
+fields:
+  source: {value: helpdesk}
+  external_id: Case
+  account: Account
+  rep: Rep
+  received_at: Opened
+  summary: Subject
+timezone: America/New_York
+""",
 }
 
 
@@ -161,6 +235,13 @@ def test_a_company_from_its_own_exports(run: Run, db_url: str, company: dict[str
     leads = imported(run, tmp_path, "leads", "leads", company["leads"], "--history")
     calls = imported(run, tmp_path, "activities", "calls", company["calls"])
     assert "360 new leads" in leads and "360, not routed" in leads, leads
+    after_sale = {kind: imported(run, tmp_path, kind, kind, company[kind])
+                  for kind in ("contracts", "payments", "surveys", "complaints")}
+    assert "15 rows: contracts created 15" in after_sale["contracts"], after_sale
+    assert "30 rows: payments created 30" in after_sale["payments"] and "5 rows: complaints created 5" in (
+        after_sale["complaints"])
+    assert "survey responses created 0, updated 0, unchanged 15" in imported(run, tmp_path, "surveys", "surveys",
+                                                                            company["surveys"])
     engine = make_engine(db_url)
     try:
         _check_what_came_in(engine)
@@ -214,5 +295,9 @@ def _check_what_came_in(engine: Engine) -> None:
         assert min(lead.created_at for lead in leads).date() == DAY0
         linked = session.scalar(select(func.count()).select_from(Activity).where(Activity.lead_id.is_not(None)))
         assert linked == LEADS // 3
+        paid = session.scalar(select(func.sum(Payment.amount)))
+        assert paid == sum(deal.amount for deal in deals.values() if deal.stage.value == "won")
+        contract = session.scalars(select(Contract).where(Contract.opportunity_id == deals["D0002"].id)).one()
+        assert (contract.owner_id, contract.amount) == (deals["D0002"].owner_id, deals["D0002"].amount)
         waiting = session.scalars(select(UnmatchedActivity)).all()
         assert [(w.external_id, w.reason) for w in waiting] == [("C-99999", "no_rep")]
