@@ -92,3 +92,71 @@ def whatif(templates: Annotated[Path, typer.Option("--templates", help=N_("The c
         out.print(t("{name}: {before_leads} leads ({before_share:.0%}) → {after_leads} leads ({after_share:.0%})",
                     name=rep["name"], before_leads=before["leads"], before_share=before["share"],
                     after_leads=after["leads"], after_share=after["share"]))
+
+
+# --- targets per period (metrics) ------------------------------------------------------------------------------
+
+targets_app = Typer(help=N_("Targets per period: what a metric should reach for the company, a team or a rep."),
+                    no_args_is_help=True)
+scorecard_app.add_typer(targets_app, name="targets")
+TARGETS_HELP = N_("Set targets from a file (.csv or .xlsx) with the columns metric, period, team, rep and value: a "
+                  "row naming no team and no rep is the company's target. Importing again replaces the same target. "
+                  "All or nothing unless --skip-invalid.")
+
+
+@targets_app.command("import", help=TARGETS_HELP)
+def import_targets(
+    file: Annotated[Path, typer.Argument(help=N_("A .csv or .xlsx export"))],
+    mapping: Annotated[Path | None, typer.Option("--mapping", help=N_(
+        "YAML mapping of the file's columns to the fields; default: columns named as the fields"))] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help=N_("Import the valid rows, list the rest"))] = False,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help=N_(
+        "Where --skip-invalid writes rejected rows (default: under the data directory)"))] = None,
+) -> None:
+    from evenhand.config import get_settings
+    from evenhand.i18n import t
+    from evenhand.kit import importcli
+    from evenhand.kit.rows import Rejects
+    from evenhand.performance import targets
+
+    with importcli.refusals(err):
+        text = importcli.mapping_text(err, mapping) if mapping else targets.default_mapping(file)
+    importcli.checked(err, (file, text, targets.KIND))
+    refused = Rejects(header=[])
+    report = importcli.run(err, N_("Importing targets"), lambda session, progress: targets.import_file(
+        session, file, text, zone=get_settings().zone, skip_invalid=skip_invalid, rejects=refused,
+        progress=progress))
+    out.print(t("{rows} rows read; targets created: {created}, replaced: {updated}, unchanged: {unchanged}; rows "
+                "rejected: {rejected}.", rows=report.rows, created=report.created, updated=report.updated,
+                unchanged=report.unchanged, rejected=report.rejected))
+    importcli.write_rejects(out, refused, file, rejects)
+
+
+@targets_app.command("show", help=N_("The targets set for a period: the company's, each team's and each rep's."))
+def show_targets(period: PeriodOption, as_json: JsonOption = False, db: Db = None) -> None:
+    import json
+    import sys
+
+    from evenhand.db import get_engine, session_scope
+    from evenhand.errors import DomainError
+    from evenhand.i18n import t
+    from evenhand.kit import terminal
+    from evenhand.performance import repository
+    from evenhand.performance.metrics import CATALOG
+    from evenhand.performance.period import parse
+
+    try:
+        with session_scope(get_engine(db) if db else None, readonly=True) as session:
+            found = repository.target_rows(session, parse(period))
+    except DomainError as exc:
+        terminal.refuse(err, exc)
+    if as_json:
+        rows = [{"metric": m, "team": team, "rep": rep, "value": v} for m, team, rep, v in found]
+        sys.stdout.write(json.dumps({"period": period, "targets": rows}, ensure_ascii=False) + "\n")
+        return
+    if not found:
+        out.print(t("No targets are set for {period}; the templates' own apply.", period=period))
+    for metric, team, rep, value in found:
+        out.print(t("{metric}: {value:g} — {whom}", metric=t(CATALOG[metric].label) if metric in CATALOG else metric,
+                    value=value, whom=rep or team or t("the company")))

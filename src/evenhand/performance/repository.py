@@ -160,8 +160,9 @@ def target_rows(session: Session, period: Period) -> list[tuple[str, str | None,
     stmt = (select(MetricTarget.metric, Team.name, User.username, MetricTarget.value)
             .outerjoin(Team, Team.id == MetricTarget.team_id).outerjoin(User, User.id == MetricTarget.user_id)
             .where(MetricTarget.period == period.key)
-            .order_by(MetricTarget.metric, Team.name.is_not(None), Team.name, User.username.is_not(None),
-                      User.username))
+            .order_by(MetricTarget.metric, case((MetricTarget.user_id.is_not(None), 2),
+                                                (MetricTarget.team_id.is_not(None), 1), else_=0),
+                      Team.name, User.username))
     return [(m, t, u, float(v)) for m, t, u, v in session.execute(stmt)]
 
 
