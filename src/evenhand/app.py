@@ -39,6 +39,7 @@ from evenhand.notify.policy import check_policies
 from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
+from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
 from evenhand.qa.routes import router as qa_router
 from evenhand.reports.routes import router as reports_router
 from evenhand.routing.routes import router as routing_router
@@ -196,6 +197,7 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.opportunities import pages as opportunity_pages
     from evenhand.org import home_pages as org_home_pages
     from evenhand.org import pages as org_pages
+    from evenhand.performance import incentive_pages
     from evenhand.qa import home_pages as qa_home_pages
     from evenhand.qa import pages as qa_pages
     from evenhand.reports import home_pages as report_home_pages
@@ -211,7 +213,7 @@ def _pages() -> list[Callable[[], None]]:
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
         honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
-        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages)]
+        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages, incentive_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

@@ -30,6 +30,7 @@ from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
+from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
 from evenhand.performance.cli import scorecard_app
 from evenhand.qa.cli import qa_app
 from evenhand.routing.cli import routing_app

@@ -29,7 +29,7 @@ from evenhand.models import (
 )
 from evenhand.org import service as org
 from evenhand.org.schemas import GrantCreate
-from evenhand.performance import incentives
+from evenhand.performance import document, incentives, service
 from evenhand.performance.period import containing, parse
 from evenhand.performance.template import default_text
 from evenhand.routing import policy_versions, router
@@ -103,7 +103,7 @@ def cards(session: Session, row: ScorePeriod) -> list[Scorecard]:
 def apply(session: Session, key: str, tiers: dict[int, tuple[str | None, float]], *, closer: int,
           now: datetime = CLOSED_AT) -> list[incentives.Change]:
     row = close(session, key, tiers, closer=closer)
-    return incentives.apply(session, row, cards(session, row), now=now)
+    return incentives.settle(session, row, cards(session, row), now=now)
 
 
 def held(session: Session) -> dict[tuple[int, str], tuple[datetime | None, str]]:
@@ -113,7 +113,7 @@ def held(session: Session) -> dict[tuple[int, str], tuple[datetime | None, str]]
 
 def counts(session: Session) -> tuple[dict[str, int], dict[str, int]]:
     audits = dict(session.execute(select(AuditEntry.action, func.count()).where(
-        AuditEntry.action.like("performance.%")).group_by(AuditEntry.action)).tuples().all())
+        AuditEntry.action.in_(("performance.grant", "performance.revoke"))).group_by(AuditEntry.action)).tuples().all())
     messages = dict(session.execute(select(Notification.kind, func.count()).where(
         Notification.kind.like("performance%"), Notification.channel == "in_app")
         .group_by(Notification.kind)).tuples().all())
@@ -148,9 +148,9 @@ def test_applying_a_revision_again_grants_audits_and_tells_nothing_more(engine: 
     with session_scope(engine) as session:
         c = company(session)
         row = close(session, "2026-09", {c.a: ("gold", 90.0)}, closer=c.ops)
-        incentives.apply(session, row, cards(session, row), now=CLOSED_AT)
+        incentives.settle(session, row, cards(session, row), now=CLOSED_AT)
         before = held(session), counts(session)
-        assert incentives.apply(session, row, cards(session, row), now=CLOSED_AT + timedelta(hours=1)) == []
+        assert incentives.settle(session, row, cards(session, row), now=CLOSED_AT + timedelta(hours=1)) == []
         assert (held(session), counts(session)) == before
 
 
@@ -230,7 +230,7 @@ def test_a_key_account_lead_goes_to_the_rep_who_just_earned_the_grant(engine: En
         assert router.route(session, first).outcome == "held"  # nobody may enter the key-account pool yet
         last_month = containing(utcnow().date()).previous().key  # its grants hold through this month
         row = close(session, last_month, {c.a: ("silver", 75.0), c.b: ("gold", 86.0)}, closer=c.ops)
-        incentives.apply(session, row, cards(session, row), now=utcnow())
+        incentives.settle(session, row, cards(session, row), now=utcnow())
         lead = make_lead(session, region="east", company_size=800, score=50, created_at=utcnow())
         decision = router.route(session, lead)
         assert (decision.outcome, decision.pool_id, decision.rep_id) == ("assigned", "key_accounts", c.b)
@@ -331,3 +331,42 @@ def test_expiry_is_midnight_after_the_following_period_in_the_zone() -> None:
     assert date(2026, 1, 1) < incentives.expiry(parse("2026-01"), ZoneInfo("UTC")).date()
     assert not incentives.given_here(UserGrant(reason="scorecard 2026-Q4: gold", granted_by_id=3))
     assert incentives.given_here(UserGrant(reason="scorecard 2026-Q4: gold", granted_by_id=None))
+
+
+NO_COMPLAINTS = """
+name: 无投诉即金牌
+metrics:
+  complaints: {target: 0, zero: 5}
+templates:
+  - key: everyone
+    label: {zh-CN: 全员, en: Everyone}
+    weights:
+      senior: {complaints: 1}
+tiers:
+  - key: gold
+    label: {zh-CN: 金牌, en: Gold}
+    min: 85
+    grants: [key_account]
+"""
+
+
+def test_closing_a_period_through_the_service_grants_and_routing_follows(engine: Engine) -> None:
+    """The real close: every rep without complaints reaches gold; re-opened and closed under templates that grant
+    nothing, the grants are revoked and key-account leads wait again."""
+    last_month = containing(utcnow().date()).previous()
+    with session_scope(engine) as session:
+        c = company(session)
+        ops = Principal(user_id=c.ops, username="ops", display_name="Ops", role=Role.OPS)
+        document.save(session, NO_COMPLAINTS, author=ops, note="test")
+        service.close(session, last_month, actor=ops)
+        assert org.holders(session, "key_account") == {c.a, c.b, c.c, c.boss}  # the supervisor carries leads too
+        lead = make_lead(session, region="east", company_size=800, score=50, created_at=utcnow())
+        assert router.route(session, lead).outcome == "assigned"
+        service.reopen(session, last_month, actor=ops, reason="投诉数据补录")
+        document.save(session, NO_COMPLAINTS.replace("grants: [key_account]", "grants: []"), author=ops, note="t")
+        service.close(session, last_month, actor=ops)
+        assert org.holders(session, "key_account") == set()
+        later = make_lead(session, region="east", company_size=800, score=50, created_at=utcnow())
+        assert router.route(session, later).outcome == "held"
+        audits = counts(session)[0]
+        assert (audits["performance.grant"], audits["performance.revoke"]) == (4, 4)

@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from importlib import import_module
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,10 +48,11 @@ from evenhand.models import (
 )
 from evenhand.models.performance import Scorecard
 from evenhand.notify import service as notify
+from evenhand.performance import document, service
 from evenhand.performance import template as templates
 from evenhand.performance.period import Period, parse
 from evenhand.performance.scoring import tier_of
-from evenhand.performance.template import GRANTS, Templates, Wording
+from evenhand.performance.template import GRANTS, Templates, Tier, Wording
 from evenhand.routing import policy_versions
 from evenhand.routing.engine import select_pool
 from evenhand.routing.rerun import Roster, rerun
@@ -113,14 +113,19 @@ class Change:
 
 
 def register() -> None:
-    """Run ``apply`` on every period close (once, however often it is called): the app and the CLI call it."""
-    service = import_module("evenhand.performance.service")  # lazily: the service knows nothing of incentives
+    """Run ``apply`` on every period close, once however often it is called. It is called as this module is
+    imported, and the app and the command line import it, so every door a period closes by grants."""
     if apply not in service.ON_CLOSE:
         service.ON_CLOSE.append(apply)
 
 
-def apply(session: Session, period_row: ScorePeriod, cards: list[Scorecard], *, now: datetime | None = None) -> list[
-        Change]:
+def apply(session: Session, period_row: ScorePeriod, cards: list[Scorecard]) -> None:
+    """The ``ON_CLOSE`` hook: ``settle`` the revision just frozen."""
+    settle(session, period_row, cards)
+
+
+def settle(session: Session, period_row: ScorePeriod, cards: list[Scorecard], *,
+           now: datetime | None = None) -> list[Change]:
     """Grant what each card's tier earns and revoke what this period gave that its cards no longer earn."""
     at = as_utc(now or utcnow())
     zone = get_settings().zone
@@ -128,7 +133,7 @@ def apply(session: Session, period_row: ScorePeriod, cards: list[Scorecard], *, 
     earned = _earned(session, cards)
     rows = {(r.user_id, r.grant): r for r in session.scalars(select(UserGrant).where(UserGrant.grant.in_(GRANTS)))}
     changes = [c for (uid, grant), tier in earned.items()
-               if (c := _give(session, rows.get((uid, grant)), uid, grant, tier, period_row.period, until, at))]
+               if (c := _give(session, rows.get((uid, grant)), uid, grant, tier.key, period_row.period, until, at))]
     changes += [_revoke(row, at) for key, row in rows.items()
                 if key not in earned and _gave(row, period_row.period, at)]
     session.flush()
@@ -136,18 +141,18 @@ def apply(session: Session, period_row: ScorePeriod, cards: list[Scorecard], *, 
     return changes
 
 
-def _earned(session: Session, cards: Iterable[Scorecard]) -> dict[tuple[int, str], str]:
+def _earned(session: Session, cards: Iterable[Scorecard]) -> dict[tuple[int, str], Tier]:
     """(rep, grant) → the tier that earns it, from the tiers of the version each card was scored under."""
     docs: dict[int, Templates] = {}
-    out: dict[tuple[int, str], str] = {}
+    out: dict[tuple[int, str], Tier] = {}
     for card in cards:
         if card.tier is None:
             continue
         if card.template_version not in docs:
             docs[card.template_version] = _templates(session, card.template_version)
-        tier = next((t for t in docs[card.template_version].tiers if t.key == card.tier), None)
-        for grant in tier.grants if tier else ():
-            out[(card.user_id, grant)] = card.tier
+        for tier in docs[card.template_version].tiers:
+            if tier.key == card.tier:
+                out.update({(card.user_id, grant): tier for grant in tier.grants})
     return out
 
 
@@ -281,6 +286,7 @@ class Holding:
     team: str | None
     grant: str
     tier: str
+    tier_label: dict[str, str]  # {"zh-CN": ..., "en": ...}
     total: float | None
     status: str
     expires_at: datetime | None
@@ -334,12 +340,13 @@ def _names(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str |
     return {uid: (name, team) for uid, name, team in session.execute(stmt).tuples()}
 
 
-def _holding(uid: int, grant: str, tier: str, total: float | None, who: tuple[str, str | None],
+def _holding(uid: int, grant: str, tier: Tier, total: float | None, who: tuple[str, str | None],
              row: UserGrant | None, at: datetime) -> Holding:
     until = as_utc(row.expires_at) if row is not None and row.expires_at is not None else None
     live = row is not None and (until is None or until > at)
     status = LAPSED if not live or row is None else HELD if given_here(row) else BY_HAND
-    return Holding(uid, who[0], who[1], grant, tier, total, status, until, row.reason if row is not None else "")
+    return Holding(uid, who[0], who[1], grant, tier.key, {"zh-CN": tier.label.zh, "en": tier.label.en}, total, status,
+                   until, row.reason if row is not None else "")
 
 
 # --- what-if: a tier change and the key-account pool -----------------------------------------------------------
@@ -431,3 +438,17 @@ def _share(uid: int, names: dict[int, str], holders: dict[str, set[int]],
                 "share": round(counts[name][uid] / total, 4) if total else 0.0}
 
     return {"user_id": uid, "name": names.get(uid, ""), "before": side("before"), "after": side("after")}
+
+
+def closed_periods(session: Session) -> list[str]:
+    """Every period closed at least once, the latest first."""
+    return list(session.scalars(select(ScorePeriod.period).where(ScorePeriod.revision > 0)
+                                .order_by(ScorePeriod.starts_on.desc(), ScorePeriod.ends_on.desc())))
+
+
+def active_text(session: Session) -> str:
+    """The active templates' text, to start a what-if from (a new database gets the shipped default first)."""
+    return document.TEMPLATES.active(session).body
+
+
+register()
