@@ -73,3 +73,14 @@ def test_the_board_reads_two_periods_at_once_as_each_alone(engine: Engine, compa
         alone = [service.figures(session, STAFF, since=a, until=b, now=NOW) for a, b in spans]
     assert both == alone
     assert [p["overall"]["entries"] for p in both] == [2, 6]
+
+
+def test_reading_by_time_and_by_customer_count_the_same(engine: Engine, company: Company) -> None:
+    """Staff's figures read the activities by time alone; one rep's look their leads and deals up: the reps' counts
+    add up to the company's."""
+    with session_scope(engine, readonly=True) as session:
+        everyone = service.figures(session, STAFF, since=SINCE, now=NOW)
+        each = [service.figures(session, STAFF, since=SINCE, now=NOW, rep_id=u.id)["overall"]
+                for u in company.users.values()]
+    assert {s.value: sum(o[s.value] for o in each) for s in Status} == {s.value: everyone["overall"][s.value]
+                                                                         for s in Status}

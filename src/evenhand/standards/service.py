@@ -296,10 +296,13 @@ def read_period(session: Session, principal: Principal, *, since: datetime, unti
     acts = repository.activity_columns(
         session, lead_ids=repository.assigned_leads(session, lead_ids, since=since, until=until), deal_ids=deals,
         deal_lead_ids=repository.leads_of(deals), since=since, until=now,
-        every=principal.reads_everything and rep_ids is None,
-        types={a.type for s in standards for stage in s.stages.values() for r in stage.requirements
-               for a in r.actions} if standards else None)
+        every=principal.reads_everything and rep_ids is None, types=_named(standards) if standards else None)
     return Period(clocks, acts, {})
+
+
+def _named(standards: Sequence[CompiledStandards]) -> set[str]:
+    """The activity types the standards name: no other can meet a requirement."""
+    return {a.type for s in standards for stage in s.stages.values() for r in stage.requirements for a in r.actions}
 
 
 def _narrow(stmt: Select[Any], owner: Any, rep_ids: Iterable[int] | None) -> Select[Any]:
