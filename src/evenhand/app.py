@@ -39,6 +39,7 @@ from evenhand.notify.policy import check_policies
 from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
+from evenhand.performance.routes import router as scorecards_router
 from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
 from evenhand.qa.routes import router as qa_router
 from evenhand.reports.routes import router as reports_router
@@ -56,7 +57,7 @@ def api_router() -> APIRouter:
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
                    reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
-                   qa_router, alerts_router):
+                   qa_router, alerts_router, scorecards_router):
         api.include_router(router)
     return api
 
