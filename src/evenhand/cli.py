@@ -32,6 +32,7 @@ from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
 from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
 from evenhand.performance.cli import scorecard_app
+from evenhand.performance.peer_cli import peer_app
 from evenhand.qa.cli import qa_app
 from evenhand.routing.cli import routing_app
 from evenhand.standards.cli import standards_app
@@ -67,6 +68,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(board_app, name="board")
 app.add_typer(qa_app, name="qa")
 app.add_typer(scorecard_app, name="scorecard")
+app.add_typer(peer_app, name="peer")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
 Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]

@@ -23,6 +23,7 @@ import secrets
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from evenhand.i18n import N_
 
@@ -42,7 +43,7 @@ class Problem:
     """Why the draw cannot be made: an English message template and its parameters."""
 
     message: str
-    params: dict[str, object]
+    params: dict[str, Any]
 
 
 def new_seed() -> int:
@@ -150,3 +151,15 @@ class _State:
                 return
             self.reviewers[reviewee].discard(previous)
             reviewer = previous
+
+
+TRIM_FROM = 5  # from this many ratings, the single highest and lowest of each dimension are left out
+
+
+def trimmed_mean(ratings: Sequence[int]) -> tuple[float, bool]:
+    """The mean of ``ratings`` (rounded to two places) and whether the extremes were trimmed: from ``TRIM_FROM``
+    ratings on, one highest and one lowest are dropped, so one outlier neither lifts nor sinks a colleague."""
+    ordered = sorted(ratings)
+    trimmed = len(ordered) >= TRIM_FROM
+    kept = ordered[1:-1] if trimmed else ordered
+    return round(sum(kept) / len(kept), 2), trimmed
