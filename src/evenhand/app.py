@@ -39,9 +39,10 @@ from evenhand.notify.policy import check_policies
 from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
-from evenhand.performance.routes import router as scorecards_router
 from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
+from evenhand.performance.export_routes import router as scorecards_export_router
 from evenhand.performance.peer_routes import router as peer_router
+from evenhand.performance.routes import router as scorecards_router
 from evenhand.qa.routes import router as qa_router
 from evenhand.reports.routes import router as reports_router
 from evenhand.routing.routes import router as routing_router
@@ -58,7 +59,7 @@ def api_router() -> APIRouter:
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
                    reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
-                   qa_router, alerts_router, peer_router, scorecards_router):
+                   qa_router, alerts_router, peer_router, scorecards_export_router, scorecards_router):
         api.include_router(router)
     return api
 
@@ -199,7 +200,9 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.opportunities import pages as opportunity_pages
     from evenhand.org import home_pages as org_home_pages
     from evenhand.org import pages as org_pages
+    from evenhand.performance import home_pages as performance_home_pages
     from evenhand.performance import incentive_pages
+    from evenhand.performance import pages as performance_pages
     from evenhand.qa import home_pages as qa_home_pages
     from evenhand.qa import pages as qa_pages
     from evenhand.reports import home_pages as report_home_pages
@@ -215,7 +218,8 @@ def _pages() -> list[Callable[[], None]]:
         org_pages, lead_pages, scoring_pages, routing_pages, report_pages, policy_pages, appeal_pages, notify_pages,
         notify_ops_pages, presence_pages, report_home_pages, org_home_pages, activity_pages, opportunity_pages,
         honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
-        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages, incentive_pages)]
+        standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages, incentive_pages,
+        performance_pages, performance_home_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

@@ -160,3 +160,41 @@ def show_targets(period: PeriodOption, as_json: JsonOption = False, db: Db = Non
     for metric, team, rep, value in found:
         out.print(t("{metric}: {value:g} — {whom}", metric=t(CATALOG[metric].label) if metric in CATALOG else metric,
                     value=value, whom=rep or team or t("the company")))
+
+
+# --- the blocks (pages and exports) ----------------------------------------------------------------------------
+
+
+@scorecard_app.command("show", help=N_("Print each rep's scorecard block for a period (frozen if it is closed, live "
+                                       "otherwise), best total first, with the reps flagged as high volume with low "
+                                       "quality and why."))
+def show(period: PeriodOption,
+         rep: Annotated[str | None, typer.Option("--rep", help=N_("Only this rep (name or username)"))] = None,
+         as_json: JsonOption = False, db: Db = None) -> None:
+    import json
+    import sys
+
+    from evenhand.db import get_engine, session_scope
+    from evenhand.errors import DomainError
+    from evenhand.i18n import t
+    from evenhand.kit import terminal
+    from evenhand.performance import blocks, patterns, ranking, service
+    from evenhand.performance.period import parse
+
+    try:
+        with session_scope(get_engine(db) if db else None, readonly=True) as session:
+            found = ranking.only(ranking.read(session, service.SYSTEM, parse(period)), rep)
+    except DomainError as exc:
+        terminal.refuse(err, exc)
+    if as_json:
+        sys.stdout.write(json.dumps(ranking.record(found), ensure_ascii=False) + "\n")
+        return
+    state = t("Closed: frozen cards, revision {revision}.", revision=found.revision) if found.frozen else \
+        t("Live: computed now, provisional until the period is closed.")
+    out.print(f"{found.period} · {state}", style="bold", highlight=False)
+    for card in found.cards:
+        for line in blocks.block(card, found.departments, t):
+            out.print(line, highlight=False)
+        flag = found.flags.get(card.user_id)
+        for line in patterns.explain(flag, t) if flag else []:
+            out.print(f"  ! {line}", style="red", highlight=False)
