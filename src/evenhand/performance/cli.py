@@ -5,12 +5,13 @@ nothing."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from evenhand.i18n import N_
+from evenhand.kit import documentcli
 from evenhand.kit.clihelp import Typer
 
 scorecard_app = Typer(help=N_("Scorecards: targets, templates, closing a period, the blocks and the grants they earn."),
@@ -198,3 +199,73 @@ def show(period: PeriodOption,
         flag = found.flags.get(card.user_id)
         for line in patterns.explain(flag, t) if flag else []:
             out.print(f"  ! {line}", style="red", highlight=False)
+
+
+# --- closing and re-opening a period, and the templates (scorecards) ----------------------------------------------
+
+# The command line closes as sales ops would; the audit entry names no person (``service.close``).
+Reason = Annotated[str, typer.Option("--reason", help=N_("Why the period is re-opened (kept in the audit log)"))]
+
+
+def _operator() -> Any:
+    from evenhand.auth.principal import Principal
+    from evenhand.models import Role
+
+    return Principal(user_id=0, username="cli", display_name="cli", role=Role.OPS, via="system")
+
+
+@scorecard_app.command("close", help=N_("Close a period that has ended: freeze every rep's card as its next revision, "
+                                        "with the inputs behind it, and apply the grants its tiers earn."))
+def close(period: PeriodOption, db: Db = None) -> None:
+    from evenhand.db import get_engine, session_scope
+    from evenhand.errors import DomainError
+    from evenhand.i18n import t
+    from evenhand.kit import terminal
+    from evenhand.performance import service
+    from evenhand.performance.period import parse
+
+    try:
+        with session_scope(get_engine(db) if db else None) as session:
+            row = service.close(session, parse(period), actor=_operator())
+            key, revision = row.period, row.revision
+            frozen = service.cards(session, service.SYSTEM, parse(period))
+    except DomainError as exc:
+        terminal.refuse(err, exc)
+    out.print(t("Closed {period}: revision {revision}, {count} cards frozen.", period=key, revision=revision,
+                count=len(frozen)))
+
+
+@scorecard_app.command("reopen", help=N_("Re-open a closed period for a late correction; its frozen cards stay "
+                                         "readable and the next close writes the next revision."))
+def reopen(period: PeriodOption, reason: Reason, db: Db = None) -> None:
+    from evenhand.db import get_engine, session_scope
+    from evenhand.errors import DomainError
+    from evenhand.i18n import t
+    from evenhand.kit import terminal
+    from evenhand.performance import service
+    from evenhand.performance.period import parse
+
+    try:
+        with session_scope(get_engine(db) if db else None) as session:
+            row = service.reopen(session, parse(period), actor=_operator(), reason=reason)
+            key, revision = row.period, row.revision
+    except DomainError as exc:
+        terminal.refuse(err, exc)
+    out.print(t("Re-opened {period}; revision {revision} stays readable.", period=key, revision=revision))
+
+
+templates_app = Typer(help=N_("The scorecard templates: print a version, or validate a file and save it."),
+                      no_args_is_help=True)
+scorecard_app.add_typer(templates_app, name="templates")
+
+
+def _templates() -> tuple[Any, Any]:
+    from evenhand.performance import document
+
+    return document.TEMPLATES, document.save
+
+
+documentcli.add(templates_app, _templates, show_as="show", show_help=N_(
+    "Print a version of the scorecard templates (YAML) with its number and note."), set_as="set",
+    set_help=N_("Validate scorecard templates and save them as the next active version."),
+    file_help=N_("YAML scorecard templates"))
