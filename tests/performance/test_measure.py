@@ -51,10 +51,12 @@ def test_reps_are_active_reps_and_supervisors_who_own_deals(engine: Engine, comp
                                                                      frozenset())
 
 
-def test_named_users_are_measured_whatever_their_role(engine: Engine, company: Company) -> None:
+def test_named_users_are_narrowed_to_those_who_carry_a_card(engine: Engine, company: Company) -> None:
+    ids = company.ids
     with session_scope(engine, readonly=True) as session:
-        facts = repository.rep_facts(session, [company.ids["gone"], company.ids["qian"]])
-    assert set(facts) == {company.ids["gone"], company.ids["qian"]}
+        facts = repository.rep_facts(session, [ids[n] for n in ("zhang", "sun", "qian", "gone", "admin")])
+        assert repository.rep_facts(session, []) == {}
+    assert set(facts) == {ids["zhang"], ids["sun"]}  # not a supervisor without deals, a rep who left, an admin
 
 
 def test_results_in_september(engine: Engine, company: Company) -> None:

@@ -95,13 +95,15 @@ def span(period: Period, *, now: datetime | None = None) -> Span:
 
 def rep_facts(session: Session, user_ids: Collection[int] | None = None) -> dict[int, RepFacts]:
     """The facts that pick each rep's template: level, department code (their team's), region code (their own,
-    else their team's), product line codes and monthly quota. Without ``user_ids``: every active rep, and every
-    active supervisor who owns a deal (they carry leads too); with them: those users, whatever their role."""
+    else their team's), product line codes and monthly quota, for every active rep and every active supervisor who
+    owns a deal (they carry leads too); among ``user_ids`` when given (the others carry no card)."""
     team, own, teams = aliased(Team), aliased(Region), aliased(Region)
     stmt = (select(User.id, User.level, Department.code, func.coalesce(own.code, teams.code), User.monthly_quota)
             .outerjoin(team, team.id == User.team_id).outerjoin(Department, Department.id == team.department_id)
             .outerjoin(own, own.id == User.region_id).outerjoin(teams, teams.id == team.region_id))
-    stmt = stmt.where(User.id.in_(sorted(set(user_ids)))) if user_ids is not None else stmt.where(_carries_leads())
+    stmt = stmt.where(_carries_leads())
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(sorted(set(user_ids))))
     rows = session.execute(stmt.order_by(User.id)).all()
     lines = _product_lines(session, [r[0] for r in rows])
     return {i: RepFacts(i, level, department, region, frozenset(lines.get(i, ())), float(quota or 0))
