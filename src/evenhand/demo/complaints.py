@@ -25,7 +25,7 @@ STREAM = 101  # the spawn key of the complaints' stream; the phases use 0–6
 BASE_RATE = 0.25  # complaints a contract-year at satisfaction 0
 SENSITIVITY = 1.2
 SUMMARIES = ("上门服务次数比签约时承诺的少", "问题反馈后一周没有回复", "承诺的培训没有安排", "实施顾问频繁更换",
-             "账单金额与合同不符", "系统故障后没有人跟进")
+             "账单金额与合同不符", "系统出错后迟迟没有人处理")
 
 
 def complaint_table(book: Book, deals: Deals, org: Org, frame: Frame, seed: int) -> Table:
