@@ -359,7 +359,7 @@ def test_closing_a_period_through_the_service_grants_and_routing_follows(engine:
         ops = Principal(user_id=c.ops, username="ops", display_name="Ops", role=Role.OPS)
         document.save(session, NO_COMPLAINTS, author=ops, note="test")
         service.close(session, last_month, actor=ops)
-        assert org.holders(session, "key_account") == {c.a, c.b, c.c, c.boss}  # the supervisor carries leads too
+        assert org.holders(session, "key_account") == {c.a, c.b, c.c}  # the supervisor owns no deal: no card
         lead = make_lead(session, region="east", company_size=800, score=50, created_at=utcnow())
         assert router.route(session, lead).outcome == "assigned"
         service.reopen(session, last_month, actor=ops, reason="投诉数据补录")
@@ -369,4 +369,4 @@ def test_closing_a_period_through_the_service_grants_and_routing_follows(engine:
         later = make_lead(session, region="east", company_size=800, score=50, created_at=utcnow())
         assert router.route(session, later).outcome == "held"
         audits = counts(session)[0]
-        assert (audits["performance.grant"], audits["performance.revoke"]) == (4, 4)
+        assert (audits["performance.grant"], audits["performance.revoke"]) == (3, 3)

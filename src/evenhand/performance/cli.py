@@ -51,7 +51,7 @@ def grants(period: PeriodOption, as_json: JsonOption = False, db: Db = None) -> 
     if not found:
         out.print(t("No grants were earned in {period}, or it has not been closed.", period=period))
     for h in found:
-        until = h.expires_at.astimezone(get_settings().zone).date().isoformat() if h.expires_at else "—"
+        until = incentives.last_day(h.expires_at, get_settings().zone).isoformat() if h.expires_at else "—"
         out.print(t("{grant}: {name} ({team}), tier {tier}, {total} — {status}, until {until}",
                     grant=t(incentives.GRANT_LABELS[h.grant]), name=h.name, team=h.team or "—", tier=h.tier,
                     total="—" if h.total is None else f"{h.total:.1f}", status=t(incentives.STATUS_LABELS[h.status]),

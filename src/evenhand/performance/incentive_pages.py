@@ -72,7 +72,7 @@ def _lists(principal: Principal, tr: Tr, key: str) -> None:
 
 def _row(h: incentives.Holding, tr: Tr, locale: str) -> dict[str, Any]:
     zone = get_settings().zone
-    until = h.expires_at.astimezone(zone).date().isoformat() if h.expires_at else "—"
+    until = incentives.last_day(h.expires_at, zone).isoformat() if h.expires_at else "—"
     return {"user_id": h.user_id, "name": h.name, "team": h.team or "—",
             "tier": h.tier_label.get(locale) or h.tier, "total": "—" if h.total is None else f"{h.total:.1f}",
             "status": tr(incentives.STATUS_LABELS[h.status]), "code": h.status, "colour": STATUS_COLOURS[h.status],
@@ -112,8 +112,10 @@ def _replay(principal: Principal, body: str, key: str, days: int) -> dict[str, A
 
 
 def _figures(found: dict[str, Any], tr: Tr) -> None:
-    ui.label(tr("{leads} key-account leads from {start} to {end}.", leads=found["leads"], start=found["from"],
-                end=found["to"])).props('data-testid="whatif-summary"')
+    ui.label(tr("{leads} key-account leads from {start} to {end}; left waiting in the holding queue: {held_before} "
+                "now, {held_after} then.", leads=found["leads"], start=found["from"], end=found["to"],
+                held_before=found["held"]["before"], held_after=found["held"]["after"])).props(
+        'data-testid="whatif-summary"')
     yes, no = tr("yes"), tr("no")
     rows = [{"user_id": r["user_id"], "name": r["name"], "before": yes if r["before"]["holds"] else no,
              "after": yes if r["after"]["holds"] else no, "before_leads": r["before"]["leads"],

@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,6 +91,11 @@ def reason_for(period: str, tier: str) -> str:
 def given_here(row: UserGrant) -> bool:
     """A grant performance gave (see the module's rules); anything else was given by hand."""
     return row.granted_by_id is None and REASON.match(row.reason or "") is not None
+
+
+def last_day(expires_at: datetime, zone: ZoneInfo) -> date:
+    """The last local day a grant holds on: the day before a midnight expiry, the day of one at another time."""
+    return (as_utc(expires_at).astimezone(zone) - timedelta(microseconds=1)).date()
 
 
 def expiry(period: Period, zone: ZoneInfo) -> datetime:
@@ -215,7 +220,7 @@ def _messages(session: Session, changes: list[Change], period_row: ScorePeriod,
     for change in changes:
         rep = people.get(change.user_id) or _Person("", None, None)
         mine, theirs = TITLES[(change.action, change.grant)]
-        until = change.expires_at.astimezone(zone).date() - timedelta(days=1)  # the last day it holds
+        until = last_day(change.expires_at, zone)
         for recipient, title in ((change.user_id, mine), (rep.supervisor, theirs)):
             if recipient is None:
                 continue
