@@ -204,3 +204,29 @@ def test_supervisors_see_their_teams_and_staff_everyone(engine: Engine, sold: Or
     assert {"Rep E1", "Rep E2", "Rep Solo"} <= {c.name for c in everyone} and all(c.metrics for c in everyone)
     assert [c.name for c in read(engine, sold, "ops", team_id=sold.teams["east"].id)][:1] == ["Rep E1"]
     assert [c.name for c in read(engine, sold, "ops", user_id=sold.id("rep_n2"))] == ["Rep N2"]
+
+
+CONTRACTS_ONLY = company.TEMPLATES.replace("cash_collected: 70, new_contracts: 30", "new_contracts: 1")
+
+
+def test_the_preview_rescores_the_last_closed_periods_frozen_inputs(engine: Engine, sold: Org) -> None:
+    close(engine, sold)
+    late_payment(engine, sold, "rep_s1", 8000)  # not in the frozen inputs
+    with session_scope(engine, readonly=True) as session:
+        compared = service.preview(session, principal(session, sold, "ops"), CONTRACTS_ONLY)
+    assert compared.period == "2026-10" and compared.frozen
+    assert totals(compared.active) == totals(read(engine, sold))
+    assert totals(compared.draft)["Rep S1"] == 0 and totals(compared.draft)["Rep N2"] == 50
+    assert compared.tier_labels["gold"] == {"zh-CN": "金牌", "en": "Gold"}
+    rows = {r["name"]: r for r in service.changes(compared)}
+    # one contract each: E1 ties N2 at 50 and comes first by name
+    assert (rows["Rep E1"]["active_rank"], rows["Rep E1"]["draft_rank"], rows["Rep E1"]["moved"]) == (3, 2, 1)
+    assert (rows["Rep N2"]["active_rank"], rows["Rep N2"]["draft_rank"], rows["Rep N2"]["moved"]) == (2, 3, -1)
+
+
+def test_without_a_closed_period_the_preview_measures_the_last_full_month(engine: Engine, sold: Org) -> None:
+    with session_scope(engine, readonly=True) as session:
+        compared = service.preview(session, principal(session, sold, "ops"), CONTRACTS_ONLY,
+                                   today=date(2026, 11, 15))
+    assert compared.period == "2026-10" and not compared.frozen
+    assert totals(compared.active)["Rep N1"] == 100 and totals(compared.draft)["Rep S1"] == 0

@@ -28,7 +28,8 @@ from evenhand.models import Department, Level, Role, Scorecard, ScorePeriod, Tea
 from evenhand.models.performance import PeriodStatus
 from evenhand.performance import document, repository, scoring
 from evenhand.performance.metrics import Measure
-from evenhand.performance.period import Period
+from evenhand.performance.period import Period, containing
+from evenhand.performance.period import parse as parse_period
 from evenhand.performance.template import RepFacts, Templates
 from evenhand.performance.views import CardView
 
@@ -284,3 +285,65 @@ def periods(session: Session) -> list[ScorePeriod]:
 
 # Closing freezes every rep's card, whoever closes: the cards are read as the system, never through a person's view.
 SYSTEM = Principal(user_id=0, username="scorecards", display_name="scorecards", role=Role.AUDITOR, via="system")
+
+
+# --- the templates editor's preview --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A period's ranking under the active templates and under a draft, from the same inputs."""
+
+    period: str
+    frozen: bool  # True: the last closed period's frozen inputs; False: the last full month, measured now
+    active: list[CardView]
+    draft: list[CardView]
+    tier_labels: dict[str, dict[str, str]]  # a tier's key: its zh-CN and en labels, the draft's over the active's
+
+
+def preview(session: Session, principal: Principal, body: str, *, today: date | None = None) -> Comparison:
+    """The last closed period's ranking rescored from its frozen inputs under ``body`` beside the active templates
+    (or, with no period closed, the last full month measured now), so only the templates differ."""
+    draft = document.TEMPLATES.validate(body)
+    active = document.active(session)[1]
+    row = session.scalar(select(ScorePeriod).where(ScorePeriod.status == PeriodStatus.CLOSED)
+                         .order_by(ScorePeriod.starts_on.desc()).limit(1))
+    if row is not None:
+        the_period, gathered = parse_period(row.period), _thawed_inputs(session, principal, row)
+    else:
+        the_period = containing(today or local(utcnow(), get_settings().zone).date()).previous()
+        gathered = gather(session, principal, the_period)
+    labels = {t.key: {"zh-CN": t.label.zh, "en": t.label.en} for t in (*active.tiers, *draft.tiers)}
+    return Comparison(the_period.key, row is not None, _ranked(principal, scored(gathered, active, the_period)),
+                      _ranked(principal, scored(gathered, draft, the_period)), labels)
+
+
+def _thawed_inputs(session: Session, principal: Principal, row: ScorePeriod) -> Gathered:
+    """What the period's revision in force was computed from, as its frozen cards kept it."""
+    stmt = (select(Scorecard, User.display_name, Team.name)
+            .join(User, User.id == Scorecard.user_id).outerjoin(Team, Team.id == Scorecard.team_id)
+            .where(Scorecard.period_id == row.id, Scorecard.revision == row.revision,
+                   visibility.scorecards_visible(principal, Scorecard.user_id, Scorecard.team_id)))
+    people, facts, measures, targets = {}, {}, {}, {}
+    for card, name, team in session.execute(stmt).tuples():
+        rep = card.inputs["rep"]
+        people[card.user_id] = Person(card.user_id, name, card.team_id, team, rep["department"])
+        facts[card.user_id] = RepFacts(card.user_id, Level(rep["level"]), rep["department"], rep["region"],
+                                       frozenset(rep["product_lines"]), float(rep["monthly_quota"]))
+        measures[card.user_id] = {key: Measure(**m) for key, m in card.inputs["measures"].items()}
+        targets[card.user_id] = dict(card.inputs["targets"])
+    return Gathered(people, facts, measures, targets)
+
+
+def changes(comparison: Comparison) -> list[dict[str, Any]]:
+    """One row per rep in the draft's order: rank, total and tier under each, and how many places they move
+    (positive: up)."""
+    before = {v.user_id: (n, v) for n, v in enumerate(comparison.active, 1)}
+    rows = []
+    for rank, view in enumerate(comparison.draft, 1):
+        was, old = before.get(view.user_id, (None, None))
+        rows.append({"user_id": view.user_id, "name": view.name, "team": view.team, "active_rank": was,
+                     "active_total": old.total if old else None, "active_tier": old.tier if old else None,
+                     "draft_rank": rank, "draft_total": view.total, "draft_tier": view.tier,
+                     "moved": (was - rank) if was is not None else None})
+    return rows
