@@ -203,6 +203,7 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.performance import home_pages as performance_home_pages
     from evenhand.performance import incentive_pages
     from evenhand.performance import pages as performance_pages
+    from evenhand.performance import peer_pages
     from evenhand.performance import template_pages as scorecard_template_pages
     from evenhand.qa import home_pages as qa_home_pages
     from evenhand.qa import pages as qa_pages
@@ -221,7 +222,7 @@ def _pages() -> list[Callable[[], None]]:
         honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
         standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages, incentive_pages,
         performance_pages, performance_home_pages,
-        scorecard_template_pages)]
+        scorecard_template_pages, peer_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
