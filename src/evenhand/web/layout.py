@@ -68,6 +68,7 @@ NAV = (
     NavItem(N_("Alerts"), "notification_important", "/alerts"),
     NavItem(N_("QA"), "record_voice_over", "/qa"),
     NavItem(N_("Performance"), "leaderboard", "/performance"),
+    NavItem(N_("Incentives"), "workspace_premium", "/performance/incentives"),
     NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
     NavItem(N_("Notification delivery"), "notifications_active", "/notifications/ops", roles=STAFF),
     NavItem(N_("Connectors"), "cable", "/admin/connectors", roles=frozenset({Role.ADMIN, Role.OPS})),
