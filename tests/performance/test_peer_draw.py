@@ -78,3 +78,11 @@ def test_a_team_holding_more_than_half_is_named() -> None:
 
 def test_no_reps_at_all() -> None:
     assert peer.problem([], 3) == peer.Problem("There are no active reps to review.", {})
+
+
+def test_the_extremes_are_trimmed_from_five_ratings() -> None:
+    assert peer.trimmed_mean([5, 4, 3]) == (4.0, False)
+    assert peer.trimmed_mean([1, 4, 4, 5]) == (3.5, False)
+    assert peer.trimmed_mean([1, 4, 4, 4, 5]) == (4.0, True)  # one 1 and one 5 left out
+    assert peer.trimmed_mean([5, 5, 5, 1, 1, 3]) == (3.5, True)  # only one of each extreme goes
+    assert peer.trimmed_mean([2, 3, 3]) == (2.67, False)
