@@ -3,6 +3,8 @@ codes and errors that name their field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -22,7 +24,7 @@ def sold(engine: Engine, org: Org) -> Org:
     return org
 
 
-def cards(client: TestClient, org: Org, who: str = "ops", **params: object) -> list[dict[str, object]]:
+def cards(client: TestClient, org: Org, who: str = "ops", **params: object) -> list[dict[str, Any]]:
     answer = client.get(CARDS, params={"period": "2026-10", **params}, headers=org.headers(who))
     assert answer.status_code == 200, answer.text
     return list(answer.json())

@@ -132,7 +132,7 @@ def test_reopen_and_close_again_keeps_both_revisions(engine: Engine, sold: Org) 
         assert service.revisions(session, OCTOBER) == [1, 2]
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.subject_type == "score_periods")
                                   .order_by(AuditEntry.id)).all()
-        reason = session.scalars(select(AuditEntry.payload).where(
+        reason: str = session.scalars(select(AuditEntry.payload).where(
             AuditEntry.action == "performance.period_reopened")).one()["reason"]
     assert actions == ["performance.period_closed", "performance.period_reopened", "performance.period_closed"]
     assert reason == "回款晚到"
