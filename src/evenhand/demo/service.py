@@ -33,6 +33,8 @@ from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
 from evenhand.models import AuditEntry, Base, Lead, User
+from evenhand.performance import peer_demo
+from evenhand.performance.period import containing
 from evenhand.qa.audio import root as audio_root
 
 DEMO_PASSWORD = "evenhand-demo"
@@ -90,6 +92,7 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         _score(conn, end)
         report(GOING_LIVE, 0.98)
         counts = _go_live(conn, seed, end, scale, counts)
+        _peer_review(conn, seed, end)
         _audit(conn, seed, end, scale, counts)
     write_clips(recordings or audio_root())
     report(DONE, 1.0)
@@ -134,6 +137,13 @@ def _go_live(conn: Connection, seed: int, end: date, scale: float, counts: dict[
         session.flush()
     return counts | {table: conn.execute(select(func.count()).select_from(Base.metadata.tables[table])).scalar_one()
                      for table in LIVE_TABLES}
+
+
+def _peer_review(conn: Connection, seed: int, end: date) -> None:
+    """Last full month's peer review, opened under the demo's seed, most of its reviews written."""
+    with Session(bind=conn) as session:
+        peer_demo.demo_cycle(session, containing(end).previous().key, seed=seed)
+        session.flush()
 
 
 def _end_of(day: date) -> datetime:
