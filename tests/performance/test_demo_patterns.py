@@ -4,23 +4,19 @@ only the cards' metrics; the simulation is run again from its seed here to know 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
 from evenhand.db import session_scope
-from evenhand.demo.frame import Frame
-from evenhand.demo.org import build_org
 from evenhand.i18n import t
 from evenhand.performance import blocks, ranking, service
 from evenhand.performance.period import parse
 from evenhand.performance.ranking import Ranking
-from tests.demo.conftest import END, build_into, disposing
+from tests.demo.conftest import build_into, disposing
+from tests.performance.demo import SEED, discounters
 
 pytestmark = pytest.mark.slow
-SEED = 7
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +26,11 @@ def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ranking]:
             yield ranking.read(session, service.SYSTEM, parse("2026-Q3"))
 
 
-def discounters() -> set[int]:
-    """Who the simulation made discount: its organisation rebuilt from the same seed (the first of its streams)."""
-    rng = np.random.default_rng(np.random.SeedSequence(SEED).spawn(1)[0])
-    org = build_org(random.Random(SEED), rng, Frame.build(END, 1.0))
-    return {p.id for p in org.people if p.profile == "P"}
-
-
 def test_the_flag_finds_the_simulated_discounters_and_nobody_else(quarter: Ranking) -> None:
-    assert len(discounters()) == 3
-    assert set(quarter.flags) == discounters()
+    truth = discounters()
+    assert len(truth) == 3
+    assert set(quarter.flags) == set(truth)
+    assert {f.name for f in quarter.flags.values()} == set(truth.values())
 
 
 def test_each_flag_names_results_price_and_service(quarter: Ranking) -> None:
