@@ -12,11 +12,13 @@ from tests.support import Run
 
 COMMANDS = [(("standards", "show"), ("standards", "set"), "stage standards"),
             (("alerts", "rules", "show"), ("alerts", "rules", "set"), "alert rules"),
-            (("qa", "rubric"), ("qa", "set-rubric"), "QA rubric")]
+            (("qa", "rubric"), ("qa", "set-rubric"), "QA rubric"),
+            (("scorecard", "templates", "show"), ("scorecard", "templates", "set"), "scorecard templates")]
+IDS = ["standards", "alert-rules", "qa-rubric", "scorecard-templates"]
 COMMENT = "# 只加一行注释\n"
 
 
-@pytest.mark.parametrize("show, save, name", COMMANDS, ids=["standards", "alert-rules", "qa-rubric"])
+@pytest.mark.parametrize("show, save, name", COMMANDS, ids=IDS)
 def test_show_set_and_show_a_version(run: Run, tmp_path: Path, show: tuple[str, ...], save: tuple[str, ...],
                                      name: str) -> None:
     first = run(*show)
@@ -35,7 +37,7 @@ def test_show_set_and_show_a_version(run: Run, tmp_path: Path, show: tuple[str, 
     assert missing.exit_code == 1 and f"No {name} version 9." in missing.output
 
 
-@pytest.mark.parametrize("show, save, name", COMMANDS, ids=["standards", "alert-rules", "qa-rubric"])
+@pytest.mark.parametrize("show, save, name", COMMANDS, ids=IDS)
 def test_a_broken_document_is_refused_with_its_line(run: Run, tmp_path: Path, show: tuple[str, ...],
                                                     save: tuple[str, ...], name: str) -> None:
     broken = tmp_path / "broken.yaml"

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.builders import Org
 from tests.kit.documents import alias_bomb
 
-DOCUMENTS = ["/api/v1/standards", "/api/v1/alerts/rules", "/api/v1/qa/rubric"]
+DOCUMENTS = ["/api/v1/standards", "/api/v1/alerts/rules", "/api/v1/qa/rubric", "/api/v1/scorecards/templates"]
 COMMENT = "# 只加一行注释\n"
 
 
