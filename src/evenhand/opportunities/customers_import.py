@@ -18,7 +18,7 @@ One audit entry records each import that changed anything: its counts, and what 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -62,25 +62,26 @@ NO_CONTRACT_ON = N_("The account {value} has no contract starting on {day}; impo
 NO_CONTRACT_BY = N_("The account {value} had signed no contract by {day}; import the contracts first.")
 
 Ref = tuple[str | None, str]
+SHARED = "shared"  # an external id several CRMs have
 Values = dict[str, Any]
 Prepare = Callable[[Session, Sequence[Any]], tuple[list[Values | None], list[Problem]]]
 
 
 @dataclass(frozen=True)
 class Target:
-    """One kind of after-sale record: its rows, its table, the columns that find a record again (``key``, read per
-    chunk by ``scope``), and its words."""
+    """One kind of after-sale record: its rows, its table, the columns that find a record again (``key``), and its
+    words. Amounts are left out of ``narrow``: SQLite may hold them as floats, so they are compared in Python."""
 
     kind: Kind[Any]
     model: Any
     key: tuple[str, ...]
-    scope: str
+    narrow: tuple[str, ...]  # the key's columns a chunk's stored records are read by (each IN the chunk's values)
     prepare: Prepare
     twice: tuple[str, str]  # the field a repeated row is refused on, and the message
     title: str
     summary: str
 
-    def key_of(self, values: Values) -> tuple[Any, ...]:
+    def key_of(self, values: Mapping[Any, Any]) -> tuple[Any, ...]:
         return tuple(_comparable(values[column]) for column in self.key)
 
 
@@ -131,24 +132,29 @@ def _validated(session: Session, target: Target, seen: dict[tuple[Any, ...], int
 
 
 def _write(session: Session, target: Target, items: Sequence[Values], report: Report) -> None:
-    """Create what is new, update what changed; the new rows go to the database as one statement per chunk."""
-    scope = list({values[target.scope] for values in items})
-    stored: Iterable[Any] = session.scalars(select(target.model).where(getattr(target.model, target.scope).in_(scope)))
-    existing = {target.key_of({c: getattr(r, c) for c in target.key}): r for r in stored}
+    """Create what is new, update what changed, each kind in one statement per chunk; stored records are compared
+    as rows, without building an ORM object for each."""
+    if not items:
+        return
+    model, columns = target.model, list(items[0])
+    wanted = [getattr(model, c).in_(list({values[c] for values in items})) for c in target.narrow]
+    stmt = select(model.id, *(getattr(model, c) for c in columns)).where(*wanted)
+    existing = {target.key_of(row._mapping): row._mapping for row in session.execute(stmt)}
+    new, changed = [], []
     for values in items:
-        record = existing.get(target.key_of(values))
-        if record is None:
-            session.add(target.model(**values))
-            report.created += 1
-            continue
-        changes = {k: v for k, v in values.items() if lookups.differs(getattr(record, k), v)}
-        for key, value in changes.items():
-            setattr(record, key, value)
-        report.updated += bool(changes)
-        report.unchanged += not changes
-        if changes:
-            report.changes[record.id] = lookups.plain(changes)
-    session.flush()
+        stored = existing.get(target.key_of(values))
+        changes = {k: v for k, v in values.items() if stored is not None and lookups.differs(stored[k], v)}
+        if stored is None:
+            new.append(values)
+        elif changes:
+            changed.append({"id": stored["id"], **changes})
+            report.changes[stored["id"]] = lookups.plain(changes)
+    for statement, rows in ((update(model), changed), (insert(model), new)):
+        if rows:
+            session.execute(statement, rows)
+    report.created += len(new)
+    report.updated += len(changed)
+    report.unchanged += len(items) - len(new) - len(changed)
 
 
 def _audit(session: Session, target: Target, path: Path, report: Report, actor: Principal | None) -> None:
@@ -173,18 +179,19 @@ def _comparable(value: Any) -> Any:
 
 
 def _found(session: Session, model: type[Account | Opportunity], refs: Collection[Ref]) -> dict[Ref, Any]:
-    """Accounts or deals by (CRM, external id), or by external id alone when one CRM has it: the record, the
-    string ``shared`` when several CRMs have the id, or None."""
+    """Accounts or deals by (CRM, external id), or by external id alone when one CRM has it: the record's row (id,
+    source, external id, owner, and a deal's account), ``SHARED`` when several CRMs have the id, or None."""
     by_id: dict[str, list[Any]] = {}
     wanted = list({external_id for _, external_id in refs})
+    extra = [Opportunity.account_id] if model is Opportunity else []
     if wanted:
-        stored: Iterable[Any] = session.scalars(select(model).where(model.external_id.in_(wanted)))
-        for record in stored:
+        stmt = select(model.id, model.source, model.external_id, model.owner_id, *extra)
+        for record in session.execute(stmt.where(model.external_id.in_(wanted))):
             by_id.setdefault(record.external_id, []).append(record)
     out: dict[Ref, Any] = {}
     for source, external_id in refs:
         records = [r for r in by_id.get(external_id, []) if source is None or r.source == source]
-        out[(source, external_id)] = records[0] if len(records) == 1 else ("shared" if records else None)
+        out[(source, external_id)] = records[0] if len(records) == 1 else (SHARED if records else None)
     return out
 
 
@@ -192,9 +199,10 @@ def _accounts(session: Session, rows: Sequence[Customer | None]) -> dict[Ref, An
     return _found(session, Account, [(r.account_source, r.account) for r in rows if r is not None])
 
 
-def _account(index: int, row: Customer, accounts: dict[Ref, Any]) -> Account | Problem:
+def _account(index: int, row: Customer, accounts: dict[Ref, Any]) -> Any:
+    """The account's row, or the problem of a row naming none (or one several CRMs share)."""
     found = accounts.get((row.account_source, row.account))
-    if isinstance(found, Account):
+    if found is not None and found is not SHARED:
         return found
     return Problem(index, "account", SHARED_ACCOUNT if found else UNKNOWN_ACCOUNT, {"value": row.account})
 
@@ -229,7 +237,7 @@ def _prepare_contracts(session: Session, rows: Sequence[ContractRow | None]) -> 
     return _each(rows, lambda index, row: _contract(index, row, _account(index, row, accounts), deals, people))
 
 
-def _contract(index: int, row: ContractRow, account: Account | Problem, deals: dict[Ref, Any],
+def _contract(index: int, row: ContractRow, account: Any, deals: dict[Ref, Any],
               people: dict[str, int]) -> Values | Problem:
     """The contract's rep is the one named, else the deal's owner, else the account's."""
     deal = _deal(index, row, account, deals) if row.opportunity else None
@@ -237,7 +245,6 @@ def _contract(index: int, row: ContractRow, account: Account | Problem, deals: d
     for problem in (account, deal, owner):
         if isinstance(problem, Problem):
             return problem
-    assert isinstance(account, Account) and not isinstance(deal, Problem) and not isinstance(owner, Problem)
     fallback = deal.owner_id if deal is not None else account.owner_id
     return {"account_id": account.id, "opportunity_id": deal.id if deal else None,
             "owner_id": owner if owner is not None else fallback, "kind": row.kind, "amount": row.amount,
@@ -245,13 +252,12 @@ def _contract(index: int, row: ContractRow, account: Account | Problem, deals: d
             "renewed": row.renewed}
 
 
-def _deal(index: int, row: ContractRow, account: Account | Problem,
-          deals: dict[Ref, Any]) -> Opportunity | Problem:
+def _deal(index: int, row: ContractRow, account: Any, deals: dict[Ref, Any]) -> Any:
     found = deals.get((row.account_source, row.opportunity or ""))
     value = {"value": row.opportunity}
-    if not isinstance(found, Opportunity):
+    if found is None or found is SHARED:
         return Problem(index, "opportunity", SHARED_DEAL if found else UNKNOWN_DEAL, value)
-    if isinstance(account, Account) and found.account_id not in (None, account.id):
+    if not isinstance(account, Problem) and found.account_id not in (None, account.id):
         return Problem(index, "opportunity", OTHER_ACCOUNT, value)
     return found
 
@@ -262,10 +268,11 @@ def _deal(index: int, row: ContractRow, account: Account | Problem,
 def _prepare_payments(session: Session, rows: Sequence[PaymentRow | None]) -> tuple[list[Values | None],
                                                                                     list[Problem]]:
     accounts = _accounts(session, rows)
-    ids = [a.id for a in accounts.values() if isinstance(a, Account)]
-    contracts: dict[int, list[Contract]] = {}
+    ids = [a.id for a in accounts.values() if a is not None and a is not SHARED]
+    contracts: dict[int, list[Any]] = {}
     if ids:
-        for contract in session.scalars(select(Contract).where(Contract.account_id.in_(ids))):
+        stmt = select(Contract.id, Contract.account_id, Contract.starts_on, Contract.signed_at)
+        for contract in session.execute(stmt.where(Contract.account_id.in_(ids))):
             contracts.setdefault(contract.account_id, []).append(contract)
 
     def one(index: int, row: PaymentRow) -> Values | Problem:
@@ -279,7 +286,7 @@ def _prepare_payments(session: Session, rows: Sequence[PaymentRow | None]) -> tu
     return _each(rows, one)
 
 
-def _contract_paid(index: int, row: PaymentRow, contracts: list[Contract]) -> Contract | Problem:
+def _contract_paid(index: int, row: PaymentRow, contracts: list[Any]) -> Any:
     """The account's contract starting on ``contract_starts_on``; without it, the one signed last before the
     money came."""
     if row.contract_starts_on is not None:
@@ -329,26 +336,26 @@ def _prepare_complaints(session: Session, rows: Sequence[ComplaintRow | None]) -
 
 CONTRACTS = Target(
     Kind("contract", TypeAdapter(ContractRow), CONTRACT_FIELDS, ("signed_at", "starts_on", "ends_on")),
-    Contract, ("account_id", "starts_on"), "account_id", _prepare_contracts,
+    Contract, ("account_id", "starts_on"), ("account_id", "starts_on"), _prepare_contracts,
     ("starts_on", N_("The file has a contract of this account starting on this day on row {row} already.")),
     N_("Importing contracts"),
     N_("{rows}: contracts created {created}, updated {updated}, unchanged {unchanged}; rows rejected {rejected}."))
 PAYMENTS = Target(
     Kind("payment", TypeAdapter(PaymentRow), PAYMENT_FIELDS, ("contract_starts_on", "received_at")),
-    Payment, ("contract_id", "received_at", "amount"), "contract_id", _prepare_payments,
+    Payment, ("contract_id", "received_at", "amount"), ("contract_id", "received_at"), _prepare_payments,
     ("received_at", N_("The file has this payment (contract, time and amount) on row {row} already.")),
     N_("Importing payments"),
     N_("{rows}: payments created {created}, updated {updated}, unchanged {unchanged}; rows rejected {rejected}."))
 SURVEYS = Target(
     Kind("survey response", TypeAdapter(SurveyRow), SURVEY_FIELDS, ("responded_at",)),
-    SurveyResponse, ("account_id", "kind", "responded_at"), "account_id", _prepare_surveys,
+    SurveyResponse, ("account_id", "kind", "responded_at"), ("account_id", "responded_at"), _prepare_surveys,
     ("responded_at", N_("The file has this account's answer of this kind at this time on row {row} already.")),
     N_("Importing survey responses"),
     N_("{rows}: survey responses created {created}, updated {updated}, unchanged {unchanged}; rows rejected "
        "{rejected}."))
 COMPLAINTS = Target(
     Kind("complaint", TypeAdapter(ComplaintRow), COMPLAINT_FIELDS, ("received_at",)),
-    Complaint, ("source", "external_id"), "external_id", _prepare_complaints,
+    Complaint, ("source", "external_id"), ("source", "external_id"), _prepare_complaints,
     ("external_id", N_("The file has this complaint on row {row} already.")),
     N_("Importing complaints"),
     N_("{rows}: complaints created {created}, updated {updated}, unchanged {unchanged}; rows rejected {rejected}."))
