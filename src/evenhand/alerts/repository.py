@@ -239,8 +239,8 @@ def candidates(session: Session, entity: str, rules: Sequence[CompiledRule], now
 
 def analyze(session: Session) -> None:
     """Refresh PostgreSQL's statistics of the alerts and the remembered clocks after a scan that changed many (a
-    company's first): planned with the sizes before it, the next scan took 5 s instead of 1.5 s, until autovacuum
-    came round."""
+    company's first), so the next scans are not planned with the sizes from before it until autovacuum comes round
+    (docs/alerts.md)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ANALYZE alerts, alert_stage_clocks"))
 

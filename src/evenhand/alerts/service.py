@@ -190,9 +190,7 @@ def _judge(session: Session, entity: str, ids: set[int], rules: CompiledRules, n
     plan = evaluate.plan(mine, facts, live, ids, now, holds)
     if plan.open or plan.resolve or plan.wake:
         audit.lock(session)  # writers that append queue here; the live alerts are read again behind the lock
-        again = _judged_again(repository.live_rows(session, entity, ids | {a.entity_id for a in held}), judged,
-                              settled)
-        held, live = _held(again, implied or {}, now)
+        _, live = _held(_judged_again(repository.live_rows(session, entity, ids), judged, settled), implied or {}, now)
         plan = evaluate.plan(mine, facts, live, ids, now, holds)
     plan.seen.extend((alert, {}) for alert in held)
     alerts = repository.by_ids(session, [a.id for a, _ in plan.resolve] + [a.id for a, _ in plan.wake])
@@ -261,10 +259,10 @@ def _write(session: Session, entity: str, plan: evaluate.Plan, alerts: dict[int,
     for why_alert, why in plan.resolve:
         _resolve(session, alerts[why_alert.id], actor=None, why=why, now=now)
     woke = [_wake(session, alerts[live.id], facts, now) for live, facts in plan.wake]
-    if plan.seen:
+    if plan.seen:  # still live: one seen without a read behind the lock may have been resolved meanwhile
         seen = repository.among(session, Alert.id, [a.id for a, _ in plan.seen])
-        session.execute(update(Alert).where(seen).values(last_seen_at=now), execution_options={
-            "synchronize_session": False})
+        session.execute(update(Alert).where(seen, Alert.open_key.is_not(None)).values(last_seen_at=now),
+                        execution_options={"synchronize_session": False})
     for alert in opened:
         audit.append(session, action="alerts.opened", subject_type="alerts", subject_id=alert.id, flush=False,
                      payload={"rule": alert.rule, "entity": entity, "entity_id": alert.entity_id,
