@@ -4,17 +4,18 @@ lower gold tier on the key-account pool (zh-CN); a rep reads their own grants (e
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from evenhand.auth.principal import Principal
 from evenhand.db import make_engine, session_scope
 from evenhand.kit.clock import utcnow
-from evenhand.models import PeriodStatus, Presence, Scorecard, ScorePeriod, User
-from evenhand.performance import document, incentives
+from evenhand.models import Account, Complaint, Presence, Role, User
+from evenhand.performance import document, service
 from evenhand.performance.period import containing
 from evenhand.routing import policy_versions
 from tests.e2e.conftest import Server, _seed, seed_leads, serving
@@ -32,13 +33,34 @@ pools:
   - id: smb
     members: {regions: [east]}
 """
-TIERS = {"zhangwei": ("gold", 88.5), "xiaochen": ("silver", 74.0), "lihua": (None, 52.0)}
+TEMPLATES = """
+name: 投诉越少越好
+metrics:
+  complaints: {target: 0, zero: 5}
+templates:
+  - key: everyone
+    label: {zh-CN: 全员, en: Everyone}
+    weights:
+      junior: {complaints: 1}
+      senior: {complaints: 1}
+tiers:
+  - key: gold
+    label: {zh-CN: 金牌, en: Gold}
+    min: 85
+    grants: [key_account, training_priority, promotion_list]
+  - key: silver
+    label: {zh-CN: 银牌, en: Silver}
+    min: 70
+    grants: [training_priority]
+"""
+COMPLAINTS = {"zhangwei": 0, "xiaochen": 1, "lihua": 3}  # 100 (gold), 80 (silver), 40 (no tier)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Last month closed: 张伟 gold (every grant), 陈小雨 silver (training priority), 李华 no tier; a policy whose
-    key-account pool takes the east's reps, and the key-account leads of today."""
+    """Last month closed through the service under templates that score complaints alone: 张伟 gold (every grant),
+    陈小雨 silver (training priority), 李华 no tier; a policy whose key-account pool takes the east's reps, and the
+    key-account leads of today."""
     data: Path = tmp_path_factory.mktemp("incentives-e2e")
     url = f"sqlite:///{data / 'e2e.sqlite'}"
     _seed(url)
@@ -46,22 +68,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = make_engine(url)
     with session_scope(engine) as session:
         policy_versions.save(session, POLICY, author=None, note="e2e")
-        version, _ = document.active(session)
+        ops = Principal(user_id=0, username="e2e", display_name="e2e", role=Role.ADMIN, via="system")
+        document.save(session, TEMPLATES, author=None, note="e2e")
         users = {u.username: u for u in session.scalars(select(User))}
         for name in ("zhangwei", "xiaochen"):  # online all along, at any hour: the replay's leads find them
             users[name].presence, users[name].presence_since = Presence.ONLINE, utcnow() - timedelta(days=60)
             users[name].working_hours = {}
         period = containing(utcnow().date()).previous()
-        row = ScorePeriod(period=period.key, starts_on=period.starts_on, ends_on=period.ends_on,
-                          status=PeriodStatus.CLOSED, revision=1, closed_at=utcnow())
-        session.add(row)
+        account = Account(name="苏州精密制造")
+        session.add(account)
         session.flush()
-        cards = [Scorecard(period_id=row.id, revision=1, user_id=users[name].id, template_version=version,
-                           template_name="default", total=total, tier=tier, metrics=[], inputs={})
-                 for name, (tier, total) in TIERS.items()]
-        session.add_all(cards)
+        at = datetime.combine(period.starts_on, time(4), tzinfo=UTC) + timedelta(days=3)
+        session.add_all([Complaint(account_id=account.id, rep_id=users[name].id, received_at=at + timedelta(hours=n))
+                         for name, count in COMPLAINTS.items() for n in range(count)])
         session.flush()
-        incentives.settle(session, row, cards)
+        service.close(session, period, actor=ops)
     engine.dispose()
     with serving(data, url) as running:
         yield running
@@ -81,7 +102,7 @@ def test_a_supervisor_reads_the_grants_and_replays_a_lower_gold_tier(server: Ser
     expect(training).to_contain_text("银牌")
     expect(page.locator('[data-grant="promotion_list"]')).to_contain_text("张伟")
     body = page.locator('[data-testid="whatif-body"] textarea, textarea[data-testid="whatif-body"]').first
-    body.fill((body.input_value()).replace("    min: 85\n", "    min: 72\n"))
+    body.fill(body.input_value().replace("min: 85", "min: 75"))
     page.get_by_test_id("whatif-run").click()
     table = page.get_by_test_id("whatif-table")
     expect(table).to_be_visible(timeout=20_000)

@@ -16,7 +16,9 @@ from evenhand.db import session_scope
 from evenhand.errors import Forbidden, Invalid, NotFound
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import (
+    Account,
     AuditEntry,
+    Complaint,
     Lead,
     Notification,
     PeriodStatus,
@@ -30,7 +32,7 @@ from evenhand.models import (
 from evenhand.org import service as org
 from evenhand.org.schemas import GrantCreate
 from evenhand.performance import document, incentives, service
-from evenhand.performance.period import containing, parse
+from evenhand.performance.period import Period, containing, parse
 from evenhand.performance.template import default_text
 from evenhand.routing import policy_versions, router
 from tests.builders import make_department, make_lead, make_region, make_team, make_user
@@ -50,7 +52,6 @@ pools:
 SEPTEMBER_END = datetime(2026, 10, 31, 16, tzinfo=UTC)  # 1 November, midnight in Shanghai: the end of October
 OCTOBER_END = datetime(2026, 11, 30, 16, tzinfo=UTC)
 CLOSED_AT = datetime(2026, 10, 2, 2, tzinfo=UTC)
-LOWER_GOLD = default_text().replace("    min: 85\n", "    min: 72\n")
 
 
 @dataclass(frozen=True)
@@ -257,26 +258,62 @@ def test_the_lists_show_who_holds_what_until_when_and_why(engine: Engine) -> Non
         assert incentives.lists(session, parse("2026-10")) == []
 
 
-def history(session: Session, c: Company) -> None:
-    """Six key-account leads and two small ones over the last two days, never routed: what the replay reads."""
+COMPLAINTS = """
+name: 投诉越少越好
+metrics:
+  complaints: {target: 0, zero: 5}
+templates:
+  - key: everyone
+    label: {zh-CN: 全员, en: Everyone}
+    weights:
+      senior: {complaints: 1}
+tiers:
+  - key: gold
+    label: {zh-CN: 金牌, en: Gold}
+    min: 85
+    grants: [key_account, promotion_list]
+  - key: silver
+    label: {zh-CN: 银牌, en: Silver}
+    min: 70
+    grants: [training_priority]
+"""
+LOWER_GOLD_TIER = COMPLAINTS.replace("min: 85", "min: 75")
+EVEN_COMPLAINTS = COMPLAINTS.replace("{target: 0, zero: 5}", "{target: 1, zero: 5}")  # one complaint scores 100
+
+
+def closed_with_history(session: Session, c: Company) -> Period:
+    """Last month closed for real under COMPLAINTS: a none (100, gold), b one (80, silver), c three (40); then six
+    key-account leads and two small ones over the last two days, never routed: what the replay reads."""
+    ops = Principal(user_id=c.ops, username="ops", display_name="Ops", role=Role.OPS)
+    document.save(session, COMPLAINTS, author=ops, note="test")
+    last_month = containing(utcnow().date()).previous()
+    account = Account(name="苏州精密制造")
+    session.add(account)
+    session.flush()
+    at = datetime.combine(last_month.starts_on, datetime.min.time(), tzinfo=UTC) + timedelta(days=5, hours=4)
+    session.add_all([Complaint(account_id=account.id, rep_id=rep, received_at=at + timedelta(hours=n))
+                     for n, rep in enumerate((c.b, c.c, c.c, c.c))])
+    session.flush()
+    service.close(session, last_month, actor=ops)
     start = utcnow() - timedelta(days=2)
     for k in range(8):
         make_lead(session, region="east", company_size=500 if k < 6 else 50, score=50,
                   created_at=start + timedelta(hours=k))
+    return last_month
 
 
-def test_whatif_lowering_gold_shares_the_key_account_pool_with_a_silver_rep(engine: Engine) -> None:
+def test_whatif_a_lower_gold_shares_the_key_account_pool_with_a_silver_rep(engine: Engine) -> None:
     with session_scope(engine) as session:
         c = company(session)
-        history(session, c)
-        apply(session, "2026-09", {c.a: ("gold", 90.0), c.b: ("silver", 75.0), c.c: (None, 50.0)}, closer=c.ops)
+        closed_with_history(session, c)
     with session_scope(engine, readonly=True) as session:
-        same = incentives.whatif(session, default_text(), days=5)
-        lower = incentives.whatif(session, LOWER_GOLD, period=parse("2026-09"), days=5)
+        same = incentives.whatif(session, COMPLAINTS, days=5)
+        lower = incentives.whatif(session, LOWER_GOLD_TIER, days=5)
+        even = incentives.whatif(session, EVEN_COMPLAINTS, days=5)  # weights, not tiers: b scores 100 too
     assert same["leads"] == lower["leads"] == 6 and same["pools"] == ["key_accounts"]
     assert same["holders"] == {"before": [c.a], "after": [c.a], "by_hand": []}
     assert {r["name"]: (r["before"]["leads"], r["after"]["leads"]) for r in same["reps"]} == {"A": (6, 6)}
-    assert lower["holders"]["after"] == [c.a, c.b]
+    assert lower["holders"]["after"] == even["holders"]["after"] == [c.a, c.b]
     shares = {r["name"]: (r["before"], r["after"]) for r in lower["reps"]}
     assert shares["A"][0] == {"holds": True, "leads": 6, "share": 1.0}
     assert shares["B"][0] == {"holds": False, "leads": 0, "share": 0.0}
@@ -284,14 +321,14 @@ def test_whatif_lowering_gold_shares_the_key_account_pool_with_a_silver_rep(engi
     assert "C" not in shares and lower["held"] == {"before": 0, "after": 0}
 
 
-def test_whatif_refuses_a_bad_document_an_open_period_and_a_rep(engine: Engine) -> None:
+def test_whatif_refuses_a_bad_document_an_unclosed_period_and_a_rep(engine: Engine) -> None:
     with session_scope(engine) as session:
         c = company(session)
         with pytest.raises(NotFound):
-            incentives.whatif(session, default_text())
-        apply(session, "2026-09", {c.a: ("gold", 90.0)}, closer=c.ops)
+            incentives.whatif(session, default_text())  # nothing closed yet
+        last_month = closed_with_history(session, c)
         with pytest.raises(NotFound) as missing:
-            incentives.whatif(session, default_text(), period=parse("2026-08"))
+            incentives.whatif(session, default_text(), period=last_month.previous())
         assert missing.value.field == "period"
         with pytest.raises(Invalid) as caught:
             incentives.whatif(session, default_text().replace("    min: 85\n", "    min: 185\n"))
@@ -304,22 +341,21 @@ def test_whatif_refuses_a_bad_document_an_open_period_and_a_rep(engine: Engine) 
 def test_the_commands_print_the_grants_and_the_whatif(run: Run, engine: Engine, tmp_path: Path) -> None:
     with session_scope(engine) as session:
         c = company(session)
-        history(session, c)
-        apply(session, "2026-09", {c.a: ("gold", 90.0), c.b: ("silver", 75.0)}, closer=c.ops)
-    shown = run("scorecard", "grants", "--period", "2026-09")
+        key = closed_with_history(session, c).key
+    shown = run("scorecard", "grants", "--period", key)
     assert shown.exit_code == 0, shown.output
-    assert "Key-account lead pool: A (大客户组), tier gold, 90.0" in shown.output
-    data = json.loads(run("scorecard", "grants", "--period", "2026-09", "--json").output)
-    assert [(g["grant"], g["user_id"]) for g in data["grants"]][:2] == [("key_account", c.a),
-                                                                        ("training_priority", c.a)]
+    assert "Key-account lead pool: A (大客户组), tier gold, 100.0 — Held, until" in shown.output
+    data = json.loads(run("scorecard", "grants", "--period", key, "--json").output)
+    assert [(g["grant"], g["user_id"], g["status"]) for g in data["grants"]] == [
+        ("key_account", c.a, "held"), ("training_priority", c.b, "held"), ("promotion_list", c.a, "held")]
     candidate = tmp_path / "lower.yaml"
-    candidate.write_text(LOWER_GOLD, encoding="utf-8")
+    candidate.write_text(LOWER_GOLD_TIER, encoding="utf-8")
     replay = run("scorecard", "whatif", "--templates", str(candidate), "--days", "5")
     assert replay.exit_code == 0, replay.output
-    assert "2026-09 (revision 1): 6 key-account leads" in replay.output and "B: 0 leads (0%) →" in replay.output
+    assert f"{key} (revision 1): 6 key-account leads" in replay.output and "B: 0 leads (0%) →" in replay.output
     candidate.write_text("name: x\n", encoding="utf-8")
     refused = run("scorecard", "whatif", "--templates", str(candidate))
-    assert refused.exit_code == 1
+    assert refused.exit_code == 1 and "metrics" in refused.output
 
 
 def test_expiry_is_midnight_after_the_following_period_in_the_zone() -> None:

@@ -51,7 +51,6 @@ from evenhand.notify import service as notify
 from evenhand.performance import document, service
 from evenhand.performance import template as templates
 from evenhand.performance.period import Period, parse
-from evenhand.performance.scoring import tier_of
 from evenhand.performance.template import GRANTS, Templates, Tier, Wording
 from evenhand.routing import policy_versions
 from evenhand.routing.engine import select_pool
@@ -362,10 +361,11 @@ WRONG = N_("The scorecard templates are not valid: {where} (line {line}): {probl
 
 def whatif(session: Session, body: str, *, period: Period | None = None, days: int = WHATIF_DAYS,
            principal: Principal | None = None) -> dict[str, Any]:
-    """Who would hold ``key_account`` if the closed period's frozen totals were tiered under ``body``'s tiers, and
-    how the key-account pool's leads of the last ``days`` days would then have been shared, beside the holders the
-    period's cards earned. Both sides replay the same history (``routing.whatif``) under the active policy; only
-    the key-account grants differ, and each side's holders hold the grant over the whole range. Reads only."""
+    """Who would hold ``key_account`` if the closed period's cards were scored under ``body`` (from their frozen
+    inputs, so only the templates differ: weights, gates, tiers), and how the key-account pool's leads of the last
+    ``days`` days would then have been shared, beside the holders the period's cards earned. Both sides replay the
+    same history (``routing.whatif``) under the active policy; only the key-account grants differ, and each side's
+    holders hold the grant over the whole range. Reads only."""
     if principal is not None and not principal.sees_team_figures:  # None: the CLI
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
     candidate = _candidate(body)
@@ -373,7 +373,7 @@ def whatif(session: Session, body: str, *, period: Period | None = None, days: i
     cards = _cards(session, row, None)
     hand = _by_hand(session, KEY_ACCOUNT_GRANT)
     before = {uid for uid, grant in _earned(session, cards) if grant == KEY_ACCOUNT_GRANT} | hand
-    after = {c.user_id for c in cards if KEY_ACCOUNT_GRANT in _tier_grants(candidate, c.total)} | hand
+    after = _candidate_holders(session, row, candidate) | hand
     replayed = _replay(session, {"before": before, "after": after}, days)
     return {"period": row.period, "revision": row.revision, "candidate": candidate.name, **replayed,
             "holders": {"before": sorted(before), "after": sorted(after), "by_hand": sorted(hand)}}
@@ -401,9 +401,11 @@ def _by_hand(session: Session, grant: str) -> set[int]:
     return {r.user_id for r in rows if not given_here(r) and (r.expires_at is None or as_utc(r.expires_at) > at)}
 
 
-def _tier_grants(doc: Templates, total: float | None) -> list[str]:
-    key = tier_of(doc.tiers, total)
-    return next((t.grants for t in doc.tiers if t.key == key), [])
+def _candidate_holders(session: Session, row: ScorePeriod, candidate: Templates) -> set[int]:
+    """The reps the candidate's tiers give ``key_account``, each card rescored from the inputs frozen with it."""
+    views = service.scored(service.thawed_inputs(session, service.SYSTEM, row), candidate, parse(row.period))
+    earning = {t.key for t in candidate.tiers if KEY_ACCOUNT_GRANT in t.grants}
+    return {view.user_id for view in views if view.tier in earning}
 
 
 def _replay(session: Session, holders: dict[str, set[int]], days: int) -> dict[str, Any]:

@@ -309,7 +309,7 @@ def preview(session: Session, principal: Principal, body: str, *, today: date | 
     row = session.scalar(select(ScorePeriod).where(ScorePeriod.status == PeriodStatus.CLOSED)
                          .order_by(ScorePeriod.starts_on.desc()).limit(1))
     if row is not None:
-        the_period, gathered = parse_period(row.period), _thawed_inputs(session, principal, row)
+        the_period, gathered = parse_period(row.period), thawed_inputs(session, principal, row)
     else:
         the_period = containing(today or local(utcnow(), get_settings().zone).date()).previous()
         gathered = gather(session, principal, the_period)
@@ -318,7 +318,7 @@ def preview(session: Session, principal: Principal, body: str, *, today: date | 
                       _ranked(principal, scored(gathered, draft, the_period)), labels)
 
 
-def _thawed_inputs(session: Session, principal: Principal, row: ScorePeriod) -> Gathered:
+def thawed_inputs(session: Session, principal: Principal, row: ScorePeriod) -> Gathered:
     """What the period's revision in force was computed from, as its frozen cards kept it."""
     stmt = (select(Scorecard, User.display_name, Team.name)
             .join(User, User.id == Scorecard.user_id).outerjoin(Team, Team.id == Scorecard.team_id)
