@@ -319,6 +319,10 @@ def test_whatif_a_lower_gold_shares_the_key_account_pool_with_a_silver_rep(engin
     assert shares["B"][0] == {"holds": False, "leads": 0, "share": 0.0}
     assert shares["A"][1]["leads"] + shares["B"][1]["leads"] == 6 and shares["B"][1]["leads"] >= 2
     assert "C" not in shares and lower["held"] == {"before": 0, "after": 0}
+    with session_scope(engine) as session:
+        policy_versions.save(session, POLICY.replace("    key_account: true\n", ""), author=None, note="open pool")
+        unguarded = incentives.whatif(session, LOWER_GOLD_TIER, days=5)
+    assert (unguarded["pools"], unguarded["leads"]) == ([], 0)  # no pool takes the grant: nothing to move
 
 
 def test_whatif_refuses_a_bad_document_an_unclosed_period_and_a_rep(engine: Engine) -> None:

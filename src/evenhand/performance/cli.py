@@ -85,6 +85,8 @@ def whatif(templates: Annotated[Path, typer.Option("--templates", help=N_("The c
     if as_json:
         sys.stdout.write(json.dumps(found) + "\n")
         return
+    if not found["pools"]:
+        out.print(t(incentives.NO_POOL), style="yellow")
     out.print(t("{period} (revision {revision}): {leads} key-account leads from {start} to {end}.",
                 period=found["period"], revision=found["revision"], leads=found["leads"], start=found["from"],
                 end=found["to"]), style="bold")

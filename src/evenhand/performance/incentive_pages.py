@@ -93,17 +93,24 @@ def _whatif(principal: Principal, tr: Tr, key: str) -> None:
 
     async def replay() -> None:
         result.clear()
+        with result:  # a replay of weeks of leads takes seconds
+            ui.linear_progress(show_value=False).props('indeterminate data-testid="whatif-progress"')
+        button.disable()
         try:
             found = await run.io_bound(_replay, principal, text.value or "", key, int(days.value or 30))
         except DomainError as exc:
+            result.clear()
             with result:
                 ui.label(problem(exc, tr)).classes("text-negative").props('role="alert" data-testid="whatif-error"')
             return
+        finally:
+            button.enable()
+        result.clear()
         if found is not None:  # None only when the server is shutting down
             with result:
                 _figures(found, tr)
 
-    ui.button(tr("Replay"), on_click=replay).props('data-testid="whatif-run"')
+    button = ui.button(tr("Replay"), on_click=replay).props('data-testid="whatif-run"')
 
 
 def _replay(principal: Principal, body: str, key: str, days: int) -> dict[str, Any]:
@@ -112,6 +119,9 @@ def _replay(principal: Principal, body: str, key: str, days: int) -> dict[str, A
 
 
 def _figures(found: dict[str, Any], tr: Tr) -> None:
+    if not found["pools"]:
+        ui.label(tr(incentives.NO_POOL)).classes("text-orange-9").props('data-testid="whatif-no-pool"')
+        return
     ui.label(tr("{leads} key-account leads from {start} to {end}; left waiting in the holding queue: {held_before} "
                 "now, {held_after} then.", leads=found["leads"], start=found["from"], end=found["to"],
                 held_before=found["held"]["before"], held_after=found["held"]["after"])).props(

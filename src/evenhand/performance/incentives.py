@@ -357,6 +357,8 @@ def _holding(uid: int, grant: str, tier: Tier, total: float | None, who: tuple[s
 
 WHATIF_DAYS = 30  # the recent leads replayed, unless told otherwise
 WRONG = N_("The scorecard templates are not valid: {where} (line {line}): {problem}")
+NO_POOL = N_("The active routing policy has no key-account pool (a pool with key_account: true), so the grant "
+             "changes no lead's route.")
 
 
 def whatif(session: Session, body: str, *, period: Period | None = None, days: int = WHATIF_DAYS,
