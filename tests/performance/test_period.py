@@ -30,7 +30,8 @@ def test_containing() -> None:
     assert period.containing(date(2026, 8, 31), quarter=True).key == "2026-Q3"
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "2026-9", "26-09", "", "2026-Q0"])
+@pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "2026-9", "26-09", "", "2026-Q0", "0000-01", "9999-12",
+                                  "1999-Q4"])
 def test_anything_else_is_refused_naming_the_field(text: str) -> None:
     with pytest.raises(Invalid) as caught:
         period.parse(text, field="period")

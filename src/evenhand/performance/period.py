@@ -9,7 +9,8 @@ from datetime import date
 from evenhand.errors import Invalid
 from evenhand.i18n import N_
 
-PATTERN = re.compile(r"^(?P<year>\d{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))$")
+# Years 2000-2099: a period and the ones around it are real dates, and no business is scored before or after.
+PATTERN = re.compile(r"^(?P<year>20\d{2})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))$")
 
 
 @dataclass(frozen=True, order=True)
