@@ -410,3 +410,15 @@ def test_closing_a_period_through_the_service_grants_and_routing_follows(engine:
         assert router.route(session, later).outcome == "held"
         audits = counts(session)[0]
         assert (audits["performance.grant"], audits["performance.revoke"]) == (3, 3)
+
+
+def test_reopening_and_closing_again_unchanged_grants_and_tells_nothing_new(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        c = company(session)
+        last_month = closed_with_history(session, c)
+        first = held(session), counts(session)
+        ops = Principal(user_id=c.ops, username="ops", display_name="Ops", role=Role.OPS)
+        service.reopen(session, last_month, actor=ops, reason="复核")
+        assert service.close(session, last_month, actor=ops).revision == 2
+        assert (held(session), counts(session)) == first
+        assert first[1] == ({"performance.grant": 3}, {"performance_grant": 6})
