@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -17,7 +19,15 @@ from evenhand.models import AuditEntry, PeerReview, PeerReviewAssignment
 from tests.builders import Org
 
 PERIOD = "2026-03"
+EN = {"Accept-Language": "en"}
 REPS = ("rep_n1", "rep_n2", "rep_s1", "rep_e1", "rep_e2", "rep_solo")
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """Answers in English, so the messages below read as written."""
+    with TestClient(app, headers=EN) as english:
+        yield english
 
 
 def opened(client: TestClient, org: Org, **body: object) -> dict[str, object]:

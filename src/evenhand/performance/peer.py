@@ -13,7 +13,10 @@ The rules:
    circle of peers. A slot no eligible reviewer with room is left for is filled by moving earlier choices along an
    augmenting path (breadth first, in the same order), as a flow would: the draw succeeds whenever one exists.
 
-``problem`` says why a draw cannot be made (too few peers, a team too large) before anything is drawn.
+``problem`` names the usual reasons a draw cannot be made (too few peers outside a team, a team holding more than
+half of them) before anything is drawn. Some shapes fail for neither (teams of 1, 3 and 3 with 4 reviews each:
+the lone rep would get 6 reviewers); ``draw`` then answers None, and only when no draw exists (a test holds it to a
+maximum flow).
 """
 
 from __future__ import annotations

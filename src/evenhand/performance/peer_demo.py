@@ -3,11 +3,13 @@ reviews written through the same service a rep uses (so the rows and the audit e
 
 Each rep has a standing with their peers, drawn once per dimension (seniors a little higher on professionalism);
 each review is that standing plus a reviewer's noise, rounded into 1–5. About one review in seven is left unwritten,
-and about half carry a comment that fits the rating."""
+and about half carry a comment that fits the rating. The reviews' random ids and the cycle's opening time come
+from the seed and the month, so the same seed builds the same rows."""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Invalid
 from evenhand.models import Level, PeerReviewAssignment, PeerReviewCycle, User
 from evenhand.performance import peer_service as service
+from evenhand.performance import period as periods
 from evenhand.performance.peer_schemas import CycleOpen, ReviewSubmit
 
 WRITTEN_SHARE = 0.85
@@ -33,6 +36,7 @@ def demo_cycle(session: Session, period: str, *, seed: int) -> PeerReviewCycle |
     except Invalid:  # a company whose teams make a draw impossible simply has no peer review
         return None
     cycle = session.scalars(select(PeerReviewCycle).where(PeerReviewCycle.period == period)).one()
+    cycle.created_at = datetime.combine(periods.parse(period).ends_on, time(1, 0), tzinfo=UTC)  # as if opened then
     rng = random.Random(seed)
     people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(
         select(PeerReviewAssignment.reviewee_id).where(PeerReviewAssignment.cycle_id == cycle.id))))}
@@ -55,4 +59,4 @@ def _write(session: Session, rng: random.Random, assigned: PeerReviewAssignment,
     comment = rng.choice(COMMENTS[mood]) if rng.random() < 0.5 else ""
     actor = Principal(reviewer.id, reviewer.username, reviewer.display_name, reviewer.role, reviewer.team_id)
     service.submit(session, ReviewSubmit(assignment_id=assigned.id, professionalism=prof, collaboration=collab,
-                                         comment=comment), actor=actor)
+                                         comment=comment), actor=actor, review_id=f"{rng.getrandbits(128):032x}")

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from evenhand.kit.schema import Strict
 
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MONTH = r"^20\d\d-(0[1-9]|1[0-2])$"  # the years 2000 to 2099, as the other monthly cycles (QA samples)
+Month = Annotated[str, StringConstraints(pattern=MONTH)]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Rating = Annotated[int, Field(ge=1, le=5)]
 

@@ -16,6 +16,7 @@ The promise of anonymity, and how it is kept:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
@@ -28,9 +29,9 @@ from evenhand.kit.text import require_clean
 from evenhand.models import PeerReviewCycle, ReviewCycleStatus
 from evenhand.performance import peer
 from evenhand.performance import peer_repository as repository
-from evenhand.performance import period as periods
 from evenhand.performance.peer_repository import Person, Rating
 from evenhand.performance.peer_schemas import (
+    MONTH,
     Aggregate,
     AssignmentRead,
     CycleOpen,
@@ -40,15 +41,18 @@ from evenhand.performance.peer_schemas import (
 )
 
 SUBJECT = "peer_review_cycles"
+QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 LOW_THRESHOLD = N_("The threshold is at least 3: with fewer reviews a rep could tell who wrote one.")
 
 
 def month(text: str) -> str:
-    """A month's key; a quarter or anything else is refused naming ``period``."""
-    found = periods.parse(text)
-    if found.is_quarter:
+    """A month's key from 2000 to 2099; a quarter or anything else is refused naming ``period``."""
+    value = text.strip()
+    if QUARTER.match(value):
         raise Invalid(N_("Peer review runs by month (2026-09), not by quarter: {value}."), field="period", value=text)
-    return found.key
+    if not re.match(MONTH, value):
+        raise Invalid(N_("A month is written YYYY-MM, from 2000 to 2099, not {value}."), field="period", value=text)
+    return value
 
 
 def _manager(actor: Principal | None) -> None:
@@ -180,8 +184,9 @@ def assignments(session: Session, principal: Principal, period: str) -> list[Ass
             for a, p in repository.own_assignments(session, found.id, principal.user_id)]
 
 
-def submit(session: Session, data: ReviewSubmit, *, actor: Principal) -> Submitted:
-    """Write the review and mark the assignment done, once; the audit entry names no writer."""
+def submit(session: Session, data: ReviewSubmit, *, actor: Principal, review_id: str | None = None) -> Submitted:
+    """Write the review and mark the assignment done, once; the audit entry names no writer. ``review_id`` is for
+    the demo, whose ids come from its seed so that a build is reproducible; the API and the page never pass one."""
     require_clean(data.comment, field="comment")
     audit.lock(session)
     assigned = repository.assignment(session, data.assignment_id, actor.user_id)
@@ -194,7 +199,7 @@ def submit(session: Session, data: ReviewSubmit, *, actor: Principal) -> Submitt
     if not repository.mark_done(session, assigned.id):
         raise Conflict("This review was submitted already; a review cannot be changed.", field="assignment_id")
     repository.add_review(session, cycle.id, assigned.reviewee_id, data.professionalism, data.collaboration,
-                          data.comment)
+                          data.comment, review_id=review_id)
     audit.append(session, action="peer.review_submitted", subject_type=SUBJECT, subject_id=cycle.id,
                  actor_id=None, payload={"period": cycle.period, "reviewee_id": assigned.reviewee_id})
     return Submitted(period=cycle.period, reviewee_id=assigned.reviewee_id, done=True)
