@@ -1,7 +1,7 @@
 """Every table, imported here so metadata and Alembic see them all."""
 
 from evenhand.models.activity import Activity, ActivityType, Direction, SourceSystem, UnmatchedActivity
-from evenhand.models.alerts import Alert, AlertAction, AlertRuleVersion, AlertStatus
+from evenhand.models.alerts import Alert, AlertAction, AlertMark, AlertRuleVersion, AlertScanState, AlertStatus
 from evenhand.models.audit import AuditEntry
 from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
 from evenhand.models.base import Base
@@ -61,7 +61,9 @@ __all__ = [
     "ActivityType",
     "Alert",
     "AlertAction",
+    "AlertMark",
     "AlertRuleVersion",
+    "AlertScanState",
     "AlertStatus",
     "ApiToken",
     "Appeal",

@@ -10,7 +10,9 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.kit.clock import utcnow
+from evenhand.models.activity import Activity
 from evenhand.models.base import Base, CreatedMixin, Id, IdMixin, str_enum
+from evenhand.models.opportunity import Opportunity
 
 
 class AlertRuleVersion(IdMixin, CreatedMixin, Base):
@@ -85,5 +87,35 @@ class AlertStageClock(Base):
     rep_id: Mapped[int]
     standards_version: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
-    due_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(index=True)  # the incremental scan reads the deadlines passed since
     judged_at: Mapped[datetime]
+
+
+class AlertMark(Base):
+    """An entity whose facts changed since the last scan (an activity captured on it, a stage or owner change, an
+    honesty flag raised or decided, a lead's response recorded): the next incremental scan judges it and deletes the
+    mark. One row per change, not per entity, so a mark written while a scan runs is never deleted unread."""
+
+    __tablename__ = "alert_marks"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[int] = mapped_column(Id)
+
+
+class AlertScanState(Base):
+    """The one row the scans keep: the moment ``W`` the last scan judged up to, the rules and standards versions it
+    judged under, and when the last full scan ran. An incremental scan reads only what changed or crossed a
+    threshold in (``scanned_at``, now]."""
+
+    __tablename__ = "alert_scan_state"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    scanned_at: Mapped[datetime]
+    rules_version: Mapped[int]
+    standards_version: Mapped[int | None]
+    full_at: Mapped[datetime]
+
+
+# The incremental scan reads what crossed a threshold in a few minutes' window: activities by when they happened and
+# deals by when they last moved (deals by creation, leads by creation and assignment have their indexes already).
+Index("ix_activities_occurred_at", Activity.occurred_at)
+Index("ix_opportunities_stage_changed_at", Opportunity.stage_changed_at)
