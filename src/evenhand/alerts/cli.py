@@ -30,13 +30,16 @@ AsJson = Annotated[bool, typer.Option("--json", help=N_("Print one JSON object i
 out, err = Console(), Console(stderr=True)
 
 
-@alerts_app.command("scan", help=N_("Judge every rule on every open deal, lead and rep now: open, resolve and bring "
-                                    "back alerts, and tell the people concerned."))
-def scan(as_json: AsJson = False, db: Db = None) -> None:
+@alerts_app.command("scan", help=N_("Judge the rules on what changed since the last scan (every open deal, lead and "
+                                    "rep with --full, or when due): open, resolve and bring back alerts, and tell "
+                                    "the people concerned."))
+def scan(as_json: AsJson = False, full: Annotated[bool, typer.Option(
+        "--full", help=N_("Judge every open deal, lead and rep, not only what changed"))] = False,
+         db: Db = None) -> None:
     from evenhand.alerts import service
 
     with session_scope(_engine(db)) as session:
-        result = service.scan(session).as_dict()
+        result = service.scan(session, full=full).as_dict()
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return

@@ -207,3 +207,36 @@ def _value(rhs: str, params: dict[str, Any]) -> float | tuple[tuple[str, float],
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# --- what an incremental scan must look at -----------------------------------------------------------------------
+
+# The facts that change with time alone (a clock running), and those that change without the entity being marked
+# (a lead's score is rescored in bulk; a lead's first-contact standard keeps no remembered deadline).
+TIMED: dict[str, frozenset[str]] = {"opportunity": frozenset({"days_since_update", "days_in_stage", "standard_missed"}),
+                                    "lead": frozenset({"days_since_update", "first_response_minutes"}),
+                                    "rep": frozenset()}
+UNMARKED: dict[str, frozenset[str]] = {"lead": frozenset({"score", "standard_missed"})}
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def steady(expression: str, entity: str, params: dict[str, Any]) -> bool:
+    """Whether the condition's verdict on an entity that was not marked can change only when one of its clocks
+    crosses a bound's threshold: every top-level conjunct naming a fact that runs with time is a lower bound on that
+    fact (``>=``, ``>``; for ``standard_missed`` the fact itself), and it reads no fact that changes unmarked. Only
+    then may an incremental scan leave aside the entities neither marked nor crossing; any other rule is judged on
+    its whole narrowing."""
+    timed, unmarked = TIMED[entity], UNMARKED.get(entity, frozenset())
+    for part in conjuncts(expression):
+        named = set(_NAME.findall(part))
+        if named & unmarked:
+            return False
+        if named & timed and not _lower(_bound(part, FACTS[entity], params), named & timed):
+            return False
+    return True
+
+
+def _lower(bound: Bound | None, named: set[str]) -> bool:
+    if bound is None or named != {bound.fact}:
+        return False
+    return bound.value is True if bound.fact == "standard_missed" else bound.op in (">=", ">")

@@ -116,6 +116,7 @@ class CompiledRule:
     reads: frozenset[str]  # the facts the condition names
     bounds: tuple[Bound, ...]  # what the scan checks in SQL before CEL decides
     implied: bool  # passing the bounds' SQL implies the condition (``conditions.implied``)
+    steady: bool  # an incremental scan may judge it on the marked and crossing entities only (``conditions.steady``)
 
     def holds(self, facts: dict[str, Any]) -> bool:
         return conditions.holds(self.program, facts, self.params)
@@ -142,7 +143,8 @@ def _rule(rule: Rule) -> CompiledRule:
     return CompiledRule(rule.id, rule.label, rule.entity, rule.when, rule.params, tuple(rule.tell), rule.severity,
                         program, frozenset(program.variables()) - {"params"},
                         conditions.bounds(rule.when, rule.entity, rule.params),
-                        conditions.implied(rule.when, rule.entity, rule.params))
+                        conditions.implied(rule.when, rule.entity, rule.params),
+                        conditions.steady(rule.when, rule.entity, rule.params))
 
 
 def parse(text: str) -> AlertRules:

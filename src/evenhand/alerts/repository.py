@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Select,
     String,
+    Table,
     and_,
     case,
     false,
@@ -51,7 +52,7 @@ from evenhand.models import (
     User,
 )
 from evenhand.models.activity import ActivityType, Direction
-from evenhand.models.alerts import AlertStageClock
+from evenhand.models.alerts import AlertMark, AlertScanState, AlertStageClock
 from evenhand.models.lead import Lead, LeadStatus
 from evenhand.models.opportunity import Stage
 
@@ -96,19 +97,24 @@ class Narrowing:
     """The SQL form of one entity type's bounds: ``where(rule)`` is a condition every entity the rule holds for
     meets (a superset); bounds on facts the database cannot bound cheaply narrow nothing."""
 
-    def __init__(self, entity: str, rules: Sequence[CompiledRule], now: datetime,
+    def __init__(self, session: Session, entity: str, rules: Sequence[CompiledRule], now: datetime,
                  deadlines: dict[str, tuple[float, float]], remembered: int | None = None) -> None:
-        self.entity, self.now, self.deadlines, self.rule = entity, naive(now), deadlines, ""
+        self.session, self.entity, self.now, self.deadlines, self.rule = session, entity, naive(now), deadlines, ""
+        self.within: Collection[int] | None = None
         self.remembered = remembered  # the standards version whose remembered clocks count
         self.key = {"opportunity": Activity.opportunity_id, "lead": Activity.lead_id, "rep": Activity.rep_id}[entity]
 
     def ago(self, days: float) -> datetime:
         return self.now - timedelta(days=days)
 
-    def where(self, rule: CompiledRule) -> ColumnElement[bool]:
-        self.rule = rule.id
+    def where(self, rule: CompiledRule, within: Collection[int] | None = None) -> ColumnElement[bool]:
+        """``within``: only these entities (an incremental scan's), which every subquery is narrowed to as well."""
+        self.rule, self.within = rule.id, within
         found = [self._bound(b) for b in rule.bounds]
         return and_(true(), *(c for c in found if c is not None))
+
+    def _among(self, column: Any) -> ColumnElement[bool]:
+        return true() if self.within is None else among(self.session, column, self.within)
 
     def _bound(self, bound: Bound) -> ColumnElement[bool] | None:
         method = getattr(self, f"_{self.entity}_{bound.fact}", None)
@@ -137,7 +143,7 @@ class Narrowing:
         values = [v for _, v in bound.value] if isinstance(bound.value, tuple) else [float(bound.value)]
         earliest = literal(self.ago(max(values, default=0.0)))
         return ~select(Activity.id).where(self.key == entity_id, Activity.occurred_at > earliest,
-                                          Activity.occurred_at > latest).exists()
+                                          Activity.occurred_at > latest, self._among(self.key)).exists()
 
     def _opportunity_days_in_stage(self, bound: Bound) -> ColumnElement[bool]:
         return func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) <= self._threshold(
@@ -182,7 +188,8 @@ class Narrowing:
         if least <= 0:
             return None
         count = func.count()
-        stmt = select(self.key).where(self.key.is_not(None), _unanswered()).group_by(self.key).having(
+        stmt = select(self.key).where(self.key.is_not(None), self._among(self.key), _unanswered()).group_by(
+            self.key).having(
             count >= least if bound.op == ">=" else count > least)
         return entity_id.in_(stmt)
 
@@ -204,7 +211,7 @@ class Narrowing:
         if not (least >= 1 or (bound.op == ">" and least >= 0)):
             return None  # zero flags would do
         flagged = select(key).select_from(HonestyFlag).join(Activity, Activity.id == HonestyFlag.activity_id).where(
-            HonestyFlag.kind == kind, HonestyFlag.status == FlagStatus.OPEN, key.is_not(None))
+            HonestyFlag.kind == kind, HonestyFlag.status == FlagStatus.OPEN, key.is_not(None), self._among(key))
         return entity_id.in_(flagged)
 
     def _lead_days_since_update(self, bound: Bound) -> ColumnElement[bool]:
@@ -220,21 +227,82 @@ class Narrowing:
     def _lead_responded(self, bound: Bound) -> ColumnElement[bool] | None:
         return Lead.first_response_at.is_(None) if bound.value is False else None
 
+
+Within = dict[str, set[int] | None]  # per rule, the entities an incremental scan looks at (None: every one)
+
+
 def candidates(session: Session, entity: str, rules: Sequence[CompiledRule], now: datetime,
-               deadlines: dict[str, tuple[float, float]], remembered: int | None = None) -> dict[str, set[int]]:
+               deadlines: dict[str, tuple[float, float]], remembered: int | None = None,
+               within: Within | None = None) -> dict[str, set[int]]:
     """Per rule, the open entities of ``entity`` that pass every bound of it: one statement, a branch per rule (an
     ``OR`` of the rules' bounds would keep PostgreSQL from planning each as the join it is). ``remembered``: the
-    active standards version, whose remembered clocks spare the judging of standards that cannot be overdue."""
-    if not rules:
-        return {}
-    narrowing = Narrowing(entity, rules, now, deadlines, remembered)
+    active standards version, whose remembered clocks spare the judging of standards that cannot be overdue.
+    ``within``: an incremental scan's entities per rule (the same branches, narrowed to them)."""
+    narrowing = Narrowing(session, entity, rules, now, deadlines, remembered)
     table, entity_id, scope = _scope(entity)
-    branches = [select(entity_id, literal(rule.id).label("rule")).select_from(table)
-                .where(scope, narrowing.where(rule)) for rule in rules]
+    branches = []
+    for rule in rules:
+        ids = None if within is None else within.get(rule.id)
+        if ids is None or ids:
+            narrowed = and_(scope, among(session, entity_id, ids)) if ids is not None else scope
+            branches.append(select(entity_id, literal(rule.id).label("rule")).select_from(table)
+                            .where(narrowed, narrowing.where(rule, ids)))
     found: dict[str, set[int]] = {rule.id: set() for rule in rules}
-    for i, rule in session.execute(union_all(*branches)).tuples():
-        found[rule].add(i)
+    for i, rule_id in (session.execute(union_all(*branches)).tuples() if branches else ()):
+        found[rule_id].add(i)
     return found
+
+
+# --- what an incremental scan looks at ------------------------------------------------------------------------
+
+MARGIN = timedelta(minutes=2)  # the facts are rounded (0.001 day, 0.1 minute): a window a little wider than (W, T]
+
+
+def take_marks(session: Session) -> dict[str, set[int]]:
+    """The entities marked changed, per entity type, their marks deleted in the scan's transaction (a mark written
+    by a transaction that commits after this statement stays for the next scan)."""
+    found: dict[str, set[int]] = defaultdict(set)
+    table = cast(Table, AlertMark.__table__)
+    taken = session.connection().execute(table.delete().returning(table.c.entity_type, table.c.entity_id))
+    for entity, i in taken.tuples():
+        found[str(entity)].add(int(i))
+    return found
+
+
+def scan_state(session: Session) -> AlertScanState | None:
+    """The scans' one row, locked: two scans never run over the same window."""
+    return session.get(AlertScanState, 1, with_for_update=True)
+
+
+def crossed(session: Session, entity: str, windows: dict[str, list[tuple[datetime, datetime]]]) -> set[int]:
+    """The entities with a moment in one of the windows, per source (``Crossing``'s keys): a superset of those whose
+    clock crossed a threshold in them, read by range on indexed columns."""
+    found: set[int] = set()
+    for source, ranges in windows.items():
+        if ranges:
+            column, key = _SOURCES[(entity, source)]
+            within = or_(*(and_(column > naive(lo), column <= naive(hi)) for lo, hi in sorted(set(ranges))))
+            found.update(i for (i,) in session.execute(select(key).where(within, key.is_not(None))).tuples())
+    return found
+
+
+_SOURCES: dict[tuple[str, str], tuple[Any, Any]] = {
+    ("opportunity", "created"): (Opportunity.created_at, Opportunity.id),
+    ("opportunity", "moved"): (Opportunity.stage_changed_at, Opportunity.id),
+    ("opportunity", "activity"): (Activity.occurred_at, Activity.opportunity_id),
+    ("opportunity", "due"): (AlertStageClock.due_at, AlertStageClock.opportunity_id),
+    ("lead", "created"): (Lead.created_at, Lead.id),
+    ("lead", "assigned"): (Lead.assigned_at, Lead.id),
+    ("lead", "activity"): (Activity.occurred_at, Activity.lead_id),
+}
+
+
+def waking(session: Session, entity: str, until: datetime) -> set[tuple[str, int]]:
+    """(rule, entity) of the snoozed alerts whose time is up by ``until``."""
+    stmt = select(Alert.rule, Alert.entity_id).where(
+        Alert.status == AlertStatus.SNOOZED, Alert.entity_type == entity, Alert.open_key.is_not(None),
+        Alert.snoozed_until <= naive(until + MARGIN))
+    return set(session.execute(stmt).tuples())
 
 
 def analyze(session: Session) -> None:
@@ -427,10 +495,17 @@ def by_ids(session: Session, ids: Collection[int]) -> dict[int, Alert]:
     return {a.id: a for a in session.scalars(select(Alert).where(among(session, Alert.id, ids)))}
 
 
-def live_keys(session: Session, entity: str, *, settled: Collection[str] = ()) -> set[tuple[str, int]]:
+def live_keys(session: Session, entity: str, *, settled: Collection[str] = (), within: Within | None = None
+              ) -> set[tuple[str, int]]:
     """(rule, entity) of the live alerts to judge again. Those of a ``settled`` rule (whose fact changes only by an
-    event: an activity, which the hook judges, or a deal moving) count only once their deal moved or closed since."""
+    event: an activity, which the hook judges, or a deal moving) count only once their deal moved or closed since.
+    ``within``: an incremental scan's entities per rule: the live alerts on any of them, and every one of a rule
+    with None (through the index of live alerts by entity)."""
     stmt = select(Alert.rule, Alert.entity_id).where(Alert.entity_type == entity, Alert.open_key.is_not(None))
+    if within is not None:
+        everywhere = sorted(rule for rule, ids in within.items() if ids is None)
+        ids = set().union(*(ids for ids in within.values() if ids is not None))
+        stmt = stmt.where(or_(Alert.rule.in_(everywhere), among(session, Alert.entity_id, ids)))
     if settled and entity == "opportunity":
         moved = select(Opportunity.id).where(Opportunity.id == Alert.entity_id, or_(
             ~Opportunity.stage.in_(_OPEN_STAGES), Opportunity.stage_changed_at > Alert.opened_at)).exists()

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from evenhand.alerts import evaluate, repository
+from evenhand.alerts import evaluate, marks, repository
 from evenhand.alerts.conditions import ENTITIES
 from evenhand.alerts.document import (
     MESSAGES,
@@ -45,7 +45,7 @@ from evenhand.kit import audit
 from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.text import require_clean
-from evenhand.models import Alert, AlertAction, AlertRuleVersion, AlertStatus, User
+from evenhand.models import Alert, AlertAction, AlertRuleVersion, AlertScanState, AlertStatus, User
 from evenhand.notify import service as notify
 from evenhand.org import service as org_service
 from evenhand.standards import service as standards
@@ -56,6 +56,7 @@ MAX_SNOOZE = timedelta(days=90)
 LOOKBACK = timedelta(days=2)  # how long after its deadline a missed stage standard is still looked for by the scan
 CHUNK = 5000  # deals per read of the standards (PostgreSQL takes at most 65,535 parameters)
 MESSAGES_PER_SEND = 5000  # the outbox reads a batch's keys as one IN list
+FULL_EVERY = timedelta(days=1)  # the worker's scan is full at least this often, healing anything a mark missed
 ANALYZE_AFTER = 5000  # alerts opened or resolved by one scan, after which it refreshes the tables' statistics
 RULES: versions_kit.Document[AlertRuleVersion, CompiledRules] = versions_kit.Document(
     AlertRuleVersion, compile=lambda body: compile(parse(body)), error=AlertRulesError, messages=MESSAGES,
@@ -86,6 +87,8 @@ def history(session: Session) -> list[tuple[AlertRuleVersion, str | None]]:
 @dataclass
 class ScanResult:
     version: int
+    full: bool = True  # every open entity judged (else only what changed or crossed a threshold)
+    marked: int = 0  # entities marked changed since the last scan
     candidates: dict[str, int] = field(default_factory=dict)  # entities read in full, per entity type
     opened: int = 0
     resolved: int = 0
@@ -95,7 +98,8 @@ class ScanResult:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "candidates": dict(self.candidates), "opened": self.opened,
+        return {"version": self.version, "full": self.full, "marked": self.marked,
+                "candidates": dict(self.candidates), "opened": self.opened,
                 "resolved": self.resolved, "woke": self.woke, "live": self.live, "messages": self.messages,
                 "seconds": round(self.seconds, 3)}
 
@@ -105,31 +109,100 @@ def _rules(session: Session) -> tuple[int, CompiledRules]:
     return row.version, RULES.compiled(row.body)
 
 
-def scan(session: Session, *, now: datetime | None = None) -> ScanResult:
-    """Judge every rule on every open entity: SQL narrows each entity type to those that pass a rule's bounds
-    (plus those with a live alert), CEL decides on their facts, each rule on its own candidates and live alerts."""
+def scan(session: Session, *, now: datetime | None = None, full: bool = True) -> ScanResult:
+    """Judge the rules. A full scan judges every rule on every open entity: SQL narrows each entity type to those
+    that pass a rule's bounds (plus those with a live alert), CEL decides on their facts, each rule on its own
+    candidates and live alerts. With ``full`` false the scan is incremental where it can be (docs/alerts.md): each
+    steady rule looks only at the entities marked changed, those whose clock crossed one of its thresholds since
+    the last scan, and those whose snooze ended, through the same narrowing; it is full when no scan ran before,
+    the rules or standards changed since, the clock went back, or the last full scan is ``FULL_EVERY`` old."""
     started, now = time.perf_counter(), as_utc(now or utcnow())
     number, rules = _rules(session)
-    result = ScanResult(number)
     settled = {r.id for r in rules.rules if "standard_missed" in r.reads}
-    band = deadline_band(session) if settled else {}
     remembered = standards.active(session).version if settled else None
+    state, marked = repository.scan_state(session), repository.take_marks(session)
+    since = None if full else _since(state, number, remembered, now)
+    result = ScanResult(number, full=since is None, marked=sum(len(ids) for ids in marked.values()))
+    band = deadline_band(session) if settled else {}
     repository.roomy(session)
     for entity in ENTITIES:
-        passed = repository.candidates(session, entity, rules.of(entity), now, band, remembered)
+        mine = rules.of(entity)
+        within = None if since is None else _within(session, entity, mine, since, now, band, marked.get(entity, set()))
+        passed = repository.candidates(session, entity, mine, now, band, remembered, within)
         by_rule = {rule: set(found) for rule, found in passed.items()}
-        for rule, entity_id in repository.live_keys(session, entity, settled=settled):
+        for rule, entity_id in repository.live_keys(session, entity, settled=settled, within=within):
             by_rule.setdefault(rule, set()).add(entity_id)
         ids = set().union(*by_rule.values())
         in_band = set().union(*(found for rule, found in by_rule.items() if rule in settled))
-        implied = {r.id: passed.get(r.id, set()) for r in rules.of(entity) if r.implied}
+        implied = {r.id: passed.get(r.id, set()) for r in mine if r.implied}
         _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule,
                implied=implied)
     if result.opened + result.resolved >= ANALYZE_AFTER:
         repository.analyze(session)
+    _remember_scan(session, state, now, number, remembered, full=since is None)
     result.live = _count_live(session)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _since(state: AlertScanState | None, number: int, remembered: int | None, now: datetime) -> datetime | None:
+    """The moment ``W`` an incremental scan starts from, or None when the scan must be full."""
+    if state is None or (state.rules_version, state.standards_version) != (number, remembered):
+        return None
+    since = as_utc(state.scanned_at)
+    return since if since <= now < as_utc(state.full_at) + FULL_EVERY else None
+
+
+def _remember_scan(session: Session, state: AlertScanState | None, now: datetime, number: int,
+                   remembered: int | None, *, full: bool) -> None:
+    if state is None:
+        state = AlertScanState(id=1, full_at=now)
+        session.add(state)
+    state.scanned_at, state.rules_version, state.standards_version = now, number, remembered
+    if full:
+        state.full_at = now
+    session.flush()
+
+
+def _within(session: Session, entity: str, rules: Collection[CompiledRule], since: datetime, now: datetime,
+            band: dict[str, tuple[float, float]], marked: set[int]) -> repository.Within:
+    """Per rule, the entities an incremental scan looks at: those marked, those whose clock crossed one of the
+    rule's thresholds in (``since``, ``now``], and those whose alert of it comes back from a snooze; None (every
+    entity) for a rule that is not steady."""
+    woke = repository.waking(session, entity, now)
+    return {rule.id: None if not rule.steady else
+            marked | repository.crossed(session, entity, _windows(rule, since, now, band))
+            | {i for r, i in woke if r == rule.id} for rule in rules}
+
+
+def _windows(rule: CompiledRule, since: datetime, now: datetime, band: dict[str, tuple[float, float]]
+             ) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Per source of moments (``repository.crossed``), the windows in which a moment puts the entity's clock
+    across one of the rule's thresholds between ``since`` and ``now``: the threshold's age before each end."""
+    found: dict[str, list[tuple[datetime, datetime]]] = {}
+
+    def add(sources: tuple[str, ...], age: timedelta) -> None:
+        for source in sources:
+            found.setdefault(source, []).append((since - age - repository.MARGIN, now - age + repository.MARGIN))
+
+    for bound in rule.bounds:
+        values = [v for _, v in bound.value] if isinstance(bound.value, tuple) else [bound.value]
+        for value in values:
+            if bound.fact in ("days_since_update", "days_in_stage", "first_response_minutes"):
+                unit = timedelta(minutes=1) if bound.fact == "first_response_minutes" else timedelta(days=1)
+                add(_CLOCKS[(rule.entity, bound.fact)], unit * float(value))
+        if (rule.entity, bound.fact) == ("opportunity", "standard_missed"):
+            for earliest, _ in band.values():
+                add(("created", "moved"), timedelta(days=earliest))
+            add(("due",), timedelta(0))
+    return found
+
+
+# The moments each clock runs from: a deal's last update is its creation, last move or last activity.
+_CLOCKS = {("opportunity", "days_since_update"): ("created", "moved", "activity"),
+           ("opportunity", "days_in_stage"): ("created", "moved"),
+           ("lead", "days_since_update"): ("created", "assigned", "activity"),
+           ("lead", "first_response_minutes"): ("created", "assigned")}
 
 
 def evaluate_entities(session: Session, *, opportunity_ids: Iterable[int] = (), lead_ids: Iterable[int] = (),
@@ -447,6 +520,7 @@ def resolve(session: Session, principal: Principal, alert_id: int, *, comment: s
     alert = _handled(session, principal, alert_id)
     _resolve(session, alert, actor=principal, why="by_hand", now=utcnow(), comment=comment)
     session.flush()
+    marks.mark(session, alert.entity_type, [alert.entity_id])  # the next scan judges the entity again
     return alert
 
 
@@ -483,7 +557,6 @@ def supervised_reps(session: Session, principal: Principal) -> set[int]:
     if not principal.supervised_team_ids:
         return set()
     return set(session.scalars(select(User.id).where(User.team_id.in_(principal.supervised_team_ids))))
-
 
 
 # --- counting for the home page ---------------------------------------------------------------------------------

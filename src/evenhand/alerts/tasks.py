@@ -1,5 +1,7 @@
-"""Alerts in the background: the scan every ``alerts_scan_every_seconds`` through the worker, and the hook that
-judges the deals and leads ingested activities touched (``activities.service.on_captured``).
+"""Alerts in the background: the scan every ``alerts_scan_every_seconds`` through the worker (incremental; a full one
+once a day, ``service.FULL_EVERY``), the hook that judges the deals and leads ingested activities touched
+(``activities.service.on_captured``), and the marks the incremental scan reads (``alerts.marks``: every ORM flush,
+and every captured batch).
 
 The hook collects what each batch touched in the transaction and judges it once, just before the transaction
 commits: an import of many batches judges each deal once, in bulk, and a batch that rolls back judges nothing. Only
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.activities import service as activities
 from evenhand.activities.linking import Links
-from evenhand.alerts import service
+from evenhand.alerts import marks, service
 from evenhand.config import get_settings
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.notify import jobs
@@ -30,11 +32,18 @@ EVENT_WINDOW = timedelta(days=2)
 
 @jobs.every(get_settings().alerts_scan_every_seconds, name="alerts.scan")
 def scan_open_entities(session: Session, now: datetime) -> None:
-    service.scan(session, now=now)
+    service.scan(session, now=now, full=False)
+
+
+if not event.contains(Session, "after_flush", marks.flushed):
+    event.listen(Session, "after_flush", marks.flushed)
 
 
 @activities.on_captured
 def judge_touched(session: Session, captured: Sequence[tuple[Links, datetime]]) -> None:
+    """Marks every deal and lead the batch touched for the next scan; judges now those of recent activities."""
+    marks.mark(session, "opportunity", (links.opportunity_id for links, _ in captured))
+    marks.mark(session, "lead", (links.lead_id for links, _ in captured))
     since = utcnow() - EVENT_WINDOW
     touched = [links for links, at in captured if as_utc(at) >= since]
     if not touched:

@@ -1,0 +1,71 @@
+"""Marking the entities whose facts changed, so the incremental scan judges them (docs/alerts.md: how the scan
+stays fast). A mark is written in the transaction of the change: it is there exactly when the change is.
+
+- Every flush of the ORM (``flushed``, registered on every session by ``alerts.tasks``) marks the deals, leads and
+  people it wrote: a deal created, moved, given to another owner or closed; a stage change recorded; a lead
+  assigned, answered or closed; a person's record; an honesty flag raised or decided (its rep, and the deal and
+  lead of the note it flags). No domain below alerts knows of it.
+- Activities come in by ``activities.service.capture_many``, in bulk without the ORM: its hook marks the deals and
+  leads of every activity a batch created or changed, whenever it happened (``alerts.tasks``).
+- An alert resolved by hand marks its entity: if its rule still holds, the next scan opens a new one.
+
+What a mark cannot see (a write in plain SQL, an activity moved away from a deal: the deal it left) waits for the
+daily full scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import chain
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from evenhand.models import Activity, HonestyFlag, Lead, Opportunity, User
+from evenhand.models.alerts import AlertMark
+from evenhand.models.opportunity import StageChange
+
+MARKS = cast(Table, AlertMark.__table__)
+
+
+def mark(session: Session, entity: str, ids: Iterable[int | None]) -> None:
+    """Mark these entities changed (one row each, however often they were marked before)."""
+    rows = [{"entity_type": entity, "entity_id": i} for i in sorted({i for i in ids if i})]
+    if rows:
+        session.connection().execute(MARKS.insert(), rows)
+
+
+def flushed(session: Session, _context: Any) -> None:
+    """After each flush: mark what it wrote (``after_flush``, still inside the flush's transaction)."""
+    deals: set[int | None] = set()
+    leads: set[int | None] = set()
+    reps: set[int | None] = set()
+    notes: set[int] = set()
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Opportunity):
+            deals.add(obj.id)
+        elif isinstance(obj, Lead):
+            leads.add(obj.id)
+        elif isinstance(obj, User):
+            reps.add(obj.id)
+        elif isinstance(obj, StageChange):
+            deals.add(obj.opportunity_id)
+        elif isinstance(obj, Activity):
+            deals.add(obj.opportunity_id)
+            leads.add(obj.lead_id)
+        elif isinstance(obj, HonestyFlag):
+            reps.add(obj.rep_id)
+            notes.add(obj.activity_id)
+    _flagged_notes(session, notes, deals, leads)
+    for entity, ids in (("opportunity", deals), ("lead", leads), ("rep", reps)):
+        mark(session, entity, ids)
+
+
+def _flagged_notes(session: Session, notes: set[int], deals: set[int | None], leads: set[int | None]) -> None:
+    """The deal and lead of each flagged note: their ``unbacked_flags`` changed."""
+    if not notes:
+        return
+    stmt = select(Activity.opportunity_id, Activity.lead_id).where(Activity.id.in_(sorted(notes)))
+    for deal, lead in session.connection().execute(stmt):
+        deals.add(deal)
+        leads.add(lead)
