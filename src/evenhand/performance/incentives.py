@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
 from evenhand.config import get_settings
-from evenhand.errors import Forbidden, NotFound, invalid_document
+from evenhand.errors import Forbidden, NotFound
 from evenhand.i18n import N_
 from evenhand.kit import audit
 from evenhand.kit.clock import as_utc, utcnow
@@ -49,9 +49,8 @@ from evenhand.models import (
 from evenhand.models.performance import Scorecard
 from evenhand.notify import service as notify
 from evenhand.performance import document, service
-from evenhand.performance import template as templates
 from evenhand.performance.period import Period, parse
-from evenhand.performance.template import GRANTS, Templates, Tier, Wording
+from evenhand.performance.template import GRANTS, Templates, Tier, Wording, default_text
 from evenhand.routing import policy_versions
 from evenhand.routing.engine import select_pool
 from evenhand.routing.rerun import Roster, rerun
@@ -162,7 +161,7 @@ def _earned(session: Session, cards: Iterable[Scorecard]) -> dict[tuple[int, str
 
 def _templates(session: Session, version: int) -> Templates:
     body = session.scalar(select(ScorecardTemplateVersion.body).where(ScorecardTemplateVersion.version == version))
-    return templates.parse(body if body is not None else templates.default_text())
+    return document.TEMPLATES.compiled(body if body is not None else default_text())  # versions never change
 
 
 def _give(session: Session, row: UserGrant | None, user_id: int, grant: str, tier: str, period: str,
@@ -262,15 +261,8 @@ def _people(session: Session, ids: Collection[int]) -> dict[int, _Person]:
 def _tier_labels(session: Session, period_row: ScorePeriod) -> dict[str, Wording]:
     version = session.scalar(select(Scorecard.template_version).where(
         Scorecard.period_id == period_row.id, Scorecard.revision == period_row.revision).limit(1))
-    doc = _templates(session, version) if version is not None else _active_templates(session)
+    doc = _templates(session, version) if version is not None else document.active(session)[1]
     return {t.key: t.label for t in doc.tiers}
-
-
-def _active_templates(session: Session) -> Templates:
-    body = session.scalar(select(ScorecardTemplateVersion.body).where(ScorecardTemplateVersion.active.is_(True)))
-    return templates.parse(body if body is not None else templates.default_text())
-
-
 
 
 # --- who holds what, per period -----------------------------------------------------------------------------------
@@ -356,7 +348,6 @@ def _holding(uid: int, grant: str, tier: Tier, total: float | None, who: tuple[s
 # --- what-if: a tier change and the key-account pool -----------------------------------------------------------
 
 WHATIF_DAYS = 30  # the recent leads replayed, unless told otherwise
-WRONG = N_("The scorecard templates are not valid: {where} (line {line}): {problem}")
 NO_POOL = N_("The active routing policy has no key-account pool (a pool with key_account: true), so the grant "
              "changes no lead's route.")
 
@@ -370,7 +361,7 @@ def whatif(session: Session, body: str, *, period: Period | None = None, days: i
     holders hold the grant over the whole range. Reads only."""
     if principal is not None and not principal.sees_team_figures:  # None: the CLI
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
-    candidate = _candidate(body)
+    candidate = document.TEMPLATES.validate(body)  # Invalid naming each problem's path and line
     row = _period_row(session, period)
     cards = _cards(session, row, None)
     hand = _by_hand(session, KEY_ACCOUNT_GRANT)
@@ -379,13 +370,6 @@ def whatif(session: Session, body: str, *, period: Period | None = None, days: i
     replayed = _replay(session, {"before": before, "after": after}, days)
     return {"period": row.period, "revision": row.revision, "candidate": candidate.name, **replayed,
             "holders": {"before": sorted(before), "after": sorted(after), "by_hand": sorted(hand)}}
-
-
-def _candidate(body: str) -> Templates:
-    try:
-        return templates.parse(body)
-    except templates.TemplateError as exc:
-        raise invalid_document(exc, WRONG, templates.MESSAGES) from exc
 
 
 def _period_row(session: Session, period: Period | None) -> ScorePeriod:
