@@ -201,9 +201,8 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.org import home_pages as org_home_pages
     from evenhand.org import pages as org_pages
     from evenhand.performance import home_pages as performance_home_pages
-    from evenhand.performance import incentive_pages
+    from evenhand.performance import incentive_pages, peer_pages
     from evenhand.performance import pages as performance_pages
-    from evenhand.performance import peer_pages
     from evenhand.performance import template_pages as scorecard_template_pages
     from evenhand.qa import home_pages as qa_home_pages
     from evenhand.qa import pages as qa_pages
