@@ -122,3 +122,17 @@ def test_a_rep_finds_their_block_at_home(server: Server, page: Page) -> None:
     expect(tile.get_by_test_id("home-scorecard")).to_contain_text(re.compile(r"张伟 \| 大客户部 \| Q\d考核得分:"),
                                                                   timeout=30_000)
     expect(page.locator('[data-nav="/performance"]')).not_to_have_class(re.compile("disable"))
+
+
+def test_sales_ops_and_a_supervisor_see_their_tiles_at_home(server: Server, page: Page) -> None:
+    sign_in(page, server.base, "lina")
+    tile = page.locator('[data-home="company-scorecards"]')
+    expect(tile.get_by_test_id("home-chart-scorecards").locator("canvas").first).to_be_visible(timeout=30_000)
+    expect(tile.get_by_test_id("home-flagged")).to_contain_text("名销售代表呈现高业绩低质量")
+    page.context.clear_cookies()
+    sign_in(page, server.base, "wangqiang")
+    team = page.locator('[data-home="team-scorecards"]')
+    expect(team.get_by_test_id("home-scorecard").first).to_contain_text(re.compile(r"\| 大客户部 \| Q\d考核得分:"),
+                                                                         timeout=30_000)
+    expect(team.get_by_text("前列")).to_be_visible()
+    assert 2 <= team.get_by_test_id("home-scorecard").count() <= 6  # the top three, and the bottom three after them
