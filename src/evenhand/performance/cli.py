@@ -172,7 +172,7 @@ def show_targets(period: PeriodOption, as_json: JsonOption = False, db: Db = Non
                                        "otherwise), best total first, with the reps flagged as high volume with low "
                                        "quality and why."))
 def show(period: PeriodOption,
-         rep: Annotated[str | None, typer.Option("--rep", help=N_("Only this rep (name or username)"))] = None,
+         rep: Annotated[str | None, typer.Option("--rep", help=N_("Only this rep, by the name on the card"))] = None,
          as_json: JsonOption = False, db: Db = None) -> None:
     import json
     import sys
