@@ -30,12 +30,21 @@ def _active_of(model: Any) -> Select[Any]:
 
 
 def active(session: Session, model: type[V], make_first: Callable[[], V]) -> V:
-    """The active version; the first caller on a new database installs ``make_first()`` as version 1."""
+    """The active version; the first caller on a new database installs ``make_first()`` as version 1.
+
+    A reader installs it in a transaction of its own and is handed the row: on SQLite a read-only (deferred)
+    transaction that has read cannot take the write lock, so two pages opening together on a new database would
+    fail with "database is locked"."""
     table: Any = model  # any mapped class with ``version``, ``active`` and ``body``
     found = session.scalar(_active_of(table))
     if found is not None:
         return cast(V, found)
-    return get_or_create(session, select(table).where(table.version == 1), make_first)
+    first = select(table).where(table.version == 1)
+    bind = session.get_bind()
+    if not bind.get_execution_options().get("evenhand_readonly", False):
+        return get_or_create(session, first, make_first)
+    with Session(bind.execution_options(evenhand_readonly=False), expire_on_commit=False) as writer, writer.begin():
+        return get_or_create(writer, first, make_first)
 
 
 def numbered(session: Session, model: type[V], number: int) -> V | None:
