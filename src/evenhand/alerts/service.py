@@ -126,23 +126,32 @@ def scan(session: Session, *, now: datetime | None = None, full: bool = True) ->
     band = deadline_band(session) if settled else {}
     repository.roomy(session)
     for entity in ENTITIES:
-        mine = rules.of(entity)
-        within = None if since is None else _within(session, entity, mine, since, now, band, marked.get(entity, set()))
-        passed = repository.candidates(session, entity, mine, now, band, remembered, within)
-        by_rule = {rule: set(found) for rule, found in passed.items()}
-        for rule, entity_id in repository.live_keys(session, entity, settled=settled, within=within):
-            by_rule.setdefault(rule, set()).add(entity_id)
-        ids = set().union(*by_rule.values())
-        in_band = set().union(*(found for rule, found in by_rule.items() if rule in settled))
-        implied = {r.id: passed.get(r.id, set()) for r in mine if r.implied}
-        _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule,
-               implied=implied)
+        within = None if since is None else _within(session, entity, rules.of(entity), since, now, band,
+                                                    marked.get(entity, set()))
+        _scan_entity(session, entity, rules, number, now, result, band, remembered, within)
     if result.opened + result.resolved >= ANALYZE_AFTER:
         repository.analyze(session)
     _remember_scan(session, state, now, number, remembered, full=since is None)
     result.live = _count_live(session)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _scan_entity(session: Session, entity: str, rules: CompiledRules, number: int, now: datetime,
+                 result: ScanResult, band: dict[str, tuple[float, float]], remembered: int | None,
+                 within: repository.Within | None) -> None:
+    """One entity type: the narrowing (``within`` each rule's entities, or all), the live alerts to judge again,
+    then CEL on those, each rule on its own."""
+    mine = rules.of(entity)
+    settled = {r.id for r in rules.rules if "standard_missed" in r.reads}
+    passed = repository.candidates(session, entity, mine, now, band, remembered, within)
+    by_rule = {rule: set(found) for rule, found in passed.items()}
+    for rule, entity_id in repository.live_keys(session, entity, settled=settled, within=within):
+        by_rule.setdefault(rule, set()).add(entity_id)
+    ids = set().union(*by_rule.values())
+    in_band = set().union(*(found for rule, found in by_rule.items() if rule in settled))
+    implied = {r.id: passed.get(r.id, set()) for r in mine if r.implied}
+    _judge(session, entity, ids, rules, number, now, result, standards_for=in_band, judged=by_rule, implied=implied)
 
 
 def _since(state: AlertScanState | None, number: int, remembered: int | None, now: datetime) -> datetime | None:
