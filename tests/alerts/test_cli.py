@@ -60,3 +60,12 @@ def test_rules_show_and_set(run: Run, db_url: str, tmp_path: Path) -> None:
     assert saved.exit_code == 0 and "version 2" in saved.output
     assert "negotiation: 9" in run("alerts", "rules", "show").stdout
     assert run("alerts", "rules", "set", str(good)).exit_code == 1  # nothing to save
+
+
+def test_scan_is_incremental_after_the_first_and_full_when_asked(run: Run, db_url: str) -> None:
+    seed(db_url)
+    assert json.loads(run("alerts", "scan", "--json").output)["full"] is True  # the first on this database
+    again = json.loads(run("alerts", "scan", "--json").output)
+    assert again["full"] is False and again["opened"] == 0
+    assert json.loads(run("alerts", "scan", "--full", "--json").output)["full"] is True
+    assert "--full" in run("alerts", "scan", "--help").output
