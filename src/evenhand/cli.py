@@ -14,7 +14,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from evenhand.activities import cli as activities_cli
-from evenhand.alerts import tasks as alert_tasks  # noqa: F401 - every door activities come in by judges alerts
 from evenhand.alerts.cli import alerts_app
 from evenhand.audit.cli import audit_app
 from evenhand.board.cli import board_app
@@ -30,7 +29,6 @@ from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
 from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
-from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
 from evenhand.performance.cli import scorecard_app
 from evenhand.performance.peer_cli import peer_app
 from evenhand.qa.cli import qa_app
@@ -42,6 +40,14 @@ if TYPE_CHECKING:
 
 # Help texts are English sources marked N_; clihelp.Typer translates them as --help is rendered.
 app = Typer(help=N_("evenhand — fair lead routing and sales operations."), no_args_is_help=True)
+
+
+@app.callback()
+def _hooks() -> None:
+    """Before any command (not for ``--help``, which should answer at once): the hooks every door must run —
+    activities coming in are judged by the alerts, a period's close applies the grants its scorecards earn."""
+    from evenhand.alerts import tasks  # noqa: F401
+    from evenhand.performance import incentives  # noqa: F401
 users_app = Typer(help=N_("Manage users."), no_args_is_help=True)
 tokens_app = Typer(help=N_("Manage API tokens."), no_args_is_help=True)
 report_app = Typer(help=N_("Reports: the monthly fairness report."), no_args_is_help=True)
