@@ -69,6 +69,8 @@ NAV = (
     NavItem(N_("QA"), "record_voice_over", "/qa"),
     NavItem(N_("Performance"), "leaderboard", "/performance"),
     NavItem(N_("Incentives"), "workspace_premium", "/performance/incentives"),
+    NavItem(N_("Peer review"), "reviews", "/performance/peer"),
+    NavItem(N_("Scorecard templates"), "rule", "/performance/templates"),
     NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
     NavItem(N_("Notification delivery"), "notifications_active", "/notifications/ops", roles=STAFF),
     NavItem(N_("Connectors"), "cable", "/admin/connectors", roles=frozenset({Role.ADMIN, Role.OPS})),
