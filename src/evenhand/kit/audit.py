@@ -212,6 +212,7 @@ def lock(session: Session) -> None:
     then locks in the same order — chain, then rows — and two cannot deadlock."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    session.connection()  # begins the transaction: before it, there is none to key the lock by, and none was taken
     transaction = session.get_transaction()
     if session.info.get(_LOCKED) is not transaction:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})

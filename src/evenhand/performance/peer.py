@@ -30,7 +30,7 @@ from typing import Any
 
 from evenhand.i18n import N_
 
-SEED_BITS = 63  # the seed column is a signed 64-bit integer
+SEED_BITS = 31  # the seed column (migration 0010) is a signed 32-bit integer on PostgreSQL
 MIN_THRESHOLD = 3
 Pair = tuple[int, int]  # (reviewer id, reviewee id)
 

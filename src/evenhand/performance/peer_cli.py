@@ -29,7 +29,7 @@ STATUS = {"open": N_("taking reviews"), "closed": N_("closed to reviews")}
 @peer_app.command("open", help=N_("Draw the month's reviewers (each rep reviewed by peers of other teams, the load "
                                   "even) and open the cycle; print the seed."))
 def open_cycle(period: PeriodOption,
-               seed: Annotated[int | None, typer.Option("--seed", min=0, max=2**63 - 1, help=N_(
+               seed: Annotated[int | None, typer.Option("--seed", min=0, max=2**31 - 1, help=N_(
                    "The seed; the same seed and reps always draw the same reviewers"))] = None,
                per_reviewer: Annotated[int, typer.Option("--per-reviewer", min=1, max=20, help=N_(
                    "Reviews each rep receives and writes"))] = 3,

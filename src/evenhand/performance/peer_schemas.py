@@ -11,7 +11,7 @@ from evenhand.kit.schema import Strict
 
 MONTH = r"^20\d\d-(0[1-9]|1[0-2])$"  # the years 2000 to 2099, as the other monthly cycles (QA samples)
 Month = Annotated[str, StringConstraints(pattern=MONTH)]
-Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]  # the seed column is a 32-bit integer
 Rating = Annotated[int, Field(ge=1, le=5)]
 
 
