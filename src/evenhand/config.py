@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     qa_share: float = Field(default=0.1, gt=0, le=1)
     qa_recordings_dir: Path | None = None
     qa_draw_check_seconds: float = Field(default=3600.0, gt=0)
+    # Peer review (docs/performance.md): whether the worker opens the previous month's cycle in a month's first days.
+    peer_review_auto: bool = False
 
     @field_validator("timezone")
     @classmethod

@@ -12,21 +12,30 @@ The promise of anonymity, and how it is kept:
   reviews (at least 3, never lowered); below it nothing is told, not even how many there are. From 5 reviews the
   highest and lowest rating of each dimension are left out. Comments come without names or dates, ordered by the
   reviews' random ids.
+
+Opening a cycle (by hand, or by the worker in a month's first days when ``peer_review_auto`` is on) tells each
+reviewer, and nobody else, how many reviews they have to write.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
-from evenhand.i18n import N_
+from evenhand.i18n import N_, plural
 from evenhand.kit import audit
+from evenhand.kit.clock import as_utc
 from evenhand.kit.text import require_clean
 from evenhand.models import PeerReviewCycle, ReviewCycleStatus
+from evenhand.notify import service as notify
 from evenhand.performance import peer
 from evenhand.performance import peer_repository as repository
 from evenhand.performance.peer_repository import Person, Rating
@@ -40,7 +49,15 @@ from evenhand.performance.peer_schemas import (
     Submitted,
 )
 
+log = logging.getLogger(__name__)
 SUBJECT = "peer_review_cycles"
+DUE, LINK = "peer_review_due", "/performance/peer"
+DUE_TITLE = N_("Peer reviews to write for {period}")
+DUE_ONE = N_("You have {count} peer review to write for {period}: rate a colleague from another team on "
+             "professionalism and collaboration. Nobody learns which review is yours.")
+DUE_MANY = N_("You have {count} peer reviews to write for {period}: rate colleagues from other teams on "
+              "professionalism and collaboration. Nobody learns which review is yours.")
+AUTO_DAYS = 7  # the worker opens last month's cycle in the month's first week only, never a stale one later
 QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 LOW_THRESHOLD = N_("The threshold is at least 3: with fewer reviews a rep could tell who wrote one.")
 
@@ -71,8 +88,9 @@ def _found(session: Session, period: str, *, for_update: bool = False) -> PeerRe
 # --- cycles --------------------------------------------------------------------------------------------------------
 
 
-def open_cycle(session: Session, data: CycleOpen, *, actor: Principal | None) -> CycleRead:
-    """Draw the month's assignments under ``seed`` (a fresh one by default) and open the cycle; audited."""
+def open_cycle(session: Session, data: CycleOpen, *, actor: Principal | None, tell: bool = True) -> CycleRead:
+    """Draw the month's assignments under ``seed`` (a fresh one by default) and open the cycle; audited. Each
+    reviewer is told how many reviews they have to write (``tell``; the demo's past cycles tell nobody)."""
     _manager(actor)
     key = month(data.period)
     _check_threshold(data.threshold, data.per_reviewer)
@@ -90,7 +108,37 @@ def open_cycle(session: Session, data: CycleOpen, *, actor: Principal | None) ->
                  actor_id=actor.user_id if actor else None,
                  payload={"period": key, "seed": seed, "per_reviewer": data.per_reviewer,
                           "threshold": data.threshold, "reps": len(reps)})
+    if tell:
+        _tell_reviewers(session, cycle, pairs)
     return read(session, cycle, staff=True)
+
+
+def _tell_reviewers(session: Session, cycle: PeerReviewCycle, pairs: Sequence[peer.Pair]) -> None:
+    """One message to each reviewer and nobody else: how many reviews they have to write, linking to the page
+    (which lists whom). Its key makes a repeat a no-op."""
+    load = Counter(reviewer for reviewer, _ in pairs)
+    notify.send_all(session, [
+        notify.Message(uid, DUE, DUE_TITLE, plural(count, DUE_ONE, DUE_MANY), link=LINK,
+                       key=f"{DUE}:{cycle.id}:{uid}", params={"count": count, "period": cycle.period})
+        for uid, count in sorted(load.items())])
+
+
+def open_due(session: Session, now: datetime) -> CycleRead | None:
+    """The worker's monthly cycle: in a month's first ``AUTO_DAYS`` local days, the previous month's cycle with the
+    default reviewers and threshold, once. Nothing when one exists (opened by hand or by another worker: the
+    chain's lock orders them) or when the teams make a draw impossible (logged, tried again at the next run)."""
+    today = as_utc(now).astimezone(get_settings().zone).date()
+    if today.day > AUTO_DAYS:
+        return None
+    key = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    audit.lock(session)
+    if repository.cycle(session, key) is not None:
+        return None
+    try:
+        return open_cycle(session, CycleOpen(period=key), actor=None)
+    except Invalid as problem:  # refused before anything is written
+        log.warning("no peer review cycle for %s: %s", key, problem)
+        return None
 
 
 def _check_threshold(threshold: int, per_reviewer: int) -> None:
