@@ -41,7 +41,8 @@ def flushed(session: Session, _context: Any) -> None:
     leads: set[int | None] = set()
     reps: set[int | None] = set()
     notes: set[int] = set()
-    for obj in chain(session.new, session.dirty, session.deleted):
+    changed = (obj for obj in session.dirty if session.is_modified(obj, include_collections=False))
+    for obj in chain(session.new, changed, session.deleted):
         if isinstance(obj, Opportunity):
             deals.add(obj.id)
         elif isinstance(obj, Lead):
