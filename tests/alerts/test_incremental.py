@@ -21,10 +21,21 @@ import evenhand.alerts.tasks  # noqa: F401 - registers the capture hook and the 
 from evenhand.alerts import service
 from evenhand.db import make_engine, session_scope
 from evenhand.kit.clock import frozen
-from evenhand.models import Alert, AlertStatus, Lead, Opportunity, Stage
+from evenhand.models import (
+    ActivityType,
+    Alert,
+    AlertStatus,
+    FlagKind,
+    FlagStatus,
+    HonestyFlag,
+    Lead,
+    Opportunity,
+    Stage,
+)
 from evenhand.models.alerts import AlertMark
 from tests.alerts import company as co
 from tests.alerts.company import DAY, NOW, Company
+from tests.builders import make_activity
 from tests.databases import fresh_sqlite
 
 REPS = ("chen", "zhang", "liu")
@@ -220,3 +231,37 @@ def test_a_scan_is_full_when_due(engine: Engine) -> None:
     pipeline.apply(("wait", 61))
     assert pipeline.scan().full
     assert DAY == service.FULL_EVERY
+
+
+def marked(engine: Engine) -> set[tuple[str, int]]:
+    with session_scope(engine, readonly=True) as session:
+        return set(session.execute(select(AlertMark.entity_type, AlertMark.entity_id)).tuples())
+
+
+def test_a_flag_marks_its_rep_and_the_flagged_notes_deal_and_an_unchanged_record_marks_nothing(engine: Engine) -> None:
+    pipeline = Pipeline.build(engine, 3)
+    pipeline.scan()
+    with session_scope(engine) as session:
+        deal = session.scalars(select(Opportunity).where(Opportunity.external_id == "D-2")).one()
+        deal.name = deal.name  # set to what it was: no change
+        note = make_activity(session, rep=pipeline.company.users["zhang"], type=ActivityType.NOTE,
+                             opportunity_id=deal.id, occurred_at=NOW)
+        session.flush()
+        note_marks = marked_in(session)
+        flag = HonestyFlag(activity_id=note.id, kind=FlagKind.UNBACKED, rep_id=pipeline.company.id("zhang"),
+                           evidence={})
+        session.add(flag)
+        session.flush()
+        flag_marks = marked_in(session) - note_marks
+        deal_id = deal.id
+    assert note_marks == {("opportunity", deal_id)}  # the note, not the untouched deal's name
+    assert flag_marks == {("rep", pipeline.company.id("zhang"))}  # the deal was marked already
+    pipeline.apply(("wait", 5))
+    pipeline.scan()
+    with session_scope(engine) as session:
+        session.get(HonestyFlag, flag.id).status = FlagStatus.DISMISSED  # type: ignore[union-attr]
+    assert marked(engine) == {("rep", pipeline.company.id("zhang")), ("opportunity", deal_id)}
+
+
+def marked_in(session: Session) -> set[tuple[str, int]]:
+    return set(session.execute(select(AlertMark.entity_type, AlertMark.entity_id)).tuples())
