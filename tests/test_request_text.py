@@ -90,6 +90,7 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/scorecards/templates"): {"body": POLICY, "note": "why"},
     ("POST", "/api/v1/scorecards/templates/validate"): {"body": POLICY},
     ("POST", "/api/v1/scorecards/periods/{period_key}/reopen"): {"reason": "a late payment"},
+    ("POST", "/api/v1/scorecards/grants/whatif"): {"body": POLICY, "period": "2026-09", "days": 30},
     ("POST", "/api/v1/leads/{lead_id}/reassign"): {"reason": "on leave", "rep_id": 1},
     ("POST", "/api/v1/routing/whatif"): {"body": POLICY, "from": "2026-03-02", "to": "2026-03-03"},
     ("POST", "/api/v1/reports/fairness/publish"): {"month": "2026-11", "team_id": 1},

@@ -41,6 +41,7 @@ from evenhand.opportunities.routes import router as opportunities_router
 from evenhand.org.routes import router as org_router
 from evenhand.performance import incentives  # noqa: F401 - every period close applies the grants
 from evenhand.performance.export_routes import router as scorecards_export_router
+from evenhand.performance.incentive_routes import router as grants_router
 from evenhand.performance.peer_routes import router as peer_router
 from evenhand.performance.routes import router as scorecards_router
 from evenhand.qa.routes import router as qa_router
@@ -59,7 +60,7 @@ def api_router() -> APIRouter:
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
                    reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
-                   qa_router, alerts_router, peer_router, scorecards_export_router, scorecards_router):
+                   qa_router, alerts_router, peer_router, scorecards_export_router, grants_router, scorecards_router):
         api.include_router(router)
     return api
 
