@@ -16,12 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
 from evenhand.models import Department, Level, Presence, Region, Role, Team
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
+
+# A page answers over a WebSocket from a server sharing two cores with the suite: give it time on a busy machine.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("EVENHAND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
