@@ -13,8 +13,8 @@ floor any computation over them pays, and a plain ``SELECT count(*)`` of the opp
 
 from __future__ import annotations
 
-import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +33,9 @@ from evenhand.board.repository import Filters
 from evenhand.db import make_engine, session_scope
 from evenhand.models import ProductLine, Region, Role, Team, User
 
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
+
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 ZONE = ZoneInfo("Asia/Shanghai")
 RUNS = 15
@@ -41,23 +44,6 @@ STAFF = Principal(user_id=0, username="bench", display_name="bench", role=Role.A
 BASELINE = ("SELECT id, owner_id, product_line_id, lead_id, created_at, stage, stage_changed_at FROM opportunities",
             "SELECT opportunity_id, to_stage, changed_at FROM stage_changes ORDER BY opportunity_id, changed_at, id",
             "SELECT id, owner_id, assigned_at FROM leads WHERE assigned_at >= '2026-09-27'")
-
-
-def _demo(folder: Path) -> str:
-    if os.environ.get("EVENHAND_BENCH_DEMO_URL"):  # the demo built in another database (PostgreSQL)
-        return os.environ["EVENHAND_BENCH_DEMO_URL"]
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:
-        return f"sqlite:///{Path(path).resolve()}"
-    from evenhand.demo.service import build
-    from evenhand.migrate import upgrade
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=NOW.date())
-    engine.dispose()
-    return url
 
 
 def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
@@ -163,7 +149,7 @@ def _queries(engine: Any, demo: Demo) -> dict[str, Callable[[Any], Any]]:
 def run() -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), NOW.date()))
         demo = _people(engine)
         figures["baseline_plain_read"] = _timed(engine, _baseline)
         figures["baseline_count"] = _timed(engine, _count)

@@ -9,8 +9,8 @@ the floor any computation over them pays.
 
 from __future__ import annotations
 
-import os
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,9 @@ from evenhand.db import make_engine, session_scope
 from evenhand.models import Role
 from evenhand.standards import service
 
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
+
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 DAYS = (7, 30, 90)
 RUNS = 5
@@ -32,21 +35,6 @@ BASELINE = text("""SELECT id, type, occurred_at, rep_id, direction, source_syste
                    attachment_count, message_count, lead_id, opportunity_id FROM activities
                    WHERE occurred_at >= :since AND (lead_id IN (SELECT id FROM leads WHERE assigned_at >= :since)
                    OR opportunity_id IN (SELECT opportunity_id FROM stage_changes WHERE changed_at >= :since))""")
-
-
-def _demo(folder: Path) -> str:
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:
-        return f"sqlite:///{Path(path).resolve()}"
-    from evenhand.demo.service import build
-    from evenhand.migrate import upgrade
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=NOW.date())
-    engine.dispose()
-    return url
 
 
 def _timed(engine: Any, work: Any) -> tuple[Any, float]:
@@ -63,7 +51,7 @@ def _timed(engine: Any, work: Any) -> tuple[Any, float]:
 def run() -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), NOW.date()))
         with session_scope(engine) as session:
             service.active(session)
         for days in DAYS:

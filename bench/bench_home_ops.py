@@ -11,8 +11,8 @@ driver's cursor of the two months' leads and deals, the floor any funnel pays.
 
 from __future__ import annotations
 
-import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,10 +30,12 @@ from evenhand.board import service as board
 from evenhand.board.repository import Filters
 from evenhand.db import make_engine, session_scope
 from evenhand.kit.clock import frozen
-from evenhand.migrate import upgrade
 from evenhand.models import Lead, Role, Team, User
 from evenhand.reports import overview, service
 from evenhand.reports.monthly import Month
+
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -41,24 +43,6 @@ RUNS = 15
 BASELINE = ("SELECT COUNT(*) FROM leads WHERE created_at >= '2026-09-30 16:00:00'",
             "SELECT COUNT(*) FROM opportunities WHERE created_at >= '2026-09-30 16:00:00' "
             "OR closed_at >= '2026-09-30 16:00:00'")
-
-
-def _demo(folder: Path) -> str:
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:  # brought up to the current schema, which the alert scan reads
-        url = f"sqlite:///{Path(path).resolve()}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        return url
-    from evenhand.demo.service import build
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=NOW.date())
-    engine.dispose()
-    return url
 
 
 def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
@@ -115,7 +99,7 @@ def _reads(ops: Principal, boss: Principal, rep: Principal) -> dict[str, Callabl
 
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), NOW.date()))
         with frozen(NOW), session_scope(engine) as session:
             alerts.scan(session, now=NOW)
         ops, boss, rep = _people(engine)

@@ -11,8 +11,8 @@ judge (the rep's open leads and deals, their stage changes and every activity on
 
 from __future__ import annotations
 
-import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +33,9 @@ from evenhand.notify import service as notify
 from evenhand.qa import service as qa
 from evenhand.standards import service as standards
 
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
+
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 RUNS = 15
 BASELINE = ("SELECT id, assigned_at, closed_at FROM leads WHERE owner_id = :rep AND closed_at IS NULL",
@@ -43,21 +46,6 @@ BASELINE = ("SELECT id, assigned_at, closed_at FROM leads WHERE owner_id = :rep 
             "SELECT a.id, a.type, a.occurred_at, a.rep_id, a.direction FROM activities a WHERE a.lead_id IN "
             "(SELECT id FROM leads WHERE owner_id = :rep AND closed_at IS NULL) OR a.opportunity_id IN "
             "(SELECT id FROM opportunities WHERE owner_id = :rep AND stage NOT IN ('won', 'lost'))")
-
-
-def _demo(folder: Path) -> str:
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:
-        return f"sqlite:///{Path(path).resolve()}"
-    from evenhand.demo.service import build
-    from evenhand.migrate import upgrade
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=NOW.date())
-    engine.dispose()
-    return url
 
 
 def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
@@ -111,7 +99,7 @@ def _tiles(rep: Principal, boss: Principal) -> dict[str, Callable[[Any], Any]]:
 
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), NOW.date()))
         with frozen(NOW), session_scope(engine) as session:
             alerts.scan(session, now=NOW)
         rep, boss = _people(engine)

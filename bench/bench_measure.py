@@ -12,8 +12,8 @@ quarter alone, which ``measure`` reads as they are.
 
 from __future__ import annotations
 
-import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +24,9 @@ from typing import Any
 from evenhand.db import make_engine, session_scope
 from evenhand.performance import period as periods
 from evenhand.performance import repository
+
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 QUARTER, MONTH = periods.parse("2026-Q3"), periods.parse("2026-09")
@@ -44,21 +47,6 @@ BASELINE = (
     "SELECT rep_id, kind, score FROM survey_responses WHERE responded_at " + WITHIN.format(c="responded_at"),
     "SELECT rep_id FROM complaints WHERE received_at " + WITHIN.format(c="received_at"),
 )
-
-
-def _demo(folder: Path) -> str:
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:
-        return f"sqlite:///{Path(path).resolve()}"
-    from evenhand.demo.service import build
-    from evenhand.migrate import upgrade
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=NOW.date())
-    engine.dispose()
-    return url
 
 
 def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
@@ -94,7 +82,7 @@ def _sources(engine: Any, reps: list[int]) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), NOW.date()))
         with session_scope(engine, readonly=True) as session:
             reps = sorted(repository.rep_facts(session))
             rows = _baseline(session)

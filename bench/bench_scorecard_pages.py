@@ -10,8 +10,8 @@ temporary SQLite file, or read from EVENHAND_BENCH_DEMO_DB when set (at the curr
 
 from __future__ import annotations
 
-import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,25 +23,13 @@ from evenhand.db import make_engine, session_scope
 from evenhand.performance import document, export, ranking, service
 from evenhand.performance import period as periods
 
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
+
 END = date(2026, 11, 27)
 QUARTER, MONTH = periods.parse("2026-Q3"), periods.parse("2026-09")
 RUNS = 5
 ZHANG_WEI = "zhangwei"
-
-
-def _demo(folder: Path) -> str:
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:
-        return f"sqlite:///{Path(path).resolve()}"
-    from evenhand.demo.service import build
-    from evenhand.migrate import upgrade
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=END)
-    engine.dispose()
-    return url
 
 
 def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
@@ -63,7 +51,7 @@ def _rep_page(session: Any, user_id: int) -> None:
 
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), END))
         with session_scope(engine) as session:
             document.active(session)  # the templates' first version, written once, outside the timings
         with session_scope(engine, readonly=True) as session:

@@ -9,7 +9,7 @@ floor any replay pays before routing a single lead.
 
 from __future__ import annotations
 
-import os
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -21,30 +21,18 @@ from evenhand.db import make_engine, session_scope
 from evenhand.routing import whatif
 from evenhand.routing.policy import default_text
 
+sys.path.insert(0, str(Path(__file__).parent))
+from demo_db import demo_url
+
 END = date(2026, 11, 27)
 DAYS = (7, 30, 90)
-
-
-def _demo(folder: Path) -> str:
-    path = os.environ.get("EVENHAND_BENCH_DEMO_DB")
-    if path:
-        return f"sqlite:///{Path(path).resolve()}"
-    from evenhand.demo.service import build
-    from evenhand.migrate import upgrade
-
-    url = f"sqlite:///{folder / 'demo.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    build(engine, seed=7, end_date=END)
-    engine.dispose()
-    return url
 
 
 def run() -> dict[str, Any]:
     candidate = default_text().replace("threshold_high_value: 80", "threshold_high_value: 75")
     figures: dict[str, Any] = {"candidate": "threshold_high_value 80 → 75"}
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(_demo(Path(folder)))
+        engine = make_engine(demo_url(Path(folder), END))
         for days in DAYS:
             start = END - timedelta(days=days - 1)
             with session_scope(engine, readonly=True) as session:
