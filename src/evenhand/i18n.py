@@ -7,7 +7,7 @@ serves the API, the UI and the CLI.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -64,3 +64,12 @@ def request_locale(cookies: Mapping[str, str], accept_language: str | None) -> s
 def t(message: str, /, locale: str | None = None, **params: Any) -> str:
     text = catalog(locale or current_locale()).get(message, message)
     return text.format(**params) if params else text
+
+
+def translator(locale: str) -> Callable[..., str]:
+    """``t`` bound to ``locale``: for a page's handlers (they run outside the request) and a file made in a language."""
+
+    def tr(message: str, **params: Any) -> str:
+        return t(message, locale=locale, **params)
+
+    return tr

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from evenhand.i18n import N_, t
+from evenhand.i18n import N_, translator
 from evenhand.performance import blocks, patterns
 from evenhand.performance.metrics import CATALOG, GROUP_LABELS, Group
 from evenhand.performance.ranking import Ranking, tier_label
@@ -35,12 +35,6 @@ TITLE = N_("Scorecards {period}")
 STATE = {False: N_("Live: computed now, provisional until the period is closed."),
          True: N_("Closed: frozen cards, revision {revision}.")}
 
-
-def translator(locale: str) -> Callable[..., str]:
-    def tr(message: str, **params: Any) -> str:
-        return t(message, locale=locale, **params)
-
-    return tr
 
 
 def filename(ranking: Ranking, fmt: Format, team_id: int | None = None) -> str:

@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from evenhand.appeals.schemas import REASON_CODES
-from evenhand.i18n import N_, t
+from evenhand.i18n import N_, translator
 from evenhand.kit.clock import local
 from evenhand.reports import view
 from evenhand.reports.monthly import FairnessReport, TeamReport
@@ -40,12 +40,6 @@ class Exported:
     media_type: str
     filename: str
 
-
-def translator(locale: str) -> Callable[..., str]:
-    def tr(message: str, **params: Any) -> str:
-        return t(message, locale=locale, **params)
-
-    return tr
 
 
 def filename(report: FairnessReport, fmt: Format, team_id: int | None = None) -> str:

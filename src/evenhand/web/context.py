@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import Engine
 from starlette.requests import Request
@@ -12,7 +11,7 @@ from evenhand.auth import service as auth_service
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
 from evenhand.deps import SESSION_COOKIE
-from evenhand.i18n import current_locale, request_locale, set_locale, t
+from evenhand.i18n import current_locale, request_locale, set_locale, translator
 
 _engine: Engine | None = None
 
@@ -39,9 +38,4 @@ def principal(request: Request) -> Principal | None:
 def use_locale(request: Request) -> Callable[..., str]:
     """Fix the page's locale and return a translator bound to it (event handlers run outside the request)."""
     set_locale(request_locale(request.cookies, request.headers.get("accept-language")))
-    locale = current_locale()
-
-    def tr(message: str, **params: Any) -> str:
-        return t(message, locale=locale, **params)
-
-    return tr
+    return translator(current_locale())
