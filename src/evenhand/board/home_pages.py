@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from evenhand.auth.principal import Principal
 from evenhand.board import service, view
@@ -16,7 +16,7 @@ from evenhand.db import session_scope
 from evenhand.i18n import N_, plural
 from evenhand.models import Role
 from evenhand.web import context
-from evenhand.web.layout import HOME, Tr
+from evenhand.web.layout import HOME, Tr, later
 
 STUCK, MOVING = "#c0392b", "#b8c7d3"
 
@@ -35,16 +35,11 @@ def team_briefs(principal: Principal, tr: Tr) -> None:
             return [(names.get(t, str(t)), service.brief(session, principal, team_id=t, zone=zone))
                     for t in sorted(principal.supervised_team_ids)]
 
-    async def fill() -> None:
-        found = await run.io_bound(load)
-        if found is None:  # the server is shutting down
-            return
-        box.clear()
-        with box:
-            for name, brief in found:
-                _brief(name, brief, tr)
+    def draw(found: list[tuple[str, Brief]]) -> None:
+        for name, brief in found:
+            _brief(name, brief, tr)
 
-    ui.timer(0, fill, once=True)
+    later(box, load, draw)
 
 
 def _brief(team: str, brief: Brief, tr: Tr) -> None:

@@ -5,9 +5,8 @@ the page is drawn, in a worker thread, so the page never waits for the figures."
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
-from nicegui import run, ui
+from nicegui import ui
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
@@ -19,9 +18,8 @@ from evenhand.performance.period import containing
 from evenhand.performance.ranking import Ranking
 from evenhand.performance.views import CardView
 from evenhand.web import context
-from evenhand.web.layout import HOME, Tr, home_empty, home_tile
+from evenhand.web.layout import HOME, Tr, home_empty, home_tile, later
 
-T = TypeVar("T")
 SHOWN = 3  # a team's top and bottom
 BUCKETS = ((0, 60, N_("under 60")), (60, 70, "60–70"), (70, 85, "70–85"), (85, 101, N_("85 and over")))
 NO_TOTAL = N_("no total")
@@ -29,16 +27,6 @@ FLAGGED_ONE = N_("{count} rep shows high volume with low quality.")
 FLAGGED_MANY = N_("{count} reps show high volume with low quality.")
 
 
-def later(box: ui.element, load: Callable[[], T | None], draw: Callable[[T], None]) -> None:
-    async def fill() -> None:
-        found = await run.io_bound(load)
-        if found is None:  # the server is shutting down
-            return
-        box.clear()
-        with box:
-            draw(found)
-
-    ui.timer(0, fill, once=True)
 
 
 def _read(principal: Principal) -> Ranking:

@@ -6,13 +6,13 @@ reader's work lists, so nothing moves under the pointer while they load."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from nicegui import run, ui
+from nicegui import ui
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -24,9 +24,8 @@ from evenhand.reports import overview, service
 from evenhand.reports.monthly import RepLine
 from evenhand.reports.overview import FairnessGlance, Funnel, MonthSoFar, Overview
 from evenhand.web import context
-from evenhand.web.layout import HOME, Tr
+from evenhand.web.layout import HOME, Tr, later
 
-T = TypeVar("T")
 STEPS = (N_("Leads arrived"), N_("First contacted"), N_("Deals opened"), N_("Deals won"))
 RESPONSE_BUCKETS = (N_("under 1 h"), N_("1–4 h"), N_("4–24 h"), N_("1–2 days"), N_("2–7 days"), N_("7 days or more"),
                     N_("no response yet"))
@@ -34,17 +33,6 @@ THIS, BEFORE = "#1f5f8b", "#b8c7d3"  # this month, and last month beside it
 COUNTED_BY = (Role.ADMIN, Role.AUDITOR)  # those who read everything and have no figures tile of their own to act on
 
 
-def later(box: ui.element, load: Callable[[], T | None], draw: Callable[[T], None]) -> None:
-    """Fill ``box`` once the page is connected, reading in a worker thread so the page never waits for figures."""
-    async def fill() -> None:
-        found = await run.io_bound(load)
-        if found is None:  # the server is shutting down
-            return
-        box.clear()
-        with box:
-            draw(found)
-
-    ui.timer(0, fill, once=True)
 
 
 def waiting(name: str) -> ui.element:

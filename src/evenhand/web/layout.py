@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from nicegui import ui
+from nicegui import run, ui
 
 from evenhand.auth.principal import Principal
 from evenhand.i18n import N_
@@ -149,3 +150,19 @@ def _language_switch(tr: Tr, path: str) -> None:
         for code, label in (("zh-CN", "中文"), ("en", "EN")):
             ui.button(label, on_click=lambda c=code: ui.navigate.to(f"/auth/locale/{c}?next={path}")).props(
                 f'flat dense color=white data-locale="{code}"')
+
+
+T = TypeVar("T")
+
+
+def later(box: ui.element, load: Callable[[], T | None], draw: Callable[[T], None]) -> None:
+    """Fill ``box`` once the page is connected, reading in a worker thread so the page never waits for figures."""
+    async def fill() -> None:
+        found = await run.io_bound(load)
+        if found is None:  # the server is shutting down
+            return
+        box.clear()
+        with box:
+            draw(found)
+
+    ui.timer(0, fill, once=True)
