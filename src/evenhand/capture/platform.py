@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
@@ -58,7 +59,7 @@ def required(settings: Settings, platform: str, *names: str) -> list[str]:
     return values
 
 
-class PlatformClient:
+class PlatformClient(ABC):
     """One connection pool to a platform's API and its token; use as a context manager, or ``close()``."""
 
     platform: ClassVar[str]
@@ -83,9 +84,9 @@ class PlatformClient:
     def close(self) -> None:
         self.http.close()
 
+    @abstractmethod
     def fetch_token(self) -> tuple[str, float]:
-        """A fresh token and its lifetime in seconds (the platform's token endpoint)."""
-        raise NotImplementedError
+        """A fresh token and its lifetime in seconds (the platform's token endpoint): each platform's own."""
 
     def token(self) -> str:
         if self._token is None or time.monotonic() >= self._token[1]:
