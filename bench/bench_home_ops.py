@@ -11,10 +11,8 @@ driver's cursor of the two months' leads and deals, the floor any funnel pays.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +33,7 @@ from evenhand.reports import overview, service
 from evenhand.reports.monthly import Month
 
 sys.path.insert(0, str(Path(__file__).parent))
-from demo_db import demo_url
+from demo_db import demo_url, page_timed
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -43,19 +41,6 @@ RUNS = 15
 BASELINE = ("SELECT COUNT(*) FROM leads WHERE created_at >= '2026-09-30 16:00:00'",
             "SELECT COUNT(*) FROM opportunities WHERE created_at >= '2026-09-30 16:00:00' "
             "OR closed_at >= '2026-09-30 16:00:00'")
-
-
-def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
-    """p50 and p95 milliseconds of ``work`` over ``RUNS`` runs, each in its own read-only session (as a page)."""
-    seconds = []
-    for _ in range(RUNS):
-        with session_scope(engine, readonly=True) as session:
-            began = time.perf_counter()
-            work(session)
-            seconds.append(time.perf_counter() - began)
-    ordered = sorted(seconds)
-    return {"p50_ms": round(1000 * statistics.median(ordered), 1),
-            "p95_ms": round(1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1)}
 
 
 def _baseline(session: Any) -> int:
@@ -103,8 +88,8 @@ def run() -> dict[str, Any]:
         with frozen(NOW), session_scope(engine) as session:
             alerts.scan(session, now=NOW)
         ops, boss, rep = _people(engine)
-        figures: dict[str, Any] = {"baseline_cursor_count": _timed(engine, _baseline)}
-        figures |= {name: _timed(engine, work) for name, work in _reads(ops, boss, rep).items()}
+        figures: dict[str, Any] = {"baseline_cursor_count": page_timed(engine, _baseline, RUNS)}
+        figures |= {name: page_timed(engine, work, RUNS) for name, work in _reads(ops, boss, rep).items()}
         with session_scope(engine, readonly=True) as session:
             found = overview.overview(session, ops, zone=ZONE, now=NOW)
             figures["rows"] = {"funnel": [f.steps for f in found.funnel], "live_alerts": found.alerts.total,

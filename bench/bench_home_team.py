@@ -11,10 +11,8 @@ judge (the rep's open leads and deals, their stage changes and every activity on
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +32,7 @@ from evenhand.qa import service as qa
 from evenhand.standards import service as standards
 
 sys.path.insert(0, str(Path(__file__).parent))
-from demo_db import demo_url
+from demo_db import demo_url, page_timed
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the demo's last afternoon, 17:00 in Shanghai
 RUNS = 15
@@ -46,19 +44,6 @@ BASELINE = ("SELECT id, assigned_at, closed_at FROM leads WHERE owner_id = :rep 
             "SELECT a.id, a.type, a.occurred_at, a.rep_id, a.direction FROM activities a WHERE a.lead_id IN "
             "(SELECT id FROM leads WHERE owner_id = :rep AND closed_at IS NULL) OR a.opportunity_id IN "
             "(SELECT id FROM opportunities WHERE owner_id = :rep AND stage NOT IN ('won', 'lost'))")
-
-
-def _timed(engine: Any, work: Callable[[Any], Any]) -> dict[str, float]:
-    """p50 and p95 milliseconds of ``work`` over ``RUNS`` runs, each in its own read-only session (as a page)."""
-    seconds = []
-    for _ in range(RUNS):
-        with session_scope(engine, readonly=True) as session:
-            began = time.perf_counter()
-            work(session)
-            seconds.append(time.perf_counter() - began)
-    ordered = sorted(seconds)
-    return {"p50_ms": round(1000 * statistics.median(ordered), 1),
-            "p95_ms": round(1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1)}
 
 
 def _baseline(rep_id: int) -> Callable[[Any], int]:
@@ -104,8 +89,8 @@ def run() -> dict[str, Any]:
             alerts.scan(session, now=NOW)
         rep, boss = _people(engine)
         with frozen(NOW):
-            figures: dict[str, Any] = {"baseline_cursor_read": _timed(engine, _baseline(rep.user_id))}
-            figures |= {name: _timed(engine, work) for name, work in _tiles(rep, boss).items()}
+            figures: dict[str, Any] = {"baseline_cursor_read": page_timed(engine, _baseline(rep.user_id), RUNS)}
+            figures |= {name: page_timed(engine, work, RUNS) for name, work in _tiles(rep, boss).items()}
             with session_scope(engine, readonly=True) as session:
                 figures["rows"] = {"follow_ups": len(standards.follow_ups(session, rep, now=NOW)),
                                    "rep_alerts": alerts.counted(session, rep, scope="mine", now=NOW),
