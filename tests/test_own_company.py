@@ -277,6 +277,38 @@ def test_a_company_from_its_own_exports(run: Run, db_url: str, company: dict[str
     replayed = json.loads(replay.stdout)
     assert replayed["leads"] == 16 and 0 < sum(rep["current"]["leads"] for rep in replayed["reps"]) <= 16
     assert sum(rep["actual"] for rep in replayed["reps"]) == 16
+    _scorecards_from_the_exports(run, db_url)
+
+
+def _scorecards_from_the_exports(run: Run, db_url: str) -> None:
+    """The quarter with the most cash collected, scored from what the exports brought: each rep's cash collected is
+    the payments on the contracts they own, and closing the period freezes those cards."""
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine, readonly=True) as session:
+            paid = session.execute(select(Contract.owner_id, Payment.amount, Payment.received_at).join(
+                Contract, Contract.id == Payment.contract_id)).all()
+            names = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    finally:
+        engine.dispose()
+    quarters: dict[str, dict[str, float]] = {}
+    for owner, amount, received in paid:
+        key = f"{received.year}-Q{(received.month - 1) // 3 + 1}"
+        quarters.setdefault(key, {}).setdefault(names[owner], 0.0)
+        quarters[key][names[owner]] += float(amount)
+    quarter = max(quarters, key=lambda k: sum(quarters[k].values()))
+    shown = run("scorecard", "show", "--period", quarter, "--json")
+    assert shown.exit_code == 0, shown.output
+    cards = {card["name"]: card for card in json.loads(shown.stdout)["cards"]}
+    assert set(AGENTS) <= set(cards)
+    collected = {name: next(m["value"] for m in card["metrics"] if m["metric"] == "cash_collected")
+                 for name, card in cards.items() if any(m["metric"] == "cash_collected" for m in card["metrics"])}
+    assert {n: v for n, v in collected.items() if v} == pytest.approx(quarters[quarter])
+    closed = run("scorecard", "close", "--period", quarter)
+    assert closed.exit_code == 0, closed.output
+    frozen = json.loads(run("scorecard", "show", "--period", quarter, "--json").stdout)
+    assert frozen["frozen"] and {c["name"]: c["total"] for c in frozen["cards"]} == {
+        n: c["total"] for n, c in cards.items()}
 
 
 def _check_what_came_in(engine: Engine) -> None:
