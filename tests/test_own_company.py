@@ -278,6 +278,26 @@ def test_a_company_from_its_own_exports(run: Run, db_url: str, company: dict[str
     assert replayed["leads"] == 16 and 0 < sum(rep["current"]["leads"] for rep in replayed["reps"]) <= 16
     assert sum(rep["actual"] for rep in replayed["reps"]) == 16
     _scorecards_from_the_exports(run, db_url)
+    _board_from_the_exports(run, db_url)
+
+
+def _board_from_the_exports(run: Run, db_url: str) -> None:
+    """The board of the month most deals entered qualification in counts each deal the pipeline export holds."""
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine, readonly=True) as session:
+            entered = [at for (at,) in session.execute(select(StageChange.changed_at).where(
+                StageChange.to_stage == "qualification"))]
+    finally:
+        engine.dispose()
+    months: dict[str, int] = {}
+    for at in entered:
+        months[f"{at:%Y-%m}"] = months.get(f"{at:%Y-%m}", 0) + 1
+    month = max(months, key=months.__getitem__)
+    board = run("board", "show", "--period", month, "--json")
+    assert board.exit_code == 0, board.output
+    figures = json.loads(board.stdout)["overall"]["current"]
+    assert figures["conversion"]["qualification"]["entered"] == months[month] > 0
 
 
 def _scorecards_from_the_exports(run: Run, db_url: str) -> None:
