@@ -314,8 +314,9 @@ def _scorecards_from_the_exports(run: Run, db_url: str) -> None:
     quarters: dict[str, dict[str, float]] = {}
     for owner, amount, received in paid:
         key = f"{received.year}-Q{(received.month - 1) // 3 + 1}"
-        quarters.setdefault(key, {}).setdefault(names[owner], 0.0)
-        quarters[key][names[owner]] += float(amount)
+        name = names[owner] if owner is not None else ""  # every imported contract has its rep
+        quarters.setdefault(key, {}).setdefault(name, 0.0)
+        quarters[key][name] += float(amount)
     quarter = max(quarters, key=lambda k: sum(quarters[k].values()))
     shown = run("scorecard", "show", "--period", quarter, "--json")
     assert shown.exit_code == 0, shown.output
