@@ -6,7 +6,7 @@ from evenhand.models.audit import AuditEntry
 from evenhand.models.auth import ApiToken, LoginAttempt, WebSession
 from evenhand.models.base import Base
 from evenhand.models.capture import CaptureQueueItem, CaptureReceipt, ConnectorStatus, GraphSubscription
-from evenhand.models.change import ChangeEntry
+from evenhand.models.change import ChangeEntry, ChangeStatus
 from evenhand.models.customer import (
     Account,
     Complaint,
@@ -17,6 +17,15 @@ from evenhand.models.customer import (
     SurveyResponse,
 )
 from evenhand.models.lead import BehaviourEvent, EventKind, Lead, LeadStatus
+from evenhand.models.monitor import (
+    Anomaly,
+    AnomalyStatus,
+    Canary,
+    CanaryStatus,
+    KpiDefinitionVersion,
+    KpiPoint,
+    KpiWatermark,
+)
 from evenhand.models.notify import (
     Channel,
     DeliveryAttempt,
@@ -65,15 +74,20 @@ __all__ = [
     "AlertRuleVersion",
     "AlertScanState",
     "AlertStatus",
+    "Anomaly",
+    "AnomalyStatus",
     "ApiToken",
     "Appeal",
     "AppealStatus",
     "AuditEntry",
     "Base",
     "BehaviourEvent",
+    "Canary",
+    "CanaryStatus",
     "CaptureQueueItem",
     "CaptureReceipt",
     "ChangeEntry",
+    "ChangeStatus",
     "Channel",
     "Complaint",
     "ConnectorStatus",
@@ -88,6 +102,9 @@ __all__ = [
     "GraphSubscription",
     "HeldLead",
     "HonestyFlag",
+    "KpiDefinitionVersion",
+    "KpiPoint",
+    "KpiWatermark",
     "Lead",
     "LeadStatus",
     "Leave",

@@ -52,6 +52,7 @@ class RoutingDecision(IdMixin, CreatedMixin, Base):
     latency_us: Mapped[int]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     audit_seq: Mapped[int] = mapped_column(index=True)
+    arm: Mapped[str | None] = mapped_column(String(10))  # canary | control while a canary runs
 
 
 class HeldLead(Base):
