@@ -30,7 +30,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"activities", "routing"}),
     frozenset({"appeals", "capture", "standards", "honesty", "qa"}),
     frozenset({"intake", "board", "alerts"}),
-    frozenset({"reports", "performance"}),
+    frozenset({"reports", "performance", "monitor"}),
     frozenset({"demo"}),
     frozenset({"app", "asgi", "cli"}),
 )

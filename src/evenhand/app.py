@@ -35,6 +35,10 @@ from evenhand.i18n import request_locale, set_locale
 from evenhand.intake.routes import router as intake_router
 from evenhand.leads.routes import router as leads_router
 from evenhand.leads.scoring_routes import router as scoring_router
+from evenhand.monitor.canary_routes import router as canary_router
+from evenhand.monitor.change_routes import router as changes_router
+from evenhand.monitor.impact_routes import router as impact_router
+from evenhand.monitor.routes import router as monitor_router
 from evenhand.notify.policy import check_policies
 from evenhand.notify.routes import router as notify_router
 from evenhand.opportunities.routes import router as opportunities_router
@@ -60,7 +64,8 @@ def api_router() -> APIRouter:
     for router in (telephony_router, wecom_router, dingtalk_router, graph_router, intake_router, auth_api,
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
                    reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
-                   qa_router, alerts_router, peer_router, scorecards_export_router, grants_router, scorecards_router):
+                   qa_router, alerts_router, peer_router, scorecards_export_router, grants_router, scorecards_router,
+                   monitor_router, changes_router, canary_router, impact_router):
         api.include_router(router)
     return api
 
@@ -196,6 +201,8 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.honesty import pages as honesty_pages
     from evenhand.leads import pages as lead_pages
     from evenhand.leads import scoring_pages
+    from evenhand.monitor import canary_pages, change_pages, impact_pages, kpi_pages
+    from evenhand.monitor import pages as monitor_pages
     from evenhand.notify import ops_pages as notify_ops_pages
     from evenhand.notify import pages as notify_pages
     from evenhand.opportunities import pages as opportunity_pages
@@ -222,7 +229,7 @@ def _pages() -> list[Callable[[], None]]:
         honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
         standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages, incentive_pages,
         performance_pages, performance_home_pages,
-        scorecard_template_pages, peer_pages)]
+        scorecard_template_pages, peer_pages, monitor_pages, kpi_pages, change_pages, canary_pages, impact_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

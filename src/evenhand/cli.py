@@ -27,6 +27,9 @@ from evenhand.kit import terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
+from evenhand.monitor.canary_cli import canary_app
+from evenhand.monitor.changes_cli import changes_app
+from evenhand.monitor.cli import monitor_app
 from evenhand.opportunities import cli as opportunities_cli
 from evenhand.org import cli as org_cli
 from evenhand.performance.cli import scorecard_app
@@ -75,6 +78,9 @@ app.add_typer(board_app, name="board")
 app.add_typer(qa_app, name="qa")
 app.add_typer(scorecard_app, name="scorecard")
 app.add_typer(peer_app, name="peer")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(changes_app, name="changes")
+app.add_typer(canary_app, name="canary")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
 Host = Annotated[str, typer.Option(help=N_("Interface to listen on"))]

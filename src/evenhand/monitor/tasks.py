@@ -1,0 +1,1 @@
+"""Monitoring in the worker (filled in as the capability lands)."""
