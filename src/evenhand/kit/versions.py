@@ -4,7 +4,7 @@ a new numbered version with its diff in the audit log."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Annotated, Any, Generic, TypeVar, cast
@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from evenhand.errors import Invalid, NotFound, invalid_document
 from evenhand.kit import audit
+from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.kit.schema import DEFERRED, Strict
 from evenhand.kit.text import require_clean
 from evenhand.kit.yamldoc import DocumentError, refused
-from evenhand.models import User
+from evenhand.models import ChangeEntry, ChangeStatus, User
 
 V = TypeVar("V")
 
@@ -70,7 +71,34 @@ def save(session: Session, model: type[V], previous: Any, *, action: str, actor_
     audit.append(session, action=action, subject_type=table.__tablename__, subject_id=number, actor_id=actor_id,
                  payload={"version": number, "previous": previous.version, "note": fields.get("note", ""),
                           "diff": diff, **(payload or {})})
+    _record_version(session, table.__tablename__, number, note=fields.get("note", ""), author_id=actor_id,
+                    affected_metrics=(payload or {}).get("affected_metrics", ()))
     return cast(V, row)
+
+
+def _record_version(session: Session, document: str, number: int, *, note: str, author_id: int | None,
+                    affected_metrics: Sequence[str]) -> None:
+    """Every saved version is a change: ``routing_policies v5: note``, with the metrics its author declared."""
+    title = f"{document} v{number}: {note}" if note else f"{document} v{number}"
+    record_change(session, system=document, title=title, description=note, author_id=author_id, document=document,
+                  document_version=number, affected_metrics=affected_metrics)
+
+
+def record_change(session: Session, *, system: str, title: str, author_id: int | None, description: str = "",
+                  document: str | None = None, document_version: int | None = None,
+                  affected_metrics: Sequence[str] = ()) -> ChangeEntry:
+    """A configuration change a person made in evenhand itself (a document's new version, an organisation's
+    notification channel), recorded in the change registry in the caller's transaction: released as it is made.
+
+    ``title`` is data, not prose (``routing_policies v5: note``); pages show a translated label for ``system``."""
+    now = utcnow()
+    entry = ChangeEntry(title=title[:200], kind="config", system=system, description=description,
+                        effective_at=now, author_id=author_id, affected_metrics=list(affected_metrics),
+                        status=ChangeStatus.RELEASED, source="config", document=document,
+                        document_version=document_version, released_at=now, released_by_id=author_id)
+    session.add(entry)
+    session.flush()
+    return entry
 
 
 C = TypeVar("C")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Invalid, NotFound
 from evenhand.i18n import N_, t
-from evenhand.kit import audit
+from evenhand.kit import audit, versions
 from evenhand.kit.clock import utcnow
 from evenhand.models import Channel, NotifyEndpoint, NotifyPreference, Team, User
 from evenhand.notify import channels as ch
@@ -303,7 +303,10 @@ def _endpoint(session: Session, endpoint_id: int) -> NotifyEndpoint:
 
 
 def _audit_endpoint(session: Session, action: str, endpoint: NotifyEndpoint, actor: Principal) -> None:
+    """Audited, and recorded in the change registry: where notifications go is configuration like any document."""
     view = endpoint_view(endpoint)
     view["channel"] = endpoint.channel.value
     audit.append(session, action=action, subject_type="notify_endpoints", subject_id=endpoint.id,
                  actor_id=actor.user_id, payload=view)
+    title = f"notify_endpoints {endpoint.id} {endpoint.name}: {action.removeprefix('notify.endpoint_')}"
+    versions.record_change(session, system="notify_endpoints", title=title, author_id=actor.user_id)
