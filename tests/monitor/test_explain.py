@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from evenhand.demo.changes import plan_changes
 from evenhand.demo.frame import Frame
 from evenhand.demo.worktime import day_number, local_date
+from evenhand.monitor import sources
 from evenhand.monitor.explain import (
     ChangeRef,
     DimensionExplanation,
@@ -23,38 +25,16 @@ from evenhand.monitor.explain import (
     Totals,
     adtributor,
     chain,
-    combine,
     explanation_words,
     js_term,
     link_changes,
     trace,
 )
+from evenhand.monitor.kpis import Kpi
 
 
-@dataclass(frozen=True)
-class Kpi:
-    """Stands for monitor.kpis.Kpi (same fields)."""
-
-    id: str
-    source: str = "notifications"
-    kind: str = "rate"
-    name_en: str = ""
-    name_zh: str = ""
-    numerator: str | None = None
-    measure: str | None = None
-    q: float | None = None
-    horizon_days: int | None = None
-    where: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    dimensions: tuple[str, ...] = ()
-    good: str = "up"
-    unit: str = "share"
-    upstream: tuple[str, ...] = ()
-    min_effect: float = 0.15
-    min_n: int = 5
-    window_days: int = 7
-    baseline_days: int = 28
-    alert_above: float | None = None
-    alert_below: float | None = None
+def kpi(id: str, source: str = "notifications", kind: str = "rate", **fields: Any) -> Kpi:
+    return Kpi(id, id.replace("_", " "), id, source, kind, **fields)
 
 
 @dataclass(frozen=True)
@@ -75,7 +55,7 @@ class Finding:
     p_value: float | None = None
 
 
-RATE = Kpi("notification_delivery")
+RATE = kpi("notification_delivery")
 Cells = dict[str, dict[str, Totals]]
 
 
@@ -129,7 +109,7 @@ def test_a_mix_shift_is_explained_by_the_partial_derivatives_normalised() -> Non
 
 
 def test_a_count_is_a_fundamental_measure_forecast_by_the_windows_lengths() -> None:
-    count = Kpi("alert_count", source="alerts", kind="count")
+    count = kpi("alert_count", source="alerts", kind="count")
     base = {"rule": {"stale": Totals(40, 40), "slow": Totals(16, 16)}}  # four weeks
     anom = {"rule": {"stale": Totals(25, 25), "slow": Totals(4, 4)}}  # one week: forecast 10 and 4
     [rule] = adtributor(count, base, anom, volume_ratio=0.25)
@@ -146,11 +126,11 @@ def test_a_cohort_rate_compares_numerators_at_equal_age() -> None:
     is forecast at 0.1 like the others, so its missing volume explains nothing."""
     base = {"channel": {"a": Totals(100, 20), "b": Totals(100, 20), "c": Totals(100, 20)}}
     anom = {"channel": {"a": Totals(100, 5, expected_x=10), "b": Totals(100, 10, expected_x=10)}}
-    [channel] = adtributor(Kpi("lead_conversion", source="leads"), base, anom)
+    [channel] = adtributor(kpi("lead_conversion", source="leads"), base, anom)
     [a] = channel.elements
     assert (a.value, a.explanatory_power, a.baseline, a.observed) == ("a", pytest.approx(1.0), 0.1, 0.05)
     matured = {"channel": {"a": Totals(100, 5), "b": Totals(100, 10)}}
-    [naive] = adtributor(Kpi("lead_conversion", source="leads"), base, matured)
+    [naive] = adtributor(kpi("lead_conversion", source="leads"), base, matured)
     assert values(naive) == {"a", "b"}  # compared with matured cohorts, b's young cohorts take a share of blame
 
 
@@ -158,11 +138,6 @@ def test_nothing_changed_explains_nothing() -> None:
     same = {"platform": {"android": Totals(100, 90), "ios": Totals(50, 40)}}
     assert adtributor(RATE, same, same) == []
     assert adtributor(RATE, {}, same) == []  # no baseline, no forecast
-
-
-def test_combine_names_a_joint_value_and_leaves_unknown_parts_unknown() -> None:
-    assert combine("android", "3.2.0") == "android 3.2.0"
-    assert combine("android", "") == ""
 
 
 # --- simulated windows ---------------------------------------------------------------------------------------------
@@ -184,7 +159,7 @@ def simulate(clients: Mapping[tuple[str, str], float], volume: int, value: Calla
     for (platform, version), w in clients.items():
         for region, wr in REGIONS.items():
             for channel, wc in CHANNELS.items():
-                row = {"platform": platform, "app_version": version, "client": combine(platform, version),
+                row = {"platform": platform, "app_version": version, "client": sources.client(platform, version),
                        "region": region, "channel": channel}
                 n = int(volume * w * wr * wc)
                 x = rng.exponential(value(row), n).sum() if mean else rng.binomial(n, value(row))
@@ -230,7 +205,7 @@ def test_one_cause_injected_is_ranked_first(dimension: str, value: str) -> None:
 
 def test_first_response_rising_only_on_android_32x_is_explained_by_the_client() -> None:
     """A mean (hours to first response): 2.1 h everywhere before; 8 h on android 3.2.x after."""
-    mean = Kpi("first_response_mean", source="leads", kind="mean", unit="hours", good="down")
+    mean = kpi("first_response_mean", source="leads", kind="mean", unit="hours", good="down")
     base = simulate(BEFORE, 8_000, lambda r: 2.1, seed=5, mean=True)
     anom = simulate(AFTER, 2_000, lambda r: 8.0 if android_32(r) else 2.1, seed=6, mean=True)
     explained = adtributor(mean, base, anom)
@@ -246,11 +221,11 @@ def test_first_response_rising_only_on_android_32x_is_explained_by_the_client() 
 # --- the funnel ----------------------------------------------------------------------------------------------------
 
 FUNNEL = {k.id: k for k in [
-    Kpi("lead_conversion", source="leads", upstream=("first_response_mean", "lead_score_mean", "gone")),
-    Kpi("first_response_mean", source="leads", kind="mean", upstream=("notification_delivery",)),
-    Kpi("notification_delivery", upstream=("lead_conversion",)),  # a cycle back to the root
-    Kpi("lead_score_mean", source="leads", kind="mean"),
-    Kpi("gone"),
+    kpi("lead_conversion", source="leads", upstream=("first_response_mean", "lead_score_mean", "gone")),
+    kpi("first_response_mean", source="leads", kind="mean", upstream=("notification_delivery",)),
+    kpi("notification_delivery", upstream=("lead_conversion",)),  # a cycle back to the root
+    kpi("lead_score_mean", source="leads", kind="mean"),
+    kpi("gone"),
 ]}
 CONVERSION = Finding("lead_conversion", started=100, detected=110)
 RESPONSE = Finding("first_response_mean", started=99, detected=103, direction="up")

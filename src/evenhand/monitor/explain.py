@@ -17,8 +17,8 @@ NSDI 2014):
   the kept set explains ``t_ep``; a dimension whose elements never get there explains nothing. Dimensions are
   ranked by the summed surprise of their kept elements.
 
-A joint dimension (``client`` = platform and app version) is just another dimension: its values are the parts
-joined by :func:`combine`.
+A joint dimension (``client``: platform and app version, "android 3.2.0", built by ``sources.client``) is just
+another dimension: where one version of one platform broke, its values say so more precisely than either part.
 """
 
 from __future__ import annotations
@@ -28,20 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from evenhand.monitor.kpis import Kpi
+
 Status = Literal["shifted", "steady", "no_data"]
-
-
-class KpiLike(Protocol):
-    """What the explanation reads of a compiled KPI (``monitor.kpis.Kpi``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def upstream(self) -> tuple[str, ...]: ...
 
 
 class FindingLike(Protocol):
@@ -104,12 +93,7 @@ class _Cell:
     ax: float
 
 
-def combine(*parts: str) -> str:
-    """The value of a joint dimension ("android 3.2.0"); unknown ("") when any part is unknown."""
-    return " ".join(parts) if all(parts) else ""
-
-
-def adtributor(kpi: KpiLike, baseline: Mapping[str, Mapping[str, Totals]],
+def adtributor(kpi: Kpi, baseline: Mapping[str, Mapping[str, Totals]],
                anomalous: Mapping[str, Mapping[str, Totals]], *, t_eep: float = 0.1, t_ep: float = 0.67,
                top: int = 3, volume_ratio: float | None = None) -> list[DimensionExplanation]:
     """The ``top`` dimensions that explain the shift between the windows, most surprising first.
@@ -245,7 +229,7 @@ class FunnelNode:
     children: tuple[FunnelNode, ...] = ()
 
 
-def trace(root_kpi_id: str, kpis: Mapping[str, KpiLike], findings: Mapping[str, Sequence[FindingLike]], *,
+def trace(root_kpi_id: str, kpis: Mapping[str, Kpi], findings: Mapping[str, Sequence[FindingLike]], *,
           lead_days: int = 21, finding: FindingLike | None = None) -> FunnelNode:
     """The funnel behind ``finding`` (by default the root KPI's latest detected one), through ``Kpi.upstream``.
 
@@ -260,14 +244,14 @@ def trace(root_kpi_id: str, kpis: Mapping[str, KpiLike], findings: Mapping[str, 
     return _shifted(root_kpi_id, root, kpis, findings, lead_days, (root_kpi_id,))
 
 
-def _shifted(kpi_id: str, found: FindingLike, kpis: Mapping[str, KpiLike],
+def _shifted(kpi_id: str, found: FindingLike, kpis: Mapping[str, Kpi],
              findings: Mapping[str, Sequence[FindingLike]], lead_days: int, path: tuple[str, ...]) -> FunnelNode:
     upstream = kpis[kpi_id].upstream if kpi_id in kpis else ()
     children = tuple(_upstream(u, found, kpis, findings, lead_days, path) for u in upstream if u not in path)
     return FunnelNode(kpi_id, "shifted", found, children)
 
 
-def _upstream(kpi_id: str, downstream: FindingLike, kpis: Mapping[str, KpiLike],
+def _upstream(kpi_id: str, downstream: FindingLike, kpis: Mapping[str, Kpi],
               findings: Mapping[str, Sequence[FindingLike]], lead_days: int, path: tuple[str, ...]) -> FunnelNode:
     if kpi_id not in kpis or kpi_id not in findings:
         return FunnelNode(kpi_id, "no_data", None)
@@ -333,7 +317,7 @@ class LinkedChange:
     reasons: tuple[str, ...]
 
 
-def explanation_words(kpi: KpiLike, explanations: Iterable[DimensionExplanation]) -> set[str]:
+def explanation_words(kpi: Kpi, explanations: Iterable[DimensionExplanation]) -> set[str]:
     """The words a change causing this shift might use: the explaining elements' values and their parts
     ("android 3.2.0", "android", "3.2.0"), the dimensions' and the KPI's source's system words."""
     found = set(SOURCE_WORDS.get(kpi.source, ()))
