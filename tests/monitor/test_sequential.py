@@ -111,5 +111,6 @@ def test_fixed_intervals_cover_the_true_difference() -> None:
     about 95% of them."""
     rng = np.random.default_rng(SEED)
     xa, xb = rng.binomial(900, 0.12, RUNS), rng.binomial(100, 0.15, RUNS)
-    covered = [(c.low <= 0.03 <= c.high) for c in (sequential.proportions(a, 900, b, 100) for a, b in zip(xa, xb))]
+    found = [sequential.proportions(a, 900, b, 100) for a, b in zip(xa, xb, strict=True)]
+    covered = [c.low <= 0.03 <= c.high for c in found]
     assert 0.93 <= np.mean(covered) <= 0.97
