@@ -10,9 +10,10 @@ write lock (see db.py).
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -26,7 +27,8 @@ from evenhand.models import HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDec
 from evenhand.notify import service as notify
 from evenhand.routing import engine
 from evenhand.routing.availability import membership, membership_key
-from evenhand.routing.policy_versions import active, compiled_body
+from evenhand.routing.canary import Arm, Arms
+from evenhand.routing.policy_versions import active
 from evenhand.routing.snapshot import Roster, lead_snapshot
 from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState
 
@@ -71,23 +73,36 @@ def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principa
     return row
 
 
+class Matched(NamedTuple):
+    """A lead ready to decide: its snapshot, the arm that routes it and the pool that arm's policy chose."""
+
+    snapshot: LeadSnapshot
+    match: engine.PoolMatch
+    arm: Arm
+
+
 class Router:
     """Routes leads one after another in the caller's transaction, at one moment (``now``).
 
     The active policy, each pool's state and its members' counts are read once and kept current in memory
     as leads go out (``snapshot.Roster``), so routing a batch gives exactly the decisions routing each lead
     on its own would, for a fraction of the reads. ``finish()`` writes pool states, decision rows and their
-    audit entries together, and sends each assigned rep the "new lead" message."""
+    audit entries together, and sends each assigned rep the "new lead" message.
+
+    While a canary runs (``routing.canary``), each lead's arm decides which version routes it; pools of the
+    same id share their state, and a rep's counts are kept current whichever arm gave them the lead."""
 
     def __init__(self, session: Session, *, now: datetime | None = None) -> None:
         self.session, self.at = session, now or utcnow()
-        self.version = active(session)
-        self.policy = compiled_body(self.version.body)
-        self.roster = Roster(session, self.at, get_settings().zone, high_value=self.policy.policy.threshold_high_value)
+        self.arms = Arms(session, active(session))
+        zone = get_settings().zone
+        # One roster per high-value threshold: a candidate may count high-value leads from another score.
+        self._rosters = {t: Roster(session, self.at, zone, high_value=t)
+                         for t in {arm.policy.policy.threshold_high_value for arm in self.arms.all()}}
         self._states: dict[str, PoolState] = {}
         self._changed: set[str] = set()
         self._made: list[tuple[Lead, RoutingDecision]] = []
-        self._member_sets: dict[tuple[str, tuple[str | None, ...]], list[RepState]] = {}
+        self._member_sets: dict[tuple[int, str, tuple[str | None, ...]], list[RepState]] = {}
 
     def route_all(self, leads: Sequence[Lead], *, kind: str = "intake",
                   actor: Principal | None = None) -> list[RoutingDecision]:
@@ -103,48 +118,59 @@ class Router:
             started = time.perf_counter_ns()
             decision = self._decide(matched)
             if decision.outcome == "assigned":
-                self._apply(lead, decision, matched[0], "release", None, started)
+                self._apply(lead, decision, matched, "release", None, started)
 
-    def _prepare(self, leads: Sequence[Lead]) -> list[tuple[LeadSnapshot, engine.PoolMatch]]:
+    def _prepare(self, leads: Sequence[Lead]) -> list[Matched]:
         matches = [self._match(lead) for lead in leads]
-        self.roster.count(rep for snapshot, match in matches for rep in self._members(snapshot, match))
+        members: dict[int, list[RepState]] = defaultdict(list)
+        for matched in matches:
+            members[self._threshold(matched.arm)].extend(self._members(matched))
+        for threshold, reps in members.items():
+            self._rosters[threshold].count(reps)
         return matches
 
-    def _match(self, lead: Lead) -> tuple[LeadSnapshot, engine.PoolMatch]:
-        snapshot = lead_snapshot(lead)
-        match = engine.select_pool(snapshot, self.policy)
+    def _match(self, lead: Lead) -> Matched:
+        snapshot, arm = lead_snapshot(lead), self.arms.of(lead.id)
+        match = engine.select_pool(snapshot, arm.policy)
         if match.pool_id not in self._states:
             self._states[match.pool_id] = lock_pool_state(self.session, match.pool_id)
-        return snapshot, match
+        return Matched(snapshot, match, arm)
 
-    def _members(self, snapshot: LeadSnapshot, match: engine.PoolMatch) -> list[RepState]:
-        pool = self.policy.pool(match.pool_id)
-        key = (pool.id, membership_key(snapshot, pool))
+    def _threshold(self, arm: Arm) -> int:
+        return arm.policy.policy.threshold_high_value
+
+    def _members(self, matched: Matched) -> list[RepState]:
+        snapshot, pool = matched.snapshot, matched.arm.policy.pool(matched.match.pool_id)
+        key = (matched.arm.version, pool.id, membership_key(snapshot, pool))
         if key not in self._member_sets:
-            self._member_sets[key] = self.roster.uncounted(pool, lambda rep: not membership(rep, snapshot, pool))
+            self._member_sets[key] = self._rosters[self._threshold(matched.arm)].uncounted(
+                pool, lambda rep: not membership(rep, snapshot, pool))
         return self._member_sets[key]
 
     def route(self, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
-              matched: tuple[LeadSnapshot, engine.PoolMatch] | None = None) -> RoutingDecision:
+              matched: Matched | None = None) -> RoutingDecision:
         """The lead's decision, applied to it; the row is stored by ``finish()``."""
         started = time.perf_counter_ns()
         matched = matched or self._match(lead)
-        return self._apply(lead, self._decide(matched), matched[0], kind, actor, started)
+        return self._apply(lead, self._decide(matched), matched, kind, actor, started)
 
-    def _decide(self, matched: tuple[LeadSnapshot, engine.PoolMatch]) -> Decision:
-        snapshot, match = matched
-        reps = self.roster.counted(self._members(snapshot, match))
-        return engine.decide(snapshot, reps, self.policy, self._states[match.pool_id], self.at, match=match)
+    def _decide(self, matched: Matched) -> Decision:
+        reps = self._rosters[self._threshold(matched.arm)].counted(self._members(matched))
+        return engine.decide(matched.snapshot, reps, matched.arm.policy, self._states[matched.match.pool_id], self.at,
+                             match=matched.match)
 
-    def _apply(self, lead: Lead, decision: Decision, snapshot: LeadSnapshot, kind: str, actor: Principal | None,
+    def _apply(self, lead: Lead, decision: Decision, matched: Matched, kind: str, actor: Principal | None,
                started: int) -> RoutingDecision:
         if decision.outcome == "assigned" and decision.rep_id is not None:
             self._states[decision.pool_id] = decision.state_after
             self._changed.add(decision.pool_id)
-            self.roster.assigned(decision.rep_id, snapshot.score)
+            for roster in self._rosters.values():
+                roster.assigned(decision.rep_id, matched.snapshot.score)
         place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
         latency = (time.perf_counter_ns() - started) // 1000
-        row = record(self.session, lead, decision, self.version.version, kind, actor, latency, flush=False)
+        arm = matched.arm
+        row = record(self.session, lead, decision, arm.version, kind, actor, latency, arm.evidence(), flush=False,
+                     arm=arm.name)
         self._made.append((lead, row))
         return row
 
@@ -172,14 +198,17 @@ def place(session: Session, lead: Lead, decision: Decision, at: datetime, *, may
 
 
 def record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
-            latency_us: int, extra: Mapping[str, Any] | None = None, *, flush: bool = True) -> RoutingDecision:
+            latency_us: int, extra: Mapping[str, Any] | None = None, *, flush: bool = True,
+            arm: str | None = None) -> RoutingDecision:
+    """The decision row and its audit entry (the evidence); ``arm`` names the canary's arm that routed it."""
     entry = audit.append(session, action=f"routing.{kind}", subject_type="leads", subject_id=lead.id,
                          payload={"decision": decision.to_dict(), "policy_version": version, "kind": kind,
                                   "latency_us": latency_us, **(extra or {})},
                          actor_id=actor.user_id if actor else None, flush=False)
     row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
                           track=decision.track, pool_id=decision.pool_id, policy_version=version,
-                          latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq)
+                          latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq,
+                          arm=arm)
     session.add(row)
     if flush:
         session.flush()
