@@ -44,6 +44,8 @@ ACTIVITY = {"external_id": "T-1", "type": "call", "direction": "outbound", "occu
             "body": "已电话沟通", "note": "已电话沟通"}
 ACCOUNT = {"name": "Acme", "industry": "IT", "region": "EAST", "owner": "rep_n1"}
 DEAL = {"name": "Acme renewal", "account": "Acme", "account_name": "Acme", "product": "CLOUD", "stage": "proposal"}
+CHANGE = {"title": "CRM 3.2", "kind": "release", "system": "crm", "description": "push SDK", "affected_metrics": ["x"],
+          "monitors": [{"kpi": "lead_conversion"}], "checklist": {"rollback_plan": "back to 3.1"}}
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/departments"): REF, ("PATCH", "/api/v1/departments/{obj_id}"): REF,
     ("POST", "/api/v1/regions"): REF, ("PATCH", "/api/v1/regions/{obj_id}"): REF,
@@ -110,6 +112,9 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/notifications/users/{user_id}/settings"): PREFERENCES,
     ("POST", "/api/v1/notifications/channels"): CHANNEL,
     ("PUT", "/api/v1/notifications/channels/{endpoint_id}"): CHANNEL,
+    ("POST", "/api/v1/changes"): CHANGE,
+    ("PATCH", "/api/v1/changes/{change_id}"): CHANGE,
+    ("POST", "/api/v1/changes/{change_id}/rollback"): {"reason": "push lost on Android"},
 }
 # The batch's rows are validated one by one, so that an error names its row; a YAML document's characters are
 # checked by its reader, naming the line (see the tests below).

@@ -172,12 +172,19 @@ def test_a_planned_change_is_released_only_when_its_checklist_is_answered_and_it
     assert {(s, who) for _, s, who in done} == {(str(change_id), org.id("ops"))}
 
 
-def test_nothing_is_released_without_active_kpi_definitions(engine: Engine, org: Org) -> None:
+def test_monitors_name_kpis_of_the_active_definitions_the_shipped_ones_until_a_version_is_saved(
+        engine: Engine, org: Org) -> None:
     with session_scope(engine) as session:
-        entry = changes.add(session, planned(checklist=ANSWERS, monitors=[{"kpi": "lead_conversion"}]), actor=None)
+        shipped = changes.add(session, planned(checklist=ANSWERS, monitors=[{"kpi": "notification_delivery"}]),
+                              actor=None)
+        changes.release(session, shipped.id, actor=None)
+        define_kpis(session)  # lead conversion and first response only
+        entry = changes.add(session, planned(checklist=ANSWERS, monitors=[{"kpi": "notification_delivery"}]),
+                            actor=None)
         with pytest.raises(Invalid) as caught:
             changes.release(session, entry.id, actor=None)
-    assert caught.value.field == "monitors.0.kpi"
+    assert shipped.status is ChangeStatus.RELEASED
+    assert (caught.value.field, caught.value.params["kpi"]) == ("monitors.0.kpi", "notification_delivery")
 
 
 def test_edits_merge_answers_and_refuse_unknown_questions_and_double_monitors(engine: Engine, org: Org) -> None:

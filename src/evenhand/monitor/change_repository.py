@@ -4,13 +4,11 @@ chain, which holds every write to it)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from evenhand.kit import yamldoc
 from evenhand.models import AuditEntry, ChangeEntry, ChangeStatus, KpiDefinitionVersion, User
 
 SUBJECT = ChangeEntry.__tablename__
@@ -53,12 +51,6 @@ def user_names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
 
 
-def defined_kpis(session: Session) -> frozenset[str]:
-    """The KPI ids of the active KPI definitions (none before any are saved). The stored text was checked when it
-    was saved, so only its ids are read here (within the reading limits every document has)."""
-    body = session.scalar(select(KpiDefinitionVersion.body).where(KpiDefinitionVersion.active.is_(True)))
-    if body is None:
-        return frozenset()
-    _, data = yamldoc.load(body, error=yamldoc.DocumentError, not_a_mapping="not a mapping")
-    kpis: Any = data.get("kpis")
-    return frozenset(str(k["id"]) for k in kpis or [] if isinstance(k, dict) and "id" in k)
+def active_kpi_body(session: Session) -> str | None:
+    """The text of the active KPI definitions; None before any version is saved."""
+    return session.scalar(select(KpiDefinitionVersion.body).where(KpiDefinitionVersion.active.is_(True)))

@@ -23,9 +23,11 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
 from evenhand.i18n import N_, t
 from evenhand.kit import audit
-from evenhand.kit.clock import utcnow
+from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.text import require_clean
 from evenhand.models import ChangeEntry, ChangeStatus
 from evenhand.monitor import change_repository as repository
+from evenhand.monitor import kpis
 from evenhand.monitor.change_schemas import QUESTIONS, ChangeCreate, ChangeUpdate, Monitor
 
 MANUAL = "manual"
@@ -58,9 +60,14 @@ class Done:
     reason: str | None
 
 
+def active_kpis(session: Session) -> kpis.CompiledKpis:
+    """The active KPI definitions: the shipped ones until a version is saved."""
+    return kpis.compile(kpis.parse(repository.active_kpi_body(session) or kpis.default_text()))
+
+
 def active_kpi_ids(session: Session) -> frozenset[str]:
     """What a monitor may name: the KPIs of the active KPI definitions."""
-    return repository.defined_kpis(session)
+    return frozenset(k.id for k in active_kpis(session).kpis)
 
 
 def missing(entry: ChangeEntry, active: frozenset[str]) -> list[Missing]:
@@ -128,7 +135,7 @@ def add(session: Session, data: ChangeCreate, *, actor: Principal | None) -> Cha
     (default now) once released."""
     _check_manager(actor)
     entry = ChangeEntry(title=data.title, kind=data.kind, system=data.system, description=data.description,
-                        effective_at=data.effective_at or utcnow(), author_id=_id(actor),
+                        effective_at=as_utc(data.effective_at or utcnow()), author_id=_id(actor),
                         affected_metrics=_distinct(data.affected_metrics), status=ChangeStatus.PLANNED,
                         source=MANUAL, checklist=_answers({}, data.checklist), monitors=_monitors(data.monitors))
     session.add(entry)
@@ -141,13 +148,7 @@ def edit(session: Session, change_id: int, data: ChangeUpdate, *, actor: Princip
     """Change what a planned change says; checklist answers are merged into those it had."""
     _check_manager(actor)
     entry = _planned(session, change_id)
-    given = data.model_dump(exclude_unset=True, exclude_none=True)
-    if data.checklist is not None:
-        given["checklist"] = _answers(entry.checklist, data.checklist)
-    if data.monitors is not None:
-        given["monitors"] = _monitors(data.monitors)
-    if data.affected_metrics is not None:
-        given["affected_metrics"] = _distinct(data.affected_metrics)
+    given = _stored(entry, data)
     for name, value in given.items():
         setattr(entry, name, value)
     session.flush()
@@ -173,6 +174,7 @@ def release(session: Session, change_id: int, *, actor: Principal | None) -> Cha
 def roll_back(session: Session, change_id: int, *, reason: str, actor: Principal | None) -> ChangeEntry:
     """A released change entered by hand, marked rolled back with the reason (kept in its history)."""
     _check_manager(actor)
+    require_clean(reason, field="reason")  # a page hands it over as typed
     if not reason.strip():
         raise Invalid("reason: say why the change is rolled back.", field="reason")
     entry = _locked(session, change_id)
@@ -213,6 +215,20 @@ def _planned(session: Session, change_id: int) -> ChangeEntry:
         raise Conflict("Change {id} is no longer planned: only a planned change can be edited or released.",
                        field="status", id=change_id)
     return entry
+
+
+def _stored(entry: ChangeEntry, data: ChangeUpdate) -> dict[str, Any]:
+    """The fields ``data`` gives, as the entry stores them."""
+    given = data.model_dump(exclude_unset=True, exclude_none=True)
+    if data.checklist is not None:
+        given["checklist"] = _answers(entry.checklist, data.checklist)
+    if data.monitors is not None:
+        given["monitors"] = _monitors(data.monitors)
+    if data.affected_metrics is not None:
+        given["affected_metrics"] = _distinct(data.affected_metrics)
+    if data.effective_at is not None:
+        given["effective_at"] = as_utc(data.effective_at)
+    return given
 
 
 def _answers(before: dict[str, Any], given: dict[str, str]) -> dict[str, str]:
