@@ -36,7 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import PydanticCustomError
 
 from evenhand.i18n import N_
+from evenhand.kit import versions as versions_kit
 from evenhand.kit import yamldoc
+from evenhand.models import KpiDefinitionVersion
 from evenhand.monitor.sources import SOURCES, Source
 from evenhand.standards.document import problem
 
@@ -67,8 +69,8 @@ class KpiDefinitionsError(yamldoc.DocumentError):
     """The document is not valid KPI definitions; ``.path``, ``.message``, ``.line`` describe the first problem."""
 
 
-def _fail(kind: str, **params: Any) -> PydanticCustomError:
-    return PydanticCustomError(kind, MESSAGES[kind], params)
+def _fail(code: str, **params: Any) -> PydanticCustomError:
+    return PydanticCustomError(code, MESSAGES[code], params)
 
 
 # --- the document's schema ----------------------------------------------------------------------------------------
@@ -277,3 +279,11 @@ def load(text: str) -> tuple[yaml.Node | None, dict[str, Any]]:
 def default_text() -> str:
     """The shipped definitions (``kpis.yaml``), comments included."""
     return resources.files(__package__).joinpath("kpis.yaml").read_text(encoding="utf-8")
+
+
+KPIS: versions_kit.Document[KpiDefinitionVersion, CompiledKpis] = versions_kit.Document(
+    KpiDefinitionVersion, compile=lambda body: compile(parse(body)), error=KpiDefinitionsError, messages=MESSAGES,
+    wrong=N_("The KPI definitions are wrong at {where} (line {line}): {problem}"),
+    missing=N_("No KPI definitions version {version}."), default_text=default_text,
+    default_note="the default KPIs shipped with evenhand", name_of=lambda compiled: compiled.name,
+    saved_action="monitor.kpis_saved")

@@ -116,8 +116,9 @@ def points(kpi: Kpi, facts: Facts, first: int, last: int) -> Points:
     weight, age = _quantity(kpi, rows)
     cells = [("", np.full(len(rows), "", dtype=object))] + [(d, rows.columns[d]) for d in kpi.dimensions]
     parts = [_cell(kpi, dimension, labels, rows.day, (first, last), weight, age) for dimension, labels in cells]
-    return Points(kpi.id, *(np.concatenate([p[i] for p in parts]) for i in range(7)),
-                  np.concatenate([p[7] for p in parts]) if parts[0][7] is not None else None)
+    dimension, value, day, n, x, x2, v = (np.concatenate([p[i] for p in parts]) for i in range(7))
+    by_age = np.concatenate([p[7] for p in parts]) if parts[0][7] is not None else None
+    return Points(kpi.id, dimension, value, day, n, x, x2, v, by_age)
 
 
 def _quantity(kpi: Kpi, rows: Facts) -> tuple[np.ndarray, np.ndarray | None]:
@@ -141,9 +142,8 @@ def _cell(kpi: Kpi, dimension: str, labels: np.ndarray, day: np.ndarray, days: t
           age: np.ndarray | None) -> tuple[Any, ...]:
     """The points of one dimension: a group per (value, day)."""
     first, span = days[0], days[1] - days[0] + 1
-    values, which = np.unique(labels, return_inverse=True) if len(labels) else (np.empty(0, object),
-                                                                               np.empty(0, np.int64))
-    groups, group = np.unique(which.astype(np.int64) * span + (day - first), return_inverse=True)
+    values, which = _factorize(labels)
+    groups, group = np.unique(which * span + (day - first), return_inverse=True)
     n = np.bincount(group, minlength=len(groups)).astype(np.float64)
     x = np.bincount(group, weights=weight, minlength=len(groups))
     x2 = np.bincount(group, weights=weight * weight, minlength=len(groups))
@@ -151,6 +151,14 @@ def _cell(kpi: Kpi, dimension: str, labels: np.ndarray, day: np.ndarray, days: t
     by_age = _by_age(group, len(groups), age, kpi.horizon_days) if age is not None else None
     return (np.full(len(groups), dimension, dtype=object), values[groups // span], groups % span + first, n, x, x2, v,
             by_age)
+
+
+def _factorize(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct labels, sorted, and each row's index among them (a dictionary: sorting the text is slower)."""
+    distinct = sorted(set(labels.tolist()))
+    index = {v: i for i, v in enumerate(distinct)}
+    return np.array(distinct, dtype=object), np.fromiter(map(index.__getitem__, labels.tolist()), np.int64,
+                                                         len(labels))
 
 
 def _values(kpi: Kpi, group: np.ndarray, weight: np.ndarray, n: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -1,1 +1,25 @@
-"""Monitoring in the worker (filled in as the capability lands)."""
+"""Monitoring in the worker: every 15 minutes the KPI series are refreshed from what changed since the last refresh
+(``service.refresh``), and once a day rebuilt whole, which also takes in changes written with past times (a history
+import, a rep moved to another team) that the incremental refresh cannot see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from evenhand.monitor import service
+from evenhand.notify import jobs
+
+REFRESH_SECONDS = 15 * 60
+REBUILD_SECONDS = 24 * 3600
+
+
+@jobs.every(REFRESH_SECONDS, name="monitor.refresh")
+def refresh_series(session: Session, now: datetime) -> None:
+    service.refresh(session, now=now)
+
+
+@jobs.every(REBUILD_SECONDS, name="monitor.rebuild")
+def rebuild_series(session: Session, now: datetime) -> None:
+    service.refresh(session, now=now, full=True)

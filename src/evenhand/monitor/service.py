@@ -1,0 +1,232 @@
+"""KPI monitoring: the versioned KPI definitions (``kpis.KPIS``, table ``kpi_definitions``), the incremental refresh of
+their daily points, and the reads others build on (the active KPIs, a KPI's series and its cells). Callers commit.
+
+Refresh rules:
+
+- Per fact source, the watermark holds the moment up to which its changes are in the points. A refresh asks each
+  source for the earliest fact touched after that moment (less ``LATE``: a row written by a transaction still open at
+  the last refresh carries an earlier time) and recomputes its KPIs' points from that fact's day on: delete from that
+  day, insert what the facts give, in the caller's transaction. Then the watermark moves to now (or to the end of
+  ``until``).
+- Compliance is judged as of the refresh: its points are recomputed from the watermark's day (a deadline passing
+  decides a standard without any row changing).
+- ``until`` ends the series that day: points after it are removed, and a later refresh takes up from there.
+- A new version of the definitions, a source without a watermark, or ``full`` rebuilds every point from the first
+  fact. Changes written with past times (a history import, an organisation's team moves) are seen by the worker's
+  daily full rebuild.
+"""
+
+from __future__ import annotations
+
+import time as timer
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from evenhand.auth.principal import Principal
+from evenhand.config import get_settings
+from evenhand.kit.clock import as_utc, utcnow
+from evenhand.models import KpiDefinitionVersion, KpiPoint, Role
+from evenhand.monitor import repository, sources
+from evenhand.monitor.kpis import KPIS, CompiledKpis, Kpi
+from evenhand.monitor.series import Series, day_date, day_number, points
+from evenhand.standards import service as standards
+from evenhand.standards.compliance import NONE, STATUSES, Status, judge_many, micros
+from evenhand.standards.document import STAGES
+
+LATE = timedelta(minutes=15)
+# Compliance reads the clocks started this long before the first day recomputed: a deadline falls within days of
+# its clock's start (hours, calendar days or a few working days).
+COMPLIANCE_LOOKBACK = timedelta(days=90)
+DAWN = datetime(1970, 1, 1, tzinfo=UTC)
+DEFINITIONS = "definitions v{version}"  # the watermark row naming the definitions the points were computed under
+# The refresh reads every record, as sales ops would; it acts as nobody.
+EVERYONE = Principal(user_id=0, username="monitor", display_name="monitor", role=Role.AUDITOR, via="system")
+Progress = Callable[[str, int, int], None]  # (source, sources done, sources in all)
+
+
+# --- the definitions -------------------------------------------------------------------------------------------------
+
+
+def active_kpis(session: Session) -> CompiledKpis:
+    """The active KPI definitions, compiled (the shipped ones on a new database)."""
+    return KPIS.compiled(KPIS.active(session).body)
+
+
+def active_version(session: Session) -> KpiDefinitionVersion:
+    return KPIS.active(session)
+
+
+def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> KpiDefinitionVersion:
+    """Validate, store as the next active version; the audit entry carries the diff. The next refresh rebuilds every
+    series under it."""
+    return KPIS.save(session, body, author_id=author.user_id if author else None, note=note)
+
+
+# --- reads -----------------------------------------------------------------------------------------------------------
+
+
+def kpi(session: Session, kpi_id: str) -> Kpi:
+    """A KPI of the active definitions; ``NotFound`` naming ``kpi`` otherwise."""
+    return repository.kpi(session, kpi_id)
+
+
+def series(session: Session, kpi_id: str | Kpi, first: date, last: date, dimension: str = "", value: str = ""
+           ) -> Series:
+    return repository.series(session, kpi_id, first, last, dimension, value)
+
+
+def cells(session: Session, kpi_id: str | Kpi, dimension: str, first: date, last: date) -> dict[str, Series]:
+    return repository.cells(session, kpi_id, dimension, first, last)
+
+
+def latest(session: Session) -> list[tuple[Kpi, KpiPoint | None]]:
+    """Every active KPI with its latest whole-company point (None before the first refresh)."""
+    kpis = active_kpis(session)
+    found = repository.latest(session, [k.id for k in kpis.kpis])
+    return [(k, found.get(k.id)) for k in kpis.kpis]
+
+
+def last_day(session: Session) -> date | None:
+    """The last day the stored series reach (None before the first refresh)."""
+    return repository.last_day(session)
+
+
+# --- refresh ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    version: int  # of the definitions
+    full: bool
+    last: date
+    recomputed: dict[str, date | None] = field(default_factory=dict)  # per source: from which day (None: nothing)
+    points: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "full": self.full, "last": self.last.isoformat(), "points": self.points,
+                "seconds": round(self.seconds, 2),
+                "recomputed": {s: d.isoformat() if d else None for s, d in self.recomputed.items()}}
+
+
+@dataclass(frozen=True)
+class _Span:
+    """What one refresh covers: its days end at ``last``; facts are seen up to ``seen`` (now, or the end of
+    ``last`` when that is earlier)."""
+
+    zone: tzinfo
+    now: datetime
+    last: int
+    seen: datetime
+
+
+def refresh(session: Session, *, until: date | None = None, progress: Progress | None = None, full: bool = False,
+            now: datetime | None = None) -> Refreshed:
+    """Bring every active KPI's points up to date, through ``until`` (default: today in the company's zone)."""
+    started = timer.perf_counter()
+    repository.take_turns(session)
+    span = _span(until, as_utc(now or utcnow()))
+    row = KPIS.active(session)
+    kpis = KPIS.compiled(row.body)
+    marks = repository.watermarks(session)
+    marker = DEFINITIONS.format(version=row.version)
+    full = full or marker not in marks
+    if full:
+        repository.clear(session, None)
+        repository.forget(session, list(marks))
+        marks = {}
+    recomputed, written = {}, 0
+    for done, source in enumerate(kpis.sources):
+        first, count = _refresh_source(session, kpis.of_source(source), marks.get(source), span)
+        recomputed[source], written = (day_date(first) if first is not None else None), written + count
+        repository.mark(session, source, span.seen, span.now)
+        if progress is not None:
+            progress(source, done + 1, len(kpis.sources))
+    repository.mark(session, marker, span.seen, span.now)
+    return Refreshed(row.version, full, day_date(span.last), recomputed, written, timer.perf_counter() - started)
+
+
+def _span(until: date | None, now: datetime) -> _Span:
+    zone = get_settings().zone
+    last = until or now.astimezone(zone).date()
+    return _Span(zone, now, day_number(last), min(now, _midnight(last + timedelta(days=1), zone)))
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _refresh_source(session: Session, kpis: tuple[Kpi, ...], mark: Any, span: _Span) -> tuple[int | None, int]:
+    """Recompute the source's points from the first day its facts changed; that day (None: nothing changed) and
+    the points written."""
+    ids = [k.id for k in kpis]
+    first = None if mark is None else _first_changed(session, kpis[0].source, mark.seen_until, span)
+    if mark is not None and first is None:
+        return None, 0
+    repository.clear(session, ids, from_day=day_date(first) if first is not None else None)
+    if first is not None and first > span.last:
+        return first, 0
+    facts = read(session, kpis[0].source, first, span)
+    if not len(facts):
+        return first, 0
+    start = first if first is not None else int(facts.day.min())
+    return start, repository.write(session, [points(k, facts, start, span.last) for k in kpis], day_date)
+
+
+def _first_changed(session: Session, source: str, seen_until: datetime, span: _Span) -> int | None:
+    """The first day whose facts may differ from the points: the earliest fact touched since the watermark, and the
+    day after ``until`` when the series reached further before."""
+    since = as_utc(seen_until) - LATE
+    days = []
+    moment = int(since.timestamp()) if source == "compliance" else repository.changed_since(session, source, since)
+    if moment is not None:
+        days.append(int(sources.local_days(np.array([moment]), span.zone)[0]))
+    if as_utc(seen_until) > span.seen:
+        days.append(span.last + 1)
+    return min(days, default=None)
+
+
+def read(session: Session, source: str, first: int | None, span: _Span) -> sources.Facts:
+    """The source's facts on the days [first, span.last] (from its first fact without ``first``)."""
+    since = _midnight(day_date(first), span.zone) if first is not None else None
+    until = _midnight(day_date(span.last + 1), span.zone)
+    if source == "leads":
+        return sources.leads(*repository.lead_rows(session, since, until), span.zone)
+    if source == "compliance":
+        return _compliance(session, since, until, span)
+    rows, build = _READERS[source]
+    return build(rows(session, since, until), span.zone)
+
+
+_READERS: dict[str, tuple[Callable[[Session, datetime | None, datetime], sources.Rows],
+                          Callable[[sources.Rows, tzinfo], sources.Facts]]] = {
+    "notifications": (repository.notification_rows, sources.notifications),
+    "decisions": (repository.decision_rows, sources.decisions),
+    "alerts": (repository.alert_rows, sources.alerts),
+    "stage_exits": (repository.stage_change_rows, sources.stage_exits)}
+
+
+def _compliance(session: Session, since: datetime | None, until: datetime, span: _Span) -> sources.Facts:
+    """Every stage standard (a lead's first contact, a deal's stage entry) whose deadline passed by ``span.seen``,
+    judged under the active standards as of then, through ``standards.service``."""
+    compiled = standards.STANDARDS.compiled(standards.active(session).body)
+    judged = span.seen
+    period = standards.read_period(session, EVERYONE, since=(since - COMPLIANCE_LOOKBACK) if since else DAWN,
+                                   until=until, now=judged, standards=[compiled])
+    period.reps = standards._period_reps(session, period, compiled, judged)  # the calendars the deadlines count in
+    status, due = judge_many(compiled.stages, period.clocks, period.acts, {i: r.calendar for i, r in
+                                                                          period.reps.items()},
+                             now=judged, roll=compiled.roll_past_days_off)
+    keep = (status != NONE) & (due <= micros(judged)) & (due >= micros(since or DAWN))
+    rep = period.clocks.rep[keep]
+    names = repository.people(session, set(rep.tolist()))
+    return sources.compliance(
+        due[keep] // 1_000_000, np.array(STAGES, dtype=object)[period.clocks.stage[keep]],
+        np.array([names.get(r, ("", ""))[1] for r in rep.tolist()], dtype=object),
+        np.array([names.get(r, ("", ""))[0] for r in rep.tolist()], dtype=object),
+        status[keep] == STATUSES.index(Status.MET), span.zone)
