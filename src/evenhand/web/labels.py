@@ -79,7 +79,7 @@ MESSAGE_KINDS: dict[str, str] = {
     "fairness_report": N_("Fairness report"), "follow_up_due": N_("Follow-up due"),
     "honesty_flags": N_("Notes to review"), "qa_feedback": N_("Call QA feedback"),
     "performance_grant": N_("Grant earned"), "performance_revoke": N_("Grant withdrawn"),
-    "peer_review_due": N_("Peer reviews to write"),
+    "peer_review_due": N_("Peer reviews to write"), "kpi_anomaly": N_("KPI anomaly"),
 }
 
 
