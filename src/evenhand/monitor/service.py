@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
+from evenhand.errors import Forbidden, Invalid
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import KpiDefinitionVersion, KpiPoint, Role
 from evenhand.monitor import repository, sources
@@ -39,6 +40,8 @@ from evenhand.standards.compliance import NONE, STATUSES, Status, judge_many, mi
 from evenhand.standards.document import STAGES
 
 LATE = timedelta(minutes=15)
+DEFAULT_DAYS = 90  # a chart's span when none is asked for
+MAX_DAYS = 3 * 366
 # Compliance reads the clocks started this long before the first day recomputed: a deadline falls within days of
 # its clock's start (hours, calendar days or a few working days).
 COMPLIANCE_LOOKBACK = timedelta(days=90)
@@ -46,7 +49,7 @@ DAWN = datetime(1970, 1, 1, tzinfo=UTC)
 DEFINITIONS = "definitions v{version}"  # the watermark row naming the definitions the points were computed under
 # The refresh reads every record, as sales ops would; it acts as nobody.
 EVERYONE = Principal(user_id=0, username="monitor", display_name="monitor", role=Role.AUDITOR, via="system")
-Progress = Callable[[str, int, int], None]  # (source, sources done, sources in all)
+Progress = Callable[[str, int, int], None]  # (the source being read, "" at the end; sources done; sources in all)
 
 
 # --- the definitions -------------------------------------------------------------------------------------------------
@@ -70,6 +73,13 @@ def save(session: Session, body: str, *, author: Principal | None, note: str = "
 # --- reads -----------------------------------------------------------------------------------------------------------
 
 
+def may_read(principal: Principal) -> None:
+    """The series set every team's (and rep's) figures side by side: sales ops, auditors, admin and supervisors read
+    them, as they read colleagues' figures elsewhere."""
+    if not principal.sees_team_figures:
+        raise Forbidden("Only sales operations, supervisors and auditors read the KPI series.")
+
+
 def kpi(session: Session, kpi_id: str) -> Kpi:
     """A KPI of the active definitions; ``NotFound`` naming ``kpi`` otherwise."""
     return repository.kpi(session, kpi_id)
@@ -82,6 +92,31 @@ def series(session: Session, kpi_id: str | Kpi, first: date, last: date, dimensi
 
 def cells(session: Session, kpi_id: str | Kpi, dimension: str, first: date, last: date) -> dict[str, Series]:
     return repository.cells(session, kpi_id, dimension, first, last)
+
+
+def span_of(session: Session, first: date | None, last: date | None, *, days: int = DEFAULT_DAYS) -> tuple[date, date]:
+    """The days a chart covers: ``last`` defaults to the last day the series reach (today before any refresh),
+    ``first`` to ``days`` days before it; refused, naming the field, when backwards or longer than ``MAX_DAYS``."""
+    last = last or last_day(session) or utcnow().astimezone(get_settings().zone).date()
+    first = first or last - timedelta(days=days - 1)
+    if first > last:
+        raise Invalid("The first day {first} is after the last {last}.", field="first", first=first.isoformat(),
+                      last=last.isoformat())
+    if (last - first).days >= MAX_DAYS:
+        raise Invalid("A series spans at most {days} days.", field="first", days=MAX_DAYS)
+    return first, last
+
+
+def chart(session: Session, kpi_id: str, first: date | None, last: date | None, dimension: str = "",
+          value: str = "") -> tuple[Kpi, Series, date, date]:
+    """One cell's series for a chart: the KPI, the series and its span (``span_of``); a dimension the KPI does not
+    have is refused naming ``dimension``."""
+    found = kpi(session, kpi_id)
+    if dimension and dimension not in found.dimensions:
+        raise Invalid("The KPI {kpi} has no dimension {dimension}; it has {known}.", field="dimension",
+                      kpi=found.id, dimension=dimension, known=", ".join(found.dimensions) or "—")
+    first, last = span_of(session, first, last)
+    return found, series(session, found, first, last, dimension, value), first, last
 
 
 def latest(session: Session) -> list[tuple[Kpi, KpiPoint | None]]:
@@ -141,12 +176,13 @@ def refresh(session: Session, *, until: date | None = None, progress: Progress |
         repository.forget(session, list(marks))
         marks = {}
     recomputed, written = {}, 0
+    report = progress or (lambda _source, _done, _total: None)
     for done, source in enumerate(kpis.sources):
+        report(source, done, len(kpis.sources))
         first, count = _refresh_source(session, kpis.of_source(source), marks.get(source), span)
         recomputed[source], written = (day_date(first) if first is not None else None), written + count
         repository.mark(session, source, span.seen, span.now)
-        if progress is not None:
-            progress(source, done + 1, len(kpis.sources))
+    report("", len(kpis.sources), len(kpis.sources))
     repository.mark(session, marker, span.seen, span.now)
     return Refreshed(row.version, full, day_date(span.last), recomputed, written, timer.perf_counter() - started)
 
