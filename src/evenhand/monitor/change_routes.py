@@ -6,24 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy.orm import Session
 
-from evenhand.auth.principal import Principal
 from evenhand.deps import AppSettings, DbSession, OrgManager, Reader
 from evenhand.kit.pagination import Page, Paging, paginate
 from evenhand.kit.schema import DbId, IsoDate
-from evenhand.models import ChangeEntry, ChangeStatus
+from evenhand.models import ChangeStatus
 from evenhand.monitor import changes
-from evenhand.monitor.change_schemas import (
-    ChangeCreate,
-    ChangeDetail,
-    ChangeRead,
-    ChangeUpdate,
-    HistoryRead,
-    Kind,
-    MissingRead,
-    Rollback,
-)
+from evenhand.monitor.change_schemas import ChangeCreate, ChangeDetail, ChangeRead, ChangeUpdate, Kind, Rollback
 
 router = APIRouter(tags=["changes"])
 SystemName = Annotated[str, Query(min_length=1, max_length=80, pattern=r"^[\w.\-]+$")]
@@ -40,47 +29,36 @@ def list_changes(session: DbSession, principal: Reader, paging: Paging, settings
                            until=until, zone=settings.zone)
     items, total = paginate(session, stmt, paging)
     active = changes.active_kpi_ids(session)
-    return {"items": [_read(e, active) for e in items], "total": total, **paging.model_dump()}
+    return {"items": [changes.view(e, active) for e in items], "total": total, **paging.model_dump()}
 
 
 @router.get("/changes/{change_id}", response_model=ChangeDetail)
 def get_change(change_id: DbId, session: DbSession, principal: Reader) -> ChangeDetail:
-    return _detail(session, principal, changes.get(session, principal, change_id))
+    return changes.detail(session, principal, changes.get(session, principal, change_id))
 
 
 @router.post("/changes", response_model=ChangeDetail, status_code=201)
 def add_change(data: ChangeCreate, session: DbSession, actor: OrgManager) -> ChangeDetail:
     """A planned change with what it may move (``affected_metrics``), the KPIs watched for it (``monitors``) and
     the impact checklist's answers so far. Audited."""
-    return _detail(session, actor, changes.add(session, data, actor=actor))
+    return changes.detail(session, actor, changes.add(session, data, actor=actor))
 
 
 @router.patch("/changes/{change_id}", response_model=ChangeDetail)
 def edit_change(change_id: DbId, data: ChangeUpdate, session: DbSession, actor: OrgManager) -> ChangeDetail:
     """Only a planned change entered by hand; checklist answers are merged into those it had. Audited."""
-    return _detail(session, actor, changes.edit(session, change_id, data, actor=actor))
+    return changes.detail(session, actor, changes.edit(session, change_id, data, actor=actor))
 
 
 @router.post("/changes/{change_id}/release", response_model=ChangeDetail)
 def release_change(change_id: DbId, session: DbSession, actor: OrgManager) -> ChangeDetail:
     """Refused (422, naming each missing field under ``details``) until every checklist question is answered, a
     monitor names a KPI of the active definitions, and every affected metric that is such a KPI has its monitor."""
-    return _detail(session, actor, changes.release(session, change_id, actor=actor))
+    return changes.detail(session, actor, changes.release(session, change_id, actor=actor))
 
 
 @router.post("/changes/{change_id}/rollback", response_model=ChangeDetail)
 def roll_back_change(change_id: DbId, data: Rollback, session: DbSession, actor: OrgManager) -> ChangeDetail:
     """A released change entered by hand; the reason is kept in its history. A configuration change is rolled back
     by saving the version before it."""
-    return _detail(session, actor, changes.roll_back(session, change_id, reason=data.reason, actor=actor))
-
-
-def _read(entry: ChangeEntry, active: frozenset[str]) -> dict[str, Any]:
-    missing = [MissingRead(field=m.field, message=m.text()) for m in changes.missing(entry, active)]
-    return {**ChangeRead.model_validate(entry).model_dump(), "missing": missing}
-
-
-def _detail(session: Session, principal: Principal, entry: ChangeEntry) -> ChangeDetail:
-    history = [HistoryRead(action=d.action, at=d.at, actor_id=d.actor_id, actor=d.actor, reason=d.reason)
-               for d in changes.history(session, principal, entry.id)]
-    return ChangeDetail.model_validate({**_read(entry, changes.active_kpi_ids(session)), "history": history})
+    return changes.detail(session, actor, changes.roll_back(session, change_id, reason=data.reason, actor=actor))

@@ -28,9 +28,30 @@ from evenhand.kit.text import require_clean
 from evenhand.models import ChangeEntry, ChangeStatus
 from evenhand.monitor import change_repository as repository
 from evenhand.monitor import kpis
-from evenhand.monitor.change_schemas import QUESTIONS, ChangeCreate, ChangeUpdate, Monitor
+from evenhand.monitor.change_schemas import (
+    QUESTIONS,
+    ChangeCreate,
+    ChangeDetail,
+    ChangeRead,
+    ChangeUpdate,
+    HistoryRead,
+    MissingRead,
+    Monitor,
+)
 
 MANUAL = "manual"
+STATUS_LABELS = {ChangeStatus.PLANNED: N_("Planned"), ChangeStatus.RELEASED: N_("Released"),
+                 ChangeStatus.ROLLED_BACK: N_("Rolled back")}
+KIND_LABELS = {"release": N_("Release"), "config": N_("Configuration"), "campaign": N_("Campaign"),
+               "integration": N_("Integration"), "other": N_("Other")}
+DONE_LABELS = {"added": N_("Added"), "edited": N_("Edited"), "released": N_("Released"),
+               "rolled_back": N_("Rolled back")}
+SOURCE_LABELS = {"manual": N_("Entered by hand"), "config": N_("evenhand configuration")}
+# What a configuration change's ``system`` (the table of the document saved) is called.
+SYSTEM_LABELS = {"scoring_models": N_("Scoring model"), "routing_policies": N_("Routing policy"),
+                 "stage_standards": N_("Stage standards"), "alert_rules": N_("Alert rules"),
+                 "qa_rubrics": N_("QA rubric"), "scorecard_templates": N_("Scorecard templates"),
+                 "kpi_definitions": N_("KPI definitions"), "notify_endpoints": N_("Notification channels")}
 NOT_ANSWERED = N_("{where}: not answered yet")
 NO_MONITOR = N_("monitors: name at least one KPI of the active definitions to watch this change")
 UNKNOWN_KPI = N_("monitors.{index}.kpi: {kpi} is not a KPI of the active definitions")
@@ -104,6 +125,11 @@ def listing(principal: Principal, *, status: ChangeStatus | None = None, system:
                               zone=zone)
 
 
+def listed(session: Session, principal: Principal, *, limit: int, zone: ZoneInfo, **filters: Any) -> list[ChangeEntry]:
+    """The first ``limit`` entries of ``listing``."""
+    return list(session.scalars(listing(principal, zone=zone, **filters).limit(limit)))
+
+
 def get(session: Session, principal: Principal, change_id: int) -> ChangeEntry:
     check_reader(principal)
     return _entry(session, change_id)
@@ -114,6 +140,18 @@ def history(session: Session, principal: Principal, change_id: int) -> list[Done
     check_reader(principal)
     return [Done(e.action.removeprefix("change."), e.at, e.actor_id, name, e.payload.get("reason"))
             for e, name in repository.history(session, change_id)]
+
+
+def view(entry: ChangeEntry, active: frozenset[str]) -> ChangeRead:
+    """The entry as the API and ``--json`` give it, with what keeps it from release in the current language."""
+    read = ChangeRead.model_validate(entry)
+    read.missing = [MissingRead(field=m.field, message=m.text()) for m in missing(entry, active)]
+    return read
+
+
+def detail(session: Session, principal: Principal, entry: ChangeEntry) -> ChangeDetail:
+    done = [HistoryRead(**vars(d)) for d in history(session, principal, entry.id)]
+    return ChangeDetail(**view(entry, active_kpi_ids(session)).model_dump(), history=done)
 
 
 def systems(session: Session, principal: Principal) -> list[str]:
