@@ -27,6 +27,7 @@ from evenhand.kit import terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
+from evenhand.monitor import scan_cli
 from evenhand.monitor.canary_cli import canary_app
 from evenhand.monitor.changes_cli import changes_app
 from evenhand.monitor.cli import monitor_app
@@ -79,6 +80,7 @@ app.add_typer(qa_app, name="qa")
 app.add_typer(scorecard_app, name="scorecard")
 app.add_typer(peer_app, name="peer")
 app.add_typer(monitor_app, name="monitor")
+monitor_app.command("scan", help=scan_cli.HELP)(scan_cli.scan)
 app.add_typer(changes_app, name="changes")
 app.add_typer(canary_app, name="canary")
 console = Console()

@@ -1,0 +1,90 @@
+"""What the scan reads besides the series (the change registry) and how it stores anomalies: one row per KPI and
+episode, updated as the episode goes on, closed once it ended; the ops and admins are told of each new one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evenhand.config import get_settings
+from evenhand.i18n import N_
+from evenhand.kit.clock import utcnow
+from evenhand.models import Anomaly, AnomalyStatus, ChangeEntry, ChangeStatus, Role, User
+from evenhand.monitor.explain import ChangeRef
+from evenhand.monitor.series import day_date
+from evenhand.monitor.sources import local_days
+from evenhand.notify import service as notify
+
+if TYPE_CHECKING:
+    from evenhand.monitor.scan import Report
+
+NEW_ANOMALY = N_("KPI anomaly: {kpi} {direction} {effect}")
+ARROWS = {"up": "↑", "down": "↓"}
+NEW_ANOMALY_BODY = N_("Started {started}, detected {detected}. Open the drill-down for the explanation.")
+
+
+def change_refs(session: Session, first: date, last: date) -> list[ChangeRef]:
+    """The changes in force (released or rolled back later) effective between the two days, by local day."""
+    zone = get_settings().zone
+    since = datetime.combine(first, time(), zone)
+    until = datetime.combine(last + timedelta(days=1), time(), zone)
+    rows = list(session.scalars(select(ChangeEntry).where(
+        ChangeEntry.effective_at >= since, ChangeEntry.effective_at < until,
+        ChangeEntry.status != ChangeStatus.PLANNED).order_by(ChangeEntry.effective_at)))
+    days = local_days(np.array([int(r.effective_at.timestamp()) for r in rows], np.int64), zone)
+    return [ChangeRef(r.id, int(d), r.title, r.description, tuple(str(m) for m in r.affected_metrics or ()),
+                      r.system) for r, d in zip(rows, days.tolist(), strict=True)]
+
+
+def store(session: Session, reports: Sequence[Report], first_day: int) -> list[Report]:
+    """Each report as its KPI's anomaly: the stored episode it continues (same KPI and kind, overlapping), else a new
+    one (announced); then each report's funnel names the stored anomalies of its shifted KPIs."""
+    stored = [_upsert(session, r, first_day) for r in reports]
+    session.flush()
+    ids = {(r.kpi.id, r.finding.started): row.id for r, (row, _) in zip(reports, stored, strict=True)}
+    out = []
+    for report, (row, new) in zip(reports, stored, strict=True):
+        done = replace(report, anomaly_id=row.id, trace_ids=ids)
+        row.explanation = done.explanation()
+        if new and row.status == AnomalyStatus.OPEN:
+            _announce(session, done)
+        out.append(done)
+    return out
+
+
+def _upsert(session: Session, report: Report, first_day: int) -> tuple[Anomaly, bool]:
+    f = report.finding
+    row = session.scalar(select(Anomaly).where(
+        Anomaly.kpi == f.kpi, Anomaly.kind == f.kind, Anomaly.started_on <= day_date(f.last),
+        Anomaly.last_on >= day_date(f.started - 7)).order_by(Anomaly.detected_on.desc()).limit(1))
+    new = row is None
+    if row is None:
+        row = Anomaly(kpi=f.kpi, kind=f.kind, detected_on=day_date(f.detected))
+        session.add(row)
+    row.method, row.direction = f.method, f.direction
+    row.started_on, row.last_on = day_date(f.started), day_date(f.last)
+    row.ended_on = day_date(f.ended) if f.ended is not None else None
+    row.baseline, row.observed, row.effect, row.p_value = f.baseline, f.observed, f.effect, f.p_value
+    row.status = AnomalyStatus.CLOSED if f.ended is not None else AnomalyStatus.OPEN
+    row.change_ids = [c.id for c in report.changes]
+    row.updated_at = utcnow()
+    return row, new
+
+
+def _announce(session: Session, report: Report) -> None:
+    """A new anomaly goes to every active ops and admin through the outbox, in their own language."""
+    f = report.finding
+    people = session.scalars(select(User.id).where(User.role.in_([Role.OPS, Role.ADMIN]), User.active.is_(True)))
+    params = {"kpi": f"{report.kpi.name_zh} / {report.kpi.name_en}", "direction": ARROWS[f.direction],
+              "effect": f"{f.effect:+.0%}", "started": day_date(f.started).isoformat(),
+              "detected": day_date(f.detected).isoformat()}
+    link = f"/monitor/anomalies/{report.anomaly_id}"
+    messages: list[Any] = [notify.Message(uid, "kpi_anomaly", NEW_ANOMALY, NEW_ANOMALY_BODY, link, None,
+                                          f"kpi_anomaly:{report.anomaly_id}:{uid}", params) for uid in people]
+    notify.send_all(session, messages)
