@@ -22,6 +22,7 @@ from evenhand.monitor.service import active_kpis, cells, last_day, series
 
 LOOKBACK_DAYS = 120  # the evaluation days of a scan; an anomaly that started earlier is kept as it was stored
 LEAD_DAYS = 21  # an upstream KPI's shift counts as a cause when it started this long before its downstream's
+AFTER_DAYS = 3  # a change-point estimate can come a few days early: a change this soon after it is still linked
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,16 @@ Explained = tuple[Finding, tuple[tuple[int, int], tuple[int, int]], list[Dimensi
 
 
 def _findings(session: Any, kpi: Kpi, end: date, days: int) -> list[Finding]:
+    """Days are judged once the history they read lies after the series' first day with data: before a company's
+    first lead, no leads is not an anomaly."""
     first = end - timedelta(days=days)
-    stored = series(session, kpi, first - timedelta(days=detect.history(kpi)), end)
-    return detect.scan(kpi, stored, day_number(first), day_number(end))
+    history = detect.history(kpi)
+    stored = series(session, kpi, first - timedelta(days=history), end)
+    began = stored.days[stored.n > 0]
+    if not len(began):
+        return []
+    start = max(day_number(first), int(began[0]) + history)
+    return detect.scan(kpi, stored, start, day_number(end)) if start <= day_number(end) else []
 
 
 def _explained(session: Any, kpi: Kpi, finding: Finding, end: date) -> Explained:
@@ -166,7 +174,8 @@ def _linked(kpis: CompiledKpis, kpi: Kpi, node: FunnelNode, path: list[str],
         step_kpi = kpis.get(step.kpi) or kpi
         dims = explained.get((step.kpi, step.finding.started), (None, None, []))[2]
         words = explain.explanation_words(step_kpi, dims)
-        for link in explain.link_changes(step.finding.started, changes, words=words, kpi_ids=ids):
+        for link in explain.link_changes(step.finding.started, changes, words=words, kpi_ids=ids,
+                                        after_days=AFTER_DAYS):
             if link.id not in best or link.score > best[link.id].score:
                 best[link.id] = link
     return sorted(best.values(), key=lambda c: (-c.score, c.id))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from evenhand.config import get_settings
 from evenhand.i18n import N_
 from evenhand.kit.clock import utcnow
-from evenhand.models import Anomaly, AnomalyStatus, ChangeEntry, ChangeStatus, Role, User
+from evenhand.models import Anomaly, AnomalyStatus, ChangeEntry, Role, User
 from evenhand.monitor.explain import ChangeRef
 from evenhand.monitor.series import day_date
 from evenhand.monitor.sources import local_days
@@ -30,13 +30,13 @@ NEW_ANOMALY_BODY = N_("Started {started}, detected {detected}. Open the drill-do
 
 
 def change_refs(session: Session, first: date, last: date) -> list[ChangeRef]:
-    """The changes in force (released or rolled back later) effective between the two days, by local day."""
+    """The changes effective between the two days, by local day: released ones, and planned ones whose moment
+    passed (a change nobody marked released may still have happened), and those rolled back since."""
     zone = get_settings().zone
     since = datetime.combine(first, time(), zone)
     until = datetime.combine(last + timedelta(days=1), time(), zone)
     rows = list(session.scalars(select(ChangeEntry).where(
-        ChangeEntry.effective_at >= since, ChangeEntry.effective_at < until,
-        ChangeEntry.status != ChangeStatus.PLANNED).order_by(ChangeEntry.effective_at)))
+        ChangeEntry.effective_at >= since, ChangeEntry.effective_at < until).order_by(ChangeEntry.effective_at)))
     days = local_days(np.array([int(r.effective_at.timestamp()) for r in rows], np.int64), zone)
     return [ChangeRef(r.id, int(d), r.title, r.description, tuple(str(m) for m in r.affected_metrics or ()),
                       r.system) for r, d in zip(rows, days.tolist(), strict=True)]
