@@ -47,6 +47,10 @@ def email(agent: str) -> str:
     return agent.lower().replace(" ", ".") + "@own.example"
 
 
+def stamp(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="minutes")
+
+
 def lead_rows(end: datetime) -> list[list[object]]:
     rng = random.Random(84)
     rows: list[list[object]] = []
@@ -61,8 +65,7 @@ def lead_rows(end: datetime) -> list[list[object]]:
             closed = created + timedelta(days=rng.uniform(2, 12) if won else rng.uniform(3, 15))
             status = ("Won" if won else "Lost") if closed <= end else "Open"
             rows.append([f"L{day:03d}{k:02d}", f"Prospect {day}-{k}", channel, status,
-                         closed.isoformat(sep=" ", timespec="minutes") if status != "Open" else "",
-                         created.isoformat(sep=" ", timespec="minutes"), response.isoformat(sep=" ", timespec="minutes"),
+                         stamp(closed) if status != "Open" else "", stamp(created), stamp(response),
                          email(AGENTS[(day * 7 + k) % len(AGENTS)])])
     return rows
 
