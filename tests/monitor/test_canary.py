@@ -140,12 +140,18 @@ def test_the_board_on_hand_built_leads(engine: Engine) -> None:
 
 
 def test_the_spread_does_not_grow_with_a_small_arm() -> None:
-    """Leads drawn onto 10 reps with equal chances: a 10% arm and a 90% arm show about the same spread (a plain
-    coefficient of variation of the counts would be three times larger in the small arm)."""
+    """Leads drawn onto 10 reps, two of them with 20% chances and eight with 7.5% (a spread of shares of 0.5): a 10%
+    arm and a 90% arm both show about 0.5, where a plain coefficient of variation of the counts grows in the small
+    arm with its noise."""
     rng = np.random.default_rng(7)
-    small = [canary.spread(rng.multinomial(100, [0.1] * 10).astype(float)) for _ in range(2000)]
-    large = [canary.spread(rng.multinomial(900, [0.1] * 10).astype(float)) for _ in range(2000)]
-    assert abs(np.mean(small) - np.mean(large)) < 0.12  # both are 0 but for the clipping at 0
+    shares = [0.2] * 2 + [0.075] * 8
+
+    def mean(n: int, measure: Any) -> float:
+        return float(np.mean([measure(rng.multinomial(n, shares).astype(float)) for _ in range(2000)]))
+
+    assert mean(100, canary.spread) == pytest.approx(0.5, abs=0.03)
+    assert mean(900, canary.spread) == pytest.approx(0.5, abs=0.03)
+    assert mean(100, lambda c: c.std() / c.mean()) > mean(900, lambda c: c.std() / c.mean()) + 0.05
 
 
 def test_the_board_reads_only_the_declared_metrics_and_its_window(engine: Engine) -> None:
