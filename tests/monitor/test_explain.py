@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -17,6 +16,7 @@ from evenhand.demo.changes import plan_changes
 from evenhand.demo.frame import Frame
 from evenhand.demo.worktime import day_number, local_date
 from evenhand.monitor import sources
+from evenhand.monitor.detect import Finding
 from evenhand.monitor.explain import (
     ChangeRef,
     DimensionExplanation,
@@ -37,22 +37,9 @@ def kpi(id: str, source: str = "notifications", kind: str = "rate", **fields: An
     return Kpi(id, id.replace("_", " "), id, source, kind, **fields)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """Stands for monitor.detect.Finding (same fields)."""
-
-    kpi: str
-    started: int
-    detected: int
-    effect: float = -0.3
-    kind: str = "statistical"
-    method: str = "two_proportions"
-    direction: str = "down"
-    last: int = 0
-    ended: int | None = None
-    baseline: float = 0.0
-    observed: float = 0.0
-    p_value: float | None = None
+def finding(kpi: str, started: int, detected: int, effect: float = -0.3) -> Finding:
+    return Finding(kpi, "statistical", "two_proportions", "down" if effect < 0 else "up", started, detected,
+                   detected, None, 0.5, 0.5 * (1 + effect), effect, 0.001)
 
 
 RATE = kpi("notification_delivery")
@@ -227,15 +214,15 @@ FUNNEL = {k.id: k for k in [
     kpi("lead_score_mean", source="leads", kind="mean"),
     kpi("gone"),
 ]}
-CONVERSION = Finding("lead_conversion", started=100, detected=110)
-RESPONSE = Finding("first_response_mean", started=99, detected=103, direction="up")
-DELIVERY = Finding("notification_delivery", started=98, detected=99)
+CONVERSION = finding("lead_conversion", started=100, detected=110)
+RESPONSE = finding("first_response_mean", started=99, detected=103, effect=2.2)
+DELIVERY = finding("notification_delivery", started=98, detected=99)
 
 
 def test_the_trace_follows_shifted_upstream_kpis_and_says_which_held_steady() -> None:
-    findings = {"lead_conversion": [Finding("lead_conversion", 10, 20), CONVERSION],
+    findings = {"lead_conversion": [finding("lead_conversion", 10, 20), CONVERSION],
                 "first_response_mean": [RESPONSE], "notification_delivery": [DELIVERY],
-                "lead_score_mean": [Finding("lead_score_mean", started=40, detected=45)]}  # long before
+                "lead_score_mean": [finding("lead_score_mean", started=40, detected=45)]}  # long before
     root = trace("lead_conversion", FUNNEL, findings)
     assert (root.status, root.finding) == ("shifted", CONVERSION)  # the latest detected
     assert [(c.kpi, c.status) for c in root.children] == [
@@ -250,13 +237,13 @@ def test_the_trace_follows_shifted_upstream_kpis_and_says_which_held_steady() ->
                                                  (111, "steady")])
 def test_an_upstream_shift_counts_from_lead_days_before_the_start_to_the_detection(started: int,
                                                                                     status: str) -> None:
-    findings = {"lead_conversion": [CONVERSION], "lead_score_mean": [Finding("lead_score_mean", started, 115)]}
+    findings = {"lead_conversion": [CONVERSION], "lead_score_mean": [finding("lead_score_mean", started, 115)]}
     root = trace("lead_conversion", FUNNEL, findings, lead_days=20)
     assert {c.kpi: c.status for c in root.children}["lead_score_mean"] == status
 
 
 def test_of_several_upstream_findings_the_one_starting_closest_is_taken() -> None:
-    near, far = Finding("first_response_mean", 97, 99), Finding("first_response_mean", 85, 88)
+    near, far = finding("first_response_mean", 97, 99), finding("first_response_mean", 85, 88)
     findings = {"lead_conversion": [CONVERSION], "first_response_mean": [far, near]}
     root = trace("lead_conversion", FUNNEL, findings, finding=CONVERSION)
     assert root.children[0].finding == near

@@ -26,22 +26,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
+from evenhand.monitor.detect import Finding
 from evenhand.monitor.kpis import Kpi
 
 Status = Literal["shifted", "steady", "no_data"]
-
-
-class FindingLike(Protocol):
-    """What the funnel trace reads of a detection finding (``monitor.detect.Finding``)."""
-
-    @property
-    def started(self) -> int: ...
-    @property
-    def detected(self) -> int: ...
-    @property
-    def effect(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -225,12 +215,12 @@ class FunnelNode:
 
     kpi: str
     status: Status
-    finding: FindingLike | None
+    finding: Finding | None
     children: tuple[FunnelNode, ...] = ()
 
 
-def trace(root_kpi_id: str, kpis: Mapping[str, Kpi], findings: Mapping[str, Sequence[FindingLike]], *,
-          lead_days: int = 21, finding: FindingLike | None = None) -> FunnelNode:
+def trace(root_kpi_id: str, kpis: Mapping[str, Kpi], findings: Mapping[str, Sequence[Finding]], *,
+          lead_days: int = 21, finding: Finding | None = None) -> FunnelNode:
     """The funnel behind ``finding`` (by default the root KPI's latest detected one), through ``Kpi.upstream``.
 
     ``findings`` holds an entry for every KPI that was scanned (empty when nothing was found): an upstream KPI
@@ -244,15 +234,15 @@ def trace(root_kpi_id: str, kpis: Mapping[str, Kpi], findings: Mapping[str, Sequ
     return _shifted(root_kpi_id, root, kpis, findings, lead_days, (root_kpi_id,))
 
 
-def _shifted(kpi_id: str, found: FindingLike, kpis: Mapping[str, Kpi],
-             findings: Mapping[str, Sequence[FindingLike]], lead_days: int, path: tuple[str, ...]) -> FunnelNode:
+def _shifted(kpi_id: str, found: Finding, kpis: Mapping[str, Kpi],
+             findings: Mapping[str, Sequence[Finding]], lead_days: int, path: tuple[str, ...]) -> FunnelNode:
     upstream = kpis[kpi_id].upstream if kpi_id in kpis else ()
     children = tuple(_upstream(u, found, kpis, findings, lead_days, path) for u in upstream if u not in path)
     return FunnelNode(kpi_id, "shifted", found, children)
 
 
-def _upstream(kpi_id: str, downstream: FindingLike, kpis: Mapping[str, Kpi],
-              findings: Mapping[str, Sequence[FindingLike]], lead_days: int, path: tuple[str, ...]) -> FunnelNode:
+def _upstream(kpi_id: str, downstream: Finding, kpis: Mapping[str, Kpi],
+              findings: Mapping[str, Sequence[Finding]], lead_days: int, path: tuple[str, ...]) -> FunnelNode:
     if kpi_id not in kpis or kpi_id not in findings:
         return FunnelNode(kpi_id, "no_data", None)
     lead = leading(findings[kpi_id], downstream, lead_days)
@@ -261,7 +251,7 @@ def _upstream(kpi_id: str, downstream: FindingLike, kpis: Mapping[str, Kpi],
     return _shifted(kpi_id, lead, kpis, findings, lead_days, (*path, kpi_id))
 
 
-def leading(candidates: Iterable[FindingLike], downstream: FindingLike, lead_days: int) -> FindingLike | None:
+def leading(candidates: Iterable[Finding], downstream: Finding, lead_days: int) -> Finding | None:
     """The finding that started in the lead window of ``downstream``; of several, the one starting closest to
     it (then the larger effect)."""
     inside = [f for f in candidates if downstream.started - lead_days <= f.started <= downstream.detected]
