@@ -274,6 +274,14 @@ def figure(value: float | None, unit: str, tr: Callable[..., str], *, signed: bo
     return f"{value:{sign}.2f}"
 
 
+def interval(row: Row, tr: Callable[..., str]) -> str:
+    """The difference with its interval: "+4.00 h [+1.88 h, +6.12 h]"."""
+    if row.diff is None:
+        return "—"
+    diff, low, high = (figure(v, row.unit, tr, signed=True) for v in (row.diff, row.low, row.high))
+    return f"{diff} [{low}, {high}]"
+
+
 # --- reading: a few bulk queries over the canary's window ---------------------------------------------------------
 
 

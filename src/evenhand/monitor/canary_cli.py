@@ -23,7 +23,7 @@ from evenhand.kit.clock import local
 from evenhand.kit.figures import p_cell
 
 if TYPE_CHECKING:
-    from evenhand.monitor.canary import Board, Row, Side
+    from evenhand.monitor.canary import Board, Side
 
 canary_app = Typer(help=N_("Canaries: roll a routing policy out to a share of leads, compare, roll back."),
                    no_args_is_help=True)
@@ -116,7 +116,7 @@ def _print(board: Board) -> None:
                    N_("Always-valid p"), N_("Verdict")):
         table.add_column(t(column))
     for row in board.rows:
-        table.add_row(t(row.label), _side(row.control, row.unit), _side(row.canary, row.unit), _difference(row),
+        table.add_row(t(row.label), _side(row.control, row.unit), _side(row.canary, row.unit), canary.interval(row, t),
                       "—" if row.p is None else p_cell(row.p),
                       "—" if row.p_always is None else p_cell(row.p_always), t(canary.VERDICTS[row.verdict]))
     out.print(table)
@@ -128,15 +128,6 @@ def _side(side: Side, unit: str) -> str:
     from evenhand.monitor.canary import figure
 
     return t("{value} (n = {n})", value=figure(side.value, unit, t), n=side.n)
-
-
-def _difference(row: Row) -> str:
-    from evenhand.monitor.canary import figure
-
-    if row.diff is None:
-        return "—"
-    return (f"{figure(row.diff, row.unit, t, signed=True)} "
-            f"[{figure(row.low, row.unit, t, signed=True)}, {figure(row.high, row.unit, t, signed=True)}]")
 
 
 def _engine(db: str | None) -> Any:
