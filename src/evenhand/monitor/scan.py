@@ -6,7 +6,6 @@ replay of what could have been known then, and stores nothing."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,44 +16,13 @@ from evenhand.monitor import scan_repository as repository
 from evenhand.monitor.detect import Finding
 from evenhand.monitor.explain import DimensionExplanation, FunnelNode, LinkedChange, Totals
 from evenhand.monitor.kpis import CompiledKpis, Kpi
+from evenhand.monitor.report import Explained, Report
 from evenhand.monitor.series import Series, day_date, day_number
 from evenhand.monitor.service import active_kpis, cells, last_day, series
 
 LOOKBACK_DAYS = 120  # the evaluation days of a scan; an anomaly that started earlier is kept as it was stored
 LEAD_DAYS = 21  # an upstream KPI's shift counts as a cause when it started this long before its downstream's
 AFTER_DAYS = 3  # a change-point estimate can come a few days early: a change this soon after it is still linked
-
-
-@dataclass(frozen=True)
-class Report:
-    """A finding with why it happened: the ranked dimension values, the funnel behind it, the changes before it."""
-
-    kpi: Kpi
-    finding: Finding
-    windows: tuple[tuple[int, int], tuple[int, int]]  # (baseline, anomalous), first and last day each
-    dimensions: list[DimensionExplanation]
-    trace: FunnelNode
-    chain: list[str]
-    changes: list[LinkedChange]
-    anomaly_id: int | None = None
-    trace_ids: dict[tuple[str, int], int] = field(default_factory=dict)
-
-    def explanation(self) -> dict[str, Any]:
-        """The JSON form stored on the anomaly and read by its page."""
-        (b0, b1), (a0, a1) = self.windows
-        return {"windows": {"baseline": [_iso(b0), _iso(b1)], "anomalous": [_iso(a0), _iso(a1)]},
-                "dimensions": [_dimension(d) for d in self.dimensions], "trace": self._node(self.trace),
-                "chain": self.chain, "changes": [{"id": c.id, "score": round(c.score, 3), "reasons": list(c.reasons)}
-                                                 for c in self.changes]}
-
-    def _node(self, node: FunnelNode) -> dict[str, Any]:
-        found = node.finding
-        out: dict[str, Any] = {"kpi": node.kpi, "status": node.status,
-                               "children": [self._node(c) for c in node.children]}
-        if isinstance(found, Finding):
-            out.update(effect=found.effect, started=_iso(found.started), detected=_iso(found.detected),
-                       direction=found.direction, anomaly_id=self.trace_ids.get((node.kpi, found.started)))
-        return out
 
 
 def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) -> list[Report]:
@@ -74,9 +42,6 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
     if newest is not None and end >= newest:
         return repository.store(session, reports, day_number(end) - days)
     return reports
-
-
-Explained = tuple[Finding, tuple[tuple[int, int], tuple[int, int]], list[DimensionExplanation]]
 
 
 def _findings(session: Any, kpi: Kpi, end: date, days: int) -> list[Finding]:
@@ -184,13 +149,3 @@ def _linked(kpis: CompiledKpis, kpi: Kpi, node: FunnelNode, path: list[str],
 def _shifted(node: FunnelNode) -> list[FunnelNode]:
     return [node, *(n for c in node.children if c.status == "shifted" for n in _shifted(c))] \
         if node.status == "shifted" else []
-
-
-def _dimension(d: DimensionExplanation) -> dict[str, Any]:
-    return {"dimension": d.dimension, "surprise": d.surprise, "explanatory_power": d.explanatory_power,
-            "elements": [{"value": e.value, "explanatory_power": e.explanatory_power, "surprise": e.surprise,
-                          "baseline": e.baseline, "observed": e.observed, "share": e.share} for e in d.elements]}
-
-
-def _iso(day: int) -> str:
-    return day_date(day).isoformat()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -17,12 +17,10 @@ from evenhand.i18n import N_
 from evenhand.kit.clock import utcnow
 from evenhand.models import Anomaly, AnomalyStatus, ChangeEntry, Role, User
 from evenhand.monitor.explain import ChangeRef
+from evenhand.monitor.report import Report
 from evenhand.monitor.series import day_date
 from evenhand.monitor.sources import local_days
 from evenhand.notify import service as notify
-
-if TYPE_CHECKING:
-    from evenhand.monitor.scan import Report
 
 NEW_ANOMALY = N_("KPI anomaly: {kpi} {direction} {effect}")
 ARROWS = {"up": "↑", "down": "↓"}
