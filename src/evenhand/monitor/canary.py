@@ -263,23 +263,32 @@ _SAMPLES: dict[str, Callable[[_Facts], Sample]] = {
 
 
 def figure(value: float | None, unit: str, tr: Callable[..., str], *, signed: bool = False) -> str:
-    """A metric's value as a reader sees it: hours with two decimals, a share in per cent, a ratio; "—" for none."""
+    """A metric's value as a reader sees it: hours with two decimals, a share in per cent (a difference of shares
+    in percentage points), a ratio; "—" for none."""
     if value is None:
         return "—"
-    sign = "+" if signed else ""
-    if unit == "share":
-        return tr("{value} pp", value=f"{value * 100:{sign}.1f}") if signed else f"{value:.1%}"
-    if unit == "hours":
-        return tr("{value} h", value=f"{value:{sign}.2f}")
-    return f"{value:{sign}.2f}"
+    return _with_unit(_number(value, unit, signed), unit, tr, signed=signed)
 
 
 def interval(row: Row, tr: Callable[..., str]) -> str:
-    """The difference with its interval: "+4.00 h [+1.88 h, +6.12 h]"."""
-    if row.diff is None:
+    """The difference with its interval, the unit once: "+4.00 [+3.28, +4.72] h"."""
+    if row.diff is None or row.low is None or row.high is None:
         return "—"
-    diff, low, high = (figure(v, row.unit, tr, signed=True) for v in (row.diff, row.low, row.high))
-    return f"{diff} [{low}, {high}]"
+    diff, low, high = (_number(v, row.unit, True) for v in (row.diff, row.low, row.high))
+    return _with_unit(f"{diff} [{low}, {high}]", row.unit, tr, signed=True)
+
+
+def _number(value: float, unit: str, signed: bool) -> str:
+    sign = "+" if signed else ""
+    if unit == "share":
+        return f"{value * 100:{sign}.1f}"
+    return f"{value:{sign}.2f}"
+
+
+def _with_unit(number: str, unit: str, tr: Callable[..., str], *, signed: bool) -> str:
+    if unit == "share":
+        return tr("{value} pp", value=number) if signed else f"{number}%"
+    return tr("{value} h", value=number) if unit == "hours" else number
 
 
 # --- reading: a few bulk queries over the canary's window ---------------------------------------------------------

@@ -27,10 +27,10 @@ PATH = "/monitor/canary"
 COLOURS = {canary.BETTER: "positive", canary.WORSE: "negative", canary.UNCLEAR: "grey"}
 BAR_COLOURS = {canary.BETTER: "#2e7d32", canary.WORSE: "#c62828", canary.UNCLEAR: "#78909c"}
 BAR_WIDTH, BAR_HEIGHT = 180, 20
-COLUMNS = ((N_("Metric"), "w-56"), (N_("Control"), "w-32"), (N_("Canary"), "w-32"),
+COLUMNS = ((N_("Metric"), "w-52"), (N_("Control"), "w-40"), (N_("Canary"), "w-40"),
            (N_("Difference (95% interval)"), "w-64"), (N_("p"), "w-16"), (N_("Always-valid p"), "w-24"),
            (N_("Verdict"), "w-28"))
-PAST = (("id", N_("Canary")), ("version", N_("Candidate version")), ("control", N_("Control version")),
+PAST = (("id", N_("Canary no.")), ("version", N_("Candidate version")), ("control", N_("Control version")),
         ("share", N_("Share")), ("status", N_("Status")), ("started", N_("Started")), ("ended", N_("Ended")))
 
 
@@ -160,7 +160,7 @@ def _past(tr: Tr, past: list[Canary]) -> None:
     if not past:
         return
     zone = get_settings().zone
-    ui.label(tr("Canaries")).classes("text-h6 q-mt-md")
+    ui.label(tr("All canaries")).classes("text-h6 q-mt-md")
     rows = [{"id": c.id, "version": c.version, "control": c.control_version, "share": f"{c.share:.0%}",
              "status": tr(canary.STATUSES[c.status.value]), "code": c.status.value,
              "started": local(c.started_at, zone).strftime("%Y-%m-%d %H:%M"),
