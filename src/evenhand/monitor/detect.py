@@ -34,6 +34,7 @@ Bools = NDArray[np.bool_]
 ALPHA = 0.002  # two-sided
 CUSUM_K, CUSUM_H = 0.5, 5.0  # in robust standard deviations of a day's value
 Z_CLIP = 4.0  # one wild day moves the CUSUM by at most this: it takes two to fire
+RESIDUAL_CLIP = 3.0  # one wild baseline day adds at most this squared to the overdispersion's χ²
 LOG_FLOOR = 0.02  # the smallest spread of a day's log value (2 %): a flat baseline is not infinitely precise
 MAD_SCALE = 1.4826  # MAD to standard deviation under normality
 COHORT_WINDOW = 14  # young cohorts need this many days to show a change in a horizon rate
@@ -233,12 +234,19 @@ def _estimate_variance(share: F64, size: F64, age: I64) -> F64:
 
 
 def _rate_dispersion(kpi: Kpi, s: _Padded, at: I64, share: F64) -> F64:
-    """How much more the baseline's daily (cohort) shares scatter than binomial: Pearson χ²/df, at least 1."""
+    """How much more the baseline's daily (cohort) shares scatter than binomial (``_dispersion``)."""
     x = _rows(s.ages[:, -1], at, kpi.baseline_days, _lag(kpi))
     n = _rows(s.n, at, kpi.baseline_days, _lag(kpi))
     p = share[:, None]
-    chi2 = np.where(n > 0, (x - n * p) ** 2 / (n * p * (1 - p)), 0.0).sum(axis=1)
-    return np.nan_to_num(np.maximum(1.0, chi2 / ((n > 0).sum(axis=1) - 1)), nan=1.0, posinf=1.0)
+    residual = np.where(n > 0, (x - n * p) / np.sqrt(n * p * (1 - p)), 0.0)
+    return _dispersion(residual, (n > 0).sum(axis=1) - 1)
+
+
+def _dispersion(residual: F64, df: I64 | int) -> F64:
+    """Pearson χ² / df of the baseline's standardised residuals, each at most RESIDUAL_CLIP, so one wild day (an
+    earlier incident) does not hide the next; never below 1."""
+    chi2 = (np.clip(np.nan_to_num(residual), -RESIDUAL_CLIP, RESIDUAL_CLIP) ** 2).sum(axis=1)
+    return np.nan_to_num(np.maximum(1.0, chi2 / np.maximum(df, 1)), nan=1.0, posinf=1.0)
 
 
 # --- durations -----------------------------------------------------------------------------------------------
@@ -335,19 +343,32 @@ def _pooled(kpi: Kpi, s: _Padded, at: I64) -> tuple[F64, F64]:
 
 def _counts(kpi: Kpi, s: _Padded, day: I64) -> _Days:
     """The window's mean daily count against the baseline's: a score test at the pooled mean, the Poisson variance
-    scaled by the baseline days' variance-to-mean ratio (at least 1), read on Student's t with the baseline's
-    degrees of freedom as that ratio is itself estimated."""
+    scaled by the baseline days' overdispersion (``_count_dispersion``), read on Student's t with its degrees of
+    freedom as that is itself estimated."""
     at, w, b = s.index(day), kpi.window_days, kpi.baseline_days
     recent, base = _rows(s.x, at, w), _rows(s.x, at, b, w)
     mean_recent, mean_base = recent.mean(axis=1), base.mean(axis=1)
-    dispersion = np.nan_to_num(np.maximum(1.0, base.var(axis=1, ddof=1) / mean_base), nan=1.0, posinf=1.0)
+    dispersion, df = _count_dispersion(base)
     pooled = (recent.sum(axis=1) + base.sum(axis=1)) / (w + b)
     z = (mean_recent - mean_base) / np.sqrt(dispersion * pooled * (1 / w + 1 / b))
     recent_days = _rows(s.x, at, 2 * w)[:, ::-1]
     start = day - _onset(_poisson_gain(recent_days, mean_base[:, None], mean_recent / mean_base))
-    p = 2 * stdtr(b - 1, -np.abs(z))
+    p = 2 * stdtr(df, -np.abs(z))
     return _Days(day, "quasi_poisson", mean_base, mean_recent, mean_recent, p, np.sign(z), start,
                  np.ones(len(day), bool), np.abs(mean_recent / mean_base - 1))
+
+
+def _count_dispersion(base: F64) -> tuple[F64, int]:
+    """The baseline days' overdispersion around their weekday's mean: a window of whole weeks against a baseline
+    of whole weeks holds the same weekdays, so a weekly rhythm (quiet weekends) is no noise. With under two weeks
+    of baseline, around the baseline's mean."""
+    days = base.shape[1]
+    weekday = np.arange(days) % 7 if days >= 14 else np.zeros(days, np.int64)
+    groups = np.eye(weekday.max() + 1)[weekday]  # (days, weekdays)
+    fitted = (base @ groups / groups.sum(axis=0)) @ groups.T
+    df = days - groups.shape[1]
+    residual = np.where(fitted > 0, (base - fitted) / np.sqrt(np.where(fitted > 0, fitted, 1.0)), 0.0)
+    return _dispersion(residual, df), df
 
 
 # --- shared --------------------------------------------------------------------------------------------------
