@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evenhand.kit.clock import utcnow
@@ -64,13 +64,13 @@ class Anomaly(IdMixin, CreatedMixin, Base):
     """A shift found in a KPI's series: when it started, when it was first seen, how large, why, and what changed."""
 
     __tablename__ = "anomalies"
-    __table_args__ = (UniqueConstraint("kpi", "started_on"), Index("ix_anomalies_kpi_detected", "kpi", "detected_on"))
+    __table_args__ = (UniqueConstraint("kpi", "kind", "detected_on"),)
     kpi: Mapped[str] = mapped_column(String(60))
     kind: Mapped[str] = mapped_column(String(20))  # statistical | alert_line
     method: Mapped[str] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(10))  # up | down
     started_on: Mapped[date]
-    detected_on: Mapped[date] = mapped_column(index=True)
+    detected_on: Mapped[date] = mapped_column(index=True)  # with the KPI and kind, names the episode
     last_on: Mapped[date]
     ended_on: Mapped[date | None]
     baseline: Mapped[float | None] = mapped_column(Float)

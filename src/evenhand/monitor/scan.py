@@ -40,7 +40,7 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
                for (kpi_id, _), (f, _, _) in explained.items()]
     reports.sort(key=lambda r: (r.finding.detected, r.kpi.id))
     if newest is not None and end >= newest:
-        return repository.store(session, reports, day_number(end) - days)
+        return repository.store(session, reports)
     return reports
 
 

@@ -40,10 +40,12 @@ def change_refs(session: Session, first: date, last: date) -> list[ChangeRef]:
                       r.system) for r, d in zip(rows, days.tolist(), strict=True)]
 
 
-def store(session: Session, reports: Sequence[Report], first_day: int) -> list[Report]:
-    """Each report as its KPI's anomaly: the stored episode it continues (same KPI and kind, overlapping), else a new
+def store(session: Session, reports: Sequence[Report]) -> list[Report]:
+    """Each report as its KPI's anomaly: the stored episode detected the same day (its identity: what was known on
+    the day it was detected does not change), else one it continues (same KPI and kind, overlapping), else a new
     one (announced); then each report's funnel names the stored anomalies of its shifted KPIs."""
-    stored = [_upsert(session, r, first_day) for r in reports]
+    claimed: set[int] = set()
+    stored = [_upsert(session, r, claimed) for r in reports]
     session.flush()
     ids = {(r.kpi.id, r.finding.started): row.id for r, (row, _) in zip(reports, stored, strict=True)}
     out = []
@@ -56,16 +58,21 @@ def store(session: Session, reports: Sequence[Report], first_day: int) -> list[R
     return out
 
 
-def _upsert(session: Session, report: Report, first_day: int) -> tuple[Anomaly, bool]:
+def _upsert(session: Session, report: Report, claimed: set[int]) -> tuple[Anomaly, bool]:
     f = report.finding
-    row = session.scalar(select(Anomaly).where(
-        Anomaly.kpi == f.kpi, Anomaly.kind == f.kind, Anomaly.started_on <= day_date(f.last),
-        Anomaly.last_on >= day_date(f.started - 7)).order_by(Anomaly.detected_on.desc()).limit(1))
+    same = (Anomaly.kpi == f.kpi, Anomaly.kind == f.kind, Anomaly.id.not_in(claimed))
+    with session.no_autoflush:
+        row = session.scalar(select(Anomaly).where(*same, Anomaly.detected_on == day_date(f.detected))) or \
+            session.scalar(select(Anomaly).where(*same, Anomaly.started_on <= day_date(f.last),
+                                                 Anomaly.last_on >= day_date(f.started - 7))
+                           .order_by(Anomaly.detected_on.desc()).limit(1))
     new = row is None
     if row is None:
-        row = Anomaly(kpi=f.kpi, kind=f.kind, detected_on=day_date(f.detected))
+        row = Anomaly(kpi=f.kpi, kind=f.kind)
         session.add(row)
-    row.method, row.direction = f.method, f.direction
+    else:
+        claimed.add(row.id)
+    row.method, row.direction, row.detected_on = f.method, f.direction, day_date(f.detected)
     row.started_on, row.last_on = day_date(f.started), day_date(f.last)
     row.ended_on = day_date(f.ended) if f.ended is not None else None
     row.baseline, row.observed, row.effect, row.p_value = f.baseline, f.observed, f.effect, f.p_value

@@ -36,12 +36,11 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('created_at', evenhand.models.base.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_anomalies')),
-    sa.UniqueConstraint('kpi', 'started_on', name=op.f('uq_anomalies_kpi_started_on'))
+    sa.UniqueConstraint('kpi', 'kind', 'detected_on', name=op.f('uq_anomalies_kpi_kind_detected_on'))
     )
     with op.batch_alter_table('anomalies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_anomalies_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_anomalies_detected_on'), ['detected_on'], unique=False)
-        batch_op.create_index('ix_anomalies_kpi_detected', ['kpi', 'detected_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_anomalies_status'), ['status'], unique=False)
 
     op.create_table('kpi_points',
@@ -152,7 +151,6 @@ def downgrade() -> None:
     op.drop_table('kpi_points')
     with op.batch_alter_table('anomalies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_anomalies_status'))
-        batch_op.drop_index('ix_anomalies_kpi_detected')
         batch_op.drop_index(batch_op.f('ix_anomalies_detected_on'))
         batch_op.drop_index(batch_op.f('ix_anomalies_created_at'))
 
