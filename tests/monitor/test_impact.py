@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy import stats as sp
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from evenhand.auth.principal import Principal
@@ -222,25 +223,30 @@ def _points(kpi: str, rows: Sequence[tuple[float, float, float, float | None]]) 
             for i, (n, x, x2, v) in enumerate(rows)]
 
 
+def build_fallback(session: Session) -> int:
+    """Delivery 70% → 95%; first response 6 h → 2 h (each day five leads in 4 h and five in 8 h, then five in 1 h and
+    five in 3 h), p90 8 h → 3 h; conversion 12% → 6%, its cohorts far from 21 days old. Points up to 10-01. The
+    change "启用短信备用通道" declares delivery and the SMS cost (no KPI); its id is returned."""
+    session.add(KpiDefinitionVersion(version=1, name="before and after", body=DEFINITIONS, active=True))
+    change = ChangeEntry(title="启用短信备用通道", kind="config", system="notify",
+                         effective_at=datetime(2026, 9, 24, 3, 0),
+                         affected_metrics=["notification_delivery", "sms_cost"])
+    session.add(change)
+    session.add_all(_points("notification_delivery", [(100, 70, 70, 0.7)] * 7 + [(100, 80, 80, 0.8)]
+                            + [(100, 95, 95, 0.95)] * 7))
+    session.add_all(_points("first_response_mean", [(10, 60, 400, 6.0)] * 7 + [(10, 40, 200, 4.0)]
+                            + [(10, 20, 50, 2.0)] * 7))
+    session.add_all(_points("first_response_p90", [(10, 60, 400, v) for v in (8, 8, 9, 8, 7, 8, 8)]
+                            + [(10, 40, 200, 6.0)] + [(10, 20, 50, v) for v in (3, 3, 2, 3, 3, 4, 3)]))
+    session.add_all(_points("lead_conversion", [(100, 12, 12, 0.12)] * 8 + [(100, 6, 6, 0.06)] * 7))
+    session.flush()
+    return change.id
+
+
 @pytest.fixture
 def fallback(engine: Engine) -> int:
-    """Delivery 70% → 95%; first response 6 h → 2 h (each day five leads in 4 h and five in 8 h, then five in 1 h and
-    five in 3 h), p90 8 h → 3 h; conversion 12% → 6%, its cohorts far from 21 days old. Points up to 10-01."""
     with session_scope(engine) as session:
-        session.add(KpiDefinitionVersion(version=1, name="before and after", body=DEFINITIONS, active=True))
-        change = ChangeEntry(title="启用短信备用通道", kind="config", system="notify",
-                             effective_at=datetime(2026, 9, 24, 3, 0), affected_metrics=["notification_delivery",
-                                                                                         "sms_cost"])
-        session.add(change)
-        session.add_all(_points("notification_delivery", [(100, 70, 70, 0.7)] * 7 + [(100, 80, 80, 0.8)]
-                                + [(100, 95, 95, 0.95)] * 7))
-        session.add_all(_points("first_response_mean", [(10, 60, 400, 6.0)] * 7 + [(10, 40, 200, 4.0)]
-                                + [(10, 20, 50, 2.0)] * 7))
-        session.add_all(_points("first_response_p90", [(10, 60, 400, v) for v in (8, 8, 9, 8, 7, 8, 8)]
-                                + [(10, 40, 200, 6.0)] + [(10, 20, 50, v) for v in (3, 3, 2, 3, 3, 4, 3)]))
-        session.add_all(_points("lead_conversion", [(100, 12, 12, 0.12)] * 8 + [(100, 6, 6, 0.06)] * 7))
-        session.flush()
-        return change.id
+        return build_fallback(session)
 
 
 def test_the_sms_fallback_shows_delivery_rising_and_first_response_falling(engine: Engine, org: Org,

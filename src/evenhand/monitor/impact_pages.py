@@ -23,7 +23,8 @@ from evenhand.web.forms import problem
 from evenhand.web.layout import Tr, shell
 
 PATH = "/monitor/changes/{change_id}/impact"
-COLUMNS = (N_("Metric"), N_("Before"), N_("After"), N_("Difference"), N_("95% confidence interval"), N_("Verdict"))
+INTERVAL = N_("95% confidence interval")
+COLUMNS = (N_("Metric"), N_("Before"), N_("After"), N_("Difference"), INTERVAL, N_("Verdict"))
 GRID = "minmax(12rem, 2fr) repeat(3, minmax(6rem, 1fr)) 15rem minmax(10rem, 1.5fr)"
 COLOURS = {impact.BETTER: "#27ae60", impact.WORSE: "#c0392b", impact.UNCLEAR: "#90a4ae"}
 BAR_WIDTH, BAR_HEIGHT = 220, 26
@@ -57,7 +58,7 @@ def impact_page(request: Request, change_id: int, days: int = impact.DAYS) -> Re
 def _heading(found: impact.Impact, tr: Tr) -> None:
     c, w = found.change, found.windows
     when = local(c.effective_at, get_settings().zone).strftime("%Y-%m-%d %H:%M")
-    ui.label(f"#{c.id} {c.title}").classes("text-h6").props('data-testid="impact-change"')
+    ui.link(f"#{c.id} {c.title}", f"/monitor/changes/{c.id}").classes("text-h6").props('data-testid="impact-change"')
     ui.label(tr("{system}, took effect {when} ({status}).", system=c.system, when=when,
                 status=tr(changes.STATUS_LABELS[c.status]))).classes("text-grey-8")
     ui.label(tr("Before: {before_first} to {before_last}. After: {after_first} to {after_last}. {days} days each; "
@@ -90,26 +91,31 @@ def _board(found: impact.Impact, added: list[str], tr: Tr) -> None:
         ui.label(tr("The change declared no metrics; add a KPI to compare.")).classes("text-grey-7").props(
             'data-testid="impact-empty"')
         return
+    scale = reach(found.rows)
     with ui.grid().classes("w-full max-w-6xl gap-x-4 gap-y-2 items-center").style(
             f"grid-template-columns: {GRID}").props('data-testid="impact-board"'):
         for header in COLUMNS:
-            ui.label(tr(header)).classes("text-weight-bold")
+            with ui.column().classes("gap-0"):
+                ui.label(tr(header)).classes("text-weight-bold")
+                if header == INTERVAL:
+                    ui.label(tr("Bars: relative to before, ±{reach} at the ends", reach=f"{100 * scale:.0f}%")
+                             ).classes("text-caption text-grey-7").props('data-testid="impact-scale"')
         for row in found.rows:
-            _row(found, row, added, tr)
+            _row(found, row, added, scale, tr)
 
 
 def _cell(row: impact.Row, field: str, text: str) -> ui.label:
     return ui.label(text).props(f'data-metric="{row.metric}" data-field="{field}"')
 
 
-def _row(found: impact.Impact, row: impact.Row, added: list[str], tr: Tr) -> None:
+def _row(found: impact.Impact, row: impact.Row, added: list[str], scale: float, tr: Tr) -> None:
     unit = row.kpi.unit if row.kpi else ""
     _name(found, row, added, tr)
     d = row.difference
     _cell(row, "before", impact.figure(d.before if d else None, unit, tr)).classes("text-right")
     _cell(row, "after", impact.figure(d.after if d else None, unit, tr)).classes("text-right")
     _cell(row, "difference", impact.moved(d.estimate if d else None, row.relative, unit, tr)).classes("text-right")
-    _interval(row, unit, tr)
+    _interval(row, unit, scale, tr)
     colour = "text-grey-7" if row.verdict is None else ""
     _cell(row, "verdict", impact.status_text(row.status, row.verdict, row.ready_on, tr)).classes(colour).style(
         f"color: {COLOURS[row.verdict]}" if row.verdict else "").props(f'data-verdict="{row.verdict or row.status}"')
@@ -118,6 +124,8 @@ def _row(found: impact.Impact, row: impact.Row, added: list[str], tr: Tr) -> Non
 def _name(found: impact.Impact, row: impact.Row, added: list[str], tr: Tr) -> None:
     with ui.column().classes("gap-0").props(f'data-metric="{row.metric}" data-field="name"'):
         ui.label(row.kpi.label(current_locale()) if row.kpi else row.metric)
+        if row.kpi is None:
+            return
         with ui.row().classes("items-center gap-1 text-caption text-grey-7"):
             ui.label(row.metric if row.declared else tr("{metric}, added", metric=row.metric))
             if not row.declared:
@@ -126,24 +134,38 @@ def _name(found: impact.Impact, row: impact.Row, added: list[str], tr: Tr) -> No
                     f'data-testid="impact-remove-{row.metric}"')
 
 
-def _interval(row: impact.Row, unit: str, tr: Tr) -> None:
+def _interval(row: impact.Row, unit: str, scale: float, tr: Tr) -> None:
     d = row.difference
     with ui.column().classes("gap-0").props(f'data-metric="{row.metric}" data-field="interval"'):
         if d is None:
             ui.label("—")
             return
-        ui.html(bar(d, COLOURS[row.verdict or impact.UNCLEAR], tr("No difference")), sanitize=False)
+        ui.html(bar(d, scale, COLOURS[row.verdict or impact.UNCLEAR], tr("No difference")), sanitize=False)
         ui.label(impact.interval(d.low, d.high, unit, tr)).classes("text-caption text-grey-8")
 
 
-def bar(d: Difference, colour: str, zero: str) -> str:
-    """The interval as a bar on an axis centred on zero (a tick), the estimate as a dot; scaled to its own
-    widest bound, so the question each bar answers is only whether it crosses zero."""
+def relative_bounds(d: Difference) -> tuple[float, float, float]:
+    """The interval's bounds and the estimate as shares of the before value (as they are when it is zero)."""
+    base = abs(d.before) or 1.0
+    return d.low / base, d.estimate / base, d.high / base
+
+
+def reach(rows: tuple[impact.Row, ...]) -> float:
+    """One scale for every bar of a board: the widest relative bound of a row compared from a non-zero value, at
+    least 5%."""
+    bounds = [abs(v) for r in rows if r.difference and r.difference.before for v in relative_bounds(r.difference)]
+    return max([0.05, *bounds])
+
+
+def bar(d: Difference, scale: float, colour: str, zero: str) -> str:
+    """The interval as a bar on an axis centred on zero (a tick) reaching ``scale`` either side, the estimate as a
+    dot; relative to the before value, so the bars of one board compare (from zero, a bar takes its own scale)."""
     half = BAR_WIDTH / 2
-    reach = max(abs(d.low), abs(d.high), abs(d.estimate)) or 1.0
+    low, estimate, high = relative_bounds(d)
+    ends = scale if d.before else max(abs(low), abs(high)) or 1.0
 
     def x(value: float) -> float:
-        return half + value / reach * (half - 8)
+        return min(max(half + value / ends * (half - 8), 4.0), BAR_WIDTH - 4.0)
 
     y = BAR_HEIGHT / 2
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" role="img" '
@@ -151,9 +173,9 @@ def bar(d: Difference, colour: str, zero: str) -> str:
             f'<line x1="4" y1="{y}" x2="{BAR_WIDTH - 4}" y2="{y}" stroke="#cfd8dc"/>'
             f'<line x1="{half}" y1="2" x2="{half}" y2="{BAR_HEIGHT - 2}" stroke="#546e7a" stroke-width="1.5">'
             f'<title>{escape(zero)}</title></line>'
-            f'<rect x="{x(d.low):.1f}" y="{y - 4}" width="{max(x(d.high) - x(d.low), 1):.1f}" height="8" rx="2" '
+            f'<rect x="{x(low):.1f}" y="{y - 4}" width="{max(x(high) - x(low), 1):.1f}" height="8" rx="2" '
             f'fill="{colour}" fill-opacity="0.55"/>'
-            f'<circle cx="{x(d.estimate):.1f}" cy="{y}" r="4" fill="{colour}"/></svg>')
+            f'<circle cx="{x(estimate):.1f}" cy="{y}" r="4" fill="{colour}"/></svg>')
 
 
 def _method(tr: Tr) -> None:
