@@ -123,6 +123,11 @@ def test_sales_ops_read_the_tiles_and_drill_into_the_conversion_drop(server: Ser
     expect(page).to_have_url(re.compile(rf"/monitor/anomalies/{built['delivery']}$"))
     expect(page.get_by_test_id("no-explanation")).to_be_visible()
 
+    page.goto(f"{server.base}/monitor")
+    page.get_by_test_id("monitor-link-definitions").click()  # the editor, not a KPI named "edit"
+    expect(page.get_by_test_id("kpi-sources")).to_be_visible()
+    expect(page.get_by_test_id("kpi-name")).to_have_count(0)
+
 
 def test_in_english_a_kpi_chart_draws_a_dimensions_top_values(server: Server, page: Page,
                                                               built: dict[str, int]) -> None:
