@@ -227,6 +227,13 @@ def _first_changed(session: Session, source: str, seen_until: datetime, span: _S
     return min(days, default=None)
 
 
+def facts(session: Session, source: str, *, first: date | None, last: date, now: datetime | None = None
+          ) -> sources.Facts:
+    """A fact source's rows on the days [first, last] (from its first fact without ``first``) as columns, as the
+    refresh reads them (compliance judged as of ``now``, or the end of ``last`` when earlier)."""
+    return read(session, source, day_number(first) if first else None, _span(last, as_utc(now or utcnow())))
+
+
 def read(session: Session, source: str, first: int | None, span: _Span) -> sources.Facts:
     """The source's facts on the days [first, span.last] (from its first fact without ``first``)."""
     since = _midnight(day_date(first), span.zone) if first is not None else None
@@ -236,7 +243,8 @@ def read(session: Session, source: str, first: int | None, span: _Span) -> sourc
     if source == "compliance":
         return _compliance(session, since, until, span)
     rows, build = _READERS[source]
-    return build(rows(session, since, until), span.zone)
+    found = build(rows(session, since, until), span.zone)
+    return found if first is None else found.take(found.day >= first)  # a deal's earlier exits come along
 
 
 _READERS: dict[str, tuple[Callable[[Session, datetime | None, datetime], sources.Rows],
