@@ -19,6 +19,7 @@ at the demo's volumes) and the delays on the demo's incident.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +36,10 @@ F64 = NDArray[np.float64]
 Bools = NDArray[np.bool_]
 
 ALPHA = 0.002  # two-sided; the bench's false alarms per KPI per quarter stay under 0.2 with it
+# While a KPI upstream of this one is known to have shifted (the funnel: a first-response rise before a conversion
+# drop), a shift here is likelier than by chance, and is tested at this level; upstream shifts are rare, so the
+# false alarms this adds are too (the bench measures both).
+ALPHA_EXPLAINED = 0.02
 CUSUM_K, CUSUM_H = 0.5, 5.0  # in robust standard deviations of a day's value
 Z_CLIP = 4.0  # one wild day moves the CUSUM by at most this: it takes two to fire
 RESIDUAL_CLIP = 3.0  # one wild baseline day adds at most this squared to the overdispersion's χ²
@@ -106,14 +111,16 @@ class _Padded:
         return day - self.first + self.pad
 
 
-def scan(kpi: Kpi, series: Series, first: int, last: int) -> list[Finding]:
+def scan(kpi: Kpi, series: Series, first: int, last: int, *, explained: Collection[int] = ()) -> list[Finding]:
     """The anomaly episodes over the days ``first``..``last`` (day numbers), statistical and alert-line, each
-    day judged on what was known that day."""
+    day judged on what was known that day. On the ``explained`` days a KPI upstream of this one was known to have
+    shifted: a change here then has a cause already, and is tested at ``ALPHA_EXPLAINED``."""
     days = _evaluate_days(kpi, series, first, last)
     if days is None:
         return []
     scanned = int(days.day[-1])
-    return [*_statistical(kpi, days, scanned), *_alert_lines(kpi, days, scanned)]
+    alpha = np.where(np.isin(days.day, np.fromiter(explained, np.int64)), ALPHA_EXPLAINED, ALPHA)
+    return [*_statistical(kpi, days, scanned, alpha), *_alert_lines(kpi, days, scanned)]
 
 
 def evaluate(kpi: Kpi, series: Series, day: int) -> Finding | None:
@@ -421,12 +428,13 @@ _METHODS = {"rate": _rates, "mean": _durations, "quantile": _durations, "count":
 # --- episodes ------------------------------------------------------------------------------------------------
 
 
-def _statistical(kpi: Kpi, days: _Days, scanned: int) -> list[Finding]:
-    """Alarming days: p < ALPHA, the method's trigger, and a change of at least min_effect in the test's
-    direction. For a share the change is measured on its rarer side (delivery 99.2 % → 98 %: failures 0.8 % → 2 %,
-    +150 %), so a KPI near 100 % is not held to a 15 % fall."""
+def _statistical(kpi: Kpi, days: _Days, scanned: int, alpha: F64) -> list[Finding]:
+    """Alarming days: p < alpha (ALPHA, or ALPHA_EXPLAINED on the days an upstream shift was known), the
+    method's trigger, and a change of at least min_effect in the test's direction. For a share the change is
+    measured on its rarer side (delivery 99.2 % → 98 %: failures 0.8 % → 2 %, +150 %), so a KPI near 100 % is not
+    held to a 15 % fall."""
     effect = days.observed / days.baseline - 1
-    alarm = days.fired & (days.p < ALPHA) & (days.size >= kpi.min_effect) & (np.sign(effect) == days.sign)
+    alarm = days.fired & (days.p < alpha) & (days.size >= kpi.min_effect) & (np.sign(effect) == days.sign)
     return [_finding(kpi, days, run, "statistical", scanned) for run in _runs(days.day, alarm, days.sign)]
 
 

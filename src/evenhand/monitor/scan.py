@@ -5,7 +5,7 @@ replay of what could have been known then, and stores nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,7 +33,9 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
     end = until or newest
     if end is None:
         return []
-    found = {k.id: _findings(session, k, end, days) for k in kpis.kpis}
+    found: dict[str, list[Finding]] = {}
+    for k in upstream_first(kpis):
+        found[k.id] = _findings(session, k, end, days, _explained_days(k, found))
     explained = {(k.id, f.started): _explained(session, k, f, end) for k in kpis.kpis for f in found[k.id]}
     changes = repository.change_refs(session, end - timedelta(days=days + 30), end)
     reports = [_report(kpis, kpis.get(kpi_id), f, found, explained, changes)
@@ -44,7 +46,29 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
     return reports
 
 
-def _findings(session: Any, kpi: Kpi, end: date, days: int) -> list[Finding]:
+def upstream_first(kpis: CompiledKpis) -> list[Kpi]:
+    """The KPIs in an order that puts each after the KPIs upstream of it (a cycle is broken where it closes)."""
+    ordered: dict[str, Kpi] = {}
+
+    def visit(kpi: Kpi, path: tuple[str, ...]) -> None:
+        for up in kpi.upstream:
+            if up not in ordered and up not in path and (found := kpis.get(up)) is not None:
+                visit(found, (*path, kpi.id))
+        ordered.setdefault(kpi.id, kpi)
+
+    for kpi in kpis.kpis:
+        visit(kpi, ())
+    return list(ordered.values())
+
+
+def _explained_days(kpi: Kpi, found: Mapping[str, list[Finding]]) -> set[int]:
+    """The days on which a statistical shift of a KPI upstream of ``kpi`` was known and still going: from its
+    detection to its last alarm, and for ``LEAD_DAYS`` after (its effect downstream comes later)."""
+    return {day for up in kpi.upstream for f in found.get(up, ()) if f.kind == "statistical"
+            for day in range(f.detected, f.last + LEAD_DAYS + 1)}
+
+
+def _findings(session: Any, kpi: Kpi, end: date, days: int, explained: Collection[int] = ()) -> list[Finding]:
     """Days are judged once the history they read lies after the series' first day with data: before a company's
     first lead, no leads is not an anomaly."""
     first = end - timedelta(days=days)
@@ -54,7 +78,7 @@ def _findings(session: Any, kpi: Kpi, end: date, days: int) -> list[Finding]:
     if not len(began):
         return []
     start = max(day_number(first), int(began[0]) + history)
-    return detect.scan(kpi, stored, start, day_number(end)) if start <= day_number(end) else []
+    return detect.scan(kpi, stored, start, day_number(end), explained=explained) if start <= day_number(end) else []
 
 
 def _explained(session: Any, kpi: Kpi, finding: Finding, end: date) -> Explained:
