@@ -15,8 +15,9 @@ from evenhand.alerts import service as alerts_service
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
 from evenhand.errors import Conflict, Forbidden, Invalid, NotFound
-from evenhand.models import AuditEntry, ChangeEntry, ChangeStatus, KpiDefinitionVersion, User
+from evenhand.models import AuditEntry, ChangeEntry, ChangeStatus, User
 from evenhand.monitor import changes
+from evenhand.monitor import service as monitor_service
 from evenhand.monitor.change_schemas import QUESTIONS, ChangeCreate, ChangeUpdate, Monitor
 from evenhand.notify import outbound, preferences
 from evenhand.notify.schemas import EndpointWrite
@@ -49,9 +50,8 @@ ANSWERS = {key: f"answer to {key}" for key in QUESTIONS}
 
 
 def define_kpis(session: Session, body: str = KPIS) -> None:
-    """The active KPI definitions, as a saved version would leave them."""
-    session.add(KpiDefinitionVersion(version=1, name="test KPIs", body=body, active=True))
-    session.flush()
+    """Lead conversion and first response (p90) the only KPIs of the active definitions."""
+    monitor_service.save(session, body, author=None, note="two KPIs")
 
 
 def principal(session: Session, org: Org, name: str) -> Principal:
@@ -179,6 +179,7 @@ def test_monitors_name_kpis_of_the_active_definitions_the_shipped_ones_until_a_v
                               actor=None)
         changes.release(session, shipped.id, actor=None)
         define_kpis(session)  # lead conversion and first response only
+        assert [e.title for e in entries(session) if e.source == "config"] == ["kpi_definitions v2: two KPIs"]
         entry = changes.add(session, planned(checklist=ANSWERS, monitors=[{"kpi": "notification_delivery"}]),
                             actor=None)
         with pytest.raises(Invalid) as caught:

@@ -159,7 +159,7 @@ def change_page(request: Request, change_id: int) -> RedirectResponse | None:
     if principal is None:
         return RedirectResponse(f"/login?next={PATH}/{change_id}", status_code=303)
     tr = context.use_locale(request)
-    with shell(principal, tr, title=tr("Change"), path=PATH):
+    with shell(principal, tr, title=tr("Change {id}", id=change_id), path=PATH):
 
         @ui.refreshable
         def render() -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from evenhand.models import AuditEntry, ChangeEntry, ChangeStatus, KpiDefinitionVersion, User
+from evenhand.models import AuditEntry, ChangeEntry, ChangeStatus, User
 
 SUBJECT = ChangeEntry.__tablename__
 ACTIONS = ("change.added", "change.edited", "change.released", "change.rolled_back")
@@ -49,8 +49,3 @@ def user_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
-
-
-def active_kpi_body(session: Session) -> str | None:
-    """The text of the active KPI definitions; None before any version is saved."""
-    return session.scalar(select(KpiDefinitionVersion.body).where(KpiDefinitionVersion.active.is_(True)))

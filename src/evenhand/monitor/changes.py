@@ -27,7 +27,7 @@ from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.text import require_clean
 from evenhand.models import ChangeEntry, ChangeStatus
 from evenhand.monitor import change_repository as repository
-from evenhand.monitor import kpis
+from evenhand.monitor import service as monitor_service
 from evenhand.monitor.change_schemas import (
     QUESTIONS,
     ChangeCreate,
@@ -38,6 +38,7 @@ from evenhand.monitor.change_schemas import (
     MissingRead,
     Monitor,
 )
+from evenhand.monitor.kpis import CompiledKpis
 
 MANUAL = "manual"
 STATUS_LABELS = {ChangeStatus.PLANNED: N_("Planned"), ChangeStatus.RELEASED: N_("Released"),
@@ -81,9 +82,9 @@ class Done:
     reason: str | None
 
 
-def active_kpis(session: Session) -> kpis.CompiledKpis:
+def active_kpis(session: Session) -> CompiledKpis:
     """The active KPI definitions: the shipped ones until a version is saved."""
-    return kpis.compile(kpis.parse(repository.active_kpi_body(session) or kpis.default_text()))
+    return monitor_service.active_kpis(session)
 
 
 def active_kpi_ids(session: Session) -> frozenset[str]:
@@ -92,19 +93,25 @@ def active_kpi_ids(session: Session) -> frozenset[str]:
 
 
 def missing(entry: ChangeEntry, active: frozenset[str]) -> list[Missing]:
-    """What keeps a planned change from release (nothing for any other): each unanswered question, each monitor
-    on no active KPI, no monitor at all on one, each affected metric that is an active KPI but has no monitor."""
+    """What keeps a planned change from release (nothing for any other change; see ``lacking``)."""
     if entry.status is not ChangeStatus.PLANNED:
         return []
+    return lacking(entry.checklist, entry.monitors, entry.affected_metrics, active)
+
+
+def lacking(checklist: dict[str, Any], monitors: list[dict[str, Any]], metrics: list[str],
+            active: frozenset[str]) -> list[Missing]:
+    """Each unanswered question, each monitor on no active KPI, no monitor at all on one, each affected metric
+    that is an active KPI but has no monitor. A page checks its form as typed with this."""
     found = [Missing(f"checklist.{key}", NOT_ANSWERED, {"where": f"checklist.{key}"}) for key in QUESTIONS
-             if not str(entry.checklist.get(key) or "").strip()]
-    watched = [m["kpi"] for m in entry.monitors]
+             if not str(checklist.get(key) or "").strip()]
+    watched = [m["kpi"] for m in monitors]
     found += [Missing(f"monitors.{i}.kpi", UNKNOWN_KPI, {"index": i, "kpi": kpi})
               for i, kpi in enumerate(watched) if kpi not in active]
     if not active.intersection(watched):
         found.append(Missing("monitors", NO_MONITOR, {}))
     return found + [Missing(f"affected_metrics.{i}", UNWATCHED, {"index": i, "metric": metric})
-                    for i, metric in enumerate(entry.affected_metrics) if metric in active and metric not in watched]
+                    for i, metric in enumerate(metrics) if metric in active and metric not in watched]
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
