@@ -35,6 +35,7 @@ from evenhand.i18n import request_locale, set_locale
 from evenhand.intake.routes import router as intake_router
 from evenhand.leads.routes import router as leads_router
 from evenhand.leads.scoring_routes import router as scoring_router
+from evenhand.monitor.anomaly_routes import router as anomalies_router
 from evenhand.monitor.canary_routes import router as canary_router
 from evenhand.monitor.change_routes import router as changes_router
 from evenhand.monitor.impact_routes import router as impact_router
@@ -65,7 +66,7 @@ def api_router() -> APIRouter:
                    org_router, leads_router, scoring_router, routing_router, opportunities_router, activities_router,
                    reports_router, appeals_router, notify_router, honesty_router, standards_router, board_router,
                    qa_router, alerts_router, peer_router, scorecards_export_router, grants_router, scorecards_router,
-                   monitor_router, changes_router, canary_router, impact_router):
+                   monitor_router, anomalies_router, changes_router, canary_router, impact_router):
         api.include_router(router)
     return api
 
@@ -202,6 +203,7 @@ def _pages() -> list[Callable[[], None]]:
     from evenhand.leads import pages as lead_pages
     from evenhand.leads import scoring_pages
     from evenhand.monitor import canary_pages, change_pages, impact_pages, kpi_pages
+    from evenhand.monitor import home_pages as monitor_home_pages
     from evenhand.monitor import pages as monitor_pages
     from evenhand.notify import ops_pages as notify_ops_pages
     from evenhand.notify import pages as notify_pages
@@ -229,7 +231,8 @@ def _pages() -> list[Callable[[], None]]:
         honesty_pages, capture_pages, standards_pages, board_pages, qa_pages, alert_pages, routing_home_pages,
         standards_home_pages, alert_home_pages, appeal_home_pages, qa_home_pages, board_home_pages, incentive_pages,
         performance_pages, performance_home_pages,
-        scorecard_template_pages, peer_pages, monitor_pages, kpi_pages, change_pages, canary_pages, impact_pages)]
+        scorecard_template_pages, peer_pages, kpi_pages, monitor_pages, monitor_home_pages, change_pages, canary_pages,
+        impact_pages)]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:

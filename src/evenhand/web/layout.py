@@ -49,7 +49,6 @@ class NavItem:
     icon: str
     path: str
     roles: frozenset[Role] | None = None
-    ready: bool = True
 
 
 EVERYONE = None
@@ -72,7 +71,7 @@ NAV = (
     NavItem(N_("Incentives"), "workspace_premium", "/performance/incentives"),
     NavItem(N_("Peer review"), "reviews", "/performance/peer"),
     NavItem(N_("Scorecard templates"), "rule", "/performance/templates"),
-    NavItem(N_("Monitoring"), "monitor_heart", "/monitoring", ready=False),
+    NavItem(N_("Monitoring"), "monitor_heart", "/monitor", roles=STAFF | {Role.SUPERVISOR}),
     NavItem(N_("Notification delivery"), "notifications_active", "/notifications/ops", roles=STAFF),
     NavItem(N_("Connectors"), "cable", "/admin/connectors", roles=frozenset({Role.ADMIN, Role.OPS})),
     NavItem(N_("Admin"), "admin_panel_settings", "/admin", roles=STAFF),
@@ -132,16 +131,12 @@ def _navigation(principal: Principal, tr: Tr, path: str) -> None:
         for item in NAV:
             if item.roles is not None and principal.role not in item.roles:
                 continue
-            target = item.path if item.ready else None
-            with ui.item(on_click=(lambda p=target: ui.navigate.to(p)) if target else None).classes(
-                    "text-weight-bold" if item.path == path else "").props(
-                    "clickable" if item.ready else "disable") as row:
+            with ui.item(on_click=lambda p=item.path: ui.navigate.to(p)).classes(
+                    "text-weight-bold" if item.path == path else "").props("clickable") as row:
                 with ui.item_section().props("avatar"):
                     ui.icon(item.icon)
                 with ui.item_section():
                     ui.item_label(tr(item.label))
-                    if not item.ready:
-                        ui.item_label(tr("Coming with its capability")).props("caption")
             row.props(f'data-nav="{item.path}"')
 
 
