@@ -33,6 +33,7 @@ from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
 from evenhand.models import AuditEntry, Base, Lead, User
+from evenhand.monitor import service as monitor_service
 from evenhand.performance import peer_demo
 from evenhand.performance.period import containing
 from evenhand.qa.audio import root as audio_root
@@ -43,6 +44,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo company's zone
 DONE = N_("Demo company ready")
 SCORING = N_("Scoring the leads")
 GOING_LIVE = N_("Routing the last afternoon live")
+SERIES = N_("Computing the KPI series")
 Progress = Callable[[str, float], None]
 
 
@@ -93,6 +95,8 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
         report(GOING_LIVE, 0.98)
         counts = _go_live(conn, seed, end, scale, counts)
         _peer_review(conn, seed, end)
+        report(SERIES, 0.99)
+        _series(conn, end)
         _audit(conn, seed, end, scale, counts)
     write_clips(recordings or audio_root())
     report(DONE, 1.0)
@@ -143,6 +147,13 @@ def _peer_review(conn: Connection, seed: int, end: date) -> None:
     """Last full month's peer review, opened under the demo's seed, most of its reviews written."""
     with Session(bind=conn) as session:
         peer_demo.demo_cycle(session, containing(end).previous().key, seed=seed)
+        session.flush()
+
+
+def _series(conn: Connection, end: date) -> None:
+    """Every KPI's daily series through the last day, so monitoring opens on the whole year."""
+    with Session(bind=conn) as session:
+        monitor_service.refresh(session, until=end)
         session.flush()
 
 
