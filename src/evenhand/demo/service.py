@@ -28,7 +28,7 @@ from evenhand.demo.simulate import World, simulate
 from evenhand.demo.writer import write_tables
 from evenhand.i18n import N_
 from evenhand.kit.audit import append
-from evenhand.kit.clock import utcnow
+from evenhand.kit.clock import frozen, utcnow
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
@@ -151,8 +151,10 @@ def _peer_review(conn: Connection, seed: int, end: date) -> None:
 
 
 def _series(conn: Connection, end: date) -> None:
-    """Every KPI's daily series through the last day, so monitoring opens on the whole year."""
-    with Session(bind=conn) as session:
+    """Every KPI's daily series through the last day, so monitoring opens on the whole year. Computed as of the
+    snapshot (the shipped definitions installed, the standards judged and the watermarks set then), so the same
+    seed builds the same rows."""
+    with Session(bind=conn) as session, frozen(_end_of(end)):
         monitor_service.refresh(session, until=end)
         session.flush()
 
