@@ -74,7 +74,7 @@ def plan_changes(frame: Frame) -> ChangePlan:
     if sms_at is not None:
         entries.append(_entry("启用短信备用通道", "config", "notify", sms_at, OPS_ID,
                               "应用推送在 2 分钟内未确认送达的通知，改由短信再发送一次。",
-                              ["notification_delivery_rate", "sms_cost"]))
+                              ["notification_delivery", "notification_ack", "sms_cost"]))
     kept = sorted((e for e in entries if e["effective_at_ts"] <= frame.now), key=lambda e: e["effective_at_ts"])
     return ChangePlan(upgrade_at, sms_at, releases, _effects(frame), tuple(kept))
 
