@@ -27,7 +27,7 @@ from evenhand.kit import terminal
 from evenhand.kit.clihelp import Typer
 from evenhand.leads.predict.cli import scoring_app
 from evenhand.models import Level, Role
-from evenhand.monitor import scan_cli
+from evenhand.monitor import impact_cli, scan_cli
 from evenhand.monitor.canary_cli import canary_app
 from evenhand.monitor.changes_cli import changes_app
 from evenhand.monitor.cli import monitor_app
@@ -82,6 +82,7 @@ app.add_typer(peer_app, name="peer")
 app.add_typer(monitor_app, name="monitor")
 monitor_app.command("scan", help=scan_cli.HELP)(scan_cli.scan)
 app.add_typer(changes_app, name="changes")
+changes_app.command("impact", help=impact_cli.HELP)(impact_cli.impact)
 app.add_typer(canary_app, name="canary")
 console = Console()
 Db = Annotated[str | None, typer.Option("--db", help=N_("Database URL; default: the configured database"))]
