@@ -5,20 +5,24 @@ Android app versions at the top of the explanation, and links the CRM upgrade's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
-from evenhand.models import Anomaly, ChangeEntry
-from evenhand.monitor import scan, service
+from evenhand.models import Anomaly, ChangeEntry, Role
+from evenhand.monitor import impact, scan, service
 from evenhand.monitor.report import Report
 from tests.demo.conftest import Built, build_into, disposing
 
 pytestmark = pytest.mark.slow
 UPGRADE = date(2026, 8, 15)  # the CRM upgrade (22:00 local) in the demo year ending 2026-11-27
 STABLE = (date(2026, 1, 1), date(2026, 7, 31))  # months without a simulated system change
+NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)  # the demo's snapshot, 17:00 in Shanghai
+STAFF = Principal(user_id=0, username="test", display_name="test", role=Role.AUDITOR, via="system")
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +84,16 @@ def test_false_alarms_in_the_stable_months_stay_under_one_per_kpi_a_quarter(foun
     kpis = {r.kpi.id for r in found} | {"lead_conversion"}
     quarters = (STABLE[1] - STABLE[0]).days / 91
     assert len(stable) < len(kpis) * quarters, [(r.kpi.id, scan.day_date(r.finding.started)) for r in stable]
+
+
+def test_the_sms_fallback_shows_the_recovery_on_its_before_after_board(demo: Built) -> None:
+    with session_scope(demo.engine, readonly=True) as session:
+        fallback = session.scalar(select(ChangeEntry).where(ChangeEntry.title == "启用短信备用通道"))
+        assert fallback is not None
+        board = impact.board(session, STAFF, fallback.id, zone=ZoneInfo("Asia/Shanghai"),
+                             added=["first_response_mean", "lead_conversion"], now=NOW)
+    rows = {r.metric: r for r in board.rows}
+    assert rows["notification_delivery"].declared and rows["first_response_mean"].kpi is not None
+    for metric, sign in (("notification_delivery", 1), ("first_response_mean", -1), ("lead_conversion", 1)):
+        moved = rows[metric].difference
+        assert moved is not None and moved.excludes_zero and sign * moved.estimate > 0, (metric, moved)
