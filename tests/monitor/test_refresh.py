@@ -21,7 +21,6 @@ from evenhand.models import (
     KpiWatermark,
     Lead,
     LeadStatus,
-    Notification,
     Opportunity,
     Role,
     RoutingDecision,
@@ -40,7 +39,6 @@ from tests.monitor.test_series import (
     NOW,
     LeadSpec,
     add_lead,
-    at,
     build,
     day,
     push,
@@ -124,7 +122,7 @@ def test_an_incremental_refresh_stores_what_a_full_rebuild_does(company: Engine)
 
 def test_nothing_changed_nothing_recomputed(company: Engine) -> None:
     points_after(company, now=NOW)
-    again, after = points_after(company, now=NOW + timedelta(minutes=30))
+    again, _ = points_after(company, now=NOW + timedelta(minutes=30))
     # compliance is judged as of the refresh: its last day is computed again
     assert {s: d for s, d in again.recomputed.items() if d is not None} == {"compliance": NOW.date()}
     assert again.points == 0
@@ -201,3 +199,22 @@ def test_the_kpi_endpoints(company: Engine, client: TestClient) -> None:
     assert backwards.status_code == 422 and backwards.json()["error"]["field"] == "first"
     assert client.get("/api/v1/monitor/kpis/nope/series", headers=headers).status_code == 404
     assert client.get("/api/v1/monitor/kpis", headers={"Authorization": f"Bearer {rep}"}).status_code == 403
+
+
+def test_the_worker_refreshes_every_15_minutes_and_rebuilds_daily(company: Engine) -> None:
+    from evenhand.monitor import tasks
+    from evenhand.notify import jobs
+
+    registered = {job.name: job.every_seconds for job in jobs.registered()}
+    assert registered["monitor.refresh"] == 900 and registered["monitor.rebuild"] == 86400
+    with session_scope(company) as session:
+        tasks.refresh_series(session, FIRST)
+    with session_scope(company) as session:
+        later_rows(session)
+        tasks.refresh_series(session, SECOND)
+    with session_scope(company, readonly=True) as session:
+        incremental = stored(session)
+    with session_scope(company) as session:
+        tasks.rebuild_series(session, SECOND)
+    with session_scope(company, readonly=True) as session:
+        assert stored(session) == incremental
