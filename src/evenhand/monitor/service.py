@@ -31,7 +31,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.errors import Forbidden, Invalid
 from evenhand.kit.clock import as_utc, utcnow
-from evenhand.models import KpiDefinitionVersion, KpiPoint, Role
+from evenhand.models import KpiDefinitionVersion, KpiPoint, KpiWatermark, Role
 from evenhand.monitor import repository, sources
 from evenhand.monitor.kpis import KPIS, CompiledKpis, Kpi
 from evenhand.monitor.series import Series, day_date, day_number, points
@@ -58,10 +58,6 @@ Progress = Callable[[str, int, int], None]  # (the source being read, "" at the 
 def active_kpis(session: Session) -> CompiledKpis:
     """The active KPI definitions, compiled (the shipped ones on a new database)."""
     return KPIS.compiled(KPIS.active(session).body)
-
-
-def active_version(session: Session) -> KpiDefinitionVersion:
-    return KPIS.active(session)
 
 
 def save(session: Session, body: str, *, author: Principal | None, note: str = "") -> KpiDefinitionVersion:
@@ -167,16 +163,10 @@ def refresh(session: Session, *, until: date | None = None, progress: Progress |
     repository.take_turns(session)
     span = _span(until, as_utc(now or utcnow()))
     row = KPIS.active(session)
-    kpis = KPIS.compiled(row.body)
-    marks = repository.watermarks(session)
-    marker = DEFINITIONS.format(version=row.version)
-    full = full or marker not in marks
-    if full:
-        repository.clear(session, None)
-        repository.forget(session, list(marks))
-        marks = {}
-    recomputed, written = {}, 0
+    kpis, marker = KPIS.compiled(row.body), DEFINITIONS.format(version=row.version)
+    marks, full = _watermarks(session, marker, full)
     report = progress or (lambda _source, _done, _total: None)
+    recomputed, written = {}, 0
     for done, source in enumerate(kpis.sources):
         report(source, done, len(kpis.sources))
         first, count = _refresh_source(session, kpis.of_source(source), marks.get(source), span)
@@ -185,6 +175,17 @@ def refresh(session: Session, *, until: date | None = None, progress: Progress |
     report("", len(kpis.sources), len(kpis.sources))
     repository.mark(session, marker, span.seen, span.now)
     return Refreshed(row.version, full, day_date(span.last), recomputed, written, timer.perf_counter() - started)
+
+
+def _watermarks(session: Session, marker: str, full: bool) -> tuple[dict[str, KpiWatermark], bool]:
+    """The watermarks to start from, and whether the refresh is full: none when asked for a full one or when the
+    points were computed under other definitions (their marker is missing) — every point and watermark dropped."""
+    marks = repository.watermarks(session)
+    if not full and marker in marks:
+        return marks, False
+    repository.clear(session, None)
+    repository.forget(session, list(marks))
+    return {}, True
 
 
 def _span(until: date | None, now: datetime) -> _Span:
@@ -197,7 +198,8 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
-def _refresh_source(session: Session, kpis: tuple[Kpi, ...], mark: Any, span: _Span) -> tuple[int | None, int]:
+def _refresh_source(session: Session, kpis: tuple[Kpi, ...], mark: KpiWatermark | None, span: _Span
+                    ) -> tuple[int | None, int]:
     """Recompute the source's points from the first day its facts changed; that day (None: nothing changed) and
     the points written."""
     ids = [k.id for k in kpis]
@@ -207,7 +209,7 @@ def _refresh_source(session: Session, kpis: tuple[Kpi, ...], mark: Any, span: _S
     repository.clear(session, ids, from_day=day_date(first) if first is not None else None)
     if first is not None and first > span.last:
         return first, 0
-    facts = read(session, kpis[0].source, first, span)
+    facts = _read(session, kpis[0].source, first, span)
     if not len(facts):
         return first, 0
     start = first if first is not None else int(facts.day.min())
@@ -231,10 +233,10 @@ def facts(session: Session, source: str, *, first: date | None, last: date, now:
           ) -> sources.Facts:
     """A fact source's rows on the days [first, last] (from its first fact without ``first``) as columns, as the
     refresh reads them (compliance judged as of ``now``, or the end of ``last`` when earlier)."""
-    return read(session, source, day_number(first) if first else None, _span(last, as_utc(now or utcnow())))
+    return _read(session, source, day_number(first) if first else None, _span(last, as_utc(now or utcnow())))
 
 
-def read(session: Session, source: str, first: int | None, span: _Span) -> sources.Facts:
+def _read(session: Session, source: str, first: int | None, span: _Span) -> sources.Facts:
     """The source's facts on the days [first, span.last] (from its first fact without ``first``)."""
     since = _midnight(day_date(first), span.zone) if first is not None else None
     until = _midnight(day_date(span.last + 1), span.zone)
@@ -256,21 +258,27 @@ _READERS: dict[str, tuple[Callable[[Session, datetime | None, datetime], sources
 
 
 def _compliance(session: Session, since: datetime | None, until: datetime, span: _Span) -> sources.Facts:
-    """Every stage standard (a lead's first contact, a deal's stage entry) whose deadline passed by ``span.seen``,
-    judged under the active standards as of then, through ``standards.service``."""
+    """Every stage standard (a lead's first contact, a deal's stage entry) whose deadline fell from ``since`` to
+    ``span.seen``, judged under the active standards as of then."""
+    stage, rep, status, due = _judged(session, since, until, span.seen)
+    keep = (status != NONE) & (due <= micros(span.seen)) & (due >= micros(since or DAWN))
+    names = repository.people(session, set(rep[keep].tolist()))
+    person = [names.get(r, ("", "")) for r in rep[keep].tolist()]
+    return sources.compliance(due[keep] // 1_000_000, np.array(STAGES, dtype=object)[stage[keep]],
+                              np.array([p[1] for p in person], dtype=object),
+                              np.array([p[0] for p in person], dtype=object),
+                              status[keep] == STATUSES.index(Status.MET), span.zone)
+
+
+def _judged(session: Session, since: datetime | None, until: datetime, judged: datetime
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The clocks started from ``COMPLIANCE_LOOKBACK`` before ``since`` until ``until``, judged through
+    ``standards.service``'s bulk path as of ``judged``: each one's stage, rep, status and deadline (µs)."""
     compiled = standards.STANDARDS.compiled(standards.active(session).body)
-    judged = span.seen
     period = standards.read_period(session, EVERYONE, since=(since - COMPLIANCE_LOOKBACK) if since else DAWN,
                                    until=until, now=judged, standards=[compiled])
-    period.reps = standards._period_reps(session, period, compiled, judged)  # the calendars the deadlines count in
-    status, due = judge_many(compiled.stages, period.clocks, period.acts, {i: r.calendar for i, r in
-                                                                          period.reps.items()},
-                             now=judged, roll=compiled.roll_past_days_off)
-    keep = (status != NONE) & (due <= micros(judged)) & (due >= micros(since or DAWN))
-    rep = period.clocks.rep[keep]
-    names = repository.people(session, set(rep.tolist()))
-    return sources.compliance(
-        due[keep] // 1_000_000, np.array(STAGES, dtype=object)[period.clocks.stage[keep]],
-        np.array([names.get(r, ("", ""))[1] for r in rep.tolist()], dtype=object),
-        np.array([names.get(r, ("", ""))[0] for r in rep.tolist()], dtype=object),
-        status[keep] == STATUSES.index(Status.MET), span.zone)
+    period.reps = standards._period_reps(session, period, compiled, judged)  # the calendars deadlines count in
+    calendars = {i: r.calendar for i, r in period.reps.items()}
+    status, due = judge_many(compiled.stages, period.clocks, period.acts, calendars, now=judged,
+                             roll=compiled.roll_past_days_off)
+    return period.clocks.stage, period.clocks.rep, status, due
