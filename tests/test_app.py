@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -141,10 +142,13 @@ def test_a_method_served_nowhere_on_an_unknown_api_path_is_404_json(client: Test
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
 
 
+PATH_SAMPLES = {"kpi_id": "lead_conversion"}  # a path parameter of an endpoint with date parameters, filled in
+
+
 def _date_parameters(app: FastAPI) -> list[tuple[str, str, str | None]]:
-    return [(path, p["name"], _format(p["schema"])) for path, item in app.openapi()["paths"].items()
-            for op in item.values() for p in op.get("parameters", [])
-            if p["in"] == "query" and _format(p["schema"]) in ("date", "date-time")]
+    return [(re.sub(r"\{(\w+)\}", lambda m: PATH_SAMPLES[m.group(1)], path), p["name"], _format(p["schema"]))
+            for path, item in app.openapi()["paths"].items() for op in item.values()
+            for p in op.get("parameters", []) if p["in"] == "query" and _format(p["schema"]) in ("date", "date-time")]
 
 
 def _format(schema: dict[str, Any]) -> str | None:

@@ -115,6 +115,11 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/changes"): CHANGE,
     ("PATCH", "/api/v1/changes/{change_id}"): CHANGE,
     ("POST", "/api/v1/changes/{change_id}/rollback"): {"reason": "push lost on Android"},
+    ("PUT", "/api/v1/monitor/kpis/definitions"): {"body": POLICY, "note": "why"},
+    ("POST", "/api/v1/monitor/kpis/definitions/validate"): {"body": POLICY},
+    ("POST", "/api/v1/canaries"): {"body": POLICY, "share": 0.1, "metrics": ["first_response_mean"], "note": "why"},
+    ("POST", "/api/v1/canaries/{canary_id}/rollback"): {"reason": "slower first response"},
+    ("POST", "/api/v1/canaries/{canary_id}/promote"): {"note": "better"},
 }
 # The batch's rows are validated one by one, so that an error names its row; a YAML document's characters are
 # checked by its reader, naming the line (see the tests below).
