@@ -277,7 +277,7 @@ def _judged(session: Session, since: datetime | None, until: datetime, judged: d
     compiled = standards.STANDARDS.compiled(standards.active(session).body)
     period = standards.read_period(session, EVERYONE, since=(since - COMPLIANCE_LOOKBACK) if since else DAWN,
                                    until=until, now=judged, standards=[compiled])
-    period.reps = standards._period_reps(session, period, compiled, judged)  # the calendars deadlines count in
+    period.reps = standards.period_reps(session, period, compiled, judged)  # the calendars deadlines count in
     calendars = {i: r.calendar for i, r in period.reps.items()}
     status, due = judge_many(compiled.stages, period.clocks, period.acts, calendars, now=judged,
                              roll=compiled.roll_past_days_off)

@@ -309,7 +309,7 @@ def _narrow(stmt: Select[Any], owner: Any, rep_ids: Iterable[int] | None) -> Sel
     return stmt if rep_ids is None else stmt.where(owner.in_(sorted(set(rep_ids))))
 
 
-def _period_reps(session: Session, period: Period, standards: CompiledStandards, now: datetime) -> dict[int, Rep]:
+def period_reps(session: Session, period: Period, standards: CompiledStandards, now: datetime) -> dict[int, Rep]:
     starts = [moment(int(period.clocks.start.min())), moment(int(period.clocks.start.max()))] if len(
         period.clocks) else []
     return _reps(session, set(period.clocks.rep.tolist()), starts, standards, now)
@@ -347,7 +347,7 @@ def periods(session: Session, principal: Principal, spans: Sequence[tuple[dateti
     owners = [rep_id] if rep_id is not None else (repository.team_members(session, team_id) if team_id else None)
     period = read_period(session, principal, since=min(s for s, _ in bounds), until=max(u for _, u in bounds),
                          rep_ids=owners, now=now, standards=[standards])
-    period.reps = _period_reps(session, period, standards, now)
+    period.reps = period_reps(session, period, standards, now)
     judged = verdicts(period, standards, now=now)
     return [{"since": since, "until": until, "now": now, "version": row.version if row is not None else None,
              **summary(session, period.reps, judged.take((judged.start >= micros(since))
@@ -389,7 +389,7 @@ def preview(session: Session, principal: Principal, body: str, *, days: int = PR
     now = as_utc(now or utcnow())
     period = read_period(session, principal, since=now - timedelta(days=days), until=now, now=now,
                          standards=[current, candidate])
-    period.reps = _period_reps(session, period, current, now)
+    period.reps = period_reps(session, period, current, now)
     both = {name: summary(session, period.reps, verdicts(_calendars(session, period, s, current, now), s, now=now))
             for name, s in (("current", current), ("candidate", candidate))}
     return {"days": days, "since": now - timedelta(days=days), "until": now, "version": row.version,
@@ -401,7 +401,7 @@ def _calendars(session: Session, period: Period, standards: CompiledStandards, r
     """The period with its reps' calendars carrying these standards' holidays (another text may list other days)."""
     if standards.holidays == read_under.holidays:
         return period
-    return Period(period.clocks, period.acts, _period_reps(session, period, standards, now))
+    return Period(period.clocks, period.acts, period_reps(session, period, standards, now))
 
 
 def viewer_zone(session: Session, principal: Principal) -> ZoneInfo:
