@@ -45,9 +45,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import psycopg
@@ -86,8 +85,7 @@ def _wrk() -> str:
     return path
 
 
-@dataclass
-class Row:
+class Row(NamedTuple):  # not a dataclass: bench/run.py loads this module without registering it in sys.modules
     """One wrk run: what it measured and what it saw go wrong."""
 
     target: str
@@ -97,7 +95,7 @@ class Row:
     p99_ms: float
     requests: int
     created: int | None  # answers 201 (POST rows only; the Lua script counts them)
-    wrong: list[str] = field(default_factory=list)
+    wrong: tuple[str, ...] = ()
     load1: float = 0.0
 
 
@@ -107,14 +105,14 @@ def _latency(output: str, cut: str) -> float:
     return round(float(match[1]) * _UNIT_MS[match[2]], 3)
 
 
-def _problems(output: str) -> list[str]:
+def _problems(output: str) -> tuple[str, ...]:
     """What wrk saw go wrong: statuses above 399, socket errors, and (from the Lua script) any answer but 201."""
     wrong = [f"{m[1]} non-2xx/3xx answers" for m in re.finditer(r"Non-2xx or 3xx responses:\s+(\d+)", output)]
     if socket_errors := re.search(r"Socket errors:.*", output):
         wrong.append(socket_errors[0].strip())
     if (status := re.search(r"STATUS created=\d+ other=(\d+)", output)) and int(status[1]):
         wrong.append(f"{status[1]} answers other than 201")
-    return wrong
+    return tuple(wrong)
 
 
 def parse(output: str, target: str, connections: int) -> Row:
@@ -150,14 +148,12 @@ class Bench:
         if target in self.posted:
             self.posted[target] += row.created or 0
             self.in_flight[target] += connections
-        row.load1 = round(os.getloadavg()[0], 2)
-        return row
+        return row._replace(load1=round(os.getloadavg()[0], 2))
 
     def measure(self, target: str, threads: int, connections: int) -> Row:
         warm = self.once(target, threads, connections, WARM)
         row = self.once(target, threads, connections, SECONDS)
-        row.wrong += [f"warm-up: {problem}" for problem in warm.wrong]
-        return row
+        return row._replace(wrong=row.wrong + tuple(f"warm-up: {problem}" for problem in warm.wrong))
 
 
 def _port() -> int:
@@ -195,8 +191,7 @@ def served(app: list[str], env: dict[str, str], workers: int, cwd: Path) -> Iter
         server.wait(timeout=30)
 
 
-@dataclass(frozen=True)
-class Database:
+class Database(NamedTuple):
     """Where one measurement writes: evenhand's database, the bare endpoint's store, and the server processes."""
 
     name: str
@@ -312,7 +307,7 @@ def measure(wrk: str, db: Database, tmp: Path) -> dict[str, Any]:
         bench = Bench(wrk, bare, evenhand, token)
         rows = _rounds(bench)
     counts = check(bench, db, rows)
-    return {"server_processes": db.workers, "summary": summary(rows), "rows": [asdict(r) for r in rows],
+    return {"server_processes": db.workers, "summary": summary(rows), "rows": [r._asdict() for r in rows],
             "check": counts, "load1": _span([r.load1 for r in rows])}
 
 
