@@ -33,6 +33,7 @@ from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring_bulk import rescore_all
 from evenhand.leads.service import refresh_aggregates
 from evenhand.models import AuditEntry, Base, Lead, User
+from evenhand.monitor import scan as monitor_scan
 from evenhand.monitor import service as monitor_service
 from evenhand.performance import peer_demo
 from evenhand.performance.period import containing
@@ -45,6 +46,7 @@ DONE = N_("Demo company ready")
 SCORING = N_("Scoring the leads")
 GOING_LIVE = N_("Routing the last afternoon live")
 SERIES = N_("Computing the KPI series")
+YEAR_SCANNED = 330  # the demo's days with a full baseline behind them
 Progress = Callable[[str, float], None]
 
 
@@ -151,11 +153,12 @@ def _peer_review(conn: Connection, seed: int, end: date) -> None:
 
 
 def _series(conn: Connection, end: date) -> None:
-    """Every KPI's daily series through the last day, so monitoring opens on the whole year. Computed as of the
-    snapshot (the shipped definitions installed, the standards judged and the watermarks set then), so the same
-    seed builds the same rows."""
+    """Every KPI's daily series through the last day, and the year scanned, so monitoring opens on the whole year
+    with the incident's anomalies found and explained. Computed as of the snapshot (the shipped definitions
+    installed, the standards judged and the watermarks set then), so the same seed builds the same rows."""
     with Session(bind=conn) as session, frozen(_end_of(end)):
         monitor_service.refresh(session, until=end)
+        monitor_scan.scan(session, days=YEAR_SCANNED)
         session.flush()
 
 
