@@ -8,28 +8,23 @@ their own region, else their team's."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Connection, Select, and_, cast, func, literal_column, select
+from sqlalchemy import Connection, Select, and_, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from evenhand.auth.principal import Principal
 from evenhand.board.figures import STAGES, Deals, Leads, Visits
-from evenhand.kit.clock import as_utc
+from evenhand.kit.cursor import epoch, plain_time, table
 from evenhand.leads import repository as lead_repository
 from evenhand.models import OPEN_STAGES, Activity, Lead, Opportunity, ProductLine, Region, StageChange, Team, User
 from evenhand.opportunities import repository as deal_repository
 
-_EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
-          else "CAST(strftime('%s', {}) AS INTEGER)",
-          "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
 _CODE = "CASE {} " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(STAGES)) + " ELSE -1 END"
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a naive UTC time in SQLite
 
 
 @dataclass(frozen=True)
@@ -45,30 +40,6 @@ class Pipeline:
     deals: Deals
     visits: Visits
     product: np.ndarray  # per deal, its product line (-1: none)
-
-
-def _epoch(conn: Connection, column: str) -> Any:
-    return literal_column(_EPOCH[conn.dialect.name].format(column))
-
-
-def _time(conn: Connection, moment: datetime) -> Any:
-    """A bound time as the driver takes it: SQLite compares the stored text, PostgreSQL a naive UTC timestamp."""
-    naive = as_utc(moment).replace(tzinfo=None)
-    return naive.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else naive
-
-
-def rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
-    """A Core statement's rows straight from the driver's cursor: plain tuples, no result processing. Its bound
-    values must be plain (numbers, text, times from ``_time``)."""
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(compiled.string, args)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def _owner_dimensions(stmt: Select[Any], owner: Any, f: Filters) -> Select[Any]:
@@ -90,38 +61,39 @@ def pipeline(session: Session, readable: Select[Any], f: Filters, *, since: date
         Opportunity.id, Opportunity.owner_id, func.coalesce(User.team_id, -1),
         func.coalesce(Opportunity.product_line_id, -1),
         # the lead's arrival looked up by its key: joined, PostgreSQL would hash every lead for a few hundred deals
-        _epoch(conn, "COALESCE((SELECT leads.created_at FROM leads WHERE leads.id = opportunities.lead_id), "
-                     "opportunities.created_at)"),
+        epoch(conn, "COALESCE((SELECT leads.created_at FROM leads WHERE leads.id = opportunities.lead_id), "
+                    "opportunities.created_at)"),
         literal_column(_CODE.format("opportunities.stage")),
-        _epoch(conn, "COALESCE(opportunities.stage_changed_at, opportunities.created_at)"),
+        epoch(conn, "COALESCE(opportunities.stage_changed_at, opportunities.created_at)"),
     ), Opportunity.owner_id, f)
     if f.product_line_id is not None:
         deals = deals.where(Opportunity.product_line_id == f.product_line_id)
     deals = _moving(conn, deals, since)
-    table = np.array(rows(conn, deals.order_by(Opportunity.id)), dtype=np.int64).reshape(-1, 7)
+    found = table(conn, deals.order_by(Opportunity.id), 7)
     changes = select(StageChange.opportunity_id, literal_column(_CODE.format("stage_changes.to_stage")),
-                     _epoch(conn, "stage_changes.changed_at")).where(
+                     epoch(conn, "stage_changes.changed_at")).where(
         StageChange.opportunity_id.in_(deals.with_only_columns(Opportunity.id))).order_by(
         StageChange.opportunity_id, StageChange.changed_at, StageChange.id)
-    history = np.array(rows(conn, changes), dtype=np.int64).reshape(-1, 3)
-    return Pipeline(Deals(table[:, 0], table[:, 1], table[:, 2], table[:, 4]), _visits(table, history), table[:, 3])
+    history = table(conn, changes, 3)
+    return Pipeline(Deals(found[:, 0], found[:, 1], found[:, 2], found[:, 4]), _visits(found, history), found[:, 3])
 
 
 def _moving(conn: Connection, deals: Select[Any], since: datetime) -> Select[Any]:
     """Leave out the deals that were closed before ``since`` and never moved after it: no visit of theirs ends,
     starts or stands open from then on, so no figure counts them (most of a company's history)."""
-    moved = select(StageChange.opportunity_id).where(StageChange.changed_at >= _time(conn, since))
+    start = plain_time(conn, since)
+    moved = select(StageChange.opportunity_id).where(StageChange.changed_at >= start)
     return deals.where(Opportunity.stage.in_([s.value for s in OPEN_STAGES]) | Opportunity.id.in_(moved)
-                       | (func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) >= _time(conn, since)))
+                       | (func.coalesce(Opportunity.stage_changed_at, Opportunity.created_at) >= start))
 
 
-def _visits(table: np.ndarray, history: np.ndarray) -> Visits:
-    ids = table[:, 0]
+def _visits(deals: np.ndarray, history: np.ndarray) -> Visits:
+    ids = deals[:, 0]
     deal = np.searchsorted(ids, history[:, 0])
     bare = np.setdiff1d(np.arange(len(ids)), deal)  # deals with no recorded change
     deal = np.concatenate([deal, bare])
-    stage = np.concatenate([history[:, 1], table[bare, 5]])
-    start = np.concatenate([history[:, 2], table[bare, 6]])
+    stage = np.concatenate([history[:, 1], deals[bare, 5]])
+    start = np.concatenate([history[:, 2], deals[bare, 6]])
     order = np.lexsort((start, deal)) if len(bare) else np.arange(len(deal))
     return Visits.of(deal[order], stage[order], start[order])
 
@@ -140,22 +112,13 @@ def leads(session: Session, readable: Select[Any], f: Filters, *, since: datetim
         .correlate(Lead).scalar_subquery())
     stmt = _owner_dimensions(readable.with_only_columns(
         Lead.id, Lead.owner_id, func.coalesce(User.team_id, -1), func.coalesce(Lead.product_line_id, -1),
-        _epoch(conn, "leads.assigned_at"), func.coalesce(_epoch_of(conn, first), -1),
-    ).where(and_(Lead.assigned_at >= _time(conn, since), Lead.assigned_at < _time(conn, until))),
+        epoch(conn, "leads.assigned_at"), func.coalesce(epoch(conn, first), -1),
+    ).where(and_(Lead.assigned_at >= plain_time(conn, since), Lead.assigned_at < plain_time(conn, until))),
         Lead.owner_id, f)
     if f.product_line_id is not None:
         stmt = stmt.where(Lead.product_line_id == f.product_line_id)
-    table = np.array(rows(conn, stmt.order_by(Lead.id)), dtype=np.int64).reshape(-1, 6)
-    return Leads(table[:, 0], table[:, 1], table[:, 2], table[:, 4], table[:, 5]), table[:, 3]
-
-
-def _epoch_of(conn: Connection, subquery: Any) -> Any:
-    """Epoch seconds of a scalar subquery's time, by the database, truncated like ``_EPOCH``."""
-    if conn.dialect.name != "sqlite":
-        return cast(func.floor(func.extract("epoch", subquery)), BigInteger)
-    if sqlite3.sqlite_version_info >= (3, 38):
-        return cast(func.unixepoch(subquery), BigInteger)
-    return cast(func.strftime("%s", subquery), BigInteger)
+    found = table(conn, stmt.order_by(Lead.id), 6)
+    return Leads(found[:, 0], found[:, 1], found[:, 2], found[:, 4], found[:, 5]), found[:, 3]
 
 
 def readable_deals(principal: Principal) -> Select[Any]:

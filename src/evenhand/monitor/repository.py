@@ -4,34 +4,18 @@ as epoch seconds computed by the database), the earliest fact each source change
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Connection,
-    Select,
-    String,
-    bindparam,
-    cast,
-    delete,
-    extract,
-    func,
-    insert,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import Connection, Select, String, bindparam, cast, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased
 
 from evenhand.errors import NotFound
-from evenhand.kit.clock import as_utc
+from evenhand.kit.cursor import epoch, plain_time, rows
 from evenhand.models import (
     Alert,
     Appeal,
@@ -51,7 +35,6 @@ from evenhand.monitor.kpis import KPIS, Kpi
 from evenhand.monitor.series import Points, Series, day_number, filled
 from evenhand.monitor.sources import Rows, client
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a naive UTC time in SQLite
 LEAD_ASSIGNED = "lead_assigned"
 APP_PUSH = "app_push"
 
@@ -59,40 +42,11 @@ APP_PUSH = "app_push"
 # --- plumbing --------------------------------------------------------------------------------------------------------
 
 
-def _seconds(conn: Connection, moment: Any) -> ColumnElement[Any]:
-    """Epoch seconds of a time, computed by the database and truncated (``unixepoch`` on SQLite ≥ 3.38)."""
-    if conn.dialect.name != "sqlite":
-        return cast(func.floor(extract("epoch", moment)), BigInteger)
-    if sqlite3.sqlite_version_info >= (3, 38):
-        return cast(func.unixepoch(moment), BigInteger)
-    return cast(func.strftime("%s", moment), BigInteger)
-
-
-def _time(conn: Connection, moment: datetime) -> Any:
-    """A bound time as the driver takes it: SQLite compares the stored text, PostgreSQL a naive UTC timestamp."""
-    naive = as_utc(moment).replace(tzinfo=None)
-    return naive.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else naive
-
-
-def _fetch(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """A Core statement's rows straight from the driver's cursor: plain tuples, no result processing. Its bound
-    values must be plain (numbers, text, times from ``_time``)."""
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(compiled.string, args)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
 def _within(conn: Connection, stmt: Select[Any], column: Any, since: datetime | None, until: datetime
             ) -> Select[Any]:
     """Rows whose ``column`` falls in [since, until) (no lower bound without ``since``)."""
-    stmt = stmt.where(column < _time(conn, until))
-    return stmt if since is None else stmt.where(column >= _time(conn, since))
+    stmt = stmt.where(column < plain_time(conn, until))
+    return stmt if since is None else stmt.where(column >= plain_time(conn, since))
 
 
 def _people(stmt: Select[Any], person: Any) -> tuple[Select[Any], Any, Any]:
@@ -112,17 +66,17 @@ def lead_rows(session: Session, since: datetime | None, until: datetime) -> tupl
         Region, Region.code == Lead.region)
     base, rep, team = _people(base, Lead.owner_id)
     stmt = base.with_only_columns(
-        Lead.id, _seconds(conn, Lead.created_at), Lead.source, func.coalesce(Region.name, Lead.region, ""), team,
-        rep, func.coalesce(ProductLine.name, ""), Lead.status, _seconds(conn, Lead.assigned_at),
-        _seconds(conn, Lead.first_response_at), _seconds(conn, Lead.closed_at), Lead.score)
-    rows = _fetch(conn, _within(conn, stmt, Lead.created_at, since, until).order_by(Lead.id))
+        Lead.id, epoch(conn, Lead.created_at), Lead.source, func.coalesce(Region.name, Lead.region, ""), team,
+        rep, func.coalesce(ProductLine.name, ""), Lead.status, epoch(conn, Lead.assigned_at),
+        epoch(conn, Lead.first_response_at), epoch(conn, Lead.closed_at), Lead.score)
+    leads = rows(conn, _within(conn, stmt, Lead.created_at, since, until).order_by(Lead.id))
     ids = _within(conn, select(Lead.id), Lead.created_at, since, until)
     pushes = select(Notification.lead_id, Notification.platform, Notification.app_version).where(
         Notification.kind == LEAD_ASSIGNED, Notification.channel == APP_PUSH, Notification.lead_id.in_(ids))
-    clients = [(lead, client(p, v)) for lead, p, v in _fetch(conn, pushes.order_by(Notification.id))]
+    clients = [(lead, client(p, v)) for lead, p, v in rows(conn, pushes.order_by(Notification.id))]
     arms = select(RoutingDecision.lead_id, RoutingDecision.arm).where(
         RoutingDecision.arm.is_not(None), RoutingDecision.lead_id.in_(ids)).order_by(RoutingDecision.id)
-    return rows, clients, _fetch(conn, arms)
+    return leads, clients, rows(conn, arms)
 
 
 def notification_rows(session: Session, since: datetime | None, until: datetime) -> Rows:
@@ -131,10 +85,10 @@ def notification_rows(session: Session, since: datetime | None, until: datetime)
     at = func.coalesce(Notification.sent_at, Notification.created_at)
     base, rep, team = _people(select(Notification.id), Notification.recipient_id)
     stmt = base.with_only_columns(
-        _seconds(conn, at), Notification.channel, Notification.platform, Notification.app_version, team, rep,
-        _seconds(conn, Notification.sent_at), _seconds(conn, Notification.delivered_at),
-        _seconds(conn, Notification.acknowledged_at)).where(Notification.kind == LEAD_ASSIGNED)
-    return _fetch(conn, _within(conn, stmt, at, since, until).order_by(Notification.id))
+        epoch(conn, at), Notification.channel, Notification.platform, Notification.app_version, team, rep,
+        epoch(conn, Notification.sent_at), epoch(conn, Notification.delivered_at),
+        epoch(conn, Notification.acknowledged_at)).where(Notification.kind == LEAD_ASSIGNED)
+    return rows(conn, _within(conn, stmt, at, since, until).order_by(Notification.id))
 
 
 def decision_rows(session: Session, since: datetime | None, until: datetime) -> Rows:
@@ -144,19 +98,19 @@ def decision_rows(session: Session, since: datetime | None, until: datetime) -> 
         RoutingDecision).scalar_subquery()
     base, rep, team = _people(select(RoutingDecision.id), RoutingDecision.rep_id)
     stmt = base.with_only_columns(
-        _seconds(conn, RoutingDecision.created_at), RoutingDecision.kind, func.coalesce(RoutingDecision.pool_id, ""),
+        epoch(conn, RoutingDecision.created_at), RoutingDecision.kind, func.coalesce(RoutingDecision.pool_id, ""),
         team, rep, func.coalesce(RoutingDecision.arm, ""), RoutingDecision.outcome, RoutingDecision.latency_us,
-        _seconds(conn, appealed))
-    return _fetch(conn, _within(conn, stmt, RoutingDecision.created_at, since, until).order_by(RoutingDecision.id))
+        epoch(conn, appealed))
+    return rows(conn, _within(conn, stmt, RoutingDecision.created_at, since, until).order_by(RoutingDecision.id))
 
 
 def alert_rows(session: Session, since: datetime | None, until: datetime) -> Rows:
     """Alerts opened in [since, until), as ``sources.alerts`` takes them."""
     conn = session.connection()
     base, rep, team = _people(select(Alert.id), Alert.rep_id)
-    stmt = base.with_only_columns(_seconds(conn, Alert.opened_at), Alert.rule, team, rep, Alert.status,
-                                  _seconds(conn, Alert.resolved_at))
-    return _fetch(conn, _within(conn, stmt, Alert.opened_at, since, until).order_by(Alert.id))
+    stmt = base.with_only_columns(epoch(conn, Alert.opened_at), Alert.rule, team, rep, Alert.status,
+                                  epoch(conn, Alert.resolved_at))
+    return rows(conn, _within(conn, stmt, Alert.opened_at, since, until).order_by(Alert.id))
 
 
 def stage_change_rows(session: Session, since: datetime | None, until: datetime) -> Rows:
@@ -168,10 +122,10 @@ def stage_change_rows(session: Session, since: datetime | None, until: datetime)
         ProductLine, ProductLine.id == Opportunity.product_line_id)
     base, rep, team = _people(base, Opportunity.owner_id)
     stmt = base.with_only_columns(
-        StageChange.opportunity_id, _seconds(conn, StageChange.changed_at), StageChange.from_stage, team, rep,
-        func.coalesce(ProductLine.name, ""), _seconds(conn, Opportunity.created_at)).where(
-        StageChange.opportunity_id.in_(moved), StageChange.changed_at < _time(conn, until))
-    return _fetch(conn, stmt.order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id))
+        StageChange.opportunity_id, epoch(conn, StageChange.changed_at), StageChange.from_stage, team, rep,
+        func.coalesce(ProductLine.name, ""), epoch(conn, Opportunity.created_at)).where(
+        StageChange.opportunity_id.in_(moved), StageChange.changed_at < plain_time(conn, until))
+    return rows(conn, stmt.order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id))
 
 
 def people(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str]]:
@@ -192,39 +146,39 @@ def changed_since(session: Session, source: str, moment: datetime) -> int | None
     row it takes a column from was written later (a lead's push notification or routing decision, a decision's
     appeal)."""
     conn = session.connection()
-    stmt = _CHANGES[source](conn, _time(conn, moment))
-    found = _fetch(conn, stmt)
+    stmt = _CHANGES[source](conn, plain_time(conn, moment))
+    found = rows(conn, stmt)
     return int(found[0][0]) if found and found[0][0] is not None else None
 
 
 def _lead_changes(conn: Connection, after: Any) -> Select[Any]:
     pushed = select(Notification.lead_id).where(Notification.kind == LEAD_ASSIGNED, Notification.created_at > after)
     routed = select(RoutingDecision.lead_id).where(RoutingDecision.created_at > after)
-    return select(_seconds(conn, func.min(Lead.created_at))).where(or_(
+    return select(epoch(conn, func.min(Lead.created_at))).where(or_(
         Lead.created_at > after, Lead.assigned_at > after, Lead.first_response_at > after, Lead.closed_at > after,
         Lead.scored_at > after, Lead.id.in_(pushed), Lead.id.in_(routed)))
 
 
 def _notification_changes(conn: Connection, after: Any) -> Select[Any]:
     n = Notification
-    return select(_seconds(conn, func.min(func.coalesce(n.sent_at, n.created_at)))).where(
+    return select(epoch(conn, func.min(func.coalesce(n.sent_at, n.created_at)))).where(
         n.kind == LEAD_ASSIGNED, or_(n.created_at > after, n.sent_at > after, n.delivered_at > after,
                                      n.acknowledged_at > after))
 
 
 def _decision_changes(conn: Connection, after: Any) -> Select[Any]:
     appealed = select(Appeal.decision_id).where(Appeal.created_at > after)
-    return select(_seconds(conn, func.min(RoutingDecision.created_at))).where(or_(
+    return select(epoch(conn, func.min(RoutingDecision.created_at))).where(or_(
         RoutingDecision.created_at > after, RoutingDecision.id.in_(appealed)))
 
 
 def _alert_changes(conn: Connection, after: Any) -> Select[Any]:
-    return select(_seconds(conn, func.min(Alert.opened_at))).where(or_(
+    return select(epoch(conn, func.min(Alert.opened_at))).where(or_(
         Alert.opened_at > after, Alert.resolved_at > after, Alert.last_seen_at > after))
 
 
 def _stage_changes(conn: Connection, after: Any) -> Select[Any]:
-    return select(_seconds(conn, func.min(StageChange.changed_at))).where(StageChange.changed_at > after)
+    return select(epoch(conn, func.min(StageChange.changed_at))).where(StageChange.changed_at > after)
 
 
 _CHANGES = {"leads": _lead_changes, "notifications": _notification_changes, "decisions": _decision_changes,
@@ -252,17 +206,17 @@ def write(session: Session, points: Sequence[Points], to_date: Callable[[int], d
     sqlite = conn.dialect.name == "sqlite"
     compiled = _INSERT_SQLITE if sqlite else _INSERT_POSTGRESQL
     statement = compiled.compile(dialect=conn.dialect)
-    rows = [(p.kpi, d, value, _day(to_date(day), sqlite), n, x, x2, v, _json(age))
-            for p in points for d, value, day, n, x, x2, v, age in p.rows()]
-    if rows:
-        params: list[Any] = rows if statement.positional else [dict(zip(POINT_COLUMNS, r, strict=True))
-                                                                 for r in rows]
+    values = [(p.kpi, d, value, _day(to_date(day), sqlite), n, x, x2, v, _json(age))
+              for p in points for d, value, day, n, x, x2, v, age in p.rows()]
+    if values:
+        params: list[Any] = values if statement.positional else [dict(zip(POINT_COLUMNS, r, strict=True))
+                                                                   for r in values]
         cursor = conn.connection.cursor()
         try:
             cursor.executemany(statement.string, params)
         finally:
             cursor.close()
-    return len(rows)
+    return len(values)
 
 
 POINT_COLUMNS = ("kpi", "dimension", "value", "day", "n", "x", "x2", "v", "by_age")

@@ -13,7 +13,6 @@ nothing in the period is 0. A mean, median, share or score with nothing behind i
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -21,24 +20,13 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (
-    BigInteger,
-    ClauseElement,
-    Connection,
-    and_,
-    case,
-    cast,
-    exists,
-    func,
-    literal_column,
-    or_,
-    select,
-)
+from sqlalchemy import ClauseElement, Connection, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.cursor import epoch, plain_time, rows
 from evenhand.models import (
     Activity,
     Department,
@@ -59,10 +47,6 @@ from evenhand.performance.period import Period
 from evenhand.performance.template import RepFacts
 from evenhand.standards import service as standards
 
-_EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
-          else "CAST(strftime('%s', {}) AS INTEGER)",
-          "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a naive UTC time in SQLite
 # Compliance is read for the whole company (or one rep) by the system, never through a person's visibility.
 SYSTEM = Principal(user_id=0, username="scorecards", display_name="scorecards", role=Role.AUDITOR, via="system")
 VISITS = ("visit", "meeting")
@@ -104,10 +88,10 @@ def rep_facts(session: Session, user_ids: Collection[int] | None = None) -> dict
     stmt = stmt.where(_carries_leads())
     if user_ids is not None:
         stmt = stmt.where(User.id.in_(sorted(set(user_ids))))
-    rows = session.execute(stmt.order_by(User.id)).all()
-    lines = _product_lines(session, [r[0] for r in rows])
+    found = session.execute(stmt.order_by(User.id)).all()
+    lines = _product_lines(session, [r[0] for r in found])
     return {i: RepFacts(i, level, department, region, frozenset(lines.get(i, ())), float(quota or 0))
-            for i, level, department, region, quota in rows}
+            for i, level, department, region, quota in found}
 
 
 def _carries_leads() -> Any:
@@ -203,7 +187,7 @@ def _merge(into: Measures, found: Measures) -> None:
 
 def _per_rep(conn: Connection, stmt: ClauseElement, build: Callable[..., dict[str, Measure]]) -> Measures:
     """Rows grouped by rep (the first column) turned into that rep's measures."""
-    return {row[0]: build(*row[1:]) for row in _rows(conn, stmt)}
+    return {row[0]: build(*row[1:]) for row in rows(conn, stmt)}
 
 
 def _payments(conn: Connection, s: Span, ids: list[int]) -> Measures:
@@ -259,7 +243,7 @@ def _proposals(conn: Connection, s: Span, ids: list[int]) -> Measures:
                              later.changed_at >= entered.c.at)
     stmt = (select(Opportunity.owner_id, func.count(), _count(went_on))
             .join(entered, entered.c.deal == Opportunity.id)
-            .where(entered.c.at >= _time(conn, s.since), entered.c.at < _time(conn, s.until),
+            .where(entered.c.at >= plain_time(conn, s.since), entered.c.at < plain_time(conn, s.until),
                    Opportunity.owner_id.in_(ids)).group_by(Opportunity.owner_id))
     return _per_rep(conn, stmt, lambda n, on: {"proposal_rate": Measure(
         _share(on, n), n, {"needs_analysis": n, "proposal": on})})
@@ -283,9 +267,9 @@ def _responses(conn: Connection, s: Span, ids: list[int]) -> Measures:
         Activity.type != "note", Activity.source_system != "crm", Activity.occurred_at >= Lead.assigned_at)
         .correlate(Lead).scalar_subquery())
     answered = func.coalesce(Lead.first_response_at, first)
-    stmt = (select(Lead.owner_id, _epoch(conn, "leads.assigned_at"), _epoch_of(conn, answered))
+    stmt = (select(Lead.owner_id, epoch(conn, "leads.assigned_at"), epoch(conn, answered))
             .where(_within(conn, Lead.assigned_at, s), Lead.owner_id.in_(ids)))
-    table = np.array([(o, a, -1 if r is None else r) for o, a, r in _rows(conn, stmt)], np.int64).reshape(-1, 3)
+    table = np.array([(o, a, -1 if r is None else r) for o, a, r in rows(conn, stmt)], np.int64).reshape(-1, 3)
     return _medians(table, int(s.now.timestamp()))
 
 
@@ -359,41 +343,9 @@ def _money(value: Any) -> float:
 
 
 def _within(conn: Connection, column: Any, s: Span) -> Any:
-    return and_(column >= _time(conn, s.since), column < _time(conn, s.until))
-
-
-def _time(conn: Connection, moment: datetime) -> Any:
-    """A bound time as the driver takes it: SQLite compares the stored text, PostgreSQL a naive UTC timestamp."""
-    naive = as_utc(moment).replace(tzinfo=None)
-    return naive.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else naive
+    return and_(column >= plain_time(conn, s.since), column < plain_time(conn, s.until))
 
 
 def _day(conn: Connection, day: date) -> Any:
+    """A bound day as the driver takes it: SQLite compares the stored text, PostgreSQL a date."""
     return day.isoformat() if conn.dialect.name == "sqlite" else day
-
-
-def _epoch(conn: Connection, column: str) -> Any:
-    return literal_column(_EPOCH[conn.dialect.name].format(column))
-
-
-def _epoch_of(conn: Connection, value: Any) -> Any:
-    """Epoch seconds of an expression's time, by the database, truncated like ``_EPOCH``."""
-    if conn.dialect.name != "sqlite":
-        return cast(func.floor(func.extract("epoch", value)), BigInteger)
-    if sqlite3.sqlite_version_info >= (3, 38):
-        return cast(func.unixepoch(value), BigInteger)
-    return cast(func.strftime("%s", value), BigInteger)
-
-
-def _rows(conn: Connection, stmt: ClauseElement) -> list[tuple[Any, ...]]:
-    """A Core statement's rows straight from the driver's cursor: plain tuples, no result processing. Its bound
-    values are plain (numbers, text, times from ``_time``, days from ``_day``)."""
-    compiled: Any = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(compiled.string, args)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()

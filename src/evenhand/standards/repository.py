@@ -6,7 +6,6 @@ the statement of ids to cover."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy import Connection, Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from evenhand.kit.clock import as_utc
+from evenhand.kit.cursor import epoch, plain_time, table
 from evenhand.models import Activity, Leave, Opportunity, Stage, StageChange, Team, User
 from evenhand.models.lead import Lead
 from evenhand.standards.compliance import (
@@ -32,12 +32,10 @@ from evenhand.standards.compliance import (
 )
 from evenhand.standards.document import ACTIONS, DIRECTIONS, SOURCES, STAGES
 
-# Times are read as epoch microseconds computed by the database (whole seconds by ``unixepoch`` or EXTRACT, and on
-# SQLite the stored text's fraction), so the bulk path compares exactly what the one-row path compares.
-_SECONDS = "unixepoch({c})" if sqlite3.sqlite_version_info >= (3, 38) else "strftime('%s', {c})"
-_MICROS = {"sqlite": f"(CAST({_SECONDS} AS INTEGER) * 1000000 + CAST(substr({{c}} || '000000', 21, 6) AS INTEGER))",
-           "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {c}) * 1000000) AS BIGINT)"}
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a naive UTC time in SQLite
+# Times are read as epoch microseconds computed by the database (on SQLite the whole seconds of ``kit.cursor.epoch``
+# and the stored text's fraction), so the bulk path compares exactly what the one-row path compares.
+_FRACTION = "CAST(substr({} || '000000', 21, 6) AS INTEGER)"
+_PG_MICROS = "CAST(FLOOR(EXTRACT(EPOCH FROM {}) * 1000000) AS BIGINT)"
 Ids = Iterable[int] | Select[Any]
 
 
@@ -63,7 +61,9 @@ class StageClock:
 
 
 def _micros(conn: Connection, column: str) -> Any:
-    return literal_column(_MICROS[conn.dialect.name].format(c=column))
+    if conn.dialect.name != "sqlite":
+        return literal_column(_PG_MICROS.format(column))
+    return epoch(conn, column) * 1_000_000 + literal_column(_FRACTION.format(column))
 
 
 def _case(column: str, values: Sequence[str], other: int = 7) -> str:
@@ -76,26 +76,10 @@ def _code(column: str, values: Sequence[str]) -> Any:
     return literal_column(_case(column, values, NONE))
 
 
-def _time(conn: Connection, moment: datetime) -> Any:
-    """A bound time as the driver takes it: SQLite compares the stored text, PostgreSQL a naive UTC timestamp."""
-    naive = as_utc(moment).replace(tzinfo=None)
-    return naive.strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else naive
-
-
 def _table(session: Session, stmt: Select[Any], width: int) -> np.ndarray:
-    """A Core statement's integer rows straight from the driver's cursor, as one int64 table. Its bound values must
-    be plain (numbers, text, times from ``_time``)."""
-    session.flush()  # the cursor reads what this transaction wrote
-    conn = session.connection()
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    args: Any = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(compiled.string, args)
-        return np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, width)
-    finally:
-        cursor.close()
+    """``kit.cursor.table`` after a flush: the cursor reads what this transaction wrote."""
+    session.flush()
+    return table(session.connection(), stmt, width)
 
 
 def _in(column: Any, ids: Ids) -> Any:
@@ -103,8 +87,8 @@ def _in(column: Any, ids: Ids) -> Any:
 
 
 def _between(conn: Connection, column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
-    return ([column >= _time(conn, since)] if since is not None else []) + (
-        [column < _time(conn, until)] if until is not None else [])
+    return ([column >= plain_time(conn, since)] if since is not None else []) + (
+        [column < plain_time(conn, until)] if until is not None else [])
 
 
 # --- clocks -------------------------------------------------------------------------------------------------------
@@ -222,7 +206,7 @@ def activity_columns(session: Session, *, lead_ids: Ids = (), deal_ids: Ids = ()
     if not every:
         stmt = stmt.where(or_(*chosen))
     if until is not None:
-        stmt = stmt.where(Activity.occurred_at <= _time(conn, until))
+        stmt = stmt.where(Activity.occurred_at <= plain_time(conn, until))
     if types is not None:
         stmt = stmt.where(Activity.type.in_(sorted(types)))
     return _unpacked(_table(session, stmt, 9))
