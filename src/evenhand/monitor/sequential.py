@@ -15,8 +15,9 @@ the size of difference the test is tuned to find quickly (in the metric's own un
 from both arms pooled, as under no difference, and a look counts only once each arm has ``min_n`` observations:
 before that the estimate of V is too rough for the normal approximation.
 
-Pure: numbers and numpy arrays in, numbers and arrays out. Arrays of looks run along their last axis, so many
-simulated experiments can be computed at once.
+The fixed-horizon intervals are ``stats``'s (Newcombe's for two rates, Welch's for two means), with the
+matching tests' p-values. Pure: numbers and numpy arrays in, numbers and arrays out. Arrays of looks run along
+their last axis, so many simulated experiments can be computed at once.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-LEVEL = 0.95
+from evenhand.monitor.stats import LEVEL, Difference, Summary, critical_z, newcombe_difference, welch, welch_difference
+
 MIN_N = 30  # observations per arm before a look counts
 
 Floats = NDArray[np.float64]
@@ -46,42 +48,30 @@ class Comparison:
     p: float
 
 
-def _z(level: float) -> float:
-    return float(stats.norm.ppf((1 + level) / 2))
-
-
-def _wilson(x: float, n: float, z: float) -> tuple[float, float]:
-    centre, half = (x + z * z / 2) / (n + z * z), z * math.sqrt(x * (n - x) / n + z * z / 4) / (n + z * z)
-    return centre - half, centre + half
+def _compared(found: Difference, p: float) -> Comparison:
+    return Comparison(found.before, found.after, found.estimate, found.low, found.high, p)
 
 
 def proportions(x_control: float, n_control: float, x_canary: float, n_canary: float, *,
                 level: float = LEVEL) -> Comparison:
     """Two rates: the pooled two-proportion z-test, and Newcombe's hybrid score interval (1998, method 10) built
     from each arm's Wilson interval, which keeps its coverage for small counts and rates near 0 or 1."""
-    a, b = x_control / n_control, x_canary / n_canary
-    z = _z(level)
-    (la, ua), (lb, ub) = _wilson(x_control, n_control, z), _wilson(x_canary, n_canary, z)
-    diff = b - a
-    low = diff - math.sqrt((b - lb) ** 2 + (ua - a) ** 2)
-    high = diff + math.sqrt((ub - b) ** 2 + (a - la) ** 2)
+    found = newcombe_difference(x_control, n_control, x_canary, n_canary, level)
+    # the test's variance is the pooled rate's, as under no difference; the interval's is each arm's own
     pooled = (x_control + x_canary) / (n_control + n_canary)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_control + 1 / n_canary))
-    p = 1.0 if se == 0 else float(2 * stats.norm.sf(abs(diff) / se))
-    return Comparison(a, b, diff, low, high, p)
+    return _compared(found, 1.0 if se == 0 else float(2 * stats.norm.sf(abs(found.estimate) / se)))
 
 
 def means(mean_control: float, var_control: float, n_control: float, mean_canary: float, var_canary: float,
           n_canary: float, *, level: float = LEVEL) -> Comparison:
-    """Two means (unequal variances allowed): Welch's t-test and interval."""
-    va, vb = var_control / n_control, var_canary / n_canary
-    diff, se = mean_canary - mean_control, math.sqrt(va + vb)
+    """Two means (unequal variances allowed): Welch's t-test and interval; each arm needs two observations."""
+    control, canary = Summary(n_control, mean_control, var_control), Summary(n_canary, mean_canary, var_canary)
+    found = welch_difference(control, canary, level)
+    diff, se, df = welch(control, canary)
     if se == 0:
-        return Comparison(mean_control, mean_canary, diff, diff, diff, 1.0 if diff == 0 else 0.0)
-    df = (va + vb) ** 2 / (va * va / (n_control - 1) + vb * vb / (n_canary - 1))
-    t = float(stats.t.ppf((1 + level) / 2, df))
-    return Comparison(mean_control, mean_canary, diff, diff - t * se, diff + t * se,
-                      float(2 * stats.t.sf(abs(diff) / se, df)))
+        return _compared(found, 1.0 if diff == 0 else 0.0)
+    return _compared(found, float(2 * stats.t.sf(abs(diff) / se, df)))
 
 
 def normal(control: float, canary: float, variance: float, *, level: float = LEVEL) -> Comparison:
@@ -90,7 +80,7 @@ def normal(control: float, canary: float, variance: float, *, level: float = LEV
     diff, se = canary - control, math.sqrt(max(variance, 0.0))
     if se == 0:
         return Comparison(control, canary, diff, diff, diff, 1.0 if diff == 0 else 0.0)
-    z = _z(level)
+    z = critical_z(level)
     return Comparison(control, canary, diff, diff - z * se, diff + z * se, float(2 * stats.norm.sf(abs(diff) / se)))
 
 

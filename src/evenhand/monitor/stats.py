@@ -2,7 +2,8 @@
 
 - a rate: Newcombe's hybrid score interval (1998, method 10), built from each side's Wilson interval — it stays
   inside [−1, 1] and keeps its coverage for small counts and for rates near 0 or 1, where the Wald interval fails;
-- a mean: Welch's t interval from each side's count, sum and sum of squares (unequal variances allowed);
+- a mean: Welch's t interval from each side's count, sum and sum of squares (``Moments``) or count, mean and
+  variance (``Summary``), unequal variances allowed;
 - anything only known as daily values (a daily quantile): a percentile bootstrap over days, seeded, so the same
   figures give the same interval every time.
 
@@ -55,7 +56,20 @@ class Moments:
         return max(self.squares - self.total * self.total / self.n, 0.0) / (self.n - 1)
 
 
-def _z(level: float) -> float:
+@dataclass(frozen=True)
+class Summary:
+    """A sample known by its size, mean and sample variance (n − 1)."""
+
+    n: float
+    mean: float
+    variance: float
+
+
+Sample = Moments | Summary
+
+
+def critical_z(level: float) -> float:
+    """The standard normal quantile that leaves ``(1 − level) / 2`` above it (1.96 at 95%)."""
     return float(sp.norm.ppf((1 + level) / 2))
 
 
@@ -63,7 +77,7 @@ def wilson(x: float, n: float, level: float = LEVEL) -> tuple[float, float]:
     """Wilson's score interval for the proportion ``x / n`` (no continuity correction); ``n`` must be positive."""
     if n <= 0:
         raise ValueError("wilson: n must be positive")
-    z2 = _z(level) ** 2
+    z2 = critical_z(level) ** 2
     centre = (x + z2 / 2) / (n + z2)
     half = math.sqrt(z2) * math.sqrt(x * (n - x) / n + z2 / 4) / (n + z2)
     return max(centre - half, 0.0), min(centre + half, 1.0)
@@ -82,17 +96,23 @@ def newcombe_difference(x_before: float, n_before: float, x_after: float, n_afte
     return Difference(p0, p1, estimate, low, high)
 
 
-def welch_difference(before: Moments, after: Moments, level: float = LEVEL) -> Difference:
-    """The difference of two means, after − before, with Welch's t interval (Welch–Satterthwaite degrees of
-    freedom). Each side needs at least two observations; two sides without spread give a zero-width interval."""
-    if before.n < 2 or after.n < 2:
-        raise ValueError("welch_difference: each side needs at least two observations")
+def welch(before: Sample, after: Sample) -> tuple[float, float, float]:
+    """The difference of two means, after − before, its standard error (unequal variances allowed) and the
+    Welch–Satterthwaite degrees of freedom (infinite when neither side has spread)."""
     a, b = before.variance / before.n, after.variance / after.n
     estimate = after.mean - before.mean
     if a + b == 0:
-        return Difference(before.mean, after.mean, estimate, estimate, estimate)
-    df = (a + b) ** 2 / (a * a / (before.n - 1) + b * b / (after.n - 1))
-    half = float(sp.t.ppf((1 + level) / 2, df)) * math.sqrt(a + b)
+        return estimate, 0.0, math.inf
+    return estimate, math.sqrt(a + b), (a + b) ** 2 / (a * a / (before.n - 1) + b * b / (after.n - 1))
+
+
+def welch_difference(before: Sample, after: Sample, level: float = LEVEL) -> Difference:
+    """The difference of two means, after − before, with Welch's t interval (``welch``). Each side needs at least
+    two observations; two sides without spread give a zero-width interval."""
+    if before.n < 2 or after.n < 2:
+        raise ValueError("welch_difference: each side needs at least two observations")
+    estimate, se, df = welch(before, after)
+    half = float(sp.t.ppf((1 + level) / 2, df)) * se if se > 0 else 0.0
     return Difference(before.mean, after.mean, estimate, estimate - half, estimate + half)
 
 
