@@ -74,3 +74,15 @@ def test_epoch_truncates_to_whole_seconds_from_a_column_text_or_expression(
             assert dict(found) == expected and all(type(seconds) is int for _, seconds in found)
         none = select(epoch(conn, func.max(KpiWatermark.seen_until))).where(KpiWatermark.source == "nowhere")
         assert rows(conn, none) == [(None,)]
+
+
+def test_epoch_drops_a_second_s_last_half_millisecond_too(engine: Engine, backend: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's own parsing reads a stored time to the millisecond, rounded: 10:00:00.9996 would be 10:00:01."""
+    late = datetime(2026, 3, 1, 10, 0, 0, 999_600)
+    with engine.begin() as connection:
+        connection.execute(insert(KpiWatermark), [{"source": "late", "seen_until": late, "refreshed_at": late}])
+        for unixepoch in (True, False) if backend == "sqlite" else (True,):
+            monkeypatch.setattr(cursor, "_UNIXEPOCH", unixepoch)
+            found = rows(connection, select(epoch(connection, KpiWatermark.seen_until)))
+            assert found == [(int(late.replace(tzinfo=UTC).timestamp()),)]

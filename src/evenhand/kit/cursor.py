@@ -59,10 +59,11 @@ def plain_time(conn: Connection, moment: datetime) -> Any:
 def epoch(conn: Connection, moment: str | ColumnExpressionArgument[Any]) -> ColumnElement[Any]:
     """Epoch seconds of a stored UTC time, computed by the database and truncated to whole seconds like the pure
     code (``unixepoch`` on SQLite ≥ 3.38, else ``strftime('%s')``; ``FLOOR(EXTRACT(EPOCH …))`` on PostgreSQL); NULL
-    stays NULL. SQLite reads the time to the millisecond, rounded, first: a time in the last half millisecond of a
-    second counts as the next second there. ``moment`` is an expression, or SQL text in the statement's own names (a
-    column, a COALESCE over a correlated subquery)."""
+    stays NULL. SQLite would read the stored text to the millisecond, rounded, so a time in the last half millisecond
+    of a second would count as the next second: it is given the text cut at the whole second. ``moment`` is an
+    expression, or SQL text in the statement's own names (a column, a COALESCE over a correlated subquery)."""
     value = literal_column(moment) if isinstance(moment, str) else moment
     if conn.dialect.name != "sqlite":
         return cast(func.floor(extract("epoch", value)), BigInteger)
-    return cast(func.unixepoch(value) if _UNIXEPOCH else func.strftime("%s", value), BigInteger)
+    whole = func.substr(value, 1, 19)  # "YYYY-MM-DD HH:MM:SS", as SQLAlchemy stores a naive time
+    return cast(func.unixepoch(whole) if _UNIXEPOCH else func.strftime("%s", whole), BigInteger)
