@@ -18,7 +18,7 @@ from evenhand.monitor.explain import DimensionExplanation, FunnelNode, LinkedCha
 from evenhand.monitor.kpis import CompiledKpis, Kpi
 from evenhand.monitor.report import Explained, Report
 from evenhand.monitor.series import Series, day_date, day_number
-from evenhand.monitor.service import active_kpis, cells, last_day, series
+from evenhand.monitor.service import active_kpis, cells, last_whole_day, series
 
 LOOKBACK_DAYS = 120  # the evaluation days of a scan; an anomaly that started earlier is kept as it was stored
 LEAD_DAYS = 21  # an upstream KPI's shift counts as a cause when it started this long before its downstream's
@@ -26,10 +26,10 @@ AFTER_DAYS = 3  # a change-point estimate can come a few days early: a change th
 
 
 def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) -> list[Report]:
-    """Every anomaly whose episode touches the ``days`` evaluation days up to ``until`` (default: the last day the
-    series reach), explained. Stored (and new ones announced) only when ``until`` is not before that last day."""
+    """Every anomaly whose episode touches the ``days`` evaluation days up to ``until`` (default: the last whole day
+    the series reach), explained. Stored (and new ones announced) only when ``until`` is not before that day."""
     kpis = active_kpis(session)
-    newest = last_day(session)
+    newest = last_whole_day(session)
     end = until or newest
     if end is None:
         return []

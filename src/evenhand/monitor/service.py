@@ -127,6 +127,14 @@ def last_day(session: Session) -> date | None:
     return repository.last_day(session)
 
 
+def last_whole_day(session: Session, now: datetime | None = None) -> date | None:
+    """The last day the stored series reach that has ended in the company's zone: a day still running is never
+    judged (its morning would look like a drop in everything)."""
+    last = repository.last_day(session)
+    yesterday = (now or utcnow()).astimezone(get_settings().zone).date() - timedelta(days=1)
+    return None if last is None else min(last, yesterday)
+
+
 # --- refresh ---------------------------------------------------------------------------------------------------------
 
 

@@ -97,10 +97,11 @@ def definitions(session: Session) -> dict[str, Kpi]:
 
 
 def as_of(session: Session, zone: ZoneInfo) -> date:
-    """The last day the company's series reach (today at the latest): the figures stop where the facts stop."""
+    """The last day the company's series reach (yesterday at the latest: a day still running is not a figure yet):
+    the figures stop where the facts stop."""
     last = session.scalar(select(func.max(KpiPoint.day)).where(KpiPoint.dimension == "", KpiPoint.n > 0))
-    today = local(utcnow(), zone).date()
-    return today if last is None else min(last, today)
+    yesterday = local(utcnow(), zone).date() - timedelta(days=1)
+    return yesterday if last is None else min(last, yesterday)
 
 
 # --- change markers -------------------------------------------------------------------------------------------------
