@@ -28,6 +28,9 @@ routed lead has no assignment. Per row: requests/s, p50 and p99 (wrk's ``--laten
     .venv/bin/python bench/bench_intake_wrk.py     # alone, with a table at the end
     .venv/bin/python bench/run.py intake_wrk       # written to bench/results/intake_wrk.json
 
+The servers import evenhand as this process does: to measure another tree (a commit, unpacked with ``git archive``),
+put its ``src`` first on ``PYTHONPATH``; ``evenhand_from`` in the figures names the package measured.
+
 wrk must be on PATH (Debian/Ubuntu: ``apt-get install wrk``); without it the bench stops at once and says so.
 """
 
@@ -61,6 +64,7 @@ sys.path[:0] = [str(HERE), str(WRK_DIR)]
 import bare_app  # noqa: E402
 from routed_org import build  # noqa: E402
 
+import evenhand  # noqa: E402
 from evenhand.auth import service as auth_service  # noqa: E402
 from evenhand.config import get_settings  # noqa: E402
 from evenhand.db import make_engine, session_scope  # noqa: E402
@@ -332,7 +336,8 @@ def _version(wrk: str) -> str:
 
 def run() -> dict[str, Any]:
     wrk = _wrk()  # before anything is built: without wrk there is nothing to measure
-    figures: dict[str, Any] = {"wrk": _version(wrk), "seconds_per_row": SECONDS, "warm_seconds": WARM,
+    figures: dict[str, Any] = {"evenhand_from": str(Path(evenhand.__file__).parent), "wrk": _version(wrk),
+                               "seconds_per_row": SECONDS, "warm_seconds": WARM,
                                "rounds": ROUNDS, "cpus": os.cpu_count(),
                                "load_average_before": [round(x, 2) for x in os.getloadavg()], "aims": AIMS}
     with tempfile.TemporaryDirectory() as tmp:
