@@ -211,13 +211,17 @@ def _sqlite(tmp: Path) -> Database:
     return Database("sqlite", f"sqlite:///{tmp / 'evenhand.sqlite'}", str(tmp / "bare.sqlite"), 1)
 
 
-def _postgresql() -> Database:
-    """A fresh database on the bench's server, at the server's durability (no ``synchronous_commit = off``)."""
+def _admin(*statements: str) -> None:
     admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        for statement in statements:
+            conn.execute(text(statement))
     admin.dispose()
+
+
+def _postgresql() -> Database:
+    """A fresh database on the bench's server, at the server's durability (no ``synchronous_commit = off``)."""
+    _admin(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{PG_DATABASE}"')
     url = make_url(ADMIN_URL).set(database=PG_DATABASE)
     bare = url.set(drivername="postgresql").render_as_string(hide_password=False)
     return Database("postgresql", url.render_as_string(hide_password=False), bare, 2)
@@ -345,6 +349,7 @@ def run() -> dict[str, Any]:
     if WITH_PG:
         with tempfile.TemporaryDirectory() as tmp:
             figures["postgresql"] = measure(wrk, _postgresql(), Path(tmp))
+        _admin(f'DROP DATABASE "{PG_DATABASE}" WITH (FORCE)')  # kept only when the run failed, to be looked into
     figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return figures
 
