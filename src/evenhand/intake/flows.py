@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.intake import dimensions
+from evenhand.kit import revision
 from evenhand.kit import rows as rows_kit
+from evenhand.kit.revision import Revisioned
 from evenhand.kit.rows import RowError
 from evenhand.leads import service as lead_service
 from evenhand.leads.mapping import LEAD_FIELDS, MOMENTS
@@ -61,8 +63,13 @@ def take_in(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | 
     return [(r, decisions.get(r.lead.id) if r.created else None) for r in results]
 
 
+_REGIONS: Revisioned[None, dimensions.Regions] = Revisioned(keep=4)
+
+
 def _regions(session: Session) -> dimensions.Regions:
-    return dimensions.Regions(org_service.region_names(session))
+    """The organisation's regions, read once per configuration revision in this process."""
+    return _REGIONS.get(session, revision.current(session), None,
+                        lambda: dimensions.Regions(org_service.region_names(session)))
 
 
 LEAD_ROWS: rows_kit.Kind[LeadCreate] = rows_kit.Kind("lead", TypeAdapter(LeadImport), LEAD_FIELDS, MOMENTS)

@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.i18n import N_, t
+from evenhand.kit import revision
 from evenhand.kit import versions as versions_kit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.revision import Revisioned
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import (
     CompiledModel,
@@ -104,8 +106,7 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     them all (leads taken in by this transaction have only those they came with); else they are read."""
     if not leads:
         return
-    model = active(session)
-    compiled = compiled_body(model.body)
+    number, compiled = _active_compiled(session)
     at = now or utcnow()
     if events is None:
         events = _events_of(session, [lead.id for lead in leads])
@@ -113,8 +114,21 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
         when = lead.created_at if at_arrival else at
         result = score(facts(lead, events[lead.id]), compiled, when, probability)
         lead.score, lead.score_points = result.total, points_bytes(compiled, result)
-        lead.score_probability, lead.score_model_version, lead.scored_at = probability, model.version, when
+        lead.score_probability, lead.score_model_version, lead.scored_at = probability, number, when
     session.flush()
+
+
+_ACTIVE: Revisioned[None, tuple[int, CompiledModel]] = Revisioned(keep=4)
+
+
+def _active_compiled(session: Session) -> tuple[int, CompiledModel]:
+    """The active version's number and compiled model, read once per configuration revision in this process."""
+    return _ACTIVE.get(session, revision.current(session), None, lambda: _read_active(session))
+
+
+def _read_active(session: Session) -> tuple[int, CompiledModel]:
+    model = active(session)
+    return model.version, compiled_body(model.body)
 
 
 def predictive_view(session: Session, lead: Lead) -> dict[str, Any] | None:

@@ -50,6 +50,7 @@ from evenhand.models.performance import (
 )
 from evenhand.models.process import FlagKind, FlagStatus, HonestyFlag, StandardVersion
 from evenhand.models.qa import QaReview, QaSample, ReviewStatus, RubricVersion
+from evenhand.models.revision import ConfigRevision
 from evenhand.models.routing import (
     KEY_ACCOUNT_GRANT,
     Appeal,
@@ -90,6 +91,7 @@ __all__ = [
     "ChangeStatus",
     "Channel",
     "Complaint",
+    "ConfigRevision",
     "ConnectorStatus",
     "Contract",
     "ContractKind",

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Invalid, NotFound
 from evenhand.i18n import N_, t
-from evenhand.kit import audit, versions
+from evenhand.kit import audit, revision, versions
 from evenhand.kit.clock import utcnow
+from evenhand.kit.revision import Revision, Revisioned
 from evenhand.models import Channel, NotifyEndpoint, NotifyPreference, Team, User
 from evenhand.notify import channels as ch
 from evenhand.notify import outbound
@@ -75,7 +76,29 @@ def own_addresses(personal: Mapping[str, str]) -> dict[str, str]:
     return {channel: value for channel, value in personal.items() if not ch.is_url(value)}
 
 
-def _serves(endpoint: NotifyEndpoint, user: User) -> int:
+@dataclass(frozen=True)
+class Endpoint:
+    """An organisation channel as the directory keeps it between transactions: a copy of its active row."""
+
+    id: int
+    channel: Channel
+    url: str
+    team_id: int | None
+    user_ids: tuple[int, ...]
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class Preference:
+    """A person's settings as the directory keeps them between transactions: a copy of their row."""
+
+    channels: tuple[str, ...]
+    personal: Mapping[str, str]
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+def _serves(endpoint: Endpoint, user: User) -> int:
     """How closely an endpoint serves a person: 3 named, 2 their team, 1 everyone, 0 not at all."""
     if endpoint.user_ids:
         return 3 if user.id in endpoint.user_ids else 0
@@ -84,23 +107,34 @@ def _serves(endpoint: NotifyEndpoint, user: User) -> int:
     return 1
 
 
-def _endpoints(session: Session, user: User) -> list[NotifyEndpoint]:
-    return _serving(_active_endpoints(session), user)
+def _endpoints(session: Session, user: User) -> list[Endpoint]:
+    return _serving(_active_endpoints(session, revision.current(session)), user)
 
 
 _ACTIVE_ENDPOINTS = select(NotifyEndpoint).where(NotifyEndpoint.active.is_(True)).order_by(NotifyEndpoint.id)
 _PREFERENCES = select(NotifyPreference).where(NotifyPreference.user_id.in_(bindparam("ids", expanding=True)))
+# Both kept for the configuration revision (``kit.revision``): a message per lead reads neither table.
+_ENDPOINTS: Revisioned[None, tuple[Endpoint, ...]] = Revisioned(keep=4)
+_CHOICES: Revisioned[tuple[int, ...], dict[int, Preference]] = Revisioned(keep=1024)
 
 
-def _active_endpoints(session: Session) -> list[NotifyEndpoint]:
-    return list(session.scalars(_ACTIVE_ENDPOINTS))
+def _active_endpoints(session: Session, at: Revision | None) -> tuple[Endpoint, ...]:
+    return _ENDPOINTS.get(session, at, None, lambda: tuple(
+        Endpoint(e.id, e.channel, e.url, e.team_id, tuple(e.user_ids), e.is_default)
+        for e in session.scalars(_ACTIVE_ENDPOINTS)))
 
 
-def _serving(endpoints: Sequence[NotifyEndpoint], user: User) -> list[NotifyEndpoint]:
+def _preferences(session: Session, at: Revision | None, user_ids: tuple[int, ...]) -> dict[int, Preference]:
+    return _CHOICES.get(session, at, user_ids, lambda: {
+        p.user_id: Preference(tuple(p.channels), dict(p.personal), p.quiet_start, p.quiet_end)
+        for p in session.scalars(_PREFERENCES, {"ids": list(user_ids)})} if user_ids else {})
+
+
+def _serving(endpoints: Sequence[Endpoint], user: User) -> list[Endpoint]:
     return sorted((e for e in endpoints if _serves(e, user)), key=lambda e: -_serves(e, user))
 
 
-def _target(channel: Channel, endpoint: NotifyEndpoint | None, user: User, address: str | None) -> Target:
+def _target(channel: Channel, endpoint: Endpoint | None, user: User, address: str | None) -> Target:
     if endpoint is None:
         return Target(channel, None)
     try:
@@ -116,13 +150,13 @@ def targets_for(session: Session, user: User, *, channels: Sequence[Channel] | N
 
 
 class Directory:
-    """Everyone's notification settings a batch of messages needs, read once: the recipients' own
-    preferences and the organisation's active channels."""
+    """Everyone's notification settings a batch of messages needs: the recipients' own preferences and the
+    organisation's active channels, kept in process for the configuration revision read first."""
 
     def __init__(self, session: Session, user_ids: Sequence[int]) -> None:
-        ids = set(user_ids)
-        self._prefs = {p.user_id: p for p in session.scalars(_PREFERENCES, {"ids": list(ids)})} if ids else {}
-        self._endpoints = _active_endpoints(session)
+        at = revision.current(session)
+        self._prefs = _preferences(session, at, tuple(sorted(set(user_ids))))
+        self._endpoints = _active_endpoints(session, at)
 
     def targets(self, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
         pref = self._prefs.get(user.id)

@@ -4,7 +4,8 @@ each lead sent to one arm by a stable hash of the lead. Callers commit.
 One canary runs at a time, and while it runs the active version cannot be saved (``policy_versions.save``), so the
 control stays the version it started against. A ``Router`` reads the running canary once; each lead's arm decides
 which version selects its pool and decides, and the decision records that version and the arm, so replay is the
-same as for any decision. Rolling back ends the canary in one action: the next router reads no canary. Promoting
+same as for any decision. Rolling back ends the canary in one action: the next router reads no canary (a router
+reads the arms through the configuration's revision, which starting and ending a canary change). Promoting
 saves the candidate's text as the next active version.
 """
 
@@ -22,6 +23,7 @@ from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Invalid, NotFound
 from evenhand.kit import audit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.revision import Revision, Revisioned
 from evenhand.kit.text import require_clean
 from evenhand.models import Canary, CanaryStatus, ChangeEntry, ChangeStatus, RoutingPolicyVersion
 from evenhand.routing import policy_versions
@@ -66,27 +68,44 @@ class Arm:
         return None if self.name is None else {"arm": self.name, "canary_id": self.canary_id}
 
 
+@dataclass(frozen=True)
 class Arms:
     """The arms one router uses: the active version alone, or while a canary runs the active version (control)
-    and the candidate (canary), a lead's arm given by ``arm_of``."""
+    and the candidate (canary), a lead's arm given by the canary's salt and share (``arm_for``)."""
 
-    def __init__(self, session: Session, active: RoutingPolicyVersion) -> None:
-        self.canary = running(session)
-        policy = policy_versions.compiled_body(active.body)
-        if self.canary is None:
-            self.control, self.candidate = Arm(None, active.version, policy), None
-            return
-        candidate = policy_versions.version(session, self.canary.version)
-        self.control = Arm(CONTROL, active.version, policy, self.canary.id)
-        self.candidate = Arm(CANARY, candidate.version, policy_versions.compiled_body(candidate.body), self.canary.id)
+    control: Arm
+    candidate: Arm | None = None
+    salt: str = ""
+    share: float = 0.0
 
     def of(self, lead_id: int) -> Arm:
-        if self.canary is None or self.candidate is None:
+        if self.candidate is None:
             return self.control
-        return self.candidate if arm_of(self.canary, lead_id) == CANARY else self.control
+        return self.candidate if arm_for(self.salt, self.share, lead_id) == CANARY else self.control
 
     def all(self) -> list[Arm]:
         return [self.control] if self.candidate is None else [self.control, self.candidate]
+
+
+_ARMS: Revisioned[None, Arms] = Revisioned(keep=8)
+
+
+def arms(session: Session, at: Revision | None) -> Arms:
+    """The arms at configuration revision ``at``: the active version and the running canary's candidate, read and
+    compiled once per revision in this process (saving a version, starting or ending a canary changes it)."""
+    return _ARMS.get(session, at, None, lambda: _read_arms(session))
+
+
+def _read_arms(session: Session) -> Arms:
+    active = policy_versions.active(session)
+    control = policy_versions.compiled_body(active.body)
+    found = running(session)
+    if found is None:
+        return Arms(Arm(None, active.version, control))
+    candidate = policy_versions.version(session, found.version)
+    return Arms(Arm(CONTROL, active.version, control, found.id),
+                Arm(CANARY, candidate.version, policy_versions.compiled_body(candidate.body), found.id),
+                found.salt, found.share)
 
 
 def start(session: Session, body: str, *, share: float, metrics: list[str], author: Principal | None,

@@ -20,15 +20,14 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
-from evenhand.kit import audit
+from evenhand.kit import audit, revision
 from evenhand.kit.clock import utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.models import HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision
 from evenhand.notify import service as notify
 from evenhand.routing import engine
 from evenhand.routing.availability import membership, membership_key
-from evenhand.routing.canary import Arm, Arms
-from evenhand.routing.policy_versions import active
+from evenhand.routing.canary import Arm, arms
 from evenhand.routing.snapshot import Roster, lead_snapshot
 from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState
 
@@ -86,18 +85,22 @@ class Router:
 
     The active policy, each pool's state and its members' counts are read once and kept current in memory
     as leads go out (``snapshot.Roster``), so routing a batch gives exactly the decisions routing each lead
-    on its own would, for a fraction of the reads. ``finish()`` writes pool states, decision rows and their
-    audit entries together, and sends each assigned rep the "new lead" message.
+    on its own would, for a fraction of the reads. The policy, the canary and the roster's slow-changing part
+    (who, where, when they work, presence, caps, grants, leave) come from the process's cache for the
+    configuration revision the router reads first (``kit.revision``); counts are read from the database.
+    ``finish()`` writes pool states, decision rows and their audit entries together, and sends each assigned
+    rep the "new lead" message.
 
     While a canary runs (``routing.canary``), each lead's arm decides which version routes it; pools of the
     same id share their state, and a rep's counts are kept current whichever arm gave them the lead."""
 
     def __init__(self, session: Session, *, now: datetime | None = None) -> None:
         self.session, self.at = session, now or utcnow()
-        self.arms = Arms(session, active(session))
+        at = revision.current(session)  # what rarely changes is read through it: policies, canary, roster
+        self.arms = arms(session, at)
         zone = get_settings().zone
         # One roster per high-value threshold: a candidate may count high-value leads from another score.
-        self._rosters = {t: Roster(session, self.at, zone, high_value=t)
+        self._rosters = {t: Roster(session, self.at, zone, high_value=t, revision=at)
                          for t in {arm.policy.policy.threshold_high_value for arm in self.arms.all()}}
         self._states: dict[str, PoolState] = {}
         self._changed: set[str] = set()

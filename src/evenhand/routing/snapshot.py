@@ -12,6 +12,7 @@ a company of 500 reps their states would make every decision record some 150 KB.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
@@ -25,7 +26,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
+from evenhand.kit import revision
 from evenhand.kit.clock import as_utc
+from evenhand.kit.revision import Revision, Revisioned
 from evenhand.models import (
     Department,
     Lead,
@@ -67,7 +70,8 @@ def rep_states(session: Session, now: datetime, zone: ZoneInfo, *, high_value: i
     ``narrow_to`` reads only the users who can meet that pool's team, department, level and user lists
     (and those in ``also``) — a superset of its members that SQL can find, so a company of 500 reps is not
     read whole for each lead; ``members`` still decides exactly."""
-    return Roster(session, now, zone, high_value=high_value).reps(narrow_to, members, also)
+    return Roster(session, now, zone, high_value=high_value, revision=revision.current(session)).reps(
+        narrow_to, members, also)
 
 
 class Roster:
@@ -76,12 +80,17 @@ class Roster:
     Who may carry leads is read once per pool shape, and each rep's counts once, when a decision first
     needs them; ``assigned`` then keeps the counts current as leads go out, exactly as a fresh count
     would find them (the lead is assigned at ``now`` and open). So a batch of leads routed through one
-    ``Roster`` meets the same states as each lead routed in its own transaction."""
+    ``Roster`` meets the same states as each lead routed in its own transaction.
 
-    def __init__(self, session: Session, now: datetime, zone: ZoneInfo, *, high_value: int) -> None:
+    Who may carry leads changes rarely: it is kept in process for the configuration ``revision`` (``kit.revision``;
+    None reads it afresh), the local day (leave) and the stretch of it in which the same grants are in force."""
+
+    def __init__(self, session: Session, now: datetime, zone: ZoneInfo, *, high_value: int,
+                 revision: Revision | None) -> None:
         self.session, self.now, self.zone, self.high_value = session, now, zone, high_value
+        self.revision = revision
         self._side: _Side | None = None
-        self._users: dict[tuple[Any, ...], list[RepState]] = {}
+        self._users: dict[tuple[Any, ...], Sequence[RepState]] = {}
         self._counted: dict[int, RepState] = {}
         self._quotas: dict[int, float] = {}
 
@@ -118,22 +127,30 @@ class Roster:
                                         high_value_today=rep.high_value_today + high,
                                         high_value_this_week=rep.high_value_this_week + high)
 
-    def _roster(self, narrow_to: CompiledPool | None, also: Collection[int]) -> list[RepState]:
+    def _roster(self, narrow_to: CompiledPool | None, also: Collection[int]) -> Sequence[RepState]:
         key = (_lists_in_sql(narrow_to) if narrow_to else None, tuple(sorted(also)))
         if key not in self._users:
             self.session.flush()
-            users = _USERS if narrow_to is None else _narrowed(_lists_in_sql(narrow_to), bool(also))
-            conn = self.session.connection()
-            self._side = self._side or _side_tables(conn, self.now, self.zone)
-            self._users[key] = _roster(conn, users, also, self._side, self._quotas)
+            side, now = self._side_tables(), as_utc(self.now)
+            reps, quotas = _ROSTERS.get(self.session, self.revision, (*key, self.zone.key, side.day, side.stretch(now)),
+                                        lambda: _roster(self.session.connection(), *key, side, now))
+            self._quotas |= quotas
+            self._users[key] = reps
         return self._users[key]
+
+    def _side_tables(self) -> _Side:
+        if self._side is None:
+            today = as_utc(self.now).astimezone(self.zone).date()
+            self._side = _SIDES.get(self.session, self.revision, (self.zone.key, today),
+                                    lambda: _side_tables(self.session.connection(), today, self.zone))
+        return self._side
 
 
 # --- the roster: who, where, when they work, whether they are here -------------------------------
 # Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which costs more
 # than the queries themselves here (a few hundred microseconds per decision).
-_GRANTS = select(UserGrant.user_id, UserGrant.grant).where(
-    or_(UserGrant.expires_at.is_(None), UserGrant.expires_at > bindparam("now")))
+_GRANTS = select(UserGrant.user_id, UserGrant.grant, UserGrant.expires_at).where(
+    or_(UserGrant.expires_at.is_(None), UserGrant.expires_at > bindparam("since")))
 _LEAVES = select(Leave.user_id, Leave.starts_on, Leave.ends_on).where(
     Leave.ends_on >= bindparam("from_day"), Leave.starts_on <= bindparam("to_day"))
 _LINES = select(user_product_lines.c.user_id, ProductLine.code).join(
@@ -165,35 +182,55 @@ def _narrowed(lists: tuple[tuple[str, tuple[str, ...]], ...], with_also: bool) -
 
 
 class _Side(NamedTuple):
-    grants: dict[int, list[str]]
+    """Grants, leave and product lines as one local day sees them: every grant in force at some moment of it."""
+
+    day: date
+    grants: dict[int, list[tuple[str, datetime | None]]]  # with the moment each expires
+    expiries: tuple[datetime, ...]  # those moments, sorted
     leaves: dict[int, list[tuple[date, date]]]
     lines: dict[int, list[str]]
 
+    def stretch(self, now: datetime) -> int:
+        """Which stretch between two expiries ``now`` is in: the same grants are in force all through one."""
+        return bisect_right(self.expiries, now)
 
-def _side_tables(conn: Connection, now: datetime, zone: ZoneInfo) -> _Side:
-    today = as_utc(now).astimezone(zone).date()
+    def grants_at(self, user_id: int, now: datetime) -> tuple[str, ...]:
+        return tuple(grant for grant, until in self.grants.get(user_id, ()) if until is None or until > now)
+
+
+_Lists = tuple[tuple[str, tuple[str, ...]], ...]
+_Cached = tuple[tuple[RepState, ...], dict[int, float]]
+# Kept for a configuration revision; a new day, or a grant expiring, is a new key.
+_SIDES: Revisioned[tuple[str, date], _Side] = Revisioned(keep=16)
+_ROSTERS: Revisioned[tuple[_Lists | None, tuple[int, ...], str, date, int], _Cached] = Revisioned(keep=256)
+
+
+def _side_tables(conn: Connection, today: date, zone: ZoneInfo) -> _Side:
+    grants = _grouped((u, (g, until)) for u, g, until in conn.execute(
+        _GRANTS, {"since": _day_start(today, zone)}).tuples())
     return _Side(
-        grants=_grouped(conn.execute(_GRANTS, {"now": now}).tuples()),
+        day=today, grants=grants,
+        expiries=tuple(sorted({as_utc(until) for pairs in grants.values() for _, until in pairs if until})),
         leaves=_grouped((u, (a, b)) for u, a, b in conn.execute(
             _LEAVES, {"from_day": today - timedelta(days=1), "to_day": today + timedelta(days=1)}).tuples()),
         lines=_grouped(conn.execute(_LINES).tuples()))
 
 
-def _roster(conn: Connection, users: Select[Any], also: Collection[int], side: _Side,
-            quotas: dict[int, float]) -> list[RepState]:
-    """The users as ``RepState``s (uncounted); their monthly quotas go into ``quotas``."""
-    out = []
+def _roster(conn: Connection, lists: _Lists | None, also: tuple[int, ...], side: _Side, now: datetime) -> _Cached:
+    """The users as ``RepState``s (uncounted) with their monthly quotas; ``lists`` narrows them (``_narrowed``)."""
+    users = _USERS if lists is None else _narrowed(lists, bool(also))
+    out, quotas = [], {}
     for uid, username, level, team, department, region, skills, active, left_on, presence, since, tz, hours, \
             cap_open, cap_day, quota in conn.execute(users, {"also": list(also)} if also else {}).tuples():
         quotas[uid] = float(quota or 0)
         out.append(RepState(
             id=uid, username=username, level=level.value, team=team, department=department, region=region,
             skills=tuple(skills or ()), product_lines=tuple(side.lines.get(uid, ())),
-            grants=tuple(side.grants.get(uid, ())), active=active, left_on=left_on, presence=presence.value,
+            grants=side.grants_at(uid, now), active=active, left_on=left_on, presence=presence.value,
             presence_since=since, timezone=tz,
             working_hours={d: tuple((a, b) for a, b in spans) for d, spans in (hours or {}).items()},
             leaves=tuple(side.leaves.get(uid, ())), max_open_leads=cap_open, daily_lead_cap=cap_day))
-    return out
+    return tuple(out), quotas
 
 
 def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:

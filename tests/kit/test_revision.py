@@ -1,0 +1,135 @@
+"""The configuration's revision: every write to a table the intake path caches changes it in the writer's own
+transaction (a rolled-back write leaves it as it was), whatever writes it — here plain Core statements, which no
+ORM hook sees; every such table carries its triggers at head; and ``Revisioned`` keeps a value only for the
+revision it was built at."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, Table, delete, insert, text, update
+from sqlalchemy.orm import Session
+
+from evenhand.db import session_scope
+from evenhand.kit import revision
+from evenhand.kit.revision import Revision, Revisioned
+from evenhand.models import Base, ProductLine
+from evenhand.models.revision import CACHED_TABLES, trigger_names
+from tests.builders import Org
+
+SAMPLES: dict[type, Any] = {bool: False, int: 1, float: 0.1, Decimal: Decimal(1), str: "x", dict: {}, list: [],
+                            datetime: datetime(2026, 1, 1), date: date(2026, 1, 1), object: {}}
+
+
+def _now(engine: Engine) -> Revision:
+    with session_scope(engine, readonly=True) as session:
+        found = revision.current(session)
+    assert found is not None
+    return found
+
+
+def _in(conn: Connection) -> Revision:
+    row = conn.execute(text("SELECT revision, stamp FROM config_revision")).one()
+    return Revision(row[0], row[1])
+
+
+def _row(table: Table, refs: dict[str, int]) -> dict[str, Any]:
+    """A row with every required column filled: references to the organisation's rows, else a sample value."""
+    row = {}
+    for column in table.columns:
+        if column.foreign_keys and (column.primary_key or not column.nullable):
+            row[column.name] = refs[next(iter(column.foreign_keys)).column.table.name]
+        elif not column.nullable and not column.primary_key:
+            kind: Any = getattr(column.type, "impl", column.type).python_type  # UTCDateTime: its DateTime
+            row[column.name] = next(iter(kind)).value if hasattr(kind, "__members__") else SAMPLES[kind]
+    return row
+
+
+@pytest.fixture
+def refs(engine: Engine, org: Org) -> dict[str, int]:
+    with session_scope(engine) as session:
+        line = ProductLine(code="cloud", name="云")
+        session.add(line)
+        session.flush()
+        return {"users": org.id("rep_n1"), "teams": org.teams["north"].id,
+                "departments": org.departments["sales"].id, "product_lines": line.id}
+
+
+@pytest.mark.parametrize("name", CACHED_TABLES)
+def test_every_write_to_a_cached_table_changes_the_revision_in_its_transaction(engine: Engine, refs: dict[str, int],
+                                                                              name: str) -> None:
+    table = Base.metadata.tables[name]
+    keys = list(table.primary_key.columns)
+    before = _now(engine)
+    with engine.connect() as conn, conn.begin() as tx:
+        conn.execute(insert(table).values(_row(table, refs)))
+        assert _in(conn).revision > before.revision
+        tx.rollback()
+    assert _now(engine) == before  # rolled back: as it was
+    with engine.begin() as conn:
+        key = conn.execute(insert(table).values(_row(table, refs)).returning(*keys)).one()
+    inserted = _now(engine)
+    assert inserted.revision > before.revision and inserted.stamp != before.stamp
+    where = [column == value for column, value in zip(keys, key, strict=True)]
+    with engine.begin() as conn:
+        conn.execute(update(table).where(*where).values({keys[0].name: key[0]}))
+    updated = _now(engine)
+    assert updated.revision > inserted.revision and updated.stamp != inserted.stamp
+    with engine.begin() as conn:
+        conn.execute(delete(table).where(*where))
+    assert _now(engine).revision > updated.revision
+
+
+def test_every_cached_table_carries_its_triggers(engine: Engine, backend: str) -> None:
+    """A later migration that rebuilds one of these tables (SQLite's batch alteration) must create them again."""
+    found = "SELECT tgname FROM pg_trigger" if backend == "postgresql" else \
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    with engine.connect() as conn:
+        names: set[str] = set(conn.execute(text(found)).scalars())
+    assert {n for table in CACHED_TABLES for n in trigger_names(table, backend)} <= names
+
+
+def test_a_value_is_kept_for_its_revision_only(engine: Engine, org: Org) -> None:
+    cache: Revisioned[str, int] = Revisioned()
+    built: list[int] = []
+
+    def build(n: int) -> int:
+        built.append(n)
+        return n
+
+    with session_scope(engine) as session:
+        at = revision.current(session)
+        assert cache.get(session, at, "k", lambda: build(1)) == 1
+        assert cache.get(session, at, "k", lambda: build(2)) == 1  # kept
+        assert cache.get(session, at, "other", lambda: build(3)) == 3  # another key
+        session.execute(text("UPDATE regions SET name = name"))
+        later = revision.current(session)
+        assert later != at and cache.get(session, later, "k", lambda: build(4)) == 4
+    assert built == [1, 3, 4]
+
+
+def test_a_value_whose_building_changed_the_revision_is_not_kept(engine: Engine, org: Org) -> None:
+    """The first read of a document installs its default version: what it built belongs to no revision read."""
+    cache: Revisioned[None, str] = Revisioned()
+
+    def writes(session: Session) -> str:
+        session.execute(text("UPDATE teams SET name = name"))
+        return "built"
+
+    with session_scope(engine) as session:
+        at = revision.current(session)
+        assert cache.get(session, at, None, lambda: writes(session)) == "built"
+        assert cache.get(session, at, None, lambda: "again") == "again"
+
+
+def test_only_the_most_recent_values_are_kept(engine: Engine) -> None:
+    cache: Revisioned[int, int] = Revisioned(keep=2)
+    with session_scope(engine, readonly=True) as session:
+        at = revision.current(session)
+        for n in range(3):
+            cache.get(session, at, n, lambda n=n: n)  # type: ignore[misc]
+        assert cache.get(session, at, 0, lambda: -1) == -1  # the oldest went
+        assert cache.get(session, at, 2, lambda: -1) == 2
