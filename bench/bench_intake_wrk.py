@@ -19,11 +19,12 @@ PostgreSQL, in a database ``evenhand_bench_wrk`` created afresh on the server of
 (default ``postgresql+psycopg:///postgres``); ``EVENHAND_BENCH_WRK_PG=0`` skips PostgreSQL. evenhand runs as
 ``evenhand.asgi:app`` without the notification worker (``evenhand serve`` would start one on SQLite).
 
-The figures are worthless if they count errors, so the bench fails instead when wrk saw a status other than 201
-(or 200 on ``/healthz``) or a socket error, and, after the servers stop, when the rows written are not the leads
-answered (each answered lead stored; at most one unanswered in flight per connection when wrk stopped) or a
-routed lead has no assignment. Per row: requests/s, p50 and p99 (wrk's ``--latency`` distribution) and the
-1-minute load average when the row ended; per connection count, the ratio routed / bare of each round.
+The figures are worthless if they count errors, so the bench fails instead when wrk saw an error status (its
+"Non-2xx or 3xx responses" line), a socket error, or a POST answered other than 201, and, after the servers stop,
+when the rows written are not the leads answered (each answered lead stored; at most one unanswered in flight per
+connection when wrk stopped) or a routed lead has no assignment. Per row: requests/s, p50 and p99 (wrk's
+``--latency`` distribution) and the 1-minute load average when the row ended; per connection count, the ratio
+routed / bare of each round.
 
     .venv/bin/python bench/bench_intake_wrk.py     # alone, with a table at the end
     .venv/bin/python bench/run.py intake_wrk       # written to bench/results/intake_wrk.json
