@@ -1,10 +1,13 @@
 """The configuration's revision: every write to a table the intake path caches changes it in the writer's own
 transaction (a rolled-back write leaves it as it was), whatever writes it — here plain Core statements, which no
-ORM hook sees; every such table carries its triggers at head; and ``Revisioned`` keeps a value only for the
+ORM hook sees; every such table carries its triggers at head; on PostgreSQL the revision's row is taken after
+the audit chain's lock, in the lock order every writer keeps; and ``Revisioned`` keeps a value only for the
 revision it was built at."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,10 +17,10 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
-from evenhand.kit import revision
+from evenhand.kit import audit, revision
 from evenhand.kit.revision import Revision, Revisioned
-from evenhand.models import Base, ProductLine
-from evenhand.models.revision import CACHED_TABLES, trigger_names
+from evenhand.models import Base, Presence, ProductLine, Region, User
+from evenhand.models.revision import AUDIT_LOCK_KEY, CACHED_TABLES, PG_FUNCTION, trigger_names
 from tests.builders import Org
 
 SAMPLES: dict[type, Any] = {bool: False, int: 1, float: 0.1, Decimal: Decimal(1), str: "x", dict: {}, list: [],
@@ -133,3 +136,36 @@ def test_only_the_most_recent_values_are_kept(engine: Engine) -> None:
             cache.get(session, at, n, lambda n=n: n)  # type: ignore[misc]
         assert cache.get(session, at, 0, lambda: -1) == -1  # the oldest went
         assert cache.get(session, at, 2, lambda: -1) == 2
+
+
+def test_the_trigger_takes_the_audit_chains_lock_as_kit_audit_does() -> None:
+    assert audit._LOCK_KEY == AUDIT_LOCK_KEY and f"pg_advisory_xact_lock({audit._LOCK_KEY})" in PG_FUNCTION
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("db_url", ["pg"], indirect=True)
+def test_a_change_that_appends_after_its_write_and_one_that_locked_the_chain_first_take_turns(
+        engine: Engine, org: Org) -> None:
+    """A presence change writes the rep's row, then appends to the chain; a canary's start locks the chain, then
+    writes. If the revision's row were taken before the chain's lock, each would wait for the other (PostgreSQL
+    would end one as a deadlock)."""
+    locked, done = threading.Event(), []
+
+    def presence_change() -> None:
+        locked.wait(10)
+        with session_scope(engine) as session:
+            session.execute(update(User).where(User.id == org.id("rep_n1")).values(presence=Presence.AWAY))
+            audit.append(session, action="test.presence", subject_type="users", subject_id=org.id("rep_n1"),
+                         payload={})
+        done.append("presence")
+
+    changer = threading.Thread(target=presence_change)
+    changer.start()
+    with session_scope(engine) as session:
+        audit.lock(session)
+        locked.set()
+        time.sleep(0.5)  # the other writes the rep's row meanwhile, and waits
+        session.execute(insert(Region).values(code="north", name="华北", created_at=datetime(2026, 1, 1)))
+        done.append("canary")
+    changer.join(10)
+    assert done == ["canary", "presence"]

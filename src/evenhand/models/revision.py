@@ -31,8 +31,14 @@ _SQLITE_BUMP = (f"INSERT INTO config_revision (id, revision, stamp) VALUES ({ROW
                 "ON CONFLICT (id) DO UPDATE SET revision = revision + 1, stamp = random();")
 # random() is a double in [0, 1): 2⁶² keeps the product inside a BIGINT.
 _PG_STAMP = "floor(random() * 4611686018427387904)::bigint"
+AUDIT_LOCK_KEY = 0x65_76_65_6E  # ``kit.audit``'s chain lock (tests/kit/test_revision.py keeps the two equal)
+# The chain's lock comes first, as for every writer that locks rows (CONVENTIONS "Transactions"): a writer holding
+# it (starting a canary) and one changing a rep's presence, which appends to the chain after its update, would
+# otherwise each wait for what the other holds. Whoever holds the row then holds the chain's lock: nobody waits on
+# the row itself.
 PG_FUNCTION = f"""CREATE OR REPLACE FUNCTION config_revision_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock({AUDIT_LOCK_KEY});
     INSERT INTO config_revision (id, revision, stamp) VALUES ({ROW_ID}, 1, {_PG_STAMP})
     ON CONFLICT (id) DO UPDATE SET revision = config_revision.revision + 1, stamp = {_PG_STAMP};
     RETURN NULL;
