@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, select, update
@@ -27,7 +28,7 @@ from evenhand.models import HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDec
 from evenhand.notify import service as notify
 from evenhand.routing import engine
 from evenhand.routing.availability import membership, membership_key
-from evenhand.routing.canary import Arm, arms
+from evenhand.routing.canary import Arm, Arms, arms
 from evenhand.routing.snapshot import Roster, lead_snapshot
 from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState
 
@@ -80,6 +81,11 @@ class Matched(NamedTuple):
     arm: Arm
 
 
+class _Config(NamedTuple):
+    arms: Arms
+    rosters: dict[int, Roster]
+
+
 class Router:
     """Routes leads one after another in the caller's transaction, at one moment (``now``).
 
@@ -87,7 +93,8 @@ class Router:
     as leads go out (``snapshot.Roster``), so routing a batch gives exactly the decisions routing each lead
     on its own would, for a fraction of the reads. The policy, the canary and the roster's slow-changing part
     (who, where, when they work, presence, caps, grants, leave) come from the process's cache for the
-    configuration revision the router reads first (``kit.revision``); counts are read from the database.
+    configuration revision read when the first lead needs them (``kit.revision``); counts are read from the
+    database.
     ``finish()`` writes pool states, decision rows and their audit entries together, and sends each assigned
     rep the "new lead" message.
 
@@ -96,16 +103,21 @@ class Router:
 
     def __init__(self, session: Session, *, now: datetime | None = None) -> None:
         self.session, self.at = session, now or utcnow()
-        at = revision.current(session)  # what rarely changes is read through it: policies, canary, roster
-        self.arms = arms(session, at)
-        zone = get_settings().zone
-        # One roster per high-value threshold: a candidate may count high-value leads from another score.
-        self._rosters = {t: Roster(session, self.at, zone, high_value=t, revision=at)
-                         for t in {arm.policy.policy.threshold_high_value for arm in self.arms.all()}}
         self._states: dict[str, PoolState] = {}
         self._changed: set[str] = set()
         self._made: list[tuple[Lead, RoutingDecision]] = []
         self._member_sets: dict[tuple[int, str, tuple[str | None, ...]], list[RepState]] = {}
+
+    @cached_property
+    def _config(self) -> _Config:
+        """The arms and rosters, read when the first lead needs them (a router with nothing to route reads
+        nothing), through the configuration revision read first."""
+        at = revision.current(self.session)
+        read = arms(self.session, at)
+        zone = get_settings().zone
+        # One roster per high-value threshold: a candidate may count high-value leads from another score.
+        return _Config(read, {t: Roster(self.session, self.at, zone, high_value=t, revision=at)
+                              for t in {arm.policy.policy.threshold_high_value for arm in read.all()}})
 
     def route_all(self, leads: Sequence[Lead], *, kind: str = "intake",
                   actor: Principal | None = None) -> list[RoutingDecision]:
@@ -129,11 +141,11 @@ class Router:
         for matched in matches:
             members[self._threshold(matched.arm)].extend(self._members(matched))
         for threshold, reps in members.items():
-            self._rosters[threshold].count(reps)
+            self._config.rosters[threshold].count(reps)
         return matches
 
     def _match(self, lead: Lead) -> Matched:
-        snapshot, arm = lead_snapshot(lead), self.arms.of(lead.id)
+        snapshot, arm = lead_snapshot(lead), self._config.arms.of(lead.id)
         match = engine.select_pool(snapshot, arm.policy)
         if match.pool_id not in self._states:
             self._states[match.pool_id] = lock_pool_state(self.session, match.pool_id)
@@ -146,7 +158,7 @@ class Router:
         snapshot, pool = matched.snapshot, matched.arm.policy.pool(matched.match.pool_id)
         key = (matched.arm.version, pool.id, membership_key(snapshot, pool))
         if key not in self._member_sets:
-            self._member_sets[key] = self._rosters[self._threshold(matched.arm)].uncounted(
+            self._member_sets[key] = self._config.rosters[self._threshold(matched.arm)].uncounted(
                 pool, lambda rep: not membership(rep, snapshot, pool))
         return self._member_sets[key]
 
@@ -158,7 +170,7 @@ class Router:
         return self._apply(lead, self._decide(matched), matched, kind, actor, started)
 
     def _decide(self, matched: Matched) -> Decision:
-        reps = self._rosters[self._threshold(matched.arm)].counted(self._members(matched))
+        reps = self._config.rosters[self._threshold(matched.arm)].counted(self._members(matched))
         return engine.decide(matched.snapshot, reps, matched.arm.policy, self._states[matched.match.pool_id], self.at,
                              match=matched.match)
 
@@ -167,7 +179,7 @@ class Router:
         if decision.outcome == "assigned" and decision.rep_id is not None:
             self._states[decision.pool_id] = decision.state_after
             self._changed.add(decision.pool_id)
-            for roster in self._rosters.values():
+            for roster in self._config.rosters.values():
                 roster.assigned(decision.rep_id, matched.snapshot.score)
         place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
         latency = (time.perf_counter_ns() - started) // 1000
