@@ -305,6 +305,7 @@ class LinkedChange:
     id: int
     score: float
     reasons: tuple[str, ...]
+    title: str = ""
 
 
 def explanation_words(kpi: Kpi, explanations: Iterable[DimensionExplanation]) -> set[str]:
@@ -341,4 +342,4 @@ def _link(change: ChangeRef, started: int, words: set[str], kpi_ids: set[str], b
     mentioned = sorted(w for w in words if w.casefold() in text)
     reasons += [f"mentions:{w}" for w in mentioned]
     return LinkedChange(change.id, round(score + MENTION * min(len(mentioned), MENTIONS_COUNTED), 6),
-                        tuple(reasons))
+                        tuple(reasons), change.title)

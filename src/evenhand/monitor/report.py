@@ -33,8 +33,7 @@ class Report:
         (b0, b1), (a0, a1) = self.windows
         return {"windows": {"baseline": [_iso(b0), _iso(b1)], "anomalous": [_iso(a0), _iso(a1)]},
                 "dimensions": [_dimension(d) for d in self.dimensions], "trace": self._node(self.trace),
-                "chain": self.chain, "changes": [{"id": c.id, "score": round(c.score, 3), "reasons": list(c.reasons)}
-                                                 for c in self.changes]}
+                "chain": self.chain, "changes": [_change(c) for c in self.changes]}
 
     def _node(self, node: FunnelNode) -> dict[str, Any]:
         found = node.finding
@@ -50,6 +49,10 @@ def _dimension(d: DimensionExplanation) -> dict[str, Any]:
     return {"dimension": d.dimension, "surprise": d.surprise, "explanatory_power": d.explanatory_power,
             "elements": [{"value": e.value, "explanatory_power": e.explanatory_power, "surprise": e.surprise,
                           "baseline": e.baseline, "observed": e.observed, "share": e.share} for e in d.elements]}
+
+
+def _change(c: LinkedChange) -> dict[str, Any]:
+    return {"id": c.id, "title": c.title, "score": round(c.score, 3), "reasons": list(c.reasons)}
 
 
 def _iso(day: int) -> str:

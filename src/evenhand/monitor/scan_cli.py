@@ -61,4 +61,5 @@ def _print(item: dict[str, Any]) -> None:
         values = ", ".join(f"{e['value']} ({e['explanatory_power']:.0%})" for e in dim["elements"])
         out.print("  " + t("Explained by {dimension}: {values}", dimension=dim["dimension"], values=values))
     for change in item["changes"]:
-        out.print("  " + t("Change #{id} before it ({reasons})", id=change["id"], reasons=", ".join(change["reasons"])))
+        out.print("  " + t("Change #{id} {title} ({reasons})", id=change["id"], title=change["title"],
+                           reasons=", ".join(change["reasons"])))
