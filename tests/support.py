@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from click.testing import Result
 from sqlalchemy import Engine, func, select
@@ -11,6 +13,8 @@ from sqlalchemy import Engine, func, select
 from evenhand import config, db
 from evenhand.db import session_scope
 from evenhand.models import AuditEntry, Base
+
+T = TypeVar("T")
 
 Run = Callable[..., Result]  # the ``run`` fixture: invoke the CLI with these arguments (and ``input=``)
 
@@ -50,3 +54,15 @@ def clear_caches() -> None:
         db.get_engine().dispose()
     config.forget_settings()
     db.get_engine.cache_clear()
+
+
+def in_a_thread(work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a thread of its own, for work that starts an event loop (``asyncio.run``, a command that
+    does): a browser test earlier in the same worker may leave this thread's loop running, and ``asyncio.run``
+    refuses to start inside one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work, *args).result()
+
+
+def on_a_loop_of_its_own(work: Coroutine[Any, Any, T]) -> T:
+    return in_a_thread(asyncio.run, work)

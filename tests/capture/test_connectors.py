@@ -4,7 +4,6 @@ no activity; a wrong secret is refused and counted; ``evenhand capture status|te
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -22,7 +21,7 @@ from tests.capture.test_dingtalk import TOKEN as DINGTALK_TOKEN
 from tests.capture.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY
 from tests.capture.test_wecom_crypto import TOKEN as WECOM_TOKEN
 from tests.e2e.conftest import _free_port, _wait_until_up, launch, stop
-from tests.support import Run, clear_caches
+from tests.support import Run, clear_caches, in_a_thread, on_a_loop_of_its_own
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +61,7 @@ def test_each_test_event_is_accepted_counted_and_stores_nothing_and_a_wrong_secr
     settings = configured(tmp_path, db_url)
     before = stored_counts(engine)
     for name in connectors.CONNECTORS:
-        result = asyncio.run(connectors.send_test(settings, name, live))
+        result = on_a_loop_of_its_own(connectors.send_test(settings, name, live))
         assert result.ok, (name, result)
         assert result.url == f"{live}{connectors.get(name).sample(settings).path}"  # type: ignore[union-attr]
         assert (health(engine, name).events, health(engine, name).errors) == (1, 0), name
@@ -71,27 +70,27 @@ def test_each_test_event_is_accepted_counted_and_stores_nothing_and_a_wrong_secr
 
     wrong = configured(tmp_path, db_url, telephony_hmac_secret="not-the-servers", wecom_token="nope")
     for name, field in (("telephony", "X-Evenhand-Signature"), ("wecom", "msg_signature")):
-        result = asyncio.run(connectors.send_test(wrong, name, live))
+        result = on_a_loop_of_its_own(connectors.send_test(wrong, name, live))
         assert (result.ok, result.status) == (False, 401), result
         assert json.loads(result.answer)["error"]["field"] == field
         assert (health(engine, name).events, health(engine, name).errors) == (1, 1)
     unset = Settings(data_dir=tmp_path, database_url=db_url, mode="test")
-    result = asyncio.run(connectors.send_test(unset, "dingtalk", live))
+    result = on_a_loop_of_its_own(connectors.send_test(unset, "dingtalk", live))
     assert (result.ok, result.status, result.missing) == (False, None, ["dingtalk_token", "dingtalk_aes_key",
                                                                          "dingtalk_app_key"])
 
 
 def test_the_cli_sends_a_test_event_and_shows_the_status(live: str, run: Run, engine: Engine,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = run("capture", "test", "telephony", "--url", live)
+    missing = in_a_thread(run, "capture", "test", "telephony", "--url", live)
     assert missing.exit_code == 1 and "telephony_hmac_secret" in missing.output
     for key, value in SECRETS.items():
         monkeypatch.setenv(f"EVENHAND_{key.upper()}", value)
     clear_caches()  # the settings are read afresh, as by a new process
-    sent = run("capture", "test", "telephony", "--url", live)
+    sent = in_a_thread(run, "capture", "test", "telephony", "--url", live)
     assert sent.exit_code == 0, sent.output
     assert "accepted the test event: 200" in sent.output
-    assert run("capture", "test", "fax").exit_code == 1
+    assert in_a_thread(run, "capture", "test", "fax").exit_code == 1
     status = run("capture", "status", "--json")
     assert status.exit_code == 0, status.output
     records = {r["connector"]: r for r in json.loads(status.output)["connectors"]}

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from evenhand.kit.groupcommit import GroupCommit
+from tests.support import on_a_loop_of_its_own
 
 
 class Writer:
@@ -44,7 +45,7 @@ async def _submitted_together(queue: GroupCommit[int, int], writer: Writer, item
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_requests_waiting_on_the_event_loop_share_one_transaction(engine: Engine) -> None:
     writer = Writer()
-    results = asyncio.run(_submitted_together(GroupCommit(engine, writer), writer, list(range(1, 13))))
+    results = on_a_loop_of_its_own(_submitted_together(GroupCommit(engine, writer), writer, list(range(1, 13))))
     assert results == [2 * n for n in range(1, 13)]
     assert writer.groups == [[1], list(range(2, 13))]  # the one alone, then all who came meanwhile
 
@@ -52,7 +53,7 @@ def test_requests_waiting_on_the_event_loop_share_one_transaction(engine: Engine
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_one_that_fails_in_a_group_fails_alone_on_the_event_loop(engine: Engine) -> None:
     writer = Writer()
-    results = asyncio.run(_submitted_together(GroupCommit(engine, writer), writer, [1, 2, -3, 4]))
+    results = on_a_loop_of_its_own(_submitted_together(GroupCommit(engine, writer), writer, [1, 2, -3, 4]))
     assert results[:2] == [2, 4] and results[3] == 8
     assert isinstance(results[2], ValueError)
     assert sorted(map(tuple, writer.groups)) == [(1,), (2,), (4,)]  # the group failed and was written one by one
