@@ -138,6 +138,19 @@ def _wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError("server did not come up within 30 s")
 
 
+def wait_for_processes(base: str, count: int, proc: subprocess.Popen[bytes], log: Path) -> set[int]:
+    """The distinct server processes answering ``/healthz``, once ``count`` of them have: a worker process can come
+    up seconds after the first one on a loaded machine, so the first answer says nothing about the second."""
+    _wait_until_up(base, proc, log)
+    seen: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(seen) < count and time.monotonic() < deadline:
+        seen.add(httpx.get(f"{base}/healthz", headers={"Connection": "close"}, timeout=5).json()["process"])
+        if len(seen) < count:
+            time.sleep(0.05)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):

@@ -20,7 +20,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import Department, Lead, Presence, Region, Role, RoutingDecision, Team
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, _wait_until_up, launch, stop
+from tests.e2e.conftest import _free_port, launch, stop, wait_for_processes
 from tests.e2e.test_scale_out import pg_url  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
@@ -59,7 +59,7 @@ def test_parallel_intake_on_two_processes(pg_url: str, tmp_path: Path, cap: int)
                   start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, proc, log)
+        assert len(wait_for_processes(base, 2, proc, log)) == 2, "both worker processes should answer"
 
         def post(n: int) -> dict[str, object]:
             body = {"source": "website", "external_id": f"P-{n}", "company": f"华东公司{n}", "region": "east"}

@@ -17,7 +17,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import AuditEntry, Role
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, _wait_until_up, launch, missing, stop
+from tests.e2e.conftest import _free_port, launch, missing, stop, wait_for_processes
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 SERVER = os.environ.get("EVENHAND_TEST_PG_URL", "postgresql+psycopg:///postgres")
@@ -52,9 +52,7 @@ def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_
                   start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, proc, log)
-        pids = {httpx.get(f"{base}/healthz", headers={"Connection": "close"}).json()["process"] for _ in range(60)}
-        assert len(pids) == 2, "both worker processes should answer"
+        assert len(wait_for_processes(base, 2, proc, log)) == 2, "both worker processes should answer"
 
         signed_in = httpx.post(f"{base}/auth/login", data={"username": "ops", "password": "ops-password"},
                                headers={"Origin": base})
