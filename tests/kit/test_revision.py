@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, Table, delete, insert, text, update
+from sqlalchemy import Connection, Engine, Table, delete, event, insert, text, update
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
@@ -126,6 +128,66 @@ def test_a_value_whose_building_changed_the_revision_is_not_kept(engine: Engine,
         at = revision.current(session)
         assert cache.get(session, at, None, lambda: writes(session)) == "built"
         assert cache.get(session, at, None, lambda: "again") == "again"
+
+
+@contextmanager
+def _reads_of_the_revision(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "config_revision" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+WRITES = {
+    "orm": lambda session, ids: setattr(session.get(User, ids["users"]), "display_name", "改名"),
+    "core": lambda session, ids: session.execute(update(Region).values(name=Region.name)),
+    "connection": lambda session, ids: session.connection().execute(
+        update(Base.metadata.tables["teams"]).values(supervisor_id=None)),
+    "text": lambda session, ids: session.execute(text("UPDATE departments SET name = name")),
+}
+
+
+def test_a_transaction_reads_the_revision_once(engine: Engine, org: Org) -> None:
+    """Later calls answer from the memo while the transaction writes only what is not cached (leads); a plain-text
+    write would count, whatever it names."""
+    with _reads_of_the_revision(engine) as reads:
+        with session_scope(engine) as session:
+            first = revision.current(session)
+            leads = Base.metadata.tables["leads"]
+            session.execute(update(leads).where(leads.c.id < 0).values(score=1))
+            assert [revision.current(session) for _ in range(3)] == [first] * 3
+        assert len(reads) == 1
+        with session_scope(engine, readonly=True) as session:  # a new transaction reads again
+            assert revision.current(session) == first
+        assert len(reads) == 2
+
+
+@pytest.mark.parametrize("how", WRITES)
+def test_a_write_to_a_cached_table_drops_the_memo(engine: Engine, refs: dict[str, int], how: str) -> None:
+    with session_scope(engine) as session:
+        before = revision.current(session)
+        WRITES[how](session, refs)
+        after = revision.current(session)
+        assert after is not None and before is not None and after.revision > before.revision
+        assert revision.current(session) == after
+
+
+def test_another_writers_commit_is_seen_at_the_next_transaction(engine: Engine, org: Org) -> None:
+    with session_scope(engine, readonly=True) as reader:
+        before = revision.current(reader)
+        with session_scope(engine) as writer:
+            writer.execute(text("UPDATE regions SET name = name"))
+        assert revision.current(reader) == before  # the same transaction works with one revision
+        if engine.dialect.name == "postgresql":  # each statement sees the latest commit: past the memo, this one
+            assert revision.current(reader, fresh=True) != before
+    assert _now(engine) != before
 
 
 def test_only_the_most_recent_values_are_kept(engine: Engine) -> None:

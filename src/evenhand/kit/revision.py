@@ -7,10 +7,15 @@ in the same transaction, through one primary-key read. Every write to those tabl
 writer's transaction (database triggers), so a cached value is never used by a transaction that can see a change
 it was not built with — in this process or another one sharing the database.
 
-A value is stored only when the revision read again after building it is the one read before: on PostgreSQL a
-commit landing between the reads, or the builder's own write (the first read installing a default version),
-leaves the value to that one call. A database without the revision's row (emptied by ``TRUNCATE`` of that table
-alone) is read afresh every time.
+A transaction reads the revision once: later calls in it answer from a memo on the session, until the transaction
+ends or writes to one of the cached tables (any statement naming one, counted on the connection by an engine
+listener; a plain-text write counts whatever it names). On PostgreSQL another process's commit is therefore seen at
+the next transaction, not halfway through this one: the configuration a transaction works with is one revision.
+
+A value is stored only when the revision read again (past the memo) after building it is the one read before: on
+PostgreSQL a commit landing between the reads, or the builder's own write (the first read installing a default
+version), leaves the value to that one call. A database without the revision's row (emptied by ``TRUNCATE`` of that
+table alone) is read afresh every time.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, NamedTuple, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
-from evenhand.models.revision import ROW_ID, ConfigRevision
+from evenhand.models.revision import CACHED_TABLES, ROW_ID, ConfigRevision
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -37,11 +43,39 @@ class Revision(NamedTuple):
     stamp: int
 
 
-def current(session: Session) -> Revision | None:
-    """The revision this transaction sees, its own pending changes flushed first (so they count)."""
+_MEMO = "evenhand.revision"
+_WRITES = "evenhand.config_writes"  # on a connection's ``info``: statements that wrote to a cached table
+_CACHED = frozenset(CACHED_TABLES)
+_READS = ("SELECT", "WITH", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET", "SHOW")
+
+
+def current(session: Session, *, fresh: bool = False) -> Revision | None:
+    """The revision this transaction works with, its own pending changes flushed first (so they count): read at
+    its first call, then remembered until it writes to a cached table; ``fresh`` reads it again regardless."""
     session.flush()
-    row = session.connection().execute(_READ).first()
-    return None if row is None else Revision(row[0], row[1])
+    conn = session.connection()
+    transaction, writes = session.get_transaction(), conn.info.get(_WRITES, 0)
+    memo = session.info.get(_MEMO)
+    if not fresh and memo is not None and memo[0] is transaction and memo[1] == writes:
+        return memo[2]  # type: ignore[no-any-return]
+    row = conn.execute(_READ).first()
+    found = None if row is None else Revision(row[0], row[1])
+    session.info[_MEMO] = (transaction, writes, found)
+    return found
+
+
+@event.listens_for(Engine, "after_execute")
+def _count_config_writes(conn: Connection, statement: object, *_: object) -> None:
+    """Count on the connection each statement that may have changed a cached table, for ``current``'s memo."""
+    if getattr(statement, "is_dml", False):
+        written = getattr(getattr(statement, "table", None), "name", None) in _CACHED
+    elif isinstance(statement, TextClause | str):
+        words = str(statement).lstrip().split(None, 1)
+        written = bool(words) and words[0].upper() not in _READS
+    else:
+        return
+    if written:
+        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
 
 
 class Revisioned(Generic[K, V]):
@@ -64,7 +98,7 @@ class Revisioned(Generic[K, V]):
         if found is not None:
             return found
         value = build()
-        if current(session) == revision:
+        if current(session, fresh=True) == revision:
             self._store((revision, key), value)
         return value
 
