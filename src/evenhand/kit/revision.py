@@ -57,7 +57,7 @@ def current(session: Session, *, fresh: bool = False) -> Revision | None:
     transaction, writes = session.get_transaction(), conn.info.get(_WRITES, 0)
     memo = session.info.get(_MEMO)
     if not fresh and memo is not None and memo[0] is transaction and memo[1] == writes:
-        return memo[2]  # type: ignore[no-any-return]
+        return memo[2]
     row = conn.execute(_READ).first()
     found = None if row is None else Revision(row[0], row[1])
     session.info[_MEMO] = (transaction, writes, found)
