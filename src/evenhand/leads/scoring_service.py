@@ -106,16 +106,33 @@ def score_leads(session: Session, leads: Sequence[Lead], *, now: datetime | None
     them all (leads taken in by this transaction have only those they came with); else they are read."""
     if not leads:
         return
-    number, compiled = _active_compiled(session)
-    at = now or utcnow()
     if events is None:
         events = _events_of(session, [lead.id for lead in leads])
-    for lead, probability in zip(leads, probabilities(session, leads, compiled.weight), strict=True):
+    _score(session, [(lead, events[lead.id]) for lead in leads], _active_compiled(session), now or utcnow(),
+           at_arrival=at_arrival)
+    session.flush()
+
+
+def score_arriving(session: Session, arriving: Sequence[tuple[Lead, Sequence[Event]]]) -> bool:
+    """Score leads not stored yet, as of now, with the events they came with, so their INSERT carries the score —
+    unless the active model blends in the predictive model, which reads the stored lead: then nothing is scored,
+    and False says so (the caller scores them once stored)."""
+    active_model = _active_compiled(session)
+    if active_model[1].weight > 0:
+        return False
+    _score(session, arriving, active_model, utcnow(), at_arrival=False)
+    return True
+
+
+def _score(session: Session, scored: Sequence[tuple[Lead, Sequence[BehaviourEvent | Event]]],
+           active_model: tuple[int, CompiledModel], at: datetime, *, at_arrival: bool) -> None:
+    number, compiled = active_model
+    leads = [lead for lead, _ in scored]
+    for (lead, events), probability in zip(scored, probabilities(session, leads, compiled.weight), strict=True):
         when = lead.created_at if at_arrival else at
-        result = score(facts(lead, events[lead.id]), compiled, when, probability)
+        result = score(facts(lead, events), compiled, when, probability)
         lead.score, lead.score_points = result.total, points_bytes(compiled, result)
         lead.score_probability, lead.score_model_version, lead.scored_at = probability, number, when
-    session.flush()
 
 
 _ACTIVE: Revisioned[None, tuple[int, CompiledModel]] = Revisioned(keep=4)

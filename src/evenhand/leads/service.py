@@ -8,13 +8,14 @@ email, phone or company (as configured) matches an earlier lead is created and l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -46,7 +47,7 @@ def find(session: Session, *, source: str, external_id: str) -> Lead | None:
 
 
 def new_lead(data: LeadCreate, *, backfilled: bool = False) -> Lead:
-    lead = Lead(**data.model_dump(exclude={"events", *IMPORT_ONLY}), backfilled=backfilled)
+    lead = Lead(**data.model_dump(exclude={"events", *IMPORT_ONLY}), backfilled=backfilled, **_NO_BEHAVIOUR)
     lead.email_key, lead.phone_key = keys.email_key(data.email), keys.phone_key(data.phone)
     lead.company_key = keys.company_key(data.company)
     if isinstance(data, LeadImport):
@@ -111,57 +112,68 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
                 dedup: Sequence[DedupKey], backfilled: bool = False, progress: Progress | None = None) -> list[Intake]:
     """Intake a validated batch in the caller's transaction; a repeat inside the batch returns the first.
 
-    Each chunk is one INSERT of its new leads and one query per dedup key for the earlier leads they
-    duplicate; every new lead gets its own audit entry. A batch costs about what one lead does plus a
-    little per row."""
+    Each chunk is one query for the leads already there, one for the earlier leads the new ones duplicate (every
+    dedup key at once) and one INSERT of the new leads, which carries their duplicate links and — for arriving
+    leads, unless the scoring model blends in the predictive one, which reads stored leads — their scores; every
+    new lead gets its own audit entry. A batch costs about what one lead does plus a little per row."""
     results: list[Intake] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
         known = _existing(session, chunk)
-        fresh: list[Lead] = []
+        fresh: list[tuple[Lead, LeadCreate]] = []
         for data in chunk:
             pair = (data.source, data.external_id)
             if pair in known:
                 results.append(Intake(known[pair], created=False))
                 continue
             known[pair] = new_lead(data, backfilled=backfilled)
-            fresh.append(known[pair])
+            fresh.append((known[pair], data))
             results.append(Intake(known[pair], created=True))
-        session.add_all(fresh)
-        _link_duplicates(session, fresh, dedup)  # flushes: the new leads get their ids
+        _store(session, fresh, dedup, backfilled=backfilled)
         if progress:
             progress(len(chunk))
-    arrived = [(r.lead, data) for r, data in zip(results, rows, strict=True) if r.created]
-    created = [lead for lead, _ in arrived]
-    # History is scored as it would have been on arrival; its behaviour has faded since.
-    scoring_service.score_leads(session, created, events=_events_brought(session, arrived), at_arrival=backfilled)
-    for lead in created:
+    for lead in (r.lead for r in results if r.created):
         audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
                      payload={"source": lead.source, "external_id": lead.external_id,
                               "duplicate_of_id": lead.duplicate_of_id, **({"backfilled": True} if backfilled else {})},
                      actor_id=actor.user_id if actor else None, flush=False)
-    session.flush()
     return results
 
 
-def _events_brought(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]]) -> dict[int, list[Event]]:
-    """The events new leads arrived with (an export's counts among them), stored in one bulk INSERT and counted
-    on them: by lead id, for scoring."""
-    brought: dict[int, list[Event]] = {}
-    rows: list[dict[str, Any]] = []
+def _store(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]], dedup: Sequence[DedupKey], *,
+           backfilled: bool) -> None:
+    """Link, score and insert new leads, then store the events they came with."""
+    brought = [(lead, _counted(lead, data)) for lead, data in fresh]
+    events = [(lead, [e for e, _ in pairs]) for lead, pairs in brought]
+    within = _link_duplicates(session, [lead for lead, _ in fresh], dedup)
+    # History is scored as it would have been on arrival (its behaviour has faded since), once stored.
+    scored = not backfilled and scoring_service.score_arriving(session, events)
+    session.add_all([lead for lead, _ in fresh])
+    session.flush()
+    for lead, first in within:
+        lead.duplicate_of_id = first.duplicate_of_id or first.id
+    _store_events(session, brought)
+    if not scored:
+        scoring_service.score_leads(session, [lead for lead, _ in fresh], at_arrival=backfilled,
+                                    events={lead.id: mine for lead, mine in events})
+
+
+def _counted(lead: Lead, data: LeadCreate) -> list[tuple[Event, dict[str, Any] | None]]:
+    """The events a new lead arrived with (an export's counts among them), counted on it, each with its detail."""
     now = utcnow()
-    for lead, data in fresh:
-        events = [*data.events, *(data.counted_events() if isinstance(data, LeadImport) else ())]
-        brought[lead.id] = []
-        for e in events:
-            at = e.occurred_at or now
-            _count(lead, e.kind, at, e.dwell_seconds)
-            brought[lead.id].append(Event(e.kind.value, at, e.dwell_seconds))
-            rows.append({"lead_id": lead.id, "kind": e.kind, "occurred_at": at, "dwell_seconds": e.dwell_seconds,
-                         "detail": e.detail})
+    events = []
+    for e in [*data.events, *(data.counted_events() if isinstance(data, LeadImport) else ())]:
+        at = e.occurred_at or now
+        _count(lead, e.kind, at, e.dwell_seconds)
+        events.append((Event(e.kind.value, at, e.dwell_seconds), e.detail))
+    return events
+
+
+def _store_events(session: Session, brought: Sequence[tuple[Lead, Sequence[tuple[Event, Any]]]]) -> None:
+    rows = [{"lead_id": lead.id, "kind": EventKind(e.kind), "occurred_at": e.occurred_at,
+             "dwell_seconds": e.dwell_seconds, "detail": detail} for lead, events in brought for e, detail in events]
     if rows:
         session.execute(insert(BehaviourEvent), rows)
-    return brought
 
 
 def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:
@@ -174,39 +186,46 @@ def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEven
     return rows
 
 
-def _first_by(column: Any) -> Select[Any]:
+def _first_by(kind: str, column: Any) -> Select[Any]:
     """Per value of ``column``: the first lead with it, and that lead's original. min() per value rather
     than ORDER BY id, which SQLite answers by walking the whole table in id order."""
     earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
-        column.in_(bindparam("values", expanding=True))).group_by(column).subquery()
-    return select(earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
+        column.in_(bindparam(f"{kind}_values", expanding=True))).group_by(column).subquery()
+    return select(literal(kind), earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
         Lead, Lead.id == earliest.c.first)
 
 
-# Built once: building a statement costs more than running this one (see CONVENTIONS.md, hot paths).
-_FIRST_BY_KEY = {kind: _first_by(column) for kind, column in _KEY_COLUMNS.items()}
+@functools.cache
+def _first_by_keys(kinds: tuple[str, ...]) -> Any:
+    """One statement for every dedup key (built once per set of keys: building costs more than running it)."""
+    parts = [_first_by(kind, _KEY_COLUMNS[kind]) for kind in kinds]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
-def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[DedupKey]) -> None:
-    """Link each new lead to the first earlier lead sharing one of its dedup keys — following that lead's
-    own link to the original — with one query per key for the whole batch (new leads are already stored)."""
-    session.flush()  # the queries go to the connection directly, past the session's autoflush
-    kinds = [k for k in dedup if k in _KEY_COLUMNS]
+def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[DedupKey]) -> list[tuple[Lead, Lead]]:
+    """Link each new lead (not stored yet, in arrival order) to the first earlier lead sharing one of its dedup keys
+    — following that lead's own link to the original — with one query for the whole batch. A lead stored before
+    is earlier than any new one; a lead that only duplicates another new one is returned with it, to be linked
+    once both have ids."""
+    kinds = tuple(k for k in _KEY_COLUMNS if k in dedup)
+    values = {kind: list({v for lead in leads if (v := getattr(lead, f"{kind}_key"))}) for kind in kinds}
+    kinds = tuple(kind for kind in kinds if values[kind])
     first: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, value) -> (first lead's id, its original)
-    for kind in kinds:
-        values = {v for lead in leads if (v := getattr(lead, f"{kind}_key"))}
-        if not values:
-            continue
-        rows = session.connection().execute(_FIRST_BY_KEY[kind], {"values": list(values)}).tuples()
-        first |= {(kind, value): (lead_id, original) for value, lead_id, original in rows}
-    originals: dict[int, int] = {}  # new leads' originals, decided in id order
-    for lead in sorted(leads, key=lambda x: x.id):
-        earlier = [first[(k, v)] for k in kinds
-                   if (v := getattr(lead, f"{k}_key")) and (k, v) in first and first[(k, v)][0] < lead.id]
-        if earlier:
-            lead_id, original = min(earlier)
-            lead.duplicate_of_id = originals.get(lead_id, original)
-        originals[lead.id] = lead.duplicate_of_id or lead.id
+    if kinds:
+        found = session.connection().execute(_first_by_keys(kinds), {f"{k}_values": values[k] for k in kinds})
+        first = {(kind, value): (lead_id, original) for kind, value, lead_id, original in found.tuples()}
+    within: list[tuple[Lead, Lead]] = []
+    seen: dict[tuple[str, str], int] = {}  # (kind, value) -> the first new lead with it, by arrival
+    for n, lead in enumerate(leads):
+        keys = [(k, v) for k in kinds if (v := getattr(lead, f"{k}_key"))]
+        stored = [first[key] for key in keys if key in first]
+        if stored:
+            lead.duplicate_of_id = min(stored)[1]
+        elif earlier := [seen[key] for key in keys if key in seen]:
+            within.append((lead, leads[min(earlier)]))
+        for key in keys:
+            seen.setdefault(key, n)
+    return within
 
 
 def visible_lead(session: Session, lead_id: int, readable: Any) -> Lead:
@@ -241,6 +260,9 @@ def lead_view(session: Session, principal: Principal, lead_id: int, *, latest_ev
 _COUNTERS = {EventKind.WHITEPAPER_DOWNLOAD: "downloads", EventKind.WEBINAR: "webinars",
              EventKind.FORM_SUBMIT: "forms", EventKind.EMAIL_OPEN: "email_opens",
              EventKind.EMAIL_CLICK: "email_clicks", EventKind.PAGE_VIEW: "page_views"}
+
+
+_NO_BEHAVIOUR = dict.fromkeys([*_COUNTERS.values(), "dwell_seconds"], 0)  # what a new lead's events are counted on
 
 
 def _aggregate(lead: Lead, event: BehaviourEvent) -> None:
