@@ -5,13 +5,14 @@ the rep closed in the last ``WIN_WINDOW_DAYS``; quota attainment is this month's
 the monthly quota.
 
 Only the reps a decision can choose from need counting: ``rep_states(members=...)`` reads the roster
-(membership and presence are cheap) and returns the pool's members alone, counted in three grouped
-queries over their own rows. Reps outside the pool are not candidates and are not in the evidence: in
+(membership and presence are cheap) and returns the pool's members alone, counted in one statement
+of three grouped parts over their own rows. Reps outside the pool are not candidates and are not in the evidence: in
 a company of 500 reps their states would make every decision record some 150 KB.
 """
 
 from __future__ import annotations
 
+import enum
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -21,10 +22,26 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import BindParameter
 
 from evenhand.kit import revision
 from evenhand.kit.clock import as_utc
@@ -242,50 +259,104 @@ def _grouped(pairs: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
 
 # --- counts: the members' own rows, through the (owner, …) indexes --------------------------------
 
-_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+def _inline(members: Iterable[enum.Enum]) -> list[Any]:
+    """A fixed list of enum values written into the statement, not bound: an IN list of bound values is rendered
+    again at every execution."""
+    values = [str(member.value) for member in members]
+    assert all(value.isidentifier() for value in values)
+    return [literal_column(f"'{value}'", String) for value in values]
+
+
 _HIGH = Lead.score >= bindparam("high_value")
 _TODAY = Lead.assigned_at >= bindparam("day")
 _WEEK = Lead.assigned_at >= bindparam("week")
-_OPEN = Lead.status.in_(OPEN)
+_OPEN = Lead.status.in_(_inline(OPEN))
+_CLOSED = Opportunity.stage.in_(_inline((Stage.WON, Stage.LOST)))
+_WON = Opportunity.stage == Stage.WON
+_IN_WINDOW = Opportunity.closed_at >= bindparam("since")
+_ZERO = literal_column("0", Integer)
+_NONE = null()
+
+
+def _part(number: int) -> Any:
+    return literal_column(str(number), Integer)
 
 
 def _n(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-# Two statements, each answered from one index without reading a lead row: leads assigned this week and
-# today, all and high-value (ix_leads_owner_assigned), and open leads (ix_leads_owner_status). One statement
-# with ``assigned this week OR open`` would read every row of the rep's history.
-_ASSIGNED = (select(Lead.owner_id, func.count(), _n(_TODAY), _n(_HIGH), _n(and_(_TODAY, _HIGH)))
-             .where(Lead.owner_id.in_(_IDS), _WEEK).group_by(Lead.owner_id))
-_OPEN_LEADS = select(Lead.owner_id, func.count()).where(Lead.owner_id.in_(_IDS), _OPEN).group_by(Lead.owner_id)
-_WON = Opportunity.stage == Stage.WON
-_IN_WINDOW = Opportunity.closed_at >= bindparam("since")
-# Wins and closed deals in the window, and the amount won since the month began (ix_opportunities_owner_closed).
-_RECORDS = (select(Opportunity.owner_id, func.sum(case((and_(_WON, _IN_WINDOW), 1), else_=0)),
-                   func.sum(case((_IN_WINDOW, 1), else_=0)),
-                   func.sum(case((and_(_WON, Opportunity.closed_at >= bindparam("month")), Opportunity.amount),
-                                 else_=0)))
-            .where(Opportunity.owner_id.in_(_IDS), _IN_WINDOW, Opportunity.stage.in_((Stage.WON, Stage.LOST)))
-            .group_by(Opportunity.owner_id))
+def _member_counts(owned: Callable[[Any], Any]) -> CompoundSelect[Any]:
+    """One statement in three parts, each answered from one index without reading a row of its table: wins and
+    closed deals in the window and the amount won since the month began (ix_opportunities_owner_closed); leads
+    assigned this week and today, all and high-value (ix_leads_owner_assigned); open leads
+    (ix_leads_owner_status). One part with ``assigned this week OR open`` would read every row of the rep's
+    history. ``owned(column)`` limits a part to the members' ids, bound as one parameter of a fixed shape, so
+    the statement renders the same whatever their number. Rows are (part, owner, a, b, c, d, amount); the
+    records go first, so the amount keeps the type (and rounding) of the amount column."""
+    records = (select(_part(_RECORDS_PART), Opportunity.owner_id, _n(and_(_WON, _IN_WINDOW)),
+                      _n(_IN_WINDOW), _ZERO, _ZERO,
+                      func.sum(case((and_(_WON, Opportunity.closed_at >= bindparam("month")), Opportunity.amount),
+                                    else_=0)))
+               .where(owned(Opportunity.owner_id), _IN_WINDOW, _CLOSED)
+               .group_by(Opportunity.owner_id))
+    assigned = (select(_part(_ASSIGNED_PART), Lead.owner_id, func.count(), _n(_TODAY), _n(_HIGH),
+                       _n(and_(_TODAY, _HIGH)), _NONE)
+                .where(owned(Lead.owner_id), _WEEK).group_by(Lead.owner_id))
+    open_leads = (select(_part(_OPEN_PART), Lead.owner_id, func.count(), _ZERO, _ZERO, _ZERO, _NONE)
+                  .where(owned(Lead.owner_id), _OPEN).group_by(Lead.owner_id))
+    return union_all(records, assigned, open_leads)
+
+
+_RECORDS_PART, _ASSIGNED_PART, _OPEN_PART = 0, 1, 2
+# The members' ids are bound in a list of a fixed length, the next of ``_SIZES`` at or above their number, padded by
+# repeating the last id (which changes nothing under IN): each length is one statement, built here and compiled
+# once, where an expanding list is rendered anew at every execution. SQLite plans these lists as it would plain
+# ones; a set-valued parameter (json_each) hides their number from its planner, which then prefers the stage
+# index to the owner's. PostgreSQL takes them as one array; a pool past the largest length expands its list.
+_SIZES = (4, 8, 16, 32, 64, 128, 256, 512)
+_ID_NAMES = {size: tuple(f"id{k}" for k in range(size)) for size in _SIZES}
+
+
+def _in_list(names: tuple[str, ...]) -> Callable[[Any], Any]:
+    return lambda owner: owner.in_([bindparam(name, type_=Integer) for name in names])
+
+
+_LISTED = {size: _member_counts(_in_list(names)) for size, names in _ID_NAMES.items()}
+_EXPANDED = _member_counts(lambda owner: owner.in_(bindparam("ids", expanding=True)))
+_ARRAY = _member_counts(lambda owner: owner == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+
+
+def _by_ids(dialect: str, ids: Sequence[int]) -> tuple[CompoundSelect[Any], dict[str, Any]]:
+    """The counting statement for ``ids`` (at least one) and their parameters."""
+    if dialect == "postgresql":
+        return _ARRAY, {"ids": list(ids)}
+    size = next((size for size in _SIZES if size >= len(ids)), None)
+    if size is None:
+        return _EXPANDED, {"ids": list(ids)}
+    last = len(ids) - 1
+    return _LISTED[size], {name: ids[min(k, last)] for k, name in enumerate(_ID_NAMES[size])}
 
 
 def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo, high_value: int,
             quotas: dict[int, float]) -> dict[int, dict[str, Any]]:
     today = as_utc(now).astimezone(zone).date()
     conn = session.connection()
-    params = {"ids": list(ids), "high_value": high_value, "day": _day_start(today, zone),
-              "week": _day_start(today - timedelta(days=today.weekday()), zone),
-              "since": as_utc(now) - timedelta(days=WIN_WINDOW_DAYS), "month": _day_start(today.replace(day=1), zone)}
+    stmt, params = _by_ids(conn.dialect.name, ids)
+    params |= {"high_value": high_value, "day": _day_start(today, zone),
+               "week": _day_start(today - timedelta(days=today.weekday()), zone),
+               "since": as_utc(now) - timedelta(days=WIN_WINDOW_DAYS), "month": _day_start(today.replace(day=1), zone)}
     out: dict[int, dict[str, Any]] = {rep: {"leads_this_week": 0, "leads_today": 0, "high_value_this_week": 0,
                                             "high_value_today": 0, "open_leads": 0} for rep in ids}
-    for owner, week, day, high_week, high_day in conn.execute(_ASSIGNED, params).tuples():
-        out[owner or 0] |= {"leads_this_week": int(week), "leads_today": int(day or 0),  # owner: one of ids
-                            "high_value_this_week": int(high_week or 0), "high_value_today": int(high_day or 0)}
-    for owner, open_ in conn.execute(_OPEN_LEADS, {"ids": params["ids"]}).tuples():
-        out[owner or 0]["open_leads"] = int(open_)
-    records = {owner: (int(w or 0), int(n or 0), float(amount or 0))
-               for owner, w, n, amount in conn.execute(_RECORDS, params).tuples()}
+    records: dict[int, tuple[int, int, float]] = {}
+    for part, owner, a, b, c, d, amount in conn.execute(stmt, params).tuples():
+        if part == _ASSIGNED_PART:
+            out[owner] |= {"leads_this_week": int(a), "leads_today": int(b or 0),  # owner: one of ids
+                           "high_value_this_week": int(c or 0), "high_value_today": int(d or 0)}
+        elif part == _OPEN_PART:
+            out[owner]["open_leads"] = int(a)
+        else:
+            records[owner] = (int(a or 0), int(b or 0), float(amount or 0))
     for rep in ids:
         wins, deals, won = records.get(rep, (0, 0, 0.0))
         quota = quotas.get(rep, 0.0)
