@@ -43,7 +43,7 @@ def test_a_lead_duplicating_leads_of_its_batch_links_to_the_earliest_original(en
 def test_a_stored_lead_comes_before_any_in_the_batch(engine: Engine, org: Org) -> None:
     [stored] = _take(engine, _lead(1, phone="13800000009"))
     with session_scope(engine, readonly=True) as session:
-        original = session.scalars(service._BY_SOURCE_IDS, {"sources": ["website"], "ids": ["L-1"]}).one().id
+        original = service.find(session, source="website", external_id="L-1").id  # type: ignore[union-attr]
     links = _take(engine, _lead(2, email="b@x.cn"), _lead(3, email="b@x.cn", phone="13800000009"),
                   _lead(4, email="b@x.cn"))
     assert stored is None

@@ -228,7 +228,8 @@ def _tail(session: Session) -> tuple[int, str] | None:
     if cached is not None and cached[0] is session.get_transaction() and not session.in_nested_transaction():
         return cached[1], cached[2]
     lock(session)
-    row = session.execute(_LAST).first()
+    session.flush()  # read through the connection (no ORM execution on the intake path), pending entries included
+    row = session.connection().execute(_LAST).first()
     return (row[0], row[1]) if row else None
 
 

@@ -97,15 +97,21 @@ def validate_rows(rows: Sequence[dict[str, Any]], *, first_row: int = 1,
 
 def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, str], Lead]:
     """The leads already there with the rows' (source, external id). Two IN lists rather than a row-value
-    IN, which SQLite answers by scanning the whole unique index; the pairs are then checked here."""
+    IN, which SQLite answers by scanning the whole unique index; the pairs are then checked here. Their keys are
+    read through the connection first: new leads, the common case, find none and load nothing through the ORM."""
+    session.flush()  # the connection sees what the session holds
     pairs = {(r.source, r.external_id) for r in rows}
-    found = session.scalars(_BY_SOURCE_IDS, {"sources": list({s for s, _ in pairs}),
-                                             "ids": list({e for _, e in pairs})})
-    return {key: lead for lead in found if (key := (lead.source, lead.external_id)) in pairs}
+    found = session.connection().execute(_BY_SOURCE_IDS, {"sources": list({s for s, _ in pairs}),
+                                                          "ids": list({e for _, e in pairs})})
+    ids = [lead_id for lead_id, *key in found if tuple(key) in pairs]
+    if not ids:
+        return {}
+    return {(lead.source, lead.external_id): lead for lead in session.scalars(_BY_IDS, {"ids": ids})}
 
 
-_BY_SOURCE_IDS = select(Lead).where(Lead.source.in_(bindparam("sources", expanding=True)),
-                                    Lead.external_id.in_(bindparam("ids", expanding=True)))
+_BY_SOURCE_IDS = select(Lead.id, Lead.source, Lead.external_id).where(
+    Lead.source.in_(bindparam("sources", expanding=True)), Lead.external_id.in_(bindparam("ids", expanding=True)))
+_BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
 def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
