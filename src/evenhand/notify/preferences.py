@@ -9,10 +9,11 @@ time. What can still change later (a phone number removed, DNS) fails that deliv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -61,7 +62,22 @@ class Target:
         return t(NO_CHANNEL, "en", channel=self.channel.value)
 
 
-def _fields(user: User, channel: Channel, address: str | None) -> dict[str, Any]:
+class Person(Protocol):
+    """What a person's targets are filled from: a ``User`` row, or a ``Profile`` kept between transactions."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def username(self) -> str: ...
+
+
+def _fields(user: Person, channel: Channel, address: str | None) -> dict[str, Any]:
     """What fills a channel's URL for this person: their profile, and their own address for that channel."""
     fields = {"phone": user.phone, "email": user.email, "username": user.username, "user_id": user.id}
     kind = ch.ADDRESSES.get(channel)
@@ -98,7 +114,7 @@ class Preference:
     quiet_end: str | None
 
 
-def _serves(endpoint: Endpoint, user: User) -> int:
+def _serves(endpoint: Endpoint, user: Person) -> int:
     """How closely an endpoint serves a person: 3 named, 2 their team, 1 everyone, 0 not at all."""
     if endpoint.user_ids:
         return 3 if user.id in endpoint.user_ids else 0
@@ -130,17 +146,27 @@ def _preferences(session: Session, at: Revision | None, user_ids: tuple[int, ...
         for p in session.scalars(_PREFERENCES, {"ids": list(user_ids)})} if user_ids else {})
 
 
-def _serving(endpoints: Sequence[Endpoint], user: User) -> list[Endpoint]:
+def _serving(endpoints: Sequence[Endpoint], user: Person) -> list[Endpoint]:
     return sorted((e for e in endpoints if _serves(e, user)), key=lambda e: -_serves(e, user))
 
 
-def _target(channel: Channel, endpoint: Endpoint | None, user: User, address: str | None) -> Target:
+def _target(channel: Channel, endpoint: Endpoint | None, user: Person, address: str | None) -> Target:
     if endpoint is None:
         return Target(channel, None)
     try:
         return Target(channel, ch.fill(endpoint.url, _fields(user, channel, address)), endpoint.id)
     except KeyError as missing:
         return Target(channel, None, endpoint.id, missing=str(missing.args[0]))
+
+
+def _targets(active: Sequence[Endpoint], user: Person, pref: Preference | None,
+             channels: Sequence[Channel] | None) -> list[Target]:
+    endpoints = _serving(active, user)
+    if channels is None:
+        channels = [Channel(c) for c in pref.channels] if pref else [e.channel for e in endpoints if e.is_default]
+    own = own_addresses(pref.personal) if pref else {}
+    return [_target(channel, next((e for e in endpoints if e.channel == channel), None), user,
+                    own.get(channel.value)) for channel in dict.fromkeys(channels)]
 
 
 def targets_for(session: Session, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
@@ -159,19 +185,93 @@ class Directory:
         self._endpoints = _active_endpoints(session, at)
 
     def targets(self, user: User, *, channels: Sequence[Channel] | None = None) -> list[Target]:
-        pref = self._prefs.get(user.id)
-        endpoints = _serving(self._endpoints, user)
-        if channels is None:
-            channels = [Channel(c) for c in pref.channels] if pref else [e.channel for e in endpoints if e.is_default]
-        own = own_addresses(pref.personal) if pref else {}
-        return [_target(channel, next((e for e in endpoints if e.channel == channel), None), user,
-                        own.get(channel.value)) for channel in dict.fromkeys(channels)]
+        return _targets(self._endpoints, user, self._prefs.get(user.id), channels)
 
     def quiet_until(self, user: User, now: datetime) -> datetime | None:
         pref = self._prefs.get(user.id)
         if pref is None:
             return None
         return quiet_end_at(now, ZoneInfo(user.timezone), pref.quiet_start, pref.quiet_end)
+
+
+class Profile(NamedTuple):
+    """The fields of a person's row that fill a channel's URL and choose the endpoints serving them."""
+
+    id: int
+    team_id: int | None
+    phone: str | None
+    email: str | None
+    username: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What sending a message needs of a person, kept in process for a configuration revision (``users``,
+    ``notify_preferences`` and ``notify_endpoints`` are all cached tables): their language (None: the
+    organisation's) and zone, their settings, and where their messages go by default (``Directory.targets``
+    without ``channels``)."""
+
+    profile: Profile
+    locale: str | None
+    timezone: str
+    preference: Preference | None
+    targets: tuple[Target, ...]
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """When the person's quiet hours around ``now`` end (aware), or None outside them."""
+        pref = self.preference
+        if pref is None:
+            return None
+        return quiet_end_at(now, ZoneInfo(self.timezone), pref.quiet_start, pref.quiet_end)
+
+
+_RECIPIENT_ROWS = (
+    select(User.id, User.team_id, User.phone, User.email, User.username, User.locale, User.timezone,
+           NotifyPreference.user_id, NotifyPreference.channels, NotifyPreference.personal, NotifyPreference.quiet_start,
+           NotifyPreference.quiet_end)
+    .outerjoin(NotifyPreference, NotifyPreference.user_id == User.id)
+    .where(User.id.in_(bindparam("ids", expanding=True))))
+# One value per person and revision; enough for every person of a large organisation at a few revisions.
+_RECIPIENTS: Revisioned[int, Recipient] = Revisioned(keep=16_384)
+
+
+class _Unknown(Exception):
+    """No user with the id asked for (nothing is kept for it)."""
+
+
+def recipients(session: Session, user_ids: Iterable[int]) -> dict[int, Recipient]:
+    """The recipients among ``user_ids`` by id, at the revision this transaction works with (its own pending
+    changes flushed first); an id that names no user is left out. Only ids this process has no value for at that
+    revision are read, together, in one statement."""
+    at = revision.current(session)
+    wanted = list(dict.fromkeys(user_ids))
+    loaded: dict[int, Recipient] | None = None
+
+    def build(user_id: int) -> Recipient:
+        nonlocal loaded
+        if loaded is None:
+            loaded = _load_recipients(session, at, wanted)
+        if user_id not in loaded:
+            raise _Unknown(user_id)
+        return loaded[user_id]
+
+    out: dict[int, Recipient] = {}
+    for user_id in wanted:
+        try:
+            out[user_id] = _RECIPIENTS.get(session, at, user_id, partial(build, user_id))
+        except _Unknown:
+            continue
+    return out
+
+
+def _load_recipients(session: Session, at: Revision | None, user_ids: list[int]) -> dict[int, Recipient]:
+    endpoints = _active_endpoints(session, at)
+    out = {}
+    for row in session.connection().execute(_RECIPIENT_ROWS, {"ids": user_ids}):
+        who = Profile(row[0], row[1], row[2], row[3], row[4])
+        pref = None if row[7] is None else Preference(tuple(row[8]), dict(row[9]), row[10], row[11])
+        out[who.id] = Recipient(who, row[5], row[6], pref, tuple(_targets(endpoints, who, pref, None)))
+    return out
 
 
 def team_targets(session: Session, team_id: int) -> list[Target]:

@@ -13,17 +13,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.errors import NotFound
 from evenhand.i18n import N_, t
 from evenhand.kit.clock import as_utc, utcnow
-from evenhand.models import Channel, Lead, Notification, NotificationStatus, Role, Team, User
+from evenhand.models import Base, Channel, Lead, Notification, NotificationStatus, Role, Team, User
 from evenhand.notify import preferences, wakeup
 from evenhand.notify.policy import EscalationPolicy, policies
 from evenhand.notify.preferences import Target
@@ -60,43 +62,136 @@ def send(session: Session, *, recipient_id: int, kind: str, title: str, body: st
 
 # Built once: building a statement costs more than running these (see CONVENTIONS.md, hot paths).
 _BY_KEYS = select(Notification).where(Notification.idempotency_key.in_(bindparam("keys", expanding=True)))
-_USERS = select(User).where(User.id.in_(bindparam("ids", expanding=True)))
+_KEYS_STORED = select(Notification.idempotency_key, Notification.id).where(
+    Notification.idempotency_key.in_(bindparam("keys", expanding=True)))
+_TABLE = Base.metadata.tables[Notification.__tablename__]
+# A message whose key is already stored is left as it is (the repeat of a send); the ids of those written come
+# back with their keys (a multi-row INSERT returns its rows in no promised order on SQLite).
+_NEW_MESSAGES = {dialect: insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.idempotency_key])
+                 .returning(_TABLE.c.idempotency_key, _TABLE.c.id)
+                 for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+_NEW_DELIVERIES = insert(_TABLE)
+# What neither an inbox row nor a delivery sets when written: every column is named, so the rows of a batch
+# share one statement, and each takes the value the model's default gives.
+_UNSET: dict[str, Any] = {
+    "platform": None, "app_version": None, "sent_at": None, "delivered_at": None, "acknowledged_at": None,
+    "read_at": None, "message_id": None, "endpoint_id": None, "target": None, "target_key": None, "attempts": 0,
+    "next_attempt_at": None, "claimed_by": None, "claimed_until": None, "last_error": None, "digest_key": None,
+    "escalation_step": 0, "escalate_at": None}
+
+
+class _Head(NamedTuple):
+    """What a delivery copies from its message."""
+
+    id: int
+    kind: str
+    recipient_id: int
+    lead_id: int | None
+    title: str
+    body: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A message of a batch: its inbox row's id, and the values written (None: its key was stored already)."""
+
+    key: str
+    id: int
+    row: dict[str, Any] | None
 
 
 def send_all(session: Session, messages: Sequence[Message]) -> list[Notification]:
-    """``send`` for many messages at once: the recipients, their settings and the repeats are read once, and
-    the inbox and outbox rows are written in one statement each."""
+    """``send`` for many messages at once: the recipients come from the configuration revision's cache, and the
+    inbox rows (a repeated key left as stored) and outbox rows are written in one statement each."""
+    return _notifications(session, _send(session, messages, active_policies()))
+
+
+def _send(session: Session, messages: Sequence[Message], active: Mapping[str, EscalationPolicy]) -> list[_Sent]:
     if not messages:
         return []
     keys = [m.key or f"{m.kind}:{uuid.uuid4().hex}" for m in messages]
-    existing = {n.idempotency_key: n for n in session.scalars(_BY_KEYS, {"keys": list(set(keys))})}
-    users = {u.id: u for u in session.scalars(_USERS, {"ids": list({m.recipient_id for m in messages})})}
-    now, active = utcnow(), active_policies()
-    out: list[Notification] = []
-    fresh: list[Notification] = []
+    people = preferences.recipients(session, [m.recipient_id for m in messages])
+    conn, now = session.connection(), utcnow()
+    stored = _refuse_unknown(session, messages, keys, people)
+    rows: dict[str, dict[str, Any]] = {}
+    outboxes: dict[str, list[tuple[Target, dict[str, Any]]]] = {}
     for message, key in zip(messages, keys, strict=True):
-        if key not in existing:
-            user = users.get(message.recipient_id)
-            if user is None:
-                raise NotFound("No user with id {id}.", field="recipient_id", id=message.recipient_id)
-            existing[key] = _inbox_row(message, key, user, now, active.get(message.kind))
-            fresh.append(existing[key])
-        out.append(existing[key])
-    session.add_all(fresh)
-    session.flush()
-    directory = preferences.Directory(session, [n.recipient_id for n in fresh])
-    deliver_all(session, [(n, directory.targets(users[n.recipient_id])) for n in fresh], step=0, now=now,
-                directory=directory)
-    return out
+        if key in stored or key in rows:
+            continue
+        person = people[message.recipient_id]
+        rows[key] = row = _inbox_row(message, key, person, now, active.get(message.kind))
+        quiet = person.quiet_until(now) if person.targets else None
+        outboxes[key] = outbox = [(target, _delivery(row, target, 0, now, quiet)) for target in person.targets]
+        if outbox and row["escalate_at"] is not None and all(target.url is None for target, _ in outbox):
+            row["escalate_at"] = now  # nothing at this step can go out: the next one falls due at once
+    if rows:
+        written: dict[str, int] = dict(conn.execute(_NEW_MESSAGES[conn.dialect.name], list(rows.values())).all())
+        if len(written) < len(rows):  # written meanwhile by another transaction, or earlier in this one
+            stored.update(_stored(session, [k for k in rows if k not in written]))
+        deliveries = [_numbered(d, target, 0, written[key]) for key, outbox in outboxes.items() if key in written
+                      for target, d in outbox]
+        if deliveries:
+            conn.execute(_NEW_DELIVERIES, deliveries)
+            if any(d["status"] is NotificationStatus.PENDING for d in deliveries):
+                wakeup.after_commit(session)
+        for key, message_id in written.items():
+            rows[key]["id"] = message_id
+    return [_Sent(key, stored[key], None) if key in stored else _Sent(key, rows[key]["id"], rows[key]) for key in keys]
 
 
-def _inbox_row(message: Message, key: str, user: User, now: datetime, policy: EscalationPolicy | None) -> Notification:
-    return Notification(kind=message.kind, recipient_id=message.recipient_id, lead_id=message.lead_id,
-                        channel=Channel.IN_APP, status=NotificationStatus.DELIVERED, idempotency_key=key,
-                        title=t(message.title, user.locale, **message.params)[:200],
-                        body=t(message.body, user.locale, **message.params) if message.body else "",
-                        link=message.link, sent_at=now, delivered_at=now, created_at=now,
-                        escalate_at=policy.due_after(0, now) if policy else None)
+def _refuse_unknown(session: Session, messages: Sequence[Message], keys: list[str],
+                    people: Mapping[int, preferences.Recipient]) -> dict[str, int]:
+    """``NotFound`` for a message to nobody, unless its key is stored already (a repeat is answered with what was
+    sent); the stored keys read, if any had to be."""
+    if all(m.recipient_id in people for m in messages):
+        return {}
+    stored = _stored(session, keys)
+    for message, key in zip(messages, keys, strict=True):
+        if key not in stored and message.recipient_id not in people:
+            raise NotFound("No user with id {id}.", field="recipient_id", id=message.recipient_id)
+    return stored
+
+
+def _stored(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    return dict(session.connection().execute(_KEYS_STORED, {"keys": list(set(keys))}).all())
+
+
+def _inbox_row(message: Message, key: str, person: preferences.Recipient, now: datetime,
+               policy: EscalationPolicy | None) -> dict[str, Any]:
+    return {**_UNSET, "kind": message.kind, "recipient_id": message.recipient_id, "lead_id": message.lead_id,
+            "channel": Channel.IN_APP, "status": NotificationStatus.DELIVERED, "idempotency_key": key,
+            "title": t(message.title, person.locale, **message.params)[:200],
+            "body": t(message.body, person.locale, **message.params) if message.body else "",
+            "link": message.link, "sent_at": now, "delivered_at": now, "created_at": now,
+            "escalate_at": policy.due_after(0, now) if policy else None}
+
+
+def _delivery(message: Mapping[str, Any], target: Target, step: int, now: datetime,
+              quiet: datetime | None) -> dict[str, Any]:
+    """A delivery's row but for its message's id and its key (``_numbered``)."""
+    return {**_UNSET, "kind": message["kind"], "recipient_id": message["recipient_id"], "lead_id": message["lead_id"],
+            "channel": target.channel, "title": message["title"], "body": message["body"], "link": message["link"],
+            "endpoint_id": target.endpoint_id, "target": target.url, "target_key": target.key,
+            "status": NotificationStatus.PENDING if target.url else NotificationStatus.FAILED,
+            "last_error": target.problem, "next_attempt_at": quiet or now, "escalation_step": step, "created_at": now}
+
+
+def _numbered(delivery: dict[str, Any], target: Target, step: int, message_id: int) -> dict[str, Any]:
+    return {**delivery, "message_id": message_id, "idempotency_key": delivery_key(message_id, step, target)}
+
+
+def _notifications(session: Session, sent: Sequence[_Sent]) -> list[Notification]:
+    """The batch's messages as rows of the session: a new one made from the values written (no query), one stored
+    before read (as it is, if the session holds it already)."""
+    keys = [s.key for s in sent if s.row is None]
+    made = {n.idempotency_key: n for n in session.scalars(_BY_KEYS, {"keys": list(set(keys))})} if keys else {}
+    for s in sent:
+        if s.key not in made and s.row is not None:
+            made[s.key] = row = Notification(**s.row)
+            make_transient_to_detached(row)  # its state is what was written, as if loaded
+            session.add(row)
+    return [made[s.key] for s in sent]
 
 
 def deliver(session: Session, message: Notification, targets: Sequence[Target], *, step: int,
@@ -108,24 +203,18 @@ def deliver(session: Session, message: Notification, targets: Sequence[Target], 
 
 
 def deliver_all(session: Session, batch: Sequence[tuple[Notification, Sequence[Target]]], *, step: int,
-                now: datetime, directory: preferences.Directory | None = None) -> list[Notification]:
+                now: datetime) -> list[Notification]:
     """``deliver`` for many messages at once."""
     if not batch:
         return []
-    directory = directory or preferences.Directory(session, [m.recipient_id for m, _ in batch])
+    people = preferences.recipients(session, [m.recipient_id for m, _ in batch])
     rows: list[Notification] = []
     dead: list[int] = []
     for message, targets in batch:
-        recipient = session.get(User, message.recipient_id)
-        assert recipient is not None
-        quiet = directory.quiet_until(recipient, now)
-        mine = [Notification(kind=message.kind, recipient_id=message.recipient_id, lead_id=message.lead_id,
-                             channel=target.channel, idempotency_key=delivery_key(message.id, step, target),
-                             title=message.title, body=message.body, link=message.link, message_id=message.id,
-                             endpoint_id=target.endpoint_id, target=target.url, target_key=target.key,
-                             status=NotificationStatus.PENDING if target.url else NotificationStatus.FAILED,
-                             last_error=target.problem, next_attempt_at=quiet or now, escalation_step=step,
-                             created_at=now)
+        quiet = people[message.recipient_id].quiet_until(now)
+        head = _Head(message.id, message.kind, message.recipient_id, message.lead_id, message.title, message.body,
+                     message.link)._asdict()
+        mine = [Notification(**_numbered(_delivery(head, target, step, now, quiet), target, step, message.id))
                 for target in targets]
         if mine and all(r.status is NotificationStatus.FAILED for r in mine):
             dead.append(message.id)
@@ -154,18 +243,26 @@ def escalate_now(session: Session, message_ids: Sequence[int], now: datetime) ->
 def lead_assigned(session: Session, lead: Lead, rep_id: int, decision_id: int | None = None) -> Notification:
     """The "new lead" message to the rep a lead was assigned to (one per routing decision). It is
     acknowledged when the rep opens or accepts the lead; until then the ``lead_assigned`` policy escalates."""
-    return leads_assigned(session, [(lead, rep_id, decision_id)])[0]
+    active = active_policies()
+    return _notifications(session, _send(session, [_lead_message(lead, rep_id, decision_id, active)], active))[0]
 
 
-def leads_assigned(session: Session, assigned: Sequence[tuple[Lead, int, int | None]]) -> list[Notification]:
-    """``lead_assigned`` for many (lead, rep, decision) at once."""
-    policy = active_policies().get(LEAD_ASSIGNED)
+def leads_assigned(session: Session, assigned: Sequence[tuple[Lead, int, int | None]]) -> list[int]:
+    """``lead_assigned`` for many (lead, rep, decision) at once, giving the messages' ids (the router's path: it
+    makes no ORM object of them)."""
+    active = active_policies()
+    return [s.id for s in _send(session, [_lead_message(lead, rep_id, decision_id, active)
+                                          for lead, rep_id, decision_id in assigned], active)]
+
+
+def _lead_message(lead: Lead, rep_id: int, decision_id: int | None,
+                  active: Mapping[str, EscalationPolicy]) -> Message:
+    policy = active.get(LEAD_ASSIGNED)
     minutes = round(policy.ack_within_minutes) if policy else 15
-    return send_all(session, [Message(
+    return Message(
         rep_id, LEAD_ASSIGNED, N_("New lead: {company}"), N_("Score {score}. Please open it within {minutes} minutes."),
         f"/leads/{lead.id}", lead.id, f"{LEAD_ASSIGNED}:{lead.id}:{decision_id or uuid.uuid4().hex}",
         {"company": lead.company, "score": "—" if lead.score is None else lead.score, "minutes": minutes})
-        for lead, rep_id, decision_id in assigned])
 
 
 def post_to_team(session: Session, *, team_id: int, kind: str, title: str, body: str = "", link: str | None = None,
