@@ -35,8 +35,32 @@ def mark(session: Session, entity: str, ids: Iterable[int | None]) -> None:
         session.connection().execute(MARKS.insert(), rows)
 
 
+_MARKED = "alerts.marked"  # session.info: (transaction, what its flushes marked outside savepoints)
+
+
+def _unmarked(session: Session, entity: str, ids: set[int | None]) -> set[int | None]:
+    """Those of ``ids`` this transaction's flushes have not marked yet: a lead stored and then assigned in one
+    transaction is marked once. What a savepoint marks is not remembered (it may roll back)."""
+    if session.in_nested_transaction():
+        return ids
+    transaction = session.get_transaction()
+    found = session.info.get(_MARKED)
+    if found is None or found[0] is not transaction:
+        found = session.info[_MARKED] = (transaction, set())
+    done: set[tuple[str, int | None]] = found[1]
+    fresh = {i for i in ids if (entity, i) not in done}
+    done.update((entity, i) for i in fresh)
+    return fresh
+
+
+def forget(session: Session) -> None:
+    """The marks were taken: what this transaction marked so far no longer stands for a later change."""
+    session.info.pop(_MARKED, None)
+
+
 def flushed(session: Session, _context: Any) -> None:
-    """After each flush: mark what it wrote (``after_flush``, still inside the flush's transaction)."""
+    """After each flush: mark what it wrote (``after_flush``, still inside the flush's transaction), once per
+    entity and transaction."""
     deals: set[int | None] = set()
     leads: set[int | None] = set()
     reps: set[int | None] = set()
@@ -59,7 +83,7 @@ def flushed(session: Session, _context: Any) -> None:
             notes.add(obj.activity_id)
     _flagged_notes(session, notes, deals, leads)
     for entity, ids in (("opportunity", deals), ("lead", leads), ("rep", reps)):
-        mark(session, entity, ids)
+        mark(session, entity, _unmarked(session, entity, ids))
 
 
 def _flagged_notes(session: Session, notes: set[int], deals: set[int | None], leads: set[int | None]) -> None:

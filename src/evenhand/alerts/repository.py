@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from evenhand.alerts import marks
 from evenhand.alerts.conditions import OPEN_LEAD_STATUSES, OPEN_STAGES, Bound
 from evenhand.alerts.document import CompiledRule
 from evenhand.alerts.evaluate import Live
@@ -264,6 +265,7 @@ def take_marks(session: Session) -> dict[str, set[int]]:
     found: dict[str, set[int]] = defaultdict(set)
     table = cast(Table, AlertMark.__table__)
     taken = session.connection().execute(table.delete().returning(table.c.entity_type, table.c.entity_id))
+    marks.forget(session)  # a change later in this transaction marks its entity again
     for entity, i in taken.tuples():
         found[str(entity)].add(int(i))
     return found
