@@ -9,21 +9,25 @@ write lock (see db.py).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, event, null, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.kit import audit, revision
-from evenhand.kit.clock import utcnow
+from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.once import get_or_create
+from evenhand.kit.revision import Revision
 from evenhand.models import HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision
 from evenhand.notify import service as notify
 from evenhand.routing import engine
@@ -33,35 +37,111 @@ from evenhand.routing.snapshot import Roster, lead_snapshot
 from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState
 
 _STATES: Table = PoolStateRow.__table__  # type: ignore[assignment]
-_STATE = select(_STATES.c.state).where(_STATES.c.pool_id == bindparam("pool_id"))
+# The row's seq and when it was written, and its state only when the seq is not the one this process knows.
+_STATE = select(_STATES.c.seq, _STATES.c.updated_at,
+                case((_STATES.c.seq == bindparam("known"), null()), else_=_STATES.c.state)).where(
+    _STATES.c.pool_id == bindparam("pool_id"))
 _STATE_LOCKED = _STATE.with_for_update()
+_DOCUMENT = select(_STATES.c.state).where(_STATES.c.pool_id == bindparam("pool_id"))
 _SAVE_STATE = (update(_STATES).where(_STATES.c.pool_id == bindparam("pool"))
                .values(state=bindparam("state"), seq=bindparam("seq"), updated_at=bindparam("at")))
+
+
+class _Known(NamedTuple):
+    """A pool's state as a committed transaction left it: its seq, when it was written, and the state itself."""
+
+    seq: int
+    at: datetime
+    state: PoolState
+
+
+# Each pool's last committed state this process has seen, under the database's configuration revision (whose
+# random stamp tells one database from another). A transaction's own reads and writes wait in its session until it
+# commits (``_PENDING``); a rollback, of a savepoint too, forgets them. Within one database the seq names one state:
+# every write raises it by one under the write lock (SQLite) or the row's lock (PostgreSQL). ``updated_at`` must
+# match as well, in case the rows were rewritten (a restore, a truncation) at the same revision.
+_KNOWN: dict[tuple[Revision, str], _Known] = {}
+_KEEP = 512
+_LOCK = threading.Lock()
+_PENDING = "evenhand.pool_states"
+
+
+def _frozen(state: PoolState) -> PoolState:
+    """A state that may be shared: its tables are read-only copies."""
+    return replace(state, served=MappingProxyType(dict(state.served)), credits=MappingProxyType(dict(state.credits)))
+
+
+def _pending(session: Session) -> dict[str, tuple[Revision, _Known]]:
+    """This transaction's states, not committed yet, by pool, with the revision read when it locked the pool."""
+    transaction = session.get_transaction()
+    found = session.info.get(_PENDING)
+    if found is None or found[0] is not transaction:
+        found = session.info[_PENDING] = (transaction, {})
+    pending: dict[str, tuple[Revision, _Known]] = found[1]
+    return pending
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    found = session.info.get(_PENDING)
+    if found is None or session.in_nested_transaction() or found[0] is not session.get_transaction():
+        return  # a savepoint released: its states are the enclosing transaction's until that commits
+    del session.info[_PENDING]
+    with _LOCK:
+        for pool_id, (at, known) in found[1].items():
+            _KNOWN.pop((at, pool_id), None)
+            _KNOWN[at, pool_id] = known
+        while len(_KNOWN) > _KEEP:
+            del _KNOWN[next(iter(_KNOWN))]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _transaction: Any) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def lock_pool_state(session: Session, pool_id: str) -> PoolState:
     """The pool's state, read (and on PostgreSQL locked) through the connection; the first decision in a
     pool creates its row. The audit chain is locked first: every routing writer appends to it, and taking
-    it before the pool's row keeps one lock order for all of them."""
+    it before the pool's row keeps one lock order for all of them.
+
+    The state document is read and parsed only when its seq is not the one last committed that this process knows
+    (see ``_KNOWN``); the state returned may be shared and is read-only."""
     audit.lock(session)
     session.flush()
+    at = revision.current(session)
+    mine = _pending(session).get(pool_id)
+    known = None if at is None else mine[1] if mine is not None and mine[0] == at else _KNOWN.get((at, pool_id))
     stmt = _STATE_LOCKED if session.get_bind().dialect.name == "postgresql" else _STATE
-    state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()
-    if state is None:
+    conn, params = session.connection(), {"pool_id": pool_id, "known": -1 if known is None else known.seq}
+    row = conn.execute(stmt, params).first()
+    if row is None:
         get_or_create(session, select(PoolStateRow).where(PoolStateRow.pool_id == pool_id),
                       lambda: PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(),
                                            updated_at=utcnow()))
         session.flush()
-        state = session.connection().execute(stmt, {"pool_id": pool_id}).scalar()  # now locked on PostgreSQL
-        assert state is not None
-    return PoolState.from_dict(state)
+        row = conn.execute(stmt, params).first()  # now locked on PostgreSQL
+        assert row is not None
+    seq, written, document = cast(tuple[int, datetime, Any], row)
+    if document is None:  # the seq this process knows
+        assert known is not None
+        if as_utc(written) == known.at:
+            return known.state
+        document = conn.execute(_DOCUMENT, {"pool_id": pool_id}).scalar()  # the row is ours already
+    state = _frozen(PoolState.from_dict(document))
+    if at is not None:
+        _pending(session)[pool_id] = (at, _Known(seq, as_utc(written), state))
+    return state
 
 
 def save_pool_state(session: Session, state: PoolState, now: datetime) -> None:
-    """Written through the connection, like the read: no ORM copy of the row is kept to go stale."""
-    session.flush()
+    """Written through the connection, like the read: no ORM copy of the row is kept to go stale. The row was
+    read (and locked) by ``lock_pool_state`` in this transaction; nothing pending in the session touches it."""
     session.connection().execute(_SAVE_STATE, {"pool": state.pool_id, "state": state.to_dict(), "seq": state.seq,
                                                "at": now})
+    locked = _pending(session).get(state.pool_id)  # under the revision read when the pool was locked
+    if locked is not None:
+        _pending(session)[state.pool_id] = (locked[0], _Known(state.seq, as_utc(now), _frozen(state)))
 
 
 def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
