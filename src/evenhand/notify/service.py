@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -71,25 +71,14 @@ _NEW_MESSAGES = {dialect: insert(_TABLE).on_conflict_do_nothing(index_elements=[
                  .returning(_TABLE.c.idempotency_key, _TABLE.c.id)
                  for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 _NEW_DELIVERIES = insert(_TABLE)
-# What neither an inbox row nor a delivery sets when written: every column is named, so the rows of a batch
-# share one statement, and each takes the value the model's default gives.
+# The columns a new row leaves as the model's defaults give them (NULL but for the counts): an inbox row and a
+# delivery each name the same columns every time, so the rows of a batch share one statement, and a row of the
+# session made from what was written is given these too (nothing about it is left to load).
 _UNSET: dict[str, Any] = {
     "platform": None, "app_version": None, "sent_at": None, "delivered_at": None, "acknowledged_at": None,
     "read_at": None, "message_id": None, "endpoint_id": None, "target": None, "target_key": None, "attempts": 0,
     "next_attempt_at": None, "claimed_by": None, "claimed_until": None, "last_error": None, "digest_key": None,
     "escalation_step": 0, "escalate_at": None}
-
-
-class _Head(NamedTuple):
-    """What a delivery copies from its message."""
-
-    id: int
-    kind: str
-    recipient_id: int
-    lead_id: int | None
-    title: str
-    body: str
-    link: str | None
 
 
 @dataclass(frozen=True)
@@ -112,32 +101,45 @@ def _send(session: Session, messages: Sequence[Message], active: Mapping[str, Es
         return []
     keys = [m.key or f"{m.kind}:{uuid.uuid4().hex}" for m in messages]
     people = preferences.recipients(session, [m.recipient_id for m in messages])
-    conn, now = session.connection(), utcnow()
     stored = _refuse_unknown(session, messages, keys, people)
     rows: dict[str, dict[str, Any]] = {}
     outboxes: dict[str, list[tuple[Target, dict[str, Any]]]] = {}
+    now = utcnow()
     for message, key in zip(messages, keys, strict=True):
-        if key in stored or key in rows:
-            continue
-        person = people[message.recipient_id]
-        rows[key] = row = _inbox_row(message, key, person, now, active.get(message.kind))
-        quiet = person.quiet_until(now) if person.targets else None
-        outboxes[key] = outbox = [(target, _delivery(row, target, 0, now, quiet)) for target in person.targets]
-        if outbox and row["escalate_at"] is not None and all(target.url is None for target, _ in outbox):
-            row["escalate_at"] = now  # nothing at this step can go out: the next one falls due at once
+        if key not in stored and key not in rows:
+            rows[key], outboxes[key] = _planned(message, key, people[message.recipient_id], now,
+                                                active.get(message.kind))
     if rows:
-        written: dict[str, int] = dict(conn.execute(_NEW_MESSAGES[conn.dialect.name], list(rows.values())).all())
-        if len(written) < len(rows):  # written meanwhile by another transaction, or earlier in this one
-            stored.update(_stored(session, [k for k in rows if k not in written]))
-        deliveries = [_numbered(d, target, 0, written[key]) for key, outbox in outboxes.items() if key in written
-                      for target, d in outbox]
-        if deliveries:
-            conn.execute(_NEW_DELIVERIES, deliveries)
-            if any(d["status"] is NotificationStatus.PENDING for d in deliveries):
-                wakeup.after_commit(session)
-        for key, message_id in written.items():
-            rows[key]["id"] = message_id
+        stored.update(_write(session, rows, outboxes))
     return [_Sent(key, stored[key], None) if key in stored else _Sent(key, rows[key]["id"], rows[key]) for key in keys]
+
+
+def _planned(message: Message, key: str, person: preferences.Recipient, now: datetime,
+             policy: EscalationPolicy | None) -> tuple[dict[str, Any], list[tuple[Target, dict[str, Any]]]]:
+    """The inbox row and the deliveries (each with its target) of a new message."""
+    row = _inbox_row(message, key, person, now, policy)
+    quiet = person.quiet_until(now) if person.targets else None
+    outbox = [(target, _delivery(row, target, 0, now, quiet)) for target in person.targets]
+    if outbox and row["escalate_at"] is not None and all(target.url is None for target, _ in outbox):
+        row["escalate_at"] = now  # nothing at this step can go out: the next one falls due at once
+    return row, outbox
+
+
+def _write(session: Session, rows: dict[str, dict[str, Any]],
+           outboxes: dict[str, list[tuple[Target, dict[str, Any]]]]) -> dict[str, int]:
+    """Insert the inbox rows (their ids set on them) and the deliveries of those written; the ids of the keys
+    found stored instead (written meanwhile by another transaction, or earlier in this one)."""
+    conn = session.connection()
+    written: dict[str, int] = dict(conn.execute(_NEW_MESSAGES[conn.dialect.name], list(rows.values())).all())
+    for key, message_id in written.items():
+        rows[key]["id"] = message_id
+    deliveries = [_numbered(d, target, 0, written[key]) for key, outbox in outboxes.items() if key in written
+                  for target, d in outbox]
+    if deliveries:
+        conn.execute(_NEW_DELIVERIES, deliveries)
+        if any(d["status"] is NotificationStatus.PENDING for d in deliveries):
+            wakeup.after_commit(session)
+    return _stored(session, [k for k in rows if k not in written]) if len(written) < len(rows) else {}
 
 
 def _refuse_unknown(session: Session, messages: Sequence[Message], keys: list[str],
@@ -159,7 +161,7 @@ def _stored(session: Session, keys: Sequence[str]) -> dict[str, int]:
 
 def _inbox_row(message: Message, key: str, person: preferences.Recipient, now: datetime,
                policy: EscalationPolicy | None) -> dict[str, Any]:
-    return {**_UNSET, "kind": message.kind, "recipient_id": message.recipient_id, "lead_id": message.lead_id,
+    return {"kind": message.kind, "recipient_id": message.recipient_id, "lead_id": message.lead_id,
             "channel": Channel.IN_APP, "status": NotificationStatus.DELIVERED, "idempotency_key": key,
             "title": t(message.title, person.locale, **message.params)[:200],
             "body": t(message.body, person.locale, **message.params) if message.body else "",
@@ -170,7 +172,7 @@ def _inbox_row(message: Message, key: str, person: preferences.Recipient, now: d
 def _delivery(message: Mapping[str, Any], target: Target, step: int, now: datetime,
               quiet: datetime | None) -> dict[str, Any]:
     """A delivery's row but for its message's id and its key (``_numbered``)."""
-    return {**_UNSET, "kind": message["kind"], "recipient_id": message["recipient_id"], "lead_id": message["lead_id"],
+    return {"kind": message["kind"], "recipient_id": message["recipient_id"], "lead_id": message["lead_id"],
             "channel": target.channel, "title": message["title"], "body": message["body"], "link": message["link"],
             "endpoint_id": target.endpoint_id, "target": target.url, "target_key": target.key,
             "status": NotificationStatus.PENDING if target.url else NotificationStatus.FAILED,
@@ -188,7 +190,7 @@ def _notifications(session: Session, sent: Sequence[_Sent]) -> list[Notification
     made = {n.idempotency_key: n for n in session.scalars(_BY_KEYS, {"keys": list(set(keys))})} if keys else {}
     for s in sent:
         if s.key not in made and s.row is not None:
-            made[s.key] = row = Notification(**s.row)
+            made[s.key] = row = Notification(**{**_UNSET, **s.row})
             make_transient_to_detached(row)  # its state is what was written, as if loaded
             session.add(row)
     return [made[s.key] for s in sent]
@@ -212,8 +214,8 @@ def deliver_all(session: Session, batch: Sequence[tuple[Notification, Sequence[T
     dead: list[int] = []
     for message, targets in batch:
         quiet = people[message.recipient_id].quiet_until(now)
-        head = _Head(message.id, message.kind, message.recipient_id, message.lead_id, message.title, message.body,
-                     message.link)._asdict()
+        head = {"kind": message.kind, "recipient_id": message.recipient_id, "lead_id": message.lead_id,
+                "title": message.title, "body": message.body, "link": message.link}
         mine = [Notification(**_numbered(_delivery(head, target, step, now, quiet), target, step, message.id))
                 for target in targets]
         if mine and all(r.status is NotificationStatus.FAILED for r in mine):
