@@ -11,8 +11,8 @@ the step that triggers it). ``other`` is what no step covers: the flow's glue, t
 The wrappers cost about a microsecond a call, so the second pass's total runs a little above the first's.
 
 The alert scan's marks are registered as the server registers them (``alerts.tasks``): each flush that writes a
-lead leaves one. Another tree (an earlier commit, to compare) is measured by putting its ``src`` first on ``PYTHONPATH``; the
-figures name the package measured. A step that tree lacks is left out.
+lead leaves one. Another tree (an earlier commit, to compare) is measured by putting its ``src`` first on
+``PYTHONPATH``; the figures name the package measured. A step that tree lacks is left out.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from routed_org import build, lead_payload
 
 import evenhand
-import evenhand.alerts.tasks  # noqa: F401 - the alert marks every flush leaves, registered as in the server
+import evenhand.alerts.tasks  # the alert marks every flush leaves, registered as in the server
 from evenhand.db import session_scope
 from evenhand.intake import flows as intake_flows
 from evenhand.leads.schemas import LeadCreate
