@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
@@ -235,6 +236,12 @@ def _pages() -> list[Callable[[], None]]:
         impact_pages)]
 
 
+def _ping(engine: Engine) -> None:
+    # read-only: on SQLite a deferred BEGIN, so the check never queues behind a writer for the write lock
+    with engine.execution_options(evenhand_readonly=True).connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, ui: bool = True) -> FastAPI:
     settings = settings or get_settings()
     check_policies(settings.notify_policies)  # a bad escalation policy stops the start, naming kind and field
@@ -246,17 +253,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.add_middleware(RequestContext, settings=settings)
     app.add_middleware(UnknownMethods)
 
-    app.include_router(api_router())
-    app.include_router(auth_web)
-
+    # First: routes are matched one by one, and the API's are many (a probe should not walk them all).
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str | int]:
+    async def healthz() -> dict[str, str | int]:
         """Also names the answering process, so an operator behind a load balancer can tell them apart."""
-        # read-only: on SQLite a deferred BEGIN, so the check never queues behind a writer for the write lock
-        with app.state.engine.execution_options(evenhand_readonly=True).connect() as conn:
-            conn.execute(text("SELECT 1"))
+        await anyio.to_thread.run_sync(_ping, app.state.engine)  # one worker thread for the query, none for the rest
         return {"status": "ok", "version": __version__, "process": os.getpid()}
 
+    app.include_router(api_router())
+    app.include_router(auth_web)
     app.add_api_route(_CATCH_ALL, _unmatched_api(app), methods=_ALL_METHODS,
                       include_in_schema=False)
     if ui:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from evenhand.auth import service as auth_service
@@ -46,7 +48,7 @@ def current_principal(request: Request, session: DbSession) -> Principal:
     return _principal(request, session)
 
 
-def _principal(request: Request, session: Session) -> Principal:
+def _principal(request: Request, session: Session | Connection) -> Principal:
     token = _bearer(request)
     if token is not None:
         principal = auth_service.from_api_token(session, token)
@@ -82,12 +84,20 @@ def org_manager(principal: Annotated[Principal, Depends(writer)]) -> Principal:
     return principal
 
 
+@contextmanager
+def _reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction on a pooled connection, without an ORM session (which costs more than the lookup
+    it would carry): on SQLite a deferred ``BEGIN``, so it never queues behind a writer. Rolled back on close."""
+    with engine.connect() as conn:
+        yield conn.execution_options(evenhand_readonly=True)
+
+
 def read_writer(request: Request) -> Principal:
-    """``writer``, authenticated in a short read-only session that has ended before the handler runs: for
+    """``writer``, authenticated in a short read-only transaction that has ended before the handler runs: for
     handlers that hand their write to a group commit (``intake.arrivals``) and wait for it, holding
     neither a write lock nor a pooled connection meanwhile."""
-    with session_scope(request.app.state.engine, readonly=True) as session:
-        return writer(_principal(request, session))
+    with _reading(request.app.state.engine) as conn:
+        return writer(_principal(request, conn))
 
 
 def document_editor(request: Request) -> Principal:
@@ -103,8 +113,8 @@ def document_editor(request: Request) -> Principal:
 def document_reviewer(request: Request) -> Principal:
     """Who may replay a candidate routing policy over past leads without saving it (what-if): whoever sees
     colleagues' figures side by side, checked here before the document is read."""
-    with session_scope(request.app.state.engine, readonly=True) as session:
-        principal = _principal(request, session)
+    with _reading(request.app.state.engine) as conn:
+        principal = _principal(request, conn)
     if not principal.sees_team_figures:
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
     return principal

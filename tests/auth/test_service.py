@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from evenhand.auth import service
@@ -14,7 +15,7 @@ from evenhand.auth.backoff import Rule
 from evenhand.db import session_scope
 from evenhand.errors import Invalid, NotFound, TooManyRequests
 from evenhand.kit.clock import utcnow
-from evenhand.models import ApiToken, LoginAttempt, Role, User
+from evenhand.models import ApiToken, Lead, LoginAttempt, Role, User
 from tests.builders import PASSWORD, Org, bearer, make_team, make_user, token_for
 
 # Which token roles each user role may hold, written out by hand: never more than the user has.
@@ -229,3 +230,80 @@ class TestApiTokens:
         response = client.post("/api/v1/departments", json={"code": "STALE", "name": "Stale"},
                                headers=org.headers("ops"))
         assert response.status_code in (401, 403), response.text
+
+
+class TestPerRequestLookups:
+    """What every request runs (``from_api_token``, ``from_session_token``) reads plain columns, in the request's
+    session or on a bare connection (``deps.read_writer``), and gives what ``principal_for`` gives."""
+
+    @pytest.mark.parametrize("who", ["admin", "ops", "auditor", "sup_a", "sup_b", "rep_n1", "rep_solo"])
+    def test_a_token_and_a_browser_session_give_principal_for(self, engine: Engine, org: Org, who: str) -> None:
+        with session_scope(engine) as session:
+            user = session.get_one(User, org.id(who))
+            cookie, _ = service.open_session(session, user=user, days=1)
+        with session_scope(engine, readonly=True) as session:
+            user = session.get_one(User, org.id(who))
+            by_token = service.principal_for(session, user, via="token")
+            by_cookie = service.from_session_token(session, cookie)
+            assert service.from_api_token(session, org.tokens[who]) == by_token
+            assert by_cookie is not None and by_cookie.csrf_token
+            assert by_cookie == service.principal_for(session, user, csrf_token=by_cookie.csrf_token)
+        with engine.connect() as conn:
+            assert service.from_api_token(conn, org.tokens[who]) == by_token
+            assert service.from_session_token(conn, cookie) == by_cookie
+
+    def test_a_lower_role_token_supervises_only_as_that_role(self, engine: Engine, org: Org) -> None:
+        with session_scope(engine) as session:
+            as_rep = token_for(session, org.users["sup_a"], Role.REP)
+        with engine.connect() as conn:
+            principal = service.from_api_token(conn, as_rep)
+        assert principal is not None and principal.role is Role.REP and principal.supervised_team_ids == frozenset()
+
+    def test_an_expired_session_or_an_inactive_user_is_nobody(self, engine: Engine, org: Org) -> None:
+        with session_scope(engine) as session:
+            user = session.get_one(User, org.id("rep_n1"))
+            cookie, web = service.open_session(session, user=user, days=1)
+            web.expires_at = utcnow() - timedelta(seconds=1)
+            session.get_one(User, org.id("rep_e1")).active = False
+        with engine.connect() as conn:
+            assert service.from_session_token(conn, cookie) is None
+            assert service.from_api_token(conn, org.tokens["rep_e1"]) is None
+            assert service.from_api_token(conn, "eht_unknown") is None
+
+
+class TestSingleLeadPost:
+    """``POST /api/v1/leads`` authenticates (``deps.ReadWriter``) on every request, from the database: a token revoked
+    or a user deactivated between two posts is refused at once, and nothing is written."""
+
+    @staticmethod
+    def _post(client: TestClient, token: str, n: int) -> int:
+        lead = {"source": "website", "external_id": f"auth-{n}", "company": f"鉴权公司{n}"}
+        return client.post("/api/v1/leads", json=lead, headers=bearer(token)).status_code
+
+    def test_a_revoked_token_is_refused_on_the_next_post(self, client: TestClient, engine: Engine, org: Org) -> None:
+        with session_scope(engine) as session:
+            token, row = service.create_token(session, username="ops", role=Role.OPS)
+        assert self._post(client, token, 1) == 201
+        with session_scope(engine) as session:
+            service.revoke_token(session, token_id=row.id)
+        assert self._post(client, token, 2) == 401
+        with session_scope(engine) as session:
+            user = session.get_one(User, org.id("ops"))
+            user.active = False
+        assert self._post(client, org.tokens["ops"], 3) == 401
+        assert self._post(client, org.tokens["auditor"], 4) == 403
+        with session_scope(engine, readonly=True) as session:
+            posted = session.scalars(select(Lead.external_id).where(Lead.external_id.like("auth-%"))).all()
+        assert posted == ["auth-1"]
+
+    def test_authenticating_never_waits_for_the_write_lock(self, client: TestClient, engine: Engine,
+                                                           org: Org) -> None:
+        """On SQLite the lookup runs in a deferred (read-only) transaction: a writer holding the lock does not hold
+        it up (a refusal, which writes nothing, answers at once)."""
+        if engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's write lock")
+        with engine.connect() as holder:
+            holder.execute(text("SELECT 1"))  # a writing transaction: BEGIN IMMEDIATE takes the lock
+            started = time.monotonic()
+            assert self._post(client, org.tokens["auditor"], 5) == 403
+            assert time.monotonic() - started < 10  # the busy timeout is 30 s

@@ -9,9 +9,9 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from evenhand.auth.backoff import Failures, Rule, remaining
@@ -136,25 +136,47 @@ def close_session(session: Session, *, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == digest(token)))
 
 
-# Every request runs one of these: built once (see CONVENTIONS.md, hot paths).
-_BY_SESSION = (select(WebSession, User).join(User, User.id == WebSession.user_id)
+# Every request runs one of these: built once, and read as plain columns through the session's connection (see
+# CONVENTIONS.md, hot paths): loading the token's and the user's ORM objects cost more than the indexed lookup.
+_WHO = (User.id, User.username, User.display_name, User.role, User.team_id, User.active)
+_BY_SESSION = (select(WebSession.expires_at, WebSession.csrf_token, *_WHO).join(User, User.id == WebSession.user_id)
                .where(WebSession.token_hash == bindparam("hash")))
-_BY_API_TOKEN = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+_BY_API_TOKEN = (select(ApiToken.role.label("granted"), *_WHO).join(User, User.id == ApiToken.user_id)
                  .where(ApiToken.token_hash == bindparam("hash"), ApiToken.revoked_at.is_(None)))
+_SUPERVISED = select(Team.id).where(Team.supervisor_id == bindparam("user_id"))
 
 
-def from_session_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(_BY_SESSION, {"hash": digest(token)}).first()
-    if row is None or as_utc(row.WebSession.expires_at) < utcnow() or not row.User.active:
+def _connection(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+def _principal(conn: Connection, row: Row[*tuple[Any, ...]], *, role: Role, via: Literal["session", "token"],
+               csrf_token: str | None = None) -> Principal:
+    """``principal_for`` from a row of ``_WHO``'s columns."""
+    teams: frozenset[int] = frozenset()
+    if role is Role.SUPERVISOR:
+        teams = frozenset(conn.execute(_SUPERVISED, {"user_id": row.id}).scalars())
+    return Principal(user_id=row.id, username=row.username, display_name=row.display_name, role=role,
+                     team_id=row.team_id, supervised_team_ids=teams, via=via, csrf_token=csrf_token)
+
+
+def from_session_token(db: Session | Connection, token: str) -> Principal | None:
+    """Who holds this browser session, read in the caller's session or, on a hot path, a bare connection."""
+    conn = _connection(db)
+    row = conn.execute(_BY_SESSION, {"hash": digest(token)}).first()
+    if row is None or as_utc(row.expires_at) < utcnow() or not row.active:
         return None
-    return principal_for(session, row.User, csrf_token=row.WebSession.csrf_token)
+    return _principal(conn, row, role=row.role, via="session", csrf_token=row.csrf_token)
 
 
-def from_api_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(_BY_API_TOKEN, {"hash": digest(token)}).first()
-    if row is None or not row.User.active or row.ApiToken.role not in TOKEN_ROLES[row.User.role]:
+def from_api_token(db: Session | Connection, token: str) -> Principal | None:
+    """Who holds this API token (not revoked, its user active and still allowed its role), read like
+    ``from_session_token``."""
+    conn = _connection(db)
+    row = conn.execute(_BY_API_TOKEN, {"hash": digest(token)}).first()
+    if row is None or not row.active or row.granted not in TOKEN_ROLES[row.role]:
         return None  # a user demoted since the token was minted loses what the token promised
-    return principal_for(session, row.User, role=row.ApiToken.role, via="token")
+    return _principal(conn, row, role=row.granted, via="token")
 
 
 def create_token(session: Session, *, username: str, role: Role, name: str = "api") -> tuple[str, ApiToken]:

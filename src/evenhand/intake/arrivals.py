@@ -57,5 +57,10 @@ class Arrivals(GroupCommit[_Arrival, Routed]):
         """Intake and route one lead; returns once the transaction carrying it has committed."""
         return self.submit(_Arrival(data, actor, tuple(dedup)))
 
+    async def take_async(self, data: LeadCreate, *, actor: Principal, dedup: Sequence[str]) -> Routed:
+        """``take`` for a request served on the event loop: it waits without a thread, and takes one only to write
+        a group (``GroupCommit.submit_async``)."""
+        return await self.submit_async(_Arrival(data, actor, tuple(dedup)))
+
 
 arrivals_for = PerEngine(Arrivals)

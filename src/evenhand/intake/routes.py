@@ -29,13 +29,16 @@ _EXISTED: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/leads", response_model=LeadIntakeRead, status_code=201, responses=_EXISTED)
-def create_lead(data: LeadCreate, request: Request, actor: ReadWriter, settings: AppSettings,
-                response: Response) -> LeadIntakeRead:
+async def create_lead(data: LeadCreate, request: Request, actor: ReadWriter, settings: AppSettings,
+                      response: Response) -> LeadIntakeRead:
     """Takes the lead in, scores it and routes it before answering; ``assignment`` says to whom and why.
 
     Leads posted at the same moment are committed together (``intake.arrivals``); each still has its
     own decision and evidence."""
-    result, decision = arrivals_for(request.app.state.engine).take(data, actor=actor, dedup=settings.dedup_keys)
+    # Served on the event loop: the request waits for its group there and takes a worker thread only to write one;
+    # the answer is built from the committed lead without another thread.
+    arrivals = arrivals_for(request.app.state.engine)
+    result, decision = await arrivals.take_async(data, actor=actor, dedup=settings.dedup_keys)
     if not result.created:
         response.status_code = 200
     out = LeadIntakeRead.model_validate(result.lead)
