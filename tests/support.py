@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from click.testing import Result
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from evenhand import config, db
 from evenhand.db import session_scope
@@ -66,3 +67,18 @@ def in_a_thread(work: Callable[..., T], *args: Any) -> T:
 
 def on_a_loop_of_its_own(work: Coroutine[Any, Any, T]) -> T:
     return in_a_thread(asyncio.run, work)
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement sent to the database meanwhile, its whitespace folded, in order."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

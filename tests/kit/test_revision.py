@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, Table, delete, event, insert, text, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
@@ -24,6 +22,7 @@ from evenhand.kit.revision import Revision, Revisioned
 from evenhand.models import Base, Presence, ProductLine, Region, User
 from evenhand.models.revision import AUDIT_LOCK_KEY, CACHED_TABLES, PG_FUNCTION, trigger_names
 from tests.builders import Org
+from tests.support import statements
 
 SAMPLES: dict[type, Any] = {bool: False, int: 1, float: 0.1, Decimal: Decimal(1), str: "x", dict: {}, list: [],
                             datetime: datetime(2026, 1, 1), date: date(2026, 1, 1), object: {}}
@@ -130,19 +129,8 @@ def test_a_value_whose_building_changed_the_revision_is_not_kept(engine: Engine,
         assert cache.get(session, at, None, lambda: "again") == "again"
 
 
-@contextmanager
-def _reads_of_the_revision(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "config_revision" in statement and statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+def _reads(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.startswith("SELECT") and "config_revision" in s]
 
 
 WRITES = {
@@ -157,16 +145,16 @@ WRITES = {
 def test_a_transaction_reads_the_revision_once(engine: Engine, org: Org) -> None:
     """Later calls answer from the memo while the transaction writes only what is not cached (leads); a plain-text
     write would count, whatever it names."""
-    with _reads_of_the_revision(engine) as reads:
+    with statements(engine) as seen:
         with session_scope(engine) as session:
             first = revision.current(session)
             leads = Base.metadata.tables["leads"]
             session.execute(update(leads).where(leads.c.id < 0).values(score=1))
             assert [revision.current(session) for _ in range(3)] == [first] * 3
-        assert len(reads) == 1
+        assert len(_reads(seen)) == 1
         with session_scope(engine, readonly=True) as session:  # a new transaction reads again
             assert revision.current(session) == first
-        assert len(reads) == 2
+        assert len(_reads(seen)) == 2
 
 
 @pytest.mark.parametrize("how", WRITES)

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from evenhand.db import session_scope
 from evenhand.leads import service
 from evenhand.leads.schemas import LeadCreate
 from tests.builders import Org
+from tests.support import statements
 
 DEDUP = ["email", "phone"]
 
@@ -58,23 +57,9 @@ def test_a_chain_of_duplicates_points_at_the_original(engine: Engine, org: Org) 
     assert first == [None] and second[0] is not None and third == second  # via the second to the first
 
 
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-
-
 def test_an_arriving_lead_is_scored_in_its_insert(engine: Engine, org: Org) -> None:
     _take(engine, _lead(1))  # the scoring model's first version is installed by the first score
-    with _statements(engine) as seen, session_scope(engine) as session:
+    with statements(engine) as seen, session_scope(engine) as session:
         [taken] = service.intake_many(session, [_lead(2, title="采购经理")], actor=None, dedup=DEDUP)
     assert taken.lead.score is not None and taken.lead.score_model_version is not None
     assert [s for s in seen if s.startswith("UPDATE leads")] == []

@@ -6,12 +6,10 @@ stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, select, update
 
 from evenhand.db import session_scope
 from evenhand.errors import NotFound
@@ -20,25 +18,12 @@ from evenhand.kit.clock import utcnow
 from evenhand.models import Channel, Notification, NotificationStatus, NotifyEndpoint, NotifyPreference, User
 from evenhand.notify import preferences, service
 from tests.notify.conftest import People
+from tests.support import statements
 
 
 def rows(engine: Engine, **where: object) -> list[Notification]:
     with session_scope(engine, readonly=True) as session:
         return list(session.scalars(select(Notification).filter_by(**where).order_by(Notification.id)))
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def alert(engine: Engine, recipient_id: int) -> int:

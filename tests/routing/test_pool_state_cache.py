@@ -53,14 +53,18 @@ def test_a_committed_state_is_used_again_without_parsing(engine: Engine, org: Or
         again.served[7] = 2  # type: ignore[index]  # shared between transactions: read-only
 
 
-def test_another_processs_commit_is_read_from_the_database(engine: Engine, org: Org, db_url: str) -> None:
-    _write(engine, {7: 1})
-    assert _read(engine).served == {7: 1}  # known here now
+def _written_by_another_process(db_url: str) -> None:
     other = make_engine(db_url)
     try:
         _write(other, {7: 1, 8: 2})
     finally:
         other.dispose()
+
+
+def test_another_processs_commit_is_read_from_the_database(engine: Engine, org: Org, db_url: str) -> None:
+    _write(engine, {7: 1})
+    assert _read(engine).served == {7: 1}  # known here now
+    _written_by_another_process(db_url)
     assert _read(engine) == _stored(engine) and _read(engine).served == {7: 1, 8: 2}
 
 
@@ -70,11 +74,7 @@ def test_a_rolled_back_state_is_never_used(engine: Engine, org: Org, db_url: str
         router.lock_pool_state(session, POOL)
         router.save_pool_state(session, PoolState(POOL, first.seq + 1, 99, {9: 99}, {}), AT)
         raise RuntimeError("rolled back")
-    other = make_engine(db_url)
-    try:  # another process writes the same seq with other content, at the same moment
-        _write(other, {7: 1, 8: 2})
-    finally:
-        other.dispose()
+    _written_by_another_process(db_url)  # the same seq with other content, at the same moment
     assert _read(engine) == _stored(engine) and _read(engine).served == {7: 1, 8: 2}
 
 
@@ -85,11 +85,7 @@ def test_a_state_saved_in_a_rolled_back_savepoint_is_not_kept(engine: Engine, or
         savepoint = session.begin_nested()
         router.save_pool_state(session, PoolState(POOL, first.seq + 1, 99, {9: 99}, {}), AT)
         savepoint.rollback()
-    other = make_engine(db_url)
-    try:
-        _write(other, {7: 1, 8: 2})
-    finally:
-        other.dispose()
+    _written_by_another_process(db_url)
     assert _read(engine) == _stored(engine) and _read(engine).served == {7: 1, 8: 2}
 
 
