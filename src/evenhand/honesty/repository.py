@@ -10,19 +10,19 @@ deal itself (``detect.customer_key``).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, func, literal_column, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.auth.visibility import owned_by_visible
 from evenhand.honesty.detect import Contacts, Notes, customer_key
+from evenhand.kit.cursor import epoch
 from evenhand.models import (
     Activity,
     ActivityType,
@@ -36,9 +36,6 @@ from evenhand.models import (
     User,
 )
 
-_EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
-          else "CAST(strftime('%s', {}) AS INTEGER)",
-          "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
 CHUNK = 5000  # ids per IN list: far below either database's limit on bound parameters
 
 
@@ -69,13 +66,9 @@ class NoteRows:
     rep: np.ndarray
 
 
-def _epoch(conn: Connection) -> str:
-    return _EPOCH[conn.dialect.name].format("activities.occurred_at")
-
-
 def _with_customer(conn: Connection, *columns: Any) -> Select[Any]:
     return (select(Activity.id, Activity.lead_id, Opportunity.lead_id, Activity.opportunity_id,
-                   literal_column(_epoch(conn)), *columns)
+                   epoch(conn, Activity.occurred_at), *columns)
             .select_from(Activity).outerjoin(Opportunity, Opportunity.id == Activity.opportunity_id))
 
 

@@ -67,3 +67,8 @@ def epoch(conn: Connection, moment: str | ColumnExpressionArgument[Any]) -> Colu
         return cast(func.floor(extract("epoch", value)), BigInteger)
     whole = func.substr(value, 1, 19)  # "YYYY-MM-DD HH:MM:SS", as SQLAlchemy stores a naive time
     return cast(func.unixepoch(whole) if _UNIXEPOCH else func.strftime("%s", whole), BigInteger)
+
+
+def epoch_sql(conn: Connection, moment: str) -> str:
+    """``epoch`` as SQL text, for a statement written as text: ``moment`` in that statement's own names."""
+    return str(epoch(conn, moment).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))

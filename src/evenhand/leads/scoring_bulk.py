@@ -6,7 +6,6 @@ through the database driver's cursor directly (plain tuples, ``executemany``) in
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from evenhand.kit.clock import as_utc
+from evenhand.kit.cursor import epoch_sql
 from evenhand.leads import scoring_service
 from evenhand.leads.predict import service as predict_service
 from evenhand.leads.scoring import CompiledModel, EventTable, LeadTable, TableScores, score_table
@@ -26,10 +26,6 @@ from evenhand.models import Lead
 Progress = Callable[[str, int, int], None]
 WRITE_CHUNK = 50_000
 PREDICT_CHUNK = 5_000
-# unixepoch() (SQLite ≥ 3.38) parses several times faster than strftime('%s'); both truncate to seconds.
-_EPOCH = {"sqlite": "CAST(unixepoch({}) AS INTEGER)" if sqlite3.sqlite_version_info >= (3, 38)
-          else "CAST(strftime('%s', {}) AS INTEGER)",
-          "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
 # Missing numbers come back as -1 so whole columns convert to numpy at once (and -1 becomes NaN).
 _LEADS = ("SELECT id, {created}, COALESCE(company_size, -1), industry, region, title, source, email, phone"
           " FROM leads l {where} ORDER BY id")
@@ -62,19 +58,18 @@ def _marker(conn: Connection) -> str:
 def read(conn: Connection, *, created_since: datetime | None = None, as_of_intake: bool = False) -> Columns:
     """Leads (all, or created since a moment) in id order with their events; ``as_of_intake`` keeps only
     the events that had happened when each lead was created."""
-    epoch = _EPOCH[conn.dialect.name]
     clauses, params = [], []
     if created_since is not None:
         clauses.append(f"l.created_at >= {_marker(conn)}")
         params.append(_bind_time(conn, created_since))
     lead_where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = _raw(conn, _LEADS.format(created=epoch.format("l.created_at"), where=lead_where), params)
+    rows = _raw(conn, _LEADS.format(created=epoch_sql(conn, "l.created_at"), where=lead_where), params)
     table = np.array(rows, dtype=object).reshape(len(rows), 9)
     ids, created = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
     text = [table[:, j].tolist() for j in range(3, 9)]
     leads = LeadTable(industry=text[0], company_size=_missing_as_nan(table[:, 2]), region=text[1], title=text[2],
                       source=text[3], email=text[4], phone=text[5])
-    events = _raw(conn, _EVENTS.format(occurred=epoch.format("e.occurred_at")))
+    events = _raw(conn, _EVENTS.format(occurred=epoch_sql(conn, "e.occurred_at")))
     return Columns(ids, created, leads, _event_table(ids, created, events, as_of_intake))
 
 

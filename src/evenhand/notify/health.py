@@ -19,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from evenhand.config import Settings
 from evenhand.i18n import N_, t
+from evenhand.kit.cursor import epoch
 from evenhand.models import Channel, Notification, NotificationStatus, User
 from evenhand.notify import service
 from evenhand.notify.figures import Breach, Figures, Point
@@ -32,13 +33,11 @@ from evenhand.notify.policy import policies
 Dimension = Literal["channel", "kind", "platform"]
 DIMENSIONS: tuple[Dimension, ...] = ("channel", "kind", "platform")
 HEALTH_KIND = "notify_health"
-_EPOCH = {"sqlite": "CAST(strftime('%s', {}) AS INTEGER)",
-          "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM {})) AS BIGINT)"}
 _FINAL = {NotificationStatus.DELIVERED.value, NotificationStatus.FAILED.value}
 
 
 def _epoch(session: Session, column: str) -> Any:
-    return literal_column(_EPOCH[session.get_bind().dialect.name].format(f"notifications.{column}"))
+    return epoch(session.connection(), getattr(Notification, column))
 
 
 def _rows(session: Session, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
