@@ -18,9 +18,10 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import Table, bindparam, select, text, update
@@ -176,30 +177,66 @@ def sha_link(prev_hash: str, body: str) -> str:
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+class Entry(NamedTuple):
+    """One entry to append (``append_many``): what ``append`` takes."""
+
+    action: str
+    subject_type: str
+    subject_id: object = None
+    payload: dict[str, Any] | None = None
+    actor_id: int | None = None
+    at: datetime | None = None
+
+
 def append(session: Session, *, action: str, subject_type: str, subject_id: object = None,
            payload: dict[str, Any] | None = None, actor_id: int | None = None,
            at: datetime | None = None, flush: bool = True) -> AuditEntry:
     """Append one entry in the caller's transaction. ``flush=False`` leaves the INSERT to the caller's next
     flush, so a batch of entries goes to the database as one statement."""
-    keys = current_keys()
     last = _tail(session)
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    # The stored payload is parsed from the canonical form, so it is exactly what was hashed.
-    canon, data = _stored(payload or {})
-    when = as_utc(at or utcnow())
-    sid = None if subject_id is None else str(subject_id)
-    entry = AuditEntry(seq=seq, at=when, actor_id=actor_id, action=action, subject_type=subject_type,
-                       subject_id=sid, payload=data, prev_hash=prev,
-                       hash=keys.mac((prev + entry_body(seq, when, actor_id, action, subject_type, sid,
-                                                        canon)).encode()))
+    row = _link(current_keys(), last, Entry(action, subject_type, subject_id, payload, actor_id, at))
+    entry = AuditEntry(**row)
     session.add(entry)
     if flush:
         session.flush()
+    _moved(session, row)
+    return entry
+
+
+def append_many(session: Session, entries: Sequence[Entry]) -> list[int]:
+    """Append entries in order in the caller's transaction, written at once through the connection (one
+    ``executemany``, no ORM rows): their seqs."""
+    if not entries:
+        return []
+    keys, last = current_keys(), _tail(session)
+    rows = []
+    for entry in entries:
+        rows.append(_link(keys, last, entry))
+        last = (rows[-1]["seq"], rows[-1]["hash"])
+    session.connection().execute(_INSERT, rows)
+    _moved(session, rows[-1])
+    return [row["seq"] for row in rows]
+
+
+def _link(keys: Keys, last: tuple[int, str] | None, entry: Entry) -> dict[str, Any]:
+    """The row of ``entry`` after the chain's ``last`` (seq, hash)."""
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    # The stored payload is parsed from the canonical form, so it is exactly what was hashed.
+    canon, data = _stored(entry.payload or {})
+    when = as_utc(entry.at or utcnow())
+    sid = None if entry.subject_id is None else str(entry.subject_id)
+    link = keys.mac((prev + entry_body(seq, when, entry.actor_id, entry.action, entry.subject_type, sid,
+                                       canon)).encode())
+    return {"seq": seq, "at": when, "actor_id": entry.actor_id, "action": entry.action,
+            "subject_type": entry.subject_type, "subject_id": sid, "payload": data, "prev_hash": prev, "hash": link}
+
+
+def _moved(session: Session, last: dict[str, Any]) -> None:
+    """The chain's tail is now ``last``: kept for the transaction, unless a savepoint may still roll it back."""
     if session.in_nested_transaction():
         session.info.pop(_TAIL, None)  # what the outer transaction knew of the tail is behind this entry now
     else:
-        session.info[_TAIL] = (session.get_transaction(), seq, entry.hash)
-    return entry
+        session.info[_TAIL] = (session.get_transaction(), last["seq"], last["hash"])
 
 
 _TAIL = "evenhand.audit.tail"
@@ -238,6 +275,7 @@ CHAIN_ROWS = select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor_id, AuditEnt
                     AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.payload, AuditEntry.prev_hash,
                     AuditEntry.hash).order_by(AuditEntry.seq)
 _TABLE = AuditEntry.__table__
+_INSERT = cast("Table", _TABLE).insert()
 _RELINK = (update(cast("Table", _TABLE)).where(_TABLE.c.seq == bindparam("s"))
            .values(prev_hash=bindparam("p"), hash=bindparam("h")))
 _RESTORE = update(cast("Table", _TABLE)).where(_TABLE.c.seq == bindparam("s")).values(payload=bindparam("d"))

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, case, event, null, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -185,7 +185,7 @@ class Router:
         self.session, self.at = session, now or utcnow()
         self._states: dict[str, PoolState] = {}
         self._changed: set[str] = set()
-        self._made: list[tuple[Lead, RoutingDecision]] = []
+        self._made: list[_Made] = []
         self._member_sets: dict[tuple[int, str, tuple[str | None, ...]], list[RepState]] = {}
 
     @cached_property
@@ -264,21 +264,65 @@ class Router:
         place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
         latency = (time.perf_counter_ns() - started) // 1000
         arm = matched.arm
-        row = record(self.session, lead, decision, arm.version, kind, actor, latency, arm.evidence(), flush=False,
-                     arm=arm.name)
-        self._made.append((lead, row))
-        return row
+        made = _made(lead, decision, arm.version, kind, actor, latency, arm.evidence(), arm=arm.name)
+        self._made.append(made)
+        return made.row
 
     def finish(self) -> list[RoutingDecision]:
-        """Write what ``route`` decided: pool states, decision rows with their audit entries, messages."""
+        """Write what ``route`` decided: pool states, decision rows with their audit entries, messages. The entries
+        and the rows go through the connection, one statement each for the whole batch."""
         for pool_id in sorted(self._changed):
             save_pool_state(self.session, self._states[pool_id], self.at)
         self._changed.clear()
-        self.session.flush()
         made, self._made = self._made, []
-        notify.leads_assigned(self.session, [(lead, row.rep_id, row.id) for lead, row in made
+        rows = _store(self.session, made)
+        notify.leads_assigned(self.session, [(m.lead, row.rep_id, row.id) for m, row in zip(made, rows, strict=True)
                                              if row.rep_id is not None])  # acknowledged when the rep opens the lead
-        return [row for _, row in made]
+        return rows
+
+
+class _Made(NamedTuple):
+    """A decision made and applied to its lead: its row (stored by ``_store``, not in the session until then) and
+    its evidence."""
+
+    lead: Lead
+    row: RoutingDecision
+    evidence: audit.Entry
+
+
+def _made(lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None, latency_us: int,
+          extra: Mapping[str, Any] | None = None, *, arm: str | None = None) -> _Made:
+    actor_id = actor.user_id if actor else None
+    evidence = audit.Entry(f"routing.{kind}", "leads", lead.id,
+                           {"decision": decision.to_dict(), "policy_version": version, "kind": kind,
+                            "latency_us": latency_us, **(extra or {})}, actor_id)
+    row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
+                          track=decision.track, pool_id=decision.pool_id, policy_version=version,
+                          latency_us=latency_us, actor_id=actor_id, arm=arm)
+    return _Made(lead, row, evidence)
+
+
+_DECISIONS: Table = RoutingDecision.__table__  # type: ignore[assignment]
+_DECISION_COLUMNS = [c.name for c in _DECISIONS.columns if c.name != "id"]
+_NEW_DECISIONS = _DECISIONS.insert().returning(_DECISIONS.c.id, sort_by_parameter_order=True)
+
+
+def _store(session: Session, made: Sequence[_Made]) -> list[RoutingDecision]:
+    """The audit entries, then the decision rows pointing at them, each in one statement; the rows join the session
+    as written (nothing left to load)."""
+    if not made:
+        return []
+    session.flush()  # the leads' assignments and holds: what the decisions are about
+    now = utcnow()
+    for m, seq in zip(made, audit.append_many(session, [m.evidence for m in made]), strict=True):
+        m.row.audit_seq, m.row.created_at = seq, now
+    values = [{name: getattr(m.row, name) for name in _DECISION_COLUMNS} for m in made]
+    ids: list[int] = list(session.connection().execute(_NEW_DECISIONS, values).scalars())
+    for m, row_id in zip(made, ids, strict=True):
+        m.row.id = row_id
+        make_transient_to_detached(m.row)
+        session.add(m.row)
+    return [m.row for m in made]
 
 
 def place(session: Session, lead: Lead, decision: Decision, at: datetime, *, maybe_held: bool = True) -> None:
@@ -293,18 +337,10 @@ def place(session: Session, lead: Lead, decision: Decision, at: datetime, *, may
 
 
 def record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
-            latency_us: int, extra: Mapping[str, Any] | None = None, *, flush: bool = True,
-            arm: str | None = None) -> RoutingDecision:
-    """The decision row and its audit entry (the evidence); ``arm`` names the canary's arm that routed it."""
-    entry = audit.append(session, action=f"routing.{kind}", subject_type="leads", subject_id=lead.id,
-                         payload={"decision": decision.to_dict(), "policy_version": version, "kind": kind,
-                                  "latency_us": latency_us, **(extra or {})},
-                         actor_id=actor.user_id if actor else None, flush=False)
-    row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
-                          track=decision.track, pool_id=decision.pool_id, policy_version=version,
-                          latency_us=latency_us, actor_id=actor.user_id if actor else None, audit_seq=entry.seq,
-                          arm=arm)
-    session.add(row)
-    if flush:
-        session.flush()
-    return row
+           latency_us: int, extra: Mapping[str, Any] | None = None) -> RoutingDecision:
+    """The decision row and its audit entry (the evidence), for one decision made outside a ``Router``."""
+    made = _made(lead, decision, version, kind, actor, latency_us, extra)
+    made.row.audit_seq = audit.append(session, **made.evidence._asdict(), flush=False).seq
+    session.add(made.row)
+    session.flush()
+    return made.row
