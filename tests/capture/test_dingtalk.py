@@ -171,7 +171,8 @@ def test_the_same_event_again_is_acknowledged_and_not_stored_again(client: TestC
     assert stored_counts(engine) == after_first
 
 
-@pytest.mark.parametrize("shift", [timedelta(seconds=-301), timedelta(hours=-2), timedelta(seconds=301)])
+# A time ahead of the window by more than the request can take on a loaded machine: the server's clock reads later.
+@pytest.mark.parametrize("shift", [timedelta(seconds=-301), timedelta(hours=-2), timedelta(seconds=360)])
 def test_a_timestamp_outside_the_window_is_acknowledged_and_not_stored(client: TestClient, engine: Engine,
                                                                        org: Org, lead_id: int,
                                                                        shift: timedelta) -> None:
