@@ -138,11 +138,11 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
         _store(session, fresh, dedup, backfilled=backfilled)
         if progress:
             progress(len(chunk))
-    for lead in (r.lead for r in results if r.created):
-        audit.append(session, action="leads.intake", subject_type="leads", subject_id=lead.id,
-                     payload={"source": lead.source, "external_id": lead.external_id,
-                              "duplicate_of_id": lead.duplicate_of_id, **({"backfilled": True} if backfilled else {})},
-                     actor_id=actor.user_id if actor else None, flush=False)
+    audit.append_many(session, [audit.Entry(
+        "leads.intake", "leads", lead.id, {"source": lead.source, "external_id": lead.external_id,
+                                           "duplicate_of_id": lead.duplicate_of_id,
+                                           **({"backfilled": True} if backfilled else {})},
+        actor.user_id if actor else None) for lead in (r.lead for r in results if r.created)])
     return results
 
 
