@@ -48,6 +48,7 @@ STEPS = (
     ("regions", "evenhand.intake.flows", "_regions"),
     ("intake (lead rows, dedup)", "evenhand.leads.service", "intake_many"),
     ("scoring", "evenhand.leads.scoring_service", "score_leads"),
+    ("scoring", "evenhand.leads.scoring_service", "score_arriving"),
     ("configuration revision", "evenhand.kit.revision", "current"),
     ("policy and canary", "evenhand.routing.router", "active"),  # before the cache: read for every router
     ("policy and canary", "evenhand.routing.canary", "Arms.__init__"),
@@ -58,8 +59,10 @@ STEPS = (
     ("pool state", "evenhand.routing.router", "save_pool_state"),
     ("decision itself", "evenhand.routing.engine", "decide"),
     ("applying it", "evenhand.routing.router", "place"),
-    ("decision record", "evenhand.routing.router", "record"),
+    ("decision record", "evenhand.routing.router", "record"),  # before the batch's rows went through the connection
+    ("decision record", "evenhand.routing.router", "_store"),
     ("audit entries", "evenhand.kit.audit", "append"),
+    ("audit entries", "evenhand.kit.audit", "append_many"),
     ("notification", "evenhand.notify.service", "leads_assigned"),
     ("commit", "sqlalchemy.orm", "Session.commit"),
 )
