@@ -12,7 +12,6 @@ same load; and the batch endpoint.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import http_load
 from routed_org import build, lead_payload
 
 from evenhand.auth import service as auth_service
@@ -39,12 +39,6 @@ PING = 1500
 MANY = 16
 BATCHES = 3
 BATCH_SIZE = 500
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _token(url: str) -> str:
@@ -78,7 +72,7 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'api.sqlite'}"
         token = _token(url)
-        port = _port()
+        port = http_load.free_port()
         env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": tmp}
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port),
                                    "--log-level", "warning"], env=env, cwd=tmp)
@@ -97,7 +91,7 @@ def _measure(base: str, token: str) -> dict[str, Any]:
             local.c = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         return local.c  # type: ignore[no-any-return]
 
-    _wait(base)
+    http_load.wait_until_up(base)
     assigned: list[int] = []
 
     def post(n: int) -> None:
@@ -131,17 +125,6 @@ def _measure(base: str, token: str) -> dict[str, Any]:
             f"routed_vs_bare_{MANY}_clients": round(routed_many / bare_many, 3),
             "routed_batch_of_500_per_s": batch, "assigned_share": round(sum(assigned) / len(assigned), 3),
             "routed_vs_bare": round(routed / bare_rate, 3), "aim_routed_vs_bare": 0.6}
-
-
-def _wait(base: str) -> None:
-    for _ in range(150):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 if __name__ == "__main__":

@@ -42,18 +42,15 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import httpx
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -63,6 +60,7 @@ WRK_DIR = HERE / "wrk"
 sys.path[:0] = [str(HERE), str(WRK_DIR)]
 
 import bare_app  # noqa: E402
+import http_load  # noqa: E402
 from routed_org import build  # noqa: E402
 
 import evenhand  # noqa: E402
@@ -164,35 +162,16 @@ class Bench:
         return row._replace(wrong=row.wrong + tuple(f"warm-up: {problem}" for problem in warm.wrong))
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(base: str, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if server.poll() is not None:
-            raise RuntimeError(f"the server for {base} exited with {server.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server for {base} did not start")
-
-
 @contextmanager
 def served(app: list[str], env: dict[str, str], workers: int, cwd: Path) -> Iterator[str]:
     """A uvicorn serving ``app`` (its arguments) in processes of its own, the access log off, as an operator would."""
-    port = _port()
+    port = http_load.free_port()
     command = [sys.executable, "-m", "uvicorn", *app, "--port", str(port), "--log-level", "warning",
                "--no-access-log", *(["--workers", str(workers)] if workers > 1 else [])]
     server = subprocess.Popen(command, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base, server)
+        http_load.wait_until_up(base, server)
         yield base
     finally:
         server.terminate()

@@ -22,7 +22,6 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,8 +29,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 import http_load
@@ -86,23 +83,6 @@ def _signed(body: bytes) -> dict[str, str]:
             "Content-Type": "application/json"}
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not start")
-
-
 def _post_all(port: int, first: int, n: int, clients: int, per_request: int = 1) -> float:
     """Post calls ``first`` … ``first + n - 1`` over ``clients`` keep-alive connections, ``per_request`` calls in each
     request (one: the call alone; more: ``{"calls": [...]}``), signed before the clock starts; events per second."""
@@ -126,13 +106,13 @@ def _pings(port: int, n: int, clients: int) -> float:
 
 
 def _served(tmp: Path, url: str, n: int, clients: int) -> tuple[float, float, float, float]:
-    port, log = _port(), (tmp / "server.log").open("wb")
+    port, log = http_load.free_port(), (tmp / "server.log").open("wb")
     env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": str(tmp), "EVENHAND_LOCALE": "en",
            "EVENHAND_TELEPHONY_HMAC_SECRET": SECRET, "EVENHAND_WORKER_IN_SERVE": "false"}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port),
                                "--log-level", "warning"], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(f"http://127.0.0.1:{port}")
+        http_load.wait_until_up(f"http://127.0.0.1:{port}")
         _post_all(port, 10_000_000, 200, clients)  # warm: statements compiled, connections opened
         _pings(port, 200, clients)
         single, few = _post_all(port, 0, n, clients), _post_all(port, 30_000_000, n, FEW)

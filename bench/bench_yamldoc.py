@@ -13,7 +13,6 @@ loader alone (no HTTP) is timed too, in µs.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,9 @@ from evenhand.models import Role, User
 from evenhand.routing.document import PolicyError
 from evenhand.routing.policy import default_text
 
+sys.path.insert(0, str(Path(__file__).parent))
+import http_load
+
 ROUNDS = 60
 PINGS = 300
 BOMBERS = 4
@@ -49,12 +51,6 @@ def alias_bomb(levels: int) -> str:
 
 
 BOMBS = {"bomb_8": alias_bomb(8), "bomb_9": alias_bomb(9)}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _token(url: str) -> str:
@@ -164,7 +160,7 @@ def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'api.sqlite'}"
         token = _token(url)
-        port = _port()
+        port = http_load.free_port()
         env = {**os.environ, "EVENHAND_DATABASE_URL": url, "EVENHAND_DATA_DIR": tmp}
         with (Path(tmp) / "server.log").open("wb") as log:
             server = subprocess.Popen([sys.executable, "-m", "uvicorn", "evenhand.asgi:app", "--port", str(port),

@@ -23,34 +23,16 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+import http_load
+
 BIN = Path(sys.executable).parent
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(240):
-        if server.poll() is not None:
-            raise RuntimeError("the server exited; see its log")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("the server did not start")
 
 
 def _prepare(tmp: Path, env: dict[str, str]) -> str:
@@ -117,12 +99,12 @@ def _summary(tmp: Path, command: list[str]) -> dict[str, Any]:
 
 def _serve_and_fuzz(tmp: Path, env: dict[str, str], token: str, args: argparse.Namespace) -> list[str]:
     """One server process, its output in a file (a pipe nobody reads would stall it), stopped after the run."""
-    port = _port()
+    port = http_load.free_port()
     with open(tmp / "server.log", "wb") as log:
         server = subprocess.Popen([BIN / "evenhand", "serve", "--port", str(port)], env=env, cwd=tmp,
                                   stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(f"http://127.0.0.1:{port}/healthz", server)
+        http_load.wait_until_up(f"http://127.0.0.1:{port}", server, seconds=120)
         return _fuzz(f"http://127.0.0.1:{port}", token, tmp, args)
     finally:
         server.terminate()

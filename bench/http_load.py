@@ -1,12 +1,40 @@
 """A lean HTTP/1.1 load client for benchmarks: requests prepared as bytes before the clock starts, sent over a few
 keep-alive connections by asyncio, one request in flight per connection. On a 2-core machine a thread pool of
-httpx clients spends as much CPU as the server it measures; this one leaves the server nearly all of it."""
+httpx clients spends as much CPU as the server it measures; this one leaves the server nearly all of it.
+
+Also a free port for a server the bench starts, and the wait until it answers."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import time
 from collections.abc import Sequence
+
+import httpx
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a server the bench starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(base: str, server: subprocess.Popen[bytes] | None = None, *, seconds: float = 60) -> None:
+    """Return once ``base``'s ``/healthz`` answers 200; fail if ``server`` exits first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:
+            raise RuntimeError(f"the server for {base} exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server for {base} did not start")
 
 
 def request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
