@@ -3,36 +3,25 @@ the connection comes from a proxy in ``EVENHAND_TRUSTED_PROXIES``."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import _free_port, _wait_until_up, launch, stop
+from tests.e2e.conftest import evenhand_serve
 
 pytestmark = pytest.mark.slow
 
 
 def spray(db_url: str, tmp_path: Path, *, trusted: str, attempts: int) -> list[int]:
     """``attempts`` sign-ins to as many accounts, each claiming its own address, from 127.0.0.1."""
-    port = _free_port()
-    env = {**os.environ, "EVENHAND_DATABASE_URL": db_url, "EVENHAND_DATA_DIR": str(tmp_path),
-           "EVENHAND_WORKER_IN_SERVE": "false", "EVENHAND_LOGIN_FREE_FAILURES_PER_ADDRESS": "5",
-           "EVENHAND_LOGIN_BACKOFF_SECONDS": "60",  # no wait runs out while the test still knocks
-           "EVENHAND_TRUSTED_PROXIES": trusted}
-    log = tmp_path / "server.log"
-    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port)], env, log,
-                  start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, proc, log)
+    settings = {"EVENHAND_WORKER_IN_SERVE": "false", "EVENHAND_LOGIN_FREE_FAILURES_PER_ADDRESS": "5",
+                "EVENHAND_LOGIN_BACKOFF_SECONDS": "60",  # no wait runs out while the test still knocks
+                "EVENHAND_TRUSTED_PROXIES": trusted}
+    with evenhand_serve(db_url, tmp_path, settings) as base:
         return [httpx.post(f"{base}/auth/login", data={"username": f"user{n}", "password": "Spring2026!"},
                            headers={"Origin": base, "X-Forwarded-For": f"192.0.2.{n + 1}"}).status_code
                 for n in range(attempts)]
-    finally:
-        stop(proc)
 
 
 def test_a_client_cannot_spread_its_guesses_over_addresses_it_makes_up(db_url: str, tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ no activity; a wrong secret is refused and counted; ``evenhand capture status|te
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from tests.capture.test_dingtalk import AES_KEY, APP_KEY
 from tests.capture.test_dingtalk import TOKEN as DINGTALK_TOKEN
 from tests.capture.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY
 from tests.capture.test_wecom_crypto import TOKEN as WECOM_TOKEN
-from tests.e2e.conftest import _free_port, _wait_until_up, launch, stop
+from tests.e2e.conftest import evenhand_serve
 from tests.support import Run, clear_caches, in_a_thread, on_a_loop_of_its_own
 
 pytestmark = pytest.mark.slow
@@ -37,18 +35,9 @@ CHANGED = {"capture_receipts", "connector_status"}  # all that a test event may 
 @pytest.fixture
 def live(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A server over the test's database with every connector configured; its base URL."""
-    port = _free_port()
-    env = {**os.environ, "EVENHAND_DATABASE_URL": db_url, "EVENHAND_DATA_DIR": str(tmp_path),
-           "EVENHAND_WORKER_IN_SERVE": "false", **{f"EVENHAND_{k.upper()}": v for k, v in SECRETS.items()}}
-    log = tmp_path / "server.log"
-    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port)], env, log,
-                  start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, proc, log)
+    with evenhand_serve(db_url, tmp_path, {"EVENHAND_WORKER_IN_SERVE": "false",
+                                           **{f"EVENHAND_{k.upper()}": v for k, v in SECRETS.items()}}) as base:
         yield base
-    finally:
-        stop(proc)
 
 
 def configured(tmp_path: Path, db_url: str, **changes: str) -> Settings:

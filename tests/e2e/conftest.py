@@ -107,6 +107,24 @@ def serving(data: Path, url: str) -> Iterator[Server]:
         proc.wait(timeout=10)
 
 
+@contextmanager
+def evenhand_serve(db_url: str, data: Path, settings: dict[str, str] | None = None, *,
+                   workers: int = 1) -> Iterator[str]:
+    """``evenhand serve`` over ``db_url`` in a process group of its own, ``settings`` as its environment's
+    ``EVENHAND_…`` variables: its base URL once each of its ``workers`` processes has answered; stopped on exit."""
+    port = _free_port()
+    env = {**os.environ, "EVENHAND_DATABASE_URL": db_url, "EVENHAND_DATA_DIR": str(data), **(settings or {})}
+    log = data / "server.log"
+    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port),
+                   *(["--workers", str(workers)] if workers > 1 else [])], env, log, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert len(wait_for_processes(base, workers, proc, log)) == workers, "every worker process should answer"
+        yield base
+    finally:
+        stop(proc)
+
+
 def launch(args: list[str], env: dict[str, str], log: Path, **options: Any) -> subprocess.Popen[bytes]:
     """A server process writing to ``log``: a file, not a pipe — a pipe nobody reads fills up and stalls it."""
     with log.open("wb") as out:

@@ -3,8 +3,6 @@ exceeded, and round-robin counts over always-available reps within one of each o
 
 from __future__ import annotations
 
-import os
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +18,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import Department, Lead, Presence, Region, Role, RoutingDecision, Team
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, launch, stop, wait_for_processes
+from tests.e2e.conftest import evenhand_serve
 from tests.e2e.test_scale_out import pg_url  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
@@ -52,15 +50,7 @@ def _company(url: str, cap: int) -> str:
 def test_parallel_intake_on_two_processes(pg_url: str, tmp_path: Path, cap: int) -> None:  # noqa: F811
     """With a daily cap of 14, 4 reps take 56 leads and 6 wait; without, 62 leads split 16/16/15/15."""
     token = _company(pg_url, cap)
-    port = _free_port()
-    env = {**os.environ, "EVENHAND_DATABASE_URL": pg_url, "EVENHAND_DATA_DIR": str(tmp_path)}
-    log = tmp_path / "server.log"
-    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port), "--workers", "2"], env, log,
-                  start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert len(wait_for_processes(base, 2, proc, log)) == 2, "both worker processes should answer"
-
+    with evenhand_serve(pg_url, tmp_path, workers=2) as base:
         def post(n: int) -> dict[str, object]:
             body = {"source": "website", "external_id": f"P-{n}", "company": f"华东公司{n}", "region": "east"}
             response = httpx.post(f"{base}/api/v1/leads", json=body, timeout=60,
@@ -70,8 +60,6 @@ def test_parallel_intake_on_two_processes(pg_url: str, tmp_path: Path, cap: int)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             assignments = list(pool.map(post, range(LEADS)))
-    finally:
-        stop(proc)
     assigned = Counter(a["rep_id"] for a in assignments if a["outcome"] == "assigned")
     expected = min(LEADS, REPS * cap)
     assert sum(assigned.values()) == expected and max(assigned.values()) <= cap

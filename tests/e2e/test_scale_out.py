@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from evenhand.migrate import upgrade
 from evenhand.models import AuditEntry, Role
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
-from tests.e2e.conftest import _free_port, launch, missing, stop, wait_for_processes
+from tests.e2e.conftest import evenhand_serve, missing
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 SERVER = os.environ.get("EVENHAND_TEST_PG_URL", "postgresql+psycopg:///postgres")
@@ -45,43 +44,35 @@ def test_two_workers_share_sessions_rate_limit_and_audit_chain(pg_url: str, tmp_
     with session_scope(engine) as session:
         org_service.create_user(session, UserCreate(username="ops", display_name="李娜", role=Role.OPS,
                                                     password="ops-password"), actor=None)
-    port = _free_port()
-    env = {**os.environ, "EVENHAND_DATABASE_URL": pg_url, "EVENHAND_DATA_DIR": str(tmp_path)}
-    log = tmp_path / "server.log"
-    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port), "--workers", "2"], env, log,
-                  start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     try:
-        assert len(wait_for_processes(base, 2, proc, log)) == 2, "both worker processes should answer"
+        with evenhand_serve(pg_url, tmp_path, workers=2) as base:
+            signed_in = httpx.post(f"{base}/auth/login", data={"username": "ops", "password": "ops-password"},
+                                   headers={"Origin": base})
+            cookie = signed_in.cookies["evenhand_session"]
 
-        signed_in = httpx.post(f"{base}/auth/login", data={"username": "ops", "password": "ops-password"},
-                               headers={"Origin": base})
-        cookie = signed_in.cookies["evenhand_session"]
+            def create_region(i: int) -> int:
+                with httpx.Client(base_url=base, cookies={"evenhand_session": cookie}) as client:
+                    me = client.get("/api/v1/me")
+                    assert me.status_code == 200, "a session opened on one process is valid on the other"
+                    csrf = me.json()["csrf_token"]
+                    return client.post("/api/v1/regions", json={"code": f"r{i}", "name": f"区域{i}"},
+                                       headers={"X-CSRF-Token": csrf}).status_code
 
-        def create_region(i: int) -> int:
-            with httpx.Client(base_url=base, cookies={"evenhand_session": cookie}) as client:
-                me = client.get("/api/v1/me")
-                assert me.status_code == 200, "a session opened on one process is valid on the other"
-                csrf = me.json()["csrf_token"]
-                return client.post("/api/v1/regions", json={"code": f"r{i}", "name": f"区域{i}"},
-                                   headers={"X-CSRF-Token": csrf}).status_code
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                codes = list(pool.map(create_region, range(40)))
+            assert codes == [201] * 40
+            with session_scope(engine) as session:
+                assert session.scalar(select(func.count()).select_from(AuditEntry)) == 41  # user + 40 regions
+                assert [*session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq))] == list(range(1, 42))
+            from evenhand.kit import audit_check
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            codes = list(pool.map(create_region, range(40)))
-        assert codes == [201] * 40
-        with session_scope(engine) as session:
-            assert session.scalar(select(func.count()).select_from(AuditEntry)) == 41  # user + 40 regions
-            assert [*session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq))] == list(range(1, 42))
-        from evenhand.kit import audit_check
+            with session_scope(engine) as session:
+                assert audit_check.verify(session) == (41, None)
 
-        with session_scope(engine) as session:
-            assert audit_check.verify(session) == (41, None)
-
-        refused = [httpx.post(f"{base}/auth/login", data={"username": "ops", "password": "wrong"},
-                              headers={"Origin": base, "Connection": "close"}) for _ in range(12)]
-        assert refused[-1].status_code == 429, "the throttle counts across processes"
-        assert int(refused[-1].headers["retry-after"]) >= 1
+            refused = [httpx.post(f"{base}/auth/login", data={"username": "ops", "password": "wrong"},
+                                  headers={"Origin": base, "Connection": "close"}) for _ in range(12)]
+            assert refused[-1].status_code == 429, "the throttle counts across processes"
+            assert int(refused[-1].headers["retry-after"]) >= 1
     finally:
-        stop(proc)
         engine.dispose()
 

@@ -4,8 +4,6 @@ a rep set offline, back online, a new policy version."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -18,7 +16,7 @@ from sqlalchemy import Engine
 from evenhand.db import session_scope
 from evenhand.models import Role, RoutingDecision
 from tests.builders import bearer, make_user, token_for
-from tests.e2e.conftest import _free_port, _wait_until_up, launch, stop
+from tests.e2e.conftest import evenhand_serve
 from tests.intake.test_config_cache import company
 from tests.routing.factory import policy_text
 
@@ -29,19 +27,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.pg]
 def server(db_url: str, directory: Path, token: str) -> Iterator[httpx.Client]:
     """``evenhand serve`` in a process of its own (no worker), and a client holding the ops token."""
     directory.mkdir()
-    port = _free_port()
-    env = {**os.environ, "EVENHAND_DATABASE_URL": db_url, "EVENHAND_DATA_DIR": str(directory),
-           "EVENHAND_WORKER_IN_SERVE": "false", "EVENHAND_LOCALE": "en"}
-    log = directory / "server.log"
-    proc = launch([sys.executable, "-m", "evenhand.cli", "serve", "--port", str(port)], env, log,
-                  start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, proc, log)
-        with httpx.Client(base_url=base, headers=bearer(token), timeout=30) as client:
-            yield client
-    finally:
-        stop(proc)
+    settings = {"EVENHAND_WORKER_IN_SERVE": "false", "EVENHAND_LOCALE": "en"}
+    with evenhand_serve(db_url, directory, settings) as base, \
+            httpx.Client(base_url=base, headers=bearer(token), timeout=30) as client:
+        yield client
 
 
 class Leads:
