@@ -26,12 +26,8 @@ from evenhand.models import ApiToken, LoginAttempt, Role, Team, User, WebSession
 def principal_for(session: Session, user: User, *, role: Role | None = None,
                   via: Literal["session", "token", "system"] = "session",
                   csrf_token: str | None = None) -> Principal:
-    acting = role or user.role
-    teams: frozenset[int] = frozenset()
-    if acting is Role.SUPERVISOR:
-        teams = frozenset(session.scalars(select(Team.id).where(Team.supervisor_id == user.id)))
-    return Principal(user_id=user.id, username=user.username, display_name=user.display_name, role=acting,
-                     team_id=user.team_id, supervised_team_ids=teams, via=via, csrf_token=csrf_token)
+    session.flush()  # a team it supervises may still be pending
+    return _principal(session.connection(), user, role=role or user.role, via=via, csrf_token=csrf_token)
 
 
 @dataclass(frozen=True)
@@ -150,9 +146,9 @@ def _connection(db: Session | Connection) -> Connection:
     return db.connection() if isinstance(db, Session) else db
 
 
-def _principal(conn: Connection, row: Row[*tuple[Any, ...]], *, role: Role, via: Literal["session", "token"],
-               csrf_token: str | None = None) -> Principal:
-    """``principal_for`` from a row of ``_WHO``'s columns."""
+def _principal(conn: Connection, row: Row[*tuple[Any, ...]] | User, *, role: Role,
+               via: Literal["session", "token", "system"], csrf_token: str | None = None) -> Principal:
+    """Who ``row`` (a user, or a row of ``_WHO``'s columns) is, acting as ``role``: with the teams they supervise."""
     teams: frozenset[int] = frozenset()
     if role is Role.SUPERVISOR:
         teams = frozenset(conn.execute(_SUPERVISED, {"user_id": row.id}).scalars())
