@@ -5,6 +5,8 @@ stays fast). A mark is written in the transaction of the change: it is there exa
   people it wrote: a deal created, moved, given to another owner or closed; a stage change recorded; a lead
   assigned, answered or closed; a person's record; an honesty flag raised or decided (its rep, and the deal and
   lead of the note it flags). No domain below alerts knows of it.
+- Leads the intake path writes through the connection (``kit.written``) are marked the same way, once per
+  transaction (``wrote``, registered by ``alerts.tasks``).
 - Activities come in by ``activities.service.capture_many``, in bulk without the ORM: its hook marks the deals and
   leads of every activity a batch created or changed, whenever it happened (``alerts.tasks``).
 - An alert resolved by hand marks its entity: if its rule still holds, the next scan opens a new one.
@@ -56,6 +58,11 @@ def _unmarked(session: Session, entity: str, ids: set[int | None]) -> set[int | 
 def forget(session: Session) -> None:
     """The marks were taken: what this transaction marked so far no longer stands for a later change."""
     session.info.pop(_MARKED, None)
+
+
+def wrote(session: Session, entity: str, ids: list[int]) -> None:
+    """Rows written past the ORM (``kit.written.wrote``), marked as a flush would mark them."""
+    mark(session, entity, _unmarked(session, entity, set(ids)))
 
 
 def flushed(session: Session, _context: Any) -> None:

@@ -1,7 +1,7 @@
 """Alerts in the background: the scan every ``alerts_scan_every_seconds`` through the worker (incremental; a full one
 once a day, ``service.FULL_EVERY``), the hook that judges the deals and leads ingested activities touched
-(``activities.service.on_captured``), and the marks the incremental scan reads (``alerts.marks``: every ORM flush,
-and every captured batch).
+(``activities.service.on_captured``), and the marks the incremental scan reads (``alerts.marks``: every ORM flush, every
+write told through ``kit.written``, and every captured batch).
 
 The hook collects what each batch touched in the transaction and judges it once, just before the transaction
 commits: an import of many batches judges each deal once, in bulk, and a batch that rolls back judges nothing. Only
@@ -22,6 +22,7 @@ from evenhand.activities import service as activities
 from evenhand.activities.linking import Links
 from evenhand.alerts import marks, service
 from evenhand.config import get_settings
+from evenhand.kit import written
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.notify import jobs
 
@@ -37,6 +38,7 @@ def scan_open_entities(session: Session, now: datetime) -> None:
 
 if not event.contains(Session, "after_flush", marks.flushed):
     event.listen(Session, "after_flush", marks.flushed)
+written.listen(marks.wrote)
 
 
 @activities.on_captured

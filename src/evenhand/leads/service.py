@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.errors import NotFound
-from evenhand.kit import audit
+from evenhand.kit import audit, written
 from evenhand.kit import rows as rows_kit
 from evenhand.kit.clock import utcnow
 from evenhand.kit.rows import RowError
@@ -154,8 +154,8 @@ def _store(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]], dedup: Se
     within = _link_duplicates(session, [lead for lead, _ in fresh], dedup)
     # History is scored as it would have been on arrival (its behaviour has faded since), once stored.
     scored = not backfilled and scoring_service.score_arriving(session, events)
-    session.add_all([lead for lead, _ in fresh])
-    session.flush()
+    written.insert(session, [lead for lead, _ in fresh])
+    written.wrote(session, "lead", [lead.id for lead, _ in fresh])
     for lead, first in within:
         lead.duplicate_of_id = first.duplicate_of_id or first.id
     _store_events(session, brought)

@@ -20,11 +20,12 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, case, event, null, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
-from evenhand.kit import audit, revision
+from evenhand.kit import audit, revision, written
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.once import get_or_create
 from evenhand.kit.revision import Revision
@@ -186,6 +187,7 @@ class Router:
         self._states: dict[str, PoolState] = {}
         self._changed: set[str] = set()
         self._made: list[_Made] = []
+        self._assigned: list[tuple[Lead, int | None]] = []
         self._member_sets: dict[tuple[int, str, tuple[str | None, ...]], list[RepState]] = {}
 
     @cached_property
@@ -261,7 +263,9 @@ class Router:
             self._changed.add(decision.pool_id)
             for roster in self._config.rosters.values():
                 roster.assigned(decision.rep_id, matched.snapshot.score)
-        place(self.session, lead, decision, self.at, maybe_held=kind != "intake")
+        if decision.outcome == "assigned":
+            self._assigned.append((lead, decision.rep_id))
+        _hold(self.session, lead, decision, self.at, maybe_held=kind != "intake")
         latency = (time.perf_counter_ns() - started) // 1000
         arm = matched.arm
         made = _made(lead, decision, arm.version, kind, actor, latency, arm.evidence(), arm=arm.name)
@@ -269,11 +273,14 @@ class Router:
         return made.row
 
     def finish(self) -> list[RoutingDecision]:
-        """Write what ``route`` decided: pool states, decision rows with their audit entries, messages. The entries
-        and the rows go through the connection, one statement each for the whole batch."""
+        """Write what ``route`` decided: pool states, the leads' assignments, decision rows with their audit entries,
+        messages. The assignments, the entries and the rows go through the connection, one statement each for the
+        whole batch."""
         for pool_id in sorted(self._changed):
             save_pool_state(self.session, self._states[pool_id], self.at)
         self._changed.clear()
+        assigned, self._assigned = self._assigned, []
+        _assign(self.session, assigned, self.at)
         made, self._made = self._made, []
         rows = _store(self.session, made)
         notify.leads_assigned(self.session, [(m.lead, row.rep_id, row.id) for m, row in zip(made, rows, strict=True)
@@ -302,38 +309,53 @@ def _made(lead: Lead, decision: Decision, version: int, kind: str, actor: Princi
     return _Made(lead, row, evidence)
 
 
-_DECISIONS: Table = RoutingDecision.__table__  # type: ignore[assignment]
-_DECISION_COLUMNS = [c.name for c in _DECISIONS.columns if c.name != "id"]
-_NEW_DECISIONS = _DECISIONS.insert().returning(_DECISIONS.c.id, sort_by_parameter_order=True)
-
-
 def _store(session: Session, made: Sequence[_Made]) -> list[RoutingDecision]:
     """The audit entries, then the decision rows pointing at them, each in one statement; the rows join the session
-    as written (nothing left to load)."""
+    as written (``kit.written.insert``: nothing left to load)."""
     if not made:
         return []
-    session.flush()  # the leads' assignments and holds: what the decisions are about
+    session.flush()  # the leads' holds: what the decisions are about
     now = utcnow()
     for m, seq in zip(made, audit.append_many(session, [m.evidence for m in made]), strict=True):
         m.row.audit_seq, m.row.created_at = seq, now
-    values = [{name: getattr(m.row, name) for name in _DECISION_COLUMNS} for m in made]
-    ids: list[int] = list(session.connection().execute(_NEW_DECISIONS, values).scalars())
-    for m, row_id in zip(made, ids, strict=True):
-        m.row.id = row_id
-        make_transient_to_detached(m.row)
-        session.add(m.row)
+    written.insert(session, [m.row for m in made])
     return [m.row for m in made]
 
 
-def place(session: Session, lead: Lead, decision: Decision, at: datetime, *, maybe_held: bool = True) -> None:
-    """Give the lead to its rep, or queue it; ``maybe_held=False`` for a lead that cannot be queued yet."""
-    held = session.get(HeldLead, lead.id) if maybe_held else None
+def place(session: Session, lead: Lead, decision: Decision, at: datetime) -> None:
+    """Give the lead to its rep, or queue it."""
     if decision.outcome == "assigned":
         lead.owner_id, lead.assigned_at, lead.status = decision.rep_id, at, LeadStatus.ASSIGNED
+    _hold(session, lead, decision, at, maybe_held=True)
+
+
+def _hold(session: Session, lead: Lead, decision: Decision, at: datetime, *, maybe_held: bool) -> None:
+    """Take an assigned lead out of the holding queue, or queue one nobody could take; ``maybe_held=False`` for a
+    lead that cannot be queued yet (a new one)."""
+    held = session.get(HeldLead, lead.id) if maybe_held else None
+    if decision.outcome == "assigned":
         if held is not None:
             session.delete(held)
     elif held is None:
         session.add(HeldLead(lead_id=lead.id, pool_id=decision.pool_id, held_since=at))
+
+
+_LEADS: Table = Lead.__table__  # type: ignore[assignment]
+_ASSIGN = (update(_LEADS).where(_LEADS.c.id == bindparam("lead"))
+           .values(owner_id=bindparam("rep"), assigned_at=bindparam("at"), status=LeadStatus.ASSIGNED))
+
+
+def _assign(session: Session, assigned: Sequence[tuple[Lead, int | None]], at: datetime) -> None:
+    """Each lead given to its rep, in one statement through the connection; the leads' objects take the values as
+    stored (nothing left to flush), and the leads are told written (``kit.written``)."""
+    if not assigned:
+        return
+    session.connection().execute(_ASSIGN, [{"lead": lead.id, "rep": rep, "at": at} for lead, rep in assigned])
+    for lead, rep in assigned:
+        set_committed_value(lead, "owner_id", rep)
+        set_committed_value(lead, "assigned_at", at)
+        set_committed_value(lead, "status", LeadStatus.ASSIGNED)
+    written.wrote(session, "lead", [lead.id for lead, _ in assigned])
 
 
 def record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
