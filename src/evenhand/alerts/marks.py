@@ -23,18 +23,20 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from evenhand.kit.cursor import Prepared, writes
 from evenhand.models import Activity, HonestyFlag, Lead, Opportunity, User
 from evenhand.models.alerts import AlertMark
 from evenhand.models.opportunity import StageChange
 
 MARKS = cast(Table, AlertMark.__table__)
+_INSERT = Prepared(writes(MARKS, ["entity_type", "entity_id"]))
 
 
 def mark(session: Session, entity: str, ids: Iterable[int | None]) -> None:
     """Mark these entities changed (one row each, however often they were marked before)."""
     rows = [{"entity_type": entity, "entity_id": i} for i in sorted({i for i in ids if i})]
     if rows:
-        session.connection().execute(MARKS.insert(), rows)
+        _INSERT.many(session.connection(), rows)
 
 
 _MARKED = "alerts.marked"  # session.info: (transaction, what its flushes marked outside savepoints)

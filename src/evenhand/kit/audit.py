@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.config import get_settings
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.cursor import Prepared, writes
 from evenhand.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def append_many(session: Session, entries: Sequence[Entry]) -> list[int]:
     for entry in entries:
         rows.append(_link(keys, last, entry))
         last = (rows[-1]["seq"], rows[-1]["hash"])
-    session.connection().execute(_INSERT, rows)
+    _INSERT.many(session.connection(), rows)
     _moved(session, rows[-1])
     return [row["seq"] for row in rows]
 
@@ -254,7 +255,7 @@ def lock(session: Session) -> None:
     if session.info.get(_LOCKED) is not transaction:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         session.info[_LOCKED] = transaction
-_LAST = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_LAST = Prepared(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
 
 
 def _tail(session: Session) -> tuple[int, str] | None:
@@ -266,7 +267,7 @@ def _tail(session: Session) -> tuple[int, str] | None:
         return cached[1], cached[2]
     lock(session)
     session.flush()  # read through the connection (no ORM execution on the intake path), pending entries included
-    row = session.connection().execute(_LAST).first()
+    row = _LAST.first(session.connection())
     return (row[0], row[1]) if row else None
 
 
@@ -275,7 +276,8 @@ CHAIN_ROWS = select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor_id, AuditEnt
                     AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.payload, AuditEntry.prev_hash,
                     AuditEntry.hash).order_by(AuditEntry.seq)
 _TABLE = AuditEntry.__table__
-_INSERT = cast("Table", _TABLE).insert()
+_INSERT = Prepared(writes(cast("Table", _TABLE), ["seq", "at", "actor_id", "action", "subject_type", "subject_id",
+                                                  "payload", "prev_hash", "hash"]))
 _RELINK = (update(cast("Table", _TABLE)).where(_TABLE.c.seq == bindparam("s"))
            .values(prev_hash=bindparam("p"), hash=bindparam("h")))
 _RESTORE = update(cast("Table", _TABLE)).where(_TABLE.c.seq == bindparam("s")).values(payload=bindparam("d"))

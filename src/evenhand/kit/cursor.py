@@ -8,8 +8,9 @@ the driver takes: numbers, text, and times from ``plain_time``."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import (
@@ -18,11 +19,15 @@ from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
     Connection,
+    Insert,
+    Table,
+    bindparam,
     cast,
     extract,
     func,
     literal_column,
 )
+from sqlalchemy.exc import DBAPIError
 
 from evenhand.kit.clock import as_utc
 
@@ -72,3 +77,114 @@ def epoch(conn: Connection, moment: str | ColumnExpressionArgument[Any]) -> Colu
 def epoch_sql(conn: Connection, moment: str) -> str:
     """``epoch`` as SQL text, for a statement written as text: ``moment`` in that statement's own names."""
     return str(epoch(conn, moment).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
+class Prepared:
+    """A Core statement for the hot path (CONVENTIONS.md, "Hot paths"): compiled once per dialect and sent on the
+    driver's own cursor, past SQLAlchemy's execution, which costs more than these indexed statements do.
+
+    Parameters are given as to ``Connection.execute`` (by bind name, as Python values) and go through their
+    types' bind processors; rows come back as plain tuples through the result processors of the columns (times
+    aware UTC, JSON parsed). The statement's form must not change between executions: no expanding IN lists.
+    While something listens for the engine's cursor events (a test counting statements), the statement goes
+    through ``exec_driver_sql`` so that it sees it. What runs here fires no ``after_execute``: it must not write a
+    table the configuration revision watches (``kit.revision``)."""
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._forms: dict[str, _Form] = {}
+
+    def _form(self, conn: Connection) -> _Form:
+        form = self._forms.get(conn.dialect.name)
+        if form is None:
+            form = self._forms[conn.dialect.name] = _Form.of(self.stmt, conn)
+        return form
+
+    def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The statement's rows (or those it returns)."""
+        form = self._form(conn)
+        return form.processed(form.run(conn, [form.args(params or {})], many=False))
+
+    def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+    def each(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """The statement run once per set of parameters, in order, with the first row each returned."""
+        form = self._form(conn)
+        return [form.processed(form.run(conn, [form.args(one)], many=False))[0] for one in params]
+
+    def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
+        """The statement run for every set of parameters in one ``executemany``; nothing read back."""
+        if params:
+            form = self._form(conn)
+            form.run(conn, [form.args(one) for one in params], many=True)
+
+
+def _result_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """The type's result processor, for rows read without the driver's column types: a type that needs them (a
+    number on psycopg, which the driver returns typed already) takes the driver's value as it is."""
+    try:
+        return kind.dialect_impl(dialect).result_processor(dialect, None)
+    except TypeError:
+        return None
+
+
+def writes(table: Table, columns: Iterable[str]) -> Insert:
+    """An INSERT of exactly these columns, each bound by its own name (what ``Prepared`` takes: a column left out
+    gets its server's default, never a default computed in Python)."""
+    return table.insert().values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+
+
+class _Form(NamedTuple):
+    sql: str
+    positional: bool
+    binds: list[tuple[str, Any, Callable[[Any], Any] | None]]  # (name, its value when not given, bind processor)
+    results: list[Callable[[Any], Any] | None]
+
+    @classmethod
+    def of(cls, stmt: ClauseElement, conn: Connection) -> _Form:
+        dialect = conn.dialect
+        compiled: Any = stmt.compile(dialect=dialect)
+        defaults = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+        assert not defaults, f"{defaults}: a column whose default Python computes must be given (kit.cursor.writes)"
+        names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        binds = []
+        for name in names:
+            bind = compiled.binds[name]
+            assert not bind.expanding, f"{name}: an expanding parameter changes the statement's form"
+            given = None if bind.required else bind.effective_value
+            binds.append((name, given, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        columns = getattr(stmt, "exported_columns", ())
+        results = [_result_processor(column.type, dialect) for column in columns]
+        return cls(compiled.string, compiled.positional, binds, results)
+
+    def args(self, params: Mapping[str, Any]) -> Any:
+        values = [(name, process(params.get(name, given)) if process else params.get(name, given))
+                  for name, given, process in self.binds]
+        return tuple(value for _, value in values) if self.positional else dict(values)
+
+    def run(self, conn: Connection, args: list[Any], *, many: bool) -> Sequence[Any]:
+        """The driver's rows."""
+        if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+            result = conn.exec_driver_sql(self.sql, args if many else args[0])
+            return result.fetchall() if result.returns_rows else []
+        dbapi: Any = conn.dialect.loaded_dbapi
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cursor.executemany(self.sql, args)
+            else:
+                cursor.execute(self.sql, args[0])
+            return cursor.fetchall() if cursor.description else []
+        except dbapi.Error as error:  # raised as SQLAlchemy raises it, so callers catch one kind of error
+            raise DBAPIError.instance(self.sql, args if many else args[0], error, dbapi.Error,
+                                      dialect=conn.dialect) from error
+        finally:
+            cursor.close()
+
+    def processed(self, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if not any(self.results):
+            return [tuple(row) for row in rows]
+        return [tuple(value if process is None or value is None else process(value)
+                      for value, process in zip(row, self.results, strict=True)) for row in rows]

@@ -28,12 +28,13 @@ from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from evenhand.kit.cursor import Prepared
 from evenhand.models.revision import CACHED_TABLES, ROW_ID, ConfigRevision
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_READ = select(ConfigRevision.revision, ConfigRevision.stamp).where(ConfigRevision.id == ROW_ID)
+_READ = Prepared(select(ConfigRevision.revision, ConfigRevision.stamp).where(ConfigRevision.id == ROW_ID))
 
 
 class Revision(NamedTuple):
@@ -58,7 +59,7 @@ def current(session: Session, *, fresh: bool = False) -> Revision | None:
     memo = session.info.get(_MEMO)
     if not fresh and memo is not None and memo[0] is transaction and memo[1] == writes:
         return memo[2]
-    row = conn.execute(_READ).first()
+    row = _READ.first(conn)
     found = None if row is None else Revision(row[0], row[1])
     session.info[_MEMO] = (transaction, writes, found)
     return found

@@ -49,7 +49,7 @@ def _shape(mapper: Mapper[Any]) -> _Shape:
         if column is key:
             continue
         default = column.default
-        make = None
+        make: Callable[[], Any] | None = None
         if default is not None and getattr(default, "is_scalar", False):
             make = functools.partial(lambda value: value, default.arg)  # type: ignore[attr-defined]
         elif default is not None and getattr(default, "is_callable", False):
@@ -75,7 +75,7 @@ def insert(session: Session, objects: Sequence[Any]) -> None:
                 setattr(obj, attribute, value)  # loaded, so make_transient_to_detached keeps it
             row[column] = value
         rows.append(row)
-    ids = session.connection().execute(shape.insert, rows).scalars().all()
+    ids: Sequence[int] = session.connection().execute(shape.insert, rows).scalars().all()
     for obj, new_id in zip(objects, ids, strict=True):
         obj.id = new_id
         make_transient_to_detached(obj)

@@ -9,7 +9,7 @@ email, phone or company (as configured) matches an earlier lead is created and l
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -219,7 +219,8 @@ def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[De
     first: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, value) -> (first lead's id, its original)
     if kinds:
         found = session.connection().execute(_first_by_keys(kinds), {f"{k}_values": values[k] for k in kinds})
-        first = {(kind, value): (lead_id, original) for kind, value, lead_id, original in found.tuples()}
+        first = {(kind, value): (lead_id, original) for kind, value, lead_id, original in cast(
+            Iterable[tuple[str, str, int, int]], found)}
     within: list[tuple[Lead, Lead]] = []
     seen: dict[tuple[str, str], int] = {}  # (kind, value) -> the first new lead with it, by arrival
     for n, lead in enumerate(leads):

@@ -27,6 +27,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.kit import audit, revision, written
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.cursor import Prepared
 from evenhand.kit.once import get_or_create
 from evenhand.kit.revision import Revision
 from evenhand.models import HeldLead, Lead, LeadStatus, PoolStateRow, RoutingDecision
@@ -39,13 +40,13 @@ from evenhand.routing.values import Decision, LeadSnapshot, PoolState, RepState
 
 _STATES: Table = PoolStateRow.__table__  # type: ignore[assignment]
 # The row's seq and when it was written, and its state only when the seq is not the one this process knows.
-_STATE = select(_STATES.c.seq, _STATES.c.updated_at,
-                case((_STATES.c.seq == bindparam("known"), null()), else_=_STATES.c.state)).where(
+_STATE_READ = select(_STATES.c.seq, _STATES.c.updated_at,
+                     case((_STATES.c.seq == bindparam("known"), null()), else_=_STATES.c.state)).where(
     _STATES.c.pool_id == bindparam("pool_id"))
-_STATE_LOCKED = _STATE.with_for_update()
+_STATE, _STATE_LOCKED = Prepared(_STATE_READ), Prepared(_STATE_READ.with_for_update())
 _DOCUMENT = select(_STATES.c.state).where(_STATES.c.pool_id == bindparam("pool_id"))
-_SAVE_STATE = (update(_STATES).where(_STATES.c.pool_id == bindparam("pool"))
-               .values(state=bindparam("state"), seq=bindparam("seq"), updated_at=bindparam("at")))
+_SAVE_STATE = Prepared(update(_STATES).where(_STATES.c.pool_id == bindparam("pool"))
+                       .values(state=bindparam("state"), seq=bindparam("seq"), updated_at=bindparam("at")))
 
 
 class _Known(NamedTuple):
@@ -115,13 +116,13 @@ def lock_pool_state(session: Session, pool_id: str) -> PoolState:
     known = None if at is None else mine[1] if mine is not None and mine[0] == at else _KNOWN.get((at, pool_id))
     stmt = _STATE_LOCKED if session.get_bind().dialect.name == "postgresql" else _STATE
     conn, params = session.connection(), {"pool_id": pool_id, "known": -1 if known is None else known.seq}
-    row = conn.execute(stmt, params).first()
+    row = stmt.first(conn, params)
     if row is None:
         get_or_create(session, select(PoolStateRow).where(PoolStateRow.pool_id == pool_id),
                       lambda: PoolStateRow(pool_id=pool_id, seq=0, state=PoolState(pool_id).to_dict(),
                                            updated_at=utcnow()))
         session.flush()
-        row = conn.execute(stmt, params).first()  # now locked on PostgreSQL
+        row = stmt.first(conn, params)  # now locked on PostgreSQL
         assert row is not None
     seq, written, document = cast(tuple[int, datetime, Any], row)
     if document is None:  # the seq this process knows
@@ -138,8 +139,8 @@ def lock_pool_state(session: Session, pool_id: str) -> PoolState:
 def save_pool_state(session: Session, state: PoolState, now: datetime) -> None:
     """Written through the connection, like the read: no ORM copy of the row is kept to go stale. The row was
     read (and locked) by ``lock_pool_state`` in this transaction; nothing pending in the session touches it."""
-    session.connection().execute(_SAVE_STATE, {"pool": state.pool_id, "state": state.to_dict(), "seq": state.seq,
-                                               "at": now})
+    _SAVE_STATE.many(session.connection(), [{"pool": state.pool_id, "state": state.to_dict(), "seq": state.seq,
+                                             "at": now}])
     locked = _pending(session).get(state.pool_id)  # under the revision read when the pool was locked
     if locked is not None:
         _pending(session)[state.pool_id] = (locked[0], _Known(state.seq, as_utc(now), _frozen(state)))
@@ -341,8 +342,8 @@ def _hold(session: Session, lead: Lead, decision: Decision, at: datetime, *, may
 
 
 _LEADS: Table = Lead.__table__  # type: ignore[assignment]
-_ASSIGN = (update(_LEADS).where(_LEADS.c.id == bindparam("lead"))
-           .values(owner_id=bindparam("rep"), assigned_at=bindparam("at"), status=LeadStatus.ASSIGNED))
+_ASSIGN = Prepared(update(_LEADS).where(_LEADS.c.id == bindparam("lead"))
+                   .values(owner_id=bindparam("rep"), assigned_at=bindparam("at"), status=LeadStatus.ASSIGNED))
 
 
 def _assign(session: Session, assigned: Sequence[tuple[Lead, int | None]], at: datetime) -> None:
@@ -350,7 +351,7 @@ def _assign(session: Session, assigned: Sequence[tuple[Lead, int | None]], at: d
     stored (nothing left to flush), and the leads are told written (``kit.written``)."""
     if not assigned:
         return
-    session.connection().execute(_ASSIGN, [{"lead": lead.id, "rep": rep, "at": at} for lead, rep in assigned])
+    _ASSIGN.many(session.connection(), [{"lead": lead.id, "rep": rep, "at": at} for lead, rep in assigned])
     for lead, rep in assigned:
         set_committed_value(lead, "owner_id", rep)
         set_committed_value(lead, "assigned_at", at)

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.kit import revision
 from evenhand.kit.clock import as_utc
+from evenhand.kit.cursor import Prepared
 from evenhand.kit.revision import Revision, Revisioned
 from evenhand.models import (
     Department,
@@ -322,12 +323,12 @@ def _in_list(names: tuple[str, ...]) -> Callable[[Any], Any]:
     return lambda owner: owner.in_([bindparam(name, type_=Integer) for name in names])
 
 
-_LISTED = {size: _member_counts(_in_list(names)) for size, names in _ID_NAMES.items()}
+_LISTED = {size: Prepared(_member_counts(_in_list(names))) for size, names in _ID_NAMES.items()}
 _EXPANDED = _member_counts(lambda owner: owner.in_(bindparam("ids", expanding=True)))
-_ARRAY = _member_counts(lambda owner: owner == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+_ARRAY = Prepared(_member_counts(lambda owner: owner == any_(bindparam("ids", type_=ARRAY(BigInteger)))))
 
 
-def _by_ids(dialect: str, ids: Sequence[int]) -> tuple[CompoundSelect[Any], dict[str, Any]]:
+def _by_ids(dialect: str, ids: Sequence[int]) -> tuple[Prepared | CompoundSelect[Any], dict[str, Any]]:
     """The counting statement for ``ids`` (at least one) and their parameters."""
     if dialect == "postgresql":
         return _ARRAY, {"ids": list(ids)}
@@ -349,7 +350,8 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
     out: dict[int, dict[str, Any]] = {rep: {"leads_this_week": 0, "leads_today": 0, "high_value_this_week": 0,
                                             "high_value_today": 0, "open_leads": 0} for rep in ids}
     records: dict[int, tuple[int, int, float]] = {}
-    for part, owner, a, b, c, d, amount in conn.execute(stmt, params).tuples():
+    found: Iterable[Any] = stmt.rows(conn, params) if isinstance(stmt, Prepared) else conn.execute(stmt, params)
+    for part, owner, a, b, c, d, amount in found:
         if part == _ASSIGNED_PART:
             out[owner] |= {"leads_this_week": int(a), "leads_today": int(b or 0),  # owner: one of ids
                            "high_value_this_week": int(c or 0), "high_value_today": int(d or 0)}
