@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import (
@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
     Connection,
+    Executable,
     Insert,
     Table,
     bindparam,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     func,
     literal_column,
 )
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import DBAPIError
 
 from evenhand.kit.clock import as_utc
@@ -79,6 +81,10 @@ def epoch_sql(conn: Connection, moment: str) -> str:
     return str(epoch(conn, moment).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
+Ins = TypeVar("Ins", bound=Insert)
+FEW = 8  # rows an INSERT … RETURNING sends one by one (``Prepared.returned``)
+
+
 class Prepared:
     """A Core statement for the hot path (CONVENTIONS.md, "Hot paths"): compiled once per dialect and sent on the
     driver's own cursor, past SQLAlchemy's execution, which costs more than these indexed statements do.
@@ -90,7 +96,7 @@ class Prepared:
     through ``exec_driver_sql`` so that it sees it. What runs here fires no ``after_execute``: it must not write a
     table the configuration revision watches (``kit.revision``)."""
 
-    def __init__(self, stmt: ClauseElement) -> None:
+    def __init__(self, stmt: Executable) -> None:
         self.stmt = stmt
         self._forms: dict[str, _Form] = {}
 
@@ -109,10 +115,14 @@ class Prepared:
         found = self.rows(conn, params)
         return found[0] if found else None
 
-    def each(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """The statement run once per set of parameters, in order, with the first row each returned."""
+    def returned(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """What an INSERT … RETURNING returned for every set of parameters, in their order: run on the driver once
+        per set for a few (``FEW``), else in SQLAlchemy's multi-row form (``sort_by_parameter_order``), one statement
+        for many rows. A set that returns no row (``ON CONFLICT DO NOTHING``) adds none."""
+        if len(params) > FEW:
+            return [tuple(row) for row in conn.execute(self.stmt, list(params))]
         form = self._form(conn)
-        return [form.processed(form.run(conn, [form.args(one)], many=False))[0] for one in params]
+        return [row for one in params for row in form.processed(form.run(conn, [form.args(one)], many=False))]
 
     def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         """The statement run for every set of parameters in one ``executemany``; nothing read back."""
@@ -130,10 +140,17 @@ def _result_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return None
 
 
-def writes(table: Table, columns: Iterable[str]) -> Insert:
-    """An INSERT of exactly these columns, each bound by its own name (what ``Prepared`` takes: a column left out
-    gets its server's default, never a default computed in Python)."""
-    return table.insert().values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+def writes(table: Table, columns: Iterable[str], *, insert: Callable[[Table], Ins] = sql_insert,  # type: ignore[assignment]
+           ) -> Ins:
+    """An INSERT (``insert``: a dialect's own, for ``ON CONFLICT``) of these columns, each bound by its own name, and
+    of every other column with a fixed default in Python, bound with it: what ``Prepared`` takes. A column whose
+    default Python computes (a time) must be among ``columns``; one left out otherwise gets its server's default."""
+    names = list(columns)
+    fixed = {column.key: column.default.arg for column in table.columns  # type: ignore[attr-defined]
+             if column.key not in names and column.default is not None and column.default.is_scalar}
+    binds = {name: bindparam(name, type_=table.c[name].type) for name in names}
+    binds |= {name: bindparam(name, value, type_=table.c[name].type) for name, value in fixed.items()}
+    return insert(table).values(binds)
 
 
 class _Form(NamedTuple):
@@ -143,9 +160,9 @@ class _Form(NamedTuple):
     results: list[Callable[[Any], Any] | None]
 
     @classmethod
-    def of(cls, stmt: ClauseElement, conn: Connection) -> _Form:
+    def of(cls, stmt: Executable, conn: Connection) -> _Form:
         dialect = conn.dialect
-        compiled: Any = stmt.compile(dialect=dialect)
+        compiled: Any = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]  # every statement here is a ClauseElement
         defaults = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
         assert not defaults, f"{defaults}: a column whose default Python computes must be given (kit.cursor.writes)"
         names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Insert, Table, inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
+from evenhand.kit.cursor import Prepared, writes
+
 Listener = Callable[[Session, str, list[int]], None]
 _listeners: list[Listener] = []
 
@@ -36,7 +38,7 @@ def wrote(session: Session, entity: str, ids: Iterable[int]) -> None:
 
 
 class _Shape(NamedTuple):
-    insert: Insert
+    insert: Prepared
     columns: list[tuple[str, str, Callable[[], Any] | None]]  # (attribute, column, its Python default)
 
 
@@ -55,7 +57,8 @@ def _shape(mapper: Mapper[Any]) -> _Shape:
         elif default is not None and getattr(default, "is_callable", False):
             make = functools.partial(default.arg, None)  # type: ignore[attr-defined]  # takes a context
         columns.append((mapper.get_property_by_column(column).key, column.key, make))
-    return _Shape(table.insert().returning(key, sort_by_parameter_order=True), columns)
+    insert: Insert = writes(table, [column for _, column, _ in columns]).returning(key, sort_by_parameter_order=True)
+    return _Shape(Prepared(insert), columns)
 
 
 def insert(session: Session, objects: Sequence[Any]) -> None:
@@ -75,7 +78,7 @@ def insert(session: Session, objects: Sequence[Any]) -> None:
                 setattr(obj, attribute, value)  # loaded, so make_transient_to_detached keeps it
             row[column] = value
         rows.append(row)
-    ids: Sequence[int] = session.connection().execute(shape.insert, rows).scalars().all()
+    ids = [new_id for new_id, in shape.insert.returned(session.connection(), rows)]
     for obj, new_id in zip(objects, ids, strict=True):
         obj.id = new_id
         make_transient_to_detached(obj)

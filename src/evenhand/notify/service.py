@@ -25,6 +25,7 @@ from evenhand.config import get_settings
 from evenhand.errors import NotFound
 from evenhand.i18n import N_, t
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.cursor import Prepared, writes
 from evenhand.models import Base, Channel, Lead, Notification, NotificationStatus, Role, Team, User
 from evenhand.notify import preferences, wakeup
 from evenhand.notify.policy import EscalationPolicy, policies
@@ -67,9 +68,13 @@ _KEYS_STORED = select(Notification.idempotency_key, Notification.id).where(
 _TABLE = Base.metadata.tables[Notification.__tablename__]
 # A message whose key is already stored is left as it is (the repeat of a send); the ids of those written come
 # back with their keys (a multi-row INSERT returns its rows in no promised order on SQLite).
-_NEW_MESSAGES = {dialect: insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.idempotency_key])
-                 .returning(_TABLE.c.idempotency_key, _TABLE.c.id)
-                 for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+_INBOX = ("kind", "recipient_id", "lead_id", "channel", "status", "idempotency_key", "title", "body", "link",
+          "sent_at", "delivered_at", "created_at", "escalate_at")  # what ``_inbox_row`` gives
+_NEW_MESSAGES = {
+    "sqlite": Prepared(writes(_TABLE, _INBOX, insert=sqlite_insert).on_conflict_do_nothing(
+        index_elements=[_TABLE.c.idempotency_key]).returning(_TABLE.c.idempotency_key, _TABLE.c.id)),
+    "postgresql": Prepared(writes(_TABLE, _INBOX, insert=postgresql_insert).on_conflict_do_nothing(
+        index_elements=[_TABLE.c.idempotency_key]).returning(_TABLE.c.idempotency_key, _TABLE.c.id))}
 _NEW_DELIVERIES = insert(_TABLE)
 # The columns a new row leaves as the model's defaults give them (NULL but for the counts): an inbox row and a
 # delivery each name the same columns every time, so the rows of a batch share one statement, and a row of the
@@ -130,7 +135,7 @@ def _write(session: Session, rows: dict[str, dict[str, Any]],
     """Insert the inbox rows (their ids set on them) and the deliveries of those written; the ids of the keys
     found stored instead (written meanwhile by another transaction, or earlier in this one)."""
     conn = session.connection()
-    written: dict[str, int] = dict(conn.execute(_NEW_MESSAGES[conn.dialect.name], list(rows.values())).all())
+    written: dict[str, int] = dict(_NEW_MESSAGES[conn.dialect.name].returned(conn, list(rows.values())))
     for key, message_id in written.items():
         rows[key]["id"] = message_id
     deliveries = [_numbered(d, target, 0, written[key]) for key, outbox in outboxes.items() if key in written
