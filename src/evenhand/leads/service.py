@@ -23,6 +23,7 @@ from evenhand.errors import NotFound
 from evenhand.kit import audit, written
 from evenhand.kit import rows as rows_kit
 from evenhand.kit.clock import utcnow
+from evenhand.kit.cursor import Prepared
 from evenhand.kit.rows import RowError
 from evenhand.leads import keys, repository, scoring_service
 from evenhand.leads.schemas import IMPORT_ONLY, EventCreate, LeadCreate, LeadImport
@@ -101,8 +102,13 @@ def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, s
     read through the connection first: new leads, the common case, find none and load nothing through the ORM."""
     session.flush()  # the connection sees what the session holds
     pairs = {(r.source, r.external_id) for r in rows}
-    found = session.connection().execute(_BY_SOURCE_IDS, {"sources": list({s for s, _ in pairs}),
-                                                          "ids": list({e for _, e in pairs})})
+    conn = session.connection()
+    if len(pairs) == 1:  # a lead posted on its own
+        [(source, external_id)] = pairs
+        found: Any = _BY_SOURCE_ID.rows(conn, {"source": source, "external_id": external_id})
+    else:
+        found = conn.execute(_BY_SOURCE_IDS, {"sources": list({s for s, _ in pairs}),
+                                              "ids": list({e for _, e in pairs})})
     ids = [lead_id for lead_id, *key in found if tuple(key) in pairs]
     if not ids:
         return {}
@@ -111,6 +117,8 @@ def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, s
 
 _BY_SOURCE_IDS = select(Lead.id, Lead.source, Lead.external_id).where(
     Lead.source.in_(bindparam("sources", expanding=True)), Lead.external_id.in_(bindparam("ids", expanding=True)))
+_BY_SOURCE_ID = Prepared(select(Lead.id, Lead.source, Lead.external_id).where(
+    Lead.source == bindparam("source"), Lead.external_id == bindparam("external_id")))
 _BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -192,20 +200,24 @@ def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEven
     return rows
 
 
-def _first_by(kind: str, column: Any) -> Select[Any]:
+def _first_by(kind: str, column: Any, *, one: bool) -> Select[Any]:
     """Per value of ``column``: the first lead with it, and that lead's original. min() per value rather
-    than ORDER BY id, which SQLite answers by walking the whole table in id order."""
+    than ORDER BY id, which SQLite answers by walking the whole table in id order. ``one``: a single value, bound
+    as it is (the statement's form then never changes, for ``Prepared``)."""
+    bound: Any = bindparam(f"{kind}_values", expanding=not one)
     earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
-        column.in_(bindparam(f"{kind}_values", expanding=True))).group_by(column).subquery()
+        column == bound if one else column.in_(bound)).group_by(column).subquery()
     return select(literal(kind), earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
         Lead, Lead.id == earliest.c.first)
 
 
 @functools.cache
-def _first_by_keys(kinds: tuple[str, ...]) -> Any:
-    """One statement for every dedup key (built once per set of keys: building costs more than running it)."""
-    parts = [_first_by(kind, _KEY_COLUMNS[kind]) for kind in kinds]
-    return parts[0] if len(parts) == 1 else union_all(*parts)
+def _first_by_keys(kinds: tuple[str, ...], one: bool) -> Any:
+    """One statement for every dedup key (built once per set of keys: building costs more than running it); with
+    ``one`` value per key, prepared for the driver's cursor."""
+    parts = [_first_by(kind, _KEY_COLUMNS[kind], one=one) for kind in kinds]
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    return Prepared(stmt) if one else stmt
 
 
 def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[DedupKey]) -> list[tuple[Lead, Lead]]:
@@ -218,7 +230,11 @@ def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[De
     kinds = tuple(kind for kind in kinds if values[kind])
     first: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, value) -> (first lead's id, its original)
     if kinds:
-        found = session.connection().execute(_first_by_keys(kinds), {f"{k}_values": values[k] for k in kinds})
+        one = all(len(values[k]) == 1 for k in kinds)
+        stmt: Any = _first_by_keys(kinds, one)
+        conn = session.connection()
+        found: Any = (stmt.rows(conn, {f"{k}_values": values[k][0] for k in kinds}) if one
+                 else conn.execute(stmt, {f"{k}_values": values[k] for k in kinds}))
         first = {(kind, value): (lead_id, original) for kind, value, lead_id, original in cast(
             Iterable[tuple[str, str, int, int]], found)}
     within: list[tuple[Lead, Lead]] = []
