@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
+from evenhand.models.base import Base, CreatedMixin, Id, IdMixin, str_enum
 
 
 class RoutingPolicyVersion(IdMixin, CreatedMixin, Base):
@@ -104,3 +104,39 @@ class Appeal(IdMixin, CreatedMixin, Base):
     decided_at: Mapped[datetime | None]
     ruling: Mapped[str] = mapped_column(String(1000), default="")
     outcome_decision_id: Mapped[int | None] = mapped_column(ForeignKey("routing_decisions.id", ondelete="SET NULL"))
+
+
+class OwnerStamp(Base):
+    """Per owner, a random stamp drawn again by every write that can change what routing counts of their leads and
+    deals (SQLite triggers, ``owner_stamp_ddl``): counts read under a stamp stay true while the stamp does, so a
+    process may keep them (``routing.snapshot``). Only SQLite carries the triggers: there a writer holds the
+    database from its first statement to its commit, so the counts a router leaves can be kept under the stamps its
+    own writes drew. On PostgreSQL the table stays empty and counts are always read."""
+
+    __tablename__ = "owner_stamps"
+    user_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    stamp: Mapped[int] = mapped_column(BigInteger)
+
+
+# The columns of a lead and a deal that routing's counts read (``routing.snapshot._member_counts``).
+STAMPED = {"leads": ("owner_id", "status", "score", "assigned_at"),
+           "opportunities": ("owner_id", "stage", "closed_at", "amount")}
+
+
+def _redraw(row: str) -> str:
+    return (f"INSERT INTO owner_stamps (user_id, stamp) SELECT {row}.owner_id, random() "
+            f"WHERE {row}.owner_id IS NOT NULL ON CONFLICT (user_id) DO UPDATE SET stamp = random();")
+
+
+def owner_stamp_ddl(table: str) -> list[str]:
+    """The SQLite triggers that draw the owner's stamp again on every write to ``table`` that can change a count:
+    a row inserted or deleted, or one of its ``STAMPED`` columns written (for its owner before and after)."""
+    columns = ", ".join(STAMPED[table])
+    return [f"CREATE TRIGGER owner_stamp_{table}_insert AFTER INSERT ON {table} BEGIN {_redraw('NEW')} END",
+            f"CREATE TRIGGER owner_stamp_{table}_update AFTER UPDATE OF {columns} ON {table} "
+            f"BEGIN {_redraw('OLD')} {_redraw('NEW')} END",
+            f"CREATE TRIGGER owner_stamp_{table}_delete AFTER DELETE ON {table} BEGIN {_redraw('OLD')} END"]
+
+
+def owner_stamp_triggers(table: str) -> list[str]:
+    return [f"owner_stamp_{table}_{event}" for event in ("insert", "update", "delete")]

@@ -282,6 +282,9 @@ class Router:
         self._changed.clear()
         assigned, self._assigned = self._assigned, []
         _assign(self.session, assigned, self.at)
+        if assigned:
+            for roster in self._config.rosters.values():
+                roster.keep({rep for _, rep in assigned if rep is not None})
         made, self._made = self._made, []
         rows = _store(self.session, made)
         notify.leads_assigned(self.session, [(m.lead, row.rep_id, row.id) for m, row in zip(made, rows, strict=True)

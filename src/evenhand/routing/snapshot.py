@@ -13,6 +13,7 @@ a company of 500 reps their states would make every decision record some 150 KB.
 from __future__ import annotations
 
 import enum
+import threading
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -53,6 +54,7 @@ from evenhand.models import (
     LeadStatus,
     Leave,
     Opportunity,
+    OwnerStamp,
     ProductLine,
     Region,
     Role,
@@ -111,6 +113,10 @@ class Roster:
         self._users: dict[tuple[Any, ...], Sequence[RepState]] = {}
         self._counted: dict[int, RepState] = {}
         self._quotas: dict[int, float] = {}
+        self._until: dict[int, datetime | None] = {}  # when each rep's counts change with no write
+        self._stamps_read: dict[int, int | None] = {}  # the stamps of the reps the last ``count`` read
+        self._stamped = revision is not None and session.get_bind().dialect.name == "sqlite"
+        self._today = as_utc(now).astimezone(zone).date()
 
     def reps(self, narrow_to: CompiledPool | None = None, members: Callable[[RepState], bool] | None = None,
              also: Collection[int] = ()) -> list[RepState]:
@@ -126,13 +132,53 @@ class Roster:
         return [self._counted[rep.id] for rep in reps]
 
     def count(self, reps: Iterable[RepState]) -> None:
-        """Count, in one go, those of ``reps`` not counted yet."""
+        """Count, in one go, those of ``reps`` not counted yet: on SQLite, a rep whose stamp this process has counts
+        for is not read again."""
         missing = list({rep.id: rep for rep in reps if rep.id not in self._counted}.values())
-        if missing:
-            self.session.flush()  # counts go to the connection directly, past the session's autoflush
-            counts = _counts(self.session, [rep.id for rep in missing], self.now, self.zone, self.high_value,
-                             self._quotas)
-            self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
+        if not missing:
+            return
+        self.session.flush()  # counts go to the connection directly, past the session's autoflush
+        ids = [rep.id for rep in missing]
+        counts = self._kept(ids)
+        if fresh := [rep for rep in ids if rep not in counts]:
+            found, until = _counts(self.session, fresh, self.now, self.zone, self.high_value, self._quotas)
+            counts |= found
+            self._until |= {rep: until.get(rep) for rep in fresh}
+            if self._stamped:
+                _keep({self._key(rep, stamp): (found[rep], until.get(rep))
+                       for rep, stamp in self._stamps_read.items() if rep in found})
+        self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
+
+    def _key(self, rep: int, stamp: int | None) -> tuple[Any, ...]:
+        return self.revision, self.high_value, self.zone.key, self._today, rep, stamp
+
+    def _kept(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The counts this process keeps for those of ``ids`` whose stamps it knows (SQLite), the stamps read."""
+        self._stamps_read = {}
+        if not self._stamped:
+            return {}
+        stamps = _stamps(self.session.connection(), ids)
+        self._stamps_read = {rep: stamps.get(rep) for rep in ids}
+        now, out = as_utc(self.now), {}
+        for rep, stamp in self._stamps_read.items():
+            kept = _KEPT.get(self._key(rep, stamp))
+            if kept is not None and (kept[1] is None or now < kept[1]):
+                out[rep] = kept[0]
+                self._until[rep] = kept[1]
+        return out
+
+    def keep(self, reps: Collection[int]) -> None:
+        """Keep the counts of these reps as this transaction's writes left them (``assigned``), under the stamps
+        those writes drew: read again now, with nothing else able to write meanwhile (SQLite's writer holds the
+        database). Call it once the leads' rows are written; a rolled-back transaction's stamps are never seen
+        again, so what it kept is never used."""
+        reps = [rep for rep in reps if rep in self._counted]
+        if not self._stamped or not reps:
+            return
+        self.session.flush()
+        stamps = _stamps(self.session.connection(), reps)
+        _keep({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
+                                                 self._until.get(rep)) for rep in reps})
 
     def assigned(self, rep_id: int, score: int) -> None:
         """A lead with ``score`` went to ``rep_id`` at ``now``."""
@@ -293,18 +339,19 @@ def _member_counts(owned: Callable[[Any], Any]) -> CompoundSelect[Any]:
     assigned this week and today, all and high-value (ix_leads_owner_assigned); open leads
     (ix_leads_owner_status). One part with ``assigned this week OR open`` would read every row of the rep's
     history. ``owned(column)`` limits a part to the members' ids, bound as one parameter of a fixed shape, so
-    the statement renders the same whatever their number. Rows are (part, owner, a, b, c, d, amount); the
-    records go first, so the amount keeps the type (and rounding) of the amount column."""
+    the statement renders the same whatever their number. Rows are (part, owner, a, b, c, d, amount, first): the
+    records go first, so the amount keeps the type (and rounding) of the amount column, and ``first`` (the first
+    deal counted in the window: the counts hold until it leaves) the type of a time."""
     records = (select(_part(_RECORDS_PART), Opportunity.owner_id, _n(and_(_WON, _IN_WINDOW)),
                       _n(_IN_WINDOW), _ZERO, _ZERO,
                       func.sum(case((and_(_WON, Opportunity.closed_at >= bindparam("month")), Opportunity.amount),
-                                    else_=0)))
+                                    else_=0)), func.min(Opportunity.closed_at))
                .where(owned(Opportunity.owner_id), _IN_WINDOW, _CLOSED)
                .group_by(Opportunity.owner_id))
     assigned = (select(_part(_ASSIGNED_PART), Lead.owner_id, func.count(), _n(_TODAY), _n(_HIGH),
-                       _n(and_(_TODAY, _HIGH)), _NONE)
+                       _n(and_(_TODAY, _HIGH)), _NONE, _NONE)
                 .where(owned(Lead.owner_id), _WEEK).group_by(Lead.owner_id))
-    open_leads = (select(_part(_OPEN_PART), Lead.owner_id, func.count(), _ZERO, _ZERO, _ZERO, _NONE)
+    open_leads = (select(_part(_OPEN_PART), Lead.owner_id, func.count(), _ZERO, _ZERO, _ZERO, _NONE, _NONE)
                   .where(owned(Lead.owner_id), _OPEN).group_by(Lead.owner_id))
     return union_all(records, assigned, open_leads)
 
@@ -339,8 +386,14 @@ def _by_ids(dialect: str, ids: Sequence[int]) -> tuple[Prepared | CompoundSelect
     return _LISTED[size], {name: ids[min(k, last)] for k, name in enumerate(_ID_NAMES[size])}
 
 
+COUNTED = ("leads_this_week", "leads_today", "high_value_this_week", "high_value_today", "open_leads", "wins",
+           "deals", "quota_attainment")  # what ``_counts`` sets on a RepState
+
+
 def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo, high_value: int,
-            quotas: dict[int, float]) -> dict[int, dict[str, Any]]:
+            quotas: dict[int, float]) -> tuple[dict[int, dict[str, Any]], dict[int, datetime]]:
+    """Each rep's counts (``COUNTED``), and for those with deals in the win window, when the first of them leaves
+    it (their counts then change with no write)."""
     today = as_utc(now).astimezone(zone).date()
     conn = session.connection()
     stmt, params = _by_ids(conn.dialect.name, ids)
@@ -350,8 +403,9 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
     out: dict[int, dict[str, Any]] = {rep: {"leads_this_week": 0, "leads_today": 0, "high_value_this_week": 0,
                                             "high_value_today": 0, "open_leads": 0} for rep in ids}
     records: dict[int, tuple[int, int, float]] = {}
+    until: dict[int, datetime] = {}
     found: Iterable[Any] = stmt.rows(conn, params) if isinstance(stmt, Prepared) else conn.execute(stmt, params)
-    for part, owner, a, b, c, d, amount in found:
+    for part, owner, a, b, c, d, amount, first in found:
         if part == _ASSIGNED_PART:
             out[owner] |= {"leads_this_week": int(a), "leads_today": int(b or 0),  # owner: one of ids
                            "high_value_this_week": int(c or 0), "high_value_today": int(d or 0)}
@@ -359,8 +413,42 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
             out[owner]["open_leads"] = int(a)
         else:
             records[owner] = (int(a or 0), int(b or 0), float(amount or 0))
+            if first is not None:
+                until[owner] = as_utc(first) + timedelta(days=WIN_WINDOW_DAYS)
     for rep in ids:
         wins, deals, won = records.get(rep, (0, 0, 0.0))
         quota = quotas.get(rep, 0.0)
         out[rep] |= {"wins": wins, "deals": deals, "quota_attainment": won / quota if quota > 0 else None}
-    return out
+    return out, until
+
+
+# --- counts kept in process (SQLite): under each rep's stamp (``models.routing.OwnerStamp``) ---------------------
+# A rep's counts as some transaction read or left them, under the stamp their rows then had, the configuration
+# revision (the quota; its random stamp also tells one database from another), the threshold and the local day;
+# valid until a deal counted leaves the win window. A stamp is drawn again by every write to the rep's leads and
+# deals, in the writer's transaction: counts kept under a stamp hold exactly while the database shows that stamp.
+_KEPT: dict[tuple[Any, ...], tuple[dict[str, Any], datetime | None]] = {}
+_KEEP = 4096
+_KEPT_LOCK = threading.Lock()
+_STAMPS = {size: Prepared(select(OwnerStamp.user_id, OwnerStamp.stamp).where(_in_list(names)(OwnerStamp.user_id)))
+           for size, names in _ID_NAMES.items()}
+
+
+def _stamps(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
+    """The reps' stamps (a rep none of whose rows was ever written since has none)."""
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), _SIZES[-1]):
+        chunk = ids[start:start + _SIZES[-1]]
+        size = next(size for size in _SIZES if size >= len(chunk))
+        params = {name: chunk[min(k, len(chunk) - 1)] for k, name in enumerate(_ID_NAMES[size])}
+        found |= dict(_STAMPS[size].rows(conn, params))
+    return found
+
+
+def _keep(entries: dict[tuple[Any, ...], tuple[dict[str, Any], datetime | None]]) -> None:
+    with _KEPT_LOCK:
+        for key, value in entries.items():
+            _KEPT.pop(key, None)
+            _KEPT[key] = value
+        while len(_KEPT) > _KEEP:
+            del _KEPT[next(iter(_KEPT))]
