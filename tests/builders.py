@@ -25,6 +25,7 @@ from evenhand.models import (
     Lead,
     LeadStatus,
     Opportunity,
+    Presence,
     ProductLine,
     Region,
     Role,
@@ -116,6 +117,22 @@ def make_activity(session: Session, *, rep: User, type: ActivityType = ActivityT
                                   external_id=external_id or f"A-{n}", rep_id=rep.id,
                                   lead_id=lead.id if lead else None,
                                   occurred_at=fields.pop("occurred_at", T0 + timedelta(hours=n)), **fields))
+
+
+def build_online_team(session: Session, *, reps: int, display_name: str = "rep{n}", reps_in_region: bool = False,
+                      **fields: Any) -> list[User]:
+    """Department smb (中小企业部), region east (华东) and its team 华东组 of reps rep0, rep1, … online and always
+    within their hours (no working hours set), so routing may give any of them a lead at any moment.
+
+    ``display_name`` is formatted with each rep's number; ``reps_in_region`` puts the reps in east as well as their
+    team; ``fields`` are every rep's own (caps, quota)."""
+    department = make_department(session, code="smb", name="中小企业部")
+    east = make_region(session, code="east", name="华东")
+    team = make_team(session, department=department, name="华东组", region=east)
+    region_id = east.id if reps_in_region else None
+    return [make_user(session, username=f"rep{n}", display_name=display_name.format(n=n), team=team,
+                      region_id=region_id, presence=Presence.ONLINE, working_hours={}, **fields)
+            for n in range(reps)]
 
 
 def token_for(session: Session, user: User, role: Role | None = None) -> str:

@@ -15,9 +15,10 @@ from evenhand.auth.service import create_token
 from evenhand.db import make_engine, session_scope
 from evenhand.kit import audit_check
 from evenhand.migrate import upgrade
-from evenhand.models import Department, Lead, Presence, Region, Role, RoutingDecision, Team
+from evenhand.models import Lead, Role, RoutingDecision
 from evenhand.org import service as org_service
 from evenhand.org.schemas import UserCreate
+from tests.builders import build_online_team
 from tests.e2e.conftest import evenhand_serve
 from tests.e2e.test_scale_out import pg_url  # noqa: F401  (fixture)
 
@@ -30,16 +31,7 @@ def _company(url: str, cap: int) -> str:
     engine = make_engine(url)
     upgrade(engine)
     with session_scope(engine) as session:
-        dept, east = Department(code="smb", name="中小企业部"), Region(code="east", name="华东")
-        session.add_all([dept, east])
-        session.flush()
-        team = Team(name="华东组", department_id=dept.id, region_id=east.id)
-        session.add(team)
-        session.flush()
-        for n in range(REPS):
-            user = org_service.create_user(session, UserCreate(username=f"rep{n}", display_name=f"销售{n}",
-                                                               team_id=team.id), actor=None)
-            user.region_id, user.presence, user.working_hours, user.daily_lead_cap = east.id, Presence.ONLINE, {}, cap
+        build_online_team(session, reps=REPS, display_name="销售{n}", reps_in_region=True, daily_lead_cap=cap)
         org_service.create_user(session, UserCreate(username="forms", display_name="表单", role=Role.OPS), actor=None)
         token, _ = create_token(session, username="forms", role=Role.OPS)
     engine.dispose()

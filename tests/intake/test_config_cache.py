@@ -24,21 +24,19 @@ from evenhand.leads.schemas import LeadCreate
 from evenhand.models import (
     KEY_ACCOUNT_GRANT,
     Channel,
-    Department,
     Lead,
     Leave,
     Notification,
     NotifyEndpoint,
     Presence,
     Region,
-    Role,
     RoutingDecision,
-    Team,
     User,
     UserGrant,
 )
 from evenhand.routing import policy_versions
 from evenhand.routing.router import route
+from tests.builders import build_online_team
 from tests.routing.factory import policy_text
 
 KEY_ACCOUNTS = {"id": "ka", "key_account": True, "condition": "lead.company_size != null && lead.company_size >= 300"}
@@ -49,19 +47,11 @@ def company(engine: Engine, *pools: dict[str, object]) -> tuple[int, int]:
     """Two online reps in one team, always within their hours, routed by a policy of ``pools`` (default: one
     pool of everyone)."""
     with session_scope(engine) as session:
-        dept, east = Department(code="smb", name="中小企业部"), Region(code="east", name="华东")
-        session.add_all([dept, east])
-        session.flush()
-        team = Team(name="华东组", department_id=dept.id, region_id=east.id)
-        session.add(team)
-        session.flush()
-        reps = [User(username=f"rep{i}", display_name=f"rep{i}", role=Role.REP, team_id=team.id,
-                     presence=Presence.ONLINE, working_hours={}, max_open_leads=100, daily_lead_cap=100,
-                     monthly_quota=Decimal(100_000)) for i in range(2)]
-        session.add_all(reps)
+        a, b = build_online_team(session, reps=2, max_open_leads=100, daily_lead_cap=100,
+                                 monthly_quota=Decimal(100_000))
         policy_versions.save(session, policy_text(list(pools) or None), author=None)
         session.flush()
-        return reps[0].id, reps[1].id
+        return a.id, b.id
 
 
 class Door:
