@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evenhand.kit import revision
+from evenhand.kit import revision, written
 from evenhand.kit.clock import as_utc
 from evenhand.kit.cursor import Prepared
 from evenhand.kit.revision import Revision, Revisioned
@@ -115,6 +115,7 @@ class Roster:
         self._quotas: dict[int, float] = {}
         self._until: dict[int, datetime | None] = {}  # when each rep's counts change with no write
         self._stamps_read: dict[int, int | None] = {}  # the stamps of the reps the last ``count`` read
+        self._writes = -1  # ``written.writes_seen`` when the last count was taken
         self._stamped = revision is not None and session.get_bind().dialect.name == "sqlite"
         self._today = as_utc(now).astimezone(zone).date()
 
@@ -145,9 +146,10 @@ class Roster:
             counts |= found
             self._until |= {rep: until.get(rep) for rep in fresh}
             if self._stamped:
-                _keep({self._key(rep, stamp): (found[rep], until.get(rep))
+                _keep({self._key(rep, stamp): (found[rep], as_utc(self.now), until.get(rep))
                        for rep, stamp in self._stamps_read.items() if rep in found})
         self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
+        self._writes = written.writes_seen(self.session) if self._stamped else -1
 
     def _key(self, rep: int, stamp: int | None) -> tuple[Any, ...]:
         return self.revision, self.high_value, self.zone.key, self._today, rep, stamp
@@ -162,23 +164,25 @@ class Roster:
         now, out = as_utc(self.now), {}
         for rep, stamp in self._stamps_read.items():
             kept = _KEPT.get(self._key(rep, stamp))
-            if kept is not None and (kept[1] is None or now < kept[1]):
+            # Not before the moment they were taken: a deal that had left the win window then may be in it now.
+            if kept is not None and kept[1] <= now and (kept[2] is None or now < kept[2]):
                 out[rep] = kept[0]
-                self._until[rep] = kept[1]
+                self._until[rep] = kept[2]
         return out
 
     def keep(self, reps: Collection[int]) -> None:
         """Keep the counts of these reps as this transaction's writes left them (``assigned``), under the stamps
         those writes drew: read again now, with nothing else able to write meanwhile (SQLite's writer holds the
         database). Call it once the leads' rows are written; a rolled-back transaction's stamps are never seen
-        again, so what it kept is never used."""
+        again, so what it kept is never used. Nothing is kept if anything else may have written since the count (a
+        flush, a Core or text statement: ``written.writes_seen``), which the stamps now read would cover too; what
+        waits in the session unflushed draws a stamp of its own when it is flushed."""
         reps = [rep for rep in reps if rep in self._counted]
-        if not self._stamped or not reps:
+        if not self._stamped or not reps or written.writes_seen(self.session) != self._writes:
             return
-        self.session.flush()
         stamps = _stamps(self.session.connection(), reps)
         _keep({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
-                                                 self._until.get(rep)) for rep in reps})
+                                                 as_utc(self.now), self._until.get(rep)) for rep in reps})
 
     def assigned(self, rep_id: int, score: int) -> None:
         """A lead with ``score`` went to ``rep_id`` at ``now``."""
@@ -425,9 +429,10 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
 # --- counts kept in process (SQLite): under each rep's stamp (``models.routing.OwnerStamp``) ---------------------
 # A rep's counts as some transaction read or left them, under the stamp their rows then had, the configuration
 # revision (the quota; its random stamp also tells one database from another), the threshold and the local day;
-# valid until a deal counted leaves the win window. A stamp is drawn again by every write to the rep's leads and
-# deals, in the writer's transaction: counts kept under a stamp hold exactly while the database shows that stamp.
-_KEPT: dict[tuple[Any, ...], tuple[dict[str, Any], datetime | None]] = {}
+# valid from the moment they were taken until a deal counted leaves the win window. A stamp is drawn again by every
+# write to the rep's leads and deals, in the writer's transaction: counts kept under a stamp hold exactly while the
+# database shows that stamp.
+_KEPT: dict[tuple[Any, ...], tuple[dict[str, Any], datetime, datetime | None]] = {}  # counts, taken at, until
 _KEEP = 4096
 _KEPT_LOCK = threading.Lock()
 _STAMPS = {size: Prepared(select(OwnerStamp.user_id, OwnerStamp.stamp).where(_in_list(names)(OwnerStamp.user_id)))
@@ -445,7 +450,7 @@ def _stamps(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
     return found
 
 
-def _keep(entries: dict[tuple[Any, ...], tuple[dict[str, Any], datetime | None]]) -> None:
+def _keep(entries: dict[tuple[Any, ...], tuple[dict[str, Any], datetime, datetime | None]]) -> None:
     with _KEPT_LOCK:
         for key, value in entries.items():
             _KEPT.pop(key, None)
