@@ -24,7 +24,8 @@ SKIP = {("users", "password_hash"),  # argon2 salts every hash afresh
         ("predictive_models", "created_at"),  # trained when the build runs
         ("predictive_models", "artifact"),  # pickled bytes; the metrics column pins what it learned
         ("routing_decisions", "latency_us"),  # how long the go-live afternoon's decisions took on this machine
-        ("config_revision", "stamp")}  # a cache key drawn at random on every configuration change
+        ("config_revision", "stamp"),  # a cache key drawn at random on every configuration change
+        ("owner_stamps", "stamp")}  # drawn at random on every write to a rep's leads and deals (SQLite)
 NOT_SEEDED = {"audit_log"}  # records when the build ran
 
 
