@@ -46,6 +46,7 @@ class Revision(NamedTuple):
 
 _MEMO = "evenhand.revision"
 _WRITES = "evenhand.config_writes"  # on a connection's ``info``: statements that wrote to a cached table
+_ALL_WRITES = "evenhand.writes"  # on a connection's ``info``: statements that may have written anything
 _CACHED = frozenset(CACHED_TABLES)
 _READS = ("SELECT", "WITH", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET", "SHOW")
 
@@ -66,17 +67,27 @@ def current(session: Session, *, fresh: bool = False) -> Revision | None:
 
 
 @event.listens_for(Engine, "after_execute")
-def _count_config_writes(conn: Connection, statement: object, *_: object) -> None:
-    """Count on the connection each statement that may have changed a cached table, for ``current``'s memo."""
+def _count_writes(conn: Connection, statement: object, *_: object) -> None:
+    """Count on the connection each statement that may have written (``writes_seen``), and those that may have
+    changed a cached table (``current``'s memo)."""
     if getattr(statement, "is_dml", False):
-        written = getattr(getattr(statement, "table", None), "name", None) in _CACHED
+        config = getattr(getattr(statement, "table", None), "name", None) in _CACHED
     elif isinstance(statement, TextClause | str):
         words = str(statement).lstrip().split(None, 1)
-        written = bool(words) and words[0].upper() not in _READS
+        if not words or words[0].upper() in _READS:
+            return
+        config = True
     else:
         return
-    if written:
+    conn.info[_ALL_WRITES] = conn.info.get(_ALL_WRITES, 0) + 1
+    if config:
         conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+
+
+def writes_seen(session: Session) -> int:
+    """How many statements that may have written went through SQLAlchemy on the session's connection so far (an ORM
+    flush's, a Core or a text statement's; not ``kit.cursor.Prepared``'s): equal twice, none of them ran between."""
+    return int(session.connection().info.get(_ALL_WRITES, 0))
 
 
 class Revisioned(Generic[K, V]):

@@ -14,9 +14,8 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Insert, Table, event, inspect
+from sqlalchemy import Insert, Table, inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.sql.elements import TextClause
 
 from evenhand.kit.cursor import Prepared, writes
 
@@ -29,22 +28,6 @@ def listen(listener: Listener) -> Listener:
     if listener not in _listeners:
         _listeners.append(listener)
     return listener
-
-
-_WRITES = "evenhand.writes"  # on a connection's ``info``: statements through SQLAlchemy that may have written
-
-
-@event.listens_for(Engine, "after_execute")
-def _count_writes(conn: Connection, statement: object, *_: object) -> None:
-    if getattr(statement, "is_dml", False) or (isinstance(statement, TextClause | str)
-                                               and not str(statement).lstrip()[:6].upper().startswith("SELECT")):
-        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
-
-
-def writes_seen(session: Session) -> int:
-    """How many statements that may have written went through SQLAlchemy on the session's connection so far (an ORM
-    flush's, a Core or a text statement's; not ``kit.cursor.Prepared``'s): equal twice, none of them ran between."""
-    return int(session.connection().info.get(_WRITES, 0))
 
 
 def wrote(session: Session, entity: str, ids: Iterable[int]) -> None:

@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from evenhand.kit import revision, written
+from evenhand.kit import revision
 from evenhand.kit.clock import as_utc
 from evenhand.kit.cursor import Prepared
 from evenhand.kit.revision import Revision, Revisioned
@@ -115,7 +115,7 @@ class Roster:
         self._quotas: dict[int, float] = {}
         self._until: dict[int, datetime | None] = {}  # when each rep's counts change with no write
         self._stamps_read: dict[int, int | None] = {}  # the stamps of the reps the last ``count`` read
-        self._writes = -1  # ``written.writes_seen`` when the last count was taken
+        self._writes = -1  # ``revision.writes_seen`` when the last count was taken
         self._stamped = revision is not None and session.get_bind().dialect.name == "sqlite"
         self._today = as_utc(now).astimezone(zone).date()
 
@@ -149,7 +149,7 @@ class Roster:
                 _keep({self._key(rep, stamp): (found[rep], as_utc(self.now), until.get(rep))
                        for rep, stamp in self._stamps_read.items() if rep in found})
         self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
-        self._writes = written.writes_seen(self.session) if self._stamped else -1
+        self._writes = revision.writes_seen(self.session) if self._stamped else -1
 
     def _key(self, rep: int, stamp: int | None) -> tuple[Any, ...]:
         return self.revision, self.high_value, self.zone.key, self._today, rep, stamp
@@ -175,10 +175,10 @@ class Roster:
         those writes drew: read again now, with nothing else able to write meanwhile (SQLite's writer holds the
         database). Call it once the leads' rows are written; a rolled-back transaction's stamps are never seen
         again, so what it kept is never used. Nothing is kept if anything else may have written since the count (a
-        flush, a Core or text statement: ``written.writes_seen``), which the stamps now read would cover too; what
+        flush, a Core or text statement: ``revision.writes_seen``), which the stamps now read would cover too; what
         waits in the session unflushed draws a stamp of its own when it is flushed."""
         reps = [rep for rep in reps if rep in self._counted]
-        if not self._stamped or not reps or written.writes_seen(self.session) != self._writes:
+        if not self._stamped or not reps or revision.writes_seen(self.session) != self._writes:
             return
         stamps = _stamps(self.session.connection(), reps)
         _keep({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
@@ -383,11 +383,16 @@ def _by_ids(dialect: str, ids: Sequence[int]) -> tuple[Prepared | CompoundSelect
     """The counting statement for ``ids`` (at least one) and their parameters."""
     if dialect == "postgresql":
         return _ARRAY, {"ids": list(ids)}
-    size = next((size for size in _SIZES if size >= len(ids)), None)
-    if size is None:
+    if len(ids) > _SIZES[-1]:
         return _EXPANDED, {"ids": list(ids)}
-    last = len(ids) - 1
-    return _LISTED[size], {name: ids[min(k, last)] for k, name in enumerate(_ID_NAMES[size])}
+    size, params = _listed(ids)
+    return _LISTED[size], params
+
+
+def _listed(ids: Sequence[int]) -> tuple[int, dict[str, int]]:
+    """The list length for ``ids`` (at most the largest of ``_SIZES``) and their parameters, padded."""
+    size = next(size for size in _SIZES if size >= len(ids))
+    return size, {name: ids[min(k, len(ids) - 1)] for k, name in enumerate(_ID_NAMES[size])}
 
 
 COUNTED = ("leads_this_week", "leads_today", "high_value_this_week", "high_value_today", "open_leads", "wins",
@@ -443,9 +448,7 @@ def _stamps(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
     """The reps' stamps (a rep none of whose rows was ever written since has none)."""
     found: dict[int, int] = {}
     for start in range(0, len(ids), _SIZES[-1]):
-        chunk = ids[start:start + _SIZES[-1]]
-        size = next(size for size in _SIZES if size >= len(chunk))
-        params = {name: chunk[min(k, len(chunk) - 1)] for k, name in enumerate(_ID_NAMES[size])}
+        size, params = _listed(ids[start:start + _SIZES[-1]])
         found |= dict(_STAMPS[size].rows(conn, params))
     return found
 
