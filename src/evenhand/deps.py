@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -39,40 +40,60 @@ DbSession = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+@dataclass(frozen=True)
+class Credentials:
+    """What a request carries to say who sends it: read from the request at once, checked later in a transaction
+    (``authenticate``), so a handler that hands its write to a group commit is signed in by the group's own."""
+
+    bearer: str | None
+    cookie: str | None
+    csrf_sent: str
+    method: str
+
+    @classmethod
+    def of(cls, request: Request) -> Credentials:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
+        return cls(bearer, request.cookies.get(SESSION_COOKIE), request.headers.get(CSRF_HEADER, ""), request.method)
+
+
+async def credentials(request: Request) -> Credentials:
+    """Asynchronous (it only reads the request's headers): nothing is checked yet."""
+    return Credentials.of(request)
 
 
 def current_principal(request: Request, session: DbSession) -> Principal:
-    return _principal(request, session)
+    return authenticate(session, Credentials.of(request))
 
 
-def _principal(request: Request, session: Session | Connection) -> Principal:
-    token = _bearer(request)
-    if token is not None:
-        principal = auth_service.from_api_token(session, token)
+def authenticate(session: Session | Connection, sent: Credentials) -> Principal:
+    """Who sent these credentials, read in ``session``: a bearer API token, else the browser session's cookie,
+    whose writes must echo its CSRF token."""
+    if sent.bearer is not None:
+        principal = auth_service.from_api_token(session, sent.bearer)
         if principal is None:
             raise Unauthorized("The API token is invalid or revoked.")
     else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        principal = auth_service.from_session_token(session, cookie) if cookie else None
+        principal = auth_service.from_session_token(session, sent.cookie) if sent.cookie else None
         if principal is None:
             raise Unauthorized("Sign in first.")
-        _check_csrf(request, principal)
+        _check_csrf(sent, principal)
     return principal
 
 
-def _check_csrf(request: Request, principal: Principal) -> None:
+def _check_csrf(sent: Credentials, principal: Principal) -> None:
     """Cookie-authenticated writes must echo the session's CSRF token; bearer tokens are not ambient."""
-    if request.method in SAFE_METHODS:
+    if sent.method in SAFE_METHODS:
         return
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+    if not principal.csrf_token or not hmac.compare_digest(sent.csrf_sent, principal.csrf_token):
         raise Forbidden("Missing or wrong CSRF token.", field=CSRF_HEADER)
 
 
 def writer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    return may_write(principal)
+
+
+def may_write(principal: Principal) -> Principal:
     if not principal.can_write:
         raise Forbidden("Your role can read but not change anything.")
     return principal
@@ -94,10 +115,10 @@ def _reading(engine: Engine) -> Iterator[Connection]:
 
 def read_writer(request: Request) -> Principal:
     """``writer``, authenticated in a short read-only transaction that has ended before the handler runs: for
-    handlers that hand their write to a group commit (``intake.arrivals``) and wait for it, holding
-    neither a write lock nor a pooled connection meanwhile."""
+    handlers that work long before they write, holding neither a write lock nor a pooled connection meanwhile. A
+    handler that hands its write to a group commit takes ``Sent`` instead, checked in the group's transaction."""
     with _reading(request.app.state.engine) as conn:
-        return writer(_principal(request, conn))
+        return may_write(authenticate(conn, Credentials.of(request)))
 
 
 def document_editor(request: Request) -> Principal:
@@ -114,7 +135,7 @@ def document_reviewer(request: Request) -> Principal:
     """Who may replay a candidate routing policy over past leads without saving it (what-if): whoever sees
     colleagues' figures side by side, checked here before the document is read."""
     with _reading(request.app.state.engine) as conn:
-        principal = _principal(request, conn)
+        principal = authenticate(conn, Credentials.of(request))
     if not principal.sees_team_figures:
         raise Forbidden("Only sales operations, supervisors and auditors may run a what-if replay.")
     return principal
@@ -122,7 +143,7 @@ def document_reviewer(request: Request) -> Principal:
 
 Reader = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(writer)]
-ReadWriter = Annotated[Principal, Depends(read_writer)]
+Sent = Annotated[Credentials, Depends(credentials)]
 OrgManager = Annotated[Principal, Depends(org_manager)]
 # Configuration documents: everyone signed in reads the active versions (a rep may see what scored and routed
 # their leads); admin and ops check, preview and save them; what-if replays also for auditors and supervisors.

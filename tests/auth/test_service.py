@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -272,7 +273,7 @@ class TestPerRequestLookups:
 
 
 class TestSingleLeadPost:
-    """``POST /api/v1/leads`` authenticates (``deps.ReadWriter``) on every request, from the database: a token revoked
+    """``POST /api/v1/leads`` authenticates (``deps.authenticate``) on every request, from the database: a token revoked
     or a user deactivated between two posts is refused at once, and nothing is written."""
 
     @staticmethod
@@ -296,14 +297,19 @@ class TestSingleLeadPost:
             posted = session.scalars(select(Lead.external_id).where(Lead.external_id.like("auth-%"))).all()
         assert posted == ["auth-1"]
 
-    def test_authenticating_never_waits_for_the_write_lock(self, client: TestClient, engine: Engine,
-                                                           org: Org) -> None:
-        """On SQLite the lookup runs in a deferred (read-only) transaction: a writer holding the lock does not hold
-        it up (a refusal, which writes nothing, answers at once)."""
+    def test_a_sender_is_signed_in_by_the_group_that_carries_the_lead(self, client: TestClient, engine: Engine,
+                                                                     org: Org) -> None:
+        """The lookup runs in the transaction of the group that writes the lead (``intake.arrivals``): no thread and
+        no transaction of its own before it. On SQLite a post that comes while another writer holds the lock waits
+        for it like any other, and is refused, writing nothing, once the lock is free."""
         if engine.dialect.name != "sqlite":
             pytest.skip("SQLite's write lock")
-        with engine.connect() as holder:
-            holder.execute(text("SELECT 1"))  # a writing transaction: BEGIN IMMEDIATE takes the lock
-            started = time.monotonic()
-            assert self._post(client, org.tokens["auditor"], 5) == 403
-            assert time.monotonic() - started < 10  # the busy timeout is 30 s
+        with ThreadPoolExecutor(1) as pool:
+            with engine.connect() as holder:
+                holder.execute(text("SELECT 1"))  # a writing transaction: BEGIN IMMEDIATE takes the lock
+                refused = pool.submit(self._post, client, org.tokens["auditor"], 5)
+                time.sleep(0.3)
+                assert not refused.done()  # behind the lock, as the group's transaction is
+            assert refused.result(timeout=30) == 403
+        with session_scope(engine, readonly=True) as session:
+            assert session.scalar(select(Lead.id).where(Lead.external_id == "auth-5")) is None

@@ -5,7 +5,7 @@ fails alone (R1.3)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -14,11 +14,14 @@ from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from evenhand.auth.principal import Principal
+from evenhand.auth import service as auth_service
 from evenhand.db import new_session, session_scope
+from evenhand.deps import Credentials
+from evenhand.errors import Forbidden, Unauthorized
 from evenhand.intake.arrivals import Arrivals, Routed
 from evenhand.kit import audit, audit_check
 from evenhand.leads.schemas import LeadCreate
-from evenhand.models import Lead, Role, RoutingDecision, User
+from evenhand.models import AuditEntry, Lead, Role, RoutingDecision, User
 from tests.routing.test_router import company
 
 
@@ -52,10 +55,12 @@ def _forms(engine: Engine) -> Principal:
     return Principal(user_id=user_id, username="forms", display_name="官网表单", role=Role.OPS, via="token")
 
 
-def _posted_together(engine: Engine, arrivals: Arrivals, actors: list[Principal]) -> list[Future[Routed]]:
-    """One lead per actor, posted at once while the write path is held, so they queue up."""
+def _posted_together(engine: Engine, arrivals: Arrivals,
+                     actors: Sequence[Principal | Credentials]) -> list[Future[Routed]]:
+    """One lead per actor (signed in, or the credentials a request carried), posted at once while the write path
+    is held, so they queue up."""
     with ThreadPoolExecutor(len(actors)) as pool, _writes_held(engine):
-        futures = [pool.submit(arrivals.take, _lead(n), actor=actor, dedup=["email"])
+        futures = [pool.submit(arrivals.take, _lead(n), sent=actor, dedup=["email"])
                    for n, actor in enumerate(actors)]
         threading.Event().wait(0.5)  # everyone is queued behind the held lock
     return futures
@@ -103,8 +108,41 @@ def test_a_lead_that_cannot_be_written_fails_alone(engine: Engine) -> None:
 def test_one_lead_on_its_own_is_written_at_once(engine: Engine) -> None:
     actor = _forms(engine)
     commits = _transactions(engine)
-    intake, decision = Arrivals(engine).take(_lead(1), actor=actor, dedup=[])
+    intake, decision = Arrivals(engine).take(_lead(1), sent=actor, dedup=[])
     assert intake.created and decision is not None and decision.id is not None
     assert len(commits) == 1
-    again, none = Arrivals(engine).take(_lead(1), actor=actor, dedup=[])
+    again, none = Arrivals(engine).take(_lead(1), sent=actor, dedup=[])
     assert not again.created and none is None and again.lead.id == intake.lead.id
+
+
+def _token(engine: Engine, username: str, role: Role) -> Credentials:
+    """A bearer token for a new user of ``role``, as an API request would carry it."""
+    with session_scope(engine) as session:
+        session.add(User(username=username, display_name=username, role=role))
+        session.flush()
+        token, _ = auth_service.create_token(session, username=username, role=role)
+    return Credentials(bearer=token, cookie=None, csrf_sent="", method="POST")
+
+
+@pytest.mark.slow
+def test_senders_are_signed_in_by_the_group_and_one_refused_fails_alone(engine: Engine) -> None:
+    _forms(engine)
+    ops, auditor = _token(engine, "intake-ops", Role.OPS), _token(engine, "intake-auditor", Role.AUDITOR)
+    forged = Credentials(bearer="eht_not-a-token", cookie=None, csrf_sent="", method="POST")
+    no_csrf = Credentials(bearer=None, cookie="not-a-session", csrf_sent="", method="POST")
+    senders = [ops, forged, ops, auditor, no_csrf, ops]
+    commits = _transactions(engine)
+    futures = _posted_together(engine, Arrivals(engine), senders)
+    for n, refused in ((1, Unauthorized), (3, Forbidden), (4, Unauthorized)):
+        with pytest.raises(refused):
+            futures[n].result(timeout=60)
+    written = {n: futures[n].result(timeout=60) for n in (0, 2, 5)}
+    assert len(commits) <= 3  # the refused did not split the group: no lead was tried again on its own
+    with session_scope(engine, readonly=True) as session:
+        stored = dict(session.execute(select(Lead.external_id, Lead.id).where(Lead.external_id.like("arrival-%"))).all())
+        ops_id = session.scalar(select(User.id).where(User.username == "intake-ops"))
+        actors = set(session.scalars(select(AuditEntry.actor_id).where(
+            AuditEntry.subject_id.in_([str(i) for i in stored.values()]), AuditEntry.action == "leads.intake")))
+    assert set(stored) == {f"arrival-{n}" for n in written}
+    assert {routed.lead.id for routed, _ in written.values()} == set(stored.values())
+    assert actors == {ops_id}  # each lead's audit entry names the token's holder

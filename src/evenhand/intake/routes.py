@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from evenhand.deps import AppSettings, DbSession, ReadWriter, Writer
+from evenhand.deps import AppSettings, DbSession, Sent, Writer
 from evenhand.intake import flows
 from evenhand.intake.arrivals import arrivals_for
 from evenhand.kit import rows as rows_kit
@@ -29,21 +29,20 @@ _EXISTED: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/leads", response_model=LeadIntakeRead, status_code=201, responses=_EXISTED)
-async def create_lead(data: LeadCreate, request: Request, actor: ReadWriter, settings: AppSettings,
-                      response: Response) -> LeadIntakeRead:
+async def create_lead(data: LeadCreate, request: Request, sent: Sent, settings: AppSettings) -> Response:
     """Takes the lead in, scores it and routes it before answering; ``assignment`` says to whom and why.
 
     Leads posted at the same moment are committed together (``intake.arrivals``); each still has its
     own decision and evidence."""
-    # Served on the event loop: the request waits for its group there and takes a worker thread only to write one;
-    # the answer is built from the committed lead without another thread.
+    # Served on the event loop: the request waits for its group there and takes a worker thread only to write one.
+    # The sender is signed in within the group's transaction, and the answer, built from the committed lead, is
+    # sent as it is: it was made by the response model, so nothing would be gained by validating it again.
     arrivals = arrivals_for(request.app.state.engine)
-    result, decision = await arrivals.take_async(data, actor=actor, dedup=settings.dedup_keys)
-    if not result.created:
-        response.status_code = 200
+    result, decision = await arrivals.take_async(data, sent=sent, dedup=settings.dedup_keys)
     out = LeadIntakeRead.model_validate(result.lead)
     out.assignment = _assignment(decision)
-    return out
+    return Response(out.model_dump_json(), status_code=201 if result.created else 200,
+                    media_type="application/json")
 
 
 def _assignment(decision: RoutingDecision | None) -> AssignmentRead | None:

@@ -7,7 +7,9 @@ once, with no hand-off; under load, the fixed cost of a transaction (what it rea
 once per group instead of once per item, and every request is answered after the commit that carries its item.
 
 If a group fails, each of its items is tried again in a transaction of its own, so an item that cannot be written
-fails alone, with its own error, and the others are not held back. The group's writer owns the transaction: a
+fails alone, with its own error, and the others are not held back. An item the writer refuses before writing
+anything for it (its sender may not write) comes back as an exception in its place among the results: raised to
+its request alone, while the rest of the group is committed. The group's writer owns the transaction: a
 request that submits must not hold a write transaction of its own while it waits.
 """
 
@@ -29,7 +31,8 @@ from evenhand.db import session_scope
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 Queue = TypeVar("Queue")
-Write = Callable[[Session, Sequence[Item]], Sequence[Result]]  # one result per item, in the items' order
+# One result per item, in the items' order: an exception for an item refused without writing anything.
+Write = Callable[[Session, Sequence[Item]], Sequence[Result | Exception]]
 
 
 @dataclass(eq=False)
@@ -131,7 +134,10 @@ class GroupCommit(Generic[Item, Result]):
                 self._write([waiting])
             return
         for waiting, result in zip(group, results, strict=True):
-            waiting.result = result
+            if isinstance(result, Exception):
+                waiting.error = result
+            else:
+                waiting.result = result
 
 
 class PerEngine(Generic[Queue]):
