@@ -12,8 +12,10 @@ client's latency (wrk: mean and p50), the bare endpoint's, and the server's mean
 - ``take_in``: ``intake.flows.take_in`` (what bench_intake_breakdown measures in process);
 - ``transaction around take_in``: the group commit's session, BEGIN IMMEDIATE and the durable commit;
 - ``group commit queue``: ``Arrivals.take`` less its transaction;
-- ``auth``: ``deps.read_writer`` in its worker thread (the read-only transaction with the token lookup);
-- ``response``: ``LeadIntakeRead.model_validate`` and FastAPI's ``serialize_response``, less its thread hop;
+- ``auth``: signing the sender in: ``deps.read_writer`` in its worker thread (the read-only transaction with the
+  token lookup), or, where the group's transaction signs its senders in, ``deps.authenticate`` there;
+- ``response``: ``LeadIntakeRead.model_validate`` and FastAPI's ``serialize_response`` (where the handler returns the
+  model, not its JSON), less its thread hop;
 - ``thread hops``: the event loop handing calls to the thread pool and getting their results back;
 - ``framework``: the rest of the ASGI call (middleware, routing, body parsing, dependency solving, JSONResponse);
 - ``server CPU per request``: the server process's CPU time (every thread) over the round, per request: what the
@@ -77,11 +79,12 @@ def parts(mean: dict[str, float]) -> dict[str, float]:
     """The server's mean per request split into parts that add up to ``request``."""
     hops = {name: value for name, value in mean.items() if name.startswith("thread hop")}
     validate_hop = hops.get("thread hop: validate", 0.0)
+    signing_in = mean.get("signing in (group)", 0.0)  # in the group's transaction, where a tree signs in there
     out = {"take_in": mean.get("take_in", 0.0),
-           "transaction around take_in": mean.get("transaction", 0.0) - mean.get("take_in", 0.0),
+           "transaction around take_in": mean.get("transaction", 0.0) - mean.get("take_in", 0.0) - signing_in,
            "group commit queue": (mean.get("group commit", 0.0) - mean.get("transaction", 0.0)
                                   - hops.get("thread hop: write_next", 0.0)),
-           "auth": mean.get("in thread: read_writer", 0.0),
+           "auth": mean.get("in thread: read_writer", 0.0) + signing_in,
            "response": mean.get("response model", 0.0) + mean.get("response serialization", 0.0) - validate_hop,
            "thread hops": sum(hops.values())}
     out["framework"] = mean["request"] - sum(out.values())

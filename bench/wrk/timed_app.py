@@ -6,8 +6,10 @@ starts counting afresh).
 Per request (a ``ContextVar``, which AnyIO copies into the worker threads) each timer adds its inclusive time:
 
 - ``request``: the whole ASGI call, from the server handing the request in to the last body chunk sent;
-- ``in thread: read_writer``: the authentication (``deps.read_writer`` in its worker thread: the read-only
-  transaction, the token lookup and the close), of which ``token lookup`` is ``auth.service.from_api_token``;
+- ``in thread: read_writer``: the authentication where a request signs in before its group (``deps.read_writer`` in
+  its worker thread: the read-only transaction, the token lookup and the close), and ``signing in (group)`` where
+  the group's transaction signs its senders in (``deps.authenticate`` called by ``intake.arrivals``); of either,
+  ``token lookup`` is ``auth.service.from_api_token``;
 - ``group commit``: ``Arrivals.take`` or ``take_async`` (queue, transaction, hand-off), of which ``transaction`` is
   ``GroupCommit._write`` (session, take_in, commit), ``take_in`` is ``intake.flows.take_in`` and ``commit`` is
   ``Session.commit`` (every one in the request: the read-only session's too);
@@ -106,6 +108,8 @@ def _hops(run_sync: Callable[..., Any]) -> Callable[..., Any]:
 
 auth_service.from_api_token = _timed("token lookup", auth_service.from_api_token)
 flows.take_in = _timed("take_in", flows.take_in)
+if hasattr(arrivals, "authenticate"):  # a tree whose group signs its senders in
+    arrivals.authenticate = _timed("signing in (group)", arrivals.authenticate)
 arrivals.Arrivals.take = _timed("group commit", arrivals.Arrivals.take)  # type: ignore[method-assign]
 if hasattr(arrivals.Arrivals, "take_async"):  # a tree whose endpoint waits on the event loop
     arrivals.Arrivals.take_async = _timed_async("group commit", arrivals.Arrivals.take_async)

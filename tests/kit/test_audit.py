@@ -104,15 +104,19 @@ class TestAppend:
     ], ids=["text", "ints", "floats", "structure", "strings", "integers beyond 64 bits"])
     def test_payloads_survive_the_round_trip_through_the_database(self, engine: Engine,
                                                                   payload: dict[str, Any]) -> None:
+        """Through the ORM (``append``) and as canonical text (``append_many``)."""
         with session_scope(engine) as session:
             audit.append(session, action="a", subject_type="s", payload=payload)
-        assert verify(engine) == (1, None)
+            audit.append_many(session, [audit.Entry("a", "s", None, payload)])
+        assert verify(engine) == (2, None)
+        assert [entry.payload for entry in audit_entries(engine)] == [payload] * 2
 
     def test_large_floats_survive_the_round_trip(self, engine: Engine) -> None:
         """PostgreSQL's JSONB returns 1e16 as the int 10000000000000000; the chain must still verify."""
         with session_scope(engine) as session:
             audit.append(session, action="a", subject_type="s", payload={"amount": 1e16})
-        assert verify(engine) == (1, None)
+            audit.append_many(session, [audit.Entry("a", "s", None, {"amount": 1e16, "minus": -0.0})])
+        assert verify(engine) == (2, None)
 
     def test_an_entry_hashed_over_json_nan_is_a_chain_from_before_the_key(self, engine: Engine) -> None:
         """An entry written when payloads were stored by ``json`` kept NaN as NaN (SQLite allows it), hashed with
@@ -137,8 +141,10 @@ class TestAppend:
     def test_nan_is_stored_and_hashed_as_null(self, engine: Engine, payload: dict[str, Any]) -> None:
         with session_scope(engine) as session:
             entry = audit.append(session, action="a", subject_type="s", payload=payload)
+            audit.append_many(session, [audit.Entry("a", "s", None, payload)])
         assert entry.payload["x"] is None
-        assert verify(engine) == (1, None)
+        assert [stored.payload["x"] for stored in audit_entries(engine)] == [None, None]
+        assert verify(engine) == (2, None)
 
 
 floats = (st.floats(allow_nan=False, allow_infinity=False) | st.floats(min_value=-1e-3, max_value=1e-3)
@@ -178,10 +184,12 @@ stored_values = st.recursive(
 @given(payloads=st.lists(st.dictionaries(stored_texts, stored_values, max_size=5), min_size=25, max_size=25))
 def test_any_payload_hashes_the_same_after_the_database(engine: Engine, payloads: list[dict[str, Any]]) -> None:
     """Whatever the payload (whole floats, -0.0, 1e16, tiny floats, big ints, datetimes, int keys, strings
-    that look like numbers), what the database gives back hashes to what was written."""
+    that look like numbers), what the database gives back hashes to what was written: through the ORM
+    (``append``) and as canonical text (``append_many``)."""
     with session_scope(engine) as session:
-        for payload in payloads:
+        for payload in payloads[:12]:
             audit.append(session, action="a", subject_type="s", payload=payload)
+        audit.append_many(session, [audit.Entry("a", "s", None, payload) for payload in payloads[12:]])
     assert verify(engine)[1] is None
 
 

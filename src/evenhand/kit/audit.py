@@ -81,6 +81,15 @@ def _fast(value: Any) -> bytes | None:
     return out
 
 
+def _canonical_stored(payload: dict[str, Any]) -> str:
+    """The canonical form of what ``_stored`` would store: the text ``append_many`` writes, which the database
+    parses (what reads it back finds what was hashed), with no parse here."""
+    fast = _fast(payload)
+    if fast is not None and not (b"-0.0" in fast and _NEGATIVE_ZERO.search(fast)):
+        return fast.decode()
+    return _stored(payload)[0]
+
+
 def _stored(payload: dict[str, Any]) -> tuple[str, Any]:
     """The payload as it will be stored and read back, and its canonical form.
 
@@ -212,24 +221,26 @@ def append_many(session: Session, entries: Sequence[Entry]) -> list[int]:
     keys, last = current_keys(), _tail(session)
     rows = []
     for entry in entries:
-        rows.append(_link(keys, last, entry))
+        rows.append(_link(keys, last, entry, parsed=False))
         last = (rows[-1]["seq"], rows[-1]["hash"])
     _INSERT.many(session.connection(), rows)
     _moved(session, rows[-1])
     return [row["seq"] for row in rows]
 
 
-def _link(keys: Keys, last: tuple[int, str] | None, entry: Entry) -> dict[str, Any]:
-    """The row of ``entry`` after the chain's ``last`` (seq, hash)."""
+def _link(keys: Keys, last: tuple[int, str] | None, entry: Entry, *, parsed: bool = True) -> dict[str, Any]:
+    """The row of ``entry`` after the chain's ``last`` (seq, hash); its payload is the canonical form itself when
+    not ``parsed`` (for ``_INSERT``, which writes the text as it is)."""
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     # The stored payload is parsed from the canonical form, so it is exactly what was hashed.
-    canon, data = _stored(entry.payload or {})
+    canon, data = _stored(entry.payload or {}) if parsed else (_canonical_stored(entry.payload or {}), None)
     when = as_utc(entry.at or utcnow())
     sid = None if entry.subject_id is None else str(entry.subject_id)
     link = keys.mac((prev + entry_body(seq, when, entry.actor_id, entry.action, entry.subject_type, sid,
                                        canon)).encode())
     return {"seq": seq, "at": when, "actor_id": entry.actor_id, "action": entry.action,
-            "subject_type": entry.subject_type, "subject_id": sid, "payload": data, "prev_hash": prev, "hash": link}
+            "subject_type": entry.subject_type, "subject_id": sid, "payload": data if parsed else canon,
+            "prev_hash": prev, "hash": link}
 
 
 def _moved(session: Session, last: dict[str, Any]) -> None:
@@ -277,7 +288,7 @@ CHAIN_ROWS = select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor_id, AuditEnt
                     AuditEntry.hash).order_by(AuditEntry.seq)
 _TABLE = AuditEntry.__table__
 _INSERT = Prepared(writes(cast("Table", _TABLE), ["seq", "at", "actor_id", "action", "subject_type", "subject_id",
-                                                  "payload", "prev_hash", "hash"]))
+                                                  "payload", "prev_hash", "hash"], as_json_text=["payload"]))
 _RELINK = (update(cast("Table", _TABLE)).where(_TABLE.c.seq == bindparam("s"))
            .values(prev_hash=bindparam("p"), hash=bindparam("h")))
 _RESTORE = update(cast("Table", _TABLE)).where(_TABLE.c.seq == bindparam("s")).values(payload=bindparam("d"))

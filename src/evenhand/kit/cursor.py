@@ -8,12 +8,13 @@ the driver takes: numbers, text, and times from ``plain_time``."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ClauseElement,
     ColumnElement,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Executable,
     Insert,
     Table,
+    TypeDecorator,
     bindparam,
     cast,
     extract,
@@ -29,6 +31,9 @@ from sqlalchemy import (
     literal_column,
 )
 from sqlalchemy import insert as sql_insert
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.exc import DBAPIError
 
 from evenhand.kit.clock import as_utc
@@ -140,15 +145,32 @@ def _result_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return None
 
 
+class JsonText(TypeDecorator[str]):
+    """A JSON column's value given as JSON text already written: sent as it is, and parsed by the database (cast to
+    JSONB on PostgreSQL), so a value serialised once for another purpose (an audit entry's canonical form) is not
+    serialised again."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
 def writes(table: Table, columns: Iterable[str], *, insert: Callable[[Table], Ins] = sql_insert,  # type: ignore[assignment]
-           ) -> Ins:
+           as_json_text: Collection[str] = ()) -> Ins:
     """An INSERT (``insert``: a dialect's own, for ``ON CONFLICT``) of these columns, each bound by its own name, and
     of every other column with a fixed default in Python, bound with it: what ``Prepared`` takes. A column whose
-    default Python computes (a time) must be among ``columns``; one left out otherwise gets its server's default."""
+    default Python computes (a time) must be among ``columns``; one left out otherwise gets its server's default.
+    The JSON columns named in ``as_json_text`` are given as JSON text (``JsonText``)."""
     names = list(columns)
     fixed = {column.key: column.default.arg for column in table.columns  # type: ignore[attr-defined]
              if column.key not in names and column.default is not None and column.default.is_scalar}
-    binds = {name: bindparam(name, type_=table.c[name].type) for name in names}
+    binds = {name: bindparam(name, type_=JsonText() if name in as_json_text else table.c[name].type)
+             for name in names}
     binds |= {name: bindparam(name, value, type_=table.c[name].type) for name, value in fixed.items()}
     return insert(table).values(binds)
 
