@@ -178,7 +178,9 @@ def writes(table: Table, columns: Iterable[str], *, insert: Callable[[Table], In
 class _Form(NamedTuple):
     sql: str
     positional: bool
-    binds: list[tuple[str, Any, Callable[[Any], Any] | None]]  # (name, its value when not given, bind processor)
+    names: list[str]
+    given: list[tuple[str, Any]]  # (name, its value when not given)
+    processed_binds: list[tuple[int, Callable[[Any], Any], bool]]  # (position, bind processor, processes None)
     results: list[Callable[[Any], Any] | None]
 
     @classmethod
@@ -188,20 +190,26 @@ class _Form(NamedTuple):
         defaults = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
         assert not defaults, f"{defaults}: a column whose default Python computes must be given (kit.cursor.writes)"
         names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-        binds = []
-        for name in names:
+        given, processed = [], []
+        for position, name in enumerate(names):
             bind = compiled.binds[name]
             assert not bind.expanding, f"{name}: an expanding parameter changes the statement's form"
-            given = None if bind.required else bind.effective_value
-            binds.append((name, given, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+            given.append((name, None if bind.required else bind.effective_value))
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                # A processor gives None for None, except a type that stores None as a value of its own (JSON null).
+                processed.append((position, process, bool(bind.type.should_evaluate_none)))
         columns = getattr(stmt, "exported_columns", ())
         results = [_result_processor(column.type, dialect) for column in columns]
-        return cls(compiled.string, compiled.positional, binds, results)
+        return cls(compiled.string, compiled.positional, names, given, processed, results)
 
     def args(self, params: Mapping[str, Any]) -> Any:
-        values = [(name, process(params.get(name, given)) if process else params.get(name, given))
-                  for name, given, process in self.binds]
-        return tuple(value for _, value in values) if self.positional else dict(values)
+        values = [params.get(name, given) for name, given in self.given]
+        for position, process, processes_none in self.processed_binds:
+            value = values[position]
+            if value is not None or processes_none:
+                values[position] = process(value)
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
     def run(self, conn: Connection, args: list[Any], *, many: bool) -> Sequence[Any]:
         """The driver's rows."""
