@@ -104,6 +104,20 @@ def test_a_grant_opens_the_key_account_pool_at_the_next_intake(engine: Engine, d
     assert door.reps(2, size=BIG) == [a, a]
 
 
+def test_a_rep_moved_to_another_region_leaves_the_pool_at_the_next_intake(engine: Engine, door: Door) -> None:
+    """A pool's members are kept with the roster (``snapshot.Roster.uncounted``, ``kept_as``), for the lead's region."""
+    a, b = company(engine, {"id": "by_region", "members": {"match_lead": ["region"]}})
+    with session_scope(engine) as session:
+        session.add(Region(code="south", name="华南"))
+    assert set(door.reps(2)) == {a, b}
+    assert door.reps(2, region="south") == [None, None]  # nobody works the south yet: held
+    with session_scope(engine) as session:
+        south = session.scalars(select(Region.id).where(Region.code == "south")).one()
+        session.get_one(User, a).region_id = south
+    assert door.reps(3) == [b, b, b]
+    assert door.take(region="south").rep_id == a
+
+
 def test_a_new_scoring_model_scores_the_next_intake(engine: Engine, door: Door) -> None:
     company(engine)
     door.take()

@@ -241,8 +241,9 @@ class Router:
         snapshot, pool = matched.snapshot, matched.arm.policy.pool(matched.match.pool_id)
         key = (matched.arm.version, pool.id, membership_key(snapshot, pool))
         if key not in self._member_sets:
+            # The arm's version and the pool's id name the pool, and ``membership_key`` what of the lead it reads.
             self._member_sets[key] = self._config.rosters[self._threshold(matched.arm)].uncounted(
-                pool, lambda rep: not membership(rep, snapshot, pool))
+                pool, lambda rep: not membership(rep, snapshot, pool), kept_as=key)
         return self._member_sets[key]
 
     def route(self, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,

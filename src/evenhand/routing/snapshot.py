@@ -16,7 +16,7 @@ import enum
 import threading
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -111,6 +111,7 @@ class Roster:
         self.revision = revision
         self._side: _Side | None = None
         self._users: dict[tuple[Any, ...], Sequence[RepState]] = {}
+        self._keys: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # each roster's key in the process's cache
         self._counted: dict[int, RepState] = {}
         self._quotas: dict[int, float] = {}
         self._until: dict[int, datetime | None] = {}  # when each rep's counts change with no write
@@ -125,8 +126,15 @@ class Roster:
         return self.counted(self.uncounted(narrow_to, members, also))
 
     def uncounted(self, narrow_to: CompiledPool | None = None, members: Callable[[RepState], bool] | None = None,
-                  also: Collection[int] = ()) -> list[RepState]:
-        return [rep for rep in self._roster(narrow_to, also) if members is None or members(rep)]
+                  also: Collection[int] = (), *, kept_as: Hashable = None) -> list[RepState]:
+        """The reps ``members`` accepts among those who can meet ``narrow_to``, not counted. ``kept_as``: a key that
+        names what ``members`` accepts (the same key, the same reps): the answer is then kept in process with the
+        roster it was taken from, for the configuration revision."""
+        reps = self._roster(narrow_to, also)
+        if kept_as is None or self.revision is None:
+            return [rep for rep in reps if members is None or members(rep)]
+        return _MEMBERS.get(self.session, self.revision, (self._keys[_roster_key(narrow_to, also)], kept_as),
+                            lambda: [rep for rep in reps if members is None or members(rep)])
 
     def counted(self, reps: Sequence[RepState]) -> list[RepState]:
         self.count(reps)
@@ -196,11 +204,12 @@ class Roster:
                                         high_value_this_week=rep.high_value_this_week + high)
 
     def _roster(self, narrow_to: CompiledPool | None, also: Collection[int]) -> Sequence[RepState]:
-        key = (_lists_in_sql(narrow_to) if narrow_to else None, tuple(sorted(also)))
+        key = _roster_key(narrow_to, also)
         if key not in self._users:
             self.session.flush()
             side, now = self._side_tables(), as_utc(self.now)
-            reps, quotas = _ROSTERS.get(self.session, self.revision, (*key, self.zone.key, side.day, side.stretch(now)),
+            self._keys[key] = kept = (*key, self.zone.key, side.day, side.stretch(now))
+            reps, quotas = _ROSTERS.get(self.session, self.revision, kept,
                                         lambda: _roster(self.session.connection(), *key, side, now))
             self._quotas |= quotas
             self._users[key] = reps
@@ -271,6 +280,12 @@ _Cached = tuple[tuple[RepState, ...], dict[int, float]]
 # Kept for a configuration revision; a new day, or a grant expiring, is a new key.
 _SIDES: Revisioned[tuple[str, date], _Side] = Revisioned(keep=16)
 _ROSTERS: Revisioned[tuple[_Lists | None, tuple[int, ...], str, date, int], _Cached] = Revisioned(keep=256)
+# A pool's members among a roster's reps, under that roster's key and what names the members (``uncounted``).
+_MEMBERS: Revisioned[tuple[tuple[Any, ...], Hashable], list[RepState]] = Revisioned(keep=1024)
+
+
+def _roster_key(narrow_to: CompiledPool | None, also: Collection[int]) -> tuple[Any, ...]:
+    return _lists_in_sql(narrow_to) if narrow_to else None, tuple(sorted(also))
 
 
 def _side_tables(conn: Connection, today: date, zone: ZoneInfo) -> _Side:
