@@ -87,7 +87,7 @@ def epoch_sql(conn: Connection, moment: str) -> str:
 
 
 Ins = TypeVar("Ins", bound=Insert)
-FEW = 8  # rows an INSERT … RETURNING sends one by one (``Prepared.returned``)
+FEW = 8  # rows an INSERT … RETURNING sends one by one on SQLite (``Prepared.returned``)
 
 
 class Prepared:
@@ -121,10 +121,11 @@ class Prepared:
         return found[0] if found else None
 
     def returned(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """What an INSERT … RETURNING returned for every set of parameters, in their order: run on the driver once
-        per set for a few (``FEW``), else in SQLAlchemy's multi-row form (``sort_by_parameter_order``), one statement
-        for many rows. A set that returns no row (``ON CONFLICT DO NOTHING``) adds none."""
-        if len(params) > FEW:
+        """What an INSERT … RETURNING returned for every set of parameters, in their order: on SQLite, in process, run
+        on the driver once per set for a few (``FEW``); else in SQLAlchemy's multi-row form
+        (``sort_by_parameter_order``), one statement for many rows (on a server, each statement is a round trip).
+        A set that returns no row (``ON CONFLICT DO NOTHING``) adds none."""
+        if len(params) > FEW or (len(params) > 1 and conn.dialect.name != "sqlite"):
             return [tuple(row) for row in conn.execute(self.stmt, list(params))]
         form = self._form(conn)
         return [row for one in params for row in form.processed(form.run(conn, [form.args(one)], many=False))]
