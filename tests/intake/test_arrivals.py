@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from evenhand.auth.principal import Principal
 from evenhand.auth import service as auth_service
+from evenhand.auth.principal import Principal
 from evenhand.db import new_session, session_scope
 from evenhand.deps import Credentials
 from evenhand.errors import Forbidden, Unauthorized
@@ -139,7 +139,8 @@ def test_senders_are_signed_in_by_the_group_and_one_refused_fails_alone(engine: 
     written = {n: futures[n].result(timeout=60) for n in (0, 2, 5)}
     assert len(commits) <= 3  # the refused did not split the group: no lead was tried again on its own
     with session_scope(engine, readonly=True) as session:
-        stored = dict(session.execute(select(Lead.external_id, Lead.id).where(Lead.external_id.like("arrival-%"))).all())
+        stored = dict(session.execute(select(Lead.external_id, Lead.id).where(
+            Lead.external_id.like("arrival-%"))).all())
         ops_id = session.scalar(select(User.id).where(User.username == "intake-ops"))
         actors = set(session.scalars(select(AuditEntry.actor_id).where(
             AuditEntry.subject_id.in_([str(i) for i in stored.values()]), AuditEntry.action == "leads.intake")))

@@ -33,8 +33,8 @@ from sqlalchemy import (
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeEngine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
 
 from evenhand.kit.clock import as_utc
 

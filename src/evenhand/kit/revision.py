@@ -20,7 +20,6 @@ table alone) is read afresh every time.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, NamedTuple, TypeVar
 
@@ -28,6 +27,7 @@ from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from evenhand.kit.bounded import Bounded
 from evenhand.kit.cursor import Prepared
 from evenhand.models.revision import CACHED_TABLES, ROW_ID, ConfigRevision
 
@@ -97,9 +97,7 @@ class Revisioned(Generic[K, V]):
     The most recent ``keep`` values are kept; an older revision's are only dropped as newer ones come in."""
 
     def __init__(self, *, keep: int = 64) -> None:
-        self._keep = keep
-        self._values: dict[tuple[Revision, K], V] = {}
-        self._lock = threading.Lock()
+        self._values: Bounded[tuple[Revision, K], V] = Bounded(keep)
 
     def get(self, session: Session, revision: Revision | None, key: K, build: Callable[[], V]) -> V:
         """The value for ``key`` at ``revision`` (what ``current(session)`` gave at the start of the work), built
@@ -111,11 +109,5 @@ class Revisioned(Generic[K, V]):
             return found
         value = build()
         if current(session, fresh=True) == revision:
-            self._store((revision, key), value)
+            self._values.store({(revision, key): value})
         return value
-
-    def _store(self, key: tuple[Revision, K], value: V) -> None:
-        with self._lock:
-            self._values[key] = value
-            while len(self._values) > self._keep:
-                del self._values[next(iter(self._values))]

@@ -9,7 +9,6 @@ write lock (see db.py).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.kit import audit, revision, written
+from evenhand.kit.bounded import Bounded
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.cursor import Prepared
 from evenhand.kit.once import get_or_create
@@ -62,9 +62,7 @@ class _Known(NamedTuple):
 # commits (``_PENDING``); a rollback, of a savepoint too, forgets them. Within one database the seq names one state:
 # every write raises it by one under the write lock (SQLite) or the row's lock (PostgreSQL). ``updated_at`` must
 # match as well, in case the rows were rewritten (a restore, a truncation) at the same revision.
-_KNOWN: dict[tuple[Revision, str], _Known] = {}
-_KEEP = 512
-_LOCK = threading.Lock()
+_KNOWN: Bounded[tuple[Revision, str], _Known] = Bounded(512)
 _PENDING = "evenhand.pool_states"
 
 
@@ -89,12 +87,7 @@ def _committed(session: Session) -> None:
     if found is None or session.in_nested_transaction() or found[0] is not session.get_transaction():
         return  # a savepoint released: its states are the enclosing transaction's until that commits
     del session.info[_PENDING]
-    with _LOCK:
-        for pool_id, (at, known) in found[1].items():
-            _KNOWN.pop((at, pool_id), None)
-            _KNOWN[at, pool_id] = known
-        while len(_KNOWN) > _KEEP:
-            del _KNOWN[next(iter(_KNOWN))]
+    _KNOWN.store({(at, pool_id): known for pool_id, (at, known) in found[1].items()})
 
 
 @event.listens_for(Session, "after_soft_rollback")

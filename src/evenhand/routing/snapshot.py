@@ -13,7 +13,6 @@ a company of 500 reps their states would make every decision record some 150 KB.
 from __future__ import annotations
 
 import enum
-import threading
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
@@ -45,6 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from evenhand.kit import revision
+from evenhand.kit.bounded import Bounded
 from evenhand.kit.clock import as_utc
 from evenhand.kit.cursor import Prepared
 from evenhand.kit.revision import Revision, Revisioned
@@ -154,7 +154,7 @@ class Roster:
             counts |= found
             self._until |= {rep: until.get(rep) for rep in fresh}
             if self._stamped:
-                _keep({self._key(rep, stamp): (found[rep], as_utc(self.now), until.get(rep))
+                _KEPT.store({self._key(rep, stamp): (found[rep], as_utc(self.now), until.get(rep))
                        for rep, stamp in self._stamps_read.items() if rep in found})
         self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
         self._writes = revision.writes_seen(self.session) if self._stamped else -1
@@ -189,7 +189,7 @@ class Roster:
         if not self._stamped or not reps or revision.writes_seen(self.session) != self._writes:
             return
         stamps = _stamps(self.session.connection(), reps)
-        _keep({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
+        _KEPT.store({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
                                                  as_utc(self.now), self._until.get(rep)) for rep in reps})
 
     def assigned(self, rep_id: int, score: int) -> None:
@@ -284,7 +284,7 @@ _ROSTERS: Revisioned[tuple[_Lists | None, tuple[int, ...], str, date, int], _Cac
 _MEMBERS: Revisioned[tuple[tuple[Any, ...], Hashable], list[RepState]] = Revisioned(keep=1024)
 
 
-def _roster_key(narrow_to: CompiledPool | None, also: Collection[int]) -> tuple[Any, ...]:
+def _roster_key(narrow_to: CompiledPool | None, also: Collection[int]) -> tuple[_Lists | None, tuple[int, ...]]:
     return _lists_in_sql(narrow_to) if narrow_to else None, tuple(sorted(also))
 
 
@@ -451,10 +451,8 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
 # revision (the quota; its random stamp also tells one database from another), the threshold and the local day;
 # valid from the moment they were taken until a deal counted leaves the win window. A stamp is drawn again by every
 # write to the rep's leads and deals, in the writer's transaction: counts kept under a stamp hold exactly while the
-# database shows that stamp.
-_KEPT: dict[tuple[Any, ...], tuple[dict[str, Any], datetime, datetime | None]] = {}  # counts, taken at, until
-_KEEP = 4096
-_KEPT_LOCK = threading.Lock()
+# database shows that stamp. Each entry: the counts, when they were taken, until when they hold.
+_KEPT: Bounded[tuple[Any, ...], tuple[dict[str, Any], datetime, datetime | None]] = Bounded(4096)
 _STAMPS = {size: Prepared(select(OwnerStamp.user_id, OwnerStamp.stamp).where(_in_list(names)(OwnerStamp.user_id)))
            for size, names in _ID_NAMES.items()}
 
@@ -468,10 +466,3 @@ def _stamps(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
     return found
 
 
-def _keep(entries: dict[tuple[Any, ...], tuple[dict[str, Any], datetime, datetime | None]]) -> None:
-    with _KEPT_LOCK:
-        for key, value in entries.items():
-            _KEPT.pop(key, None)
-            _KEPT[key] = value
-        while len(_KEPT) > _KEEP:
-            del _KEPT[next(iter(_KEPT))]
