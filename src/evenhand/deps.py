@@ -58,8 +58,12 @@ class Credentials:
 
 
 async def credentials(request: Request) -> Credentials:
-    """Asynchronous (it only reads the request's headers): nothing is checked yet."""
-    return Credentials.of(request)
+    """Asynchronous (it only reads the request's headers). A request that carries none is refused here, before its
+    body is validated; what it carries is checked later, in a transaction (``authenticate``)."""
+    sent = Credentials.of(request)
+    if sent.bearer is None and sent.cookie is None:
+        raise Unauthorized("Sign in first.")
+    return sent
 
 
 def current_principal(request: Request, session: DbSession) -> Principal:

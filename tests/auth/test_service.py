@@ -297,6 +297,15 @@ class TestSingleLeadPost:
             posted = session.scalars(select(Lead.external_id).where(Lead.external_id.like("auth-%"))).all()
         assert posted == ["auth-1"]
 
+    def test_a_post_without_credentials_or_with_forged_ones_is_refused_before_its_lead_is_read(
+            self, client: TestClient, engine: Engine) -> None:
+        """No credentials: refused before the body is validated (401, not 422). Forged ones: refused by the group."""
+        assert client.post("/api/v1/leads", json={"source": 7}).status_code == 401
+        assert client.post("/api/v1/leads", json={"source": 7}, headers=bearer("eht_forged")).status_code == 422
+        assert self._post(client, "eht_forged", 6) == 401
+        with session_scope(engine, readonly=True) as session:
+            assert session.scalar(select(Lead.id).where(Lead.external_id == "auth-6")) is None
+
     def test_a_sender_is_signed_in_by_the_group_that_carries_the_lead(self, client: TestClient, engine: Engine,
                                                                      org: Org) -> None:
         """The lookup runs in the transaction of the group that writes the lead (``intake.arrivals``): no thread and
