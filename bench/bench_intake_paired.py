@@ -3,7 +3,8 @@ see a change of a few per cent on a shared machine, whose drift is larger than t
 
 Two worker processes, one importing this tree's evenhand and one the tree whose ``src`` is in
 ``EVENHAND_BENCH_BASE_SRC`` (a commit unpacked with ``git archive``), each build their own copy of bench/routed_org.py's
-organisation and warm up as bench_intake_breakdown does. Then, ``EVENHAND_BENCH_PAIRED_ROUNDS`` (15) times, each is
+organisation under bench_intake_wrk's uncapped policy (no rep fills up however many rounds) and warm up as
+bench_intake_breakdown does. Then, ``EVENHAND_BENCH_PAIRED_ROUNDS`` (15) times, each is
 asked in turn (the order alternating) to take ``EVENHAND_BENCH_PAIRED_LEADS`` (300) fresh leads, one transaction
 each, and reports its median wall and CPU time per lead. A round takes the two a second or so apart, so whatever
 the machine is doing then falls on both: the figure is the median over rounds of this tree's median / the base's.
@@ -34,10 +35,16 @@ import json, statistics, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, {bench!r})
 from bench_intake_breakdown import _Door, _timed
+from bench_intake_wrk import uncapped_policy
 from routed_org import build
 import evenhand
+from evenhand.db import session_scope
+from evenhand.routing import policy_versions
 tmp = tempfile.mkdtemp()
-door = _Door(build(f"sqlite:///{{Path(tmp) / 'routed.sqlite'}}"))
+engine = build(f"sqlite:///{{Path(tmp) / 'routed.sqlite'}}")
+with session_scope(engine) as session:
+    policy_versions.POLICIES.install(session, uncapped_policy(), note="bench: no weekly cap")
+door = _Door(engine)
 _timed(door, {warm})
 print(json.dumps({{"package": str(Path(evenhand.__file__).parent)}}), flush=True)
 for line in sys.stdin:
