@@ -129,8 +129,8 @@ def test_senders_are_signed_in_by_the_group_and_one_refused_fails_alone(engine: 
     _forms(engine)
     ops, auditor = _token(engine, "intake-ops", Role.OPS), _token(engine, "intake-auditor", Role.AUDITOR)
     forged = Credentials(bearer="eht_not-a-token", cookie=None, csrf_sent="", method="POST")
-    no_csrf = Credentials(bearer=None, cookie="not-a-session", csrf_sent="", method="POST")
-    senders = [ops, forged, ops, auditor, no_csrf, ops]
+    no_session = Credentials(bearer=None, cookie="not-a-session", csrf_sent="", method="POST")
+    senders = [ops, forged, ops, auditor, no_session, ops]
     commits = _transactions(engine)
     futures = _posted_together(engine, Arrivals(engine), senders)
     for n, refused in ((1, Unauthorized), (3, Forbidden), (4, Unauthorized)):
