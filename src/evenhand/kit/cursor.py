@@ -180,7 +180,7 @@ class _Form(NamedTuple):
     sql: str
     positional: bool
     names: list[str]
-    given: list[tuple[str, Any]]  # (name, its value when not given)
+    given: list[Any]  # each parameter's value when not given
     processed_binds: list[tuple[int, Callable[[Any], Any], bool]]  # (position, bind processor, processes None)
     results: list[Callable[[Any], Any] | None]
 
@@ -195,7 +195,7 @@ class _Form(NamedTuple):
         for position, name in enumerate(names):
             bind = compiled.binds[name]
             assert not bind.expanding, f"{name}: an expanding parameter changes the statement's form"
-            given.append((name, None if bind.required else bind.effective_value))
+            given.append(None if bind.required else bind.effective_value)
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 # A processor gives None for None, except a type that stores None as a value of its own (JSON null).
@@ -205,7 +205,7 @@ class _Form(NamedTuple):
         return cls(compiled.string, compiled.positional, names, given, processed, results)
 
     def args(self, params: Mapping[str, Any]) -> Any:
-        values = [params.get(name, given) for name, given in self.given]
+        values = [params.get(name, given) for name, given in zip(self.names, self.given, strict=True)]
         for position, process, processes_none in self.processed_binds:
             value = values[position]
             if value is not None or processes_none:

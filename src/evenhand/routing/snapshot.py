@@ -110,8 +110,7 @@ class Roster:
         self.session, self.now, self.zone, self.high_value = session, now, zone, high_value
         self.revision = revision
         self._side: _Side | None = None
-        self._users: dict[tuple[Any, ...], Sequence[RepState]] = {}
-        self._keys: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # each roster's key in the process's cache
+        self._users: dict[tuple[Any, ...], tuple[tuple[Any, ...], Sequence[RepState]]] = {}  # with the cache's key
         self._counted: dict[int, RepState] = {}
         self._quotas: dict[int, float] = {}
         self._until: dict[int, datetime | None] = {}  # when each rep's counts change with no write
@@ -130,11 +129,14 @@ class Roster:
         """The reps ``members`` accepts among those who can meet ``narrow_to``, not counted. ``kept_as``: a key that
         names what ``members`` accepts (the same key, the same reps): the answer is then kept in process with the
         roster it was taken from, for the configuration revision."""
-        reps = self._roster(narrow_to, also)
-        if kept_as is None or self.revision is None:
+        roster, reps = self._roster(narrow_to, also)
+
+        def accepted() -> list[RepState]:
             return [rep for rep in reps if members is None or members(rep)]
-        return _MEMBERS.get(self.session, self.revision, (self._keys[_roster_key(narrow_to, also)], kept_as),
-                            lambda: [rep for rep in reps if members is None or members(rep)])
+
+        if kept_as is None or self.revision is None:
+            return accepted()
+        return _MEMBERS.get(self.session, self.revision, (roster, kept_as), accepted)
 
     def counted(self, reps: Sequence[RepState]) -> list[RepState]:
         self.count(reps)
@@ -155,7 +157,7 @@ class Roster:
             self._until |= {rep: until.get(rep) for rep in fresh}
             if self._stamped:
                 _KEPT.store({self._key(rep, stamp): (found[rep], as_utc(self.now), until.get(rep))
-                       for rep, stamp in self._stamps_read.items() if rep in found})
+                             for rep, stamp in self._stamps_read.items() if rep in found})
         self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
         self._writes = revision.writes_seen(self.session) if self._stamped else -1
 
@@ -189,8 +191,9 @@ class Roster:
         if not self._stamped or not reps or revision.writes_seen(self.session) != self._writes:
             return
         stamps = _stamps(self.session.connection(), reps)
+        now = as_utc(self.now)
         _KEPT.store({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
-                                                 as_utc(self.now), self._until.get(rep)) for rep in reps})
+                                                       now, self._until.get(rep)) for rep in reps})
 
     def assigned(self, rep_id: int, score: int) -> None:
         """A lead with ``score`` went to ``rep_id`` at ``now``."""
@@ -203,16 +206,18 @@ class Roster:
                                         high_value_today=rep.high_value_today + high,
                                         high_value_this_week=rep.high_value_this_week + high)
 
-    def _roster(self, narrow_to: CompiledPool | None, also: Collection[int]) -> Sequence[RepState]:
+    def _roster(self, narrow_to: CompiledPool | None,
+                also: Collection[int]) -> tuple[tuple[Any, ...], Sequence[RepState]]:
+        """The reps who can meet ``narrow_to`` (or are in ``also``), with their key in the process's cache."""
         key = _roster_key(narrow_to, also)
         if key not in self._users:
             self.session.flush()
             side, now = self._side_tables(), as_utc(self.now)
-            self._keys[key] = kept = (*key, self.zone.key, side.day, side.stretch(now))
+            kept = (*key, self.zone.key, side.day, side.stretch(now))
             reps, quotas = _ROSTERS.get(self.session, self.revision, kept,
                                         lambda: _roster(self.session.connection(), *key, side, now))
             self._quotas |= quotas
-            self._users[key] = reps
+            self._users[key] = kept, reps
         return self._users[key]
 
     def _side_tables(self) -> _Side:
