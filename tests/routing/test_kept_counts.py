@@ -19,7 +19,7 @@ from evenhand.intake import flows as intake_flows
 from evenhand.kit.clock import frozen
 from evenhand.leads import service as lead_service
 from evenhand.leads.schemas import LeadCreate
-from evenhand.models import Lead, LeadStatus, Opportunity, OwnerStamp, Presence, Stage, User
+from evenhand.models import Lead, LeadStatus, Opportunity, OwnerStamp, Presence, Stage, User, UserGrant
 from evenhand.models.routing import STAMPED, owner_stamp_triggers
 from evenhand.routing import policy_versions, router, snapshot
 from evenhand.routing.values import RepState
@@ -231,6 +231,25 @@ def test_counts_kept_later_in_the_day_are_not_used_earlier(engine: Engine) -> No
     earlier, recounted = both(engine, reps, NOW)
     assert (recounted[0].wins, recounted[0].deals) == (1, 2)
     assert earlier == recounted
+
+
+def test_kept_counts_take_the_roster_state_of_the_moment(engine: Engine, counted: set[int]) -> None:
+    """A grant that expires between two counts on the same day is a new roster state for the rep (the same revision
+    and stamp): the counts kept at ``NOW`` are used, on the state without the grant, not on the one kept with them."""
+    sqlite_only(engine)
+    reps = company(engine)
+    with session_scope(engine) as session:
+        session.add(UserGrant(user_id=reps[1], grant="key_account", expires_at=NOW + timedelta(hours=1)))
+    at_now, _ = both(engine, reps)
+    assert at_now[1].grants == ("key_account",)
+    counted.clear()
+    with session_scope(engine, readonly=True) as session:
+        again = kept(session, reps, NOW + timedelta(minutes=30))
+    assert counted == set() and again == at_now  # kept, and on the same state: the check below can fail
+    with session_scope(engine, readonly=True) as session:
+        later = kept(session, reps, NOW + timedelta(hours=2))
+    assert counted == set()  # the counts were kept
+    assert later[1].grants == () and later == both(engine, reps, NOW + timedelta(hours=2))[1]
 
 
 def _triggers(session: Session) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import given, settings
@@ -45,3 +46,18 @@ def test_every_decision_replays_identically(candidates: list, sequence: list, mi
         record = json.loads(json.dumps(d.to_dict(), ensure_ascii=False))
         assert replay(record, POLICY).to_dict() == record
         assert len(d.verdicts) == len(candidates) and (d.rep_id is None) == (d.outcome == "held")
+
+
+def test_a_reps_record_belongs_to_its_state_and_to_the_caller() -> None:
+    """Each state's record is made once and shared by the decisions that state goes into: a record handed out may be
+    changed without changing the next one, and another state (a count moved on) gets its own."""
+    pool = POLICY.pool("rest")
+    first = rep(7, open_leads=2, leads_today=1)
+    one = decide(lead(1), [first], POLICY, PoolState(pool.id), NOW).to_dict()
+    one["candidates"][0]["open_leads"] = 99
+    two = decide(lead(2), [first], POLICY, PoolState(pool.id), NOW).to_dict()
+    moved = replace(first, open_leads=3, leads_today=2)
+    three = decide(lead(3), [moved], POLICY, PoolState(pool.id), NOW).to_dict()
+    assert two["candidates"][0]["open_leads"] == 2 and three["candidates"][0]["open_leads"] == 3
+    assert [c["leads_today"] for c in (two["candidates"][0], three["candidates"][0])] == [1, 2]
+    assert three["candidates"] == [moved.to_dict()]

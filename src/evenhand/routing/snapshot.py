@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -112,6 +112,7 @@ class Roster:
         self._side: _Side | None = None
         self._users: dict[tuple[Any, ...], tuple[tuple[Any, ...], Sequence[RepState]]] = {}  # with the cache's key
         self._counted: dict[int, RepState] = {}
+        self._bases: dict[int, RepState] = {}  # the roster's state each counted one was made from
         self._quotas: dict[int, float] = {}
         self._until: dict[int, datetime | None] = {}  # when each rep's counts change with no write
         self._stamps_read: dict[int, int | None] = {}  # the stamps of the reps the last ``count`` read
@@ -144,28 +145,32 @@ class Roster:
 
     def count(self, reps: Iterable[RepState]) -> None:
         """Count, in one go, those of ``reps`` not counted yet: on SQLite, a rep whose stamp this process has counts
-        for is not read again."""
+        for is not read again, and the counted state kept with them is used as it is when it was made from the same
+        roster state (the roster's states are shared while the configuration revision holds)."""
         missing = list({rep.id: rep for rep in reps if rep.id not in self._counted}.values())
         if not missing:
             return
         self.session.flush()  # counts go to the connection directly, past the session's autoflush
         ids = [rep.id for rep in missing]
-        counts = self._kept(ids)
-        if fresh := [rep for rep in ids if rep not in counts]:
+        kept = self._kept(ids)
+        counts = {rep: one.counts for rep, one in kept.items()}
+        if fresh := [rep for rep in ids if rep not in kept]:
             found, until = _counts(self.session, fresh, self.now, self.zone, self.high_value, self._quotas)
             counts |= found
             self._until |= {rep: until.get(rep) for rep in fresh}
-            if self._stamped:
-                _KEPT.store({self._key(rep, stamp): (found[rep], as_utc(self.now), until.get(rep))
-                             for rep, stamp in self._stamps_read.items() if rep in found})
-        self._counted |= {rep.id: replace(rep, **counts[rep.id]) for rep in missing}
+        for rep in missing:
+            one = kept.get(rep.id)
+            self._bases[rep.id] = rep
+            self._counted[rep.id] = one.state if one is not None and one.base is rep else replace(rep, **counts[rep.id])
+        if fresh and self._stamped:
+            self._store([rep for rep in fresh if rep in self._stamps_read], self._stamps_read)
         self._writes = revision.writes_seen(self.session) if self._stamped else -1
 
     def _key(self, rep: int, stamp: int | None) -> tuple[Any, ...]:
         return self.revision, self.high_value, self.zone.key, self._today, rep, stamp
 
-    def _kept(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """The counts this process keeps for those of ``ids`` whose stamps it knows (SQLite), the stamps read."""
+    def _kept(self, ids: Sequence[int]) -> dict[int, _Counts]:
+        """What this process keeps for those of ``ids`` whose stamps it knows (SQLite), the stamps read."""
         self._stamps_read = {}
         if not self._stamped:
             return {}
@@ -175,10 +180,16 @@ class Roster:
         for rep, stamp in self._stamps_read.items():
             kept = _KEPT.get(self._key(rep, stamp))
             # Not before the moment they were taken: a deal that had left the win window then may be in it now.
-            if kept is not None and kept[1] <= now and (kept[2] is None or now < kept[2]):
-                out[rep] = kept[0]
-                self._until[rep] = kept[2]
+            if kept is not None and kept.at <= now and (kept.until is None or now < kept.until):
+                out[rep] = kept
+                self._until[rep] = kept.until
         return out
+
+    def _store(self, reps: Iterable[int], stamps: Mapping[int, int | None]) -> None:
+        now = as_utc(self.now)
+        _KEPT.store({self._key(rep, stamps.get(rep)): _Counts(
+            {name: getattr(self._counted[rep], name) for name in COUNTED}, now, self._until.get(rep), self._bases[rep],
+            self._counted[rep]) for rep in reps})
 
     def keep(self, reps: Collection[int]) -> None:
         """Keep the counts of these reps as this transaction's writes left them (``assigned``), under the stamps
@@ -190,10 +201,7 @@ class Roster:
         reps = [rep for rep in reps if rep in self._counted]
         if not self._stamped or not reps or revision.writes_seen(self.session) != self._writes:
             return
-        stamps = _stamps(self.session.connection(), reps)
-        now = as_utc(self.now)
-        _KEPT.store({self._key(rep, stamps.get(rep)): ({name: getattr(self._counted[rep], name) for name in COUNTED},
-                                                       now, self._until.get(rep)) for rep in reps})
+        self._store(reps, _stamps(self.session.connection(), reps))
 
     def assigned(self, rep_id: int, score: int) -> None:
         """A lead with ``score`` went to ``rep_id`` at ``now``."""
@@ -456,8 +464,19 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
 # revision (the quota; its random stamp also tells one database from another), the threshold and the local day;
 # valid from the moment they were taken until a deal counted leaves the win window. A stamp is drawn again by every
 # write to the rep's leads and deals, in the writer's transaction: counts kept under a stamp hold exactly while the
-# database shows that stamp. Each entry: the counts, when they were taken, until when they hold.
-_KEPT: Bounded[tuple[Any, ...], tuple[dict[str, Any], datetime, datetime | None]] = Bounded(4096)
+# database shows that stamp. Each entry: the counts, when they were taken, until when they hold, and the counted state
+# made of them with the roster's state it was made from (used as it is by a roster that has that same state).
+
+
+class _Counts(NamedTuple):
+    counts: dict[str, Any]
+    at: datetime
+    until: datetime | None
+    base: RepState
+    state: RepState
+
+
+_KEPT: Bounded[tuple[Any, ...], _Counts] = Bounded(4096)
 _STAMPS = {size: Prepared(select(OwnerStamp.user_id, OwnerStamp.stamp).where(_in_list(names)(OwnerStamp.user_id)))
            for size, names in _ID_NAMES.items()}
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from evenhand.kit.bounded import Bounded
+
 LEAD_FIELDS = ("id", "source", "industry", "region", "company_size", "title", "score", "product_line", "company")
 SCALE = 1_000_000  # credits and shares are counted in millionths of a lead, so they add up exactly
 
@@ -257,7 +259,7 @@ class Decision:
         ``from_dict`` gives those candidates default values for everything else. ``excluded`` is written
         only when there are exclusions, so records made before it existed read and replay unchanged."""
         outside = {v.rep_id for v in self.verdicts if v.code in NOT_MEMBER}
-        candidates = [c.to_dict(full=c.id not in outside) for c in self.candidates]
+        candidates = [_record(c, full=c.id not in outside) for c in self.candidates]
         excluded = {"excluded": {str(k): self.excluded[k] for k in sorted(self.excluded)}} if self.excluded else {}
         return excluded | {"schema": 1, "lead": self.lead.to_dict(), "candidates": candidates,
                 "policy": {"name": self.policy_name, "version": self.policy_version, "hash": self.policy_hash},
@@ -278,6 +280,21 @@ class Decision:
                    tuple(Weight.from_dict(w) for w in data["weights"]), PoolState.from_dict(data["state_before"]),
                    PoolState.from_dict(data["state_after"]),
                    {int(k): str(v) for k, v in (data.get("excluded") or {}).items()})
+
+
+# A rep's record in the evidence, kept by the state's identity: the roster's states, and the counted ones kept between
+# transactions (``snapshot``), are shared, so one state goes into many decisions. A state is frozen, and the entry
+# holds it, so its id names no other object while the entry lives.
+_RECORDS: Bounded[tuple[int, bool], tuple[RepState, dict[str, Any]]] = Bounded(2048)
+
+
+def _record(rep: RepState, *, full: bool) -> dict[str, Any]:
+    key = (id(rep), full)
+    kept = _RECORDS.get(key)
+    if kept is None or kept[0] is not rep:
+        kept = (rep, rep.to_dict(full=full))
+        _RECORDS.store({key: kept})
+    return dict(kept[1])
 
 
 def _never() -> datetime:
