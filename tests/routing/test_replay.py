@@ -61,3 +61,7 @@ def test_a_reps_record_belongs_to_its_state_and_to_the_caller() -> None:
     assert two["candidates"][0]["open_leads"] == 2 and three["candidates"][0]["open_leads"] == 3
     assert [c["leads_today"] for c in (two["candidates"][0], three["candidates"][0])] == [1, 2]
     assert three["candidates"] == [moved.to_dict()]
+    state = PoolState(pool.id, seq=3, ticket=2, served={7: 2})
+    before = state.to_dict()
+    before["seq"] = 0
+    assert state.to_dict()["seq"] == 3 and replace(state, seq=4).to_dict()["seq"] == 4

@@ -8,7 +8,7 @@ and ISO week.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -100,6 +100,9 @@ class RepState:
 
     def to_dict(self, *, full: bool = True) -> dict[str, Any]:
         """``full=False`` keeps only what pool membership reads: enough to replay a non-member's verdict."""
+        return _record(self, full, lambda: self._fresh_record(full=full))
+
+    def _fresh_record(self, *, full: bool) -> dict[str, Any]:
         if not full:
             return {name: list(v) if isinstance(v := getattr(self, name), tuple) else v for name in MEMBERSHIP_FIELDS}
         out = {name: getattr(self, name) for name in _REP_FIELDS}
@@ -142,8 +145,9 @@ class PoolState:
     credits: Mapping[int, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pool_id": self.pool_id, "seq": self.seq, "ticket": self.ticket,
-                "served": _int_keys_out(self.served), "credits": _int_keys_out(self.credits)}
+        return _record(self, True, lambda: {"pool_id": self.pool_id, "seq": self.seq, "ticket": self.ticket,
+                                            "served": _int_keys_out(self.served),
+                                            "credits": _int_keys_out(self.credits)})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PoolState:
@@ -259,7 +263,7 @@ class Decision:
         ``from_dict`` gives those candidates default values for everything else. ``excluded`` is written
         only when there are exclusions, so records made before it existed read and replay unchanged."""
         outside = {v.rep_id for v in self.verdicts if v.code in NOT_MEMBER}
-        candidates = [_record(c, full=c.id not in outside) for c in self.candidates]
+        candidates = [c.to_dict(full=c.id not in outside) for c in self.candidates]
         excluded = {"excluded": {str(k): self.excluded[k] for k in sorted(self.excluded)}} if self.excluded else {}
         return excluded | {"schema": 1, "lead": self.lead.to_dict(), "candidates": candidates,
                 "policy": {"name": self.policy_name, "version": self.policy_version, "hash": self.policy_hash},
@@ -282,17 +286,19 @@ class Decision:
                    {int(k): str(v) for k, v in (data.get("excluded") or {}).items()})
 
 
-# A rep's record in the evidence, kept by the state's identity: the roster's states, and the counted ones kept between
-# transactions (``snapshot``), are shared, so one state goes into many decisions. A state is frozen, and the entry
-# holds it, so its id names no other object while the entry lives.
-_RECORDS: Bounded[tuple[int, bool], tuple[RepState, dict[str, Any]]] = Bounded(2048)
+# A state's record, kept by the state's identity: the states routing shares (the roster's reps, the counted ones kept
+# between transactions, a pool's state after one decision and before the next) go into many decisions' evidence and
+# are written more than once. States are frozen, and the entry holds its state, so the id names no other object while
+# the entry lives. The caller gets a copy of its own, whose nested lists and maps are shared: replace them, do not
+# change them in place.
+_RECORDS: Bounded[tuple[int, bool], tuple[object, dict[str, Any]]] = Bounded(2048)
 
 
-def _record(rep: RepState, *, full: bool) -> dict[str, Any]:
-    key = (id(rep), full)
+def _record(state: object, variant: bool, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    key = (id(state), variant)
     kept = _RECORDS.get(key)
-    if kept is None or kept[0] is not rep:
-        kept = (rep, rep.to_dict(full=full))
+    if kept is None or kept[0] is not state:
+        kept = (state, make())
         _RECORDS.store({key: kept})
     return dict(kept[1])
 
