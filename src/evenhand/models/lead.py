@@ -37,12 +37,14 @@ class Lead(IdMixin, CreatedMixin, Base):
         Index("ix_leads_owner_status", "owner_id", "status"),
         Index("ix_leads_owner_assigned", "owner_id", "assigned_at", "score"),
     )
-    source: Mapped[str] = mapped_column(String(40), index=True)
+    # No index of their own on the source (the unique index starts with it) or on the raw e-mail and phone (duplicates
+    # are sought by their keys): each index is written by every lead taken in.
+    source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(120))
     company: Mapped[str] = mapped_column(String(200))
     contact_name: Mapped[str | None] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(200), index=True)
-    phone: Mapped[str | None] = mapped_column(String(40), index=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
     title: Mapped[str | None] = mapped_column(String(100))
     industry: Mapped[str | None] = mapped_column(String(60))
     region: Mapped[str | None] = mapped_column(String(32), index=True)
