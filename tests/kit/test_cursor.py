@@ -3,12 +3,13 @@ bound times compared as the driver stores them, and epoch seconds computed by th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 
 from evenhand.kit import cursor
 from evenhand.kit.cursor import epoch, plain_time, rows, table
@@ -86,3 +87,23 @@ def test_epoch_drops_a_second_s_last_half_millisecond_too(engine: Engine, backen
             monkeypatch.setattr(cursor, "_UNIXEPOCH", unixepoch)
             found = rows(connection, select(epoch(connection, KpiWatermark.seen_until)))
             assert found == [(int(late.replace(tzinfo=UTC).timestamp()),)]
+
+
+def test_listed_reads_pad_their_lists_and_prepare_one_statement_per_length(conn: Connection) -> None:
+    """Lists of 1, 3 and 4 values and of 600 (past the largest length: expanded) find what an expanding IN finds;
+    the padded lengths 1 and 4 make two statements, whatever the second list's values."""
+    def build(listed: Callable[[str], object]) -> Any:
+        return (select(KpiWatermark.source).where(KpiWatermark.source.in_(listed("sources")),
+                                                  KpiWatermark.seen_until >= bindparam("since"))
+                .order_by(KpiWatermark.source))
+
+    reads = cursor.Listed(build)
+    since = {"since": datetime(2000, 1, 1)}
+    for sources in (["leads"], ["alerts", "nowhere", "leads"], ["decisions", "alerts", "x", "y"],
+                    ["alerts", *(f"n{k}" for k in range(598)), "leads"]):
+        expected = conn.execute(build(lambda name: bindparam(name, expanding=True)),
+                                {"sources": sources, **since}).scalars().all()
+        assert [source for source, in reads.rows(conn, {"sources": sources}, since)] == expected
+    assert len(expected) == 2 and len(reads._prepared) == 2  # 1 and 4: three values are padded to four
+    with pytest.raises(ValueError, match="sources"):
+        reads.rows(conn, {"sources": []}, since)

@@ -137,6 +137,42 @@ class Prepared:
             form.run(conn, [form.args(one) for one in params], many=True)
 
 
+LIST_SIZES = (1, 4, 8, 16, 32, 64, 128, 256, 512)  # the lengths ``Listed`` binds its IN lists with
+
+
+class Listed:
+    """A read with IN lists for the hot path: each list is bound with a fixed length, the next of ``LIST_SIZES`` at
+    or above its own, padded by repeating its last value (which changes nothing under IN). Each combination of
+    lengths is one ``Prepared`` statement, compiled once, where an expanding list is rendered anew at every
+    execution; SQLite plans these lists as it would plain ones. A list past the largest length is expanded.
+
+    ``build`` makes the statement; it is given a function that turns a list's name into what ``in_`` takes."""
+
+    def __init__(self, build: Callable[[Callable[[str], Any]], Executable]) -> None:
+        self._build = build
+        self._prepared: dict[tuple[tuple[str, int], ...], Prepared] = {}
+
+    def rows(self, conn: Connection, lists: Mapping[str, Sequence[Any]],
+             params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows for these lists (each with at least one value) and further parameters."""
+        sizes = {name: next((size for size in LIST_SIZES if size >= len(values)), 0) for name, values in lists.items()}
+        if not all(sizes.values()):
+            expanded = self._build(lambda name: bindparam(name, expanding=True))
+            given = {**(params or {}), **{name: list(values) for name, values in lists.items()}}
+            return [tuple(row) for row in conn.execute(expanded, given)]
+        key = tuple(sorted(sizes.items()))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = Prepared(self._build(
+                lambda name: [bindparam(f"{name}_{k}") for k in range(sizes[name])]))
+        bound = dict(params or {})
+        for name, values in lists.items():
+            if not values:
+                raise ValueError(f"the list {name} is empty")
+            bound |= {f"{name}_{k}": values[min(k, len(values) - 1)] for k in range(sizes[name])}
+        return prepared.rows(conn, bound)
+
+
 def _result_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
     """The type's result processor, for rows read without the driver's column types: a type that needs them (a
     number on psycopg, which the driver returns typed already) takes the driver's value as it is."""

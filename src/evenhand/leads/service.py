@@ -9,7 +9,7 @@ email, phone or company (as configured) matches an earlier lead is created and l
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -23,7 +23,7 @@ from evenhand.errors import NotFound
 from evenhand.kit import audit, written
 from evenhand.kit import rows as rows_kit
 from evenhand.kit.clock import utcnow
-from evenhand.kit.cursor import Prepared
+from evenhand.kit.cursor import Listed
 from evenhand.kit.rows import RowError
 from evenhand.leads import keys, repository, scoring_service
 from evenhand.leads.schemas import IMPORT_ONLY, EventCreate, LeadCreate, LeadImport
@@ -102,23 +102,16 @@ def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, s
     read through the connection first: new leads, the common case, find none and load nothing through the ORM."""
     session.flush()  # the connection sees what the session holds
     pairs = {(r.source, r.external_id) for r in rows}
-    conn = session.connection()
-    if len(pairs) == 1:  # a lead posted on its own
-        [(source, external_id)] = pairs
-        found: Any = _BY_SOURCE_ID.rows(conn, {"source": source, "external_id": external_id})
-    else:
-        found = conn.execute(_BY_SOURCE_IDS, {"sources": list({s for s, _ in pairs}),
-                                              "ids": list({e for _, e in pairs})})
+    found = _BY_SOURCE_IDS.rows(session.connection(), {"sources": sorted({s for s, _ in pairs}),
+                                                       "ids": sorted({e for _, e in pairs})})
     ids = [lead_id for lead_id, *key in found if tuple(key) in pairs]
     if not ids:
         return {}
     return {(lead.source, lead.external_id): lead for lead in session.scalars(_BY_IDS, {"ids": ids})}
 
 
-_BY_SOURCE_IDS = select(Lead.id, Lead.source, Lead.external_id).where(
-    Lead.source.in_(bindparam("sources", expanding=True)), Lead.external_id.in_(bindparam("ids", expanding=True)))
-_BY_SOURCE_ID = Prepared(select(Lead.id, Lead.source, Lead.external_id).where(
-    Lead.source == bindparam("source"), Lead.external_id == bindparam("external_id")))
+_BY_SOURCE_IDS = Listed(lambda listed: select(Lead.id, Lead.source, Lead.external_id).where(
+    Lead.source.in_(listed("sources")), Lead.external_id.in_(listed("ids"))))
 _BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -200,24 +193,22 @@ def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEven
     return rows
 
 
-def _first_by(kind: str, column: Any, *, one: bool) -> Select[Any]:
-    """Per value of ``column``: the first lead with it, and that lead's original. min() per value rather
-    than ORDER BY id, which SQLite answers by walking the whole table in id order. ``one``: a single value, bound
-    as it is (the statement's form then never changes, for ``Prepared``)."""
-    bound: Any = bindparam(f"{kind}_values", expanding=not one)
+def _first_by(kind: str, column: Any, values: Any) -> Select[Any]:
+    """Per value of ``column`` among ``values`` (an IN list): the first lead with it, and that lead's original. min()
+    per value rather than ORDER BY id, which SQLite answers by walking the whole table in id order."""
     earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
-        column == bound if one else column.in_(bound)).group_by(column).subquery()
+        column.in_(values)).group_by(column).subquery()
     return select(literal(kind), earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
         Lead, Lead.id == earliest.c.first)
 
 
 @functools.cache
-def _first_by_keys(kinds: tuple[str, ...], one: bool) -> Any:
-    """One statement for every dedup key (built once per set of keys: building costs more than running it); with
-    ``one`` value per key, prepared for the driver's cursor."""
-    parts = [_first_by(kind, _KEY_COLUMNS[kind], one=one) for kind in kinds]
-    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-    return Prepared(stmt) if one else stmt
+def _first_by_keys(kinds: tuple[str, ...]) -> Listed:
+    """One statement for every dedup key (built once per set of keys: building costs more than running it)."""
+    def build(listed: Callable[[str], Any]) -> Any:
+        parts = [_first_by(kind, _KEY_COLUMNS[kind], listed(f"{kind}_values")) for kind in kinds]
+        return parts[0] if len(parts) == 1 else union_all(*parts)
+    return Listed(build)
 
 
 def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[DedupKey]) -> list[tuple[Lead, Lead]]:
@@ -230,13 +221,8 @@ def _link_duplicates(session: Session, leads: Sequence[Lead], dedup: Sequence[De
     kinds = tuple(kind for kind in kinds if values[kind])
     first: dict[tuple[str, str], tuple[int, int]] = {}  # (kind, value) -> (first lead's id, its original)
     if kinds:
-        one = all(len(values[k]) == 1 for k in kinds)
-        stmt: Any = _first_by_keys(kinds, one)
-        conn = session.connection()
-        found: Any = (stmt.rows(conn, {f"{k}_values": values[k][0] for k in kinds}) if one
-                 else conn.execute(stmt, {f"{k}_values": values[k] for k in kinds}))
-        first = {(kind, value): (lead_id, original) for kind, value, lead_id, original in cast(
-            Iterable[tuple[str, str, int, int]], found)}
+        found = _first_by_keys(kinds).rows(session.connection(), {f"{k}_values": values[k] for k in kinds})
+        first = {(kind, value): (lead_id, original) for kind, value, lead_id, original in found}
     within: list[tuple[Lead, Lead]] = []
     seen: dict[tuple[str, str], int] = {}  # (kind, value) -> the first new lead with it, by arrival
     for n, lead in enumerate(leads):

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from evenhand.kit import revision
 from evenhand.kit.bounded import Bounded
 from evenhand.kit.clock import as_utc
-from evenhand.kit.cursor import Prepared
+from evenhand.kit.cursor import Listed, Prepared
 from evenhand.kit.revision import Revision, Revisioned
 from evenhand.models import (
     Department,
@@ -389,38 +389,11 @@ def _member_counts(owned: Callable[[Any], Any]) -> CompoundSelect[Any]:
 
 
 _RECORDS_PART, _ASSIGNED_PART, _OPEN_PART = 0, 1, 2
-# The members' ids are bound in a list of a fixed length, the next of ``_SIZES`` at or above their number, padded by
-# repeating the last id (which changes nothing under IN): each length is one statement, built here and compiled
-# once, where an expanding list is rendered anew at every execution. SQLite plans these lists as it would plain
-# ones; a set-valued parameter (json_each) hides their number from its planner, which then prefers the stage
-# index to the owner's. PostgreSQL takes them as one array; a pool past the largest length expands its list.
-_SIZES = (4, 8, 16, 32, 64, 128, 256, 512)
-_ID_NAMES = {size: tuple(f"id{k}" for k in range(size)) for size in _SIZES}
-
-
-def _in_list(names: tuple[str, ...]) -> Callable[[Any], Any]:
-    return lambda owner: owner.in_([bindparam(name, type_=Integer) for name in names])
-
-
-_LISTED = {size: Prepared(_member_counts(_in_list(names))) for size, names in _ID_NAMES.items()}
-_EXPANDED = _member_counts(lambda owner: owner.in_(bindparam("ids", expanding=True)))
+# The members' ids are bound as a list of a fixed length on SQLite (``kit.cursor.Listed``): a set-valued parameter
+# (json_each) would hide their number from its planner, which then prefers the stage index to the owner's.
+# PostgreSQL takes them as one array.
+_LISTED = Listed(lambda listed: _member_counts(lambda owner: owner.in_(listed("ids"))))
 _ARRAY = Prepared(_member_counts(lambda owner: owner == any_(bindparam("ids", type_=ARRAY(BigInteger)))))
-
-
-def _by_ids(dialect: str, ids: Sequence[int]) -> tuple[Prepared | CompoundSelect[Any], dict[str, Any]]:
-    """The counting statement for ``ids`` (at least one) and their parameters."""
-    if dialect == "postgresql":
-        return _ARRAY, {"ids": list(ids)}
-    if len(ids) > _SIZES[-1]:
-        return _EXPANDED, {"ids": list(ids)}
-    size, params = _listed(ids)
-    return _LISTED[size], params
-
-
-def _listed(ids: Sequence[int]) -> tuple[int, dict[str, int]]:
-    """The list length for ``ids`` (at most the largest of ``_SIZES``) and their parameters, padded."""
-    size = next(size for size in _SIZES if size >= len(ids))
-    return size, {name: ids[min(k, len(ids) - 1)] for k, name in enumerate(_ID_NAMES[size])}
 
 
 COUNTED = ("leads_this_week", "leads_today", "high_value_this_week", "high_value_today", "open_leads", "wins",
@@ -433,15 +406,15 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
     it (their counts then change with no write)."""
     today = as_utc(now).astimezone(zone).date()
     conn = session.connection()
-    stmt, params = _by_ids(conn.dialect.name, ids)
-    params |= {"high_value": high_value, "day": _day_start(today, zone),
+    params = {"high_value": high_value, "day": _day_start(today, zone),
                "week": _day_start(today - timedelta(days=today.weekday()), zone),
                "since": as_utc(now) - timedelta(days=WIN_WINDOW_DAYS), "month": _day_start(today.replace(day=1), zone)}
     out: dict[int, dict[str, Any]] = {rep: {"leads_this_week": 0, "leads_today": 0, "high_value_this_week": 0,
                                             "high_value_today": 0, "open_leads": 0} for rep in ids}
     records: dict[int, tuple[int, int, float]] = {}
     until: dict[int, datetime] = {}
-    found: Iterable[Any] = stmt.rows(conn, params) if isinstance(stmt, Prepared) else conn.execute(stmt, params)
+    found = (_ARRAY.rows(conn, params | {"ids": list(ids)}) if conn.dialect.name == "postgresql"
+             else _LISTED.rows(conn, {"ids": ids}, params))
     for part, owner, a, b, c, d, amount, first in found:
         if part == _ASSIGNED_PART:
             out[owner] |= {"leads_this_week": int(a), "leads_today": int(b or 0),  # owner: one of ids
@@ -477,16 +450,12 @@ class _Counts(NamedTuple):
 
 
 _KEPT: Bounded[tuple[Any, ...], _Counts] = Bounded(4096)
-_STAMPS = {size: Prepared(select(OwnerStamp.user_id, OwnerStamp.stamp).where(_in_list(names)(OwnerStamp.user_id)))
-           for size, names in _ID_NAMES.items()}
+_STAMPS = Listed(lambda listed: select(OwnerStamp.user_id, OwnerStamp.stamp).where(
+    OwnerStamp.user_id.in_(listed("ids"))))
 
 
 def _stamps(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
     """The reps' stamps (a rep none of whose rows was ever written since has none)."""
-    found: dict[int, int] = {}
-    for start in range(0, len(ids), _SIZES[-1]):
-        size, params = _listed(ids[start:start + _SIZES[-1]])
-        found |= dict(_STAMPS[size].rows(conn, params))
-    return found
+    return dict(_STAMPS.rows(conn, {"ids": ids})) if ids else {}
 
 
