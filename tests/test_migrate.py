@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select
 
-from evenhand.db import make_engine
+from evenhand.db import make_engine, session_scope
+from evenhand.kit import audit, audit_check
 from evenhand.migrate import alembic_config, upgrade
 from evenhand.models import Base
 from tests.databases import PgServer, worker_tag
@@ -46,11 +47,15 @@ def differences(engine: Engine) -> list[object]:
         return list(compare_metadata(context, Base.metadata))
 
 
-def downgrade_to_base(engine: Engine) -> None:
+def downgrade_to(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         cfg = alembic_config(str(engine.url))
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "base")
+        command.downgrade(cfg, revision)
+
+
+def downgrade_to_base(engine: Engine) -> None:
+    downgrade_to(engine, "base")
 
 
 def test_upgrade_builds_every_table_repeatably_and_downgrades(empty_engine: Engine) -> None:
@@ -107,3 +112,21 @@ def test_an_upgrade_keeps_the_rows_that_reference_a_table_it_rebuilds(tmp_path: 
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # back on for the app
     engine.dispose()
     assert kept == {"users": 1, "leaves": 1, "api_tokens": 1}
+
+
+def test_the_audit_chain_survives_its_link_losing_its_index_and_back(empty_engine: Engine) -> None:
+    """0015 drops the unique index on each entry's link (SQLite rebuilds the table): the entries, and the chain
+    they make, are kept both ways."""
+    upgrade(empty_engine, "0014")
+    with session_scope(empty_engine) as session:
+        for n in range(5):
+            audit.append(session, action="test.entry", subject_type="test", subject_id=n, payload={"n": n})
+    for step in (lambda: upgrade(empty_engine), lambda: downgrade_to(empty_engine, "0014")):
+        step()
+        with session_scope(empty_engine, readonly=True) as session:
+            assert audit_check.verify(session) == (5, None)
+    upgrade(empty_engine)
+    with session_scope(empty_engine) as session:  # the chain goes on from where it was
+        audit.append(session, action="test.entry", subject_type="test", subject_id=5, payload={"n": 5})
+    with session_scope(empty_engine, readonly=True) as session:
+        assert audit_check.verify(session) == (6, None)
