@@ -91,19 +91,20 @@ def test_epoch_drops_a_second_s_last_half_millisecond_too(engine: Engine, backen
 
 def test_listed_reads_pad_their_lists_and_prepare_one_statement_per_length(conn: Connection) -> None:
     """Lists of 1, 3 and 4 values and of 600 (past the largest length: expanded) find what an expanding IN finds;
-    the padded lengths 1 and 4 make two statements, whatever the second list's values."""
-    def build(listed: Callable[[str], object]) -> Any:
-        return (select(KpiWatermark.source).where(KpiWatermark.source.in_(listed("sources")),
-                                                  KpiWatermark.seen_until >= bindparam("since"))
+    the padded lengths 1 and 4 make two statements, whatever the second list's values. The values are bound as
+    their column's type: times compare as stored."""
+    def build(in_: Callable[[Any, str], Any]) -> Any:
+        return (select(KpiWatermark.source).where(in_(KpiWatermark.source, "sources"),
+                                                  in_(KpiWatermark.seen_until, "times"))
                 .order_by(KpiWatermark.source))
 
     reads = cursor.Listed(build)
-    since = {"since": datetime(2000, 1, 1)}
+    times = {"times": [STORED["leads"].replace(tzinfo=UTC), STORED["alerts"].replace(tzinfo=UTC)]}
     for sources in (["leads"], ["alerts", "nowhere", "leads"], ["decisions", "alerts", "x", "y"],
                     ["alerts", *(f"n{k}" for k in range(598)), "leads"]):
-        expected = conn.execute(build(lambda name: bindparam(name, expanding=True)),
-                                {"sources": sources, **since}).scalars().all()
-        assert [source for source, in reads.rows(conn, {"sources": sources}, since)] == expected
-    assert len(expected) == 2 and len(reads._prepared) == 2  # 1 and 4: three values are padded to four
+        expected = conn.execute(build(lambda column, name: column.in_(bindparam(name, expanding=True))),
+                                {"sources": sources, **times}).scalars().all()
+        assert [source for source, in reads.rows(conn, {"sources": sources, **times})] == expected
+    assert expected == ["alerts", "leads"] and len(reads._prepared) == 2  # three values are padded to four
     with pytest.raises(ValueError, match="sources"):
-        reads.rows(conn, {"sources": []}, since)
+        reads.rows(conn, {"sources": [], **times})

@@ -4,6 +4,7 @@ track at intake (R1.1, R1.3)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -15,11 +16,18 @@ from tests.support import error_of, row_counts
 COLD = {"source": "website", "external_id": "W-1", "company": "华东精密制造有限公司", "contact_name": "王芳",
         "email": "wang.fang@jingmi.cn", "phone": "13800000001", "title": "采购总监", "industry": "制造业",
         "region": "east", "company_size": 800}
-EVENTS = [{"kind": "whitepaper_download", "occurred_at": "2026-11-20T02:00:00Z"},
-          {"kind": "webinar", "occurred_at": "2026-11-24T06:00:00Z"},
-          {"kind": "webinar", "occurred_at": "2026-11-25T06:00:00Z"},
-          {"kind": "page_view", "occurred_at": "2026-11-26T01:00:00Z", "dwell_seconds": 240},
-          {"kind": "email_click", "occurred_at": "2026-11-26T03:00:00Z"}]
+_AGO = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # scores fade with their events' age
+
+
+def _ago(days: float) -> str:
+    return (_AGO - timedelta(days=days)).isoformat().replace("+00:00", "Z")
+
+
+EVENTS = [{"kind": "whitepaper_download", "occurred_at": _ago(6)},
+          {"kind": "webinar", "occurred_at": _ago(2)},
+          {"kind": "webinar", "occurred_at": _ago(1)},
+          {"kind": "page_view", "occurred_at": _ago(0.25), "dwell_seconds": 240},
+          {"kind": "email_click", "occurred_at": _ago(0.125)}]
 
 
 def _post(client: TestClient, org: Org, body: dict[str, Any]) -> dict[str, Any]:

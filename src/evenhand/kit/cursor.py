@@ -146,25 +146,28 @@ class Listed:
     lengths is one ``Prepared`` statement, compiled once, where an expanding list is rendered anew at every
     execution; SQLite plans these lists as it would plain ones. A list past the largest length is expanded.
 
-    ``build`` makes the statement; it is given a function that turns a list's name into what ``in_`` takes."""
+    ``build`` makes the statement; it is given ``in_(column, name)``, which makes ``column IN`` the list of that name,
+    bound as the column's type."""
 
-    def __init__(self, build: Callable[[Callable[[str], Any]], Executable]) -> None:
+    def __init__(self, build: Callable[[Callable[[Any, str], Any]], Executable]) -> None:
         self._build = build
         self._prepared: dict[tuple[tuple[str, int], ...], Prepared] = {}
+        self._expanded: Executable | None = None
 
     def rows(self, conn: Connection, lists: Mapping[str, Sequence[Any]],
              params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows for these lists (each with at least one value) and further parameters."""
         sizes = {name: next((size for size in LIST_SIZES if size >= len(values)), 0) for name, values in lists.items()}
         if not all(sizes.values()):
-            expanded = self._build(lambda name: bindparam(name, expanding=True))
+            if self._expanded is None:
+                self._expanded = self._build(lambda column, name: column.in_(bindparam(name, expanding=True)))
             given = {**(params or {}), **{name: list(values) for name, values in lists.items()}}
-            return [tuple(row) for row in conn.execute(expanded, given)]
+            return [tuple(row) for row in conn.execute(self._expanded, given)]
         key = tuple(sorted(sizes.items()))
         prepared = self._prepared.get(key)
         if prepared is None:
-            prepared = self._prepared[key] = Prepared(self._build(
-                lambda name: [bindparam(f"{name}_{k}") for k in range(sizes[name])]))
+            prepared = self._prepared[key] = Prepared(self._build(lambda column, name: column.in_(
+                [bindparam(f"{name}_{k}", type_=column.type) for k in range(sizes[name])])))
         bound = dict(params or {})
         for name, values in lists.items():
             if not values:

@@ -110,8 +110,8 @@ def _existing(session: Session, rows: Sequence[LeadCreate]) -> dict[tuple[str, s
     return {(lead.source, lead.external_id): lead for lead in session.scalars(_BY_IDS, {"ids": ids})}
 
 
-_BY_SOURCE_IDS = Listed(lambda listed: select(Lead.id, Lead.source, Lead.external_id).where(
-    Lead.source.in_(listed("sources")), Lead.external_id.in_(listed("ids"))))
+_BY_SOURCE_IDS = Listed(lambda in_: select(Lead.id, Lead.source, Lead.external_id).where(
+    in_(Lead.source, "sources"), in_(Lead.external_id, "ids")))
 _BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -193,11 +193,11 @@ def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEven
     return rows
 
 
-def _first_by(kind: str, column: Any, values: Any) -> Select[Any]:
-    """Per value of ``column`` among ``values`` (an IN list): the first lead with it, and that lead's original. min()
-    per value rather than ORDER BY id, which SQLite answers by walking the whole table in id order."""
-    earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(
-        column.in_(values)).group_by(column).subquery()
+def _first_by(kind: str, column: Any, among: Any) -> Select[Any]:
+    """Per value of ``column`` (those ``among`` keeps): the first lead with it, and that lead's original. min() per
+    value rather than ORDER BY id, which SQLite answers by walking the whole table in id order."""
+    earliest = select(column.label("value"), func.min(Lead.id).label("first")).where(among).group_by(
+        column).subquery()
     return select(literal(kind), earliest.c.value, Lead.id, func.coalesce(Lead.duplicate_of_id, Lead.id)).join(
         Lead, Lead.id == earliest.c.first)
 
@@ -205,8 +205,8 @@ def _first_by(kind: str, column: Any, values: Any) -> Select[Any]:
 @functools.cache
 def _first_by_keys(kinds: tuple[str, ...]) -> Listed:
     """One statement for every dedup key (built once per set of keys: building costs more than running it)."""
-    def build(listed: Callable[[str], Any]) -> Any:
-        parts = [_first_by(kind, _KEY_COLUMNS[kind], listed(f"{kind}_values")) for kind in kinds]
+    def build(in_: Callable[[Any, str], Any]) -> Any:
+        parts = [_first_by(kind, _KEY_COLUMNS[kind], in_(_KEY_COLUMNS[kind], f"{kind}_values")) for kind in kinds]
         return parts[0] if len(parts) == 1 else union_all(*parts)
     return Listed(build)
 

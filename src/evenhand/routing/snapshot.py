@@ -392,7 +392,7 @@ _RECORDS_PART, _ASSIGNED_PART, _OPEN_PART = 0, 1, 2
 # The members' ids are bound as a list of a fixed length on SQLite (``kit.cursor.Listed``): a set-valued parameter
 # (json_each) would hide their number from its planner, which then prefers the stage index to the owner's.
 # PostgreSQL takes them as one array.
-_LISTED = Listed(lambda listed: _member_counts(lambda owner: owner.in_(listed("ids"))))
+_LISTED = Listed(lambda in_: _member_counts(lambda owner: in_(owner, "ids")))
 _ARRAY = Prepared(_member_counts(lambda owner: owner == any_(bindparam("ids", type_=ARRAY(BigInteger)))))
 
 
@@ -450,8 +450,7 @@ class _Counts(NamedTuple):
 
 
 _KEPT: Bounded[tuple[Any, ...], _Counts] = Bounded(4096)
-_STAMPS = Listed(lambda listed: select(OwnerStamp.user_id, OwnerStamp.stamp).where(
-    OwnerStamp.user_id.in_(listed("ids"))))
+_STAMPS = Listed(lambda in_: select(OwnerStamp.user_id, OwnerStamp.stamp).where(in_(OwnerStamp.user_id, "ids")))
 
 
 def _stamps(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
