@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, bindparam, event, select
+from sqlalchemy import Engine, Table, bindparam, event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,24 @@ def test_values_go_through_their_types_both_ways(session: Session) -> None:
     core = session.connection().execute(select(Lead.assigned_at).where(Lead.id == lead.id)).scalar_one()
     assert core == found[2]
     assert _BY_ID.first(session.connection(), {"id": -1}) is None
+
+
+def test_an_inserted_object_holds_what_was_stored_and_tracks_later_changes(engine: Engine, session: Session) -> None:
+    """The defaults filled in are on the object (read with no statement), which is persistent and clean, as if
+    loaded: a fresh load reads the same values, and a change made afterwards is flushed like any other."""
+    lead = _lead(4, score=40)
+    written.insert(session, [lead])
+    with statements(engine) as seen:
+        assert (lead.status, lead.page_views, lead.backfilled) == (LeadStatus.NEW, 0, False) and lead.created_at
+    assert seen == []
+    assert inspect(lead).persistent and lead in session and not session.dirty and not session.new
+    held = {name: getattr(lead, name) for name in ("id", "status", "page_views", "score", "created_at")}
+    session.expire(lead)
+    assert {name: getattr(lead, name) for name in held} == held
+    lead.score = 90
+    assert lead in session.dirty
+    session.flush()
+    assert session.connection().execute(select(Lead.score).where(Lead.id == lead.id)).scalar_one() == 90
 
 
 def test_a_listener_on_the_cursor_sees_every_statement(engine: Engine, session: Session) -> None:

@@ -70,12 +70,13 @@ def insert(session: Session, objects: Sequence[Any]) -> None:
     shape = _shape(inspect(type(objects[0])))
     rows = []
     for obj in objects:
-        row = {}
+        # Read and filled in the object's own dict, past the attributes' events: it is transient, nothing tracks its
+        # changes, and make_transient_to_detached then takes every value in it as loaded.
+        values, row = obj.__dict__, {}
         for attribute, column, default in shape.columns:
-            value = getattr(obj, attribute)
+            value = values.get(attribute)
             if value is None:
-                value = default() if default is not None else None
-                setattr(obj, attribute, value)  # loaded, so make_transient_to_detached keeps it
+                value = values[attribute] = default() if default is not None else None
             row[column] = value
         rows.append(row)
     ids = [new_id for new_id, in shape.insert.returned(session.connection(), rows)]
