@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -66,6 +66,12 @@ def plain_time(conn: Connection, moment: datetime) -> Any:
     """A bound time as the driver takes it: SQLite compares the stored text, PostgreSQL a naive UTC timestamp."""
     naive = as_utc(moment).replace(tzinfo=None)
     return naive.strftime(SQLITE_TIME) if conn.dialect.name == "sqlite" else naive
+
+
+def plain_day(conn: Connection, day: date) -> Any:
+    """A bound day as the driver takes it: SQLite compares the stored text (ISO, as SQLAlchemy stores a date),
+    PostgreSQL a date."""
+    return day.isoformat() if conn.dialect.name == "sqlite" else day
 
 
 def epoch(conn: Connection, moment: str | ColumnExpressionArgument[Any]) -> ColumnElement[Any]:

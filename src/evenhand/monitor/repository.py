@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, aliased
 
 from evenhand.errors import NotFound
-from evenhand.kit.cursor import epoch, plain_time, rows
+from evenhand.kit.cursor import epoch, plain_day, plain_time, rows
 from evenhand.models import (
     Alert,
     Appeal,
@@ -206,7 +206,7 @@ def write(session: Session, points: Sequence[Points], to_date: Callable[[int], d
     sqlite = conn.dialect.name == "sqlite"
     compiled = _INSERT_SQLITE if sqlite else _INSERT_POSTGRESQL
     statement = compiled.compile(dialect=conn.dialect)
-    values = [(p.kpi, d, value, _day(to_date(day), sqlite), n, x, x2, v, _json(age))
+    values = [(p.kpi, d, value, plain_day(conn, to_date(day)), n, x, x2, v, _json(age))
               for p in points for d, value, day, n, x, x2, v, age in p.rows()]
     if values:
         params: list[Any] = values if statement.positional else [dict(zip(POINT_COLUMNS, r, strict=True))
@@ -224,10 +224,6 @@ _INSERT_SQLITE = insert(KpiPoint).values({c: bindparam(c) for c in POINT_COLUMNS
 # psycopg sends text as text: the JSON is cast to the column's type in the statement
 _INSERT_POSTGRESQL = insert(KpiPoint).values({**{c: bindparam(c) for c in POINT_COLUMNS},
                                               "by_age": cast(bindparam("by_age", type_=String), JSONB)})
-
-
-def _day(day: date, sqlite: bool) -> Any:
-    return day.isoformat() if sqlite else day  # how SQLAlchemy stores a date in SQLite
 
 
 def _json(value: list[int] | None) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.kit.clock import as_utc, utcnow
-from evenhand.kit.cursor import epoch, plain_time, rows
+from evenhand.kit.cursor import epoch, plain_day, plain_time, rows
 from evenhand.models import (
     Activity,
     Department,
@@ -203,7 +203,8 @@ def _contracts(conn: Connection, s: Span, ids: list[int]) -> Measures:
     """Contracts signed in the period (new ones counted, every one's value summed), and those ending in it whose
     outcome is known (renewed or not): one pass over the rep's contracts."""
     signed = _within(conn, Contract.signed_at, s)
-    ending = and_(Contract.ends_on >= _day(conn, s.period.starts_on), Contract.ends_on < _day(conn, s.period.ends_on))
+    ending = and_(Contract.ends_on >= plain_day(conn, s.period.starts_on),
+                  Contract.ends_on < plain_day(conn, s.period.ends_on))
     new = and_(signed, Contract.kind == "new")
     renewal = and_(signed, Contract.kind == "renewal")
     stmt = (select(Contract.owner_id, _count(new), _sum(new, Contract.amount), _count(renewal),
@@ -346,6 +347,3 @@ def _within(conn: Connection, column: Any, s: Span) -> Any:
     return and_(column >= plain_time(conn, s.since), column < plain_time(conn, s.until))
 
 
-def _day(conn: Connection, day: date) -> Any:
-    """A bound day as the driver takes it: SQLite compares the stored text, PostgreSQL a date."""
-    return day.isoformat() if conn.dialect.name == "sqlite" else day
