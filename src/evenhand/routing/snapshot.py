@@ -153,15 +153,18 @@ class Roster:
         self.session.flush()  # counts go to the connection directly, past the session's autoflush
         ids = [rep.id for rep in missing]
         kept = self._kept(ids)
-        counts = {rep: one.counts for rep, one in kept.items()}
+        found: dict[int, dict[str, Any]] = {}
         if fresh := [rep for rep in ids if rep not in kept]:
             found, until = _counts(self.session, fresh, self.now, self.zone, self.high_value, self._quotas)
-            counts |= found
             self._until |= {rep: until.get(rep) for rep in fresh}
         for rep in missing:
             one = kept.get(rep.id)
             self._bases[rep.id] = rep
-            self._counted[rep.id] = one.state if one is not None and one.base is rep else replace(rep, **counts[rep.id])
+            if one is None:
+                self._counted[rep.id] = replace(rep, **found[rep.id])
+            else:  # the same roster state: the counted one as it is; another: the counts on it
+                self._counted[rep.id] = one.state if one.base is rep else replace(
+                    rep, **{name: getattr(one.state, name) for name in COUNTED})
         if fresh and self._stamped:
             self._store([rep for rep in fresh if rep in self._stamps_read], self._stamps_read)
         self._writes = revision.writes_seen(self.session) if self._stamped else -1
@@ -187,9 +190,8 @@ class Roster:
 
     def _store(self, reps: Iterable[int], stamps: Mapping[int, int | None]) -> None:
         now = as_utc(self.now)
-        _KEPT.store({self._key(rep, stamps.get(rep)): _Counts(
-            {name: getattr(self._counted[rep], name) for name in COUNTED}, now, self._until.get(rep), self._bases[rep],
-            self._counted[rep]) for rep in reps})
+        _KEPT.store({self._key(rep, stamps.get(rep)): _Counts(now, self._until.get(rep), self._bases[rep],
+                                                              self._counted[rep]) for rep in reps})
 
     def keep(self, reps: Collection[int]) -> None:
         """Keep the counts of these reps as this transaction's writes left them (``assigned``), under the stamps
@@ -437,12 +439,11 @@ def _counts(session: Session, ids: Sequence[int], now: datetime, zone: ZoneInfo,
 # revision (the quota; its random stamp also tells one database from another), the threshold and the local day;
 # valid from the moment they were taken until a deal counted leaves the win window. A stamp is drawn again by every
 # write to the rep's leads and deals, in the writer's transaction: counts kept under a stamp hold exactly while the
-# database shows that stamp. Each entry: the counts, when they were taken, until when they hold, and the counted state
-# made of them with the roster's state it was made from (used as it is by a roster that has that same state).
+# database shows that stamp. Each entry: when the counts were taken, until when they hold, and the counted state that
+# carries them with the roster's state it was made from (used as it is by a roster that has that same state).
 
 
 class _Counts(NamedTuple):
-    counts: dict[str, Any]
     at: datetime
     until: datetime | None
     base: RepState
