@@ -9,9 +9,9 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, select, text
+from sqlalchemy import Connection, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from evenhand.auth.backoff import Failures, Rule, remaining
@@ -20,6 +20,7 @@ from evenhand.auth.principal import TOKEN_ROLES, Principal
 from evenhand.config import Settings
 from evenhand.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from evenhand.kit.clock import as_utc, utcnow
+from evenhand.kit.cursor import Prepared
 from evenhand.models import ApiToken, LoginAttempt, Role, Team, User, WebSession
 
 
@@ -132,47 +133,65 @@ def close_session(session: Session, *, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == digest(token)))
 
 
-# Every request runs one of these: built once, and read as plain columns through the session's connection (see
-# CONVENTIONS.md, hot paths): loading the token's and the user's ORM objects cost more than the indexed lookup.
+# Every request runs one of these: compiled once and sent on the driver's cursor (``kit.cursor.Prepared``; see
+# CONVENTIONS.md, hot paths): loading the token's and the user's ORM objects, or even executing the statement through
+# SQLAlchemy, cost more than the indexed lookup.
+class _Who(NamedTuple):
+    """A user's columns as a sign-in reads them."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    team_id: int | None
+    active: bool
+
+
 _WHO = (User.id, User.username, User.display_name, User.role, User.team_id, User.active)
-_BY_SESSION = (select(WebSession.expires_at, WebSession.csrf_token, *_WHO).join(User, User.id == WebSession.user_id)
-               .where(WebSession.token_hash == bindparam("hash")))
-_BY_API_TOKEN = (select(ApiToken.role.label("granted"), *_WHO).join(User, User.id == ApiToken.user_id)
-                 .where(ApiToken.token_hash == bindparam("hash"), ApiToken.revoked_at.is_(None)))
-_SUPERVISED = select(Team.id).where(Team.supervisor_id == bindparam("user_id"))
+_BY_SESSION = Prepared(select(WebSession.expires_at, WebSession.csrf_token, *_WHO)
+                       .join(User, User.id == WebSession.user_id).where(WebSession.token_hash == bindparam("hash")))
+_BY_API_TOKEN = Prepared(select(ApiToken.role, *_WHO).join(User, User.id == ApiToken.user_id)
+                         .where(ApiToken.token_hash == bindparam("hash"), ApiToken.revoked_at.is_(None)))
+_SUPERVISED = Prepared(select(Team.id).where(Team.supervisor_id == bindparam("user_id")))
 
 
 def _connection(db: Session | Connection) -> Connection:
     return db.connection() if isinstance(db, Session) else db
 
 
-def _principal(conn: Connection, row: Row[*tuple[Any, ...]] | User, *, role: Role,
-               via: Literal["session", "token", "system"], csrf_token: str | None = None) -> Principal:
-    """Who ``row`` (a user, or a row of ``_WHO``'s columns) is, acting as ``role``: with the teams they supervise."""
+def _principal(conn: Connection, who: _Who | User, *, role: Role, via: Literal["session", "token", "system"],
+               csrf_token: str | None = None) -> Principal:
+    """Who ``who`` (a user, or the columns a sign-in read) is, acting as ``role``: with the teams they supervise."""
     teams: frozenset[int] = frozenset()
     if role is Role.SUPERVISOR:
-        teams = frozenset(conn.execute(_SUPERVISED, {"user_id": row.id}).scalars())
-    return Principal(user_id=row.id, username=row.username, display_name=row.display_name, role=role,
-                     team_id=row.team_id, supervised_team_ids=teams, via=via, csrf_token=csrf_token)
+        teams = frozenset(team for team, in _SUPERVISED.rows(conn, {"user_id": who.id}))
+    return Principal(user_id=who.id, username=who.username, display_name=who.display_name, role=role,
+                     team_id=who.team_id, supervised_team_ids=teams, via=via, csrf_token=csrf_token)
 
 
 def from_session_token(db: Session | Connection, token: str) -> Principal | None:
     """Who holds this browser session, read in the caller's session or, on a hot path, a bare connection."""
     conn = _connection(db)
-    row = conn.execute(_BY_SESSION, {"hash": digest(token)}).first()
-    if row is None or as_utc(row.expires_at) < utcnow() or not row.active:
+    found = _BY_SESSION.first(conn, {"hash": digest(token)})
+    if found is None:
         return None
-    return _principal(conn, row, role=row.role, via="session", csrf_token=row.csrf_token)
+    expires_at, csrf_token, who = found[0], found[1], _Who(*found[2:])
+    if as_utc(expires_at) < utcnow() or not who.active:
+        return None
+    return _principal(conn, who, role=who.role, via="session", csrf_token=csrf_token)
 
 
 def from_api_token(db: Session | Connection, token: str) -> Principal | None:
     """Who holds this API token (not revoked, its user active and still allowed its role), read like
     ``from_session_token``."""
     conn = _connection(db)
-    row = conn.execute(_BY_API_TOKEN, {"hash": digest(token)}).first()
-    if row is None or not row.active or row.granted not in TOKEN_ROLES[row.role]:
+    found = _BY_API_TOKEN.first(conn, {"hash": digest(token)})
+    if found is None:
+        return None
+    granted, who = found[0], _Who(*found[1:])
+    if not who.active or granted not in TOKEN_ROLES[who.role]:
         return None  # a user demoted since the token was minted loses what the token promised
-    return _principal(conn, row, role=row.granted, via="token")
+    return _principal(conn, who, role=granted, via="token")
 
 
 def create_token(session: Session, *, username: str, role: Role, name: str = "api") -> tuple[str, ApiToken]:
