@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
+from evenhand.models.base import Base, CreatedMixin, IdMixin, index_where_set, str_enum
 
 
 class LeadStatus(enum.StrEnum):
@@ -34,11 +34,16 @@ class Lead(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         # routing's per-rep counts, each read from its index alone: open leads, and leads this week and today
-        Index("ix_leads_owner_status", "owner_id", "status"),
-        Index("ix_leads_owner_assigned", "owner_id", "assigned_at", "score"),
+        index_where_set("ix_leads_owner_status", "owner_id", "status"),
+        index_where_set("ix_leads_owner_assigned", "owner_id", "assigned_at", "score"),
+        index_where_set("ix_leads_assigned_at", "assigned_at"),
+        index_where_set("ix_leads_email_key", "email_key"),
+        index_where_set("ix_leads_phone_key", "phone_key"),
+        index_where_set("ix_leads_duplicate_of_id", "duplicate_of_id"),
     )
     # No index of their own on the source (the unique index starts with it) or on the raw e-mail and phone (duplicates
-    # are sought by their keys): each index is written by every lead taken in.
+    # are sought by their keys): each index is written by every lead taken in. Those on a column a new lead may leave
+    # empty (its owner until routed, a contact key, its duplicate link) hold only the rows that have it.
     source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(120))
     company: Mapped[str] = mapped_column(String(200))
@@ -59,10 +64,10 @@ class Lead(IdMixin, CreatedMixin, Base):
     score_probability: Mapped[float | None]
     scored_at: Mapped[datetime | None]
     # Normalised contact keys for duplicate detection; a duplicate is linked, never merged away.
-    email_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    phone_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    email_key: Mapped[str | None] = mapped_column(String(200))
+    phone_key: Mapped[str | None] = mapped_column(String(40))
     company_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     # Behaviour aggregates, kept current as events arrive.
     page_views: Mapped[int] = mapped_column(default=0, server_default="0")
     dwell_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -72,7 +77,7 @@ class Lead(IdMixin, CreatedMixin, Base):
     email_opens: Mapped[int] = mapped_column(default=0, server_default="0")
     email_clicks: Mapped[int] = mapped_column(default=0, server_default="0")
     last_event_at: Mapped[datetime | None]
-    assigned_at: Mapped[datetime | None] = mapped_column(index=True)
+    assigned_at: Mapped[datetime | None]
     # Taken in from a company's history (an import with ``--history``): its outcome may already be known, so it
     # was never routed, no decision was recorded and nobody was notified.
     backfilled: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evenhand.models.base import Base, CreatedMixin, IdMixin, str_enum
+from evenhand.models.base import Base, CreatedMixin, IdMixin, index_where_set, str_enum
 
 
 class Channel(enum.StrEnum):
@@ -38,7 +38,10 @@ class NotificationStatus(enum.StrEnum):
 
 class Notification(IdMixin, CreatedMixin, Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),
+                      # a message has no message_id, and only a message with an escalation step to come has escalate_at
+                      index_where_set("ix_notifications_message_id", "message_id"),
+                      index_where_set("ix_notifications_escalate_at", "escalate_at"))
     kind: Mapped[str] = mapped_column(String(40), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"), index=True)
@@ -57,7 +60,7 @@ class Notification(IdMixin, CreatedMixin, Base):
     read_at: Mapped[datetime | None]
     # The outbox. A delivery belongs to its message (the inbox row); the target is the Apprise URL it goes
     # to, and ``target_key`` names that target for rate limits without repeating its secrets.
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
     endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("notify_endpoints.id", ondelete="SET NULL"))
     target: Mapped[str | None] = mapped_column(Text)
     target_key: Mapped[str | None] = mapped_column(String(40))
@@ -70,7 +73,7 @@ class Notification(IdMixin, CreatedMixin, Base):
     # Escalation: on a message, the steps already taken and when the next is due (None: no more);
     # on a delivery, the step that sent it (0 the first send, 1 the fallback).
     escalation_step: Mapped[int] = mapped_column(default=0, server_default="0")
-    escalate_at: Mapped[datetime | None] = mapped_column(index=True)
+    escalate_at: Mapped[datetime | None]
 
 
 class NotifyEndpoint(IdMixin, CreatedMixin, Base):
