@@ -4,7 +4,7 @@ lead."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from evenhand.models import (
     Team,
     User,
 )
-from evenhand.routing import canary, policy_versions, service
+from evenhand.routing import canary, holds, policy_versions, reassignment, service
 from evenhand.routing.router import Router, route
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # Friday 11:00 in Shanghai
@@ -226,3 +226,54 @@ def test_without_a_canary_nothing_changes(engine: Engine) -> None:
         rows = routed(session, new_leads(session, "n", 6))
         assert {(row.arm, row.policy_version) for row in rows} == {(None, 2)}
         assert all(set(payload(session, row)) == {"decision", "policy_version", "kind", "latency_us"} for row in rows)
+
+
+def test_a_canary_lead_is_reassigned_by_the_candidate_and_a_control_lead_by_the_active_version(
+        engine: Engine) -> None:
+    """What is decided about a lead after its intake follows its arm: a canary lead routed again stays in the
+    candidate's pools, and its decision names the arm and the candidate's version and replays under it."""
+    with session_scope(engine) as session:
+        company(session)
+        running = start(session)
+        rows = {row.lead_id: row for row in routed(session, new_leads(session, "r", 24))}
+        large = [row for row in rows.values() if session.get(Lead, row.lead_id).company_size == 800]  # type: ignore[union-attr]
+        picked = {arm: next(row for row in large if row.arm == arm) for arm in ("canary", "control")}
+        again = {arm: reassignment.reassign(session, session.get(Lead, row.lead_id), actor=None,  # type: ignore[arg-type]
+                                            kind="unacknowledged", now=NOW)
+                 for arm, row in picked.items()}
+        teams = dict(session.execute(select(User.id, Team.name).join(Team, Team.id == User.team_id)).tuples().all())
+        assert {arm: (row.arm, row.policy_version, row.pool_id) for arm, row in again.items()} == {
+            "canary": ("canary", 3, "key"), "control": ("control", 2, "everyone")}
+        assert teams[again["canary"].rep_id] == "KA"  # type: ignore[index]
+        assert again["canary"].rep_id != picked["canary"].rep_id
+        for row in again.values():
+            evidence = payload(session, row)
+            assert (evidence["arm"], evidence["canary_id"], evidence["policy_version"], evidence["kind"]) == (
+                row.arm, running.id, row.policy_version, "unacknowledged")
+            recorded, replayed = service.replay(session, row.id)
+            assert replayed.to_dict() == recorded.to_dict()
+        assert service.pool_supervisors(session, session.get(Lead, picked["canary"].lead_id)) == set()  # type: ignore[arg-type]
+
+
+def test_a_held_canary_lead_escalates_after_the_candidates_wait(engine: Engine) -> None:
+    """Nobody online: every lead waits. The candidate escalates after 5 minutes, the active version after its
+    default 30; at 10 minutes only the canary's leads have reached a supervisor, and the queue names each lead's
+    pool as its own arm's policy labels it."""
+    impatient = CANDIDATE.replace("  - id: key\n", "  - id: key\n    label: 大客户池\n") + \
+        "holding: {escalate_after_minutes: 5}\n"
+    with session_scope(engine) as session:
+        company(session)
+        running = canary.start(session, impatient, share=0.5, metrics=[], author=None)
+        for rep in session.scalars(select(User).where(User.role == Role.REP)):
+            rep.presence = Presence.OFFLINE
+        rows = routed(session, new_leads(session, "h", 12))
+        assert {row.outcome for row in rows} == {"held"}
+        arms = {row.lead_id: canary.arm_of(running, row.lead_id) for row in rows}
+        assert set(arms.values()) == {"canary", "control"}
+        escalated = holds.escalate_held(session, now=NOW + timedelta(minutes=10))
+        assert sorted(escalated) == sorted(lead for lead, arm in arms.items() if arm == "canary")
+        labels = {w.lead_id: w.pool for w in holds.waiting(session, now=NOW + timedelta(minutes=10))}
+        pools = {row.lead_id: row.pool_id for row in rows}
+        assert {labels[lead] for lead, pool in pools.items() if pool == "key"} == {"大客户池"}
+        assert sorted(holds.escalate_held(session, now=NOW + timedelta(minutes=30))) == sorted(
+            lead for lead, arm in arms.items() if arm == "control")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
 from evenhand.errors import Conflict, Invalid, NotFound
-from evenhand.kit import audit
+from evenhand.kit import audit, revision
 from evenhand.kit.clock import utcnow
 from evenhand.kit.revision import Revision, Revisioned
 from evenhand.kit.text import require_clean
@@ -94,6 +94,13 @@ def arms(session: Session, at: Revision | None) -> Arms:
     """The arms at configuration revision ``at``: the active version and the running canary's candidate, read and
     compiled once per revision in this process (saving a version, starting or ending a canary changes it)."""
     return _ARMS.get(session, at, None, lambda: _read_arms(session))
+
+
+def lead_arm(session: Session, lead_id: int) -> Arm:
+    """The arm that routes this lead now. Whatever is decided about a lead after its intake (a reassignment, its wait
+    in the holding queue escalated, who may reassign it) follows the same version its first decision did, for as
+    long as the canary runs: a canary's lead is the candidate's from start to finish."""
+    return arms(session, revision.current(session)).of(lead_id)
 
 
 def _read_arms(session: Session) -> Arms:

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from evenhand.config import get_settings
 from evenhand.i18n import N_
-from evenhand.kit import audit
+from evenhand.kit import audit, revision
 from evenhand.kit.clock import local, utcnow
 from evenhand.models import HeldLead, Lead, Role, RoutingDecision, Team, User
 from evenhand.notify import service as notify
 from evenhand.routing import engine
 from evenhand.routing.availability import membership
+from evenhand.routing.canary import arms
 from evenhand.routing.policy import CompiledPolicy
-from evenhand.routing.policy_versions import active, compiled_body
 from evenhand.routing.router import Router
 from evenhand.routing.snapshot import lead_snapshot, rep_states
 
@@ -50,7 +50,7 @@ class Waiting(NamedTuple):
 
     lead_id: int
     company: str
-    pool: str  # the pool's label in the active policy; the id of a pool it no longer has
+    pool: str  # the pool's label in the policy that routes the lead; the id of a pool it no longer has
     held_since: datetime
     escalated_at: datetime | None
     minutes: int  # waited so far
@@ -58,22 +58,24 @@ class Waiting(NamedTuple):
 
 def waiting(session: Session, *, now: datetime | None = None) -> list[Waiting]:
     """The holding queue, oldest first."""
-    at, zone = now or utcnow(), get_settings().zone
-    labels = {pool.id: pool.label or pool.id for pool in compiled_body(active(session).body).policy.pools}
+    at, zone, read = now or utcnow(), get_settings().zone, arms(session, revision.current(session))
+    labels = {arm.version: {pool.id: pool.label or pool.id for pool in arm.policy.policy.pools} for arm in read.all()}
     stmt = select(HeldLead, Lead.company).join(Lead, Lead.id == HeldLead.lead_id).order_by(HeldLead.held_since)
-    return [Waiting(held.lead_id, company, labels.get(held.pool_id, held.pool_id), local(held.held_since, zone),
+    return [Waiting(held.lead_id, company, labels[read.of(held.lead_id).version].get(held.pool_id, held.pool_id),
+                    local(held.held_since, zone),
                     local(held.escalated_at, zone) if held.escalated_at else None,
                     int((at - held.held_since).total_seconds() // 60))
             for held, company in session.execute(stmt).tuples()]
 
 
 def escalate_held(session: Session, *, now: datetime | None = None) -> list[int]:
-    """Escalate every held lead whose wait is over; the ids of the leads escalated."""
-    at = now or utcnow()
-    policy = compiled_body(active(session).body)
+    """Escalate every held lead whose wait is over, by the policy that routes it (its arm's, while a canary runs);
+    the ids of the leads escalated."""
+    at, read = now or utcnow(), arms(session, revision.current(session))
     done = []
     for held in session.scalars(select(HeldLead).where(HeldLead.escalated_at.is_(None))
                                 .order_by(HeldLead.held_since)).all():
+        policy = read.of(held.lead_id).policy
         pool_id = held.pool_id if any(p.id == held.pool_id for p in policy.pools) else policy.pools[-1].id
         due = engine.escalate_due(held.held_since, at, policy, pool_id=pool_id)
         lead = session.get(Lead, held.lead_id)

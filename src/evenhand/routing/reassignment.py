@@ -18,8 +18,8 @@ from evenhand.models import Lead, LeadStatus, RoutingDecision
 from evenhand.notify import service as notify
 from evenhand.org import service as org_service
 from evenhand.routing import engine, service
+from evenhand.routing.canary import lead_arm
 from evenhand.routing.policy import CompiledPolicy
-from evenhand.routing.policy_versions import active, compiled_body
 from evenhand.routing.reasons import explain
 from evenhand.routing.router import lock_pool_state, place, record, save_pool_state
 from evenhand.routing.snapshot import lead_snapshot
@@ -46,8 +46,8 @@ def reassign(session: Session, lead: Lead, *, actor: Principal | None, to_rep_id
     _check(session, actor, lead, kind)
     started, at, previous = time.perf_counter_ns(), now or utcnow(), lead.owner_id
     out = dict(exclude) if exclude is not None else ({previous: "previous_owner"} if previous else {})
-    version = active(session)
-    policy = compiled_body(version.body)
+    arm = lead_arm(session, lead.id)  # a canary's lead stays the candidate's
+    policy = arm.policy
     snapshot = lead_snapshot(lead)
     match = engine.select_pool(snapshot, policy)
     state = lock_pool_state(session, match.pool_id)
@@ -64,7 +64,7 @@ def reassign(session: Session, lead: Lead, *, actor: Principal | None, to_rep_id
         lead.first_response_at = None  # the new owner's response is measured from the new assignment
     _settle(session, lead, decision, at)
     latency = (time.perf_counter_ns() - started) // 1000
-    row = record(session, lead, decision, version.version, kind, actor, latency,
+    row = record(session, lead, decision, arm, kind, actor, latency,
                  {"previous_owner_id": previous, "note": note})
     _notify_owners(session, lead, row, previous, actor, note, tell_previous=kind != "appeal")
     return row

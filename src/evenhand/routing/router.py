@@ -356,10 +356,12 @@ def _assign(session: Session, assigned: Sequence[tuple[Lead, int | None]], at: d
     written.wrote(session, "lead", [lead.id for lead, _ in assigned])
 
 
-def record(session: Session, lead: Lead, decision: Decision, version: int, kind: str, actor: Principal | None,
+def record(session: Session, lead: Lead, decision: Decision, arm: Arm, kind: str, actor: Principal | None,
            latency_us: int, extra: Mapping[str, Any] | None = None) -> RoutingDecision:
-    """The decision row and its audit entry (the evidence), for one decision made outside a ``Router``."""
-    made = _made(lead, decision, version, kind, actor, latency_us, extra)
+    """The decision row and its audit entry (the evidence), for one decision made outside a ``Router`` by ``arm``'s
+    version (and naming its arm while a canary runs, as a router's decision does)."""
+    made = _made(lead, decision, arm.version, kind, actor, latency_us, {**(extra or {}), **(arm.evidence() or {})},
+                 arm=arm.name)
     made.row.audit_seq = audit.append(session, **made.evidence._asdict(), flush=False).seq
     session.add(made.row)
     session.flush()

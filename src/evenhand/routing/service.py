@@ -26,8 +26,9 @@ from evenhand.models import AuditEntry, Lead, RoutingDecision, Team, User
 from evenhand.org import service as org_service
 from evenhand.routing import engine
 from evenhand.routing.availability import membership
+from evenhand.routing.canary import lead_arm
 from evenhand.routing.policy import CompiledPolicy, CompiledPool
-from evenhand.routing.policy_versions import active, compiled_body, version
+from evenhand.routing.policy_versions import compiled_body, version
 from evenhand.routing.snapshot import lead_snapshot, rep_states
 from evenhand.routing.values import Decision, LeadSnapshot, RepState
 
@@ -122,7 +123,8 @@ def may_reassign(session: Session, principal: Principal, lead: Lead) -> bool:
 
 
 def pool_supervisors(session: Session, lead: Lead) -> set[int]:
-    policy = compiled_body(active(session).body)
+    """Who supervises the pool that routes this lead: by its arm's policy, while a canary runs."""
+    policy = lead_arm(session, lead.id).policy
     snapshot = lead_snapshot(lead)
     pool = policy.pool(engine.select_pool(snapshot, policy).pool_id)
     roster = candidates(session, utcnow(), policy, snapshot, pool, ())
