@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -101,3 +102,22 @@ def test_ops_grants_the_key_account_right_from_the_admin_page(server: Server, pa
     assert granted == ["xiaochen"]
     page.reload()
     expect(page.locator('[data-grant-user="xiaochen"]')).to_have_attribute("aria-checked", "true")
+
+
+def test_a_signed_out_visit_signs_in_and_comes_back_to_the_very_page(server: Server, page: Page) -> None:
+    """Every page sends a visitor who is not signed in to sign in, and back to the URL asked for, its query
+    included (``web.context.page``)."""
+    page.goto(f"{server.base}/notifications/settings?from=mail")
+    expect(page).to_have_url(re.compile(r"/login\?next=/notifications/settings%3Ffrom%3Dmail$"))
+    page.locator('input[name="username"]').fill("zhangwei")
+    page.locator('input[name="password"]').fill(PASSWORD)
+    page.get_by_test_id("sign-in").click()
+    page.wait_for_url(f"{server.base}/notifications/settings?from=mail")
+    expect(page.get_by_test_id("quiet-start")).to_be_visible()
+
+
+def test_the_way_back_is_kept_as_text_on_the_sign_in_page(server: Server, page: Page) -> None:
+    """A quote in the way back ends nothing: it stays in the hidden field's value and adds no attribute."""
+    page.goto(f"{server.base}/login?next=" + quote('/leads" data-evil="1'))
+    expect(page.locator('input[name="next"]')).to_have_value('/leads" data-evil="1')
+    expect(page.locator("[data-evil]")).to_have_count(0)

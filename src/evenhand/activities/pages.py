@@ -58,11 +58,7 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def activities_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/activities", status_code=303)
-    tr = context.use_locale(request)
+def activities_page(principal: Principal, tr: Tr, request: Request) -> None:
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
         reps = service.rep_choices(session, principal)
@@ -115,11 +111,7 @@ def _waiting_link(principal: Principal, tr: Tr) -> None:
                count=n), "/activities/unmatched").props('data-testid="waiting-link"')
 
 
-def reconciliation_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/activities/unmatched", status_code=303)
-    tr = context.use_locale(request)
+def reconciliation_page(principal: Principal, tr: Tr, request: Request) -> RedirectResponse | None:
     if not service.may_reconcile(principal):
         return RedirectResponse("/activities", status_code=303)
     with session_scope(context.engine(), readonly=True) as session:
@@ -323,5 +315,5 @@ def register() -> None:
     HOME.add(home_links, order=15)
     LEAD_WORK.add(lead_work, order=20)
     DEAL_WORK.add(deal_work, order=20)
-    ui.page("/activities")(activities_page)
-    ui.page("/activities/unmatched")(reconciliation_page)
+    ui.page("/activities")(context.page(activities_page))
+    ui.page("/activities/unmatched")(context.page(reconciliation_page))

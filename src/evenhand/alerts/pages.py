@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.alerts import service
 from evenhand.auth.principal import Principal
@@ -70,11 +69,7 @@ def _row(alert: Any, names: dict[int, str]) -> dict[str, Any]:
             "opened": alert.opened_at, "snoozed_until": alert.snoozed_until, "facts": alert.evidence.get("facts", {})}
 
 
-def inbox_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def inbox_page(principal: Principal, tr: Tr, request: Request) -> None:
     scopes = _scopes(principal)
     with shell(principal, tr, title=tr("Alerts"), path=PATH):
         ui.label(tr("Deals gone quiet, customers not answering, late first responses, missed stage standards and "
@@ -196,11 +191,7 @@ def _until(value: str) -> datetime:
 # --- one alert ----------------------------------------------------------------------------------------------------
 
 
-def alert_page(request: Request, alert_id: int) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}/{alert_id}", status_code=303)
-    tr = context.use_locale(request)
+def alert_page(principal: Principal, tr: Tr, request: Request, alert_id: int) -> None:
     with shell(principal, tr, title=tr("Alert"), path=PATH):
 
         @ui.refreshable
@@ -252,11 +243,11 @@ RULES = document_editor.Document(
     history=service.RULES.history, validate=service.RULES.validate, save=service.save)
 
 
-def rules_page(request: Request) -> RedirectResponse | None:
-    return document_editor.page(request, RULES, path=RULES_PATH, nav=PATH)
+def rules_page(principal: Principal, tr: Tr) -> None:
+    document_editor.page(principal, tr, RULES, nav=PATH)
 
 
 def register() -> None:
-    ui.page(RULES_PATH)(rules_page)  # before /alerts/{alert_id}: "rules" is not an alert's id
-    ui.page(PATH)(inbox_page)
-    ui.page(PATH + "/{alert_id}")(alert_page)
+    ui.page(RULES_PATH)(context.page(rules_page))  # before /alerts/{alert_id}: "rules" is not an alert's id
+    ui.page(PATH)(context.page(inbox_page))
+    ui.page(PATH + "/{alert_id}")(context.page(alert_page))

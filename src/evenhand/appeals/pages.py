@@ -10,7 +10,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.appeals import reading, service
 from evenhand.appeals.reading import QueueItem, Row
@@ -45,11 +44,7 @@ def window() -> timedelta:
 # --- the page ----------------------------------------------------------------------------------------
 
 
-def appeals_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/appeals", status_code=303)
-    tr = context.use_locale(request)
+def appeals_page(principal: Principal, tr: Tr, request: Request) -> None:
     oversees = principal.reads_everything or bool(principal.supervised_team_ids)
     with shell(principal, tr, title=tr("Appeals"), path="/appeals"):
         if oversees:
@@ -281,4 +276,4 @@ def _reassign_dialog(principal: Principal, lead_id: int, reps: dict[int, str], t
 
 def register() -> None:
     DECISION_ACTIONS.add(decision_actions, order=10)
-    ui.page("/appeals")(appeals_page)
+    ui.page("/appeals")(context.page(appeals_page))

@@ -14,7 +14,6 @@ from typing import Any
 
 from nicegui import run, ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.board import service, view
@@ -69,11 +68,7 @@ def _signature(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in ("as_of", "previous")}
 
 
-async def board_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+async def board_page(principal: Principal, tr: Tr, request: Request) -> None:
     params = dict(request.query_params)
     choices = _choices(principal)
     problem, query = None, None
@@ -357,4 +352,4 @@ def _drill_table(found: dict[str, Any], what: service.Drill, tr: Tr) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(board_page)
+    ui.page(PATH)(context.page(board_page))

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.capture import connectors, pull
@@ -23,11 +22,7 @@ from evenhand.web.layout import Tr, shell
 PATH = "/admin/connectors"
 
 
-def connectors_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def connectors_page(principal: Principal, tr: Tr, request: Request) -> None:
     with shell(principal, tr, title=tr("Connectors"), path=PATH):
         if not principal.manages_org:
             ui.label(tr("Only admin and sales ops see the connectors.")).classes("text-grey-7")
@@ -116,4 +111,4 @@ def _outcome(tr: Tr, outcome: connectors.TestResult) -> str:
 
 
 def register() -> None:
-    ui.page(PATH)(connectors_page)
+    ui.page(PATH)(context.page(connectors_page))

@@ -11,7 +11,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -44,11 +43,7 @@ def _kind(value: str | None, tr: Tr) -> str:
     return tr(label(ActivityType(value))) if value in set(ActivityType) else "—"
 
 
-def honesty_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def honesty_page(principal: Principal, tr: Tr, request: Request) -> None:
     oversees = principal.reads_everything or bool(principal.supervised_team_ids)
     with shell(principal, tr, title=tr("Honesty checks"), path=PATH):
         ui.label(tr("CRM notes that claim a call, meeting or visit nothing captured backs, and notes copied across "
@@ -203,4 +198,4 @@ def _mine(principal: Principal, tr: Tr, *, always: bool) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(honesty_page)
+    ui.page(PATH)(context.page(honesty_page))

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -64,11 +63,7 @@ def _choices() -> tuple[list[str], dict[str, str]]:
         return repository.sources(session), org_service.region_names(session)
 
 
-def leads_list(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/leads", status_code=303)
-    tr = context.use_locale(request)
+def leads_list(principal: Principal, tr: Tr, request: Request) -> None:
     sources, regions = _choices()
     with shell(principal, tr, title=tr("Leads"), path="/leads"):
         state: dict[str, Any] = {"q": None, "source": None, "region": None, "status": None, "band": "all"}
@@ -117,11 +112,7 @@ def _table(rows: list[dict[str, Any]], tr: Tr) -> None:
         <q-td :props="props"><a :href="'/leads/' + props.row.id" class="text-primary">{{ props.value }}</a></q-td>""")
 
 
-def lead_detail(request: Request, lead_id: int) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next=/leads/{lead_id}", status_code=303)
-    tr = context.use_locale(request)
+def lead_detail(principal: Principal, tr: Tr, request: Request, lead_id: int) -> None:
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
         view = service.lead_view(session, principal, lead_id)
@@ -256,5 +247,5 @@ def _timeline(events: list[BehaviourEvent], tr: Tr, zone: ZoneInfo) -> None:
 
 
 def register() -> None:
-    ui.page("/leads")(leads_list)
-    ui.page("/leads/{lead_id}")(lead_detail)
+    ui.page("/leads")(context.page(leads_list))
+    ui.page("/leads/{lead_id}")(context.page(lead_detail))

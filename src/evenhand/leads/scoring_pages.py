@@ -8,7 +8,6 @@ from typing import Any
 from nicegui import ui
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
@@ -30,11 +29,7 @@ MODEL = document_editor.Document(
     height="h-[36rem]")
 
 
-def scoring_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/scoring", status_code=303)
-    tr = context.use_locale(request)
+def scoring_page(principal: Principal, tr: Tr, request: Request) -> None:
     with session_scope(context.engine()) as session:
         predictive = predict_service.load_active(session)
     preview = document_editor.Preview(N_("Preview last {days} days"), _preview, _show_preview,
@@ -117,4 +112,4 @@ def _show_preview(area: ui.column, result: dict[str, Any], tr: Tr) -> None:
 
 
 def register() -> None:
-    ui.page("/scoring")(scoring_page)
+    ui.page("/scoring")(context.page(scoring_page))

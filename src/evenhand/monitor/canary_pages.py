@@ -8,7 +8,6 @@ from html import escape
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -34,11 +33,7 @@ PAST = (("id", N_("Canary no.")), ("version", N_("Candidate version")), ("contro
         ("share", N_("Share")), ("status", N_("Status")), ("started", N_("Started")), ("ended", N_("Ended")))
 
 
-def canary_page(request: Request, id: int | None = None) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def canary_page(principal: Principal, tr: Tr, request: Request, id: int | None = None) -> None:
     with shell(principal, tr, title=tr("Canary rollout"), path=PATH):
         if not principal.sees_team_figures:
             ui.label(tr("Only sales operations, supervisors and auditors may read canaries.")).classes(
@@ -172,4 +167,4 @@ def _past(tr: Tr, past: list[Canary]) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(canary_page)
+    ui.page(PATH)(context.page(canary_page))

@@ -15,7 +15,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -61,11 +60,7 @@ def _refused(tr: Tr, exc: ValidationError | DomainError) -> None:
 # --- the registry -------------------------------------------------------------------------------------------------
 
 
-def registry_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def registry_page(principal: Principal, tr: Tr, request: Request) -> None:
     with shell(principal, tr, title=tr("Change registry"), path=PATH):
         ui.label(tr("Every change to the systems the sales process runs on: releases, campaigns and integrations "
                     "entered by sales ops, and evenhand's own configuration as it is saved.")).classes("text-grey-7")
@@ -154,11 +149,7 @@ def _add_form(tr: Tr, principal: Principal) -> None:
 # --- one change ---------------------------------------------------------------------------------------------------
 
 
-def change_page(request: Request, change_id: int) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}/{change_id}", status_code=303)
-    tr = context.use_locale(request)
+def change_page(principal: Principal, tr: Tr, request: Request, change_id: int) -> None:
     with shell(principal, tr, title=tr("Change {id}", id=change_id), path=PATH):
 
         @ui.refreshable
@@ -371,5 +362,5 @@ def _history(tr: Tr, shown: Any) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(registry_page)
-    ui.page(PATH + "/{change_id}")(change_page)
+    ui.page(PATH)(context.page(registry_page))
+    ui.page(PATH + "/{change_id}")(context.page(change_page))

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
+from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError
@@ -35,11 +35,7 @@ def url(change_id: int, days: int, added: list[str]) -> str:
     return f"/monitor/changes/{change_id}/impact?{query}"
 
 
-def impact_page(request: Request, change_id: int, days: int = impact.DAYS) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={url(change_id, days, [])}", status_code=303)
-    tr = context.use_locale(request)
+def impact_page(principal: Principal, tr: Tr, request: Request, change_id: int, days: int = impact.DAYS) -> None:
     added = request.query_params.getlist("kpi")
     with shell(principal, tr, title=tr("Before and after"), path=PATH):
         try:
@@ -203,4 +199,4 @@ METHOD = (
 
 
 def register() -> None:
-    ui.page(PATH)(impact_page)
+    ui.page(PATH)(context.page(impact_page))

@@ -5,14 +5,14 @@ sources and the columns a KPI may name. Admin and ops edit; everyone else reads.
 from __future__ import annotations
 
 from nicegui import ui
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
+from evenhand.auth.principal import Principal
 from evenhand.i18n import N_
 from evenhand.monitor import service
 from evenhand.monitor.kpis import KPIS
 from evenhand.monitor.sources import SOURCES
-from evenhand.web import document_editor
+from evenhand.web import context, document_editor
+from evenhand.web.layout import Tr
 
 PATH = "/monitor/kpis/edit"
 NAV = "/monitor"
@@ -38,9 +38,9 @@ class Sources(document_editor.Panel):
                         ui.label(f"{tr(title)}: {', '.join(names)}").classes("text-caption font-mono")
 
 
-def definitions_page(request: Request) -> RedirectResponse | None:
-    return document_editor.page(request, DEFINITIONS, path=PATH, nav=NAV, panel=Sources())
+def definitions_page(principal: Principal, tr: Tr) -> None:
+    document_editor.page(principal, tr, DEFINITIONS, nav=NAV, panel=Sources())
 
 
 def register() -> None:
-    ui.page(PATH)(definitions_page)
+    ui.page(PATH)(context.page(definitions_page))

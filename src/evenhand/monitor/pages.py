@@ -14,7 +14,6 @@ from typing import Any
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -121,11 +120,7 @@ def _chart(options: dict[str, Any], testid: str, height: str = "h-80") -> None:
 # --- /monitor -------------------------------------------------------------------------------------------------------
 
 
-def monitor_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def monitor_page(principal: Principal, tr: Tr, request: Request) -> None:
     with shell(principal, tr, title=tr("Monitoring"), path=PATH):
         if _refused(principal, tr):
             return None
@@ -232,11 +227,7 @@ def _list_row(row: AnomalyRow, tr: Tr) -> dict[str, Any]:
 # --- /monitor/kpis/{id} ---------------------------------------------------------------------------------------------
 
 
-def kpi_page(request: Request, kpi_id: str) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}/kpis/{kpi_id}", status_code=303)
-    tr = context.use_locale(request)
+def kpi_page(principal: Principal, tr: Tr, request: Request, kpi_id: str) -> None:
     with shell(principal, tr, title=tr("KPI"), path=PATH):
         if _refused(principal, tr):
             return None
@@ -302,11 +293,7 @@ def _band_list(bands: tuple[views.Band, ...], tr: Tr) -> None:
 # --- /monitor/anomalies/{id} ----------------------------------------------------------------------------------------
 
 
-def anomaly_page(request: Request, anomaly_id: int) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}/anomalies/{anomaly_id}", status_code=303)
-    tr = context.use_locale(request)
+def anomaly_page(principal: Principal, tr: Tr, request: Request, anomaly_id: int) -> None:
     with shell(principal, tr, title=tr("Anomaly"), path=PATH):
         if _refused(principal, tr):
             return None
@@ -444,6 +431,6 @@ def _reason(reason: str, tr: Tr) -> str:
 
 
 def register() -> None:
-    ui.page(PATH)(monitor_page)
-    ui.page(PATH + "/kpis/{kpi_id}")(kpi_page)
-    ui.page(PATH + "/anomalies/{anomaly_id}")(anomaly_page)
+    ui.page(PATH)(context.page(monitor_page))
+    ui.page(PATH + "/kpis/{kpi_id}")(context.page(kpi_page))
+    ui.page(PATH + "/anomalies/{anomaly_id}")(context.page(anomaly_page))

@@ -9,7 +9,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -34,11 +33,7 @@ DIMENSIONS = {"channel": N_("Channel"), "kind": N_("Message kind"), "platform": 
 MIN_POINT = 5  # a day with fewer copies than this is left out of the chart, it says nothing
 
 
-def ops_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/notifications/ops", status_code=303)
-    tr = context.use_locale(request)
+def ops_page(principal: Principal, tr: Tr, request: Request) -> None:
     with shell(principal, tr, title=tr("Notification delivery"), path="/notifications/ops"):
         if not principal.reads_everything:
             ui.label(tr("Only admin, sales ops and auditors see delivery figures.")).classes("text-grey-7")
@@ -241,4 +236,4 @@ def _policies(tr: Tr) -> None:
 
 
 def register() -> None:
-    ui.page("/notifications/ops")(ops_page)
+    ui.page("/notifications/ops")(context.page(ops_page))

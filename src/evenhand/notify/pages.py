@@ -7,7 +7,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -35,11 +34,7 @@ OWN: dict[Channel, tuple[str, str]] = {
 PAGE = 100
 
 
-def inbox_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/notifications", status_code=303)
-    tr = context.use_locale(request)
+def inbox_page(principal: Principal, tr: Tr, request: Request) -> None:
     with shell(principal, tr, title=tr("Inbox"), path="/notifications"):
 
         @ui.refreshable
@@ -96,11 +91,7 @@ def _message(row: Notification, principal: Principal, tr: Tr, refresh: Any) -> N
                 ui.chip(tr("Escalated"), icon="priority_high", color="warning").props("outline dense")
 
 
-def settings_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/notifications/settings", status_code=303)
-    tr = context.use_locale(request)
+def settings_page(principal: Principal, tr: Tr, request: Request) -> None:
     with session_scope(context.engine(), readonly=True) as session:
         current = preferences.get_preferences(session, principal.user_id)
     with shell(principal, tr, title=tr("Notification settings"), path="/notifications"):
@@ -148,5 +139,5 @@ def settings_page(request: Request) -> RedirectResponse | None:
 
 def register() -> None:
     HEADER.add(bell, order=20)
-    ui.page("/notifications")(inbox_page)
-    ui.page("/notifications/settings")(settings_page)
+    ui.page("/notifications")(context.page(inbox_page))
+    ui.page("/notifications/settings")(context.page(settings_page))

@@ -8,8 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nicegui import ui
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -50,21 +48,10 @@ def _tabs(tr: Tr, current: str) -> None:
             link.classes("text-weight-bold" if path == current else "text-grey-8")
 
 
-def _signed_in(request: Request, path: str) -> tuple[Principal, Tr] | RedirectResponse:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={path}", status_code=303)
-    return principal, context.use_locale(request)
-
-
 # --- opportunities ------------------------------------------------------------------------------------------------
 
 
-def opportunity_list(request: Request) -> RedirectResponse | None:
-    who = _signed_in(request, PATH)
-    if isinstance(who, RedirectResponse):
-        return who
-    principal, tr = who
+def opportunity_list(principal: Principal, tr: Tr) -> None:
     with session_scope(context.engine(), readonly=True) as session:
         owners = reading.owners(session, principal)
     with shell(principal, tr, title=tr("Opportunities"), path=PATH):
@@ -109,11 +96,7 @@ def _deal_table(rows: list[dict[str, Any]], tr: Tr) -> None:
         <q-td :props="props"><q-badge :color="props.row.colour" :label="props.value" outline /></q-td>""")
 
 
-def opportunity_detail(request: Request, opportunity_id: int) -> RedirectResponse | None:
-    who = _signed_in(request, f"{PATH}/{opportunity_id}")
-    if isinstance(who, RedirectResponse):
-        return who
-    principal, tr = who
+def opportunity_detail(principal: Principal, tr: Tr, opportunity_id: int) -> None:
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
         view = reading.deal(session, principal, opportunity_id)
@@ -167,11 +150,7 @@ def _history(view: reading.DealView, tr: Tr, zone: ZoneInfo) -> None:
 # --- accounts -----------------------------------------------------------------------------------------------------
 
 
-def account_list(request: Request) -> RedirectResponse | None:
-    who = _signed_in(request, "/accounts")
-    if isinstance(who, RedirectResponse):
-        return who
-    principal, tr = who
+def account_list(principal: Principal, tr: Tr) -> None:
     with shell(principal, tr, title=tr("Accounts"), path=PATH):
         _tabs(tr, "/accounts")
         state: dict[str, Any] = {"q": None}
@@ -197,11 +176,7 @@ def account_list(request: Request) -> RedirectResponse | None:
     return None
 
 
-def account_detail(request: Request, account_id: int) -> RedirectResponse | None:
-    who = _signed_in(request, f"/accounts/{account_id}")
-    if isinstance(who, RedirectResponse):
-        return who
-    principal, tr = who
+def account_detail(principal: Principal, tr: Tr, account_id: int) -> None:
     zone = get_settings().zone
     with session_scope(context.engine(), readonly=True) as session:
         view = reading.account(session, principal, account_id)
@@ -221,7 +196,7 @@ def account_detail(request: Request, account_id: int) -> RedirectResponse | None
 
 
 def register() -> None:
-    ui.page(PATH)(opportunity_list)
-    ui.page(f"{PATH}/{{opportunity_id}}")(opportunity_detail)
-    ui.page("/accounts")(account_list)
-    ui.page("/accounts/{account_id}")(account_detail)
+    ui.page(PATH)(context.page(opportunity_list))
+    ui.page(f"{PATH}/{{opportunity_id}}")(context.page(opportunity_detail))
+    ui.page("/accounts")(context.page(account_list))
+    ui.page("/accounts/{account_id}")(context.page(account_detail))

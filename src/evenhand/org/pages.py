@@ -141,11 +141,8 @@ def _set_key_account(principal: Principal, tr: Tr, user_id: int, on: bool) -> No
 
 def register() -> None:
     @ui.page("/admin")
-    def admin_page(request: Request) -> RedirectResponse | None:
-        principal = context.principal(request)
-        if principal is None:
-            return RedirectResponse("/login?next=/admin", status_code=303)
-        tr = context.use_locale(request)
+    @context.page
+    def admin_page(principal: Principal, tr: Tr, request: Request) -> RedirectResponse | None:
         if principal.role not in STAFF:
             return RedirectResponse("/", status_code=303)
         with shell(principal, tr, title=tr("Teams and reps"), path="/admin"):

@@ -8,7 +8,6 @@ from typing import Any
 
 from nicegui import run, ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -30,11 +29,7 @@ WHATIF_COLUMNS = (("name", N_("Rep")), ("before", N_("Holds now")), ("after", N_
                   ("before_share", N_("Share now")), ("after_share", N_("Share then")))
 
 
-def incentives_page(request: Request, period: str = "") -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def incentives_page(principal: Principal, tr: Tr, request: Request, period: str = "") -> None:
     with session_scope(context.engine(), readonly=True) as session:
         keys = incentives.closed_periods(session)
     chosen = period if period in keys else (keys[0] if keys else None)
@@ -137,4 +132,4 @@ def _figures(found: dict[str, Any], tr: Tr) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(incentives_page)
+    ui.page(PATH)(context.page(incentives_page))

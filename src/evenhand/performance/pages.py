@@ -11,7 +11,6 @@ from typing import Any
 
 from nicegui import run, ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -65,11 +64,7 @@ def _ranking(principal: Principal, period: Period, team_id: int | None) -> Ranki
         return ranking.read(session, principal, period, team_id=team_id)
 
 
-async def ranking_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+async def ranking_page(principal: Principal, tr: Tr, request: Request) -> None:
     locale = current_locale()
     params = dict(request.query_params)
     team = int(params["team"]) if params.get("team", "").isdigit() else None
@@ -201,11 +196,7 @@ def _rep(principal: Principal, period: Period, user_id: int) -> tuple[Ranking, l
         return shown, ranking.history(session, principal, period, user_id) if mine else []
 
 
-async def rep_page(request: Request, user_id: int) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}/reps/{user_id}", status_code=303)
-    tr = context.use_locale(request)
+async def rep_page(principal: Principal, tr: Tr, request: Request, user_id: int) -> None:
     locale = current_locale()
     params = dict(request.query_params)
     with shell(principal, tr, title=tr("Scorecard"), path=PATH):
@@ -286,5 +277,5 @@ def _history(history: list[tuple[str, float | None]], tr: Tr) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(ranking_page)
-    ui.page(PATH + "/reps/{user_id}")(rep_page)
+    ui.page(PATH)(context.page(ranking_page))
+    ui.page(PATH + "/reps/{user_id}")(context.page(rep_page))

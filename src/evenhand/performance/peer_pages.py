@@ -10,7 +10,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
@@ -27,11 +26,7 @@ STATUS = {"open": N_("taking reviews"), "closed": N_("closed to reviews")}
 RATINGS = {n: str(n) for n in range(1, 6)}
 
 
-def peer_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def peer_page(principal: Principal, tr: Tr, request: Request) -> None:
     # the page's own path: the language switch comes back here (the menu then marks no item)
     with shell(principal, tr, title=tr("Peer review"), path=PATH):
         ui.label(tr("Each month every rep is reviewed on professionalism and collaboration by peers from other "
@@ -201,4 +196,4 @@ def _act(tr: Tr, work: Callable[[Any], Any], done: str) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(peer_page)
+    ui.page(PATH)(context.page(peer_page))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
+from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.i18n import N_, request_locale
 from evenhand.performance import document, service
-from evenhand.web import document_editor
+from evenhand.web import context, document_editor
 from evenhand.web.layout import Tr
 
 PATH = "/performance/templates"
@@ -27,7 +27,7 @@ COLUMNS = (("name", N_("Rep")), ("team", N_("Team")), ("active_rank", N_("Active
            ("moved", N_("Change")))
 
 
-def templates_page(request: Request) -> RedirectResponse | None:
+def templates_page(principal: Principal, tr: Tr, request: Request) -> None:
     # The preview is drawn by an event handler, outside the request: its locale is fixed here.
     locale = request_locale(request.cookies, request.headers.get("accept-language")) or get_settings().locale
 
@@ -36,7 +36,7 @@ def templates_page(request: Request) -> RedirectResponse | None:
 
     preview = document_editor.Preview(N_("Preview the ranking"), service.preview, show,
                                       button_id="run-preview", area_id="scorecard-preview")
-    return document_editor.page(request, TEMPLATES, path=PATH, nav=NAV, panel=preview)
+    document_editor.page(principal, tr, TEMPLATES, nav=NAV, panel=preview)
 
 
 def show_preview(area: ui.column, result: service.Comparison, tr: Tr, locale: str) -> None:
@@ -69,4 +69,4 @@ def _total(value: float | None) -> str:
 
 
 def register() -> None:
-    ui.page(PATH)(templates_page)
+    ui.page(PATH)(context.page(templates_page))

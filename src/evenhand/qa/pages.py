@@ -11,7 +11,6 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -41,11 +40,7 @@ def _duration(seconds: int | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds is not None else "—"
 
 
-def qa_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+def qa_page(principal: Principal, tr: Tr, request: Request) -> None:
     locale = current_locale()
     with session_scope(context.engine()) as session:  # the first read on a new database installs rubric version 1
         compiled = service.rubric(session)
@@ -308,10 +303,10 @@ RUBRIC = document_editor.Document(
     history=service.RUBRIC.history, validate=service.RUBRIC.validate, save=service.save_rubric)
 
 
-def rubric_page(request: Request) -> RedirectResponse | None:
-    return document_editor.page(request, RUBRIC, path=RUBRIC_PATH, nav=PATH)
+def rubric_page(principal: Principal, tr: Tr) -> None:
+    document_editor.page(principal, tr, RUBRIC, nav=PATH)
 
 
 def register() -> None:
-    ui.page(PATH)(qa_page)
-    ui.page(RUBRIC_PATH)(rubric_page)
+    ui.page(PATH)(context.page(qa_page))
+    ui.page(RUBRIC_PATH)(context.page(rubric_page))

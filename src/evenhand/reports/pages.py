@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from nicegui import run, ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -42,11 +41,8 @@ def _load(principal: Principal, month: Month, zone: ZoneInfo) -> FairnessReport:
         return service.build(session, month=month, zone=zone, principal=principal)
 
 
-async def fairness_page(request: Request, month: str = "", team: int | None = None) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    tr = context.use_locale(request)
+async def fairness_page(principal: Principal, tr: Tr, request: Request, month: str = "",
+                        team: int | None = None) -> None:
     zone = get_settings().zone
     problem, chosen = None, _this_month(zone).previous()
     try:
@@ -153,4 +149,4 @@ def _publish_button(month: Month, team: TeamReport, principal: Principal, tr: Tr
 
 
 def register() -> None:
-    ui.page(PATH)(fairness_page)
+    ui.page(PATH)(context.page(fairness_page))

@@ -11,8 +11,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from nicegui import run, ui
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -36,8 +34,8 @@ POLICY = document_editor.Document(
     height="h-[36rem]")
 
 
-def policy_page(request: Request) -> RedirectResponse | None:
-    return document_editor.page(request, POLICY, path=PATH, nav="/routing", panel=Replay(),
+def policy_page(principal: Principal, tr: Tr) -> None:
+    document_editor.page(principal, tr, POLICY, nav="/routing", panel=Replay(),
                                 links=[(N_("Live decisions"), "/routing")])
 
 
@@ -209,4 +207,4 @@ def _show_result(area: ui.column, result: dict[str, Any], tr: Tr) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(policy_page)
+    ui.page(PATH)(context.page(policy_page))

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -48,11 +47,7 @@ def _feed_row(line: service.FeedLine, tr: Tr, pools: dict[str, str], zone: ZoneI
             "rep": line.rep or "—", "ms": round(r.latency_us / 1000, 1)}
 
 
-def routing_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login?next=/routing", status_code=303)
-    tr = context.use_locale(request)
+def routing_page(principal: Principal, tr: Tr, request: Request) -> None:
     with session_scope(context.engine(), readonly=True) as session:
         policy = policy_versions.active(session)
         version, pools = policy.version, policy_versions.compiled_body(policy.body).policy.pools
@@ -127,11 +122,7 @@ def _holding_queue(principal: Principal, tr: Tr) -> None:
     render()
 
 
-def decision_page(request: Request, decision_id: int) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next=/routing/decisions/{decision_id}", status_code=303)
-    tr = context.use_locale(request)
+def decision_page(principal: Principal, tr: Tr, request: Request, decision_id: int) -> None:
     with session_scope(context.engine(), readonly=True) as session:
         try:
             view = service.visible_decision(session, principal, decision_id)
@@ -196,5 +187,5 @@ def lead_decision(principal: Principal, tr: Tr, lead_id: int) -> None:
 
 def register() -> None:
     LEAD_SIDE.add(lead_decision, order=10)
-    ui.page("/routing")(routing_page)
-    ui.page("/routing/decisions/{decision_id}")(decision_page)
+    ui.page("/routing")(context.page(routing_page))
+    ui.page("/routing/decisions/{decision_id}")(context.page(decision_page))

@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from sqlalchemy.orm import Session
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
@@ -39,10 +37,10 @@ STANDARDS = document_editor.Document(
     history=service.STANDARDS.history, validate=service.STANDARDS.validate, save=service.save)
 
 
-def standards_page(request: Request) -> RedirectResponse | None:
+def standards_page(principal: Principal, tr: Tr) -> None:
     preview = document_editor.Preview(N_("Preview the last 30 days"), service.preview, _show_preview,
                                       button_id="run-preview", area_id="standards-preview")
-    return document_editor.page(request, STANDARDS, path=PATH, nav=PATH, panel=preview)
+    document_editor.page(principal, tr, STANDARDS, nav=PATH, panel=preview)
 
 
 def share(tally: dict[str, Any] | None) -> str:
@@ -140,6 +138,6 @@ def _line(line: Any, names: dict[int, str], tr: Tr, zone: ZoneInfo) -> None:
 
 
 def register() -> None:
-    ui.page(PATH)(standards_page)
+    ui.page(PATH)(context.page(standards_page))
     LEAD_WORK.add(lead_checklist, order=10)
     DEAL_WORK.add(deal_checklist, order=10)

@@ -1,11 +1,17 @@
-"""What a UI page needs from the request: the database and who is signed in."""
+"""What a UI page needs from the request: the database, who is signed in, and their language."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
 
 from evenhand.auth import service as auth_service
 from evenhand.auth.principal import Principal
@@ -39,3 +45,46 @@ def use_locale(request: Request) -> Callable[..., str]:
     """Fix the page's locale and return a translator bound to it (event handlers run outside the request)."""
     set_locale(request_locale(request.cookies, request.headers.get("accept-language")))
     return translator(current_locale())
+
+
+def signed_in_url(request: Request) -> str:
+    """Where to sign in and come back to the very page asked for, its query included."""
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/login?next={quote(asked, safe='/')}"
+
+
+def page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page for signed-in readers, registered with ``ui.page(path)(page(view))``. ``view(principal, tr, …)`` is
+    called with who is signed in and a translator in their language, then whatever else it names (the request, the
+    path's and the query's parameters) as NiceGUI gives them. Anyone else is sent to sign in and brought back to the
+    URL they asked for. ``view`` may be a coroutine."""
+    hints = typing.get_type_hints(view)
+    named = [p.replace(annotation=hints.get(p.name, p.annotation))
+             for p in list(inspect.signature(view).parameters.values())[2:]]
+    wants_request = any(p.name == "request" for p in named)
+    if not wants_request:
+        named.insert(0, inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request))
+
+    def reader(kwargs: dict[str, Any]) -> tuple[Principal, Callable[..., str]] | None:
+        request = kwargs["request"] if wants_request else kwargs.pop("request")
+        found = principal(request)
+        return None if found is None else (found, use_locale(request))
+
+    if inspect.iscoroutinefunction(view):
+        @functools.wraps(view)
+        async def served_async(**kwargs: Any) -> Any:
+            request = kwargs["request"]
+            signed = reader(kwargs)
+            return RedirectResponse(signed_in_url(request), status_code=303) if signed is None \
+                else await view(*signed, **kwargs)
+        served: Callable[..., Any] = served_async
+    else:
+        @functools.wraps(view)
+        def served_sync(**kwargs: Any) -> Any:
+            request = kwargs["request"]
+            signed = reader(kwargs)
+            return RedirectResponse(signed_in_url(request), status_code=303) if signed is None \
+                else view(*signed, **kwargs)
+        served = served_sync
+    served.__signature__ = inspect.Signature(named)  # type: ignore[attr-defined]  # what NiceGUI and FastAPI read
+    return served

@@ -18,8 +18,6 @@ from typing import Any
 
 from nicegui import run, ui
 from sqlalchemy.orm import Session
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
@@ -109,14 +107,10 @@ def diff(before: str, after: str, before_name: str, after_name: str) -> list[str
     return list(difflib.unified_diff(before.splitlines(), after.splitlines(), before_name, after_name, lineterm=""))
 
 
-def page(request: Request, document: Document, *, path: str, nav: str, panel: Panel | None = None,
-         links: Sequence[tuple[str, str]] = ()) -> RedirectResponse | None:
-    """The document's page at ``path`` (the navigation marks ``nav``); ``links`` (an ``N_()`` text and where it
-    goes) stand beside the active version's number."""
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse(f"/login?next={path}", status_code=303)
-    tr = context.use_locale(request)
+def page(principal: Principal, tr: Tr, document: Document, *, nav: str, panel: Panel | None = None,
+         links: Sequence[tuple[str, str]] = ()) -> None:
+    """The document's page, for a view registered with ``context.page`` (the navigation marks ``nav``); ``links`` (an
+    ``N_()`` text and where it goes) stand beside the active version's number."""
     with shell(principal, tr, title=tr(document.title), path=nav):
         draw(document, principal, tr, panel, links=links)
     return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
 
+from evenhand.auth.principal import Principal
 from evenhand.i18n import N_
 from evenhand.web import context
-from evenhand.web.layout import HOME, shell
+from evenhand.web.layout import HOME, Tr, shell
 
 LOGIN_ERRORS = {
     "credentials": N_("Wrong username or password."),
@@ -33,18 +33,15 @@ def login_page(request: Request, error: str = "", next: str = "/") -> None:
             ui.input(tr("Username")).props('name="username" autocomplete="username" autofocus outlined')
             ui.input(tr("Password"), password=True).props(
                 'name="password" autocomplete="current-password" outlined')
-            ui.element("input").props(f'type="hidden" name="next" value="{_local_path(next)}"')
+            # set as it is, not through props(), which would read a quote in it as the end of the value
+            ui.element("input").props('type="hidden" name="next"').props["value"] = _local_path(next)
             ui.button(tr("Sign in")).props('type="submit" color=primary data-testid="sign-in"').classes("w-full")
         with ui.row():
             for code, label in (("zh-CN", "中文"), ("en", "English")):
                 ui.link(label, f"/auth/locale/{code}?next=/login").props(f'data-locale="{code}"')
 
 
-def home_page(request: Request) -> RedirectResponse | None:
-    principal = context.principal(request)
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    tr = context.use_locale(request)
+def home_page(principal: Principal, tr: Tr, request: Request) -> None:
     with shell(principal, tr, title=tr("Welcome, {name}", name=principal.display_name), path="/"):
         HOME.draw(principal, tr)
     return None
@@ -52,4 +49,4 @@ def home_page(request: Request) -> RedirectResponse | None:
 
 def register() -> None:
     ui.page("/login")(login_page)
-    ui.page("/")(home_page)
+    ui.page("/")(context.page(home_page))
