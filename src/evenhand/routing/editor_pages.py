@@ -36,7 +36,7 @@ POLICY = document_editor.Document(
 
 def policy_page(principal: Principal, tr: Tr) -> None:
     document_editor.page(principal, tr, POLICY, nav="/routing", panel=Replay(),
-                                links=[(N_("Live decisions"), "/routing")])
+                         links=[(N_("Live decisions"), "/routing")])
 
 
 class Replay(document_editor.Panel):
