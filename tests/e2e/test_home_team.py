@@ -70,9 +70,10 @@ def _waiting_leads(session: Session, rep: User) -> None:
 
 
 def _follow_ups_and_alerts(session: Session, rep: User) -> None:
-    """A lead assigned three days ago nobody has contacted, and a deal in proposal untouched for twelve days."""
+    """A lead assigned a week ago nobody has contacted, and a deal in proposal untouched for twelve days. Both are
+    overdue whatever the day: the first contact's 48 hours, moved past a weekend, end three days ago at the latest."""
     session.add(Lead(source="website", external_id="HOME-OLD", company=BACKLOG, owner_id=rep.id,
-                     status=LeadStatus.ASSIGNED, assigned_at=utcnow() - timedelta(days=3)))
+                     status=LeadStatus.ASSIGNED, assigned_at=utcnow() - timedelta(days=7)))
     session.add(Opportunity(name=DEAL, owner_id=rep.id, stage=Stage.PROPOSAL, created_at=utcnow() - timedelta(days=12)))
     session.flush()
     alerts.scan(session)
