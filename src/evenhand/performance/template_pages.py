@@ -5,11 +5,9 @@ inputs under the draft beside the active templates (the last full month, measure
 from __future__ import annotations
 
 from nicegui import ui
-from starlette.requests import Request
 
 from evenhand.auth.principal import Principal
-from evenhand.config import get_settings
-from evenhand.i18n import N_, request_locale
+from evenhand.i18n import N_, current_locale
 from evenhand.performance import document, service
 from evenhand.web import context, document_editor
 from evenhand.web.layout import Tr
@@ -27,9 +25,8 @@ COLUMNS = (("name", N_("Rep")), ("team", N_("Team")), ("active_rank", N_("Active
            ("moved", N_("Change")))
 
 
-def templates_page(principal: Principal, tr: Tr, request: Request) -> None:
-    # The preview is drawn by an event handler, outside the request: its locale is fixed here.
-    locale = request_locale(request.cookies, request.headers.get("accept-language")) or get_settings().locale
+def templates_page(principal: Principal, tr: Tr) -> None:
+    locale = current_locale()  # the preview is drawn by an event handler, outside the request: its locale, fixed here
 
     def show(area: ui.column, result: service.Comparison, tr: Tr) -> None:
         show_preview(area, result, tr, locale)

@@ -57,7 +57,7 @@ def page(view: Callable[..., Any]) -> Callable[..., Any]:
     """A page for signed-in readers, registered with ``ui.page(path)(page(view))``. ``view(principal, tr, …)`` is
     called with who is signed in and a translator in their language, then whatever else it names (the request, the
     path's and the query's parameters) as NiceGUI gives them. Anyone else is sent to sign in and brought back to the
-    URL they asked for. ``view`` may be a coroutine."""
+    URL they asked for. ``view`` may be a coroutine function."""
     hints = typing.get_type_hints(view)
     named = [p.replace(annotation=hints.get(p.name, p.annotation))
              for p in list(inspect.signature(view).parameters.values())[2:]]
@@ -65,26 +65,14 @@ def page(view: Callable[..., Any]) -> Callable[..., Any]:
     if not wants_request:
         named.insert(0, inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request))
 
-    def reader(kwargs: dict[str, Any]) -> tuple[Principal, Callable[..., str]] | None:
+    @functools.wraps(view)
+    def served(**kwargs: Any) -> Any:
+        """The view's result (a coroutine for an async view, which NiceGUI awaits), or the way to sign in."""
         request = kwargs["request"] if wants_request else kwargs.pop("request")
-        found = principal(request)
-        return None if found is None else (found, use_locale(request))
+        signed = principal(request)
+        if signed is None:
+            return RedirectResponse(signed_in_url(request), status_code=303)
+        return view(signed, use_locale(request), **kwargs)
 
-    if inspect.iscoroutinefunction(view):
-        @functools.wraps(view)
-        async def served_async(**kwargs: Any) -> Any:
-            request = kwargs["request"]
-            signed = reader(kwargs)
-            return RedirectResponse(signed_in_url(request), status_code=303) if signed is None \
-                else await view(*signed, **kwargs)
-        served: Callable[..., Any] = served_async
-    else:
-        @functools.wraps(view)
-        def served_sync(**kwargs: Any) -> Any:
-            request = kwargs["request"]
-            signed = reader(kwargs)
-            return RedirectResponse(signed_in_url(request), status_code=303) if signed is None \
-                else view(*signed, **kwargs)
-        served = served_sync
     served.__signature__ = inspect.Signature(named)  # type: ignore[attr-defined]  # what NiceGUI and FastAPI read
     return served
