@@ -54,14 +54,20 @@ def leads(rng: np.random.Generator, day: I64, weekday: float = 85, weekend: floa
     return rng.poisson(np.where(weekend_day, weekend, weekday)).astype(np.float64)
 
 
-def conversion(rng: np.random.Generator, share: F64, *, volume: float = 1.0) -> Series:
-    """A cohort rate within HORIZON days: by_age[d, a] is cohort d's conversions known a days after it."""
+def conversion(rng: np.random.Generator, share: F64, *, volume: float = 1.0, days_off: I64 | None = None) -> Series:
+    """A cohort rate within HORIZON days: by_age[d, a] is cohort d's conversions known a days after it. With
+    ``days_off`` (day numbers: the company's holidays) nobody works on those days: no lead arrives, and a
+    conversion's delay runs on the days worked, so one due in a holiday comes after it (and may fall beyond the
+    horizon)."""
     day = days(len(share))
-    n = leads(rng, day, 85 * volume, 15 * volume)
+    off = np.isin(day, days_off if days_off is not None else np.empty(0, np.int64))
+    n = np.where(off, 0.0, leads(rng, day, 85 * volume, 15 * volume))
     converted = rng.binomial(n.astype(np.int64), share)
     cohort = np.repeat(np.arange(len(day)), converted)
-    delay = np.clip(np.rint(rng.lognormal(np.log(9), 0.35, len(cohort))), 5, HORIZON).astype(np.int64)
-    arrivals = np.bincount(cohort * (HORIZON + 1) + delay, minlength=len(day) * (HORIZON + 1))
+    worked = np.clip(np.rint(rng.lognormal(np.log(9), 0.35, len(cohort))), 5, HORIZON).astype(np.int64)
+    delay = _on_days_worked(cohort, worked, off)
+    within = delay <= HORIZON
+    arrivals = np.bincount(cohort[within] * (HORIZON + 1) + delay[within], minlength=len(day) * (HORIZON + 1))
     by_age = np.cumsum(arrivals.reshape(len(day), HORIZON + 1), axis=1).astype(np.float64)
     x = by_age[:, HORIZON]
     return Series(day, n, x, x, _share(x, n), by_age)
@@ -91,6 +97,22 @@ def counts(rng: np.random.Generator, mean: F64, *, overdispersion: float = 1.3) 
     shape = mean / (overdispersion - 1)
     x = rng.poisson(rng.gamma(shape, mean / shape)).astype(np.float64)
     return Series(days(len(mean)), x, x, x, x, None)
+
+
+def _on_days_worked(cohort: I64, worked: I64, off: NDArray[np.bool_]) -> I64:
+    """Calendar days from each cohort day until ``worked`` days not off have passed after it (HORIZON + 1, out of
+    the horizon, when that is later)."""
+    working = np.concatenate([np.cumsum(~off), np.arange(1, HORIZON + 2) + int((~off).sum())])
+    reached = np.searchsorted(working, working[cohort] + worked, side="left") - cohort
+    return np.minimum(reached, HORIZON + 1)
+
+
+def holidays(count: int) -> I64:
+    """A year's days off as China has them, over ``count`` days from START: eight days at the Spring Festival (from
+    day 40 of each year) and seven from National Day (day 273)."""
+    years = range(0, count, 365)
+    return np.array([START + y + d for y in years for start, length in ((40, 8), (273, 7))
+                     for d in range(start, start + length) if y + d < count], np.int64)
 
 
 def _share(x: F64, n: F64) -> F64:

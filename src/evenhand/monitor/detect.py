@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtr, stdtr
 
 from evenhand.monitor.kpis import Kpi
-from evenhand.monitor.series import Series
+from evenhand.monitor.series import DaysWorked, Series
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -46,6 +46,10 @@ RESIDUAL_CLIP = 3.0  # one wild baseline day adds at most this squared to the ov
 LOG_FLOOR = 0.02  # the smallest spread of a day's log value (2 %): a flat baseline is not infinitely precise
 MAD_SCALE = 1.4826  # MAD to standard deviation under normality
 COHORT_WINDOW = 14  # young cohorts need this many days to show a change in a horizon rate
+# A window of cohorts expected to reach fewer numerators than this is not judged, nor held against the alert line:
+# so few (the cohorts of the days just after a holiday week, which have hardly worked yet) say too little, and the
+# normal approximation's tail is wrong for them.
+MIN_EXPECTED = 5.0
 GAP_DAYS = 3  # alarming days this close are one episode
 QUIET_DAYS = 4  # an episode has ended once this many days passed without alarm
 
@@ -97,25 +101,34 @@ class _Padded:
     x: F64
     v: F64
     ages: F64  # per day, the numerator known 0..H days after it (H = 0 without a horizon: the numerator)
+    worked: DaysWorked  # from the first padded day to H days past the last
 
     @classmethod
-    def of(cls, series: Series, pad: int) -> _Padded:
+    def of(cls, series: Series, pad: int, days_off: Collection[int] = ()) -> _Padded:
         def front(a: np.ndarray, fill: float) -> F64:
             return np.concatenate([np.full((pad, *a.shape[1:]), fill), a.astype(np.float64)])
 
         ages = series.x[:, None] if series.by_age is None else series.by_age
-        return cls(pad, int(series.days[0]), front(series.n, 0), front(series.x, 0), front(series.v, np.nan),
-                   front(np.asarray(ages, dtype=np.float64), 0))
+        first, last = int(series.days[0]), int(series.days[-1])
+        return cls(pad, first, front(series.n, 0), front(series.x, 0), front(series.v, np.nan),
+                   front(np.asarray(ages, dtype=np.float64), 0),
+                   DaysWorked.over(first - pad, last + ages.shape[1], days_off))
+
+    def day(self, index: I64) -> I64:
+        return index + self.first - self.pad
 
     def index(self, day: I64) -> I64:
         return day - self.first + self.pad
 
 
-def scan(kpi: Kpi, series: Series, first: int, last: int, *, explained: Collection[int] = ()) -> list[Finding]:
+def scan(kpi: Kpi, series: Series, first: int, last: int, *, explained: Collection[int] = (),
+         days_off: Collection[int] = ()) -> list[Finding]:
     """The anomaly episodes over the days ``first``..``last`` (day numbers), statistical and alert-line, each
     day judged on what was known that day. On the ``explained`` days a KPI upstream of this one was known to have
-    shifted: a change here then has a cause already, and is tested at ``ALPHA_EXPLAINED``."""
-    days = _evaluate_days(kpi, series, first, last)
+    shifted: a change here then has a cause already, and is tested at ``ALPHA_EXPLAINED``. ``days_off`` are the
+    company's holidays (day numbers): a young cohort is compared with the baseline's at as many days worked, so
+    the leads that arrived before a holiday week are not taken for a drop (see ``_Cohorts``)."""
+    days = _evaluate_days(kpi, series, first, last, days_off)
     if days is None:
         return []
     scanned = int(days.day[-1])
@@ -123,9 +136,9 @@ def scan(kpi: Kpi, series: Series, first: int, last: int, *, explained: Collecti
     return [*_statistical(kpi, days, scanned, alpha), *_alert_lines(kpi, days, scanned)]
 
 
-def evaluate(kpi: Kpi, series: Series, day: int) -> Finding | None:
+def evaluate(kpi: Kpi, series: Series, day: int, *, days_off: Collection[int] = ()) -> Finding | None:
     """The finding of a single day: its statistical alarm, else its alert line, else None."""
-    findings = scan(kpi, series, day, day)
+    findings = scan(kpi, series, day, day, days_off=days_off)
     return next((f for f in findings if f.kind == "statistical"), findings[0] if findings else None)
 
 
@@ -140,13 +153,13 @@ def _window(kpi: Kpi) -> int:
     return max(kpi.window_days, COHORT_WINDOW) if kpi.kind == "rate" and kpi.horizon_days else kpi.window_days
 
 
-def _evaluate_days(kpi: Kpi, series: Series, first: int, last: int) -> _Days | None:
+def _evaluate_days(kpi: Kpi, series: Series, first: int, last: int, days_off: Collection[int]) -> _Days | None:
     if len(series.days) == 0:
         return None
     lo, hi = max(first, int(series.days[0])), min(last, int(series.days[-1]))
     if hi < lo:
         return None
-    padded = _Padded.of(series, history(kpi))
+    padded = _Padded.of(series, history(kpi), days_off)
     day = np.arange(lo, hi + 1, dtype=np.int64)
     judged = day - padded.first >= history(kpi)
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
@@ -180,10 +193,11 @@ def _rates(kpi: Kpi, s: _Padded, day: I64) -> _Days:
     at, h = s.index(day), s.ages.shape[1] - 1
     c = _Cohorts.of(kpi, s, at)
     tests = [c.test(w) for w in _windows(kpi)]
-    best = np.argmin(np.stack([p for p, _, _ in tests]), axis=0)
+    judged = np.stack([p for p, _, _ in tests])
+    best = np.argmin(np.where(np.isnan(judged), np.inf, judged), axis=0)
     p, z, observed = (np.choose(best, [t[i] for t in tests]) for i in range(3))
     base = c.share[:, h]
-    start = day - _onset(_binomial_gain(c.seen, c.size, c.share[:, c.age], observed / base))
+    start = day - _onset(_binomial_gain(c.seen, c.size, np.take_along_axis(c.share, c.age, axis=1), observed / base))
     return _Days(day, "cohort_rate" if h else "two_proportion", base, observed, tests[0][2],
                  np.minimum(1.0, p * len(tests)), np.sign(z), start, np.ones(len(day), bool),
                  np.abs(observed - base) / np.minimum(base, 1 - base))
@@ -200,44 +214,58 @@ def _lag(kpi: Kpi) -> int:
 
 @dataclass(frozen=True)
 class _Cohorts:
-    """Per evaluation day: the baseline's share by age and size, and the cohorts of the longest window."""
+    """Per evaluation day: the baseline's share by age and size, and the cohorts of the longest window.
 
-    share: F64  # F(a): the baseline's share with the numerator by age a, shape (days, H+1)
+    Ages are counted in days worked (``series.DaysWorked``): a cohort's numerator known c days after it is compared
+    with the baseline's share by as many days not off (the company's holidays). The horizon itself stays in calendar
+    days: a cohort whose H days held a holiday had fewer days worked by its end, and is expected to have converted
+    that much less."""
+
+    share: F64  # F(a): the baseline's share with the numerator by a days worked, of the cohorts that worked a days
+    # within their horizon, shape (days, H+1)
     n_base: F64
-    age: I64  # per column (newest cohort first), its age on T capped at H
+    age: I64  # per day and column (newest cohort first): the days the cohort worked by T, at most in its horizon
     seen: F64  # the numerator each cohort had on T
     size: F64
     dispersion: F64
 
     @classmethod
     def of(cls, kpi: Kpi, s: _Padded, at: I64) -> _Cohorts:
-        lag, span = _lag(kpi), max(_windows(kpi))
+        lag, span, h = _lag(kpi), max(_windows(kpi)), s.ages.shape[1] - 1
         n_base = _rows(s.n, at, kpi.baseline_days, lag).sum(axis=1)
-        share = _rows(s.ages, at, kpi.baseline_days, lag).sum(axis=-1) / n_base[:, None]
-        age = np.minimum(np.arange(span), s.ages.shape[1] - 1)
+        day = s.day(np.arange(len(s.ages)))
+        worked = s.worked.age(day, h)[:, None] >= np.arange(h + 1)  # the ages each cohort worked within its horizon
+        x = _rows(s.worked.aligned(day, s.ages) * worked, at, kpi.baseline_days, lag).sum(axis=-1)
+        share = x / _rows(s.n[:, None] * worked, at, kpi.baseline_days, lag).sum(axis=-1)
+        calendar = np.minimum(np.arange(span), h)
         cohort = at[:, None] - np.arange(span)
-        return cls(share, n_base, age, s.ages[cohort, age], s.n[cohort], _rate_dispersion(kpi, s, at, share[:, -1]))
+        age = s.worked.age(s.day(cohort), calendar)
+        return cls(share, n_base, age, s.ages[cohort, calendar], s.n[cohort],
+                   _rate_dispersion(kpi, s, at, share[:, -1]))
 
     def test(self, w: int) -> tuple[F64, F64, F64]:
         """p, z and the maturity-adjusted share (the baseline's share × O / E) of the newest ``w`` cohorts. Var(O −
         E) under no change is taken at the pooled share (baseline and window together, the baseline's timing): the
         window's binomial variance plus that of E, whose shares come from n_base baseline cohorts, both scaled
         by the baseline's overdispersion."""
-        size, age = self.size[:, :w], self.age[:w]
-        o, e = self.seen[:, :w].sum(axis=1), (size * self.share[:, age]).sum(axis=1)
+        size, age = self.size[:, :w], self.age[:, :w]
+        o, e = self.seen[:, :w].sum(axis=1), (size * np.take_along_axis(self.share, age, axis=1)).sum(axis=1)
         base = self.share[:, -1] * self.n_base
         pooled = np.clip(self.share * ((base + o) / (base + e))[:, None], 0, 1)
-        own = (size * pooled[:, age] * (1 - pooled[:, age])).sum(axis=1)
+        at_age = np.take_along_axis(pooled, age, axis=1)
+        own = (size * at_age * (1 - at_age)).sum(axis=1)
         variance = own + _estimate_variance(pooled, size, age) / self.n_base
         z = (o - e) / np.sqrt(self.dispersion * variance)
-        return _two_sided(z), z, np.where(e > 0, self.share[:, -1] * o / e, np.nan)
+        known = e >= MIN_EXPECTED
+        return np.where(known, _two_sided(z), np.nan), z, np.where(known, self.share[:, -1] * o / e, np.nan)
 
 
 def _estimate_variance(share: F64, size: F64, age: I64) -> F64:
     """n_base · Var(E): one baseline lead converting at age τ adds G(τ) = Σ_{cohorts aged ≥ τ} n_d to E·n_base."""
     weight = np.zeros_like(share)
-    for column, a in enumerate(age):
-        weight[:, a] += size[:, column]
+    rows = np.arange(len(share))
+    for column in range(age.shape[1]):
+        weight[rows, age[:, column]] += size[:, column]
     reach = np.cumsum(weight[:, ::-1], axis=1)[:, ::-1]  # G(τ)
     p = np.diff(share, axis=1, prepend=0.0)  # P(τ = a)
     return (p * reach**2).sum(axis=1) - (p * reach).sum(axis=1) ** 2

@@ -17,8 +17,8 @@ from evenhand.monitor.detect import Finding
 from evenhand.monitor.explain import DimensionExplanation, FunnelNode, LinkedChange, Totals
 from evenhand.monitor.kpis import CompiledKpis, Kpi
 from evenhand.monitor.report import Explained, Report
-from evenhand.monitor.series import Series, day_date, day_number
-from evenhand.monitor.service import active_kpis, cells, last_whole_day, series
+from evenhand.monitor.series import DaysWorked, Series, day_date, day_number
+from evenhand.monitor.service import active_kpis, cells, days_off, last_whole_day, series
 
 LOOKBACK_DAYS = 120  # the evaluation days of a scan; an anomaly that started earlier is kept as it was stored
 LEAD_DAYS = 21  # an upstream KPI's shift counts as a cause when it started this long before its downstream's
@@ -34,9 +34,10 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
     if end is None:
         return []
     found: dict[str, list[Finding]] = {}
+    off = days_off(session)
     for k in upstream_first(kpis):
-        found[k.id] = _findings(session, k, end, days, _explained_days(k, found))
-    explained = {(k.id, f.started): _explained(session, k, f, end) for k in kpis.kpis for f in found[k.id]}
+        found[k.id] = _findings(session, k, end, days, _explained_days(k, found), off)
+    explained = {(k.id, f.started): _explained(session, k, f, end, off) for k in kpis.kpis for f in found[k.id]}
     changes = repository.change_refs(session, end - timedelta(days=days + 30), end)
     reports = [_report(kpis, kpis.get(kpi_id), f, found, explained, changes)
                for (kpi_id, _), (f, _, _) in explained.items()]
@@ -68,7 +69,8 @@ def _explained_days(kpi: Kpi, found: Mapping[str, list[Finding]]) -> set[int]:
             for day in range(f.detected, f.last + LEAD_DAYS + 1)}
 
 
-def _findings(session: Any, kpi: Kpi, end: date, days: int, explained: Collection[int] = ()) -> list[Finding]:
+def _findings(session: Any, kpi: Kpi, end: date, days: int, explained: Collection[int] = (),
+              off: Collection[int] = ()) -> list[Finding]:
     """Days are judged once the history they read lies after the series' first day with data: before a company's
     first lead, no leads is not an anomaly."""
     first = end - timedelta(days=days)
@@ -78,15 +80,17 @@ def _findings(session: Any, kpi: Kpi, end: date, days: int, explained: Collectio
     if not len(began):
         return []
     start = max(day_number(first), int(began[0]) + history)
-    return detect.scan(kpi, stored, start, day_number(end), explained=explained) if start <= day_number(end) else []
+    if start > day_number(end):
+        return []
+    return detect.scan(kpi, stored, start, day_number(end), explained=explained, days_off=off)
 
 
-def _explained(session: Any, kpi: Kpi, finding: Finding, end: date) -> Explained:
+def _explained(session: Any, kpi: Kpi, finding: Finding, end: date, off: Collection[int] = ()) -> Explained:
     """The finding with its windows (the baseline before its start, the anomaly from its start to its last alarm
     once it ended, else to ``end``) and the dimension values that explain it."""
     until = finding.last if finding.ended is not None else day_number(end)
     windows = ((finding.started - kpi.baseline_days, finding.started - 1), (finding.started, until))
-    return finding, windows, _explain(session, kpi, windows, until)
+    return finding, windows, _explain(session, kpi, windows, until, off)
 
 
 def _report(kpis: CompiledKpis, kpi: Kpi | None, finding: Finding, found: Mapping[str, list[Finding]],
@@ -98,29 +102,30 @@ def _report(kpis: CompiledKpis, kpi: Kpi | None, finding: Finding, found: Mappin
     return Report(kpi, finding, windows, dims, node, path, _linked(kpis, kpi, node, path, explained, changes))
 
 
-def _explain(session: Any, kpi: Kpi, windows: tuple[tuple[int, int], tuple[int, int]], until: int
-             ) -> list[DimensionExplanation]:
+def _explain(session: Any, kpi: Kpi, windows: tuple[tuple[int, int], tuple[int, int]], until: int,
+             off: Collection[int] = ()) -> list[DimensionExplanation]:
     (b0, _), (a0, a1) = windows
     base: dict[str, dict[str, Totals]] = {}
     anom: dict[str, dict[str, Totals]] = {}
+    worked = DaysWorked.over(b0, max(a1, until) + (kpi.horizon_days or 0) + 1, off)
     for dimension in kpi.dimensions:
         values = cells(session, kpi, dimension, day_date(b0), day_date(a1))
-        base[dimension], anom[dimension] = _windowed(kpi, values, windows, until)
+        base[dimension], anom[dimension] = _windowed(kpi, values, windows, until, worked)
     ratio = (a1 - a0 + 1) / kpi.baseline_days
     return explain.adtributor(kpi, base, anom, volume_ratio=ratio if kpi.kind == "count" else None)
 
 
 def _windowed(kpi: Kpi, values: Mapping[str, Series], windows: tuple[tuple[int, int], tuple[int, int]],
-              until: int) -> tuple[dict[str, Totals], dict[str, Totals]]:
+              until: int, worked: DaysWorked) -> tuple[dict[str, Totals], dict[str, Totals]]:
     """Each value's totals in the two windows; a horizon rate counts what each cohort reached by ``until``, and
-    the anomalous cohorts' expected numerator at their own ages at the value's baseline rate."""
+    the anomalous cohorts' expected numerator at their own ages (in days worked) at the value's baseline rate."""
     base, anom = {}, {}
     for value, cell in values.items():
         b, a = (_mask(cell, w) for w in windows)
         if kpi.horizon_days and cell.by_age is not None:
             seen = _seen(cell, until, kpi.horizon_days)
-            curve = _curve(cell, b, until, kpi.horizon_days)
-            ages = np.minimum(until - cell.days[a], kpi.horizon_days)
+            curve = _curve(cell, b, until, kpi.horizon_days, worked)
+            ages = worked.age(cell.days[a], np.minimum(until - cell.days[a], kpi.horizon_days))
             expected = float((cell.n[a] * curve[ages]).sum())
             base[value] = Totals(float(cell.n[b].sum()), float(seen[b].sum()))
             anom[value] = Totals(float(cell.n[a].sum()), float(seen[a].sum()), expected_x=expected)
@@ -141,11 +146,14 @@ def _seen(cell: Series, until: int, horizon: int) -> np.ndarray:
     return np.asarray(cell.by_age, dtype=float)[np.arange(len(cell.days)), ages]
 
 
-def _curve(cell: Series, base: np.ndarray, until: int, horizon: int) -> np.ndarray:
-    """The baseline cohorts' share converted by each age 0..horizon, each age over the cohorts that reached it."""
+def _curve(cell: Series, base: np.ndarray, until: int, horizon: int, worked: DaysWorked) -> np.ndarray:
+    """The baseline cohorts' share converted by each age 0..horizon in days worked, each age over the cohorts that
+    had worked that long by ``until``."""
     assert cell.by_age is not None
-    ages = np.asarray(cell.by_age, dtype=float)[base]
-    reached = (until - cell.days[base])[:, None] >= np.arange(horizon + 1)[None, :]
+    days = cell.days[base]
+    ages = worked.aligned(days, np.asarray(cell.by_age, dtype=float)[base])
+    had = worked.age(days, np.minimum(until - days, horizon))
+    reached = had[:, None] >= np.arange(horizon + 1)[None, :]
     n = (cell.n[base][:, None] * reached).sum(axis=0)
     x = (ages * reached).sum(axis=0)
     return np.divide(x, n, out=np.zeros(horizon + 1), where=n > 0)

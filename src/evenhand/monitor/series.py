@@ -17,7 +17,7 @@ Days are local day numbers (days since 1970-01-01 in the company's zone).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -37,6 +37,37 @@ def day_number(day: date) -> int:
 
 def day_date(number: int) -> date:
     return EPOCH + timedelta(days=int(number))
+
+
+@dataclass(frozen=True)
+class DaysWorked:
+    """The days not off (the company's holidays) counted from day ``first``: a cohort's age in days worked.
+
+    A rate's horizon is in calendar days, and a cohort's numerator is stored by calendar age (``Series.by_age``).
+    The leads that arrived before a holiday week have worked fewer days by a given calendar age, so a young cohort
+    is compared with older ones at as many days worked: its own days worked by the day judged (``age``), and the
+    others' numerators where they had worked that many (``aligned``). Without holidays a day worked is a day."""
+
+    first: int
+    count: np.ndarray  # count[i]: the days not off in first … first + i
+
+    @classmethod
+    def over(cls, first: int, last: int, days_off: Collection[int] = ()) -> DaysWorked:
+        span = np.arange(first, last + 1, dtype=np.int64)
+        return cls(first, np.cumsum(~np.isin(span, np.fromiter(days_off, np.int64, len(days_off)))))
+
+    def age(self, cohort: np.ndarray, calendar: np.ndarray) -> np.ndarray:
+        """The days worked after each cohort day by ``calendar`` days after it (broadcast together)."""
+        at = np.asarray(cohort) - self.first
+        return self.count[at + calendar] - self.count[at]  # type: ignore[no-any-return]
+
+    def aligned(self, cohort: np.ndarray, by_age: np.ndarray) -> np.ndarray:
+        """Each cohort's numerator by 0 … H days worked after it: ``by_age`` (by calendar age) read where the cohort
+        had first worked that many days, and at its horizon's last day where it had not."""
+        h = by_age.shape[1] - 1
+        at = np.asarray(cohort) - self.first
+        reached = np.searchsorted(self.count, self.count[at, None] + np.arange(h + 1), side="left") - at[:, None]
+        return np.take_along_axis(by_age, np.clip(reached, 0, h), axis=1)
 
 
 @dataclass(frozen=True)

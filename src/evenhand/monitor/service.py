@@ -127,6 +127,12 @@ def last_day(session: Session) -> date | None:
     return repository.last_day(session)
 
 
+def days_off(session: Session) -> frozenset[int]:
+    """The company's holidays (day numbers), as its active stage standards list them (``calendar.holidays``): a
+    conversion counts its days to mature without them (``detect._Cohorts``)."""
+    return frozenset(day_number(day) for day in standards.STANDARDS.compiled(standards.active(session).body).holidays)
+
+
 def last_whole_day(session: Session, now: datetime | None = None) -> date | None:
     """The last day the stored series reach that has ended in the company's zone: a day still running is never
     judged (its morning would look like a drop in everything)."""
