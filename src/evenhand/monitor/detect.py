@@ -221,8 +221,8 @@ class _Cohorts:
     days: a cohort whose H days held a holiday had fewer days worked by its end, and is expected to have converted
     that much less."""
 
-    share: F64  # F(a): the baseline's share with the numerator by a days worked, of the cohorts that worked a days
-    # within their horizon, shape (days, H+1)
+    share: F64  # F(a): the baseline's share with the numerator by a days worked (a cohort that worked fewer within
+    # its horizon counts what it had at its end), shape (days, H+1)
     n_base: F64
     age: I64  # per day and column (newest cohort first): the days the cohort worked by T, at most in its horizon
     seen: F64  # the numerator each cohort had on T
@@ -233,10 +233,8 @@ class _Cohorts:
     def of(cls, kpi: Kpi, s: _Padded, at: I64) -> _Cohorts:
         lag, span, h = _lag(kpi), max(_windows(kpi)), s.ages.shape[1] - 1
         n_base = _rows(s.n, at, kpi.baseline_days, lag).sum(axis=1)
-        day = s.day(np.arange(len(s.ages)))
-        worked = s.worked.age(day, h)[:, None] >= np.arange(h + 1)  # the ages each cohort worked within its horizon
-        x = _rows(s.worked.aligned(day, s.ages) * worked, at, kpi.baseline_days, lag).sum(axis=-1)
-        share = x / _rows(s.n[:, None] * worked, at, kpi.baseline_days, lag).sum(axis=-1)
+        aligned = s.worked.aligned(s.day(np.arange(len(s.ages))), s.ages)
+        share = _rows(aligned, at, kpi.baseline_days, lag).sum(axis=-1) / n_base[:, None]
         calendar = np.minimum(np.arange(span), h)
         cohort = at[:, None] - np.arange(span)
         age = s.worked.age(s.day(cohort), calendar)

@@ -1,0 +1,94 @@
+"""A company's own history across its National Day week (R4.1, R4.2 on own data): no lead comes in and nobody
+converts from 1 to 8 October, so the leads of late September convert later by the calendar. With the holidays in its
+stage standards (``calendar.holidays``) the scan sees no conversion drop; without them, it takes the week for one.
+(Built with a dozen other seeds, the company gave the same: a drop starting 9–24 September without the holidays,
+none with them.)"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+import evenhand.standards
+from tests.files import write_csv
+from tests.monitor.test_own_company import LEAD_MAPPING, TEAM_MAPPING, email, stamp
+from tests.support import Run
+
+DAY0 = date(2025, 7, 28)  # a Monday
+DAYS = 112
+HOLIDAYS = [date(2025, 10, 1) + timedelta(days=n) for n in range(8)]
+AGENTS = [f"Agent {n}" for n in range(8)]
+
+
+def _converted(created: datetime, worked: int) -> datetime:
+    """``worked`` days after ``created``, the holidays not counted: nobody closes a deal on them."""
+    moment = created
+    while worked:
+        moment += timedelta(days=1)
+        worked -= moment.date() not in HOLIDAYS
+    return moment
+
+
+def lead_rows(end: datetime) -> list[list[object]]:
+    rng = random.Random(0)
+    rows: list[list[object]] = []
+    for day in range(DAYS):
+        on = DAY0 + timedelta(days=day)
+        if on in HOLIDAYS:
+            continue
+        for k in range(60 if on.weekday() < 5 else 10):
+            created = datetime.combine(on, time(9)) + timedelta(minutes=rng.randrange(0, 540))
+            won = rng.random() < 0.15
+            closed = _converted(created, rng.randint(3, 14)) if won else created + timedelta(days=rng.uniform(3, 15))
+            status = ("Won" if won else "Lost") if closed <= end else "Open"
+            rows.append([f"H{day:03d}{k:02d}", f"Prospect {day}-{k}", "web", status,
+                         stamp(closed) if status != "Open" else "", stamp(created),
+                         stamp(created + timedelta(hours=rng.lognormvariate(0.2, 0.6))),
+                         email(AGENTS[(day + k) % len(AGENTS)])])
+    return rows
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> dict[str, Path]:
+    end = datetime.combine(DAY0 + timedelta(days=DAYS - 1), time(18))
+    (tmp_path / "team.yaml").write_text(TEAM_MAPPING, encoding="utf-8")
+    (tmp_path / "leads.yaml").write_text(LEAD_MAPPING, encoding="utf-8")
+    standards = yaml.safe_load((Path(evenhand.standards.__file__).parent / "default.yaml").read_text("utf-8"))
+    standards["calendar"]["holidays"] = [day.isoformat() for day in HOLIDAYS]
+    (tmp_path / "standards.yaml").write_text(yaml.safe_dump(standards, allow_unicode=True), encoding="utf-8")
+    team = [[agent, email(agent), "Nora Manager", "North"] for agent in AGENTS]
+    return {"team": write_csv(tmp_path / "team.csv", ["sales_agent", "email", "manager", "regional_office"], team),
+            "leads": write_csv(tmp_path / "leads.csv", ["Lead Number", "Company", "Lead Source", "Status", "Closed On",
+                                                        "Created On", "First Response", "Owner Email"],
+                               lead_rows(end)),
+            "standards": tmp_path / "standards.yaml"}
+
+
+def test_a_holiday_week_is_no_conversion_drop_once_the_company_lists_it(run: Run, exported: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    assert run("init", "--starter", "neutral").exit_code == 0
+    for name, extra in (("org", ()), ("leads", ("--history",))):
+        file = "team" if name == "org" else "leads"
+        done = run("import", name, str(exported[file]), "--mapping", str(tmp_path / f"{file}.yaml"), *extra)
+        assert done.exit_code == 0, done.output
+    last = DAY0 + timedelta(days=DAYS - 1)
+    assert run("monitor", "refresh", "--until", last.isoformat(), "--json").exit_code == 0
+
+    def conversion_drops() -> list[dict[str, object]]:
+        scanned = run("monitor", "scan", "--until", (last - timedelta(days=1)).isoformat(), "--json")
+        assert scanned.exit_code == 0, scanned.output
+        return [a for a in json.loads(scanned.output)["anomalies"]
+                if a["kpi"] == "lead_conversion" and a["direction"] == "down"]
+
+    unaware = conversion_drops()
+    assert unaware, "without the holidays the late-September leads look like a drop"
+    assert any(HOLIDAYS[0] - timedelta(days=21) <= date.fromisoformat(str(a["started"])) <= HOLIDAYS[-1]
+               for a in unaware), unaware
+    done = run("standards", "set", str(exported["standards"]), "--note", "National Day")
+    assert done.exit_code == 0, done.output
+    assert conversion_drops() == []
