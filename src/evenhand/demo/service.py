@@ -8,6 +8,7 @@ these causes — finding them is what evenhand is for.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from evenhand.demo.frame import SNAPSHOT_HOUR
 from evenhand.demo.live import LIVE_TABLES, go_live
 from evenhand.demo.recordings import write_clips
 from evenhand.demo.simulate import World, simulate
+from evenhand.demo.worktime import holidays
 from evenhand.demo.writer import write_tables
 from evenhand.i18n import N_
 from evenhand.kit.audit import append
@@ -38,6 +40,8 @@ from evenhand.monitor import service as monitor_service
 from evenhand.performance import peer_demo
 from evenhand.performance.period import containing
 from evenhand.qa.audio import root as audio_root
+from evenhand.standards import service as standards_service
+from evenhand.standards.document import default_text
 
 DEMO_PASSWORD = "evenhand-demo"
 SIMULATION_SHARE = 0.3  # of the progress bar; writing takes the rest
@@ -92,6 +96,7 @@ def build(engine: Engine, *, seed: int = 7, end_date: date | None = None, progre
     with engine.begin() as conn:
         counts = write_tables(conn, world.tables, world.team_supervisors,
                               lambda label, f: report(label, SIMULATION_SHARE + f * (1 - SIMULATION_SHARE)))
+        _standards(conn, end)
         report(SCORING, 0.95)
         _score(conn, end)
         report(GOING_LIVE, 0.98)
@@ -123,6 +128,19 @@ def last_snapshot_day(now: datetime) -> date:
     yesterday, so nothing in it (a presence, a call, an appeal) is dated later than the moment it is opened."""
     day = now.astimezone(SHANGHAI).date()
     return day if now >= _end_of(day) else day - timedelta(days=1)
+
+
+def _standards(conn: Connection, end: date) -> None:
+    """Version 1 of the stage standards: the shipped ones with the public holidays the company keeps
+    (``demo.worktime``, the days its reps do not work). Deadlines roll past them, and conversion counts its days to
+    mature without them."""
+    listed = ", ".join(f'"{day.isoformat()}"' for day in holidays(end.year - 2, end.year + 1))
+    body, found = re.subn(r"^(\s*holidays:\s*)\[\]", lambda m: f"{m.group(1)}[{listed}]", default_text(), count=1,
+                          flags=re.MULTILINE)
+    assert found == 1, "the default standards list no holidays to fill in"
+    with Session(bind=conn) as session, frozen(_end_of(end)):  # dated at the snapshot, as the series step dates its rows
+        standards_service.STANDARDS.install(session, body, note="the shipped standards, with the company's holidays")
+        session.flush()
 
 
 def _score(conn: Connection, end: date) -> None:
