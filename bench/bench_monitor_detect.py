@@ -4,6 +4,8 @@ long stable series, the delays on the demo's incident, and the time a year of da
 False alarms: for each kind of KPI (conversion within 21 days as a cohort rate, first response mean and p90,
 notification delivery, a daily count), ``YEARS`` years of stable days under each of ``SEEDS``, scanned day by day;
 every statistical episode is a false alarm, counted per quarter (the issue's bound: under one per KPI per quarter).
+Holidays: the same for conversion with eight days off at the Spring Festival and seven at National Day every year
+(``simulated.holidays``: no leads, no conversions), scanned with the holidays given (``days_off``) and without.
 Delays: ``INCIDENTS`` seeded incidents per kind (``tests/monitor/simulated.incident``, the change day on every
 weekday in turn): days from the change to the first episode detected on or after it in the incident's direction,
 and how far its estimated start lies from the change. Timing: milliseconds for ``scan`` over 365 days (with the
@@ -50,6 +52,19 @@ def _false_alarms(name: str, kpi: Kpi) -> dict[str, Any]:
     return {"episodes": episodes, "quarters": round(quarters, 1), "per_quarter": round(episodes / quarters, 4)}
 
 
+def _holiday_false_alarms(kpi: Kpi) -> dict[str, Any]:
+    days = int(YEARS * 365.25)
+    off = simulated.holidays(days)
+    found = {"given": 0, "not_given": 0}
+    for seed in SEEDS:
+        series = simulated.conversion(np.random.default_rng(seed), simulated.level(days, 0.12), days_off=off)
+        first, last = int(series.days[0]), int(series.days[-1])
+        for key, given in (("given", off), ("not_given", ())):
+            found[key] += sum(f.kind == "statistical" for f in detect.scan(kpi, series, first, last, days_off=given))
+    quarters = len(SEEDS) * days / simulated.QUARTER
+    return {key: {"episodes": n, "per_quarter": round(n / quarters, 4)} for key, n in found.items()}
+
+
 def _incident(name: str, kpi: Kpi, seed: int) -> tuple[int | None, int | None]:
     at = CHANGE_AT + seed % 7
     series = simulated.incident(name, np.random.default_rng(1000 + seed), at + 160, at)
@@ -94,6 +109,7 @@ def run() -> dict[str, Any]:
         figures["detection"][name] = _delays(name, kpi)
         figures["year_of_days_ms"][name] = _year_ms(name, kpi)
     figures["worst_false_alarms_per_quarter"] = max(v["per_quarter"] for v in figures["false_alarms"].values())
+    figures["conversion_with_holidays"] = _holiday_false_alarms(simulated.KPIS["conversion"])
     return figures
 
 

@@ -135,10 +135,9 @@ def _standards(conn: Connection, end: date) -> None:
     (``demo.worktime``, the days its reps do not work). Deadlines roll past them, and conversion counts its days to
     mature without them."""
     listed = ", ".join(f'"{day.isoformat()}"' for day in holidays(end.year - 2, end.year + 1))
-    body, found = re.subn(r"^(\s*holidays:\s*)\[\]", lambda m: f"{m.group(1)}[{listed}]", default_text(), count=1,
-                          flags=re.MULTILINE)
+    body, found = re.subn(r"^(\s*holidays:\s*)\[\]", rf"\g<1>[{listed}]", default_text(), count=1, flags=re.MULTILINE)
     assert found == 1, "the default standards list no holidays to fill in"
-    with Session(bind=conn) as session, frozen(_end_of(end)):  # dated at the snapshot, as the series step dates its rows
+    with Session(bind=conn) as session, frozen(_end_of(end)):  # dated at the snapshot, as the series' rows are
         standards_service.STANDARDS.install(session, body, note="the shipped standards, with the company's holidays")
         session.flush()
 

@@ -59,7 +59,7 @@ class DaysWorked:
     def age(self, cohort: np.ndarray, calendar: np.ndarray) -> np.ndarray:
         """The days worked after each cohort day by ``calendar`` days after it (broadcast together)."""
         at = np.asarray(cohort) - self.first
-        return self.count[at + calendar] - self.count[at]  # type: ignore[no-any-return]
+        return self.count[at + calendar] - self.count[at]
 
     def aligned(self, cohort: np.ndarray, by_age: np.ndarray) -> np.ndarray:
         """Each cohort's numerator by 0 … H days worked after it: ``by_age`` (by calendar age) read where the cohort
