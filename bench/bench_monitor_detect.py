@@ -29,7 +29,7 @@ from tests.monitor import simulated  # noqa: E402
 
 from evenhand.monitor import detect  # noqa: E402
 from evenhand.monitor.kpis import Kpi  # noqa: E402
-from evenhand.monitor.series import Series  # noqa: E402
+from evenhand.monitor.series import DaysOff, Series  # noqa: E402
 
 YEARS = 40
 SEEDS = (1, 2, 3)
@@ -59,7 +59,7 @@ def _holiday_false_alarms(kpi: Kpi) -> dict[str, Any]:
     for seed in SEEDS:
         series = simulated.conversion(np.random.default_rng(seed), simulated.level(days, 0.12), days_off=off)
         first, last = int(series.days[0]), int(series.days[-1])
-        for key, given in (("given", off), ("not_given", ())):
+        for key, given in (("given", DaysOff(frozenset(off.tolist()))), ("not_given", DaysOff())):
             found[key] += sum(f.kind == "statistical" for f in detect.scan(kpi, series, first, last, days_off=given))
     quarters = len(SEEDS) * days / simulated.QUARTER
     return {key: {"episodes": n, "per_quarter": round(n / quarters, 4)} for key, n in found.items()}

@@ -14,7 +14,7 @@ import pytest
 from evenhand.monitor import detect
 from evenhand.monitor.detect import Finding
 from evenhand.monitor.kpis import Kpi
-from evenhand.monitor.series import Series
+from evenhand.monitor.series import DaysOff, Series
 from tests.monitor import simulated
 
 CHANGE = 200  # day index of each incident's change
@@ -50,12 +50,13 @@ def test_holiday_weeks_are_no_conversion_drop_once_the_detection_knows_them() ->
     holiday for a drop (and the weeks after, whose baseline holds the slow cohorts, for a rise)."""
     days = int(8 * 365.25)
     off = simulated.holidays(days)
+    given = DaysOff(holidays=frozenset(off.tolist()))
     kpi = simulated.KPIS["conversion"]
     aware, unaware = 0, 0
     for seed in (1, 2):
         series = simulated.conversion(np.random.default_rng(seed), simulated.level(days, 0.12), days_off=off)
         first, last = int(series.days[0]), int(series.days[-1])
-        aware += sum(f.kind == "statistical" for f in detect.scan(kpi, series, first, last, days_off=off))
+        aware += sum(f.kind == "statistical" for f in detect.scan(kpi, series, first, last, days_off=given))
         unaware += sum(f.kind == "statistical" for f in detect.scan(kpi, series, first, last))
     quarters = 2 * days / simulated.QUARTER
     assert aware / quarters < 0.2
@@ -73,7 +74,7 @@ def test_holiday_weeks_leave_a_real_drop_across_them_found() -> None:
                                       days_off=off)
         change = int(series.days[at])
         hits += [min((f.detected - change for f in detect.scan(simulated.KPIS["conversion"], series, change - 60,
-                                                                 change + 60, days_off=off)
+                                                                 change + 60, days_off=DaysOff(frozenset(off.tolist())))
                       if f.kind == "statistical" and f.direction == "down" and f.detected >= change), default=999)]
     assert np.median(hits) <= 28, hits
 

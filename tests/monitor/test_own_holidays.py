@@ -1,7 +1,8 @@
 """A company's own history across its National Day week (R4.1, R4.2 on own data): no lead comes in and nobody
-converts from 1 to 8 October, so the leads of late September convert later by the calendar. With the holidays in its
-stage standards (``calendar.holidays``) the scan sees no conversion drop; without them, it takes the week for one.
-(Built with a dozen other seeds, the company gave the same: a drop starting 9–24 September without the holidays,
+converts from 1 to 8 October, nor on weekends, so the leads of late September convert later by the calendar. With
+the holidays in its stage standards (``calendar.holidays``) the scan sees no conversion drop; without them, it takes
+the week for one.
+(Built with fifteen other seeds, the company gave the same: a drop starting 7–26 September without the holidays,
 none with them.)"""
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 import evenhand.standards
+from evenhand.db import make_engine, session_scope
+from evenhand.models import Role, User
+from evenhand.monitor import service
+from evenhand.monitor.series import day_number
 from tests.files import write_csv
 from tests.monitor.test_own_company import LEAD_MAPPING, TEAM_MAPPING, email, stamp
 from tests.support import Run
@@ -26,11 +32,11 @@ AGENTS = [f"Agent {n}" for n in range(8)]
 
 
 def _converted(created: datetime, worked: int) -> datetime:
-    """``worked`` days after ``created``, the holidays not counted: nobody closes a deal on them."""
+    """``worked`` working days after ``created``: nobody closes a deal on a weekend or a holiday."""
     moment = created
     while worked:
         moment += timedelta(days=1)
-        worked -= moment.date() not in HOLIDAYS
+        worked -= moment.weekday() < 5 and moment.date() not in HOLIDAYS
     return moment
 
 
@@ -44,7 +50,7 @@ def lead_rows(end: datetime) -> list[list[object]]:
         for k in range(60 if on.weekday() < 5 else 10):
             created = datetime.combine(on, time(9)) + timedelta(minutes=rng.randrange(0, 540))
             won = rng.random() < 0.15
-            closed = _converted(created, rng.randint(3, 14)) if won else created + timedelta(days=rng.uniform(3, 15))
+            closed = _converted(created, rng.randint(2, 10)) if won else created + timedelta(days=rng.uniform(3, 15))
             status = ("Won" if won else "Lost") if closed <= end else "Open"
             rows.append([f"H{day:03d}{k:02d}", f"Prospect {day}-{k}", "web", status,
                          stamp(closed) if status != "Open" else "", stamp(created),
@@ -92,3 +98,24 @@ def test_a_holiday_week_is_no_conversion_drop_once_the_company_lists_it(run: Run
     done = run("standards", "set", str(exported["standards"]), "--note", "National Day")
     assert done.exit_code == 0, done.output
     assert conversion_drops() == []
+
+
+def test_the_days_off_are_the_standards_holidays_and_the_weekdays_most_reps_do_not_work(
+        run: Run, exported: dict[str, Path], tmp_path: Path, db_url: str) -> None:
+    assert run("init", "--starter", "neutral").exit_code == 0
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        assert service.days_off(session).weekdays == frozenset()  # nobody to go by: every day counts
+    done = run("import", "org", str(exported["team"]), "--mapping", str(tmp_path / "team.yaml"))
+    assert done.exit_code == 0, done.output
+    assert run("standards", "set", str(exported["standards"])).exit_code == 0
+    with session_scope(engine) as session:
+        off = service.days_off(session)
+        assert off.weekdays == {5, 6}  # the reps' default hours: Monday to Friday
+        assert off.holidays == {day_number(day) for day in HOLIDAYS}
+        reps = session.scalars(select(User).where(User.role == Role.REP).order_by(User.id)).all()
+        for rep in reps[:5]:  # five of eight work Saturdays now
+            rep.working_hours = {**rep.working_hours, "sat": [["09:00", "12:00"]]}
+    with session_scope(engine) as session:
+        assert service.days_off(session).weekdays == {6}
+    engine.dispose()

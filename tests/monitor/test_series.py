@@ -26,7 +26,7 @@ from evenhand.models import (
 )
 from evenhand.monitor import service
 from evenhand.monitor.kpis import Kpi
-from evenhand.monitor.series import DaysWorked, day_number, points
+from evenhand.monitor.series import DaysOff, DaysWorked, day_number, points
 from evenhand.monitor.sources import Facts
 from tests.builders import make_team, make_user
 
@@ -341,7 +341,7 @@ def test_a_horizon_rate_counts_each_conversion_at_its_age() -> None:
 def test_days_worked_leave_out_the_holidays_and_read_each_cohort_where_it_had_worked_that_long() -> None:
     """Days 10–12 are off. A cohort of day 8 has worked 1 day by day 9 and still 1 by day 12; by day 14 it has worked
     3. Its numerator by 2 days worked is the one it had on day 13, its second working day after it."""
-    worked = DaysWorked.over(5, 30, {10, 11, 12})
+    worked = DaysWorked.over(5, 30, DaysOff(holidays=frozenset({10, 11, 12})))
     assert worked.age(np.array([8, 8, 8, 8]), np.array([0, 1, 4, 6])).tolist() == [0, 1, 1, 3]
     assert worked.age(np.array([20]), np.array([5])).tolist() == [5]  # no day off between
     by_age = np.array([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]], float)  # one more each calendar day

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtr, stdtr
 
 from evenhand.monitor.kpis import Kpi
-from evenhand.monitor.series import DaysWorked, Series
+from evenhand.monitor.series import NO_DAYS_OFF, DaysOff, DaysWorked, Series
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -104,7 +104,7 @@ class _Padded:
     worked: DaysWorked  # from the first padded day to H days past the last
 
     @classmethod
-    def of(cls, series: Series, pad: int, days_off: Collection[int] = ()) -> _Padded:
+    def of(cls, series: Series, pad: int, days_off: DaysOff = NO_DAYS_OFF) -> _Padded:
         def front(a: np.ndarray, fill: float) -> F64:
             return np.concatenate([np.full((pad, *a.shape[1:]), fill), a.astype(np.float64)])
 
@@ -122,12 +122,12 @@ class _Padded:
 
 
 def scan(kpi: Kpi, series: Series, first: int, last: int, *, explained: Collection[int] = (),
-         days_off: Collection[int] = ()) -> list[Finding]:
+         days_off: DaysOff = NO_DAYS_OFF) -> list[Finding]:
     """The anomaly episodes over the days ``first``..``last`` (day numbers), statistical and alert-line, each
     day judged on what was known that day. On the ``explained`` days a KPI upstream of this one was known to have
-    shifted: a change here then has a cause already, and is tested at ``ALPHA_EXPLAINED``. ``days_off`` are the
-    company's holidays (day numbers): a young cohort is compared with the baseline's at as many days worked, so
-    the leads that arrived before a holiday week are not taken for a drop (see ``_Cohorts``)."""
+    shifted: a change here then has a cause already, and is tested at ``ALPHA_EXPLAINED``. On ``days_off`` the
+    company does not work: a young cohort is compared with the baseline's at as many days worked, so the leads that
+    arrived before a holiday week are not taken for a drop (see ``_Cohorts``)."""
     days = _evaluate_days(kpi, series, first, last, days_off)
     if days is None:
         return []
@@ -136,7 +136,7 @@ def scan(kpi: Kpi, series: Series, first: int, last: int, *, explained: Collecti
     return [*_statistical(kpi, days, scanned, alpha), *_alert_lines(kpi, days, scanned)]
 
 
-def evaluate(kpi: Kpi, series: Series, day: int, *, days_off: Collection[int] = ()) -> Finding | None:
+def evaluate(kpi: Kpi, series: Series, day: int, *, days_off: DaysOff = NO_DAYS_OFF) -> Finding | None:
     """The finding of a single day: its statistical alarm, else its alert line, else None."""
     findings = scan(kpi, series, day, day, days_off=days_off)
     return next((f for f in findings if f.kind == "statistical"), findings[0] if findings else None)
@@ -153,7 +153,7 @@ def _window(kpi: Kpi) -> int:
     return max(kpi.window_days, COHORT_WINDOW) if kpi.kind == "rate" and kpi.horizon_days else kpi.window_days
 
 
-def _evaluate_days(kpi: Kpi, series: Series, first: int, last: int, days_off: Collection[int]) -> _Days | None:
+def _evaluate_days(kpi: Kpi, series: Series, first: int, last: int, days_off: DaysOff) -> _Days | None:
     if len(series.days) == 0:
         return None
     lo, hi = max(first, int(series.days[0])), min(last, int(series.days[-1]))
@@ -217,9 +217,9 @@ class _Cohorts:
     """Per evaluation day: the baseline's share by age and size, and the cohorts of the longest window.
 
     Ages are counted in days worked (``series.DaysWorked``): a cohort's numerator known c days after it is compared
-    with the baseline's share by as many days not off (the company's holidays). The horizon itself stays in calendar
-    days: a cohort whose H days held a holiday had fewer days worked by its end, and is expected to have converted
-    that much less."""
+    with the baseline's share by as many days worked (not the company's weekly days off nor its holidays). The
+    horizon itself stays in calendar days: a cohort whose H days held a holiday worked fewer days by its end, and is
+    expected to have converted that much less."""
 
     share: F64  # F(a): the baseline's share with the numerator by a days worked (a cohort that worked fewer within
     # its horizon counts what it had at its end), shape (days, H+1)

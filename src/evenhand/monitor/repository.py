@@ -26,6 +26,7 @@ from evenhand.models import (
     Opportunity,
     ProductLine,
     Region,
+    Role,
     RoutingDecision,
     StageChange,
     Team,
@@ -135,6 +136,13 @@ def people(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str]]
     stmt = select(User.id, User.display_name, func.coalesce(Team.name, "")).outerjoin(
         Team, Team.id == User.team_id).where(User.id.in_(sorted(ids)))
     return {i: (name, team) for i, name, team in session.execute(stmt).tuples()}
+
+
+def reps_working_hours(session: Session) -> list[dict[str, Any]]:
+    """The weekly working hours of every active rep."""
+    stmt = select(User.working_hours).where(User.active.is_(True), User.role == Role.REP)
+    found: list[dict[str, Any] | None] = list(session.scalars(stmt))
+    return [hours or {} for hours in found]
 
 
 # --- what changed ----------------------------------------------------------------------------------------------------

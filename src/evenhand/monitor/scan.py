@@ -17,7 +17,7 @@ from evenhand.monitor.detect import Finding
 from evenhand.monitor.explain import DimensionExplanation, FunnelNode, LinkedChange, Totals
 from evenhand.monitor.kpis import CompiledKpis, Kpi
 from evenhand.monitor.report import Explained, Report
-from evenhand.monitor.series import DaysWorked, Series, day_date, day_number
+from evenhand.monitor.series import NO_DAYS_OFF, DaysOff, DaysWorked, Series, day_date, day_number
 from evenhand.monitor.service import active_kpis, cells, days_off, last_whole_day, series
 
 LOOKBACK_DAYS = 120  # the evaluation days of a scan; an anomaly that started earlier is kept as it was stored
@@ -70,7 +70,7 @@ def _explained_days(kpi: Kpi, found: Mapping[str, list[Finding]]) -> set[int]:
 
 
 def _findings(session: Any, kpi: Kpi, end: date, days: int, explained: Collection[int] = (),
-              off: Collection[int] = ()) -> list[Finding]:
+              off: DaysOff = NO_DAYS_OFF) -> list[Finding]:
     """Days are judged once the history they read lies after the series' first day with data: before a company's
     first lead, no leads is not an anomaly."""
     first = end - timedelta(days=days)
@@ -85,7 +85,7 @@ def _findings(session: Any, kpi: Kpi, end: date, days: int, explained: Collectio
     return detect.scan(kpi, stored, start, day_number(end), explained=explained, days_off=off)
 
 
-def _explained(session: Any, kpi: Kpi, finding: Finding, end: date, off: Collection[int] = ()) -> Explained:
+def _explained(session: Any, kpi: Kpi, finding: Finding, end: date, off: DaysOff = NO_DAYS_OFF) -> Explained:
     """The finding with its windows (the baseline before its start, the anomaly from its start to its last alarm
     once it ended, else to ``end``) and the dimension values that explain it."""
     until = finding.last if finding.ended is not None else day_number(end)
@@ -103,7 +103,7 @@ def _report(kpis: CompiledKpis, kpi: Kpi | None, finding: Finding, found: Mappin
 
 
 def _explain(session: Any, kpi: Kpi, windows: tuple[tuple[int, int], tuple[int, int]], until: int,
-             off: Collection[int] = ()) -> list[DimensionExplanation]:
+             off: DaysOff = NO_DAYS_OFF) -> list[DimensionExplanation]:
     (b0, _), (a0, a1) = windows
     base: dict[str, dict[str, Totals]] = {}
     anom: dict[str, dict[str, Totals]] = {}

@@ -17,7 +17,7 @@ Days are local day numbers (days since 1970-01-01 in the company's zone).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -40,21 +40,39 @@ def day_date(number: int) -> date:
 
 
 @dataclass(frozen=True)
+class DaysOff:
+    """The days the company does not work: its holidays (day numbers) and the weekdays it takes off every week
+    (0 = Monday)."""
+
+    holidays: frozenset[int] = frozenset()
+    weekdays: frozenset[int] = frozenset()
+
+    def of(self, days: np.ndarray) -> np.ndarray:
+        """Which of ``days`` (day numbers) are off."""
+        weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
+        return np.isin(days, np.fromiter(self.holidays, np.int64, len(self.holidays))) | np.isin(
+            weekday, np.fromiter(self.weekdays, np.int64, len(self.weekdays)))
+
+
+NO_DAYS_OFF = DaysOff()
+
+
+@dataclass(frozen=True)
 class DaysWorked:
-    """The days not off (the company's holidays) counted from day ``first``: a cohort's age in days worked.
+    """The days worked counted from day ``first``: a cohort's age in days worked.
 
     A rate's horizon is in calendar days, and a cohort's numerator is stored by calendar age (``Series.by_age``).
-    The leads that arrived before a holiday week have worked fewer days by a given calendar age, so a young cohort
-    is compared with older ones at as many days worked: its own days worked by the day judged (``age``), and the
-    others' numerators where they had worked that many (``aligned``). Without holidays a day worked is a day."""
+    Deals are decided on the days people work: the leads that arrived before a weekend or a holiday week have worked
+    fewer days by a given calendar age, so a young cohort is compared with older ones at as many days worked: its
+    own days worked by the day judged (``age``), and the others' numerators where they had worked that many
+    (``aligned``). With no day off a day worked is a day."""
 
     first: int
-    count: np.ndarray  # count[i]: the days not off in first … first + i
+    count: np.ndarray  # count[i]: the days worked in first … first + i
 
     @classmethod
-    def over(cls, first: int, last: int, days_off: Collection[int] = ()) -> DaysWorked:
-        span = np.arange(first, last + 1, dtype=np.int64)
-        return cls(first, np.cumsum(~np.isin(span, np.fromiter(days_off, np.int64, len(days_off)))))
+    def over(cls, first: int, last: int, off: DaysOff = NO_DAYS_OFF) -> DaysWorked:
+        return cls(first, np.cumsum(~off.of(np.arange(first, last + 1, dtype=np.int64))))
 
     def age(self, cohort: np.ndarray, calendar: np.ndarray) -> np.ndarray:
         """The days worked after each cohort day by ``calendar`` days after it (broadcast together)."""

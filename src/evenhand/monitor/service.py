@@ -34,9 +34,9 @@ from evenhand.kit.clock import as_utc, utcnow
 from evenhand.models import KpiDefinitionVersion, KpiPoint, KpiWatermark, Role
 from evenhand.monitor import repository, sources
 from evenhand.monitor.kpis import KPIS, CompiledKpis, Kpi
-from evenhand.monitor.series import Series, day_date, day_number, points
+from evenhand.monitor.series import DaysOff, Series, day_date, day_number, points
 from evenhand.standards import service as standards
-from evenhand.standards.compliance import NONE, STATUSES, Status, judge_many, micros
+from evenhand.standards.compliance import DAYS, NONE, STATUSES, Status, judge_many, micros
 from evenhand.standards.document import STAGES
 
 LATE = timedelta(minutes=15)
@@ -127,10 +127,15 @@ def last_day(session: Session) -> date | None:
     return repository.last_day(session)
 
 
-def days_off(session: Session) -> frozenset[int]:
-    """The company's holidays (day numbers), as its active stage standards list them (``calendar.holidays``): a
-    conversion counts its days to mature without them (``detect._Cohorts``)."""
-    return frozenset(day_number(day) for day in standards.STANDARDS.compiled(standards.active(session).body).holidays)
+def days_off(session: Session) -> DaysOff:
+    """The days the company does not work, which a conversion does not count among its days to mature
+    (``detect._Cohorts``): the holidays its active stage standards list (``calendar.holidays``), and the weekdays
+    that fewer than half of its active reps work (their working hours; none when it has no rep)."""
+    holidays = standards.STANDARDS.compiled(standards.active(session).body).holidays
+    hours = repository.reps_working_hours(session)
+    worked = [sum(bool(h.get(day)) for h in hours) for day in DAYS]
+    return DaysOff(frozenset(day_number(day) for day in holidays),
+                   frozenset(i for i, n in enumerate(worked) if hours and 2 * n < len(hours)))
 
 
 def last_whole_day(session: Session, now: datetime | None = None) -> date | None:
