@@ -77,6 +77,8 @@ def test_sales_ops_read_the_tiles_and_drill_into_the_conversion_drop(server: Ser
     sign_in(page, server.base, "lina")
     page.goto(f"{server.base}/monitor")
     expect(page.get_by_test_id("monitor-as-of")).to_contain_text("2026-09-30")
+    expect(page.get_by_test_id("monitor-days-off")).to_have_text(  # the company's standards list no holidays
+        "阶段动作标准中没有列出节假日：节假日所在的一周会被看成转化率下降。")
     conversion = page.locator('[data-kpi="lead_conversion"]')
     expect(conversion).to_contain_text("线索转化率")
     expect(conversion).to_contain_text("6.5%")  # the newest mature cohorts
@@ -134,6 +136,7 @@ def test_in_english_a_kpi_chart_draws_a_dimensions_top_values(server: Server, pa
     sign_in(page, server.base, "lina")
     in_english(page, server)
     page.goto(f"{server.base}/monitor")
+    expect(page.get_by_test_id("monitor-days-off")).to_contain_text("a holiday week will look like a drop")
     expect(page.locator('[data-kpi="first_response_mean"]')).to_contain_text("First response (mean)")
     expect(page.locator('[data-kpi="first_response_mean"]')).to_contain_text("Alert above 4.0 h")
     expect(page.get_by_test_id("anomaly-list")).to_contain_text("Notification delivery")

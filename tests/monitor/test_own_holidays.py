@@ -18,9 +18,10 @@ from sqlalchemy import select
 
 import evenhand.standards
 from evenhand.db import make_engine, session_scope
+from evenhand.i18n import translator
 from evenhand.models import Role, User
-from evenhand.monitor import service
-from evenhand.monitor.series import day_number
+from evenhand.monitor import pages, service
+from evenhand.monitor.series import DaysOff, day_number
 from tests.files import write_csv
 from tests.monitor.test_own_company import LEAD_MAPPING, TEAM_MAPPING, email, stamp
 from tests.support import Run
@@ -119,3 +120,19 @@ def test_the_days_off_are_the_standards_holidays_and_the_weekdays_most_reps_do_n
     with session_scope(engine) as session:
         assert service.days_off(session).weekdays == {6}
     engine.dispose()
+
+
+@pytest.mark.parametrize(("off", "en", "zh"), [
+    (DaysOff(frozenset({1, 2}), frozenset({5, 6})),
+     "Conversion counts a lead's days to mature in days worked: Saturday, Sunday and the holidays in the stage "
+     "standards (2 days) do not count.",
+     "转化率按工作日计算线索的成熟天数：周六、周日以及阶段动作标准中的节假日（2 天）不计入。"),
+    (DaysOff(frozenset({1}), frozenset()),
+     "Conversion counts a lead's days to mature in days worked: the holidays in the stage standards (1 days) do not "
+     "count.", "转化率按工作日计算线索的成熟天数：阶段动作标准中的节假日（1 天）不计入。"),
+    (DaysOff(frozenset(), frozenset({6})),
+     "The stage standards list no holidays: a holiday week will look like a drop in conversion.",
+     "阶段动作标准中没有列出节假日：节假日所在的一周会被看成转化率下降。")])
+def test_the_monitoring_page_says_which_days_conversion_leaves_out(off: DaysOff, en: str, zh: str) -> None:
+    assert pages._days_off_text(off, translator("en")) == en
+    assert pages._days_off_text(off, translator("zh-CN")) == zh

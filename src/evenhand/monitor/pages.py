@@ -23,12 +23,13 @@ from evenhand.i18n import N_, current_locale
 from evenhand.kit.clock import local
 from evenhand.kit.figures import p_value
 from evenhand.models import Channel
-from evenhand.monitor import charts, views
+from evenhand.monitor import charts, service, views
 from evenhand.monitor.kpis import Kpi
+from evenhand.monitor.series import DaysOff
 from evenhand.monitor.views import AnomalyRow, Dimension, Drill, LinkedChange, Node, Tile
 from evenhand.web import context
 from evenhand.web.forms import problem
-from evenhand.web.labels import label, source_label
+from evenhand.web.labels import WEEKDAYS, label, source_label
 from evenhand.web.layout import Tr, shell
 
 PATH = "/monitor"
@@ -126,9 +127,11 @@ def monitor_page(principal: Principal, tr: Tr, request: Request) -> None:
             return None
         with session_scope(context.engine(), readonly=True) as session:
             found = views.overview(session, principal, get_settings().zone)
+            off = service.days_off(session)
         _links(tr)
         ui.label(tr("Figures up to {day}. Each tile: the last window beside the one before, and 90 days of it.",
                     day=found.as_of.isoformat())).classes("text-grey-7").props('data-testid="monitor-as-of"')
+        ui.label(_days_off_text(off, tr)).classes("text-caption text-grey-7").props('data-testid="monitor-days-off"')
         with ui.row().classes("w-full gap-4 items-stretch"):
             for tile in found.tiles:
                 _tile(tile, found.markers, tr)
@@ -136,6 +139,20 @@ def monitor_page(principal: Principal, tr: Tr, request: Request) -> None:
             ui.label(tr("No KPI is defined yet.")).classes("text-grey-7")
         _anomaly_list(list(found.anomalies), tr)
     return None
+
+
+def _days_off_text(off: DaysOff, tr: Tr) -> str:
+    """What conversion leaves out of a lead's days to mature (``detect._Cohorts``), or that a holiday week will look
+    like a drop."""
+    if not off.holidays:
+        return tr("The stage standards list no holidays: a holiday week will look like a drop in conversion.")
+    if not off.weekdays:
+        return tr("Conversion counts a lead's days to mature in days worked: the holidays in the stage standards "
+                  "({count} days) do not count.", count=len(off.holidays))
+    names = list(WEEKDAYS.values())
+    weekdays = tr(", ").join(tr(names[day]) for day in sorted(off.weekdays))  # "、" in Chinese
+    return tr("Conversion counts a lead's days to mature in days worked: {weekdays} and the holidays in the stage "
+              "standards ({count} days) do not count.", weekdays=weekdays, count=len(off.holidays))
 
 
 def _links(tr: Tr) -> None:

@@ -22,18 +22,14 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.db import session_scope
 from evenhand.errors import DomainError, Invalid
-from evenhand.i18n import N_
 from evenhand.kit.clock import utcnow
 from evenhand.models import Level, ProductLine, Team, User
 from evenhand.org import service
 from evenhand.org.schemas import DAYS, LeaveCreate, LeaveRead, UserUpdate, span_ok
 from evenhand.web import context
 from evenhand.web.forms import problem
-from evenhand.web.labels import label
+from evenhand.web.labels import WEEKDAYS, label
 from evenhand.web.layout import Tr
-
-DAY_LABELS = {"mon": N_("Monday"), "tue": N_("Tuesday"), "wed": N_("Wednesday"), "thu": N_("Thursday"),
-              "fri": N_("Friday"), "sat": N_("Saturday"), "sun": N_("Sunday")}
 
 
 def hours_text(spans: list[list[str]] | list[tuple[str, str]]) -> str:
@@ -52,7 +48,7 @@ def parse_hours(texts: dict[str, str], tr: Tr) -> tuple[dict[str, list[list[str]
                 continue
             start, _, end = (x.strip() for x in part.strip().replace("–", "-").partition("-"))
             if not span_ok(start, end):
-                return {}, tr("{day}: “{span}” is not a span like 09:00-18:00.", day=tr(DAY_LABELS[day]),
+                return {}, tr("{day}: “{span}” is not a span like 09:00-18:00.", day=tr(WEEKDAYS[day]),
                               span=part.strip())
             spans.append([start, end])
         week[day] = spans
@@ -142,7 +138,7 @@ class RepSettings:
             "text-caption text-grey-7")
         stored = user.working_hours or {}
         with ui.grid(columns=4).classes("w-full gap-x-3 gap-y-1"):
-            hours = {day: ui.input(tr(DAY_LABELS[day]), value=hours_text(stored.get(day, [])),
+            hours = {day: ui.input(tr(WEEKDAYS[day]), value=hours_text(stored.get(day, [])),
                                    placeholder="09:00-18:00").props(f'dense data-day="{day}"') for day in DAYS}
         fields: list[Any] = [level, team, zone, open_cap, day_cap, quota, skills, lines, *hours.values()]
         alert = ui.label().classes("text-negative").props('role="alert" data-testid="rep-problem"')

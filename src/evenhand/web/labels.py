@@ -24,6 +24,10 @@ from evenhand.models import (
     Stage,
 )
 
+# Keyed as working hours name the days.
+WEEKDAYS: dict[str, str] = {"mon": N_("Monday"), "tue": N_("Tuesday"), "wed": N_("Wednesday"), "thu": N_("Thursday"),
+                            "fri": N_("Friday"), "sat": N_("Saturday"), "sun": N_("Sunday")}
+
 SOURCES: dict[str, str] = {
     "website": N_("Website form"), "baidu_ads": N_("Baidu ads"), "trade_show": N_("Trade show"),
     "partner": N_("Partner"), "referral": N_("Referral"), "webinar": N_("Webinar"), "import": N_("Import"),
