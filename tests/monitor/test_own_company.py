@@ -83,13 +83,19 @@ def exported(tmp_path: Path) -> dict[str, Path]:
                                lead_rows(end))}
 
 
-def test_the_scan_finds_a_channel_shift_in_a_company_s_own_history(run: Run, exported: dict[str, Path],
-                                                                    tmp_path: Path) -> None:
+def import_history(run: Run, exported: dict[str, Path], mappings: Path) -> None:
+    """A new database with the company's team sheet and its leads imported as history (``team.yaml`` and
+    ``leads.yaml`` in ``mappings``)."""
     assert run("init", "--starter", "neutral").exit_code == 0
     for kind, extra in (("org", ()), ("leads", ("--history",))):
         name = "team" if kind == "org" else "leads"
-        done = run("import", kind, str(exported[name]), "--mapping", str(tmp_path / f"{name}.yaml"), *extra)
+        done = run("import", kind, str(exported[name]), "--mapping", str(mappings / f"{name}.yaml"), *extra)
         assert done.exit_code == 0, done.output
+
+
+def test_the_scan_finds_a_channel_shift_in_a_company_s_own_history(run: Run, exported: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    import_history(run, exported, tmp_path)
     shift = DAY0 + timedelta(days=SHIFT)
     added = run("changes", "add", "--title", "Landing page redesign: shorter web form", "--kind", "release",
                 "--system", "website", "--effective-at", f"{shift - timedelta(days=1)}T20:00", "--json")

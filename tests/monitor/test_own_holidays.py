@@ -23,7 +23,7 @@ from evenhand.models import Role, User
 from evenhand.monitor import pages, service
 from evenhand.monitor.series import DaysOff, day_number
 from tests.files import write_csv
-from tests.monitor.test_own_company import LEAD_MAPPING, TEAM_MAPPING, email, stamp
+from tests.monitor.test_own_company import LEAD_MAPPING, TEAM_MAPPING, email, import_history, stamp
 from tests.support import Run
 
 DAY0 = date(2025, 7, 28)  # a Monday
@@ -78,11 +78,7 @@ def exported(tmp_path: Path) -> dict[str, Path]:
 
 def test_a_holiday_week_is_no_conversion_drop_once_the_company_lists_it(run: Run, exported: dict[str, Path],
                                                                         tmp_path: Path) -> None:
-    assert run("init", "--starter", "neutral").exit_code == 0
-    for name, extra in (("org", ()), ("leads", ("--history",))):
-        file = "team" if name == "org" else "leads"
-        done = run("import", name, str(exported[file]), "--mapping", str(tmp_path / f"{file}.yaml"), *extra)
-        assert done.exit_code == 0, done.output
+    import_history(run, exported, tmp_path)
     last = DAY0 + timedelta(days=DAYS - 1)
     assert run("monitor", "refresh", "--until", last.isoformat(), "--json").exit_code == 0
 
