@@ -99,6 +99,35 @@ def test_a_rate_is_pooled_over_each_window_and_its_interval_is_newcombes() -> No
     assert row.relative == pytest.approx(0.25 / 0.7)
 
 
+def test_a_rate_whose_days_swing_counts_its_rows_for_less() -> None:
+    """The same 490 of 700 before, but on days that swing from 40 to 100 of 100: the rows of a day are not
+    independent draws, and the interval widens by the days' dispersion until the rise is no longer clear."""
+    n = _days([100] * 7, 100, [100] * 7)
+    x = _days([40, 100, 45, 95, 40, 100, 70], 0, [80] * 7)
+    row = impact.compare(DELIVERY, series(FIRST, n, x), W7, KNOWN, declared=True)
+    pooled = newcombe_difference(490, 700, 560, 700)
+    assert row.difference is not None and row.difference.estimate == pytest.approx(pooled.estimate)
+    assert row.difference.low < pooled.low and row.difference.high > pooled.high
+    assert pooled.excludes_zero and row.verdict == impact.UNCLEAR
+
+
+def test_a_mean_whose_days_differ_counts_its_rows_for_less() -> None:
+    """Before: days answered in 2 h and days in 10 h (each day's own rows close together); after: about 5 h every
+    day."""
+    n = _days([10] * 7, 0, [10] * 7)
+    after = [4.9, 5.1, 5.0, 5.0, 4.9, 5.1, 5.0]
+    x = _days([20, 100, 20, 100, 20, 100, 20], 0, [10 * m for m in after])
+    x2 = _days([41, 1001, 41, 1001, 41, 1001, 41], 0, [10 * m * m + 1 for m in after])  # within a day: ±0.3 h
+    row = impact.compare(RESPONSE, series(FIRST, n, x, x2), W7, KNOWN, declared=False)
+    plain = welch_difference(impact.Moments(70, 4 * 20 + 3 * 100, 4 * 41 + 3 * 1001),
+                             impact.Moments(70, sum(10 * m for m in after), sum(10 * m * m + 1 for m in after)))
+    assert row.difference is not None and row.difference.estimate == pytest.approx(plain.estimate)
+    width = row.difference.high - row.difference.low
+    assert width > 3 * (plain.high - plain.low)
+    days = sp.ttest_ind(after, [2.0, 10.0, 2.0, 10.0, 2.0, 10.0, 2.0], equal_var=False).confidence_interval(0.95)
+    assert 0.9 < width / (days.high - days.low) < 1.3  # about what seven days, one observation each, give
+
+
 def test_the_change_day_is_in_neither_window() -> None:
     n, x = _days([10] * 7, 1000, [10] * 7), _days([5] * 7, 1000, [5] * 7)
     row = impact.compare(DELIVERY, series(FIRST, n, x), W7, KNOWN, declared=True)

@@ -1,6 +1,6 @@
 """The before/after intervals against published and reference values: Wilson and Newcombe's hybrid score interval
 against Newcombe's own worked examples (Stat Med 1998, 17:857–872 and 873–890), Welch against scipy's t-test,
-the bootstrap against scipy's bootstrap and against what it must give by construction."""
+the bootstrap against scipy's bootstrap and against what it must give by construction; the days' dispersion by hand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from evenhand.monitor.stats import (
     Difference,
     Moments,
     bootstrap_difference,
+    discounted,
+    mean_dispersion,
     newcombe_difference,
+    rate_dispersion,
     welch_difference,
     wilson,
 )
@@ -118,3 +121,34 @@ def test_bootstrap_difference_of_constant_days_is_exact_and_one_day_is_refused()
     assert (found.estimate, found.low, found.high) == (1.5, 1.5, 1.5)
     with pytest.raises(ValueError, match="at least two days"):
         bootstrap_difference(np.array([1.0]), np.full(7, 3.5))
+
+
+def test_rate_dispersion_is_pearsons_chi_square_over_the_days_and_never_below_one() -> None:
+    n, x = np.array([100.0, 100.0, 0.0, 100.0]), np.array([40.0, 100.0, 0.0, 70.0])  # pooled 0.7; a day without rows
+    chi2 = sum((xi - 70.0) ** 2 / (100 * 0.7 * 0.3) for xi in (40.0, 100.0, 70.0))
+    assert rate_dispersion(x, n) == pytest.approx(chi2 / 2)
+    assert rate_dispersion(np.array([70.0, 71.0, 69.0]), np.array([100.0] * 3)) == 1.0  # closer than binomial
+    assert rate_dispersion(np.array([100.0, 50.0]), np.array([100.0, 50.0])) == 1.0  # all converted: nothing to scatter
+    assert rate_dispersion(np.array([3.0]), np.array([10.0])) == 1.0  # one day
+
+
+def test_mean_dispersion_is_the_between_day_mean_square_over_the_rows_variance() -> None:
+    days = [np.array([1.0, 2.0, 3.0]), np.array([7.0, 8.0, 9.0, 10.0]), np.array([4.0, 6.0])]
+    n = np.array([len(d) for d in days], dtype=float)
+    total, squares = np.array([d.sum() for d in days]), np.array([(d * d).sum() for d in days])
+    rows = np.concatenate(days)
+    between = sum(len(d) * (d.mean() - rows.mean()) ** 2 for d in days) / 2
+    assert mean_dispersion(n, total, squares) == pytest.approx(between / rows.var(ddof=1))
+    alike = mean_dispersion(np.full(4, 5.0), np.array([5.0, 50.0, 5.0, 50.0]), np.array([5.0, 500.0, 5.0, 500.0]))
+    assert alike == pytest.approx(5 * 19 / 15)  # days of five identical rows: close to five, the rows of a day
+    same = [np.array([1.0, 9.0]), np.array([2.0, 8.0]), np.array([3.0, 7.0])]  # every day's mean 5
+    assert mean_dispersion(np.full(3, 2.0), np.full(3, 10.0), np.array([(d * d).sum() for d in same])) == 1.0
+    assert mean_dispersion(np.array([3.0]), np.array([6.0]), np.array([14.0])) == 1.0  # one day
+
+
+def test_discounted_rows_keep_the_mean_and_widen_welchs_interval() -> None:
+    sample, other = Moments(100, 500, 2700), Moments(100, 600, 3800)
+    wide = welch_difference(discounted(sample, 4), discounted(other, 4))
+    narrow = welch_difference(sample, other)
+    assert (wide.before, wide.after) == (narrow.before, narrow.after) == (5, 6)
+    assert wide.high - wide.low == pytest.approx(2 * (narrow.high - narrow.low), rel=0.05)

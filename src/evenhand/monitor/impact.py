@@ -5,8 +5,9 @@ day and as many days before it — with the difference, its 95% confidence inter
 - The change's own day is in neither window (it is half before, half after).
 - Both windows hold each weekday equally often: with whole weeks (the default, 21 days) the before window is the
   days right before the change day; otherwise it moves back to start on the after window's weekday.
-- A rate is pooled over each window's rows (Newcombe's interval); a mean too (Welch's, every row an observation,
-  days not modelled); a quantile (p50, p90) is only kept per day, so each window's value is its daily values
+- A rate is pooled over each window's rows (Newcombe's interval); a mean too (Welch's, every row an observation);
+  the rows of a window whose days scatter more than its rows would count for less (``stats.rate_dispersion``,
+  ``stats.mean_dispersion``). A quantile (p50, p90) is only kept per day, so each window's value is its daily values
   weighted by the day's rows, with a bootstrap over days; a count is a mean per day (Welch's over days).
 - A window is compared only once complete. A rate with a horizon (conversion within 21 days) also waits until the
   after window's youngest cohort is that old: until then its row says on which day it will be ready.
@@ -34,7 +35,16 @@ from evenhand.models import ChangeEntry
 from evenhand.monitor import changes, service
 from evenhand.monitor.kpis import Kpi
 from evenhand.monitor.series import Series, day_number
-from evenhand.monitor.stats import Difference, Moments, bootstrap_difference, newcombe_difference, welch_difference
+from evenhand.monitor.stats import (
+    Difference,
+    Moments,
+    bootstrap_difference,
+    discounted,
+    mean_dispersion,
+    newcombe_difference,
+    rate_dispersion,
+    welch_difference,
+)
 
 DAYS = 21
 MIN_DAYS, MAX_DAYS = 7, 91
@@ -138,15 +148,21 @@ def _window(series: Series, days: tuple[date, date]) -> np.ndarray:
 
 
 def _rate(series: Series, before: np.ndarray, after: np.ndarray) -> Difference | None:
-    """Every row of the window pooled; a window without rows says nothing."""
+    """Every row of the window pooled, each counting for less when the window's days scatter more than its rows
+    would (``stats.rate_dispersion``); a window without rows says nothing."""
     n0, n1 = series.n[before].sum(), series.n[after].sum()
     if n0 == 0 or n1 == 0:
         return None
-    return newcombe_difference(float(series.x[before].sum()), float(n0), float(series.x[after].sum()), float(n1))
+    d0, d1 = (rate_dispersion(series.x[days], series.n[days]) for days in (before, after))
+    return newcombe_difference(float(series.x[before].sum()) / d0, float(n0) / d0,
+                               float(series.x[after].sum()) / d1, float(n1) / d1)
 
 
 def _moments(series: Series, days: np.ndarray) -> Moments:
-    return Moments(float(series.n[days].sum()), float(series.x[days].sum()), float(series.x2[days].sum()))
+    """The window's rows, each counting for less when its days' means scatter more than its rows would
+    (``stats.mean_dispersion``)."""
+    pooled = Moments(float(series.n[days].sum()), float(series.x[days].sum()), float(series.x2[days].sum()))
+    return discounted(pooled, mean_dispersion(series.n[days], series.x[days], series.x2[days]))
 
 
 def _mean(series: Series, before: np.ndarray, after: np.ndarray) -> Difference | None:

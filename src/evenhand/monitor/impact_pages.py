@@ -186,7 +186,9 @@ METHOD = (
     N_("A rate is pooled over each window's rows; its interval is Newcombe's hybrid score interval for a difference "
        "of two proportions."),
     N_("A mean is pooled over each window's rows; its interval is Welch's, which allows the two windows different "
-       "spreads. Rows of one day are taken as independent, so the interval may be too narrow when days differ."),
+       "spreads."),
+    N_("The rows of one day share that day: when a window's days scatter more than its rows would, its rows count "
+       "for that much less, so a rate's or a mean's interval carries the day-to-day swing."),
     N_("A quantile (the median, p90) is kept per day: each window's value is its days' values weighted by the "
        "day's rows, and its interval a bootstrap over days (4,000 draws, a fixed seed)."),
     N_("A count is a mean per day, with Welch's interval over days."),

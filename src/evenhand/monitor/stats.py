@@ -7,6 +7,10 @@
 - anything only known as daily values (a daily quantile): a percentile bootstrap over days, seeded, so the same
   figures give the same interval every time.
 
+Rows of one day share that day (a campaign, a holiday, an outage): when a window's days scatter more than rows drawn
+independently would, its rows count for fewer (``rate_dispersion``, ``mean_dispersion``: a design effect, divided
+into each side's counts), so the interval carries the day-to-day swing.
+
 Pure: plain numbers and numpy arrays in, ``Difference`` out."""
 
 from __future__ import annotations
@@ -145,3 +149,40 @@ def _resampled(values: np.ndarray, weights: np.ndarray | None, rng: np.random.Ge
     w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
     chosen = w[picks]
     return np.asarray((values[picks] * chosen).sum(axis=1) / chosen.sum(axis=1), dtype=float)
+
+
+def rate_dispersion(x: np.ndarray, n: np.ndarray) -> float:
+    """How much more a window's daily shares scatter around its pooled share than its rows drawn independently
+    would: Pearson's χ² over the days with rows, by its degrees of freedom (those days − 1). Never below 1, and 1
+    with fewer than two such days or a pooled share of 0 or 1 (nothing to scatter)."""
+    seen = n > 0
+    days, total = int(seen.sum()), float(n[seen].sum())
+    p = float(x[seen].sum()) / total if total else 0.0
+    if days < 2 or not 0 < p < 1:
+        return 1.0
+    chi2 = float((((x[seen] - n[seen] * p) ** 2) / (n[seen] * p * (1 - p))).sum())
+    return max(1.0, chi2 / (days - 1))
+
+
+def mean_dispersion(n: np.ndarray, total: np.ndarray, squares: np.ndarray) -> float:
+    """How much more a window's daily means scatter around its mean than its rows drawn independently would: the
+    between-day mean square over the rows' variance, which is the mean's variance over what independent rows would
+    give it (at most the rows of a day, when each day's rows are all alike). Never below 1, and 1 with fewer than
+    two days with rows or no spread."""
+    seen = n > 0
+    days, rows = int(seen.sum()), float(n[seen].sum())
+    if days < 2 or rows < 2:
+        return 1.0
+    n, total, squares = n[seen], total[seen], squares[seen]
+    mean = float(total.sum()) / rows
+    spread = max(float(squares.sum()) - rows * mean * mean, 0.0) / (rows - 1)
+    if spread <= 0:
+        return 1.0
+    between = float((n * (total / n - mean) ** 2).sum()) / (days - 1)
+    return max(1.0, between / spread)
+
+
+def discounted(sample: Moments, dispersion: float) -> Moments:
+    """The sample with its rows counting for ``1 / dispersion`` each: the same mean and (nearly) the same variance,
+    from fewer observations."""
+    return Moments(sample.n / dispersion, sample.total / dispersion, sample.squares / dispersion)
