@@ -11,16 +11,18 @@ import json
 import random
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from sqlalchemy import select
 
 import evenhand.standards
+from evenhand.auth.principal import Principal
 from evenhand.db import make_engine, session_scope
 from evenhand.i18n import translator
-from evenhand.models import Role, User
-from evenhand.monitor import pages, service
+from evenhand.models import Anomaly, Role, User
+from evenhand.monitor import pages, service, views
 from evenhand.monitor.series import DaysOff, day_number
 from tests.files import write_csv
 from tests.monitor.test_own_company import LEAD_MAPPING, TEAM_MAPPING, email, import_history, stamp
@@ -28,6 +30,7 @@ from tests.support import Run
 
 DAY0 = date(2025, 7, 28)  # a Monday
 DAYS = 112
+ZONE = ZoneInfo("Asia/Shanghai")
 HOLIDAYS = [date(2025, 10, 1) + timedelta(days=n) for n in range(8)]
 AGENTS = [f"Agent {n}" for n in range(8)]
 
@@ -132,3 +135,32 @@ def test_the_days_off_are_the_standards_holidays_and_the_weekdays_most_reps_do_n
 def test_the_monitoring_page_says_which_days_conversion_leaves_out(off: DaysOff, en: str, zh: str) -> None:
     assert pages._days_off_text(off, translator("en")) == en
     assert pages._days_off_text(off, translator("zh-CN")) == zh
+
+
+def test_a_stored_holiday_drop_is_withdrawn_once_the_holidays_are_listed(run: Run, exported: dict[str, Path],
+                                                                         tmp_path: Path, db_url: str) -> None:
+    """The hourly scan stored (and announced) the late-September drop; the company lists its holidays; the next scan
+    judges those days again, no longer finds it, and withdraws it: kept, marked, off the charts and home pages."""
+    import_history(run, exported, tmp_path)
+    last = DAY0 + timedelta(days=DAYS - 1)
+    assert run("monitor", "refresh", "--until", last.isoformat(), "--json").exit_code == 0
+    engine = make_engine(db_url)
+
+    def conversion() -> list[tuple[str, date, str]]:
+        with session_scope(engine) as session:
+            return [(a.kind, a.detected_on, a.status.value) for a in session.scalars(
+                select(Anomaly).where(Anomaly.kpi == "lead_conversion").order_by(Anomaly.kind))]
+
+    assert run("monitor", "scan", "--json").exit_code == 0
+    stored = conversion()  # the drop, statistical and below the alert line, ended once October's leads converted
+    assert [(kind, status) for kind, _, status in stored] == [("alert_line", "closed"), ("statistical", "closed")]
+    assert all(HOLIDAYS[0] <= day <= HOLIDAYS[-1] for _, day, _ in stored), stored
+    assert run("standards", "set", str(exported["standards"])).exit_code == 0
+    assert run("monitor", "scan", "--json").exit_code == 0
+    assert conversion() == [(kind, day, "withdrawn") for kind, day, _ in stored]
+    with session_scope(engine) as session:
+        listed = views.anomalies(session, views.definitions(session), kpi="lead_conversion")
+        assert [row.status for row in listed] == ["withdrawn", "withdrawn"]
+        principal = Principal(user_id=0, username="ops", display_name="Ops", role=Role.OPS, via="system")
+        assert views.kpi_view(session, principal, "lead_conversion", days=365, zone=ZONE).bands == ()
+    engine.dispose()

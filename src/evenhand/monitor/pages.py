@@ -41,7 +41,7 @@ DIMENSIONS = {"channel": N_("Channel"), "region": N_("Region"), "team": N_("Team
               "kind": N_("Kind"), "pool": N_("Pool"), "rule": N_("Rule"), "stage": N_("Stage")}
 LEAD_SOURCE = N_("Lead source")  # a lead's "channel" is where it came from, a notification's how it was sent
 KINDS = {"statistical": N_("Statistical shift"), "alert_line": N_("Crossed the alert line")}
-STATUSES = {"open": N_("Ongoing"), "closed": N_("Ended")}
+STATUSES = {"open": N_("Ongoing"), "closed": N_("Ended"), "withdrawn": N_("Withdrawn: no longer found")}
 TRACE = {"shifted": N_("shifted"), "steady": N_("steady — checked"), "no_data": N_("no data to check")}
 REASONS = {"before_start": N_("took effect before the start"), "after_start": N_("took effect just after the start"),
            "declares_metric": N_("declares this KPI or one upstream among the metrics it may affect"),

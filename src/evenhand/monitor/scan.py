@@ -27,7 +27,8 @@ AFTER_DAYS = 3  # a change-point estimate can come a few days early: a change th
 
 def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) -> list[Report]:
     """Every anomaly whose episode touches the ``days`` evaluation days up to ``until`` (default: the last whole day
-    the series reach), explained. Stored (and new ones announced) only when ``until`` is not before that day."""
+    the series reach), explained. Stored (and new ones announced) only when ``until`` is not before that day; a
+    stored anomaly detected within those days that the scan no longer finds is withdrawn."""
     kpis = active_kpis(session)
     newest = last_whole_day(session)
     end = until or newest
@@ -43,7 +44,8 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
                for (kpi_id, _), (f, _, _) in explained.items()]
     reports.sort(key=lambda r: (r.finding.detected, r.kpi.id))
     if newest is not None and end >= newest:
-        return repository.store(session, reports)
+        return repository.store(session, reports, judged=(end - timedelta(days=days), end),
+                                kpis=[k.id for k in kpis.kpis])
     return reports
 
 

@@ -3,7 +3,7 @@ episode, updated as the episode goes on, closed once it ended; the ops and admin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -40,13 +40,17 @@ def change_refs(session: Session, first: date, last: date) -> list[ChangeRef]:
                       r.system) for r, d in zip(rows, days.tolist(), strict=True)]
 
 
-def store(session: Session, reports: Sequence[Report]) -> list[Report]:
+def store(session: Session, reports: Sequence[Report], *, judged: tuple[date, date], kpis: Collection[str]
+          ) -> list[Report]:
     """Each report as its KPI's anomaly: the stored episode detected the same day (its identity: what was known on
     the day it was detected does not change), else one it continues (same KPI and kind, overlapping), else a new
-    one (announced); then each report's funnel names the stored anomalies of its shifted KPIs."""
+    one (announced); then each report's funnel names the stored anomalies of its shifted KPIs. A stored anomaly of
+    one of the ``kpis`` scanned, detected on one of the ``judged`` days (first, last), that no report is is
+    withdrawn: the scan judged its days again and no longer finds it."""
     claimed: set[int] = set()
     stored = [_upsert(session, r, claimed) for r in reports]
     session.flush()
+    _withdraw(session, {row.id for row, _ in stored}, judged, kpis)
     ids = {(r.kpi.id, r.finding.started): row.id for r, (row, _) in zip(reports, stored, strict=True)}
     out = []
     for report, (row, new) in zip(reports, stored, strict=True):
@@ -56,6 +60,14 @@ def store(session: Session, reports: Sequence[Report]) -> list[Report]:
             _announce(session, done)
         out.append(done)
     return out
+
+
+def _withdraw(session: Session, kept: set[int], judged: tuple[date, date], kpis: Collection[str]) -> None:
+    gone = select(Anomaly).where(Anomaly.kpi.in_(sorted(kpis)), Anomaly.detected_on >= judged[0],
+                                 Anomaly.detected_on <= judged[1], Anomaly.status != AnomalyStatus.WITHDRAWN,
+                                 Anomaly.id.not_in(kept))
+    for row in session.scalars(gone):
+        row.status, row.updated_at = AnomalyStatus.WITHDRAWN, utcnow()
 
 
 def _upsert(session: Session, report: Report, claimed: set[int]) -> tuple[Anomaly, bool]:

@@ -207,7 +207,7 @@ def _row(anomaly: Anomaly, kpis: dict[str, Kpi], changes: dict[int, ChangeEntry]
 
 def anomalies(session: Session, kpis: dict[str, Kpi], *, status: AnomalyStatus | None = None, kpi: str | None = None,
               limit: int = 200) -> list[AnomalyRow]:
-    """Open anomalies first, then the most recently detected."""
+    """Open anomalies first, then the most recently detected (a withdrawn one among them, marked so)."""
     query = select(Anomaly).order_by(Anomaly.status != AnomalyStatus.OPEN, Anomaly.detected_on.desc(),
                                      Anomaly.id.desc()).limit(limit)
     if status is not None:
@@ -464,8 +464,8 @@ def kpi_view(session: Session, principal: Principal, kpi_id: str, *, days: int, 
     found = kpi(session, principal, kpi_id)
     today = as_of(session, zone)
     first = today - timedelta(days - 1)
-    bands = session.scalars(select(Anomaly).where(Anomaly.kpi == kpi_id, Anomaly.last_on >= first).order_by(
-        Anomaly.started_on))
+    shaded = (Anomaly.kpi == kpi_id, Anomaly.last_on >= first, Anomaly.status != AnomalyStatus.WITHDRAWN)
+    bands = session.scalars(select(Anomaly).where(*shaded).order_by(Anomaly.started_on))
     return KpiView(found, today, line(found, _read(session, found, first, today), shown_from=first, as_of=today),
                    markers(session, first, today, zone),
                    tuple(Band(a.id, max(a.started_on, first), a.last_on, a.direction, a.status.value) for a in bands))
