@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from evenhand.db import session_scope
 from evenhand.models import Anomaly, ChangeEntry, KpiDefinitionVersion, Notification, Role
@@ -47,3 +47,33 @@ def test_the_hourly_scan_stores_explained_anomalies_and_tells_ops_once(engine: E
     expected = {(ids[r], f"/monitor/anomalies/{a.id}") for r in ("ops", "admin") for a in stored
                 if a.status == "open"}
     assert set(told) == expected and len(told) == len(expected)  # nobody else, and each once over two scans
+
+
+def test_what_a_later_scan_no_longer_finds_is_withdrawn_and_those_told_are_told_again(engine: Engine) -> None:
+    """The definitions change so that only a tenfold shift counts (min_effect 1,000 %, no alert line): the next
+    hourly scan judges the same days again. The delivery drop is still found (its failures rose more than tenfold)
+    and stays; the rest is withdrawn, and each person told of a withdrawn one is told it was — once, however often
+    it scans."""
+    ids = monitored(engine)
+    with session_scope(engine) as session:
+        tasks.scan_series(session, NOW)
+    blind = "\n".join(line for line in company.DEFINITIONS.replace("    good:", "    min_effect: 10\n    good:")
+                      .splitlines() if not line.strip().startswith("alert:"))
+    with session_scope(engine) as session:
+        session.execute(update(KpiDefinitionVersion).values(active=False))
+        session.add(KpiDefinitionVersion(version=2, name="blind", body=blind, active=True))
+    for _ in range(2):
+        with session_scope(engine) as session:
+            tasks.scan_series(session, NOW)
+    with session_scope(engine, readonly=True) as session:
+        stored = {a.id: (a.kpi, a.kind, a.status.value) for a in session.scalars(select(Anomaly))}
+        told = session.execute(select(Notification.recipient_id, Notification.link, Notification.idempotency_key)
+                               .where(Notification.kind == "kpi_anomaly")).tuples().all()
+    gone = {i for i, (_, _, status) in stored.items() if status == "withdrawn"}
+    kept = {(kpi, kind) for kpi, kind, status in stored.values() if status != "withdrawn"}
+    assert gone and kept == {("notification_delivery", "statistical")}, stored
+    links = {f"/monitor/anomalies/{i}" for i in gone}
+    announced = {(uid, link) for uid, link, key in told if key.startswith("kpi_anomaly:") and link in links}
+    withdrawn = [(uid, link) for uid, link, key in told if key.startswith("kpi_anomaly_withdrawn:")]
+    assert announced and set(withdrawn) == announced and len(withdrawn) == len(announced)
+    assert {uid for uid, _ in withdrawn} == {ids["ops"], ids["admin"]}

@@ -45,7 +45,7 @@ def scan(session: Any, *, until: date | None = None, days: int = LOOKBACK_DAYS) 
     reports.sort(key=lambda r: (r.finding.detected, r.kpi.id))
     if newest is not None and end >= newest:
         return repository.store(session, reports, judged=(end - timedelta(days=days), end),
-                                kpis=[k.id for k in kpis.kpis])
+                                kpis={k.id: k for k in kpis.kpis})
     return reports
 
 

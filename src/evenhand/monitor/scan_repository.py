@@ -3,7 +3,7 @@ episode, updated as the episode goes on, closed once it ended; the ops and admin
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from evenhand.config import get_settings
 from evenhand.i18n import N_
 from evenhand.kit.clock import utcnow
-from evenhand.models import Anomaly, AnomalyStatus, ChangeEntry, Role, User
+from evenhand.models import Anomaly, AnomalyStatus, ChangeEntry, Notification, Role, User
 from evenhand.monitor.explain import ChangeRef
+from evenhand.monitor.kpis import Kpi
 from evenhand.monitor.report import Report
 from evenhand.monitor.series import day_date
 from evenhand.monitor.sources import local_days
@@ -25,6 +26,10 @@ from evenhand.notify import service as notify
 NEW_ANOMALY = N_("KPI anomaly: {kpi} {direction} {effect}")
 ARROWS = {"up": "↑", "down": "↓"}
 NEW_ANOMALY_BODY = N_("Started {started}, detected {detected}. Open the drill-down for the explanation.")
+WITHDRAWN = N_("KPI anomaly withdrawn: {kpi} {direction} {effect}")
+WITHDRAWN_BODY = N_("Detected {detected}. Scanned again with what the company has told since (its holidays, history "
+                    "imported, the KPI's definition), the shift is not there.")
+_ANNOUNCED = "kpi_anomaly"  # the first part of an announcement's idempotency key
 
 
 def change_refs(session: Session, first: date, last: date) -> list[ChangeRef]:
@@ -40,7 +45,7 @@ def change_refs(session: Session, first: date, last: date) -> list[ChangeRef]:
                       r.system) for r, d in zip(rows, days.tolist(), strict=True)]
 
 
-def store(session: Session, reports: Sequence[Report], *, judged: tuple[date, date], kpis: Collection[str]
+def store(session: Session, reports: Sequence[Report], *, judged: tuple[date, date], kpis: Mapping[str, Kpi]
           ) -> list[Report]:
     """Each report as its KPI's anomaly: the stored episode detected the same day (its identity: what was known on
     the day it was detected does not change), else one it continues (same KPI and kind, overlapping), else a new
@@ -62,12 +67,22 @@ def store(session: Session, reports: Sequence[Report], *, judged: tuple[date, da
     return out
 
 
-def _withdraw(session: Session, kept: set[int], judged: tuple[date, date], kpis: Collection[str]) -> None:
+def _withdraw(session: Session, kept: set[int], judged: tuple[date, date], kpis: Mapping[str, Kpi]) -> None:
+    """Withdraw what the scan no longer finds, and tell whoever was told of it."""
     gone = select(Anomaly).where(Anomaly.kpi.in_(sorted(kpis)), Anomaly.detected_on >= judged[0],
                                  Anomaly.detected_on <= judged[1], Anomaly.status != AnomalyStatus.WITHDRAWN,
                                  Anomaly.id.not_in(kept))
+    messages: list[Any] = []
     for row in session.scalars(gone):
         row.status, row.updated_at = AnomalyStatus.WITHDRAWN, utcnow()
+        told = session.scalars(select(Notification.recipient_id).where(
+            Notification.idempotency_key.like(f"{_ANNOUNCED}:{row.id}:%")).distinct())
+        kpi = kpis[row.kpi]
+        params = {"kpi": f"{kpi.name_zh} / {kpi.name_en}", "direction": ARROWS.get(row.direction, ""),
+                  "effect": f"{row.effect or 0:+.0%}", "detected": row.detected_on.isoformat()}
+        messages += [notify.Message(uid, "kpi_anomaly", WITHDRAWN, WITHDRAWN_BODY, f"/monitor/anomalies/{row.id}", None,
+                                    f"kpi_anomaly_withdrawn:{row.id}:{uid}", params) for uid in told]
+    notify.send_all(session, messages)
 
 
 def _upsert(session: Session, report: Report, claimed: set[int]) -> tuple[Anomaly, bool]:
@@ -103,5 +118,5 @@ def _announce(session: Session, report: Report) -> None:
               "detected": day_date(f.detected).isoformat()}
     link = f"/monitor/anomalies/{report.anomaly_id}"
     messages: list[Any] = [notify.Message(uid, "kpi_anomaly", NEW_ANOMALY, NEW_ANOMALY_BODY, link, None,
-                                          f"kpi_anomaly:{report.anomaly_id}:{uid}", params) for uid in people]
+                                          f"{_ANNOUNCED}:{report.anomaly_id}:{uid}", params) for uid in people]
     notify.send_all(session, messages)
