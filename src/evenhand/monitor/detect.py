@@ -101,7 +101,7 @@ class _Padded:
     x: F64
     v: F64
     ages: F64  # per day, the numerator known 0..H days after it (H = 0 without a horizon: the numerator)
-    worked: DaysWorked  # from the first padded day to H days past the last
+    days_off: DaysOff
 
     @classmethod
     def of(cls, series: Series, pad: int, days_off: DaysOff = NO_DAYS_OFF) -> _Padded:
@@ -109,10 +109,8 @@ class _Padded:
             return np.concatenate([np.full((pad, *a.shape[1:]), fill), a.astype(np.float64)])
 
         ages = series.x[:, None] if series.by_age is None else series.by_age
-        first, last = int(series.days[0]), int(series.days[-1])
-        return cls(pad, first, front(series.n, 0), front(series.x, 0), front(series.v, np.nan),
-                   front(np.asarray(ages, dtype=np.float64), 0),
-                   DaysWorked.over(first - pad, last + ages.shape[1], days_off))
+        return cls(pad, int(series.days[0]), front(series.n, 0), front(series.x, 0), front(series.v, np.nan),
+                   front(np.asarray(ages, dtype=np.float64), 0), days_off)
 
     def day(self, index: I64) -> I64:
         return index + self.first - self.pad
@@ -232,12 +230,13 @@ class _Cohorts:
     @classmethod
     def of(cls, kpi: Kpi, s: _Padded, at: I64) -> _Cohorts:
         lag, span, h = _lag(kpi), max(_windows(kpi)), s.ages.shape[1] - 1
+        day = s.day(np.arange(len(s.ages)))
+        worked = DaysWorked.over(int(day[0]), int(day[-1]) + h, s.days_off)
         n_base = _rows(s.n, at, kpi.baseline_days, lag).sum(axis=1)
-        aligned = s.worked.aligned(s.day(np.arange(len(s.ages))), s.ages)
-        share = _rows(aligned, at, kpi.baseline_days, lag).sum(axis=-1) / n_base[:, None]
+        share = _rows(worked.aligned(day, s.ages), at, kpi.baseline_days, lag).sum(axis=-1) / n_base[:, None]
         calendar = np.minimum(np.arange(span), h)
         cohort = at[:, None] - np.arange(span)
-        age = s.worked.age(s.day(cohort), calendar)
+        age = worked.age(day[cohort], calendar)
         return cls(share, n_base, age, s.ages[cohort, calendar], s.n[cohort],
                    _rate_dispersion(kpi, s, at, share[:, -1]))
 

@@ -138,11 +138,9 @@ def people(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str]]
     return {i: (name, team) for i, name, team in session.execute(stmt).tuples()}
 
 
-def reps_working_hours(session: Session) -> list[dict[str, Any]]:
+def reps_working_hours(session: Session) -> list[dict[str, Any] | None]:
     """The weekly working hours of every active rep."""
-    stmt = select(User.working_hours).where(User.active.is_(True), User.role == Role.REP)
-    found: list[dict[str, Any] | None] = list(session.scalars(stmt))
-    return [hours or {} for hours in found]
+    return list(session.scalars(select(User.working_hours).where(User.active.is_(True), User.role == Role.REP)))
 
 
 # --- what changed ----------------------------------------------------------------------------------------------------

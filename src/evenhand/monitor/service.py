@@ -36,7 +36,7 @@ from evenhand.monitor import repository, sources
 from evenhand.monitor.kpis import KPIS, CompiledKpis, Kpi
 from evenhand.monitor.series import DaysOff, Series, day_date, day_number, points
 from evenhand.standards import service as standards
-from evenhand.standards.compliance import DAYS, NONE, STATUSES, Status, judge_many, micros
+from evenhand.standards.compliance import NONE, STATUSES, Status, judge_many, micros, weekdays_worked
 from evenhand.standards.document import STAGES
 
 LATE = timedelta(minutes=15)
@@ -132,10 +132,9 @@ def days_off(session: Session) -> DaysOff:
     (``detect._Cohorts``): the holidays its active stage standards list (``calendar.holidays``), and the weekdays
     that fewer than half of its active reps work (their working hours; none when it has no rep)."""
     holidays = standards.STANDARDS.compiled(standards.active(session).body).holidays
-    hours = repository.reps_working_hours(session)
-    worked = [sum(bool(h.get(day)) for h in hours) for day in DAYS]
+    weeks = [weekdays_worked(hours) or frozenset(range(7)) for hours in repository.reps_working_hours(session)]
     return DaysOff(frozenset(day_number(day) for day in holidays),
-                   frozenset(i for i, n in enumerate(worked) if hours and 2 * n < len(hours)))
+                   frozenset(day for day in range(7) if 2 * sum(day in w for w in weeks) < len(weeks)))
 
 
 def last_whole_day(session: Session, now: datetime | None = None) -> date | None:

@@ -83,10 +83,15 @@ class WorkCalendar:
         return day.weekday() in self.weekdays and day not in self.days_off
 
 
-def calendar_of(timezone: str, working_hours: Mapping[str, Any] | None, days_off: Iterable[date] = ()) -> WorkCalendar:
+def weekdays_worked(working_hours: Mapping[str, Any] | None) -> frozenset[int]:
+    """The weekdays (0 = Monday) with hours in these weekly working hours; Monday to Friday when none are set. Empty
+    when the hours give no day any: such a calendar counts every day (``WorkCalendar.working``)."""
     hours = working_hours or {}
-    weekdays = frozenset(i for i, day in enumerate(DAYS) if hours.get(day)) if hours else frozenset(range(5))
-    return WorkCalendar(ZoneInfo(timezone), weekdays, frozenset(days_off))
+    return frozenset(i for i, day in enumerate(DAYS) if hours.get(day)) if hours else frozenset(range(5))
+
+
+def calendar_of(timezone: str, working_hours: Mapping[str, Any] | None, days_off: Iterable[date] = ()) -> WorkCalendar:
+    return WorkCalendar(ZoneInfo(timezone), weekdays_worked(working_hours), frozenset(days_off))
 
 
 def deadline(start: datetime, within: Within, calendar: WorkCalendar, *, roll: bool = True) -> datetime:
