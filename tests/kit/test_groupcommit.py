@@ -76,3 +76,67 @@ def test_threads_and_the_event_loop_wait_in_one_queue(engine: Engine) -> None:
         writer.release.set()
         assert [first.result(10), *(f.result(10) for f in threaded), *looped.result(10)] == [2, 4, 6, 8, 10]
     assert writer.groups[0] == [1] and sorted(writer.groups[1]) == [2, 3, 4, 5]
+
+
+class Threads(Writer):
+    """``Writer`` that also notes which thread wrote each group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def __call__(self, session: Session, items: Sequence[int]) -> list[int]:
+        self.threads.append(threading.current_thread().name)
+        return super().__call__(session, items)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_under_load_one_writer_thread_writes_group_after_group(engine: Engine) -> None:
+    writer = Threads()
+    queue = GroupCommit(engine, writer, max_group=2)
+    results = on_a_loop_of_its_own(_submitted_together(queue, writer, list(range(1, 8))))
+    assert results == [2 * n for n in range(1, 8)]
+    assert writer.groups == [[1], [2, 3], [4, 5], [6, 7]]
+    # The first request had a writer thread write its group; that thread went on with the rest, without handing
+    # the turn back to a request on the event loop.
+    assert len(set(writer.threads)) == 1 and writer.threads[0].startswith("group-commit")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_request_cancelled_while_it_waits_holds_up_no_one(engine: Engine) -> None:
+    writer = Writer()
+    queue = GroupCommit(engine, writer, max_group=1)
+
+    async def one_cancelled() -> tuple[list[object], int]:
+        first = asyncio.ensure_future(queue.submit_async(1))
+        await asyncio.to_thread(writer.started.wait, 10)
+        cancelled = asyncio.ensure_future(queue.submit_async(2))
+        after = asyncio.ensure_future(queue.submit_async(3))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        writer.release.set()
+        done = await asyncio.wait_for(asyncio.gather(first, cancelled, after, return_exceptions=True), 10)
+        return done, await asyncio.wait_for(queue.submit_async(4), 10)
+
+    (first, cancelled, after), later = on_a_loop_of_its_own(one_cancelled())
+    assert (first, after, later) == (2, 6, 8) and isinstance(cancelled, asyncio.CancelledError)
+    assert writer.groups == [[1], [2], [3], [4]]  # its item had been handed in: it was written all the same
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_thread_that_wrote_its_group_goes_back_to_its_request(engine: Engine) -> None:
+    writer = Threads()
+    queue = GroupCommit(engine, writer, max_group=1)
+
+    async def on_the_loop() -> list[int]:
+        return list(await asyncio.gather(queue.submit_async(2), queue.submit_async(3)))
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(queue.submit, 1)
+        assert writer.started.wait(10)
+        looped = pool.submit(asyncio.run, on_the_loop())
+        threading.Event().wait(0.1)
+        writer.release.set()
+        assert first.result(10) == 2 and looped.result(10) == [4, 6]
+    assert writer.threads[0] != writer.threads[1]  # the submitting thread wrote its own group only
+    assert writer.threads[1].startswith("group-commit") and writer.threads[1] == writer.threads[2]
