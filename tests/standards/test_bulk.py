@@ -67,6 +67,10 @@ CALENDARS = {
     4: calendar_of("Asia/Shanghai", hours(WEEK, ["09:00", "18:00"]),
                    [date(2026, 10, 1) + timedelta(days=i) for i in range(7)] + [date(2026, 11, 11)]),
     5: calendar_of("Asia/Shanghai", hours((*WEEK, "sat", "sun"))),  # no hours at all: every day
+    # National Day with its make-up working days (a Sunday and a Saturday); on leave on the second
+    6: calendar_of("Asia/Shanghai", hours(WEEK, ["09:00", "18:00"]),
+                   [date(2026, 10, 1) + timedelta(days=i) for i in range(7)] + [date(2026, 10, 10)],
+                   [date(2026, 9, 27), date(2026, 10, 10)]),
 }
 
 

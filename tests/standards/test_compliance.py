@@ -77,6 +77,25 @@ def test_working_days_skip_weekends_holidays_and_leave_and_end_at_midnight() -> 
     assert deadline(saturday, QUAL.within, WEEKDAYS) == sh("2026-11-12", "00:00")
 
 
+def test_a_make_up_working_day_is_worked_unless_on_leave() -> None:
+    """National Day 2026 (1–7 October) with its make-up working days, Sunday 27 September and Saturday 10 October."""
+    holidays = {date(2026, 10, 1) + timedelta(days=i) for i in range(7)}
+    make_up = frozenset({date(2026, 9, 27), date(2026, 10, 10)})
+    china = WorkCalendar(SHANGHAI, frozenset(range(5)), frozenset(holidays), make_up)
+    friday = sh("2026-09-25", "15:00")
+    # 3 working days: Sunday 27 (made up), Monday 28, Tuesday 29 → Wednesday 00:00
+    assert deadline(friday, QUAL.within, china) == sh("2026-09-30", "00:00")
+    # from Wednesday 30: the holidays, then Thursday 8, Friday 9, Saturday 10 (made up) → Sunday 00:00
+    assert deadline(sh("2026-09-30", "15:00"), QUAL.within, china) == sh("2026-10-11", "00:00")
+    without = WorkCalendar(SHANGHAI, frozenset(range(5)), frozenset(holidays))
+    assert deadline(sh("2026-09-30", "15:00"), QUAL.within, without) == sh("2026-10-13", "00:00")
+    # 48 hours from Thursday 17:00 end on Saturday 10 October 17:00, a working day: no roll
+    assert deadline(sh("2026-10-08", "17:00"), FIRST.within, china) == sh("2026-10-10", "17:00")
+    on_leave = WorkCalendar(SHANGHAI, frozenset(range(5)), frozenset({*holidays, date(2026, 10, 10)}), make_up)
+    assert deadline(sh("2026-10-08", "17:00"), FIRST.within, on_leave) == sh("2026-10-12", "17:00")
+    assert not on_leave.working(date(2026, 10, 10)) and china.working(date(2026, 9, 27))
+
+
 def test_a_calendar_without_hours_counts_every_day() -> None:
     none = calendar_of("Asia/Shanghai", {d: [] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
     assert deadline(sh("2026-11-06"), QUAL.within, none) == sh("2026-11-10", "00:00")

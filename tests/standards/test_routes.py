@@ -54,7 +54,7 @@ def test_validation_names_every_problem_with_its_line(client: TestClient, compan
     found = client.post(f"{API}/standards/validate", json={"body": text}, headers=headers["ops"]).json()
     assert found["valid"] is False
     assert {(p["field"], p["line"]) for p in found["problems"]} == {
-        ("stages.needs_analysis.within", 20), ("stages.needs_analysis.all_of.0.any_of.1.type", 22)}
+        ("stages.needs_analysis.within", 21), ("stages.needs_analysis.all_of.0.any_of.1.type", 23)}
     saved = client.put(f"{API}/standards", json={"body": text}, headers=headers["ops"])
     assert saved.status_code == 422 and saved.json()["error"]["field"] == "stages.needs_analysis.within"
     bomb = client.post(f"{API}/standards/validate", json={"body": next(iter(BOMBS.values()))},

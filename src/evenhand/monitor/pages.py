@@ -143,16 +143,20 @@ def monitor_page(principal: Principal, tr: Tr, request: Request) -> None:
 
 def _days_off_text(off: DaysOff, tr: Tr) -> str:
     """What conversion leaves out of a lead's days to mature (``detect._Cohorts``), or that a holiday week will look
-    like a drop."""
+    like a drop; and the make-up working days it counts."""
     if not off.holidays:
         return tr("The stage standards list no holidays: a holiday week will look like a drop in conversion.")
     if not off.weekdays:
-        return tr("Conversion counts a lead's days to mature in days worked: the holidays in the stage standards "
+        text = tr("Conversion counts a lead's days to mature in days worked: the holidays in the stage standards "
                   "({count} days) do not count.", count=len(off.holidays))
-    names = list(WEEKDAYS.values())
-    weekdays = tr(", ").join(tr(names[day]) for day in sorted(off.weekdays))  # "、" in Chinese
-    return tr("Conversion counts a lead's days to mature in days worked: {weekdays} and the holidays in the stage "
-              "standards ({count} days) do not count.", weekdays=weekdays, count=len(off.holidays))
+    else:
+        names = list(WEEKDAYS.values())
+        weekdays = tr(", ").join(tr(names[day]) for day in sorted(off.weekdays))  # "、" in Chinese
+        text = tr("Conversion counts a lead's days to mature in days worked: {weekdays} and the holidays in the stage "
+                  "standards ({count} days) do not count.", weekdays=weekdays, count=len(off.holidays))
+    if off.workdays:
+        text = tr("{sentence} Their make-up working days ({count}) count.", sentence=text, count=len(off.workdays))
+    return text
 
 
 def _links(tr: Tr) -> None:

@@ -42,16 +42,21 @@ def day_date(number: int) -> date:
 @dataclass(frozen=True)
 class DaysOff:
     """The days the company does not work: its holidays (day numbers) and the weekdays it takes off every week
-    (0 = Monday)."""
+    (0 = Monday), but its make-up working days (调休: a Saturday worked to make up for a holiday, day numbers)."""
 
     holidays: frozenset[int] = frozenset()
     weekdays: frozenset[int] = frozenset()
+    workdays: frozenset[int] = frozenset()
 
     def of(self, days: np.ndarray) -> np.ndarray:
         """Which of ``days`` (day numbers) are off."""
         weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
-        return np.isin(days, np.fromiter(self.holidays, np.int64, len(self.holidays))) | np.isin(
-            weekday, np.fromiter(self.weekdays, np.int64, len(self.weekdays)))
+        off = np.isin(days, _numbers(self.holidays)) | np.isin(weekday, _numbers(self.weekdays))
+        return off & ~np.isin(days, _numbers(self.workdays))
+
+
+def _numbers(values: frozenset[int]) -> np.ndarray:
+    return np.fromiter(values, np.int64, len(values))
 
 
 NO_DAYS_OFF = DaysOff()

@@ -130,11 +130,13 @@ def last_day(session: Session) -> date | None:
 def days_off(session: Session) -> DaysOff:
     """The days the company does not work, which a conversion does not count among its days to mature
     (``detect._Cohorts``): the holidays its active stage standards list (``calendar.holidays``), and the weekdays
-    that fewer than half of its active reps work (their working hours; none when it has no rep)."""
-    holidays = standards.STANDARDS.compiled(standards.active(session).body).holidays
+    that fewer than half of its active reps work (their working hours; none when it has no rep), but the make-up
+    working days the standards list (``calendar.workdays``)."""
+    compiled = standards.STANDARDS.compiled(standards.active(session).body)
     weeks = [weekdays_worked(hours) or frozenset(range(7)) for hours in repository.reps_working_hours(session)]
-    return DaysOff(frozenset(day_number(day) for day in holidays),
-                   frozenset(day for day in range(7) if 2 * sum(day in w for w in weeks) < len(weeks)))
+    return DaysOff(frozenset(day_number(day) for day in compiled.holidays),
+                   frozenset(day for day in range(7) if 2 * sum(day in w for w in weeks) < len(weeks)),
+                   frozenset(day_number(day) for day in compiled.workdays))
 
 
 def last_whole_day(session: Session, now: datetime | None = None) -> date | None:

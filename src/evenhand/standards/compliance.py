@@ -10,7 +10,8 @@ The rules (docs/standards.md says them for people):
   for two calls). Activities are taken in time order and may be moved between requirements when that lets one
   more requirement be met, so the earliest set of activities that meets the most requirements is chosen.
 - An hour deadline is counted in calendar hours; one that lands on the rep's day off (a weekday without working
-  hours, a company holiday, a day of leave, in the rep's zone) moves to the same local time on their next working
+  hours, a company holiday, a day of leave, in the rep's zone; a company make-up working day is worked by everyone
+  not on leave) moves to the same local time on their next working
   day (``roll_past_days_off``). A deadline in working days ends at midnight after the N-th working day following
   the day the clock started, in the rep's zone and calendar.
 - The deadline is inclusive. Status: ``met`` (every requirement met by the deadline), ``late`` (met after it,
@@ -71,16 +72,19 @@ class Act:
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """A rep's working days: weekdays with working hours, less company holidays and days of leave, in their zone."""
+    """A rep's working days: weekdays with working hours, less company holidays and days of leave, and the company's
+    make-up working days (调休) besides, unless on leave, in their zone."""
 
     zone: ZoneInfo
     weekdays: frozenset[int] = frozenset(range(5))
     days_off: frozenset[date] = frozenset()
+    days_on: frozenset[date] = frozenset()
 
     def working(self, day: date) -> bool:
-        if not self.weekdays:  # nobody works no day at all: a calendar without hours counts every day
-            return day not in self.days_off
-        return day.weekday() in self.weekdays and day not in self.days_off
+        if day in self.days_off:
+            return False
+        # nobody works no day at all: a calendar without hours counts every day
+        return day in self.days_on or not self.weekdays or day.weekday() in self.weekdays
 
 
 def weekdays_worked(working_hours: Mapping[str, Any] | None) -> frozenset[int]:
@@ -90,8 +94,9 @@ def weekdays_worked(working_hours: Mapping[str, Any] | None) -> frozenset[int]:
     return frozenset(i for i, day in enumerate(DAYS) if hours.get(day)) if hours else frozenset(range(5))
 
 
-def calendar_of(timezone: str, working_hours: Mapping[str, Any] | None, days_off: Iterable[date] = ()) -> WorkCalendar:
-    return WorkCalendar(ZoneInfo(timezone), weekdays_worked(working_hours), frozenset(days_off))
+def calendar_of(timezone: str, working_hours: Mapping[str, Any] | None, days_off: Iterable[date] = (),
+                days_on: Iterable[date] = ()) -> WorkCalendar:
+    return WorkCalendar(ZoneInfo(timezone), weekdays_worked(working_hours), frozenset(days_off), frozenset(days_on))
 
 
 def deadline(start: datetime, within: Within, calendar: WorkCalendar, *, roll: bool = True) -> datetime:
@@ -437,7 +442,8 @@ class _Days:
         self.fixed = np.array([o is not None for o in found], bool)
         self.offset = np.array([o or 0 for o in found], np.int64)
         days = np.arange(first, last + 1)
-        work = np.array([(np.isin((days + 3) % 7, sorted(c.weekdays)) if c.weekdays else np.ones(len(days), bool))
+        work = np.array([((np.isin((days + 3) % 7, sorted(c.weekdays)) if c.weekdays else np.ones(len(days), bool))
+                          | np.isin(days, [(d - EPOCH.date()).days for d in c.days_on]))
                          & ~np.isin(days, [(d - EPOCH.date()).days for d in c.days_off]) for c in calendars])
         step = len(days) + 1  # rows' counts apart, so the flattened counts still rise
         self.counted = (np.cumsum(work, axis=1) + step * np.arange(len(calendars))[:, None]).ravel()

@@ -4,6 +4,7 @@
 name: 默认阶段动作标准
 calendar:
   holidays: ["2026-10-01"]      # company-wide days off, besides each rep's weekly days off and leave
+  workdays: ["2026-10-10"]      # make-up working days (调休): everyone works, whatever their weekly days off
   roll_past_days_off: true      # an hour deadline landing on a rep's day off moves to their next working day
 stages:
   first_contact:                # a lead, from its assignment to its current owner
@@ -68,6 +69,7 @@ MESSAGES: dict[str, str] = {
     "one_group": N_("A stage asks for all_of or any_of: exactly one of them."),
     "not_an_action": N_("An action is a type (call, email, …) or a mapping with a type."),
     "bad_date": N_("Not a date (YYYY-MM-DD): {value}."),
+    "holiday_and_workday": N_("{value} is listed both as a holiday and as a make-up working day."),
 }
 CONDITIONS = ("type", "label", "direction", "answered", "replied", "min_duration", "attachments", "min_messages",
               "sources")
@@ -210,9 +212,10 @@ class StageStandard(_Strict):
 
 class Calendar(_Strict):
     holidays: Annotated[list[str], Field(max_length=1000)] = Field(default_factory=list)
+    workdays: Annotated[list[str], Field(max_length=1000)] = Field(default_factory=list)
     roll_past_days_off: bool = True
 
-    @field_validator("holidays")
+    @field_validator("holidays", "workdays")
     @classmethod
     def _dates(cls, value: list[str]) -> list[str]:
         for i, day in enumerate(value):
@@ -221,6 +224,14 @@ class Calendar(_Strict):
             except ValueError:
                 raise _fail("bad_date", value=str(day), at=str(i)) from None
         return value
+
+    @model_validator(mode="after")
+    def _off_or_on(self) -> Calendar:
+        holidays = {date.fromisoformat(day) for day in self.holidays}
+        both = next((i for i, day in enumerate(self.workdays) if date.fromisoformat(day) in holidays), None)
+        if both is not None:
+            raise _fail("holiday_and_workday", value=self.workdays[both], at=f"workdays.{both}")
+        return self
 
 
 class Standards(_Strict):
@@ -265,12 +276,14 @@ class CompiledStandards:
     stages: dict[str, CompiledStage]
     holidays: frozenset[date]
     roll_past_days_off: bool
+    workdays: frozenset[date] = frozenset()  # make-up working days: worked by everyone not on leave
 
 
 def compile(doc: Standards) -> CompiledStandards:
     stages = {name: _stage(name, spec) for name, spec in doc.stages.items()}
     return CompiledStandards(doc.name, stages, frozenset(date.fromisoformat(d) for d in doc.calendar.holidays),
-                             doc.calendar.roll_past_days_off)
+                             doc.calendar.roll_past_days_off,
+                             frozenset(date.fromisoformat(d) for d in doc.calendar.workdays))
 
 
 def _stage(name: str, spec: StageStandard) -> CompiledStage:

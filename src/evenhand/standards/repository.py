@@ -280,10 +280,10 @@ class Rep:
     calendar: WorkCalendar
 
 
-def reps(session: Session, rep_ids: Collection[int], *, holidays: Iterable[date], first: date, last: date
-         ) -> dict[int, Rep]:
-    """The reps with their working calendars: weekly hours and zone, company holidays, and their days of leave
-    between ``first`` and ``last``."""
+def reps(session: Session, rep_ids: Collection[int], *, holidays: Iterable[date], workdays: Iterable[date] = (),
+         first: date, last: date) -> dict[int, Rep]:
+    """The reps with their working calendars: weekly hours and zone, company holidays and make-up working days, and
+    their days of leave between ``first`` and ``last``."""
     if not rep_ids:
         return {}
     ids = sorted(rep_ids)
@@ -298,7 +298,8 @@ def reps(session: Session, rep_ids: Collection[int], *, holidays: Iterable[date]
     off = set(holidays)
     people = session.execute(select(User.id, User.display_name, User.team_id, User.timezone, User.working_hours)
                              .where(User.id.in_(ids))).tuples()
-    return {i: Rep(i, name, team, calendar_of(zone, hours, off | leave[i])) for i, name, team, zone, hours in people}
+    on = frozenset(workdays)
+    return {i: Rep(i, name, team, calendar_of(zone, hours, off | leave[i], on)) for i, name, team, zone, hours in people}
 
 
 def team_names(session: Session, team_ids: Collection[int]) -> dict[int, str]:

@@ -230,7 +230,8 @@ def _reps(session: Session, rep_ids: Collection[int], starts: Sequence[datetime]
     if not starts:
         return {}
     first, last = (min(starts) - timedelta(days=1)).date(), (max(max(starts), now) + LEAVE_MARGIN).date()
-    return repository.reps(session, rep_ids, holidays=standards.holidays, first=first, last=last)
+    return repository.reps(session, rep_ids, holidays=standards.holidays, workdays=standards.workdays, first=first,
+                           last=last)
 
 
 def judge(records: Records, standards: CompiledStandards, *, now: datetime) -> list[Judged]:
@@ -398,8 +399,9 @@ def preview(session: Session, principal: Principal, body: str, *, days: int = PR
 
 def _calendars(session: Session, period: Period, standards: CompiledStandards, read_under: CompiledStandards,
                now: datetime) -> Period:
-    """The period with its reps' calendars carrying these standards' holidays (another text may list other days)."""
-    if standards.holidays == read_under.holidays:
+    """The period with its reps' calendars carrying these standards' holidays and make-up working days (another text
+    may list other days)."""
+    if (standards.holidays, standards.workdays) == (read_under.holidays, read_under.workdays):
         return period
     return Period(period.clocks, period.acts, period_reps(session, period, standards, now))
 
