@@ -132,7 +132,8 @@ def test_the_days_off_are_the_standards_holidays_and_the_weekdays_most_reps_do_n
     (DaysOff(frozenset({1, 2}), frozenset({5, 6}), frozenset({7})),
      "Conversion counts a lead's days to mature in days worked: Saturday, Sunday and the holidays in the stage "
      "standards (2 days) do not count. Their make-up working days (1) count.",
-     "转化率按工作日计算线索的成熟天数：周六、周日以及阶段动作标准中的节假日（2 天）不计入。标准中的调休补班日（1 天）计入。"),
+     "转化率按工作日计算线索的成熟天数：周六、周日以及阶段动作标准中的节假日（2 天）不计入。"
+     "标准中的调休补班日（1 天）计入。"),
     (DaysOff(frozenset(), frozenset({6})),
      "The stage standards list no holidays: a holiday week will look like a drop in conversion.",
      "阶段动作标准中没有列出节假日：节假日所在的一周会被看成转化率下降。")])

@@ -73,7 +73,8 @@ def test_holidays_must_be_dates() -> None:
 def test_a_make_up_working_day_is_a_date_and_no_holiday() -> None:
     text = "name: t\ncalendar:\n  workdays: [2026-10-10, 十月十日]\nstages: {}\n"
     assert problems(text) == [("calendar.workdays.1", 3, "bad_date")]
-    text = "name: t\ncalendar:\n  holidays: [2026-10-01, 2026-10-02]\n  workdays:\n    - 2026-09-27\n    - 2026-10-02\nstages: {}\n"
+    text = ("name: t\ncalendar:\n  holidays: [2026-10-01, 2026-10-02]\n  workdays:\n    - 2026-09-27\n"
+            "    - 2026-10-02\nstages: {}\n")
     assert problems(text) == [("calendar.workdays.1", 6, "holiday_and_workday")]
     assert compile(parse(text.replace("    - 2026-10-02\nstages", "    - 2026-10-10\nstages"))).workdays == {
         date(2026, 9, 27), date(2026, 10, 10)}

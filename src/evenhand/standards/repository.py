@@ -299,7 +299,8 @@ def reps(session: Session, rep_ids: Collection[int], *, holidays: Iterable[date]
     people = session.execute(select(User.id, User.display_name, User.team_id, User.timezone, User.working_hours)
                              .where(User.id.in_(ids))).tuples()
     on = frozenset(workdays)
-    return {i: Rep(i, name, team, calendar_of(zone, hours, off | leave[i], on)) for i, name, team, zone, hours in people}
+    return {i: Rep(i, name, team, calendar_of(zone, hours, off | leave[i], on))
+            for i, name, team, zone, hours in people}
 
 
 def team_names(session: Session, team_ids: Collection[int]) -> dict[int, str]:
