@@ -10,9 +10,9 @@ The rules (docs/standards.md says them for people):
   for two calls). Activities are taken in time order and may be moved between requirements when that lets one
   more requirement be met, so the earliest set of activities that meets the most requirements is chosen.
 - An hour deadline is counted in calendar hours; one that lands on the rep's day off (a weekday without working
-  hours, a company holiday, a day of leave, in the rep's zone; a company make-up working day is worked by everyone
-  not on leave) moves to the same local time on their next working
-  day (``roll_past_days_off``). A deadline in working days ends at midnight after the N-th working day following
+  hours, a company holiday, a day of leave, in the rep's zone) moves to the same local time on their next working
+  day (``roll_past_days_off``). A company's make-up working day (调休) is worked by every rep not on leave, whatever
+  their weekly hours. A deadline in working days ends at midnight after the N-th working day following
   the day the clock started, in the rep's zone and calendar.
 - The deadline is inclusive. Status: ``met`` (every requirement met by the deadline), ``late`` (met after it,
   before the stage was left), ``open`` (not yet, deadline ahead), ``overdue`` (deadline passed, still in the
@@ -443,8 +443,8 @@ class _Days:
         self.offset = np.array([o or 0 for o in found], np.int64)
         days = np.arange(first, last + 1)
         work = np.array([((np.isin((days + 3) % 7, sorted(c.weekdays)) if c.weekdays else np.ones(len(days), bool))
-                          | np.isin(days, [(d - EPOCH.date()).days for d in c.days_on]))
-                         & ~np.isin(days, [(d - EPOCH.date()).days for d in c.days_off]) for c in calendars])
+                          | np.isin(days, _numbers(c.days_on))) & ~np.isin(days, _numbers(c.days_off))
+                         for c in calendars])
         step = len(days) + 1  # rows' counts apart, so the flattened counts still rise
         self.counted = (np.cumsum(work, axis=1) + step * np.arange(len(calendars))[:, None]).ravel()
         self.width = len(days)
@@ -465,6 +465,11 @@ class _Days:
             return end
         index = (end + offset) // DAY - self.first
         return end + np.minimum(self.next[row, index] - index, _ROLL_DAYS) * DAY
+
+
+def _numbers(days: Iterable[date]) -> list[int]:
+    """Days as days since 1970-01-01."""
+    return [(day - EPOCH.date()).days for day in days]
 
 
 def _pairs(standard: Sequence[CompiledStage | None], clocks: ClockColumns, acts: ActColumns, *, now: int

@@ -275,15 +275,15 @@ class CompiledStandards:
     name: str
     stages: dict[str, CompiledStage]
     holidays: frozenset[date]
+    workdays: frozenset[date]  # make-up working days: worked by everyone not on leave
     roll_past_days_off: bool
-    workdays: frozenset[date] = frozenset()  # make-up working days: worked by everyone not on leave
 
 
 def compile(doc: Standards) -> CompiledStandards:
     stages = {name: _stage(name, spec) for name, spec in doc.stages.items()}
     return CompiledStandards(doc.name, stages, frozenset(date.fromisoformat(d) for d in doc.calendar.holidays),
-                             doc.calendar.roll_past_days_off,
-                             frozenset(date.fromisoformat(d) for d in doc.calendar.workdays))
+                             frozenset(date.fromisoformat(d) for d in doc.calendar.workdays),
+                             doc.calendar.roll_past_days_off)
 
 
 def _stage(name: str, spec: StageStandard) -> CompiledStage:

@@ -280,7 +280,7 @@ class Rep:
     calendar: WorkCalendar
 
 
-def reps(session: Session, rep_ids: Collection[int], *, holidays: Iterable[date], workdays: Iterable[date] = (),
+def reps(session: Session, rep_ids: Collection[int], *, holidays: Iterable[date], workdays: Iterable[date],
          first: date, last: date) -> dict[int, Rep]:
     """The reps with their working calendars: weekly hours and zone, company holidays and make-up working days, and
     their days of leave between ``first`` and ``last``."""
