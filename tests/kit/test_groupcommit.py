@@ -140,3 +140,38 @@ def test_a_thread_that_wrote_its_group_goes_back_to_its_request(engine: Engine) 
         assert first.result(10) == 2 and looped.result(10) == [4, 6]
     assert writer.threads[0] != writer.threads[1]  # the submitting thread wrote its own group only
     assert writer.threads[1].startswith("group-commit") and writer.threads[1] == writer.threads[2]
+
+
+class AfterTheFirstAnswer(Writer):
+    """``Writer`` that writes the item 2 only once ``answered`` is set (or 5 s have passed), noting which."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered = threading.Event()
+        self.in_time: list[bool] = []
+
+    def __call__(self, session: Session, items: Sequence[int]) -> list[int]:
+        if items == [2]:
+            self.in_time.append(self.answered.wait(5))
+        return super().__call__(session, items)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_each_request_is_answered_when_its_own_group_commits(engine: Engine) -> None:
+    """Under load the writer thread goes on with the next groups; the requests of a group written are answered
+    meanwhile, not once the queue is empty."""
+    writer = AfterTheFirstAnswer()
+    queue = GroupCommit(engine, writer, max_group=1)
+
+    async def two() -> list[int]:
+        first = asyncio.ensure_future(queue.submit_async(1))
+        await asyncio.to_thread(writer.started.wait, 10)
+        second = asyncio.ensure_future(queue.submit_async(2))
+        await asyncio.sleep(0.05)
+        writer.release.set()
+        done = await first
+        writer.answered.set()
+        return [done, await second]
+
+    assert on_a_loop_of_its_own(two()) == [2, 4]
+    assert writer.in_time == [True]  # the first was answered before the group after it was written

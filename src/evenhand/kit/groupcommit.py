@@ -97,13 +97,10 @@ class GroupCommit(Generic[Item, Result]):
         write its group when no group is being written."""
         me = self._enqueue(_Waiting(item, future=asyncio.get_running_loop().create_future()))
         if me.writes:
-            # In the request's context, as AnyIO would run it (the settings and language it bound); shielded, so
-            # the queue goes on if the request is cancelled meanwhile.
-            await asyncio.shield(asyncio.get_running_loop().run_in_executor(
-                _WRITERS, contextvars.copy_context().run, self._write_from, me))
-        else:
-            assert me.future is not None
-            await me.future
+            # In the request's context, as AnyIO would run it: the settings and language it bound.
+            _WRITERS.submit(contextvars.copy_context().run, self._write_from, None)
+        assert me.future is not None
+        await me.future
         return me.outcome()
 
     def _enqueue(self, me: _Waiting[Item, Result]) -> _Waiting[Item, Result]:
@@ -115,9 +112,10 @@ class GroupCommit(Generic[Item, Result]):
         return me
 
     def _write_from(self, me: _Waiting[Item, Result] | None) -> None:
-        """Write the group at the head of the queue (``me``, whose thread this is, is in it), then pass the turn on:
-        to the oldest item still waiting if its request waits in a thread, else to a writer thread — which is this
-        one if it is a writer thread already, so that under load one thread writes group after group."""
+        """Write the group at the head of the queue (``me``, the request whose thread this is, is in it; None on a
+        writer thread), then pass the turn on: to the oldest item still waiting if its request waits in a thread,
+        else to a writer thread — which is this one if it is a writer thread already, so that under load one thread
+        writes group after group."""
         while True:
             self._write_next(me)
             with self._lock:
@@ -131,7 +129,7 @@ class GroupCommit(Generic[Item, Result]):
             if head.future is None:
                 head.wake()
                 return
-            if me is not None and me.future is None:  # a request's own thread: it goes back to its request
+            if me is not None:  # a request's own thread: it goes back to its request
                 _WRITERS.submit(contextvars.copy_context().run, self._write_from, None)
                 return
             me = None
