@@ -11,12 +11,14 @@ client's latency (wrk: mean and p50), the bare endpoint's, and the server's mean
 - ``request``: the ASGI call, from the request handed in to the last byte sent;
 - ``take_in``: ``intake.flows.take_in`` (what bench_intake_breakdown measures in process);
 - ``transaction around take_in``: the group commit's session, BEGIN IMMEDIATE and the durable commit;
-- ``group commit queue``: ``Arrivals.take`` less its transaction;
+- ``group commit queue``: ``Arrivals.take`` less its transaction (the hand-off to the group commit's own writer
+  thread and back included);
 - ``auth``: signing the sender in: ``deps.read_writer`` in its worker thread (the read-only transaction with the
   token lookup), or, where the group's transaction signs its senders in, ``deps.authenticate`` there;
 - ``response``: ``LeadIntakeRead.model_validate`` and FastAPI's ``serialize_response`` (where the handler returns the
   model, not its JSON), less its thread hop;
-- ``thread hops``: the event loop handing calls to the thread pool and getting their results back;
+- ``thread hops``: the event loop handing calls to AnyIO's thread pool and getting their results back (an older tree's
+  group commit writer among them);
 - ``framework``: the rest of the ASGI call (middleware, routing, body parsing, dependency solving, JSONResponse);
 - ``server CPU per request``: the server process's CPU time (every thread) over the round, per request: what the
   request costs, which a shared machine's load disturbs much less than the times above.

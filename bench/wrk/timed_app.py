@@ -16,9 +16,10 @@ Per request (a ``ContextVar``, which AnyIO copies into the worker threads) each 
 - ``response model``: ``LeadIntakeRead.model_validate`` in the handler, and ``response serialization``:
   FastAPI's ``serialize_response`` (validating the returned model against ``response_model`` and dumping it);
 - ``thread hop: <function>``: for each call sent to AnyIO's worker threads (by FastAPI: a synchronous dependency,
-  a synchronous endpoint and its response's validation; by the group commit: a group's writer), the time between
-  asking and the thread starting plus between the thread finishing and the event loop resuming; ``in thread:
-  <function>`` is the time the call ran there.
+  a synchronous endpoint and its response's validation; by the group commit of a tree before its own writer
+  threads: a group's writer), the time between asking and the thread starting plus between the thread finishing and
+  the event loop resuming; ``in thread: <function>`` is the time the call ran there. A group written on the group
+  commit's own writer threads is no AnyIO call: its hand-off falls in ``group commit``, less its ``transaction``.
 
     EVENHAND_DATABASE_URL=sqlite:///… uvicorn --app-dir bench/wrk timed_app:app
 """
@@ -82,8 +83,8 @@ def _name(func: Callable[..., Any]) -> str:
 
 
 def _hops(run_sync: Callable[..., Any]) -> Callable[..., Any]:
-    """Every call sent to AnyIO's worker threads (FastAPI's synchronous dependencies and endpoints, the group
-    commit's writer): the time in the thread, and the time getting there and back."""
+    """Every call sent to AnyIO's worker threads (FastAPI's synchronous dependencies and endpoints, an older tree's
+    group commit writer): the time in the thread, and the time getting there and back."""
     async def hopped(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         marks: dict[str, float] = {}
 
