@@ -13,7 +13,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -146,3 +146,14 @@ def session_scope(engine: Engine | None = None, *, readonly: bool = False) -> It
         raise
     finally:
         session.close()
+
+
+def refresh_statistics(engine: Engine | None = None) -> None:
+    """After a bulk write (an import): on PostgreSQL, ANALYZE, so the planner does not keep the table sizes from
+    before it until autovacuum comes round (a minute or more after the commit), planning meanwhile for an empty table
+    (the routed intake's member counts took 8.7 ms so instead of 2.3). SQLite keeps no statistics unless asked, and
+    the hot path's statements are written for its planner without them: nothing is done there."""
+    engine = engine or get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))

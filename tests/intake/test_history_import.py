@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from evenhand.db import session_scope
 from evenhand.errors import Invalid
@@ -211,6 +211,25 @@ def test_the_import_commands_print_what_they_did(run: Run, reps: dict[str, int],
     assert "1 converted" in " ".join(result.output.split()) and "1 rejected" in " ".join(result.output.split())
     written = list((tmp_path / "rejects").glob("closed.*.rejected.csv"))  # under the data directory
     assert len(written) == 1 and "nope" in written[0].read_text(encoding="utf-8-sig")
+
+
+def test_an_import_leaves_the_database_planned_for_what_it_wrote(run: Run, engine: Engine, reps: dict[str, int],
+                                                                  tmp_path: Path) -> None:
+    """On PostgreSQL the import ends with ANALYZE: the next statements are planned for the tables as they are now,
+    not as autovacuum last saw them (before the import: empty). SQLite is left without statistics."""
+    (tmp_path / "leads.yaml").write_text(MAPPING, encoding="utf-8")
+    before = datetime.now(UTC)
+    result = run("import", "leads", str(write_csv(tmp_path / "Leads.csv", HEADER, ROWS)), "--mapping",
+                 str(tmp_path / "leads.yaml"), "--history")
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            analyzed, tuples = conn.execute(text(
+                "SELECT s.last_analyze, c.reltuples FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                "WHERE s.relname = 'leads'")).one()
+            assert analyzed is not None and analyzed >= before and tuples == 5
+        else:
+            assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar() == 0
 
 
 def test_leads_that_were_never_routed_are_routed_later_and_history_is_left_alone(run: Run, engine: Engine,

@@ -13,7 +13,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from evenhand.config import get_settings
-from evenhand.db import session_scope
+from evenhand.db import refresh_statistics, session_scope
 from evenhand.errors import DomainError
 from evenhand.i18n import N_, t
 from evenhand.kit import rows, terminal
@@ -52,15 +52,20 @@ def checked(console: Console, *files: tuple[Path, str, rows.Kind[Any]]) -> None:
 
 def run(console: Console, title: str, work: Work[T], *, stages: Mapping[str, str] | None = None) -> T:
     """One transaction under a progress bar (titled by each stage the work reports, when ``stages`` names them);
-    a refusal printed with its rows, exit status 1."""
-    with refusals(console), terminal.progress_bar(console) as bar, session_scope() as session:
+    a refusal printed with its rows, exit status 1. Once committed, the database's statistics are refreshed
+    (``db.refresh_statistics``): what arrives next is planned for the tables as they are now."""
+    with refusals(console), terminal.progress_bar(console) as bar:
         task = bar.add_task(t(title), total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
             described = t(stages[stage]) if stages and stage in stages else None
             bar.update(task, completed=done, total=total, description=described)
 
-        return work(session, progress)
+        with session_scope() as session:
+            done = work(session, progress)
+        bar.update(task, description=t("Refreshing the database's statistics"))
+        refresh_statistics()
+        return done
 
 
 def write_rejects(console: Console, refused: rows.Rejects, source: Path, target: Path | None) -> None:
