@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from evenhand.db import session_scope
 from evenhand.errors import Invalid
 from evenhand.intake import flows
+from evenhand.kit import importcli
 from evenhand.kit.mapping import parse
 from evenhand.leads import outcomes
 from evenhand.models import (
@@ -230,6 +232,23 @@ def test_an_import_leaves_the_database_planned_for_what_it_wrote(run: Run, engin
             assert analyzed is not None and analyzed >= before and tuples == 5
         else:
             assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar() == 0
+
+
+def test_an_import_stands_when_the_statistics_cannot_be_refreshed(run: Run, engine: Engine, reps: dict[str, int],
+                                                                   tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def lost(*_: object) -> None:
+        raise OperationalError("ANALYZE", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(importcli, "refresh_statistics", lost)
+    (tmp_path / "leads.yaml").write_text(MAPPING, encoding="utf-8")
+    result = run("import", "leads", str(write_csv(tmp_path / "Leads.csv", HEADER, ROWS)), "--mapping",
+                 str(tmp_path / "leads.yaml"), "--history")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "Imported. The database's statistics could not be refreshed" in said and "5 new leads" in said
+    with session_scope(engine, readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 5
 
 
 def test_leads_that_were_never_routed_are_routed_later_and_history_is_left_alone(run: Run, engine: Engine,

@@ -175,3 +175,30 @@ def test_each_request_is_answered_when_its_own_group_commits(engine: Engine) -> 
 
     assert on_a_loop_of_its_own(two()) == [2, 4]
     assert writer.in_time == [True]  # the first was answered before the group after it was written
+
+
+class Fatal(BaseException):
+    """What no writer catches (as an interrupt is)."""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_writer_that_dies_still_passes_the_turn_on(engine: Engine) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def write(session: Session, items: Sequence[int]) -> list[int]:
+        if items == [1]:
+            started.set()
+            release.wait(10)
+            raise Fatal
+        return [2 * item for item in items]
+
+    queue = GroupCommit(engine, write, max_group=1)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(queue.submit, 1)
+        assert started.wait(10)
+        looped = pool.submit(asyncio.run, queue.submit_async(2))
+        threading.Event().wait(0.1)
+        release.set()
+        with pytest.raises(Fatal):
+            first.result(10)
+        assert looped.result(10) == 4

@@ -113,26 +113,36 @@ class GroupCommit(Generic[Item, Result]):
 
     def _write_from(self, me: _Waiting[Item, Result] | None) -> None:
         """Write the group at the head of the queue (``me``, the request whose thread this is, is in it; None on a
-        writer thread), then pass the turn on: to the oldest item still waiting if its request waits in a thread,
-        else to a writer thread — which is this one if it is a writer thread already, so that under load one thread
-        writes group after group."""
+        writer thread), then pass the turn on (``_pass_turn``): a writer thread goes on with the next group itself,
+        so that under load one thread writes group after group."""
         while True:
-            self._write_next(me)
-            with self._lock:
-                head = self._queue[0] if self._queue else None
-                if head is None:
-                    self._writing = False
-                elif head.future is None:
-                    head.writes = True
-            if head is None:
-                return
-            if head.future is None:
-                head.wake()
-                return
-            if me is not None:  # a request's own thread: it goes back to its request
-                _WRITERS.submit(contextvars.copy_context().run, self._write_from, None)
+            try:
+                self._write_next(me)
+            except BaseException:
+                self._pass_turn(keep=False)
+                raise
+            if not self._pass_turn(keep=me is None):
                 return
             me = None
+
+    def _pass_turn(self, *, keep: bool) -> bool:
+        """Hand the next group to the oldest item still waiting if its request waits in a thread, else to a writer
+        thread: this one when ``keep`` (True returned: it writes next), else another. No item left: nobody writes."""
+        with self._lock:
+            head = self._queue[0] if self._queue else None
+            if head is None:
+                self._writing = False
+            elif head.future is None:
+                head.writes = True
+        if head is None:
+            return False
+        if head.future is None:
+            head.wake()
+            return False
+        if keep:
+            return True
+        _WRITERS.submit(contextvars.copy_context().run, self._write_from, None)
+        return False
 
     def _write_next(self, me: _Waiting[Item, Result] | None) -> None:
         """Write the group at the head of the queue and wake its requests, but ``me``, whose thread writes it."""

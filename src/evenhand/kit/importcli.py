@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from evenhand.config import get_settings
@@ -64,7 +65,11 @@ def run(console: Console, title: str, work: Work[T], *, stages: Mapping[str, str
         with session_scope() as session:
             done = work(session, progress)
         bar.update(task, description=t("Refreshing the database's statistics"))
-        refresh_statistics()
+        try:
+            refresh_statistics()
+        except SQLAlchemyError as exc:  # the import stands: only the planner waits for autovacuum
+            console.print(t("Imported. The database's statistics could not be refreshed ({error}); autovacuum will "
+                            "refresh them within minutes.", error=str(exc).splitlines()[0]))
         return done
 
 
