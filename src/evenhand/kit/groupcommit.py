@@ -47,7 +47,7 @@ _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="group-commit")
 class _Waiting(Generic[Item, Result]):
     item: Item
     woken: threading.Event = field(default_factory=threading.Event)
-    writes: bool = False  # its request writes the next group
+    writes: bool = False  # its request started the writing (a thread: writes the next group itself)
     result: Result | None = None
     error: BaseException | None = None
     future: asyncio.Future[None] | None = None  # an asynchronous request waits on this instead of ``woken``
