@@ -126,3 +126,40 @@ def test_audit_rows_written_on_the_driver_read_back_as_written(session: Session)
     [seq] = audit.append_many(session, [audit.Entry("tests.prepared", "leads", 7, {"名": "值", "n": 1.5})])
     row = session.scalars(select(AuditEntry).where(AuditEntry.seq == seq)).one()
     assert row.payload == {"名": "值", "n": 1.5} and row.subject_id == "7" and row.at.tzinfo is not None
+
+
+def test_ids_taken_first_are_the_rows_ids_and_the_insert_returns_nothing(engine: Engine, session: Session) -> None:
+    """``take_ids`` gives ids no row has, none twice in one transaction (SQLite: after the largest stored and those
+    taken before; PostgreSQL: from the key's sequence); objects carrying them are inserted as they are, in one
+    statement without RETURNING, and join the session clean. An insert after them takes an id of its own."""
+    written.insert(session, [_lead(200)])
+    first = written.take_ids(session, Lead, 2)
+    second = written.take_ids(session, Lead, 1)  # nothing inserted in between
+    assert len(set(first + second)) == 3 and min(first + second) > session.scalar(select(Lead.id).limit(1))
+    leads = [_lead(201, id=first[0]), _lead(202, id=first[1], score=5)]
+    with statements(engine) as seen:
+        written.insert(session, leads)
+    assert [s.split(" ")[0] for s in seen] == ["INSERT"] and "RETURNING" not in seen[0]
+    assert not session.new and not session.dirty and all(lead in session for lead in leads)
+    stored = dict(session.connection().execute(select(Lead.external_id, Lead.id)
+                                                .where(Lead.external_id.in_(["prepared-201", "prepared-202"]))).all())
+    assert stored == {"prepared-201": first[0], "prepared-202": first[1]}
+    later = _lead(203)
+    written.insert(session, [later])
+    assert later.id not in first and later.id > 0
+    assert written.take_ids(session, Lead, 0) == []
+
+
+def test_ids_taken_in_one_transaction_are_forgotten_by_the_next(engine: Engine) -> None:
+    """On SQLite the ids taken but never used go back with the transaction: the next one starts after the largest
+    stored again (PostgreSQL's sequence never gives a value twice)."""
+    with session_scope(engine) as session:
+        written.insert(session, [_lead(210)])
+        stored = session.scalar(select(Lead.id).where(Lead.external_id == "prepared-210"))
+        taken = written.take_ids(session, Lead, 3)
+    with session_scope(engine) as session:
+        again = written.take_ids(session, Lead, 1)
+    if engine.dialect.name == "sqlite":
+        assert taken == [stored + 1, stored + 2, stored + 3] and again == [stored + 1]
+    else:
+        assert again[0] > max(taken)

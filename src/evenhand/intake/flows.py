@@ -55,11 +55,12 @@ def take_in(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | 
     if unknown:
         raise rows_kit.reject(unknown, path=lambda e: e.field if len(rows) == 1 else f"leads.{e.row - 1}.{e.field}")
     rows = [row for row in resolved if row is not None]
+    routing = None if backfilled else routing_flows.NewLeads(session, actor=actor)
     results = lead_service.intake_many(session, rows, actor=actor, dedup=dedup, backfilled=backfilled,
-                                       progress=progress)
-    if backfilled:
+                                       progress=progress, place=routing.place if routing else None)
+    if routing is None:
         return [(r, None) for r in results]
-    decisions = routing_flows.route_new(session, results, actor=actor)
+    decisions = routing.finish(results)
     return [(r, decisions.get(r.lead.id) if r.created else None) for r in results]
 
 

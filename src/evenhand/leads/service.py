@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, bindparam, func, insert, literal, select, union_all, update
+from sqlalchemy import Select, bindparam, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from evenhand.auth.principal import Principal
@@ -23,7 +23,7 @@ from evenhand.errors import NotFound
 from evenhand.kit import audit, written
 from evenhand.kit import rows as rows_kit
 from evenhand.kit.clock import utcnow
-from evenhand.kit.cursor import Listed
+from evenhand.kit.cursor import Listed, Prepared, writes
 from evenhand.kit.rows import RowError
 from evenhand.leads import keys, repository, scoring_service
 from evenhand.leads.schemas import IMPORT_ONLY, EventCreate, LeadCreate, LeadImport
@@ -35,6 +35,7 @@ DedupKey = str
 _KEY_COLUMNS = {"email": Lead.email_key, "phone": Lead.phone_key, "company": Lead.company_key}
 _CHUNK = 500
 Progress = Callable[[int], None]
+Place = Callable[[Sequence[Lead]], None]
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,18 @@ _BY_IDS = select(Lead).where(Lead.id.in_(bindparam("ids", expanding=True)))
 
 
 def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principal | None,
-                dedup: Sequence[DedupKey], backfilled: bool = False, progress: Progress | None = None) -> list[Intake]:
+                dedup: Sequence[DedupKey], backfilled: bool = False, progress: Progress | None = None,
+                place: Place | None = None) -> list[Intake]:
     """Intake a validated batch in the caller's transaction; a repeat inside the batch returns the first.
 
     Each chunk is one query for the leads already there, one for the earlier leads the new ones duplicate (every
     dedup key at once) and one INSERT of the new leads, which carries their duplicate links and — for arriving
     leads, unless the scoring model blends in the predictive one, which reads stored leads — their scores; every
-    new lead gets its own audit entry. A batch costs about what one lead does plus a little per row."""
+    new lead gets its own audit entry. A batch costs about what one lead does plus a little per row.
+
+    ``place`` (routing) is given each chunk's new leads when they are scored before they are stored: with their ids
+    taken first (``kit.written.take_ids``) and linked, just before their INSERT, which then writes what ``place``
+    set on them (an owner). Leads it was not given (history; scores that need the stored lead) are only stored."""
     results: list[Intake] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
@@ -136,7 +142,7 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
             known[pair] = new_lead(data, backfilled=backfilled)
             fresh.append((known[pair], data))
             results.append(Intake(known[pair], created=True))
-        _store(session, fresh, dedup, backfilled=backfilled)
+        _store(session, fresh, dedup, backfilled=backfilled, place=place)
         if progress:
             progress(len(chunk))
     audit.append_many(session, [audit.Entry(
@@ -148,21 +154,33 @@ def intake_many(session: Session, rows: Sequence[LeadCreate], *, actor: Principa
 
 
 def _store(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]], dedup: Sequence[DedupKey], *,
-           backfilled: bool) -> None:
-    """Link, score and insert new leads, then store the events they came with."""
+           backfilled: bool, place: Place | None) -> None:
+    """Link, score (and ``place``) and insert new leads, then store the events they came with."""
     brought = [(lead, _counted(lead, data)) for lead, data in fresh]
     events = [(lead, [e for e, _ in pairs]) for lead, pairs in brought]
-    within = _link_duplicates(session, [lead for lead, _ in fresh], dedup)
+    leads = [lead for lead, _ in fresh]
+    within = _link_duplicates(session, leads, dedup)
     # History is scored as it would have been on arrival (its behaviour has faded since), once stored.
     scored = not backfilled and scoring_service.score_arriving(session, events)
-    written.insert(session, [lead for lead, _ in fresh])
-    written.wrote(session, "lead", [lead.id for lead, _ in fresh])
-    for lead, first in within:
-        lead.duplicate_of_id = first.duplicate_of_id or first.id
+    placed = place is not None and scored and bool(leads)
+    if placed:
+        for lead, new_id in zip(leads, written.take_ids(session, Lead, len(leads)), strict=True):
+            lead.id = new_id
+        _link_within(within)
+        cast(Place, place)(leads)
+    written.insert(session, leads)
+    written.wrote(session, "lead", [lead.id for lead in leads])
+    if not placed:
+        _link_within(within)  # now that they have ids; flushed as an update
     _store_events(session, brought)
     if not scored:
-        scoring_service.score_leads(session, [lead for lead, _ in fresh], at_arrival=backfilled,
+        scoring_service.score_leads(session, leads, at_arrival=backfilled,
                                     events={lead.id: mine for lead, mine in events})
+
+
+def _link_within(within: Sequence[tuple[Lead, Lead]]) -> None:
+    for lead, first in within:
+        lead.duplicate_of_id = first.duplicate_of_id or first.id
 
 
 def _counted(lead: Lead, data: LeadCreate) -> list[tuple[Event, dict[str, Any] | None]]:
@@ -176,11 +194,15 @@ def _counted(lead: Lead, data: LeadCreate) -> list[tuple[Event, dict[str, Any] |
     return events
 
 
+_EVENTS = Prepared(writes(BehaviourEvent.__table__,  # type: ignore[arg-type]
+                          ["lead_id", "kind", "occurred_at", "dwell_seconds", "detail"]))
+
+
 def _store_events(session: Session, brought: Sequence[tuple[Lead, Sequence[tuple[Event, Any]]]]) -> None:
-    rows = [{"lead_id": lead.id, "kind": EventKind(e.kind), "occurred_at": e.occurred_at,
-             "dwell_seconds": e.dwell_seconds, "detail": detail} for lead, events in brought for e, detail in events]
-    if rows:
-        session.execute(insert(BehaviourEvent), rows)
+    """Through the connection: routing's counts, taken before, stay its to keep (``revision.writes_seen``)."""
+    _EVENTS.many(session.connection(), [
+        {"lead_id": lead.id, "kind": EventKind(e.kind), "occurred_at": e.occurred_at, "dwell_seconds": e.dwell_seconds,
+         "detail": detail} for lead, events in brought for e, detail in events])
 
 
 def _new_events(lead: Lead, events: Sequence[EventCreate]) -> list[BehaviourEvent]:

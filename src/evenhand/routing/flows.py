@@ -24,14 +24,28 @@ def set_presence(session: Session, user_id: int, presence: Presence, *, actor: P
     return user
 
 
-def route_new(session: Session, intakes: Sequence[lead_service.Intake], *,
-              actor: Principal | None) -> dict[int, RoutingDecision]:
-    """Route every lead a batch created, in arrival order."""
-    if not any(r.created for r in intakes):
-        return {}
-    batch = router.Router(session)
-    batch.route_all([r.lead for r in intakes if r.created], actor=actor)
-    return {row.lead_id: row for row in batch.finish()}
+class NewLeads:
+    """Routing the leads a batch creates, in arrival order. Leads scored before they are stored are ``place``d just
+    before their INSERT (``lead_service.intake_many``), which writes their rep with them; the others are routed
+    once stored, by ``finish``."""
+
+    def __init__(self, session: Session, *, actor: Principal | None) -> None:
+        self._router, self._actor = router.Router(session), actor
+        self._placed: set[int] = set()
+
+    def place(self, leads: Sequence[Lead]) -> None:
+        """Decide for these new leads, not stored yet (their ids taken), and give each its rep."""
+        self._router.route_all(leads, actor=self._actor, stored=False)
+        self._placed.update(lead.id for lead in leads)
+
+    def finish(self, intakes: Sequence[lead_service.Intake]) -> dict[int, RoutingDecision]:
+        """Route the new leads not placed, then write every decision (with the batch's leads stored)."""
+        rest = [r.lead for r in intakes if r.created and r.lead.id not in self._placed]
+        if not rest and not self._placed:
+            return {}
+        if rest:
+            self._router.route_all(rest, actor=self._actor)
+        return {row.lead_id: row for row in self._router.finish()}
 
 
 def route_unrouted(session: Session, *, since: datetime | None = None, actor: Principal | None = None,

@@ -181,7 +181,9 @@ class Router:
         self._states: dict[str, PoolState] = {}
         self._changed: set[str] = set()
         self._made: list[_Made] = []
-        self._assigned: list[tuple[Lead, int | None]] = []
+        self._assigned: list[tuple[Lead, int | None]] = []  # stored leads, given by an UPDATE in ``finish()``
+        self._held: list[HeldLead] = []  # leads not stored yet that nobody could take, queued by ``finish()``
+        self._given: set[int] = set()  # the reps given leads, whose counts ``finish()`` keeps
         self._member_sets: dict[tuple[int, str, tuple[str | None, ...]], list[RepState]] = {}
 
     @cached_property
@@ -195,11 +197,16 @@ class Router:
         return _Config(read, {t: Roster(self.session, self.at, zone, high_value=t, revision=at)
                               for t in {arm.policy.policy.threshold_high_value for arm in read.all()}})
 
-    def route_all(self, leads: Sequence[Lead], *, kind: str = "intake",
-                  actor: Principal | None = None) -> list[RoutingDecision]:
-        """``route`` each lead in order, after reading every pool state and count they need in one go."""
+    def route_all(self, leads: Sequence[Lead], *, kind: str = "intake", actor: Principal | None = None,
+                  stored: bool = True) -> list[RoutingDecision]:
+        """``route`` each lead in order, after reading every pool state and count they need in one go.
+
+        Leads not ``stored`` yet (new leads whose ids were taken first) take their rep on the objects themselves, for
+        their INSERT to write; ``finish()``, which writes their decisions and queues those nobody could take, must
+        come once they are stored."""
         matches = self._prepare(leads)
-        return [self.route(lead, kind=kind, actor=actor, matched=m) for lead, m in zip(leads, matches, strict=True)]
+        return [self.route(lead, kind=kind, actor=actor, matched=m, stored=stored)
+                for lead, m in zip(leads, matches, strict=True)]
 
     def release(self, leads: Sequence[Lead]) -> None:
         """Offer held leads again, in order. Only a lead that finds a rep gets a decision (kind ``release``);
@@ -240,11 +247,11 @@ class Router:
         return self._member_sets[key]
 
     def route(self, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
-              matched: Matched | None = None) -> RoutingDecision:
+              matched: Matched | None = None, stored: bool = True) -> RoutingDecision:
         """The lead's decision, applied to it; the row is stored by ``finish()``."""
         started = time.perf_counter_ns()
         matched = matched or self._match(lead)
-        return self._apply(lead, self._decide(matched), matched, kind, actor, started)
+        return self._apply(lead, self._decide(matched), matched, kind, actor, started, stored=stored)
 
     def _decide(self, matched: Matched) -> Decision:
         reps = self._config.rosters[self._threshold(matched.arm)].counted(self._members(matched))
@@ -252,15 +259,21 @@ class Router:
                              match=matched.match)
 
     def _apply(self, lead: Lead, decision: Decision, matched: Matched, kind: str, actor: Principal | None,
-               started: int) -> RoutingDecision:
+               started: int, *, stored: bool = True) -> RoutingDecision:
         if decision.outcome == "assigned" and decision.rep_id is not None:
             self._states[decision.pool_id] = decision.state_after
             self._changed.add(decision.pool_id)
             for roster in self._config.rosters.values():
                 roster.assigned(decision.rep_id, matched.snapshot.score)
-        if decision.outcome == "assigned":
-            self._assigned.append((lead, decision.rep_id))
-        _hold(self.session, lead, decision, self.at, maybe_held=kind != "intake")
+            self._given.add(decision.rep_id)
+        if stored:
+            if decision.outcome == "assigned":
+                self._assigned.append((lead, decision.rep_id))
+            _hold(self.session, lead, decision, self.at, maybe_held=kind != "intake")
+        elif decision.outcome == "assigned":
+            lead.owner_id, lead.assigned_at, lead.status = decision.rep_id, self.at, LeadStatus.ASSIGNED
+        else:
+            self._held.append(HeldLead(lead_id=lead.id, pool_id=decision.pool_id, held_since=self.at))
         latency = (time.perf_counter_ns() - started) // 1000
         arm = matched.arm
         made = _made(lead, decision, arm.version, kind, actor, latency, arm.evidence(), arm=arm.name)
@@ -268,17 +281,20 @@ class Router:
         return made.row
 
     def finish(self) -> list[RoutingDecision]:
-        """Write what ``route`` decided: pool states, the leads' assignments, decision rows with their audit entries,
-        messages. The assignments, the entries and the rows go through the connection, one statement each for the
-        whole batch."""
+        """Write what ``route`` decided: pool states, the stored leads' assignments, the holds of new leads, decision
+        rows with their audit entries, messages. The assignments, the entries and the rows go through the
+        connection, one statement each for the whole batch."""
         for pool_id in sorted(self._changed):
             save_pool_state(self.session, self._states[pool_id], self.at)
         self._changed.clear()
         assigned, self._assigned = self._assigned, []
         _assign(self.session, assigned, self.at)
-        if assigned:
+        given, self._given = self._given, set()
+        if given:
             for roster in self._config.rosters.values():
-                roster.keep({rep for _, rep in assigned if rep is not None})
+                roster.keep(given)
+        held, self._held = self._held, []
+        self.session.add_all(held)  # flushed by ``_store``, before the decisions
         made, self._made = self._made, []
         rows = _store(self.session, made)
         notify.leads_assigned(self.session, [(m.lead, row.rep_id, row.id) for m, row in zip(made, rows, strict=True)
