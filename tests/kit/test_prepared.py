@@ -132,10 +132,11 @@ def test_ids_taken_first_are_the_rows_ids_and_the_insert_returns_nothing(engine:
     """``take_ids`` gives ids no row has, none twice in one transaction (SQLite: after the largest stored and those
     taken before; PostgreSQL: from the key's sequence); objects carrying them are inserted as they are, in one
     statement without RETURNING, and join the session clean. An insert after them takes an id of its own."""
-    written.insert(session, [_lead(200)])
+    before = _lead(200)
+    written.insert(session, [before])
     first = written.take_ids(session, Lead, 2)
     second = written.take_ids(session, Lead, 1)  # nothing inserted in between
-    assert len(set(first + second)) == 3 and min(first + second) > session.scalar(select(Lead.id).limit(1))
+    assert len(set(first + second)) == 3 and min(first + second) > before.id
     leads = [_lead(201, id=first[0]), _lead(202, id=first[1], score=5)]
     with statements(engine) as seen:
         written.insert(session, leads)
@@ -155,7 +156,7 @@ def test_ids_taken_in_one_transaction_are_forgotten_by_the_next(engine: Engine) 
     stored again (PostgreSQL's sequence never gives a value twice)."""
     with session_scope(engine) as session:
         written.insert(session, [_lead(210)])
-        stored = session.scalar(select(Lead.id).where(Lead.external_id == "prepared-210"))
+        stored = session.scalars(select(Lead.id).where(Lead.external_id == "prepared-210")).one()
         taken = written.take_ids(session, Lead, 3)
     with session_scope(engine) as session:
         again = written.take_ids(session, Lead, 1)
