@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, event, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from evenhand import config
 from evenhand.db import is_sqlite, make_engine, new_session, session_scope
@@ -53,6 +55,25 @@ def test_sqlite_readers_are_not_blocked_by_a_writer(engine: Engine) -> None:
         writer.rollback()
         writer.close()
 
+
+
+@SQLITE_ONLY
+def test_a_writer_that_cannot_have_the_lock_gets_sqlalchemys_error(engine: Engine, db_url: str) -> None:
+    """The BEGIN IMMEDIATE sent on the driver: a writer that waits out ``busy_timeout`` behind another is told so
+    as SQLAlchemy tells it, an ``OperationalError`` naming the statement; its connection stays usable."""
+    holder = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with engine.connect() as conn:
+            conn.connection.dbapi_connection.execute("PRAGMA busy_timeout=20")  # type: ignore[union-attr]
+            with pytest.raises(OperationalError, match="BEGIN IMMEDIATE") as raised:
+                conn.begin()
+            assert "locked" in str(raised.value.orig)
+            holder.execute("ROLLBACK")
+            with conn.begin():
+                assert conn.execute(select(func.count()).select_from(Department)).scalar() == 0
+    finally:
+        holder.close()
 
 def test_is_sqlite(db_url: str, backend: str) -> None:
     assert is_sqlite(db_url) is (backend == "sqlite")
