@@ -13,16 +13,8 @@ from evenhand.leads import scoring_service
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import HeldLead, Lead, LeadStatus, Presence, RoutingDecision, User
 from tests.intake.test_doors import LEADS, company
+from tests.leads.test_scoring_service import SMALL
 from tests.support import statements
-
-SCORING = """
-name: 小模型
-groups:
-  fit:
-    cap: 60
-    rules:
-      - {type: industry, in: [制造业], points: 40, label: "行业：制造业"}
-"""
 
 
 def _batch(first: int) -> list[LeadCreate]:
@@ -81,13 +73,13 @@ def test_a_model_blending_in_the_predictive_one_routes_stored_leads_alike(engine
     nothing to the scores)."""
     company(engine)
     with session_scope(engine) as session:
-        scoring_service.save(session, SCORING, author=None)
+        scoring_service.save(session, SMALL, author=None)
     with session_scope(engine) as session:
         placed = [(lead.score, d.outcome, d.rep_id, d.pool_id)  # type: ignore[union-attr]
                   for lead, d in ((i.lead, d) for i, d in flows.take_in(session, _batch(20), actor=None, dedup=[]))]
         session.rollback()
     with session_scope(engine) as session:
-        scoring_service.save(session, SCORING + "blend: {predictive_weight: 0.5}\n", author=None)
+        scoring_service.save(session, SMALL + "blend: {predictive_weight: 0.5}\n", author=None)
     with statements(engine) as seen, session_scope(engine) as session:
         stored = [(lead.score, d.outcome, d.rep_id, d.pool_id)  # type: ignore[union-attr]
                   for lead, d in ((i.lead, d) for i, d in flows.take_in(session, _batch(20), actor=None, dedup=[]))]
