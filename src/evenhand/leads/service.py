@@ -162,12 +162,13 @@ def _store(session: Session, fresh: Sequence[tuple[Lead, LeadCreate]], dedup: Se
     within = _link_duplicates(session, leads, dedup)
     # History is scored as it would have been on arrival (its behaviour has faded since), once stored.
     scored = not backfilled and scoring_service.score_arriving(session, events)
-    placed = place is not None and scored and bool(leads)
-    if placed:
+    placed = False
+    if place is not None and scored and leads:
         for lead, new_id in zip(leads, written.take_ids(session, Lead, len(leads)), strict=True):
             lead.id = new_id
         _link_within(within)
-        cast(Place, place)(leads)
+        place(leads)
+        placed = True
     written.insert(session, leads)
     written.wrote(session, "lead", [lead.id for lead in leads])
     if not placed:
