@@ -4,13 +4,14 @@ Shared by the rule scoring model and the routing policy (and any later YAML docu
 are an error rather than a silent overwrite, syntax errors (control characters included) become
 problems, and a validation error's path is traced back to the line it came from.
 
-A document is untrusted input, so reading one is bounded (``Limits``): its size in bytes, how deep it
-nests, how many values it holds, and the CPU time spent reading it. Values are counted once per place
-they appear, an alias as a copy of what it names: every later stage (the schema, hashing, the diff) walks
-the data that way, so a few hundred bytes of nested aliases (a "billion laughs") are refused after a few
-thousand steps instead of expanding to a hundred million values. Within that bound aliases stay allowed:
-they share a band table between groups, and cost no more than writing the values out would. An alias
-to the value that contains it is refused.
+A document is untrusted input, so reading one is bounded (``Limits``): its size in bytes, how deep it nests, how
+many values it holds, and the CPU time spent reading it (less what the garbage collector spent in the reading
+thread meanwhile: a full collection of a large process is the process's cost, not the document's). Values are
+counted once per place they appear, an alias as a copy of what it names: every later stage (the schema, hashing,
+the diff) walks the data that way, so a few hundred bytes of nested aliases (a "billion laughs") are refused
+after a few thousand steps instead of expanding to a hundred million values. Within that bound aliases stay
+allowed: they share a band table between groups, and cost no more than writing the values out would. An alias to
+the value that contains it is refused.
 
 Values are plain data: null, booleans, numbers, strings, lists and mappings. A date or time stays the
 string it was written as (a schema wanting a date parses it, and names the path when it is wrong); other
@@ -19,7 +20,9 @@ tags (``!!binary``, ``!!set``, ``!!python/…``) are refused.
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -53,7 +56,7 @@ REFUSALS = frozenset({"too_large", "too_deep", "too_many_values", "too_slow"})
 @dataclass(frozen=True)
 class Limits:
     """What reading one document may cost. ``values`` counts every value once per place it appears (an
-    alias as a copy of what it names); ``seconds`` is CPU time of the reading thread."""
+    alias as a copy of what it names); ``seconds`` is CPU time of the reading thread outside the garbage collector."""
 
     bytes: int = 256 * 1024
     depth: int = 32
@@ -62,6 +65,31 @@ class Limits:
 
 
 LIMITS = Limits()
+
+
+class _Collections(threading.local):
+    """The CPU time this thread has spent in the garbage collector (``gc.callbacks`` run in the collecting thread)."""
+
+    spent = 0.0
+    started = 0.0
+
+
+_COLLECTIONS = _Collections()
+
+
+def _collecting(phase: str, _info: dict[str, Any]) -> None:
+    if phase == "start":
+        _COLLECTIONS.started = time.thread_time()
+    else:
+        _COLLECTIONS.spent += time.thread_time() - _COLLECTIONS.started
+
+
+gc.callbacks.append(_collecting)
+
+
+def _reading_time() -> float:
+    """This thread's CPU time outside the garbage collector."""
+    return time.thread_time() - _COLLECTIONS.spent
 
 
 @dataclass(frozen=True)
@@ -182,7 +210,7 @@ class _Composer(Composer):
         def peek_event(self) -> Any: ...  # the parser's
 
     def tick(self, mark: Any) -> None:
-        if time.thread_time() > self.deadline:
+        if _reading_time() > self.deadline:
             raise _stop("too_slow", _line(mark), seconds=self.limits.seconds)
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
@@ -274,7 +302,7 @@ class _Reading(_Composer, _Constructor, _Resolver):
         Composer.__init__(self)
         _Constructor.__init__(self)
         _Resolver.__init__(self)
-        self.limits, self.deadline = limits, time.thread_time() + limits.seconds
+        self.limits, self.deadline = limits, _reading_time() + limits.seconds
         self.depth, self.values, self.shape = 0, 0, {}
 
 
