@@ -5,6 +5,8 @@ the stored lead: its leads are stored first and given their rep afterwards, with
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, select, update
 
 from evenhand.db import session_scope
@@ -12,7 +14,7 @@ from evenhand.intake import flows
 from evenhand.leads import scoring_service
 from evenhand.leads.schemas import LeadCreate
 from evenhand.models import HeldLead, Lead, LeadStatus, Presence, RoutingDecision, User
-from tests.intake.test_doors import LEADS, company
+from tests.intake.test_doors import LEADS, company, imported
 from tests.leads.test_scoring_service import SMALL
 from tests.support import statements
 
@@ -87,3 +89,22 @@ def test_a_model_blending_in_the_predictive_one_routes_stored_leads_alike(engine
     assert any(s.startswith("UPDATE leads SET") and "owner_id" in s for s in seen)  # given afterwards
     assert stored == placed and len(ids) == 4
     assert [row[:3] for row in _stored(engine, ids)] == [(rep, LeadStatus.ASSIGNED, True) for _, _, rep, _ in stored]
+
+
+def test_a_companys_file_of_leads_is_written_once(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """The doors' company takes its leads from a CSV export and a mapping (``evenhand import leads``, with an engine
+    of its own): every routed lead's row carries its decision's rep from its INSERT on, none is updated."""
+    with statements(Engine) as seen:  # type: ignore[arg-type]  # every engine: the command makes its own
+        imported(None, db_url, tmp_path)  # type: ignore[arg-type]
+    assert [s for s in seen if s.startswith("UPDATE leads")] == []
+    assert sum(s.startswith("INSERT INTO leads") for s in seen) == 1
+    with session_scope(engine, readonly=True) as session:
+        decided = {d.lead_id: d for d in session.scalars(select(RoutingDecision))}
+        leads = list(session.scalars(select(Lead)))
+    assert len(leads) == len(decided) == len(LEADS)
+    assert any(d.outcome == "assigned" for d in decided.values())
+    for lead in leads:
+        decision = decided[lead.id]
+        assigned = decision.outcome == "assigned"
+        assert (lead.owner_id, lead.status, lead.assigned_at is not None) == (
+            decision.rep_id, LeadStatus.ASSIGNED if assigned else LeadStatus.NEW, assigned)
