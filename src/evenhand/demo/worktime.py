@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from evenhand.kit.clock import day_number as day_number
+
 DAY = 86_400
 HOUR = 3_600
 OFFSET = 8 * HOUR
@@ -45,10 +47,6 @@ def holidays(first_year: int, last_year: int) -> list[date]:
                 days.append(day)
                 day += timedelta(days=1)
     return days
-
-
-def day_number(day: date) -> int:
-    return (day - EPOCH).days
 
 
 def local_ts(day: date, seconds_of_day: float = 0) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _FROZEN: ContextVar[datetime | None] = ContextVar("evenhand_frozen_clock", default=None)
@@ -33,3 +33,15 @@ def as_utc(value: datetime) -> datetime:
 
 def local(value: datetime, zone: ZoneInfo) -> datetime:
     return as_utc(value).astimezone(zone)
+
+
+_FIRST_DAY = date(1970, 1, 1)
+
+
+def day_number(day: date) -> int:
+    """A day as the days since 1970-01-01: what the vectorised calendars (numpy) count in."""
+    return (day - _FIRST_DAY).days
+
+
+def day_date(number: int) -> date:
+    return _FIRST_DAY + timedelta(days=int(number))

@@ -19,24 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
+# Day numbers (days since 1970-01-01), which the monitor's series and the demo count in, imported from here.
+from evenhand.kit.clock import day_date as day_date
+from evenhand.kit.clock import day_number as day_number
 from evenhand.monitor.kpis import Kpi
 from evenhand.monitor.sources import Facts
 
-EPOCH = date(1970, 1, 1)
 TOTAL = ("", "")  # the whole company's cell: dimension "" and value ""
-
-
-def day_number(day: date) -> int:
-    return (day - EPOCH).days
-
-
-def day_date(number: int) -> date:
-    return EPOCH + timedelta(days=int(number))
 
 
 @dataclass(frozen=True)

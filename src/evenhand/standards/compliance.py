@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from evenhand.i18n import N_
+from evenhand.kit.clock import day_number
 from evenhand.standards.document import ACTIONS, DIRECTIONS, SOURCES, STAGES, Action, CompiledStage, Requirement, Within
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -468,8 +469,7 @@ class _Days:
 
 
 def _numbers(days: Iterable[date]) -> list[int]:
-    """Days as days since 1970-01-01."""
-    return [(day - EPOCH.date()).days for day in days]
+    return [day_number(day) for day in days]
 
 
 def _pairs(standard: Sequence[CompiledStage | None], clocks: ClockColumns, acts: ActColumns, *, now: int
