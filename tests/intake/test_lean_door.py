@@ -1,0 +1,125 @@
+"""``POST /api/v1/leads`` serves a well-formed, signed lead without FastAPI's parameter solving
+(``intake.routes._Door``), and answers everything else exactly as FastAPI's own handler does (R1.1, R1.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from evenhand.db import session_scope
+from evenhand.intake import routes
+from evenhand.models import Lead, RoutingDecision
+from tests.builders import bearer
+from tests.intake.test_doors import LEADS, company
+
+
+@pytest.fixture
+def generic_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The requests FastAPI's own handler served on the intake door (their paths)."""
+    calls: list[str] = []
+    served = APIRoute.handle
+
+    async def counted(self: APIRoute, scope: Any, receive: Any, send: Any) -> None:
+        if isinstance(self, routes._Door):
+            calls.append(scope["path"])
+        await served(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRoute, "handle", counted)
+    yield calls
+
+
+def _without_moments(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if not key.endswith("_at")}
+
+
+def test_a_signed_lead_is_served_by_the_lean_handler_and_routed(
+        client: TestClient, engine: Engine, generic_calls: list[str]) -> None:
+    token = company(engine)
+    for headers in ({}, {"Content-Type": "application/json; charset=utf-8"}):
+        lead = {**LEADS[0], "external_id": f"L-{len(headers)}", "email": f"l{len(headers)}@lean.cn"}
+        answer = client.post("/api/v1/leads", json=lead, headers={**bearer(token), **headers})
+        assert answer.status_code == 201, answer.text
+        body = answer.json()
+        assert body["external_id"] == lead["external_id"] and body["assignment"]["outcome"] == "assigned"
+        with session_scope(engine) as session:
+            stored = session.get(Lead, body["id"])
+            assert stored is not None and stored.owner_id == body["assignment"]["rep_id"] == body["owner_id"]
+    again = client.post("/api/v1/leads", json={**LEADS[0], "external_id": "L-0", "email": "l0@lean.cn"},
+                        headers=bearer(token))
+    assert again.status_code == 200 and again.json()["assignment"] is None
+    assert generic_calls == []
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(RoutingDecision)) == 2
+
+
+def test_a_lead_answers_as_it_would_through_fastapis_handler(
+        client: TestClient, engine: Engine, generic_calls: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same lead, once through each handler (the lean one switched off the second time): the same answer."""
+    token = company(engine)
+    lean = client.post("/api/v1/leads", json={**LEADS[1], "external_id": "P-1"}, headers=bearer(token))
+    monkeypatch.setattr(routes._Door, "handle", APIRoute.handle)
+    generic = client.post("/api/v1/leads", json={**LEADS[2], "external_id": "P-1"}, headers=bearer(token))
+    assert (lean.status_code, generic.status_code) == (201, 200)  # the second finds the first: same external id
+    assert _without_moments(lean.json()) == {**_without_moments(generic.json()),
+                                             "assignment": lean.json()["assignment"]}
+    assert lean.headers["content-type"] == generic.headers["content-type"] == "application/json"
+
+
+REFUSED: list[tuple[str, dict[str, str], bytes, bool]] = [
+    # (what, headers besides the token's (None: no token), body, signed)
+    ("no credentials", {}, b'{"source": "web", "external_id": "R-1", "company": "Acme"}', False),
+    ("no credentials, not JSON", {}, b'{"source": ', False),
+    ("not JSON", {}, b'{"source": ', True),
+    ("empty", {}, b"", True),
+    ("not UTF-8", {}, b'{"source": "\xff"}', True),
+    ("text/plain", {"Content-Type": "text/plain"}, b'{"source": "web", "external_id": "R-2", "company": "A"}', True),
+    ("an unknown field", {}, b'{"source": "web", "external_id": "R-3", "company": "A", "colour": "red"}', True),
+    ("a bad e-mail", {}, b'{"source": "web", "external_id": "R-4", "company": "A", "email": "nobody"}', True),
+    ("a control character", {}, b'{"source": "web", "external_id": "R-5", "company": "A\\u0000B"}', True),
+    ("NaN", {}, b'{"source": "web", "external_id": "R-6", "company": "A", "company_size": NaN}', True),
+    ("a list", {}, b'[{"source": "web"}]', True),
+    ("a bad event", {}, b'{"source": "web", "external_id": "R-7", "company": "A", '
+                        b'"events": [{"kind": "webinar", "dwell_seconds": 5}]}', True),
+]
+
+
+@pytest.mark.parametrize(("what", "headers", "body", "signed"), REFUSED, ids=[case[0] for case in REFUSED])
+def test_a_refusal_is_fastapis_own(client: TestClient, engine: Engine, generic_calls: list[str],
+                                   monkeypatch: pytest.MonkeyPatch, what: str, headers: dict[str, str],
+                                   body: bytes, signed: bool) -> None:
+    token = company(engine)
+    sent = {"Content-Type": "application/json", **(bearer(token) if signed else {}), **headers}
+    lean = client.post("/api/v1/leads", content=body, headers=sent)
+    assert generic_calls == ["/api/v1/leads"], "FastAPI's handler answers it"
+    monkeypatch.setattr(routes._Door, "handle", APIRoute.handle)
+    generic = client.post("/api/v1/leads", content=body, headers=sent)
+    assert lean.status_code == generic.status_code and lean.status_code in (400, 401, 422), lean.text
+    assert lean.json() == generic.json()
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+@pytest.mark.parametrize("what", ["a wrong token", "an unknown region"])
+def test_a_lead_refused_in_its_group_is_answered_by_the_apps_error_handlers(
+        client: TestClient, engine: Engine, generic_calls: list[str], monkeypatch: pytest.MonkeyPatch,
+        what: str) -> None:
+    """Refusals found once the lead reaches its group (signing in, the organisation's regions) are raised by the
+    endpoint itself, on either path: the same status and error."""
+    token = company(engine)
+    lead, headers = {**LEADS[3], "external_id": "G-1"}, bearer(token)
+    if what == "a wrong token":
+        headers = bearer("ehk_" + "x" * 40)
+    else:
+        lead["region"] = "atlantis"
+    lean = client.post("/api/v1/leads", json=lead, headers=headers)
+    assert generic_calls == []
+    monkeypatch.setattr(routes._Door, "handle", APIRoute.handle)
+    generic = client.post("/api/v1/leads", json=lead, headers=headers)
+    assert lean.status_code == generic.status_code == (401 if what == "a wrong token" else 422), lean.text
+    assert lean.json() == generic.json()
+    assert lean.headers["x-content-type-options"] == "nosniff"  # the app's headers on the lean path too
