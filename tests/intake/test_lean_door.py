@@ -70,13 +70,14 @@ def test_a_lead_answers_as_it_would_through_fastapis_handler(
     assert lean.headers["content-type"] == generic.headers["content-type"] == "application/json"
 
 
-REFUSED: list[tuple[str, dict[str, str], bytes, bool]] = [
-    # (what, headers besides the token's (None: no token), body, signed)
+REFUSED: list[tuple[str, dict[str, str | None], bytes, bool]] = [
+    # (what, headers besides the token's and a JSON content type (None: the header left out), body, signed)
     ("no credentials", {}, b'{"source": "web", "external_id": "R-1", "company": "Acme"}', False),
     ("no credentials, not JSON", {}, b'{"source": ', False),
     ("not JSON", {}, b'{"source": ', True),
     ("empty", {}, b"", True),
     ("not UTF-8", {}, b'{"source": "\xff"}', True),
+    ("no content type", {"Content-Type": None}, b'{"source": "web", "external_id": "R-0", "company": "A"}', True),
     ("text/plain", {"Content-Type": "text/plain"}, b'{"source": "web", "external_id": "R-2", "company": "A"}', True),
     ("an unknown field", {}, b'{"source": "web", "external_id": "R-3", "company": "A", "colour": "red"}', True),
     ("a bad e-mail", {}, b'{"source": "web", "external_id": "R-4", "company": "A", "email": "nobody"}', True),
@@ -90,10 +91,11 @@ REFUSED: list[tuple[str, dict[str, str], bytes, bool]] = [
 
 @pytest.mark.parametrize(("what", "headers", "body", "signed"), REFUSED, ids=[case[0] for case in REFUSED])
 def test_a_refusal_is_fastapis_own(client: TestClient, engine: Engine, generic_calls: list[str],
-                                   monkeypatch: pytest.MonkeyPatch, what: str, headers: dict[str, str],
+                                   monkeypatch: pytest.MonkeyPatch, what: str, headers: dict[str, str | None],
                                    body: bytes, signed: bool) -> None:
     token = company(engine)
-    sent = {"Content-Type": "application/json", **(bearer(token) if signed else {}), **headers}
+    given = {"Content-Type": "application/json", **(bearer(token) if signed else {}), **headers}
+    sent = {name: value for name, value in given.items() if value is not None}
     lean = client.post("/api/v1/leads", content=body, headers=sent)
     assert generic_calls == ["/api/v1/leads"], "FastAPI's handler answers it"
     monkeypatch.setattr(routes._Door, "handle", APIRoute.handle)
