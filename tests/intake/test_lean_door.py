@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from starlette.exceptions import HTTPException
 
 from evenhand.db import session_scope
 from evenhand.intake import routes
 from evenhand.models import Lead, RoutingDecision
 from tests.builders import bearer
 from tests.intake.test_doors import LEADS, company
+from tests.support import on_a_loop_of_its_own
 
 
 @pytest.fixture
@@ -125,3 +129,37 @@ def test_a_lead_refused_in_its_group_is_answered_by_the_apps_error_handlers(
     assert lean.status_code == generic.status_code == (401 if what == "a wrong token" else 422), lean.text
     assert lean.json() == generic.json()
     assert lean.headers["x-content-type-options"] == "nosniff"  # the app's headers on the lean path too
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_another_method_on_the_door_stores_nothing(client: TestClient, engine: Engine, method: str) -> None:
+    token = company(engine)
+    answer = client.request(method, "/api/v1/leads", json={**LEADS[4], "external_id": "M-1"}, headers=bearer(token))
+    assert answer.status_code == 405 and "POST" in answer.headers["allow"], answer.text
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+def test_the_door_answers_another_method_as_fastapi_does(app: FastAPI, engine: Engine) -> None:
+    """Called for a request of another method (as a router does for a partial match), the route answers 405 as
+    FastAPI's own route would, and takes nothing in."""
+    token = company(engine)
+    door = next(route for route in routes.router.routes if isinstance(route, routes._Door))
+    body = json.dumps({**LEADS[5], "external_id": "M-2"}).encode()
+    scope = {"type": "http", "method": "PUT", "path": "/api/v1/leads", "raw_path": b"/api/v1/leads",
+             "root_path": "", "query_string": b"", "app": app, "http_version": "1.1", "scheme": "http",
+             "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with pytest.raises(HTTPException) as refused:
+        on_a_loop_of_its_own(door.handle(scope, receive, send))
+    assert refused.value.status_code == 405 and sent == []
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 0
