@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +18,10 @@ from starlette.exceptions import HTTPException
 from evenhand.db import session_scope
 from evenhand.intake import routes
 from evenhand.models import Lead, RoutingDecision
+from tests import test_own_company as own
 from tests.builders import bearer
 from tests.intake.test_doors import LEADS, company
-from tests.support import on_a_loop_of_its_own
+from tests.support import Run, on_a_loop_of_its_own
 
 
 @pytest.fixture
@@ -163,3 +165,33 @@ def test_the_door_answers_another_method_as_fastapi_does(app: FastAPI, engine: E
     assert refused.value.status_code == 405 and sent == []
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+def test_a_company_from_its_own_exports_takes_leads_in_through_the_door(
+        run: Run, client: TestClient, engine: Engine, tmp_path: Path, generic_calls: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A company set up from its sales-team export (``evenhand init``, ``import org``, an ops user and its token
+    made with the commands) takes a lead in through the lean handler, its decision stored; the same lead through
+    FastAPI's handler gives the same answer."""
+    files = own.exports(tmp_path)
+    (tmp_path / "team.yaml").write_text(own.MAPPINGS["team"], encoding="utf-8")
+    for command in (("init", "--starter", "neutral"),
+                    ("import", "org", str(files["team"]), "--mapping", str(tmp_path / "team.yaml")),
+                    ("users", "create", "forms", "--role", "ops", "--password", "a long passphrase 1")):
+        done = run(*command)
+        assert done.exit_code == 0, done.output
+    minted = run("tokens", "create", "--user", "forms", "--role", "ops")
+    assert minted.exit_code == 0, minted.output
+    token = minted.output.strip().splitlines()[-1]
+    lead = {"source": "website", "external_id": "OWN-1", "company": "Acme Medical", "industry": "medical",
+            "email": "buyer@acme.example", "company_size": 120}
+    lean = client.post("/api/v1/leads", json=lead, headers=bearer(token))
+    assert lean.status_code == 201, lean.text
+    assert generic_calls == []
+    with session_scope(engine) as session:
+        decision = session.scalar(select(RoutingDecision).where(RoutingDecision.lead_id == lean.json()["id"]))
+        assert decision is not None and decision.outcome == lean.json()["assignment"]["outcome"]
+    monkeypatch.setattr(routes._Door, "handle", APIRoute.handle)
+    generic = client.post("/api/v1/leads", json=lead, headers=bearer(token))
+    assert generic.status_code == 200 and generic_calls == ["/api/v1/leads"]
+    assert _without_moments(generic.json()) == {**_without_moments(lean.json()), "assignment": None}
