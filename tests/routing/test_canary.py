@@ -266,7 +266,9 @@ def test_a_held_canary_lead_escalates_after_the_candidates_wait(engine: Engine) 
         running = canary.start(session, impatient, share=0.5, metrics=[], author=None)
         for rep in session.scalars(select(User).where(User.role == Role.REP)):
             rep.presence = Presence.OFFLINE
-        rows = routed(session, new_leads(session, "h", 12))
+        # Each canary draws its own salt, so which leads fall in its arm is random: with 40 leads (20 large ones,
+        # the key pool's) the chance that no large lead is the canary's is about one in a million; with 12 it was 1/64.
+        rows = routed(session, new_leads(session, "h", 40))
         assert {row.outcome for row in rows} == {"held"}
         arms = {row.lead_id: canary.arm_of(running, row.lead_id) for row in rows}
         assert set(arms.values()) == {"canary", "control"}
