@@ -56,12 +56,17 @@ class Credentials:
         bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
         return cls(bearer, request.cookies.get(SESSION_COOKIE), request.headers.get(CSRF_HEADER, ""), request.method)
 
+    @property
+    def carried(self) -> bool:
+        """Whether the request carries anything to sign in with: a bearer token or a session cookie."""
+        return self.bearer is not None or self.cookie is not None
+
 
 async def credentials(request: Request) -> Credentials:
     """Asynchronous (it only reads the request's headers). A request that carries none is refused here, before its
     body is validated; what it carries is checked later, in a transaction (``authenticate``)."""
     sent = Credentials.of(request)
-    if sent.bearer is None and sent.cookie is None:
+    if not sent.carried:
         raise Unauthorized("Sign in first.")
     return sent
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from evenhand.kit.clock import day_date
 from evenhand.kit.clock import day_number as day_number
 
 DAY = 86_400
@@ -22,7 +23,6 @@ HOUR = 3_600
 OFFSET = 8 * HOUR
 WORK_START = 9 * HOUR
 WORK_LEN = 9 * HOUR
-EPOCH = date(1970, 1, 1)
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -59,7 +59,7 @@ def to_datetime(ts: int) -> datetime:
 
 
 def local_date(ts: int) -> date:
-    return EPOCH + timedelta(days=(int(ts) + OFFSET) // DAY)
+    return day_date((int(ts) + OFFSET) // DAY)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,9 @@ class _Door(APIRoute):
             return
         request = Request(scope, receive)
         body = await request.body()
-        sent, data = Credentials.of(request), _lead(request, body)
-        if data is None or (sent.bearer is None and sent.cookie is None):
+        sent = Credentials.of(request)
+        data = _lead(request, body) if sent.carried else None
+        if data is None:
             await super().handle(scope, _replay(body, receive), send)
             return
         response = await create_lead(data, request, sent)
