@@ -49,9 +49,10 @@ def find(session: Session, *, source: str, external_id: str) -> Lead | None:
 
 
 def new_lead(data: LeadCreate, *, backfilled: bool = False) -> Lead:
-    lead = Lead(**data.model_dump(exclude={"events", *IMPORT_ONLY}), backfilled=backfilled, **_NO_BEHAVIOUR)
-    lead.email_key, lead.phone_key = keys.email_key(data.email), keys.phone_key(data.phone)
-    lead.company_key = keys.company_key(data.company)
+    values = data.model_dump(exclude={"events", *IMPORT_ONLY})
+    values.update(_NO_BEHAVIOUR, backfilled=backfilled, email_key=keys.email_key(data.email),
+                  phone_key=keys.phone_key(data.phone), company_key=keys.company_key(data.company))
+    lead = written.new(Lead, values)
     if isinstance(data, LeadImport):
         _as_exported(lead, data, backfilled=backfilled)
     return lead

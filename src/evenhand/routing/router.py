@@ -317,9 +317,10 @@ def _made(lead: Lead, decision: Decision, version: int, kind: str, actor: Princi
     evidence = audit.Entry(f"routing.{kind}", "leads", lead.id,
                            {"decision": decision.to_dict(), "policy_version": version, "kind": kind,
                             "latency_us": latency_us, **(extra or {})}, actor_id)
-    row = RoutingDecision(lead_id=lead.id, kind=kind, outcome=decision.outcome, rep_id=decision.rep_id,
-                          track=decision.track, pool_id=decision.pool_id, policy_version=version,
-                          latency_us=latency_us, actor_id=actor_id, arm=arm)
+    row = written.new(RoutingDecision, {
+        "lead_id": lead.id, "kind": kind, "outcome": decision.outcome, "rep_id": decision.rep_id,
+        "track": decision.track, "pool_id": decision.pool_id, "policy_version": version, "latency_us": latency_us,
+        "actor_id": actor_id, "arm": arm})
     return _Made(lead, row, evidence)
 
 
