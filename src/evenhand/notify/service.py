@@ -24,6 +24,7 @@ from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
 from evenhand.errors import NotFound
 from evenhand.i18n import N_, t
+from evenhand.kit import written
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.cursor import Prepared, writes
 from evenhand.models import Base, Channel, Lead, Notification, NotificationStatus, Role, Team, User
@@ -195,7 +196,7 @@ def _notifications(session: Session, sent: Sequence[_Sent]) -> list[Notification
     made = {n.idempotency_key: n for n in session.scalars(_BY_KEYS, {"keys": list(set(keys))})} if keys else {}
     for s in sent:
         if s.key not in made and s.row is not None:
-            made[s.key] = row = Notification(**{**_UNSET, **s.row})
+            made[s.key] = row = written.new(Notification, {**_UNSET, **s.row})
             make_transient_to_detached(row)  # its state is what was written, as if loaded
             session.add(row)
     return [made[s.key] for s in sent]
