@@ -89,6 +89,8 @@ def test_an_object_made_without_its_constructor_is_stored_as_a_constructed_one(s
     built[0].score = 90
     session.flush()
     assert _stored(session, "made-0")["score"] == 90
+    with pytest.raises(TypeError, match="no attribute colour"):
+        written.new(Lead, {**values, "external_id": "made-2", "colour": "red"})
 
 
 def test_a_listener_on_the_cursor_sees_every_statement(engine: Engine, session: Session) -> None:

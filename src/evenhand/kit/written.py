@@ -102,11 +102,17 @@ def take_ids(session: Session, cls: type[Any], n: int) -> list[int]:
     return list(range(first, first + n))
 
 
+_ATTRIBUTES: dict[type[Any], frozenset[str]] = {}  # each mapped class's attribute names
+
+
 def new(cls: type[T], values: dict[str, Any]) -> T:
     """A new object of a mapped class holding ``values`` (by attribute), for ``insert``: made without the constructor,
     whose attribute events (a microsecond or so a column, the same again for the object's state) nothing needs on an
     object ``insert`` then takes whole. Set afterwards, an attribute is tracked as usual. ``values`` becomes the
-    object's own."""
+    object's own. A name the class does not map is refused, as its constructor refuses it."""
+    known = _ATTRIBUTES.get(cls) or _ATTRIBUTES.setdefault(cls, frozenset(inspect(cls).attrs.keys()))
+    if unknown := values.keys() - known:
+        raise TypeError(f"{cls.__name__} has no attribute {', '.join(sorted(unknown))}")
     obj = cls._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     obj.__dict__.update(values)
     return obj
