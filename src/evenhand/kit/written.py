@@ -106,10 +106,11 @@ _ATTRIBUTES: dict[type[Any], frozenset[str]] = {}  # each mapped class's attribu
 
 
 def new(cls: type[T], values: dict[str, Any]) -> T:
-    """A new object of a mapped class holding ``values`` (by attribute), for ``insert``: made without the constructor,
-    whose attribute events (a microsecond or so a column, the same again for the object's state) nothing needs on an
-    object ``insert`` then takes whole. Set afterwards, an attribute is tracked as usual. ``values`` becomes the
-    object's own. A name the class does not map is refused, as its constructor refuses it."""
+    """A new object of a mapped class holding ``values`` (by attribute), made without the constructor, whose attribute
+    events (a microsecond or so a column) nothing needs on an object whose row is written whole: by ``insert``, by a
+    flush, or already (the object then made persistent as it is, ``make_transient_to_detached``). Set afterwards, an
+    attribute is tracked as usual. ``values`` becomes the object's own. A name the class does not map is refused, as
+    its constructor refuses it."""
     known = _ATTRIBUTES.get(cls) or _ATTRIBUTES.setdefault(cls, frozenset(inspect(cls).attrs.keys()))
     if unknown := values.keys() - known:
         raise TypeError(f"{cls.__name__} has no attribute {', '.join(sorted(unknown))}")
