@@ -31,12 +31,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from routed_org import build, lead_payload
+from routed_org import build, lead_payload, take_one
 
 import evenhand
 import evenhand.alerts.tasks  # the alert marks every flush leaves, registered as in the server
-from evenhand.db import session_scope
-from evenhand.intake import flows as intake_flows
 from evenhand.leads.schemas import LeadCreate
 
 WARM = 100
@@ -128,9 +126,7 @@ class _Door:
         return LeadCreate.model_validate(lead_payload(self.next))
 
     def take(self, lead: LeadCreate) -> None:
-        with session_scope(self.engine) as session:
-            [(_, decision)] = intake_flows.take_in(session, [lead], actor=None, dedup=["email", "phone"])
-            assert decision is not None and decision.rep_id is not None
+        take_one(self.engine, lead)
 
 
 def _timed(door: _Door, count: int) -> tuple[list[float], list[float]]:

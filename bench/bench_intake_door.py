@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from routed_org import lead_payload
+from routed_org import REGIONS, lead_payload
 
 from evenhand.app import create_app
 from evenhand.auth import service as auth_service
@@ -36,6 +36,7 @@ from evenhand.config import Settings
 from evenhand.db import make_engine, session_scope
 from evenhand.intake import arrivals, flows, routes
 from evenhand.leads.schemas import LeadCreate
+from evenhand.migrate import upgrade
 from evenhand.models import Department, Region, Role, User
 
 ROUNDS = int(os.environ.get("EVENHAND_BENCH_DOOR_ROUNDS", "7"))
@@ -45,12 +46,9 @@ PER_ROUND = 2000
 def _app(tmp: Path) -> tuple[FastAPI, str, flows.Routed]:
     """An app on a small company (routed_org's regions, one department, an ops user), and one lead taken in."""
     engine = make_engine(f"sqlite:///{tmp / 'door.sqlite'}")
-    from evenhand.migrate import upgrade
-
     upgrade(engine)
     with session_scope(engine) as session:
-        regions = ("east", "south", "north", "central", "southwest")
-        session.add_all([Department(code="smb", name="中小企业部"), *(Region(code=c, name=c) for c in regions)])
+        session.add_all([Department(code="smb", name="中小企业部"), *(Region(code=c, name=c) for c in REGIONS)])
         session.add(User(username="ops", display_name="运营", role=Role.OPS))
         session.flush()
         token, _ = auth_service.create_token(session, username="ops", role=Role.OPS)

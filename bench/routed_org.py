@@ -11,8 +11,10 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert
 
 from evenhand.db import make_engine, refresh_statistics, session_scope
+from evenhand.intake import flows as intake_flows
 from evenhand.kit.clock import utcnow
 from evenhand.leads import keys
+from evenhand.leads.schemas import LeadCreate
 from evenhand.migrate import upgrade
 from evenhand.models import Department, Lead, LeadStatus, Level, Opportunity, Presence, Region, Role, Stage, Team, User
 
@@ -29,6 +31,14 @@ def lead_payload(n: int) -> dict[str, object]:
     return {"source": "website", "external_id": f"bench-{n}", "company": f"华东智能制造{n}有限公司",
             "contact_name": "李雷", "email": f"buyer{n}@corp{n}.cn", "phone": f"139{n:08d}", "title": "采购经理",
             "industry": "制造业", "region": REGIONS[n % 5], "company_size": 50 + (n * 37) % 400}
+
+
+def take_one(engine: Engine, lead: LeadCreate) -> None:
+    """One lead taken in and routed in a transaction of its own, as ``POST /api/v1/leads`` does for a group of one;
+    it must find a rep."""
+    with session_scope(engine) as session:
+        [(_, decision)] = intake_flows.take_in(session, [lead], actor=None, dedup=["email", "phone"])
+        assert decision is not None and decision.rep_id is not None
 
 
 def build(url: str) -> Engine:
