@@ -14,7 +14,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -140,15 +140,20 @@ def _added_order(obj: Any) -> int:
     return inspect(obj).insert_order
 
 
-def new_session(engine: Engine | None = None, *, readonly: bool = False) -> Session:
-    """A session; on SQLite a writing one takes the write lock when it begins, a readonly one never."""
-    return _factory(engine or get_engine(), readonly)()
+def new_session(engine: Engine | None = None, *, readonly: bool = False,
+                connection: Connection | None = None) -> Session:
+    """A session; on SQLite a writing one takes the write lock when it begins, a readonly one never. With
+    ``connection`` (one of ``engine``'s, in no transaction) it works on that connection instead of one from the pool:
+    it begins its transaction there, commits or rolls it back, and leaves the connection open."""
+    factory = _factory(engine or get_engine(), readonly)
+    return factory() if connection is None else factory(bind=connection)
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None, *, readonly: bool = False) -> Iterator[Session]:
+def session_scope(engine: Engine | None = None, *, readonly: bool = False,
+                  connection: Connection | None = None) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    session = new_session(engine, readonly=readonly)
+    session = new_session(engine, readonly=readonly, connection=connection)
     try:
         yield session
         session.commit()

@@ -4,14 +4,16 @@ whether its request waits in a thread (``submit``) or on the event loop (``submi
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
+from evenhand.db import session_scope
 from evenhand.kit.groupcommit import GroupCommit
 from tests.support import on_a_loop_of_its_own
 
@@ -202,3 +204,68 @@ def test_a_writer_that_dies_still_passes_the_turn_on(engine: Engine) -> None:
         with pytest.raises(Fatal):
             first.result(10)
         assert looped.result(10) == 4
+
+
+def _connections_beginning(engine: Engine) -> list[object]:
+    """The driver connection of each transaction begun on ``engine`` from now on."""
+    seen: list[object] = []
+    event.listen(engine, "begin", lambda conn: seen.append(conn.connection.dbapi_connection))
+    return seen
+
+
+def _locked_out(engine: Engine) -> bool:
+    """Whether another connection is refused SQLite's write lock (something holds a transaction open)."""
+    other = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_on_sqlite_the_groups_are_written_on_one_connection_the_queue_keeps(engine: Engine) -> None:
+    begun = _connections_beginning(engine)
+    queue = GroupCommit(engine, lambda session, items: [session.scalar(text("SELECT 2 * :n"), {"n": n}) for n in items])
+    assert [queue.submit(n) for n in (1, 2, 3)] == [2, 4, 6]
+    assert len(begun) == 3 and len({id(c) for c in begun}) == 1
+    with session_scope(engine) as session:  # everyone else still takes the pool's
+        session.execute(text("SELECT 1"))
+    assert begun[-1] is not begun[0]
+    assert not _locked_out(engine)  # between groups the kept connection holds no transaction
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_kept_connection_is_left_in_no_transaction_when_a_group_fails_and_replaced_when_broken(
+        engine: Engine) -> None:
+    begun = _connections_beginning(engine)
+
+    def write(session: Session, items: Sequence[int]) -> list[int]:
+        session.execute(text("CREATE TABLE IF NOT EXISTS kept (n INTEGER PRIMARY KEY)"))
+        session.execute(text("INSERT INTO kept (n) VALUES (:n)"), [{"n": n} for n in items])
+        if any(n < 0 for n in items):
+            raise ValueError("negative")
+        return list(items)
+
+    queue = GroupCommit(engine, write)
+    assert queue.submit(1) == 1
+    with pytest.raises(ValueError):
+        queue.submit(-2)
+    assert not _locked_out(engine)  # rolled back: the write lock is free
+    assert queue.submit(3) == 3
+    kept = begun[0]
+    assert all(c is kept for c in begun)
+    with engine.connect() as conn:
+        assert [n for n, in conn.execute(text("SELECT n FROM kept ORDER BY n"))] == [1, 3]  # the failed write is gone
+
+    begun.clear()
+    queue._connection().invalidate()  # as SQLAlchemy marks a connection whose driver failed
+    assert queue.submit(4) == 4
+    assert begun and begun[0] is not kept
+
+    engine.dispose()  # the database let go of: the queue closes what it kept
+    assert queue._held is None
+    assert queue.submit(5) == 5  # and opens another if asked again
