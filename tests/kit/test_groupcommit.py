@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
+from evenhand.kit import groupcommit
 from evenhand.kit.groupcommit import GroupCommit
 from tests.support import on_a_loop_of_its_own
 
@@ -269,3 +272,45 @@ def test_the_kept_connection_is_left_in_no_transaction_when_a_group_fails_and_re
     engine.dispose()  # the database let go of: the queue closes what it kept
     assert queue._held is None
     assert queue.submit(5) == 5  # and opens another if asked again
+
+
+def _in_the_database_file(engine: Engine, table: str) -> list[int]:
+    """The rows of ``table`` as the database file holds them, without the write-ahead log (what was checkpointed)."""
+    file = sqlite3.connect(f"file:{engine.url.database}?immutable=1", uri=True)
+    try:
+        return [n for n, in file.execute(f"SELECT n FROM {table} ORDER BY n")]
+    except sqlite3.OperationalError:  # the table itself is not there yet
+        return []
+    finally:
+        file.close()
+
+
+def _rows_into(table: str, payload: int = 0) -> Writer:
+    def write(session: Session, items: Sequence[int]) -> list[int]:
+        session.execute(text(f"CREATE TABLE IF NOT EXISTS {table} (n INTEGER PRIMARY KEY, body TEXT)"))
+        session.execute(text(f"INSERT INTO {table} (n, body) VALUES (:n, :body)"),
+                        [{"n": n, "body": "x" * payload} for n in items])
+        return list(items)
+    return write  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_on_sqlite_what_a_group_committed_is_checkpointed_in_the_background(engine: Engine) -> None:
+    queue = GroupCommit(engine, _rows_into("checkpointed"), checkpoint_ms=1)
+    assert [queue.submit(n) for n in (1, 2)] == [1, 2]  # the second while the first one's is being done, or after
+    deadline = time.monotonic() + 10
+    while _in_the_database_file(engine, "checkpointed") != [1, 2] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _in_the_database_file(engine, "checkpointed") == [1, 2]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_under_steady_writes_the_log_is_still_started_again(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints in the background never catch up with a writer that keeps writing, so the log would only grow;
+    the writer's own automatic checkpoint, past ``_WAL_PAGES``, copies the rest, and the log starts again."""
+    monkeypatch.setattr(groupcommit, "_WAL_PAGES", 40)
+    queue = GroupCommit(engine, _rows_into("steady", payload=3000), checkpoint_ms=1)
+    for n in range(600):  # about 600 pages of rows
+        queue.submit(n)
+    pages = (Path(f"{engine.url.database}-wal").stat().st_size - 32) / (4096 + 24)
+    assert pages < 4 * 40, pages

@@ -14,13 +14,22 @@ fails alone, with its own error, and the others are not held back. An item the w
 anything for it (its sender may not write) comes back as an exception in its place among the results: raised to
 its request alone, while the rest of the group is committed. The group's writer owns the transaction: a
 request that submits must not hold a write transaction of its own while it waits.
+
+On SQLite the writer does not copy the write-ahead log back into the database itself after a commit (SQLite's
+automatic checkpoint, a few milliseconds every thousand pages, paid by whichever request's commit crosses the line):
+once a group's requests are woken, a checkpoint is handed to a thread of its own, which copies what was committed
+while the next groups are written (one at a time, ``checkpoint_ms`` apart while groups keep coming). The log is started again from
+its beginning only when a write begins with all of it copied; the writer's own automatic checkpoint, past
+``_WAL_PAGES``, still sees to that, by then with little left to copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +50,11 @@ Write = Callable[[Session, Sequence[Item]], Sequence[Result | Exception]]
 # through AnyIO's threads (its capacity limiter and cancel scope), and a write never waits for a thread that FastAPI's
 # synchronous handlers hold. Each queue writes one group at a time, so a few threads serve every queue.
 _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="group-commit")
+# The checkpoints of every queue on SQLite, one at a time: copying pages and syncing the database file is the disk's
+# work more than the processor's, and one checkpoint copies all there is.
+_CHECKPOINTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-checkpoint")
+_WAL_PAGES = 4000  # the writer's own automatic checkpoint: 16 MiB of log at SQLite's 4 KiB pages (its default: 1000)
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -76,7 +90,7 @@ class GroupCommit(Generic[Item, Result]):
     ``commit_delay`` does; an item on its own never waits."""
 
     def __init__(self, engine: Engine, write: Write[Item, Result], *, max_group: int = 200,
-                 gather_ms: float = 2.0) -> None:
+                 gather_ms: float = 2.0, checkpoint_ms: float = 50.0) -> None:
         self._engine, self._write_all, self._max, self._gather = engine, write, max_group, gather_ms / 1000
         self._lock = threading.Condition()
         self._queue: list[_Waiting[Item, Result]] = []
@@ -91,6 +105,8 @@ class GroupCommit(Generic[Item, Result]):
         self._stale = False  # the engine was disposed while a group was being written: replace the connection
         if self._keeps:
             event.listen(engine, "engine_disposed", self._disposed)
+        self._checkpoint_every = checkpoint_ms / 1000
+        self._checkpointing = self._checkpoint_again = False  # one is being done; a group was written meanwhile
 
     def submit(self, item: Item) -> Result:
         """Write one item; returns its result once the transaction carrying it has committed."""
@@ -166,6 +182,7 @@ class GroupCommit(Generic[Item, Result]):
             for waiting in group:
                 if waiting is not me:
                     waiting.wake()
+        self._checkpoint_soon()
 
     def _write(self, group: list[_Waiting[Item, Result]]) -> None:
         try:
@@ -195,8 +212,45 @@ class GroupCommit(Generic[Item, Result]):
             if held is not None:
                 held.close()
             held, self._stale = self._engine.connect(), False
+            # On the driver: through SQLAlchemy the statement would begin a transaction (BEGIN IMMEDIATE).
+            held.connection.driver_connection.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")  # type: ignore[union-attr]
             self._held = held
         return held
+
+    def _checkpoint_soon(self) -> None:
+        """On SQLite, have what was committed copied back into the database in the background: at once if no
+        checkpoint is being done, else once that one is done and ``checkpoint_ms`` have passed."""
+        if not self._keeps:
+            return
+        with self._lock:
+            if self._checkpointing:
+                self._checkpoint_again = True
+                return
+            self._checkpointing = True
+        _CHECKPOINTS.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        """Checkpoints until no group was written during the last one, ``checkpoint_ms`` apart."""
+        while True:
+            self._copy_back()
+            with self._lock:
+                if not self._checkpoint_again:
+                    self._checkpointing = False
+                    return
+                self._checkpoint_again = False
+            time.sleep(self._checkpoint_every)
+
+    def _copy_back(self) -> None:
+        """A passive checkpoint (it waits for no reader or writer) on a connection of the pool, outside any
+        transaction. A failure only leaves the copying to the next one, or to the writer's automatic checkpoint."""
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        except Exception:
+            log.warning("A background checkpoint of %s failed", self._engine.url, exc_info=True)
 
     def _disposed(self, _engine: Engine) -> None:
         """``engine.dispose()``: the connection kept is closed (at once if no group is being written, else before the
