@@ -18,9 +18,9 @@ request that submits must not hold a write transaction of its own while it waits
 On SQLite the writer does not copy the write-ahead log back into the database itself after a commit (SQLite's
 automatic checkpoint, a few milliseconds every thousand pages, paid by whichever request's commit crosses the line):
 once a group's requests are woken, a checkpoint is handed to a thread of its own, which copies what was committed
-while the next groups are written (one at a time, ``checkpoint_ms`` apart while groups keep coming). The log is started again from
-its beginning only when a write begins with all of it copied; the writer's own automatic checkpoint, past
-``_WAL_PAGES``, still sees to that, by then with little left to copy.
+while the next groups are written (one at a time, ``checkpoint_ms`` apart while groups keep coming). The log is
+started again from its beginning only when a write begins with all of it copied; the writer's own automatic
+checkpoint, past ``_WAL_PAGES``, still sees to that, by then with little left to copy.
 """
 
 from __future__ import annotations
