@@ -53,6 +53,20 @@ def test_a_committed_state_is_used_again_without_parsing(engine: Engine, org: Or
         again.served[7] = 2  # type: ignore[index]  # shared between transactions: read-only
 
 
+def test_each_transaction_leaves_its_state_known_to_the_next(engine: Engine, org: Org,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lead after lead in one pool: a transaction that used the known state, then saved the next, leaves that one
+    known (before, every other transaction read the document again and parsed it)."""
+    _write(engine, {7: 1})
+    parsed: list[object] = []
+    real = PoolState.from_dict
+    monkeypatch.setattr(PoolState, "from_dict", lambda data: parsed.append(data) or real(data))
+    written = [_write(engine, {7: n}, AT + timedelta(seconds=n)) for n in range(2, 6)]
+    assert parsed == []
+    monkeypatch.undo()
+    assert _read(engine) == written[-1] == _stored(engine)
+
+
 def _written_by_another_process(db_url: str) -> None:
     other = make_engine(db_url)
     try:

@@ -119,8 +119,9 @@ def lock_pool_state(session: Session, pool_id: str) -> PoolState:
         assert row is not None
     seq, written, document = cast(tuple[int, datetime, Any], row)
     if document is None:  # the seq this process knows
-        assert known is not None
+        assert known is not None and at is not None
         if as_utc(written) == known.at:
+            _pending(session)[pool_id] = (at, known)  # so the state saved next is known once this commits
             return known.state
         document = conn.execute(_DOCUMENT, {"pool_id": pool_id}).scalar()  # the row is ours already
     state = _frozen(PoolState.from_dict(document))
