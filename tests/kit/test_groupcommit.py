@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 from evenhand.db import session_scope
@@ -209,8 +209,15 @@ def test_a_writer_that_dies_still_passes_the_turn_on(engine: Engine) -> None:
         assert looped.result(10) == 4
 
 
-def _connections_beginning(engine: Engine) -> list[object]:
-    """The driver connection of each transaction begun on ``engine`` from now on."""
+def _connections_beginning(engine: Engine) -> list[Connection]:
+    """The connection of each transaction begun on ``engine`` from now on."""
+    seen: list[Connection] = []
+    event.listen(engine, "begin", seen.append)
+    return seen
+
+
+def _drivers_beginning(engine: Engine) -> list[object]:
+    """The driver's connection under each transaction begun on ``engine`` from now on."""
     seen: list[object] = []
     event.listen(engine, "begin", lambda conn: seen.append(conn.connection.dbapi_connection))
     return seen
@@ -231,7 +238,7 @@ def _locked_out(engine: Engine) -> bool:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_on_sqlite_the_groups_are_written_on_one_connection_the_queue_keeps(engine: Engine) -> None:
-    begun = _connections_beginning(engine)
+    begun = _drivers_beginning(engine)
     queue = GroupCommit(engine, lambda session, items: [session.scalar(text("SELECT 2 * :n"), {"n": n}) for n in items])
     assert [queue.submit(n) for n in (1, 2, 3)] == [2, 4, 6]
     assert len(begun) == 3 and len({id(c) for c in begun}) == 1
@@ -264,14 +271,13 @@ def test_the_kept_connection_is_left_in_no_transaction_when_a_group_fails_and_re
     with engine.connect() as conn:
         assert [n for n, in conn.execute(text("SELECT n FROM kept ORDER BY n"))] == [1, 3]  # the failed write is gone
 
-    begun.clear()
-    queue._connection().invalidate()  # as SQLAlchemy marks a connection whose driver failed
+    kept.invalidate()  # as SQLAlchemy marks a connection whose driver failed
     assert queue.submit(4) == 4
-    assert begun and begun[0] is not kept
-
+    assert begun[-1] is not kept
+    replaced = begun[-1]
     engine.dispose()  # the database let go of: the queue closes what it kept
-    assert queue._held is None
-    assert queue.submit(5) == 5  # and opens another if asked again
+    assert replaced.closed
+    assert queue.submit(5) == 5 and begun[-1] is not replaced  # and opens another if asked again
 
 
 def _in_the_database_file(engine: Engine, table: str) -> list[int]:
