@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -291,19 +291,20 @@ def _in_the_database_file(engine: Engine, table: str) -> list[int]:
         file.close()
 
 
-def _rows_into(table: str, payload: int = 0) -> Writer:
+def _rows_into(table: str, payload: int = 0) -> Callable[[Session, Sequence[int]], list[int]]:
+    """A writer that stores each item as a row of ``table`` with ``payload`` bytes, and gives the item back."""
     def write(session: Session, items: Sequence[int]) -> list[int]:
         session.execute(text(f"CREATE TABLE IF NOT EXISTS {table} (n INTEGER PRIMARY KEY, body TEXT)"))
         session.execute(text(f"INSERT INTO {table} (n, body) VALUES (:n, :body)"),
                         [{"n": n, "body": "x" * payload} for n in items])
         return list(items)
-    return write  # type: ignore[return-value]
+    return write
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_on_sqlite_what_a_group_committed_is_checkpointed_in_the_background(engine: Engine) -> None:
     queue = GroupCommit(engine, _rows_into("checkpointed"), checkpoint_ms=1)
-    assert [queue.submit(n) for n in (1, 2)] == [1, 2]  # the second while the first one's is being done, or after
+    assert [queue.submit(n) for n in (1, 2)] == [1, 2]  # the second maybe while the first's checkpoint runs
     deadline = time.monotonic() + 10
     while _in_the_database_file(engine, "checkpointed") != [1, 2] and time.monotonic() < deadline:
         time.sleep(0.01)
