@@ -209,17 +209,10 @@ def test_a_writer_that_dies_still_passes_the_turn_on(engine: Engine) -> None:
         assert looped.result(10) == 4
 
 
-def _connections_beginning(engine: Engine) -> list[Connection]:
-    """The connection of each transaction begun on ``engine`` from now on."""
-    seen: list[Connection] = []
-    event.listen(engine, "begin", seen.append)
-    return seen
-
-
-def _drivers_beginning(engine: Engine) -> list[object]:
-    """The driver's connection under each transaction begun on ``engine`` from now on."""
-    seen: list[object] = []
-    event.listen(engine, "begin", lambda conn: seen.append(conn.connection.dbapi_connection))
+def _begun(engine: Engine) -> list[tuple[Connection, object]]:
+    """Each transaction begun on ``engine`` from now on: its connection and the driver's connection under it."""
+    seen: list[tuple[Connection, object]] = []
+    event.listen(engine, "begin", lambda conn: seen.append((conn, conn.connection.dbapi_connection)))
     return seen
 
 
@@ -238,20 +231,20 @@ def _locked_out(engine: Engine) -> bool:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_on_sqlite_the_groups_are_written_on_one_connection_the_queue_keeps(engine: Engine) -> None:
-    begun = _drivers_beginning(engine)
+    begun = _begun(engine)
     queue = GroupCommit(engine, lambda session, items: [session.scalar(text("SELECT 2 * :n"), {"n": n}) for n in items])
     assert [queue.submit(n) for n in (1, 2, 3)] == [2, 4, 6]
-    assert len(begun) == 3 and len({id(c) for c in begun}) == 1
+    assert len(begun) == 3 and len({id(driver) for _, driver in begun}) == 1
     with session_scope(engine) as session:  # everyone else still takes the pool's
         session.execute(text("SELECT 1"))
-    assert begun[-1] is not begun[0]
+    assert begun[-1][1] is not begun[0][1]
     assert not _locked_out(engine)  # between groups the kept connection holds no transaction
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_kept_connection_is_left_in_no_transaction_when_a_group_fails_and_replaced_when_broken(
         engine: Engine) -> None:
-    begun = _connections_beginning(engine)
+    begun = _begun(engine)
 
     def write(session: Session, items: Sequence[int]) -> list[int]:
         session.execute(text("CREATE TABLE IF NOT EXISTS kept (n INTEGER PRIMARY KEY)"))
@@ -266,18 +259,18 @@ def test_the_kept_connection_is_left_in_no_transaction_when_a_group_fails_and_re
         queue.submit(-2)
     assert not _locked_out(engine)  # rolled back: the write lock is free
     assert queue.submit(3) == 3
-    kept = begun[0]
-    assert all(c is kept for c in begun)
+    kept = begun[0][0]
+    assert all(c is kept for c, _ in begun)
     with engine.connect() as conn:
         assert [n for n, in conn.execute(text("SELECT n FROM kept ORDER BY n"))] == [1, 3]  # the failed write is gone
 
     kept.invalidate()  # as SQLAlchemy marks a connection whose driver failed
     assert queue.submit(4) == 4
-    assert begun[-1] is not kept
-    replaced = begun[-1]
+    replaced = begun[-1][0]
+    assert replaced is not kept
     engine.dispose()  # the database let go of: the queue closes what it kept
     assert replaced.closed
-    assert queue.submit(5) == 5 and begun[-1] is not replaced  # and opens another if asked again
+    assert queue.submit(5) == 5 and begun[-1][0] is not replaced  # and opens another if asked again
 
 
 def _in_the_database_file(engine: Engine, table: str) -> list[int]:

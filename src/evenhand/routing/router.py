@@ -118,16 +118,15 @@ def lock_pool_state(session: Session, pool_id: str) -> PoolState:
         row = stmt.first(conn, params)  # now locked on PostgreSQL
         assert row is not None
     seq, written, document = cast(tuple[int, datetime, Any], row)
-    if document is None:  # the seq this process knows
-        assert known is not None and at is not None
-        if as_utc(written) == known.at:
-            _pending(session)[pool_id] = (at, known)  # so the state saved next is known once this commits
-            return known.state
-        document = conn.execute(_DOCUMENT, {"pool_id": pool_id}).scalar()  # the row is ours already
-    state = _frozen(PoolState.from_dict(document))
-    if at is not None:
-        _pending(session)[pool_id] = (at, _Known(seq, as_utc(written), state))
-    return state
+    if document is None and known is not None and as_utc(written) == known.at:  # the state this process knows
+        found = known
+    else:
+        if document is None:  # its seq, rewritten since: the row is ours already
+            document = conn.execute(_DOCUMENT, {"pool_id": pool_id}).scalar()
+        found = _Known(seq, as_utc(written), _frozen(PoolState.from_dict(document)))
+    if at is not None:  # the transaction's own, so the state it saves next is known once it commits
+        _pending(session)[pool_id] = (at, found)
+    return found.state
 
 
 def save_pool_state(session: Session, state: PoolState, now: datetime) -> None:
