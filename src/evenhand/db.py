@@ -26,6 +26,19 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+_BUSY_MS = 30_000  # how long a writer waits for SQLite's write lock (``busy_timeout``)
+
+
+class WriteLockBusy(Exception):
+    """Another connection holds SQLite's write lock, and the transaction was to begin only without waiting for it
+    (``NOWAIT``): nothing was done."""
+
+
+NOWAIT = "evenhand_nowait"
+"""An execution option of a SQLite connection: its next writing transaction takes the write lock only if it is free,
+else raises ``WriteLockBusy`` (for work done where waiting would hold up everything else: on the event loop)."""
+
+
 def _sqlite_pragmas(synchronous: str, dbapi_conn: Any, _record: Any) -> None:
     # Python's sqlite3 opens transactions lazily; we take the write lock up front instead
     # (BEGIN IMMEDIATE) so two writers queue on busy_timeout rather than deadlocking on upgrade.
@@ -34,15 +47,33 @@ def _sqlite_pragmas(synchronous: str, dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA synchronous={synchronous}")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     cur.close()
 
 
 def _sqlite_begin(conn: Any) -> None:
     """Sent on the driver, past SQLAlchemy's execution (13 of the 65 µs an empty transaction takes), unless something
     listens for the engine's cursor events (a test counting statements), as ``kit.cursor.Prepared`` does; an error
-    is raised as SQLAlchemy raises it (a lock not had after ``busy_timeout``: ``OperationalError``)."""
-    sql = "BEGIN" if conn.get_execution_options().get("evenhand_readonly", False) else "BEGIN IMMEDIATE"
+    is raised as SQLAlchemy raises it (a lock not had after ``busy_timeout``: ``OperationalError``); with
+    ``NOWAIT``, only a lock that is free is taken."""
+    options = conn.get_execution_options()
+    if options.get("evenhand_readonly", False):
+        _send(conn, "BEGIN")
+    elif options.get(NOWAIT, False):
+        _send(conn, "PRAGMA busy_timeout=0")
+        try:
+            _send(conn, "BEGIN IMMEDIATE")
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                raise WriteLockBusy(str(conn.engine.url)) from error
+            raise
+        finally:
+            _send(conn, f"PRAGMA busy_timeout={_BUSY_MS}")
+    else:
+        _send(conn, "BEGIN IMMEDIATE")
+
+
+def _send(conn: Any, sql: str) -> None:
     if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
         conn.exec_driver_sql(sql)
         return
@@ -90,7 +121,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # As many pooled connections as the server has request threads (AnyIO's 40): an overflow
             # connection is closed when returned, and opening one (with its PRAGMAs) costs more than a request.
             options = {"pool_size": 40, "max_overflow": 10} | options
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": _BUSY_MS / 1000}, **options)
         event.listen(engine, "connect", partial(_sqlite_pragmas, get_settings().sqlite_synchronous))
         event.listen(engine, "begin", _sqlite_begin)
         return engine

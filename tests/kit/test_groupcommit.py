@@ -7,9 +7,10 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import Connection, Engine, event, text
@@ -19,6 +20,8 @@ from evenhand.db import session_scope
 from evenhand.kit import groupcommit
 from evenhand.kit.groupcommit import GroupCommit
 from tests.support import on_a_loop_of_its_own
+
+T = TypeVar("T")
 
 
 class Writer:
@@ -38,8 +41,14 @@ class Writer:
         return [2 * item for item in items]
 
 
+def _first(queue: GroupCommit[int, int], item: int) -> asyncio.Future[int]:
+    """``item`` submitted from a thread: the group that carries it is written there, keeping the queue busy while
+    requests on the event loop queue behind it (a lone one would be written on the loop itself)."""
+    return asyncio.ensure_future(asyncio.to_thread(queue.submit, item))
+
+
 async def _submitted_together(queue: GroupCommit[int, int], writer: Writer, items: list[int]) -> list[object]:
-    first = asyncio.ensure_future(queue.submit_async(items[0]))
+    first = _first(queue, items[0])
     await asyncio.to_thread(writer.started.wait, 10)  # the first group is being written
     rest = [asyncio.ensure_future(queue.submit_async(item)) for item in items[1:]]
     await asyncio.sleep(0.05)  # every other request is queued behind it
@@ -102,9 +111,9 @@ def test_under_load_one_writer_thread_writes_group_after_group(engine: Engine) -
     results = on_a_loop_of_its_own(_submitted_together(queue, writer, list(range(1, 8))))
     assert results == [2 * n for n in range(1, 8)]
     assert writer.groups == [[1], [2, 3], [4, 5], [6, 7]]
-    # The first request had a writer thread write its group; that thread went on with the rest, without handing
-    # the turn back to a request on the event loop.
-    assert len(set(writer.threads)) == 1 and writer.threads[0].startswith("group-commit")
+    # The first request's thread wrote its own group, and handed the turn to a writer thread; that thread went on
+    # with the rest, without handing the turn back to a request on the event loop.
+    assert len(set(writer.threads[1:])) == 1 and writer.threads[1].startswith("group-commit")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -113,7 +122,7 @@ def test_a_request_cancelled_while_it_waits_holds_up_no_one(engine: Engine) -> N
     queue = GroupCommit(engine, writer, max_group=1)
 
     async def one_cancelled() -> tuple[list[object], int]:
-        first = asyncio.ensure_future(queue.submit_async(1))
+        first = _first(queue, 1)
         await asyncio.to_thread(writer.started.wait, 10)
         cancelled = asyncio.ensure_future(queue.submit_async(2))
         after = asyncio.ensure_future(queue.submit_async(3))
@@ -148,7 +157,7 @@ def test_a_thread_that_wrote_its_group_goes_back_to_its_request(engine: Engine) 
 
 
 class AfterTheFirstAnswer(Writer):
-    """``Writer`` that writes the item 2 only once ``answered`` is set (or 5 s have passed), noting which."""
+    """``Writer`` that writes the item 3 only once ``answered`` is set (or 5 s have passed), noting which."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -156,7 +165,7 @@ class AfterTheFirstAnswer(Writer):
         self.in_time: list[bool] = []
 
     def __call__(self, session: Session, items: Sequence[int]) -> list[int]:
-        if items == [2]:
+        if items == [3]:
             self.in_time.append(self.answered.wait(5))
         return super().__call__(session, items)
 
@@ -168,18 +177,98 @@ def test_each_request_is_answered_when_its_own_group_commits(engine: Engine) -> 
     writer = AfterTheFirstAnswer()
     queue = GroupCommit(engine, writer, max_group=1)
 
-    async def two() -> list[int]:
-        first = asyncio.ensure_future(queue.submit_async(1))
+    async def three() -> list[int]:
+        first = _first(queue, 1)
         await asyncio.to_thread(writer.started.wait, 10)
-        second = asyncio.ensure_future(queue.submit_async(2))
+        second, third = asyncio.ensure_future(queue.submit_async(2)), asyncio.ensure_future(queue.submit_async(3))
         await asyncio.sleep(0.05)
         writer.release.set()
-        done = await first
+        done = [await first, await second]
         writer.answered.set()
-        return [done, await second]
+        return [*done, await third]
 
-    assert on_a_loop_of_its_own(two()) == [2, 4]
-    assert writer.in_time == [True]  # the first was answered before the group after it was written
+    assert on_a_loop_of_its_own(three()) == [2, 4, 6]
+    assert writer.in_time == [True]  # the second was answered before the group after it was written
+
+
+class Where:
+    """Doubles each item through a statement, noting the thread that wrote each group and the write lock's wait
+    (``busy_timeout``, ms) seen inside its transaction on SQLite."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[list[int], threading.Thread]] = []
+        self.waits: list[int] = []
+
+    def __call__(self, session: Session, items: Sequence[int]) -> list[int]:
+        self.groups.append((list(items), threading.current_thread()))
+        if session.get_bind().dialect.name == "sqlite":
+            self.waits.append(session.scalar(text("PRAGMA busy_timeout")))
+        return [session.scalar(text("SELECT 2 * :n"), {"n": n}) for n in items]
+
+
+async def _with_loop_thread(work: Awaitable[T]) -> tuple[T, threading.Thread]:
+    return await work, threading.current_thread()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_lone_request_on_the_event_loop_is_written_on_the_loop_itself(engine: Engine) -> None:
+    """No hand-off to a writer thread and back: the write lock was free, so it was taken at once."""
+    writer = Where()
+    queue = GroupCommit(engine, writer)
+    assert on_a_loop_of_its_own(_with_loop_thread(queue.submit_async(1))) == (2, writer.groups[0][1])
+    result, loop = on_a_loop_of_its_own(_with_loop_thread(queue.submit_async(2)))
+    assert result == 4 and writer.groups[1] == ([2], loop)
+    assert writer.waits == [30_000, 30_000]  # a writer waits for the lock again once it has it
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_requests_read_in_one_turn_of_the_loop_are_written_together_on_a_writer_thread(engine: Engine) -> None:
+    writer = Where()
+    queue = GroupCommit(engine, writer)
+
+    async def together() -> list[int]:
+        return list(await asyncio.gather(*(queue.submit_async(n) for n in (1, 2, 3))))
+
+    assert on_a_loop_of_its_own(together()) == [2, 4, 6]
+    [(items, thread)] = writer.groups
+    assert items == [1, 2, 3] and thread.name.startswith("group-commit")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_lone_request_waits_for_a_held_write_lock_on_a_writer_thread_not_on_the_loop(engine: Engine) -> None:
+    writer = Where()
+    queue = GroupCommit(engine, writer)
+    holder = sqlite3.connect(engine.url.database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # as an import would, for as long as it runs
+
+    async def while_held() -> tuple[int, int, bool]:
+        written = asyncio.ensure_future(queue.submit_async(1))
+        ticks = 0
+        for _ in range(10):  # the loop goes on serving meanwhile
+            await asyncio.sleep(0.02)
+            ticks += 1
+        waited = not written.done()
+        holder.execute("ROLLBACK")
+        return await asyncio.wait_for(written, 10), ticks, waited
+
+    try:
+        assert on_a_loop_of_its_own(while_held()) == (2, 10, True)
+    finally:
+        holder.close()
+    [(items, thread)] = writer.groups
+    assert items == [1] and thread.name.startswith("group-commit") and writer.waits == [30_000]
+    result, loop = on_a_loop_of_its_own(_with_loop_thread(queue.submit_async(2)))  # the lock free again: here
+    assert result == 4 and writer.groups[1] == ([2], loop) and writer.waits[1] == 30_000
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("db_url", ["pg"], indirect=True)
+def test_on_postgresql_a_lone_request_is_written_on_a_writer_thread(engine: Engine) -> None:
+    """A server's locks are not tried without waiting: its writes keep off the event loop."""
+    writer = Where()
+    result, loop = on_a_loop_of_its_own(_with_loop_thread(GroupCommit(engine, writer).submit_async(1)))
+    [(items, thread)] = writer.groups
+    assert (result, items) == (2, [1]) and thread is not loop and thread.name.startswith("group-commit")
 
 
 class Fatal(BaseException):

@@ -78,7 +78,7 @@ class Arrivals(GroupCommit[_Arrival, Routed]):
 
     async def take_async(self, data: LeadCreate, *, sent: Credentials | Principal, dedup: Sequence[str]) -> Routed:
         """``take`` for a request served on the event loop: it waits without a thread, and takes one only to write
-        a group (``GroupCommit.submit_async``)."""
+        a group of several or to wait for the write lock (``GroupCommit.submit_async``)."""
         return await self.submit_async(_Arrival(data, sent, tuple(dedup)))
 
 

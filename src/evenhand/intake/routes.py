@@ -84,7 +84,8 @@ async def create_lead(data: LeadCreate, request: Request, sent: Sent) -> Respons
 
     Leads posted at the same moment are committed together (``intake.arrivals``); each still has its
     own decision and evidence."""
-    # Served on the event loop: the request waits for its group there and takes a worker thread only to write one.
+    # Served on the event loop: the request waits for its group there; a lone lead on SQLite is written there too when
+    # the write lock is free, else a writer thread writes its group (kit.groupcommit).
     # The sender is signed in within the group's transaction, and the answer, built from the committed lead, is
     # sent as it is: it was made by the response model, so nothing would be gained by validating it again.
     # The settings are read off the app, not through a dependency: each dependency FastAPI solves costs about 10 µs.
