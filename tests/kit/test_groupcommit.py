@@ -235,6 +235,24 @@ def test_requests_read_in_one_turn_of_the_loop_are_written_together_on_a_writer_
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_after_a_group_of_several_a_lone_request_is_still_written_on_a_writer_thread(engine: Engine) -> None:
+    """Under load a writer thread gathers the next group (``gather_ms``): the loop writes nothing itself until a lone
+    item has been written alone again."""
+    writer = Where()
+    queue = GroupCommit(engine, writer)
+
+    async def together() -> list[int]:
+        return list(await asyncio.gather(*(queue.submit_async(n) for n in (1, 2))))
+
+    assert on_a_loop_of_its_own(together()) == [2, 4]
+    assert on_a_loop_of_its_own(_with_loop_thread(queue.submit_async(3)))[0] == 6
+    result, loop = on_a_loop_of_its_own(_with_loop_thread(queue.submit_async(4)))
+    assert result == 8 and [items for items, _ in writer.groups] == [[1, 2], [3], [4]]
+    assert [thread.name.startswith("group-commit") for _, thread in writer.groups] == [True, True, False]
+    assert writer.groups[2][1] is loop
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_lone_request_waits_for_a_held_write_lock_on_a_writer_thread_not_on_the_loop(engine: Engine) -> None:
     writer = Where()
     queue = GroupCommit(engine, writer)
