@@ -12,7 +12,8 @@ client's latency (wrk: mean and p50), the bare endpoint's, and the server's mean
 - ``take_in``: ``intake.flows.take_in`` (what bench_intake_breakdown measures in process);
 - ``transaction around take_in``: the group commit's session, BEGIN IMMEDIATE and the durable commit;
 - ``group commit queue``: ``Arrivals.take`` less its transaction (the hand-off to the group commit's own writer
-  thread and back included);
+  thread and back included, where there is one: at one connection on SQLite a lone lead is written on the event
+  loop itself);
 - ``auth``: signing the sender in: ``deps.read_writer`` in its worker thread (the read-only transaction with the
   token lookup), or, where the group's transaction signs its senders in, ``deps.authenticate`` there;
 - ``response``: ``LeadIntakeRead.model_validate`` and FastAPI's ``serialize_response`` (where the handler returns the

@@ -132,8 +132,8 @@ class GroupCommit(Generic[Item, Result]):
         return me.outcome()
 
     async def submit_async(self, item: Item) -> Result:
-        """``submit`` for a request served on the event loop: it waits without a thread, and has a writer thread
-        write its group when no group is being written."""
+        """``submit`` for a request served on the event loop: it waits without a thread; when no group is being
+        written, it has its group written (``_start``): on the loop if alone on SQLite, else by a writer thread."""
         loop = asyncio.get_running_loop()
         me = self._enqueue(_Waiting(item, future=loop.create_future()))
         if me.writes:
