@@ -167,26 +167,31 @@ class GroupCommit(Generic[Item, Result]):
             if len(self._queue) != 1 or self._last > 1:
                 return False
         try:
-            self._write_next(None, here=True)
+            group = self._write_next(None, here=True)
         except WriteLockBusy:
             return False
         except BaseException:
             self._pass_turn(keep=False)
             raise
         self._pass_turn(keep=False)
+        self._answer(group, but=None)
         return True
 
     def _write_from(self, me: _Waiting[Item, Result] | None) -> None:
         """Write the group at the head of the queue (``me``, the request whose thread this is, is in it; None on a
         writer thread), then pass the turn on (``_pass_turn``): a writer thread goes on with the next group itself,
-        so that under load one thread writes group after group."""
+        so that under load one thread writes group after group. The turn is passed before the group's requests are
+        answered: one that submits again once answered finds the queue as the writer left it (no group being written,
+        if no item was left)."""
         while True:
             try:
-                self._write_next(me)
+                group = self._write_next(me)
             except BaseException:
                 self._pass_turn(keep=False)
                 raise
-            if not self._pass_turn(keep=me is None):
+            goes_on = self._pass_turn(keep=me is None)
+            self._answer(group, but=me)
+            if not goes_on:
                 return
             me = None
 
@@ -209,10 +214,12 @@ class GroupCommit(Generic[Item, Result]):
         _WRITERS.submit(contextvars.copy_context().run, self._write_from, None)
         return False
 
-    def _write_next(self, me: _Waiting[Item, Result] | None, *, here: bool = False) -> None:
-        """Write the group at the head of the queue and wake its requests, but ``me``, whose thread writes it. ``here``
-        (on the event loop): at once, and only if the write lock is free; else the group is queued again and
-        ``WriteLockBusy`` raised; one item only."""
+    def _write_next(self, me: _Waiting[Item, Result] | None, *,
+                    here: bool = False) -> list[_Waiting[Item, Result]]:
+        """Write the group at the head of the queue, and return it for its requests to be answered (``_answer``; if the
+        writing was interrupted, they are woken at once, but ``me``, whose thread writes it). ``here`` (on the event
+        loop): at once, and only if the write lock is free; else the group is queued again and ``WriteLockBusy``
+        raised; one item only."""
         with self._lock:
             if self._last > 1 and not here:
                 self._lock.wait_for(lambda: len(self._queue) >= min(self._last, self._max), self._gather)
@@ -228,7 +235,11 @@ class GroupCommit(Generic[Item, Result]):
         except BaseException:
             _wake(group, but=me)
             raise
-        _wake(group, but=me)
+        return group
+
+    def _answer(self, group: list[_Waiting[Item, Result]], *, but: _Waiting[Item, Result] | None) -> None:
+        """Wake a committed group's requests (but the writing thread's own), then have the log checkpointed."""
+        _wake(group, but=but)
         self._checkpoint_soon()
 
     def _write(self, group: list[_Waiting[Item, Result]], *, nowait: bool = False) -> None:
