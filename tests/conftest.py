@@ -3,7 +3,7 @@
 Every test that asks for ``db_url`` (directly or through ``engine``, ``app``, ``client``, ``org``)
 runs twice: on SQLite and on PostgreSQL (marked ``pg``). SQLite tests each get a fresh copy of a
 file migrated once per session; PostgreSQL tests share one database per session and xdist worker,
-emptied with ``TRUNCATE`` after each test.
+emptied after each test.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield database.url
     finally:
-        database.truncate()
+        database.empty()
 
 
 @pytest.fixture

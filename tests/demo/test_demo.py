@@ -50,7 +50,7 @@ SNAPSHOT = datetime(END.year, END.month, END.day, 9, tzinfo=UTC)  # 17:00 in Sha
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("demo-full")))
+    yield from disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("demo-full")))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from evenhand.demo.simulate import simulate
 from evenhand.models import Base
-from tests.demo.conftest import END, Built, build_into, disposing
+from tests.demo.conftest import END, Built, build_fresh, build_into, disposing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,17 +31,17 @@ NOT_SEEDED = {"audit_log"}  # records when the build ran
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("demo-a"), seed=7, scale=0.1))
+    yield from disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("demo-a"), seed=7, scale=0.1))
 
 
 @pytest.fixture(scope="module")
 def again(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("demo-b"), seed=7, scale=0.1))
+    yield from disposing(build_fresh(tmp_path_factory.mktemp("demo-b"), seed=7, scale=0.1))
 
 
 @pytest.fixture(scope="module")
 def other(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("demo-c"), seed=8, scale=0.1))
+    yield from disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("demo-c"), seed=8, scale=0.1))
 
 
 def fingerprint(engine: Engine) -> dict[str, str]:

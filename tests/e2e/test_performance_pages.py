@@ -32,7 +32,7 @@ BLOCK = re.compile(r"^张伟 \| 大客户部 \| Q3考核得分:\d{1,3}\.\d$")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data: Path = tmp_path_factory.mktemp("performance-e2e")
-    built = build_into(data)
+    built = build_into(tmp_path_factory, data)
     with session_scope(built.engine) as session:
         # each document's first version, as a running company has them: the page and the home tiles read at once
         for doc in (document.TEMPLATES, standards.STANDARDS, alerts.RULES, qa.RUBRIC):

@@ -22,7 +22,7 @@ FLOOR = 0.9
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("honesty-demo"), scale=0.1))
+    yield from disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("honesty-demo"), scale=0.1))
 
 
 def test_the_demo_knows_its_fabricated_notes_and_they_declare_a_call(demo: Built) -> None:

@@ -93,7 +93,7 @@ def fresh(db_url: str, backend: str, tmp_path: Path, request: pytest.FixtureRequ
             folder.mkdir()
             return fresh_sqlite(request.getfixturevalue("sqlite_template"), folder)
         database: PgDatabase = request.getfixturevalue("pg_database")
-        database.truncate()
+        database.empty()
         return db_url
 
     yield make

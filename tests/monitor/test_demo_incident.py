@@ -28,7 +28,7 @@ STAFF = Principal(user_id=0, username="test", display_name="test", role=Role.AUD
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("monitor-demo")))
+    yield from disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("monitor-demo")))
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ DURING = (datetime(2026, 8, 25, tzinfo=UTC), datetime(2026, 9, 20, tzinfo=UTC))
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    yield from disposing(build_into(tmp_path_factory.mktemp("demo"), scale=0.1))
+    yield from disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("demo"), scale=0.1))
 
 
 def rate(points: list[health.Point], group: str) -> float:

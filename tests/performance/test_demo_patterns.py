@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ranking]:
-    for built in disposing(build_into(tmp_path_factory.mktemp("perf-demo"), seed=SEED)):
+    for built in disposing(build_into(tmp_path_factory, tmp_path_factory.mktemp("perf-demo"), seed=SEED)):
         with session_scope(built.engine, readonly=True) as session:
             yield ranking.read(session, service.SYSTEM, parse("2026-Q3"))
 

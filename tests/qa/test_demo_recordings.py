@@ -26,8 +26,8 @@ def test_the_clips_are_short_mono_wav_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_sampled_demo_call_plays(tmp_path: Path) -> None:
-    built = build_into(tmp_path, scale=0.05)
+def test_every_sampled_demo_call_plays(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    built = build_into(tmp_path_factory, tmp_path, scale=0.05)
     try:
         with session_scope(built.engine) as session:
             month = session.scalar(select(func.max(Activity.occurred_at)).where(Activity.recording_ref.is_not(None)))
