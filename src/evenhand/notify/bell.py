@@ -1,10 +1,11 @@
-"""The inbox bell in the header of every page: the unread count, refreshed while the page is open."""
+"""The inbox bell in the header of every page: the unread count, refreshed while the page is open, and at once when
+the reader reads or acknowledges in the inbox (``read_changed``, in every page that person has open)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from nicegui import ui
+from nicegui import Event, ui
 
 from evenhand.auth.principal import Principal
 from evenhand.db import session_scope
@@ -12,6 +13,7 @@ from evenhand.notify import service
 from evenhand.web import context
 
 REFRESH_SECONDS = 15.0
+read_changed = Event[int]()  # the user whose messages were read or acknowledged in this process
 
 
 def unread(user_id: int) -> int:
@@ -32,3 +34,4 @@ def bell(principal: Principal, tr: Callable[..., str]) -> None:
         badge.set_visibility(n > 0)
 
     ui.timer(REFRESH_SECONDS, refresh)
+    read_changed.subscribe(lambda user_id: refresh() if user_id == principal.user_id else None)

@@ -16,7 +16,7 @@ from evenhand.i18n import N_
 from evenhand.kit.clock import local
 from evenhand.models import Channel, Notification
 from evenhand.notify import preferences, service
-from evenhand.notify.bell import bell
+from evenhand.notify.bell import bell, read_changed
 from evenhand.notify.channels import CONFIGURABLE
 from evenhand.notify.schemas import PreferencesUpdate
 from evenhand.web import context
@@ -47,8 +47,8 @@ def inbox_page(principal: Principal, tr: Tr, request: Request) -> None:
                 _message(row, principal, tr, messages.refresh)
 
         with ui.row().classes("items-center gap-4"):
-            ui.button(tr("Mark all as read"), on_click=lambda: _act(messages.refresh, service.mark_all_read,
-                                                                    principal.user_id)).props(
+            ui.button(tr("Mark all as read"), on_click=lambda: _act(messages.refresh, principal.user_id,
+                                                                    service.mark_all_read, principal.user_id)).props(
                 'outline data-testid="read-all"')
             ui.link(tr("Notification settings"), "/notifications/settings").props('data-testid="settings-link"')
         with ui.column().classes("w-full gap-2").props('data-testid="inbox"'):
@@ -56,11 +56,12 @@ def inbox_page(principal: Principal, tr: Tr, request: Request) -> None:
     return None
 
 
-def _act(refresh: Any, fn: Any, *args: Any) -> None:
-    """One inbox action in its own transaction, then the list redrawn."""
+def _act(refresh: Any, reader: int, fn: Any, *args: Any) -> None:
+    """One inbox action in its own transaction, then the list and the bells of the reader's pages redrawn."""
     with session_scope(context.engine()) as session:
         fn(session, *args)
     refresh()
+    read_changed.emit(reader)
 
 
 def _message(row: Notification, principal: Principal, tr: Tr, refresh: Any) -> None:
@@ -80,12 +81,12 @@ def _message(row: Notification, principal: Principal, tr: Tr, refresh: Any) -> N
             if row.acknowledged_at is not None:
                 ui.chip(tr("Acknowledged"), icon="done", color="positive").props("outline dense")
             else:
-                ui.button(tr("Acknowledge"), on_click=lambda: _act(refresh, service.acknowledge, row.id,
-                                                                   principal.user_id)).props(
+                ui.button(tr("Acknowledge"), on_click=lambda: _act(
+                    refresh, principal.user_id, service.acknowledge, row.id, principal.user_id)).props(
                     f'dense color=primary data-testid="ack-{row.id}"')
             if unread:
-                ui.button(tr("Mark as read"), on_click=lambda: _act(refresh, service.mark_read, row.id,
-                                                                    principal.user_id)).props(
+                ui.button(tr("Mark as read"), on_click=lambda: _act(
+                    refresh, principal.user_id, service.mark_read, row.id, principal.user_id)).props(
                     f'dense flat data-testid="read-{row.id}"')
             if row.escalation_step:
                 ui.chip(tr("Escalated"), icon="priority_high", color="warning").props("outline dense")
