@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from evenhand import config
 from evenhand.db import is_sqlite, make_engine, new_session, session_scope
+from evenhand.migrate import upgrade
 from evenhand.models import Department
 from tests.builders import make_department
 
@@ -26,6 +28,29 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: every commit is on disk
+
+
+def test_a_new_sqlite_file_has_small_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
+    """A routed lead's commit writes half the bytes at 2 KiB pages (CONVENTIONS "Hot paths"); a file made at 4 KiB
+    before still opens, migrates and writes at 4 KiB."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    upgrade(engine)
+    engine.dispose()
+    older = tmp_path / "older.sqlite"
+    with closing(sqlite3.connect(older)) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("CREATE TABLE made_before (id INTEGER PRIMARY KEY)")
+    engine = make_engine(f"sqlite:///{older}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        make_department(session, code="d1")
+    engine.dispose()
+    for path, size in ((tmp_path / "new.sqlite", 2048), (older, 4096)):
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == size, path.name
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal", path.name
+    with closing(sqlite3.connect(older)) as conn:
+        assert conn.execute("SELECT code FROM departments").fetchall() == [("d1",)]
 
 
 def test_sqlite_fsyncs_less_only_when_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

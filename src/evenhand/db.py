@@ -27,6 +27,10 @@ def is_sqlite(url: str) -> bool:
 
 
 _BUSY_MS = 30_000  # how long a writer waits for SQLite's write lock (``busy_timeout``)
+# The page size of a new database file. A durable commit's cost grows with the bytes it writes to the log, and a
+# routed lead changes some 40 pages (its rows' and each index's): at 2 KiB rather than SQLite's 4 KiB they come to
+# half the bytes, and a lead costs 5 % less (CONVENTIONS "Hot paths"). A file made before keeps its own size.
+PAGE_BYTES = 2048
 
 
 class WriteLockBusy(Exception):
@@ -44,6 +48,7 @@ def _sqlite_pragmas(synchronous: str, dbapi_conn: Any, _record: Any) -> None:
     # (BEGIN IMMEDIATE) so two writers queue on busy_timeout rather than deadlocking on upgrade.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA page_size={PAGE_BYTES}")  # before the first table and the log exist, else it does nothing
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA synchronous={synchronous}")

@@ -61,7 +61,7 @@ _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="group-commit")
 # The checkpoints of every queue on SQLite, one at a time: copying pages and syncing the database file is the disk's
 # work more than the processor's, and one checkpoint copies all there is.
 _CHECKPOINTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-checkpoint")
-_WAL_PAGES = 4000  # the writer's own automatic checkpoint: 16 MiB of log at SQLite's 4 KiB pages (its default: 1000)
+_WAL_PAGES = 4000  # the writer's own automatic checkpoint: 8 MiB of log at ``db.PAGE_BYTES`` (its default: 1000)
 log = logging.getLogger(__name__)
 
 
