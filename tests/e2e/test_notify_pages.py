@@ -56,7 +56,7 @@ def test_a_rep_sees_the_bell_opens_the_lead_and_it_is_acknowledged(server: Serve
     page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
     page.get_by_test_id("read-all").click()
     # at once, not at the next of the bell's refreshes (every 15 s)
-    expect(page.get_by_test_id("unread-count")).to_be_hidden(timeout=2_000)
+    expect(page.get_by_test_id("unread-count")).to_be_hidden(timeout=3_000)
     engine.dispose()
 
 
