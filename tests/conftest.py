@@ -9,11 +9,9 @@ emptied after each test.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +30,7 @@ from evenhand.config import Settings, forget_settings
 from evenhand.db import make_engine, session_scope
 from evenhand.migrate import upgrade
 from tests.builders import Org, build_org
-from tests.databases import PgDatabase, PgServer, fresh_sqlite, worker_tag
+from tests.databases import PgDatabase, PgServer, fold_log, fresh_sqlite, worker_tag
 from tests.support import Run, clear_caches
 
 if TYPE_CHECKING:
@@ -99,9 +97,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     engine.dispose()
-    # Fold the WAL into the main file so copying that one file copies everything.
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    fold_log(path)
     return path
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -75,6 +77,12 @@ class PgDatabase:
                                           "FROM pg_sequences")).all()
         return "; ".join([*(f'DELETE FROM "{t.name}"' for t in Base.metadata.sorted_tables),
                           *(f"SELECT setval('{s}', 1, false)" for s in sequences), first_row("postgresql")])
+
+
+def fold_log(path: Path) -> None:
+    """Fold a SQLite file's write-ahead log into the file itself, so that copying that one file copies everything."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def fresh_sqlite(template: Path, directory: Path) -> str:

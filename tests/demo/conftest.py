@@ -7,9 +7,7 @@ import fcntl
 import os
 import pickle
 import shutil
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,6 +18,7 @@ from sqlalchemy import Engine
 from evenhand.db import make_engine
 from evenhand.demo import DemoSummary, build
 from evenhand.migrate import upgrade
+from tests.databases import fold_log
 
 END = date(2026, 11, 27)
 
@@ -67,9 +66,7 @@ def _built_once(factory: pytest.TempPathFactory, seed: int, scale: float) -> tup
                 leftover.unlink()
             built = build_fresh(directory, seed=seed, scale=scale)
             built.engine.dispose()
-            # Fold the log into the main file, so copying that one file copies everything.
-            with closing(sqlite3.connect(directory / "demo.sqlite", isolation_level=None)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            fold_log(directory / "demo.sqlite")
             summary_file.write_bytes(pickle.dumps(built.summary))
         summary: DemoSummary = pickle.loads(summary_file.read_bytes())
     return directory / "demo.sqlite", summary
