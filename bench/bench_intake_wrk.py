@@ -1,9 +1,9 @@
 """Routed intake over HTTP, measured by ``wrk`` (a C load generator, so the client takes little of the two cores
 the server runs on), against a bare durable-insert endpoint served the same way in the same run.
 
-Rows, each at 1 connection (1 wrk thread) and 8 connections (2 threads), ``EVENHAND_BENCH_WRK_SECONDS`` (10) each
+Rows, each at 1 connection (1 wrk thread) and 8 connections (2 threads), ``EVENHAND_BENCH_WRK_SECONDS`` (6) each
 after a warm-up of ``EVENHAND_BENCH_WRK_WARM`` (2) seconds at the same load, interleaved and repeated
-``EVENHAND_BENCH_WRK_ROUNDS`` (2) times so drift on a shared machine shows in every row:
+``EVENHAND_BENCH_WRK_ROUNDS`` (4) times so drift on a shared machine shows in every row:
 
 - ``bare``: ``bench/wrk/bare_app.py``, a FastAPI endpoint that validates the same lead body (``LeadCreate``) and
   commits one row (SQLite: WAL, ``synchronous=FULL``; PostgreSQL: one ``INSERT … RETURNING`` + ``COMMIT`` through
@@ -24,7 +24,7 @@ The figures are worthless if they count errors, so the bench fails instead when 
 when the rows written are not the leads answered (each answered lead stored; at most one unanswered in flight per
 connection when wrk stopped) or a routed lead has no assignment. Per row: requests/s, p50 and p99 (wrk's
 ``--latency`` distribution) and the 1-minute load average when the row ended; per connection count, the ratio
-routed / bare of each round.
+routed / bare of each round, and their median.
 
     .venv/bin/python bench/bench_intake_wrk.py     # alone, with a table at the end
     .venv/bin/python bench/run.py intake_wrk       # written to bench/results/intake_wrk.json
@@ -43,6 +43,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,9 +71,9 @@ from evenhand.db import make_engine, session_scope  # noqa: E402
 from evenhand.models import Role  # noqa: E402
 from evenhand.routing import policy, policy_versions  # noqa: E402
 
-SECONDS = int(os.environ.get("EVENHAND_BENCH_WRK_SECONDS", "10"))
+SECONDS = int(os.environ.get("EVENHAND_BENCH_WRK_SECONDS", "6"))
 WARM = int(os.environ.get("EVENHAND_BENCH_WRK_WARM", "2"))
-ROUNDS = int(os.environ.get("EVENHAND_BENCH_WRK_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("EVENHAND_BENCH_WRK_ROUNDS", "4"))
 WITH_PG = os.environ.get("EVENHAND_BENCH_WRK_PG", "1") != "0"
 ADMIN_URL = os.environ.get("EVENHAND_BENCH_PG_URL", "postgresql+psycopg:///postgres")
 PG_DATABASE = "evenhand_bench_wrk"
@@ -285,7 +286,8 @@ def _span(values: list[float]) -> list[float]:
 
 
 def summary(rows: list[Row]) -> dict[str, Any]:
-    """Per connection count: each target's range over the rounds, and routed / bare of each round."""
+    """Per connection count: each target's range over the rounds, and routed / bare of each round (its range and
+    median)."""
     out: dict[str, Any] = {}
     for connections, _ in LOADS:
         at = [r for r in rows if r.connections == connections]
@@ -293,7 +295,10 @@ def summary(rows: list[Row]) -> dict[str, Any]:
                                          for key in ("rps", "p50_ms", "p99_ms")} for target in TARGETS}
         bare = [r.rps for r in at if r.target == "bare"]
         routed = [r.rps for r in at if r.target == "routed"]
-        part["routed_vs_bare"] = _span([round(r / b, 3) for r, b in zip(routed, bare, strict=True)])
+        ratios = [round(r / b, 3) for r, b in zip(routed, bare, strict=True)]
+        part["routed_vs_bare"] = _span(ratios)
+        # The middle round: the host's load shifts one round's ratio either way, the middle of several much less.
+        part["routed_vs_bare_median"] = round(statistics.median(ratios), 3)
         out[str(connections)] = part
     return out
 
@@ -344,7 +349,8 @@ def table(figures: dict[str, Any]) -> str:
         for connections, part in figures.get(name, {}).get("summary", {}).items():
             lines += [f"| {name} | {target} | {connections} | {cell(part[target]['rps'])} | "
                       f"{cell(part[target]['p50_ms'])} | {cell(part[target]['p99_ms'])} |" for target in TARGETS]
-            lines.append(f"| {name} | routed / bare | {connections} | {cell(part['routed_vs_bare'])} | | |")
+            lines.append(f"| {name} | routed / bare | {connections} | {cell(part['routed_vs_bare'])} "
+                         f"(median {part['routed_vs_bare_median']:.2f}) | | |")
     return "\n".join(lines)
 
 
