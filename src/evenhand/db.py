@@ -46,6 +46,7 @@ class WriteLockBusy(Exception):
 NOWAIT = "evenhand_nowait"
 """An execution option of a SQLite connection: its next writing transaction takes the write lock only if it is free,
 else raises ``WriteLockBusy`` (for work done where waiting would hold up everything else: on the event loop)."""
+READONLY = "evenhand_readonly"  # a read-only transaction on SQLite: a plain BEGIN, which takes no write lock
 
 
 def _sqlite_pragmas(synchronous: str, dbapi_conn: Any, _record: Any) -> None:
@@ -68,7 +69,7 @@ def _sqlite_begin(conn: Any) -> None:
     is raised as SQLAlchemy raises it (a lock not had after ``busy_timeout``: ``OperationalError``); with
     ``NOWAIT``, only a lock that is free is taken."""
     options = conn.get_execution_options()
-    if options.get("evenhand_readonly", False):
+    if options.get(READONLY, False):
         _send(conn, "BEGIN")
     elif options.get(NOWAIT, False):
         _send(conn, "PRAGMA busy_timeout=0")
@@ -146,7 +147,7 @@ def get_engine(url: str | None = None) -> Engine:
 
 @lru_cache
 def _factory(engine: Engine, readonly: bool) -> sessionmaker[Session]:
-    bind = engine.execution_options(evenhand_readonly=True) if readonly else engine
+    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
     factory = sessionmaker(bind=bind, expire_on_commit=False)
     if engine.dialect.name == "sqlite":
         event.listen(factory, "before_flush", _number_new_rows)

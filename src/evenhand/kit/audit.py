@@ -28,6 +28,7 @@ from sqlalchemy import BigInteger, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from evenhand.config import get_settings
+from evenhand.kit import carry
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.cursor import Prepared, writes
 from evenhand.models import AuditEntry
@@ -244,11 +245,13 @@ def _link(keys: Keys, last: tuple[int, str] | None, entry: Entry, *, parsed: boo
 
 
 def _moved(session: Session, last: dict[str, Any]) -> None:
-    """The chain's tail is now ``last``: kept for the transaction, unless a savepoint may still roll it back."""
+    """The chain's tail is now ``last``: kept for the transaction, unless a savepoint may still roll it back, and for
+    the connection's next transactions once this one commits (``kit.carry``)."""
     if session.in_nested_transaction():
         session.info.pop(_TAIL, None)  # what the outer transaction knew of the tail is behind this entry now
     else:
         session.info[_TAIL] = (session.get_transaction(), last["seq"], last["hash"])
+    carry.leave(session, _TAIL, (last["seq"], last["hash"]))  # inside a savepoint: forgotten
 
 
 _TAIL = "evenhand.audit.tail"
@@ -281,6 +284,8 @@ def _tail(session: Session) -> tuple[int, str] | None:
         return cached[1], cached[2]
     lock(session)
     session.flush()  # read through the connection (no ORM execution on the intake path), pending entries included
+    if (left := carry.carried(session, _TAIL)) is not None:
+        return left
     row = _LAST.first(session.connection())
     return (row[0], row[1]) if row else None
 
@@ -303,6 +308,7 @@ def rechain(session: Session, keys: Keys, batch: int = 5000) -> tuple[int, str]:
     was written as null (see ``_fast``) is stored as ``append`` stores it now."""
     lock(session)
     session.info.pop(_TAIL, None)
+    carry.leave(session, _TAIL, None)  # every link changes
     prev, last, count, old_head = GENESIS, 0, 0, GENESIS
     while rows := session.execute(CHAIN_ROWS.where(AuditEntry.seq > last).limit(batch)).all():
         links, restored = [], []

@@ -11,6 +11,8 @@ A transaction reads the revision once: later calls in it answer from a memo on t
 ends or writes to one of the cached tables (any statement naming one, counted on the connection by an engine
 listener; a plain-text write counts whatever it names). On PostgreSQL another process's commit is therefore seen at
 the next transaction, not halfway through this one: the configuration a transaction works with is one revision.
+On SQLite, what a connection's last transaction read carries over to its next ones while nothing else has written
+(``kit.carry``), and is not read again.
 
 A value is stored only when the revision read again (past the memo) after building it is the one read before: on
 PostgreSQL a commit landing between the reads, or the builder's own write (the first read installing a default
@@ -27,6 +29,7 @@ from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from evenhand.kit import carry
 from evenhand.kit.bounded import Bounded
 from evenhand.kit.cursor import Prepared
 from evenhand.models.revision import CACHED_TABLES, ROW_ID, ConfigRevision
@@ -46,7 +49,7 @@ class Revision(NamedTuple):
 
 _MEMO = "evenhand.revision"
 _WRITES = "evenhand.config_writes"  # on a connection's ``info``: statements that wrote to a cached table
-_ALL_WRITES = "evenhand.writes"  # on a connection's ``info``: statements that may have written anything
+_ALL_WRITES = carry.WRITES  # on a connection's ``info``: statements that may have written anything
 _CACHED = frozenset(CACHED_TABLES)
 _READS = ("SELECT", "WITH", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET", "SHOW")
 
@@ -60,9 +63,14 @@ def current(session: Session, *, fresh: bool = False) -> Revision | None:
     memo = session.info.get(_MEMO)
     if not fresh and memo is not None and memo[0] is transaction and memo[1] == writes:
         return memo[2]
-    row = _READ.first(conn)
-    found = None if row is None else Revision(row[0], row[1])
+    left = None if fresh else carry.carried(session, _MEMO)
+    if left is not None and left[0] == writes:  # the connection's own last read, and nothing has written since
+        found = left[1]
+    else:
+        row = _READ.first(conn)
+        found = None if row is None else Revision(row[0], row[1])
     session.info[_MEMO] = (transaction, writes, found)
+    carry.leave(session, _MEMO, (writes, found))
     return found
 
 

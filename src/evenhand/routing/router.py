@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from evenhand.auth.principal import Principal
 from evenhand.config import get_settings
-from evenhand.kit import audit, revision, written
+from evenhand.kit import audit, carry, revision, written
 from evenhand.kit.bounded import Bounded
 from evenhand.kit.clock import as_utc, utcnow
 from evenhand.kit.cursor import Prepared
@@ -101,10 +101,20 @@ def lock_pool_state(session: Session, pool_id: str) -> PoolState:
     it before the pool's row keeps one lock order for all of them.
 
     The state document is read and parsed only when its seq is not the one last committed that this process knows
-    (see ``_KNOWN``); the state returned may be shared and is read-only."""
+    (see ``_KNOWN``), and the row not at all on a SQLite connection whose own transactions wrote it last, with
+    nothing written since (``kit.carry``); the state returned may be shared and is read-only."""
     audit.lock(session)
     session.flush()
     at = revision.current(session)
+    if (found := carry.carried(session, (_PENDING, pool_id))) is None:
+        found = _read_state(session, pool_id, at)
+        carry.leave(session, (_PENDING, pool_id), found)
+    if at is not None:  # the transaction's own, so the state it saves next is known once it commits
+        _pending(session)[pool_id] = (at, found)
+    return found.state
+
+
+def _read_state(session: Session, pool_id: str, at: Revision | None) -> _Known:
     mine = _pending(session).get(pool_id)
     known = None if at is None else mine[1] if mine is not None and mine[0] == at else _KNOWN.get((at, pool_id))
     stmt = _STATE_LOCKED if session.get_bind().dialect.name == "postgresql" else _STATE
@@ -124,9 +134,7 @@ def lock_pool_state(session: Session, pool_id: str) -> PoolState:
         if document is None:  # its seq, rewritten since: the row is ours already
             document = conn.execute(_DOCUMENT, {"pool_id": pool_id}).scalar()
         found = _Known(seq, as_utc(written), _frozen(PoolState.from_dict(document)))
-    if at is not None:  # the transaction's own, so the state it saves next is known once it commits
-        _pending(session)[pool_id] = (at, found)
-    return found.state
+    return found
 
 
 def save_pool_state(session: Session, state: PoolState, now: datetime) -> None:
@@ -134,9 +142,11 @@ def save_pool_state(session: Session, state: PoolState, now: datetime) -> None:
     read (and locked) by ``lock_pool_state`` in this transaction; nothing pending in the session touches it."""
     _SAVE_STATE.many(session.connection(), [{"pool": state.pool_id, "state": state.to_dict(), "seq": state.seq,
                                              "at": now}])
+    known = _Known(state.seq, as_utc(now), _frozen(state))
+    carry.leave(session, (_PENDING, state.pool_id), known)
     locked = _pending(session).get(state.pool_id)  # under the revision read when the pool was locked
     if locked is not None:
-        _pending(session)[state.pool_id] = (locked[0], _Known(state.seq, as_utc(now), _frozen(state)))
+        _pending(session)[state.pool_id] = (locked[0], known)
 
 
 def route(session: Session, lead: Lead, *, kind: str = "intake", actor: Principal | None = None,
