@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from evenhand.db import make_engine, session_scope
 from evenhand.models import PoolStateRow
-from evenhand.routing import router
+from evenhand.routing import router, tracks
 from evenhand.routing.values import PoolState
 from tests.builders import Org
 
@@ -122,3 +122,16 @@ def test_a_transaction_sees_its_own_write(engine: Engine, org: Org) -> None:
         router.save_pool_state(session, mine, AT)
         assert router.lock_pool_state(session, POOL) == mine
     assert _read(engine) == mine == _stored(engine)
+
+
+def test_a_state_a_decision_made_is_kept_as_it_is(engine: Engine, org: Org) -> None:
+    """Its tables are read-only already: saved, it is used again by the next transaction as the same object (whose
+    record is made once), not a copy."""
+    _write(engine, {7: 1})
+    with session_scope(engine) as session:
+        _, after = tracks.round_robin([7, 8], router.lock_pool_state(session, POOL))
+        router.save_pool_state(session, after, AT + timedelta(seconds=5))
+    with pytest.raises(TypeError):
+        after.served[8] = 2  # type: ignore[index]
+    assert _read(engine) is after
+    assert after == _stored(engine)

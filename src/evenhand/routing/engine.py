@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import cel
@@ -183,8 +184,8 @@ class _Base:
         gone = {rep for rep, v in verdicts.items() if v.code == "departed" or "departed" in v.also}
         if not gone:
             return after
-        return replace(after, served={r: t for r, t in after.served.items() if r not in gone},
-                       credits={r: c for r, c in after.credits.items() if r not in gone})
+        return replace(after, served=MappingProxyType({r: t for r, t in after.served.items() if r not in gone}),
+                       credits=MappingProxyType({r: c for r, c in after.credits.items() if r not in gone}))
 
 
 def _round_robin(base: _Base, reasons: Mapping[int, list[tuple[str, dict[str, Any]]]],

@@ -67,7 +67,9 @@ _PENDING = "evenhand.pool_states"
 
 
 def _frozen(state: PoolState) -> PoolState:
-    """A state that may be shared: its tables are read-only copies."""
+    """A state that may be shared: its tables read-only (as a decision's are made: the state itself)."""
+    if isinstance(state.served, MappingProxyType) and isinstance(state.credits, MappingProxyType):
+        return state
     return replace(state, served=MappingProxyType(dict(state.served)), credits=MappingProxyType(dict(state.credits)))
 
 

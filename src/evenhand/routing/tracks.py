@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
+from types import MappingProxyType
 
 from evenhand.routing.policy import Weighted
 from evenhand.routing.values import SCALE, PoolState, RepState
@@ -36,7 +37,8 @@ from evenhand.routing.values import SCALE, PoolState, RepState
 def round_robin(available: Sequence[int], state: PoolState) -> tuple[int, PoolState]:
     chosen = min(available, key=lambda rep: (state.served.get(rep, -1), rep))
     ticket = state.ticket + 1
-    return chosen, replace(state, seq=state.seq + 1, ticket=ticket, served={**state.served, chosen: ticket})
+    return chosen, replace(state, seq=state.seq + 1, ticket=ticket,
+                           served=MappingProxyType({**state.served, chosen: ticket}))
 
 
 def by_credit(shares: Mapping[int, int], state: PoolState, rule: str) -> tuple[int, PoolState]:
@@ -46,7 +48,7 @@ def by_credit(shares: Mapping[int, int], state: PoolState, rule: str) -> tuple[i
         credits[rep] = credits.get(rep, 0) + share
     chosen = _deadline(credits, shares) if rule == "deadline" else _highest(credits, shares)
     credits[chosen] -= SCALE
-    return chosen, replace(state, seq=state.seq + 1, credits=credits)
+    return chosen, replace(state, seq=state.seq + 1, credits=MappingProxyType(credits))
 
 
 def _highest(credits: Mapping[int, int], shares: Mapping[int, int]) -> int:

@@ -135,7 +135,9 @@ class PoolState:
 
     ``served[rep]`` is the round-robin ticket of the last ordinary lead the rep received (``ticket`` counts
     them); ``credits[rep]`` is how far the rep is behind (+) or ahead (-) of their weighted share of
-    high-value leads, in millionths of a lead. ``seq`` counts assignments, for optimistic locking.
+    high-value leads, in millionths of a lead. ``seq`` counts assignments, for optimistic locking. The tables of
+    a state a decision made are read-only (``MappingProxyType``): the state goes on, as it is, into the pool's row
+    and the next decision in the pool, and its record is made once (``_record``).
     """
 
     pool_id: str
