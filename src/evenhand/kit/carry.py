@@ -105,7 +105,8 @@ def _committed(session: Session) -> None:
         return  # a savepoint released: what it left is the enclosing transaction's until that commits
     del session.info[_MINE]
     kept, writes = mine.kept, mine.info.get(WRITES, 0)
-    if mine.left is None or kept is not mine.info.get(_KEPT):  # a savepoint rolled back: nothing is known for sure
+    # A savepoint rolled back, or the connection's keeping began afresh meanwhile: nothing is known for sure.
+    if mine.left is None or kept is not mine.info.get(_KEPT):
         kept.values.clear()
         return
     if writes != mine.writes:  # something wrote past ``leave``: only what was left after it is known

@@ -70,7 +70,7 @@ def current(session: Session, *, fresh: bool = False) -> Revision | None:
         row = _READ.first(conn)
         found = None if row is None else Revision(row[0], row[1])
     session.info[_MEMO] = (transaction, writes, found)
-    carry.leave(session, _MEMO, (writes, found))
+    carry.leave(session, _MEMO, None if found is None else (writes, found))  # no row: read afresh every time
     return found
 
 
