@@ -7,7 +7,6 @@ the configuration revision and a pool's state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,12 +28,6 @@ def kept(engine: Engine) -> Iterator[Connection]:
     """One connection kept, as the group commit keeps its own: each transaction on it is one ``session_scope``."""
     with engine.connect() as conn:
         yield conn
-
-
-@contextmanager
-def _on(conn: Connection) -> Iterator[object]:
-    with session_scope(connection=conn) as session:
-        yield session
 
 
 def _left(conn: Connection, value: object) -> None:
